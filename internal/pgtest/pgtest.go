@@ -1,0 +1,119 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/pgbin"
+)
+
+// Superuser is the bootstrap superuser of clusters made here.
+const Superuser = "postgres"
+
+// Cluster is a running throwaway PostgreSQL server.
+type Cluster struct {
+	Dir       string
+	SocketDir string
+	PM        *instance.Postmaster
+}
+
+// ConnString returns a keyword/value connection string for user on the
+// cluster's socket, database postgres.
+func (c *Cluster) ConnString(user string) string {
+	return fmt.Sprintf("host=%s port=5432 user=%s dbname=postgres sslmode=disable", c.SocketDir, user)
+}
+
+// Env returns the binaries and OS identity to run PostgreSQL with, skipping
+// the test when the binaries are missing (failing under CI=true).
+func Env(tb testing.TB) (pgbin.Bin, pgbin.RunAs) {
+	tb.Helper()
+	bin, err := pgbin.Find()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("PostgreSQL binaries are required under CI=true: %v", err)
+		}
+		tb.Skipf("skipping: %v", err)
+	}
+	runAs, err := pgbin.ResolveRunAs()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bin, runAs
+}
+
+// TempDir returns a fresh directory for test data under /dev/shm when it
+// exists (disk I/O on the build machines is slow), reachable by the OS user
+// PostgreSQL runs as, removed at the end of the test.
+func TempDir(tb testing.TB) string {
+	tb.Helper()
+	base := os.TempDir()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		base = "/dev/shm"
+	}
+	dir, err := os.MkdirTemp(base, "db9t-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+var (
+	templateOnce sync.Once
+	templateDir  string
+	templateErr  error
+)
+
+// template initdb's one cluster per test process and returns its path; each
+// Start copies it.
+func template(bin pgbin.Bin, runAs pgbin.RunAs) (string, error) {
+	templateOnce.Do(func() {
+		base := "/dev/shm"
+		if _, err := os.Stat(base); err != nil {
+			base = os.TempDir()
+		}
+		d, err := os.MkdirTemp(base, "db9t-tmpl-")
+		if err != nil {
+			templateErr = err
+			return
+		}
+		_ = os.Chmod(d, 0o755)
+		templateDir = filepath.Join(d, "pgdata")
+		templateErr = instance.InitDB(context.Background(), bin, runAs, templateDir, Superuser, 1)
+	})
+	return templateDir, templateErr
+}
+
+// Start runs a fresh cluster for the test and stops it at cleanup.
+func Start(tb testing.TB) *Cluster {
+	tb.Helper()
+	bin, runAs := Env(tb)
+	tmpl, err := template(bin, runAs)
+	if err != nil {
+		tb.Fatalf("initdb template: %v", err)
+	}
+	dir := TempDir(tb)
+	data := filepath.Join(dir, "pgdata")
+	if err := instance.CopyTree(tmpl, data); err != nil {
+		tb.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s")
+	pm, err := instance.StartPostmaster(context.Background(), instance.StartOptions{
+		Bin: bin, RunAs: runAs, DataDir: data, SocketDir: sock,
+		Settings: map[string]string{"fsync": "off", "shared_buffers": "16MB", "max_connections": "50"},
+	})
+	if err != nil {
+		tb.Fatalf("start postgres: %v", err)
+	}
+	tb.Cleanup(func() { _ = pm.Stop(10 * time.Second) })
+	return &Cluster{Dir: dir, SocketDir: sock, PM: pm}
+}
