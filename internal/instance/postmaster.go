@@ -302,3 +302,17 @@ func InitDB(ctx context.Context, bin pgbin.Bin, runAs pgbin.RunAs, dir, superuse
 	}
 	return nil
 }
+
+// PostmasterAlive reports whether a postgres process runs on dataDir,
+// according to its postmaster.pid and /proc.
+func PostmasterAlive(dataDir string) bool {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return isPostgresOn(pid, dataDir)
+}

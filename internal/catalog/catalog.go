@@ -1,0 +1,168 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/pgbin"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config configures a Catalog.
+type Config struct {
+	// URL of an external PostgreSQL; empty means the managed cluster under DataDir.
+	URL     string
+	DataDir string
+	Bin     pgbin.Bin
+	RunAs   pgbin.RunAs
+	Logger  *slog.Logger
+	// UseRunning lets an operator command share the managed cluster a
+	// running server already started, instead of taking it over.
+	UseRunning bool
+}
+
+// Catalog is the open metadata store.
+type Catalog struct {
+	cfg  Config
+	log  *slog.Logger
+	pm   *instance.Postmaster // the managed cluster, nil for an external one
+	pool *pgxpool.Pool
+}
+
+// superuser of the managed catalog cluster.
+const superuser = "db9"
+
+// New returns a Catalog; it does no I/O until Open.
+func New(cfg Config) *Catalog {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Catalog{cfg: cfg, log: cfg.Logger}
+}
+
+// ManagedDir is the managed cluster's directory under a data directory.
+func ManagedDir(dataDir string) string { return filepath.Join(dataDir, "catalog") }
+
+// Open starts the managed cluster when needed (or uses one already running
+// on it, e.g. the server's while an operator command runs), connects, and
+// applies migrations.
+func (c *Catalog) Open(ctx context.Context) error {
+	url := c.cfg.URL
+	if url == "" {
+		sock, err := c.openManaged(ctx)
+		if err != nil {
+			return err
+		}
+		url = fmt.Sprintf("host=%s port=5432 user=%s dbname=postgres sslmode=disable application_name=db9-catalog", sock, superuser)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("catalog url: %w", err)
+	}
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect catalog: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		c.closeManaged()
+		return fmt.Errorf("connect catalog: %w", err)
+	}
+	c.pool = pool
+	if err := migrate(ctx, pool); err != nil {
+		c.Close(ctx)
+		return err
+	}
+	return nil
+}
+
+func (c *Catalog) openManaged(ctx context.Context) (string, error) {
+	dir := ManagedDir(c.cfg.DataDir)
+	data := filepath.Join(dir, "pgdata")
+	sock := filepath.Join(dir, "s")
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := c.initManaged(ctx, dir, data); err != nil {
+			return "", err
+		}
+	}
+	if c.cfg.UseRunning && running(data) {
+		// Another db9 process (the server) runs it; share it.
+		return sock, nil
+	}
+	pm, err := instance.StartPostmaster(ctx, instance.StartOptions{
+		Bin: c.cfg.Bin, RunAs: c.cfg.RunAs, DataDir: data, SocketDir: sock,
+		Logger: c.log.With("db", "catalog"),
+	})
+	if err != nil {
+		return "", fmt.Errorf("start catalog: %w", err)
+	}
+	c.pm = pm
+	return sock, nil
+}
+
+// initManaged initdb's the catalog cluster in a temporary directory and
+// renames it into place, so a crash never leaves half a catalog.
+func (c *Catalog) initManaged(ctx context.Context, dir, data string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := c.cfg.RunAs.CheckReachable(dir); err != nil {
+		return err
+	}
+	tmp := data + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := instance.InitDB(ctx, c.cfg.Bin, c.cfg.RunAs, tmp, superuser, 0); err != nil {
+		return fmt.Errorf("create catalog cluster: %w", err)
+	}
+	conf := "\n# db9 catalog settings\nlisten_addresses = ''\nunix_socket_permissions = 0700\nmax_connections = 40\nshared_buffers = 32MB\ntimezone = 'UTC'\nlog_timezone = 'UTC'\nlog_min_messages = warning\n"
+	f, err := os.OpenFile(filepath.Join(tmp, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(conf)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "pg_hba.conf"), []byte("local all all trust\n"), 0o600); err != nil {
+		return err
+	}
+	if err := c.cfg.RunAs.ChownTree(tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, data)
+}
+
+// running reports whether a live postmaster holds the data directory.
+func running(data string) bool {
+	return instance.PostmasterAlive(data)
+}
+
+// Close closes the pool and stops the managed cluster this process started.
+func (c *Catalog) Close(ctx context.Context) error {
+	if c.pool != nil {
+		c.pool.Close()
+		c.pool = nil
+	}
+	c.closeManaged()
+	return nil
+}
+
+func (c *Catalog) closeManaged() {
+	if c.pm != nil {
+		if err := c.pm.Stop(30 * time.Second); err != nil {
+			c.log.Warn("stop catalog", "component", "catalog", "err", err)
+		}
+		c.pm = nil
+	}
+}
+
+// Pool exposes the connection pool (for tests and the migrations of later steps).
+func (c *Catalog) Pool() *pgxpool.Pool { return c.pool }

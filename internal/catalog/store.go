@@ -1,0 +1,234 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/db9/db9/internal/platform"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrNameTaken is returned when a customer already has a live database of that name.
+var ErrNameTaken = errors.New("database name taken")
+
+// ErrQuota is returned when a customer is at its database limit.
+var ErrQuota = errors.New("database quota reached")
+
+// Token is an API token row as seen by authentication.
+type Token struct {
+	ID         string
+	CustomerID string
+	Scope      []byte // raw JSON, nil = full access
+	ExpiresAt  time.Time
+	Customer   platform.Customer
+}
+
+// CreateCustomer inserts a customer and its first API token in one transaction.
+func (c *Catalog) CreateCustomer(ctx context.Context, cust platform.Customer, secretHash []byte, tokenID, tokenName string, tokenHash []byte, tokenExpires time.Time) (platform.Customer, error) {
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		var email any
+		if cust.Email != "" {
+			email = cust.Email
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO customers (id, email, is_anonymous, anonymous_secret_hash)
+			VALUES ($1, $2, $3, $4) RETURNING created_at`, cust.ID, email, cust.IsAnonymous, secretHash).Scan(&cust.CreatedAt)
+		if err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "23505" {
+				return fmt.Errorf("customer email %s: %w", cust.Email, ErrNameTaken)
+			}
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO api_tokens (id, customer_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+			tokenID, cust.ID, tokenName, tokenHash, tokenExpires)
+		return err
+	})
+	return cust, err
+}
+
+// AddToken records a new API token of a customer.
+func (c *Catalog) AddToken(ctx context.Context, customerID, tokenID, name string, hash []byte, expires time.Time) error {
+	_, err := c.pool.Exec(ctx, `INSERT INTO api_tokens (id, customer_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		tokenID, customerID, name, hash, expires)
+	return err
+}
+
+// AnonymousSecretHash returns the stored secret hash of an anonymous customer.
+func (c *Catalog) AnonymousSecretHash(ctx context.Context, customerID string) ([]byte, error) {
+	var h []byte
+	err := c.pool.QueryRow(ctx, `SELECT anonymous_secret_hash FROM customers WHERE id = $1 AND is_anonymous AND status = 'active'`, customerID).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return h, err
+}
+
+// LookupToken finds a live (unrevoked, unexpired) token by its hash.
+func (c *Catalog) LookupToken(ctx context.Context, hash []byte) (Token, error) {
+	var t Token
+	var email *string
+	err := c.pool.QueryRow(ctx, `SELECT t.id, t.customer_id, t.scope, t.expires_at, c.email, c.is_anonymous, c.created_at
+		FROM api_tokens t JOIN customers c ON c.id = t.customer_id
+		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND c.status = 'active'`, hash).
+		Scan(&t.ID, &t.CustomerID, &t.Scope, &t.ExpiresAt, &email, &t.Customer.IsAnonymous, &t.Customer.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Token{}, ErrNotFound
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	t.Customer.ID = t.CustomerID
+	if email != nil {
+		t.Customer.Email = *email
+	}
+	return t, nil
+}
+
+// DatabaseRow is a database plus its sealed admin password.
+type DatabaseRow struct {
+	platform.Database
+	AdminPasswordEnc []byte
+}
+
+const dbColumns = `id, customer_id, name, state, state_reason, region, admin_password_enc, coalesce(parent_database_id, ''), snapshot_at, created_at`
+
+func scanDB(row pgx.Row) (DatabaseRow, error) {
+	var d DatabaseRow
+	var state string
+	err := row.Scan(&d.ID, &d.CustomerID, &d.Name, &state, &d.StateReason, &d.Region, &d.AdminPasswordEnc, &d.ParentDatabaseID, &d.SnapshotAt, &d.CreatedAt)
+	d.State = platform.DatabaseState(state)
+	return d, err
+}
+
+// CountLiveDatabases counts a customer's databases that are not deleted.
+func (c *Catalog) CountLiveDatabases(ctx context.Context, customerID string) (int, error) {
+	var n int
+	err := c.pool.QueryRow(ctx, `SELECT count(*) FROM databases WHERE customer_id = $1 AND state NOT IN ('DISABLING', 'DISABLED')`, customerID).Scan(&n)
+	return n, err
+}
+
+// NameTaken reports whether the customer has a live database named name.
+func (c *Catalog) NameTaken(ctx context.Context, customerID, name string) (bool, error) {
+	var ok bool
+	err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM databases WHERE customer_id = $1 AND name = $2 AND state <> 'DISABLED')`, customerID, name).Scan(&ok)
+	return ok, err
+}
+
+// InsertDatabase records a database, enforcing name uniqueness and, when
+// limit > 0, the customer's quota, atomically (the customer row is locked
+// so concurrent creates cannot both pass the count).
+func (c *Catalog) InsertDatabase(ctx context.Context, d DatabaseRow, limit int) (DatabaseRow, error) {
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		if limit > 0 {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM customers WHERE id = $1 FOR UPDATE`, d.CustomerID); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM databases WHERE customer_id = $1 AND state NOT IN ('DISABLING', 'DISABLED')`, d.CustomerID).Scan(&n); err != nil {
+				return err
+			}
+			if n >= limit {
+				return ErrQuota
+			}
+		}
+		var snap any
+		if d.SnapshotAt != nil {
+			snap = *d.SnapshotAt
+		}
+		var parent any
+		if d.ParentDatabaseID != "" {
+			parent = d.ParentDatabaseID
+		}
+		row := tx.QueryRow(ctx, `INSERT INTO databases (id, customer_id, name, state, state_reason, region, admin_password_enc, parent_database_id, snapshot_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+dbColumns,
+			d.ID, d.CustomerID, d.Name, string(d.State), d.StateReason, d.Region, d.AdminPasswordEnc, parent, snap)
+		var err error
+		d, err = scanDB(row)
+		return err
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "databases_customer_name" {
+		return DatabaseRow{}, ErrNameTaken
+	}
+	return d, err
+}
+
+// GetDatabase finds a customer's database by id, or else by name. Deleted
+// and deleting databases are not found.
+func (c *Catalog) GetDatabase(ctx context.Context, customerID, idOrName string) (DatabaseRow, error) {
+	d, err := scanDB(c.pool.QueryRow(ctx, `SELECT `+dbColumns+` FROM databases
+		WHERE customer_id = $1 AND (id = $2 OR name = $2) AND state NOT IN ('DISABLING', 'DISABLED')
+		ORDER BY (id = $2) DESC LIMIT 1`, customerID, idOrName))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DatabaseRow{}, ErrNotFound
+	}
+	return d, err
+}
+
+// ListDatabases lists a customer's databases newest first; failed ones only with all.
+func (c *Catalog) ListDatabases(ctx context.Context, customerID string, all bool) ([]DatabaseRow, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+dbColumns+` FROM databases
+		WHERE customer_id = $1 AND state NOT IN ('DISABLING', 'DISABLED') AND ($2 OR state <> 'CREATE_FAILED')
+		ORDER BY created_at DESC, id`, customerID, all)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DatabaseRow, error) { return scanDB(r) })
+}
+
+// BeginDelete moves a live database to DISABLING. Only one caller wins;
+// the others get ErrNotFound.
+func (c *Catalog) BeginDelete(ctx context.Context, customerID, id string) error {
+	tag, err := c.pool.Exec(ctx, `UPDATE databases SET state = 'DISABLING' WHERE customer_id = $1 AND id = $2 AND state NOT IN ('DISABLING', 'DISABLED')`, customerID, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// FinishDelete marks a database DISABLED once its files are gone.
+func (c *Catalog) FinishDelete(ctx context.Context, id string) error {
+	_, err := c.pool.Exec(ctx, `UPDATE databases SET state = 'DISABLED', deleted_at = now(), admin_password_enc = NULL WHERE id = $1`, id)
+	return err
+}
+
+// SetAdminPassword stores a new sealed admin password.
+func (c *Catalog) SetAdminPassword(ctx context.Context, id string, enc []byte) error {
+	_, err := c.pool.Exec(ctx, `UPDATE databases SET admin_password_enc = $2 WHERE id = $1`, id, enc)
+	return err
+}
+
+// SetState changes a database's state and reason.
+func (c *Catalog) SetState(ctx context.Context, id string, state platform.DatabaseState, reason string) error {
+	_, err := c.pool.Exec(ctx, `UPDATE databases SET state = $2, state_reason = $3 WHERE id = $1`, id, string(state), reason)
+	return err
+}
+
+// DatabasesInStates lists every customer's databases in the given states
+// (for reconciliation at start).
+func (c *Catalog) DatabasesInStates(ctx context.Context, states ...platform.DatabaseState) ([]DatabaseRow, error) {
+	ss := make([]string, len(states))
+	for i, s := range states {
+		ss[i] = string(s)
+	}
+	rows, err := c.pool.Query(ctx, `SELECT `+dbColumns+` FROM databases WHERE state = ANY($1) ORDER BY created_at`, ss)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DatabaseRow, error) { return scanDB(r) })
+}
+
+// DeleteRow removes a database row outright (a create that never finished).
+func (c *Catalog) DeleteRow(ctx context.Context, id string) error {
+	_, err := c.pool.Exec(ctx, `DELETE FROM databases WHERE id = $1`, id)
+	return err
+}

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/db9/db9/internal/platform"
+	"github.com/spf13/cobra"
+)
+
+// Env is what commands need from the outside world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// Run executes the command line and returns the process exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	root := NewRoot(env)
+	root.SetArgs(args)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(env.Stderr, "error: "+oneLine(err))
+		return exitCode(err)
+	}
+	return 0
+}
+
+func oneLine(err error) string {
+	var pe *platform.Error
+	msg := err.Error()
+	if errors.As(err, &pe) {
+		msg = pe.Message
+	}
+	return strings.ReplaceAll(strings.TrimSpace(msg), "\n", " ")
+}
+
+// exitCode is the CLI boundary's table: every failure exits 1; usage errors
+// (cobra's) too. Kept as a function so codes can be refined in one place.
+func exitCode(err error) int { return 1 }
+
+// NewRoot builds the command tree.
+func NewRoot(env Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "db9",
+		Short:         "db9: serverless PostgreSQL for AI agents",
+		Long:          "db9 runs a serverless PostgreSQL platform (db9 server) and is its command-line client.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServerCmd(env), newAdminCmd(env))
+	return root
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func getenv(env Env) func(string) string {
+	if env.Getenv != nil {
+		return env.Getenv
+	}
+	return os.Getenv
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/server"
+	"github.com/spf13/cobra"
+)
+
+func newServerCmd(env Env) *cobra.Command {
+	cfg := config.Defaults()
+	var envErr error
+	cfg, envErr = cfg.FromEnv(getenv(env))
+	idle := cfg.IdleTimeout.String()
+	if cfg.IdleTimeout == 0 {
+		idle = "0"
+	}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the db9 platform (REST API, instances, catalog) in one process",
+		Example: `  db9 server
+  db9 server --data-dir /var/lib/db9 --http-addr 0.0.0.0:8080 --idle-timeout 2m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if envErr != nil {
+				return envErr
+			}
+			d, err := config.ParseDuration(idle)
+			if err != nil {
+				return err
+			}
+			cfg.IdleTimeout = d
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log, err := newLogger(env.Stderr, cfg.LogLevel)
+			if err != nil {
+				return err
+			}
+			srv := server.New(cfg, log)
+			if err := srv.Open(cmd.Context()); err != nil {
+				return err
+			}
+			err = srv.Wait(cmd.Context())
+			log.Info("shutting down", "component", "server")
+			_ = srv.Close(context.Background())
+			log.Info("stopped", "component", "server")
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "where databases, archives, the catalog and secrets live [DB9_DATA_DIR]")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "REST API listen address [DB9_HTTP_ADDR]")
+	f.StringVar(&cfg.PGAddr, "pg-addr", cfg.PGAddr, "PostgreSQL front door listen address [DB9_PG_ADDR]")
+	f.StringVar(&cfg.PublicHost, "public-host", cfg.PublicHost, "host put into connection strings (default: host of --pg-addr) [DB9_PUBLIC_HOST]")
+	f.StringVar(&idle, "idle-timeout", idle, "stop a database's instance after this long without use; 0 never stops [DB9_IDLE_TIMEOUT]")
+	f.StringVar(&cfg.Region, "region", cfg.Region, "region name of this server [DB9_REGION]")
+	f.StringVar(&cfg.CatalogURL, "catalog-url", cfg.CatalogURL, "external PostgreSQL for the catalog (default: a managed cluster under --data-dir) [DB9_CATALOG_URL]")
+	f.IntVar(&cfg.AnonymousDBLimit, "anonymous-db-limit", cfg.AnonymousDBLimit, "databases an anonymous account may hold [DB9_ANONYMOUS_DB_LIMIT]")
+	f.IntVar(&cfg.WarmPool, "warm-pool", cfg.WarmPool, "pre-started instances kept ready for fast creates [DB9_WARM_POOL]")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error [DB9_LOG_LEVEL]")
+	return cmd
+}

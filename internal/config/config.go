@@ -1,0 +1,132 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Server is the configuration of `db9 server`.
+type Server struct {
+	DataDir          string
+	HTTPAddr         string
+	PGAddr           string
+	PublicHost       string
+	IdleTimeout      time.Duration
+	Region           string
+	CatalogURL       string
+	AnonymousDBLimit int
+	WarmPool         int
+	LogLevel         string
+}
+
+// Defaults returns the embedded defaults of API.md "Operating the server".
+func Defaults() Server {
+	return Server{
+		DataDir:          "./db9-data",
+		HTTPAddr:         "127.0.0.1:8080",
+		PGAddr:           "127.0.0.1:5433",
+		IdleTimeout:      5 * time.Minute,
+		Region:           "local",
+		AnonymousDBLimit: 5,
+		WarmPool:         2,
+		LogLevel:         "info",
+	}
+}
+
+// FromEnv overlays DB9_* environment variables on c.
+func (c Server) FromEnv(getenv func(string) string) (Server, error) {
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("DB9_DATA_DIR", &c.DataDir)
+	str("DB9_HTTP_ADDR", &c.HTTPAddr)
+	str("DB9_PG_ADDR", &c.PGAddr)
+	str("DB9_PUBLIC_HOST", &c.PublicHost)
+	str("DB9_REGION", &c.Region)
+	str("DB9_CATALOG_URL", &c.CatalogURL)
+	str("DB9_LOG_LEVEL", &c.LogLevel)
+	if v := getenv("DB9_IDLE_TIMEOUT"); v != "" {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_IDLE_TIMEOUT: %w", err)
+		}
+		c.IdleTimeout = d
+	}
+	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return c, fmt.Errorf("%s: %q is not a number", name, v)
+			}
+			*dst = n
+		}
+	}
+	return c, nil
+}
+
+// ParseDuration accepts Go durations and a bare "0".
+func ParseDuration(s string) (time.Duration, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// Validate checks the configuration and fills derived values (absolute data
+// directory, public host).
+func (c *Server) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("--data-dir must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("--http-addr %q: %v", c.HTTPAddr, err)
+	}
+	host, port, err := net.SplitHostPort(c.PGAddr)
+	if err != nil {
+		return fmt.Errorf("--pg-addr %q: %v", c.PGAddr, err)
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return fmt.Errorf("--pg-addr %q: port must be a number", c.PGAddr)
+	}
+	if c.PublicHost == "" {
+		c.PublicHost = host
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			if h, err := os.Hostname(); err == nil {
+				c.PublicHost = h
+			} else {
+				c.PublicHost = "localhost"
+			}
+		}
+	}
+	if c.IdleTimeout < 0 {
+		return fmt.Errorf("--idle-timeout must not be negative")
+	}
+	if c.AnonymousDBLimit < 0 {
+		return fmt.Errorf("--anonymous-db-limit must not be negative")
+	}
+	if c.WarmPool < 0 || c.WarmPool > 64 {
+		return fmt.Errorf("--warm-pool must be between 0 and 64")
+	}
+	if c.Region == "" {
+		return fmt.Errorf("--region must not be empty")
+	}
+	return nil
+}
+
+// PGPort returns the port of PGAddr (validated).
+func (c Server) PGPort() int {
+	_, p, _ := net.SplitHostPort(c.PGAddr)
+	n, _ := strconv.Atoi(p)
+	return n
+}

@@ -1,0 +1,70 @@
+package control
+
+import (
+	"context"
+	"errors"
+
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/sqlexec"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// RunSQL runs a request of POST .../sql on a database as its admin role,
+// starting the instance first if it is stopped. A connection that turns
+// out dead before the query was sent (the postmaster crashed a moment ago)
+// is retried once on a fresh one.
+func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req sqlexec.Request) (*sqlexec.Result, error) {
+	row, err := s.activeLookup(ctx, p, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := s.runSQLOnce(ctx, row.ID, instance.AdminRole, req)
+		if err == nil || attempt > 0 || !retryable(err) || ctx.Err() != nil {
+			return res, err
+		}
+		s.log.Info("retrying SQL on a fresh connection", "component", "control", "db", row.ID, "err", err)
+	}
+}
+
+// errRetryable marks failures that happened before the query reached the
+// database, so running it again cannot run it twice.
+type errRetryable struct{ error }
+
+func (e errRetryable) Unwrap() error { return e.error }
+
+func retryable(err error) bool {
+	var r errRetryable
+	return errors.As(err, &r)
+}
+
+func (s *Service) runSQLOnce(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
+	lease, err := s.acquire(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer lease.Release()
+	pool, err := lease.Pool(role)
+	if err != nil {
+		return nil, platform.Wrap(platform.CodeUnavailable, err, "database is unavailable; try again")
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, errRetryable{platform.Wrap(platform.CodeUnavailable, err, "could not connect to the database; try again")}
+	}
+	defer conn.Release()
+	tc, _ := s.types.LoadOrStore(id, sqlexec.NewTypeCache())
+	res, err := sqlexec.Exec(ctx, conn.Conn().PgConn(), tc.(*sqlexec.TypeCache), req, s.cfg.SQLLimits)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, platform.Wrap(platform.CodeUnavailable, err, "request cancelled")
+		}
+		perr := platform.Wrap(platform.CodeUnavailable, err, "connection to the database failed; try again")
+		if pgconn.SafeToRetry(err) {
+			return nil, errRetryable{perr}
+		}
+		return nil, perr
+	}
+	return res, nil
+}

@@ -1,0 +1,138 @@
+package controlapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/web"
+)
+
+// databaseJSON is the database object of API.md.
+type databaseJSON struct {
+	ID               string     `json:"id"`
+	Name             string     `json:"name"`
+	State            string     `json:"state"`
+	StateReason      *string    `json:"state_reason"`
+	Region           string     `json:"region"`
+	CreatedAt        time.Time  `json:"created_at"`
+	Host             string     `json:"host"`
+	Port             int        `json:"port"`
+	Database         string     `json:"database"`
+	AdminUser        string     `json:"admin_user"`
+	ConnectionString string     `json:"connection_string"`
+	ParentDatabaseID *string    `json:"parent_database_id"`
+	SnapshotAt       *time.Time `json:"snapshot_at"`
+}
+
+type createdDatabaseJSON struct {
+	databaseJSON
+	AdminPassword string `json:"admin_password"`
+}
+
+type credentialsJSON struct {
+	AdminUser        string `json:"admin_user"`
+	AdminPassword    string `json:"admin_password"`
+	ConnectionString string `json:"connection_string"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (api *API) databaseObject(d platform.Database) databaseJSON {
+	var snap *time.Time
+	if d.SnapshotAt != nil {
+		t := d.SnapshotAt.UTC()
+		snap = &t
+	}
+	return databaseJSON{
+		ID: d.ID, Name: d.Name, State: string(d.State), StateReason: optional(d.StateReason), Region: d.Region,
+		CreatedAt: d.CreatedAt.UTC(), Host: api.svc.Host(), Port: api.svc.Port(), Database: "postgres",
+		AdminUser: instance.AdminRole, ConnectionString: api.svc.ConnectionString(d.ID, instance.AdminRole, ""),
+		ParentDatabaseID: optional(d.ParentDatabaseID), SnapshotAt: snap,
+	}
+}
+
+func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	var req struct {
+		Name          *string `json:"name"`
+		Region        *string `json:"region"`
+		AdminPassword *string `json:"admin_password"`
+	}
+	if err := web.DecodeJSON(r, &req, false); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return platform.Errorf(platform.CodeInvalid, "name: required")
+	}
+	in := control.CreateDatabaseRequest{Name: *req.Name}
+	if req.Region != nil {
+		in.Region = *req.Region
+	}
+	if req.AdminPassword != nil {
+		in.AdminPassword = *req.AdminPassword
+	}
+	d, err := api.svc.CreateDatabase(r.Context(), p, in)
+	if err != nil {
+		return err
+	}
+	obj := api.databaseObject(d.Database)
+	obj.ConnectionString = d.ConnectionString
+	web.WriteJSON(w, http.StatusCreated, createdDatabaseJSON{databaseJSON: obj, AdminPassword: d.AdminPassword})
+	return nil
+}
+
+func (api *API) listDatabases(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	all := r.URL.Query().Get("all") == "true"
+	dbs, err := api.svc.ListDatabases(r.Context(), p, all)
+	if err != nil {
+		return err
+	}
+	out := make([]databaseJSON, len(dbs))
+	for i, d := range dbs {
+		out[i] = api.databaseObject(d)
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (api *API) getDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	d, err := api.svc.GetDatabase(r.Context(), p, r.PathValue("database_id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, api.databaseObject(d))
+	return nil
+}
+
+func (api *API) deleteDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if err := api.svc.DeleteDatabase(r.Context(), p, r.PathValue("database_id")); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Database disabled"})
+	return nil
+}
+
+func (api *API) resetPassword(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	c, err := api.svc.ResetPassword(r.Context(), p, r.PathValue("database_id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, credentialsJSON{c.AdminUser, c.AdminPassword, c.ConnectionString})
+	return nil
+}
+
+func (api *API) credentials(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	c, err := api.svc.Credentials(r.Context(), p, r.PathValue("database_id"))
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, credentialsJSON{c.AdminUser, c.AdminPassword, c.ConnectionString})
+	return nil
+}

@@ -1,0 +1,59 @@
+package controlapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/web"
+)
+
+// API is the /customer HTTP surface.
+type API struct {
+	svc *control.Service
+	log *slog.Logger
+	a   web.Adapter
+}
+
+// New returns the API over a control service.
+func New(svc *control.Service, log *slog.Logger) *API {
+	return &API{svc: svc, log: log, a: web.Adapter{Log: log}}
+}
+
+// Register adds every route to mux.
+func (api *API) Register(mux *http.ServeMux) {
+	h, authed := api.a.Handle, api.authed
+	mux.Handle("POST /customer/anonymous-register", h(api.anonymousRegister))
+	mux.Handle("POST /customer/anonymous-refresh", h(api.anonymousRefresh))
+	mux.Handle("GET /customer/me", authed(api.me))
+
+	mux.Handle("POST /customer/databases", authed(api.createDatabase))
+	mux.Handle("GET /customer/databases", authed(api.listDatabases))
+	mux.Handle("GET /customer/databases/{database_id}", authed(api.getDatabase))
+	mux.Handle("DELETE /customer/databases/{database_id}", authed(api.deleteDatabase))
+	mux.Handle("POST /customer/databases/{database_id}/reset-password", authed(api.resetPassword))
+	mux.Handle("GET /customer/databases/{database_id}/credentials", authed(api.credentials))
+	mux.Handle("POST /customer/databases/{database_id}/sql", authed(api.sql))
+}
+
+// authedFunc is a handler that runs for an authenticated principal.
+type authedFunc func(w http.ResponseWriter, r *http.Request, p control.Principal) error
+
+func (api *API) authed(h authedFunc) http.Handler {
+	return api.a.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := api.svc.Authenticate(r.Context(), bearer(r))
+		if err != nil {
+			return err
+		}
+		return h(w, r, p)
+	})
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(h) > len(prefix) && (h[:len(prefix)] == prefix || h[:len(prefix)] == "Bearer ") {
+		return h[len(prefix):]
+	}
+	return ""
+}

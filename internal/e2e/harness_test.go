@@ -1,0 +1,337 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/db9/db9/internal/pgtest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// db9Binary builds cmd/db9 once per test process.
+func db9Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "db9bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "db9")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/db9/db9/cmd/db9").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Server is a db9 server process under test.
+type Server struct {
+	t       testing.TB
+	DataDir string
+	Addr    string
+	PGAddr  string
+	Args    []string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	log     *bytes.Buffer
+	logMu   *sync.Mutex
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func freePort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// StartServer runs `db9 server` on a fresh data directory with extra flags.
+func StartServer(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	pgtest.Env(t) // skip or fail when PostgreSQL is missing
+	s := &Server{t: t, DataDir: filepath.Join(pgtest.TempDir(t), "data"), Addr: freePort(t), PGAddr: freePort(t), Args: extra}
+	s.Start()
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.Log())
+		}
+	})
+	return s
+}
+
+// Start (re)starts the server process on its data directory and waits for /healthz.
+func (s *Server) Start() {
+	s.t.Helper()
+	args := append([]string{"server", "--data-dir", s.DataDir, "--http-addr", s.Addr, "--pg-addr", s.PGAddr, "--log-level", "debug"}, s.Args...)
+	s.cmd = exec.Command(db9Binary(s.t), args...)
+	if s.log == nil {
+		s.log, s.logMu = &bytes.Buffer{}, &sync.Mutex{}
+	}
+	w := lockedWriter{s.logMu, s.log}
+	fmt.Fprintf(w, "---- start %v\n", args)
+	s.cmd.Stdout, s.cmd.Stderr = w, w
+	s.cmd.Env = append(os.Environ(), "DB9_DATA_DIR=", "DB9_API_KEY=")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, ch chan struct{}) { _ = cmd.Wait(); close(ch) }(s.cmd, s.exited)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + s.Addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-s.exited:
+			s.t.Fatalf("server exited during start:\n%s", s.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("server not healthy after 60s:\n%s", s.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		s.t.Errorf("server did not stop within 60s of SIGTERM")
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Kill9 kills the server process with SIGKILL, as a crash would.
+func (s *Server) Kill9() {
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+	s.cmd = nil
+}
+
+// Log returns what the server wrote so far.
+func (s *Server) Log() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
+
+// Client is an HTTP client of the REST API with a bearer token.
+type Client struct {
+	t     testing.TB
+	base  string
+	Token string
+}
+
+// Client returns an API client without a token.
+func (s *Server) Client() *Client { return &Client{t: s.t, base: "http://" + s.Addr} }
+
+// Anonymous registers an anonymous account and returns a client using its token.
+func (s *Server) Anonymous() *Client {
+	c := s.Client()
+	var reg map[string]any
+	c.MustDo("POST", "/customer/anonymous-register", nil, 201, &reg)
+	c.Token = reg["token"].(string)
+	return c
+}
+
+// Do sends a request; body may be nil, a string (sent raw) or a value (JSON).
+func (c *Client) Do(method, path string, body any) (int, []byte) {
+	c.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return resp.StatusCode, b
+}
+
+// MustDo sends a request, checks the status and decodes the JSON answer into out.
+func (c *Client) MustDo(method, path string, body any, want int, out any) {
+	c.t.Helper()
+	code, b := c.Do(method, path, body)
+	if code != want {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, code, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+}
+
+// Database is the subset of the database object tests use.
+type Database struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	State            string `json:"state"`
+	AdminPassword    string `json:"admin_password"`
+	ConnectionString string `json:"connection_string"`
+}
+
+// CreateDB creates a database and returns it.
+func (c *Client) CreateDB(name string) Database {
+	c.t.Helper()
+	var d Database
+	c.MustDo("POST", "/customer/databases", map[string]any{"name": name}, 201, &d)
+	return d
+}
+
+// SQLResult is the answer of POST .../sql.
+type SQLResult struct {
+	Columns []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"columns"`
+	Rows      [][]any `json:"rows"`
+	RowCount  int     `json:"row_count"`
+	Command   string  `json:"command"`
+	Truncated bool    `json:"truncated"`
+	Error     *struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	} `json:"error"`
+}
+
+// SQL runs a query and returns the result (SQL errors are in Error).
+func (c *Client) SQL(db, query string, params ...any) SQLResult {
+	c.t.Helper()
+	body := map[string]any{"query": query}
+	if len(params) > 0 {
+		body["params"] = params
+	}
+	var r SQLResult
+	c.MustDo("POST", "/customer/databases/"+db+"/sql", body, 200, &r)
+	return r
+}
+
+// MustSQL runs a query and fails the test on an SQL error.
+func (c *Client) MustSQL(db, query string, params ...any) SQLResult {
+	c.t.Helper()
+	r := c.SQL(db, query, params...)
+	if r.Error != nil {
+		c.t.Fatalf("sql %q on %s: %s (%s)", query, db, r.Error.Message, r.Error.Code)
+	}
+	return r
+}
+
+// postmasters lists the pids of postgres postmasters running on data
+// directories under root (by their -D argument).
+func postmasters(root string) map[int]string {
+	out := map[int]string{}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		for i, a := range args {
+			if a == "-D" && i+1 < len(args) && strings.HasPrefix(args[i+1], root) {
+				var pid int
+				fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+				out[pid] = args[i+1]
+			}
+		}
+	}
+	return out
+}
+
+// postmasterOf returns the pid of the postmaster of a database, or 0.
+func (s *Server) postmasterOf(id string) int {
+	for pid, dir := range postmasters(s.DataDir) {
+		if dir == filepath.Join(s.DataDir, "dbs", id, "pgdata") {
+			return pid
+		}
+	}
+	return 0
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,188 @@
+package instance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Superuser is the platform's own superuser inside every instance. It is
+// used only over the private socket; tenants never learn its name matters.
+const Superuser = "_db9_super"
+
+// AdminRole is the tenant's owner role: owns database postgres and schema
+// public, BYPASSRLS, and deliberately neither SUPERUSER nor CREATEROLE (on
+// PostgreSQL 15 either one lets a tenant run programs on the host).
+const AdminRole = "admin"
+
+// ReadOnlyRole is the role SQL runs as for read-only API tokens.
+const ReadOnlyRole = "_db9_sys_readonly"
+
+// instanceSettings are the lean settings of every tenant instance, appended
+// to the golden postgresql.conf. Tenants may override the timeouts per
+// session.
+var instanceSettings = []string{
+	"listen_addresses = ''",
+	"unix_socket_permissions = 0700",
+	"max_connections = 50",
+	"superuser_reserved_connections = 3",
+	"shared_buffers = 16MB",
+	"effective_cache_size = 256MB",
+	"work_mem = 4MB",
+	"maintenance_work_mem = 32MB",
+	"max_worker_processes = 4",
+	"max_parallel_workers = 2",
+	"max_parallel_workers_per_gather = 1",
+	"autovacuum_max_workers = 1",
+	"min_wal_size = 2MB",
+	"max_wal_size = 64MB",
+	"wal_level = replica",
+	"max_wal_senders = 2",
+	"shared_preload_libraries = 'pg_stat_statements'",
+	"statement_timeout = 60s",
+	"idle_in_transaction_session_timeout = 60s",
+	"password_encryption = 'scram-sha-256'",
+	"timezone = 'UTC'",
+	"log_timezone = 'UTC'",
+	"log_min_messages = warning",
+	"log_line_prefix = '%m [%p] '",
+	"huge_pages = off",
+	"bytea_output = 'hex'",
+}
+
+// goldenSetupSQL runs once, as the platform superuser, in the golden cluster.
+var goldenSetupSQL = []string{
+	`CREATE ROLE admin LOGIN BYPASSRLS NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION`,
+	`CREATE ROLE anon NOLOGIN NOINHERIT`,
+	`CREATE ROLE authenticated NOLOGIN NOINHERIT`,
+	`GRANT anon, authenticated TO admin`,
+	`CREATE ROLE _db9_sys_readonly LOGIN NOINHERIT`,
+	`GRANT pg_read_all_data TO _db9_sys_readonly`,
+	`ALTER ROLE _db9_sys_readonly SET default_transaction_read_only = on`,
+	`ALTER DATABASE postgres OWNER TO admin`,
+	`ALTER SCHEMA public OWNER TO admin`,
+	`REVOKE ALL ON DATABASE template1 FROM PUBLIC`,
+	`CREATE SCHEMA extensions`,
+	`GRANT USAGE ON SCHEMA extensions TO PUBLIC`,
+	`CREATE EXTENSION pg_stat_statements SCHEMA extensions`,
+	`CREATE SCHEMA auth`,
+	`GRANT USAGE ON SCHEMA auth TO PUBLIC`,
+	`CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$
+	  SELECT coalesce(nullif(current_setting('request.jwt.claims', true), ''), '{}')::jsonb $$`,
+	`CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+	  SELECT nullif(coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), auth.jwt() ->> 'sub'), '')::uuid $$`,
+	`CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$
+	  SELECT coalesce(nullif(current_setting('request.jwt.claim.role', true), ''), auth.jwt() ->> 'role') $$`,
+	`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO PUBLIC`,
+	`CHECKPOINT`,
+}
+
+// goldenVersion identifies the golden recipe; a golden directory built by
+// another recipe is rebuilt (existing databases are untouched).
+func goldenVersion() string {
+	h := sha256.New()
+	for _, s := range instanceSettings {
+		h.Write([]byte(s + "\n"))
+	}
+	for _, s := range goldenSetupSQL {
+		h.Write([]byte(s + ";\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+const goldenMarker = "db9_golden_version"
+
+// ensureGolden returns the golden data directory for the binaries' major,
+// building it when missing or built by another recipe. It is built beside
+// its final place and renamed into it, so a crash never leaves half a golden.
+func (m *Manager) ensureGolden(ctx context.Context) (string, error) {
+	dir := filepath.Join(m.cfg.DataDir, "golden", strconv.Itoa(m.cfg.Bin.Major))
+	want := goldenVersion()
+	if b, err := os.ReadFile(filepath.Join(dir, goldenMarker)); err == nil && strings.TrimSpace(string(b)) == want {
+		return dir, nil
+	}
+	start := time.Now()
+	tmp := dir + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := InitDB(ctx, m.cfg.Bin, m.cfg.RunAs, tmp, Superuser, 1); err != nil {
+		return "", err
+	}
+	conf, err := os.OpenFile(filepath.Join(tmp, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return "", err
+	}
+	_, err = conf.WriteString("\n# db9 instance settings\n" + strings.Join(instanceSettings, "\n") + "\n")
+	if cerr := conf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("write golden config: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "pg_hba.conf"), []byte("local all all trust\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := m.cfg.RunAs.Chown(filepath.Join(tmp, "pg_hba.conf")); err != nil {
+		return "", err
+	}
+	sock := filepath.Join(m.cfg.DataDir, "golden", "s")
+	pm, err := StartPostmaster(ctx, StartOptions{Bin: m.cfg.Bin, RunAs: m.cfg.RunAs, DataDir: tmp, SocketDir: sock, Logger: m.log})
+	if err != nil {
+		return "", fmt.Errorf("start golden: %w", err)
+	}
+	err = runSetup(ctx, sock, goldenSetupSQL)
+	if stopErr := pm.Stop(30 * time.Second); err == nil && stopErr != nil {
+		err = fmt.Errorf("stop golden: %w", stopErr)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, goldenMarker), []byte(want+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := m.cfg.RunAs.Chown(filepath.Join(tmp, goldenMarker)); err != nil {
+		return "", err
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	m.log.Info("built golden data directory", "component", "instance", "dir", dir, "ms", time.Since(start).Milliseconds())
+	return dir, nil
+}
+
+func runSetup(ctx context.Context, sock string, stmts []string) error {
+	conn, err := pgconn.Connect(ctx, superuserConnString(sock))
+	if err != nil {
+		return fmt.Errorf("connect golden: %w", err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s).ReadAll(); err != nil {
+			return fmt.Errorf("golden setup %q: %w", firstLine(s), err)
+		}
+	}
+	return nil
+}
+
+func superuserConnString(sock string) string {
+	return connString(sock, Superuser)
+}
+
+func connString(sock, user string) string {
+	return fmt.Sprintf("host=%s port=5432 user=%s dbname=postgres sslmode=disable application_name=db9", sock, user)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

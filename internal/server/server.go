@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/pgbin"
+	"github.com/db9/db9/internal/web"
+)
+
+// Server is a running db9 server.
+type Server struct {
+	cfg  config.Server
+	log  *slog.Logger
+	cat  *catalog.Catalog
+	inst *instance.Manager
+	svc  *control.Service
+	http *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+// New returns a Server for a validated configuration; it does no I/O.
+func New(cfg config.Server, log *slog.Logger) *Server {
+	return &Server{cfg: cfg, log: log}
+}
+
+// Open starts every component and begins serving HTTP. On error whatever
+// was started is closed again.
+func (s *Server) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.Close(context.Background())
+		}
+	}()
+	bin, err := pgbin.Find()
+	if err != nil {
+		return err
+	}
+	runAs, err := pgbin.ResolveRunAs()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := runAs.CheckReachable(s.cfg.DataDir + "/x"); err != nil {
+		return err
+	}
+	s.log.Info("starting", "component", "server", "data_dir", s.cfg.DataDir, "postgres", bin.Dir, "major", bin.Major, "os_user", runAs.Name)
+	sealer, err := auth.LoadOrCreateMasterKey(s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	s.cat = catalog.New(catalog.Config{URL: s.cfg.CatalogURL, DataDir: s.cfg.DataDir, Bin: bin, RunAs: runAs, Logger: s.log})
+	if err := s.cat.Open(ctx); err != nil {
+		return fmt.Errorf("open catalog: %w", err)
+	}
+	s.inst = instance.New(instance.Config{
+		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
+		WarmPool: s.cfg.WarmPool, Logger: s.log,
+	})
+	s.svc = control.New(control.Config{
+		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
+		AnonymousDBLimit: s.cfg.AnonymousDBLimit,
+	}, s.cat, s.inst, sealer, s.log)
+	if err := s.svc.Reconcile(ctx); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	controlapi.New(s.svc, s.log).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.ln, err = net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --http-addr %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.http = &http.Server{
+		Handler:           web.Middleware(mux, s.log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.http.Serve(s.ln) }()
+	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String())
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
+
+// Instances exposes the instance manager (for tests and benchmarks).
+func (s *Server) Instances() *instance.Manager { return s.inst }
+
+// Wait blocks until ctx ends or the HTTP server fails.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.done:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// Close stops serving and shuts every instance and the catalog down. It is
+// idempotent.
+func (s *Server) Close(ctx context.Context) error {
+	if s.http != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = s.http.Shutdown(sctx)
+		cancel()
+		s.http = nil
+	}
+	if s.inst != nil {
+		_ = s.inst.Close(ctx)
+		s.inst = nil
+	}
+	if s.cat != nil {
+		_ = s.cat.Close(ctx)
+		s.cat = nil
+	}
+	return nil
+}
