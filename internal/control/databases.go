@@ -143,11 +143,24 @@ func (s *Service) lookup(ctx context.Context, p Principal, idOrName string) (cat
 	if !platform.ValidDatabaseName(idOrName) {
 		return catalog.DatabaseRow{}, platform.NotFound("database")
 	}
+	key := dbKey{p.Customer.ID, idOrName}
+	if row, ok := s.dbs.get(key); ok {
+		return row, nil
+	}
 	row, err := s.cat.GetDatabase(ctx, p.Customer.ID, idOrName)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return catalog.DatabaseRow{}, platform.NotFound("database")
 	}
-	return row, err
+	if err != nil {
+		return row, err
+	}
+	s.dbs.put(key, row, time.Time{})
+	return row, nil
+}
+
+// forgetDatabase drops cached lookups of a database whose row changed.
+func (s *Service) forgetDatabase(id string) {
+	s.dbs.removeIf(func(_ dbKey, r catalog.DatabaseRow) bool { return r.ID == id })
 }
 
 // ListDatabases lists a customer's databases, newest first.
@@ -172,6 +185,7 @@ func (s *Service) DeleteDatabase(ctx context.Context, p Principal, idOrName stri
 	if err != nil {
 		return err
 	}
+	s.forgetDatabase(row.ID)
 	if err := s.cat.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("database")
 	} else if err != nil {
@@ -238,7 +252,9 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, idOrName strin
 	if err := setRolePassword(ctx, conn, instance.AdminRole, password); err != nil {
 		return Credentials{}, err
 	}
-	if err := s.cat.SetAdminPassword(ctx, row.ID, s.sealer.Seal(password)); err != nil {
+	err = s.cat.SetAdminPassword(ctx, row.ID, s.sealer.Seal(password))
+	s.forgetDatabase(row.ID)
+	if err != nil {
 		return Credentials{}, err
 	}
 	return s.credentials(row.ID, password), nil

@@ -35,12 +35,21 @@ type Service struct {
 	sealer *auth.Sealer
 	log    *slog.Logger
 
-	types sync.Map // database id -> *sqlexec.TypeCache
+	types  sync.Map                              // database id -> *sqlexec.TypeCache
+	tokens *ttlCache[string, catalog.Token]      // token hash -> token
+	dbs    *ttlCache[dbKey, catalog.DatabaseRow] // (customer, id or name) -> database
 }
+
+type dbKey struct{ customer, idOrName string }
+
+// cacheTTL bounds how long a cached token or database lookup is trusted.
+const cacheTTL = 5 * time.Second
 
 // New wires a Service from its dependencies.
 func New(cfg Config, cat *catalog.Catalog, inst *instance.Manager, sealer *auth.Sealer, log *slog.Logger) *Service {
-	return &Service{cfg: cfg, cat: cat, inst: inst, sealer: sealer, log: log}
+	return &Service{cfg: cfg, cat: cat, inst: inst, sealer: sealer, log: log,
+		tokens: newTTLCache[string, catalog.Token](cacheTTL, 100_000),
+		dbs:    newTTLCache[dbKey, catalog.DatabaseRow](cacheTTL, 100_000)}
 }
 
 // Reconcile brings the catalog and the disk into agreement after a start,
@@ -99,12 +108,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if token == "" {
 		return Principal{}, platform.Errorf(platform.CodeUnauthorized, "missing bearer token")
 	}
-	t, err := s.cat.LookupToken(ctx, auth.HashToken(token))
-	if errors.Is(err, catalog.ErrNotFound) {
-		return Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
-	}
-	if err != nil {
-		return Principal{}, err
+	hash := auth.HashToken(token)
+	t, ok := s.tokens.get(string(hash))
+	if !ok {
+		var err error
+		t, err = s.cat.LookupToken(ctx, hash)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		s.tokens.put(string(hash), t, t.ExpiresAt)
 	}
 	return Principal{Customer: t.Customer, TokenID: t.ID}, nil
 }

@@ -59,17 +59,20 @@ func (api *API) databaseObject(d platform.Database) databaseJSON {
 	}
 }
 
-func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+// decodeCreateDatabaseRequest decodes the body of POST /customer/databases.
+// Only the shape is checked here; the name and password rules are the use
+// case's.
+func decodeCreateDatabaseRequest(body []byte) (control.CreateDatabaseRequest, error) {
 	var req struct {
 		Name          *string `json:"name"`
 		Region        *string `json:"region"`
 		AdminPassword *string `json:"admin_password"`
 	}
-	if err := web.DecodeJSON(r, &req, false); err != nil {
-		return err
+	if err := web.Unmarshal(body, &req, false); err != nil {
+		return control.CreateDatabaseRequest{}, err
 	}
 	if req.Name == nil {
-		return platform.Errorf(platform.CodeInvalid, "name: required")
+		return control.CreateDatabaseRequest{}, platform.Errorf(platform.CodeInvalid, "name: required")
 	}
 	in := control.CreateDatabaseRequest{Name: *req.Name}
 	if req.Region != nil {
@@ -77,6 +80,18 @@ func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control
 	}
 	if req.AdminPassword != nil {
 		in.AdminPassword = *req.AdminPassword
+	}
+	return in, nil
+}
+
+func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	body, err := web.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := decodeCreateDatabaseRequest(body)
+	if err != nil {
+		return err
 	}
 	d, err := api.svc.CreateDatabase(r.Context(), p, in)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -334,4 +335,101 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// StopStatus sends SIGTERM and waits up to timeout for the process to exit.
+// It returns the exit code (-1 when killed by a signal or not exited in
+// time) and how long the exit took.
+func (s *Server) StopStatus(timeout time.Duration) (code int, took time.Duration) {
+	s.t.Helper()
+	start := time.Now()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		took = time.Since(start)
+		code = s.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		took = time.Since(start)
+		code = -1
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+	return code, took
+}
+
+// TryDo is Do for use from goroutines and across crashes: it never fails
+// the test, it returns transport errors instead.
+func (c *Client) TryDo(method, path string, body any) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		j, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		r = bytes.NewReader(j)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// ListDBs returns the caller's databases (?all=true when all).
+func (c *Client) ListDBs(all bool) []Database {
+	c.t.Helper()
+	path := "/customer/databases"
+	if all {
+		path += "?all=true"
+	}
+	var dbs []Database
+	c.MustDo("GET", path, nil, 200, &dbs)
+	return dbs
+}
+
+// instanceDirs lists the entries of <data-dir>/dbs.
+func (s *Server) instanceDirs() map[string]bool {
+	s.t.Helper()
+	entries, err := os.ReadDir(filepath.Join(s.DataDir, "dbs"))
+	if err != nil {
+		s.t.Fatalf("read dbs dir: %v", err)
+	}
+	out := map[string]bool{}
+	for _, e := range entries {
+		out[e.Name()] = true
+	}
+	return out
+}
+
+// runDB9 runs the db9 binary with args (not as a server) and returns its
+// stdout, stderr and exit code.
+func runDB9(t testing.TB, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(db9Binary(t), args...)
+	cmd.Env = append(os.Environ(), "DB9_DATA_DIR=", "DB9_API_KEY=", "DB9_CATALOG_URL=")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("run db9 %v: %v", args, err)
+		}
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }

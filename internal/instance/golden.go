@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/db9/db9/internal/pgbin"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -144,6 +146,9 @@ func (m *Manager) ensureGolden(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := trimWAL(ctx, m.cfg.Bin, tmp); err != nil {
+		return "", err
+	}
 	if err := os.WriteFile(filepath.Join(tmp, goldenMarker), []byte(want+"\n"), 0o600); err != nil {
 		return "", err
 	}
@@ -185,4 +190,39 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// trimWAL removes the WAL segments a cleanly shut down cluster no longer
+// needs — all but the one holding its shutdown checkpoint (older ones are
+// spent, newer ones are preallocated and empty) — so every copy of the
+// golden directory is smaller. PostgreSQL creates segments as it needs them.
+func trimWAL(ctx context.Context, bin pgbin.Bin, dataDir string) error {
+	out, err := exec.CommandContext(ctx, bin.Path("pg_controldata"), "-D", dataDir).Output()
+	if err != nil {
+		return fmt.Errorf("pg_controldata: %w", err)
+	}
+	var redo string
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Latest checkpoint's REDO WAL file" {
+			redo = strings.TrimSpace(v)
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Database cluster state" && strings.TrimSpace(v) != "shut down" {
+			return fmt.Errorf("golden cluster not cleanly shut down: %s", strings.TrimSpace(v))
+		}
+	}
+	if len(redo) != 24 {
+		return fmt.Errorf("pg_controldata: no REDO WAL file in output")
+	}
+	entries, err := os.ReadDir(filepath.Join(dataDir, "pg_wal"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if n := e.Name(); len(n) == 24 && !e.IsDir() && n != redo {
+			if err := os.Remove(filepath.Join(dataDir, "pg_wal", n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -66,6 +66,7 @@ func TestAppendValue(t *testing.T) {
 		{[]byte("-12"), &plan{kind: kindInt}, `-12`},
 		{[]byte("9007199254740992"), &plan{kind: kindInt8}, `9007199254740992`},
 		{[]byte("-9007199254740993"), &plan{kind: kindInt8}, `"-9007199254740993"`},
+		{[]byte("00000000"), &plan{kind: kindInt8}, `"00000000"`}, // found by FuzzParseArray
 		{[]byte("1e+100"), &plan{kind: kindFloat}, `1e+100`},
 		{[]byte("-Infinity"), &plan{kind: kindFloat}, `"-Infinity"`},
 		{[]byte(`{"a": [1]}`), &plan{kind: kindJSON}, `{"a": [1]}`},
@@ -157,4 +158,26 @@ func toPlain(v []any) []any {
 		}
 	}
 	return out
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, seed := range []string{"", "a\"b\\c", "\x00\x1f\x7f", "é☃\U0001F600", "\xff\xfe", "\u2028<&>"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := appendJSONString(nil, []byte(in))
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("invalid JSON %q from %q: %v", out, in, err)
+		}
+		// Same string as encoding/json makes of it (one U+FFFD per bad byte).
+		ref, _ := json.Marshal(in)
+		var want string
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatal(err)
+		}
+		if back != want {
+			t.Fatalf("%q decodes to %q, want %q", out, back, want)
+		}
+	})
 }

@@ -70,7 +70,7 @@ func appendValue(dst, v []byte, p *plan) []byte {
 		}
 	case kindInt8:
 		n, err := strconv.ParseInt(string(v), 10, 64)
-		if err == nil && n >= -maxSafeInt && n <= maxSafeInt {
+		if err == nil && n >= -maxSafeInt && n <= maxSafeInt && isJSONNumber(v) {
 			return append(dst, v...)
 		}
 	case kindFloat:

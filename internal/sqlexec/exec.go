@@ -28,7 +28,8 @@ const copyInMessage = "COPY FROM STDIN is not supported here; use INSERT, or COP
 
 // Exec runs req on conn and returns the response body. conn must be idle and
 // used by nobody else until Exec returns; it is left in whatever session and
-// transaction state the SQL put it in.
+// transaction state the SQL put it in. types should be the database's
+// shared cache (nil works, with a throwaway one).
 //
 // An SQL error is a Result holding only Error, with a nil error. Go errors
 // are: a *RequestError (req is invalid; nothing ran); the context's error
@@ -45,6 +46,9 @@ func Exec(ctx context.Context, conn *pgconn.PgConn, types *TypeCache, req Reques
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("execute sql: %w", err)
+	}
+	if types == nil {
+		types = NewTypeCache()
 	}
 	x := &execution{conn: conn, types: types, lim: lim.withDefaults()}
 	w := watch(ctx, conn)
@@ -261,6 +265,10 @@ type watcher struct {
 
 func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
 	w := &watcher{stopCh: make(chan struct{}), done: make(chan struct{})}
+	if ctx.Done() == nil {
+		close(w.done) // ctx never ends: nothing to watch
+		return w
+	}
 	go func() {
 		defer close(w.done)
 		select {

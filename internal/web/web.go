@@ -126,7 +126,9 @@ func DecodeJSON(r *http.Request, v any, emptyOK bool) error {
 
 // Unmarshal decodes a JSON object into v with the errors of DecodeJSON.
 func Unmarshal(b []byte, v any, emptyOK bool) error {
-	trimmed := bytes.TrimSpace(b)
+	// Only JSON's own whitespace: bytes.TrimSpace would also drop Unicode
+	// spaces (U+00A0, U+0085) and accept bodies that are not JSON.
+	trimmed := bytes.Trim(b, " \t\r\n")
 	if len(trimmed) == 0 {
 		if emptyOK {
 			return nil
@@ -148,7 +150,8 @@ func Unmarshal(b []byte, v any, emptyOK bool) error {
 		}
 		return platform.Errorf(platform.CodeInvalid, "request body is not valid JSON: %v", err)
 	}
-	if dec.More() {
+	// Not dec.More: it reports false for a trailing '}' or ']'.
+	if dec.InputOffset() != int64(len(trimmed)) {
 		return platform.Errorf(platform.CodeInvalid, "request body has data after the JSON object")
 	}
 	return nil

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/pgbin"
+	"github.com/jackc/pgx/v5"
+)
+
+// benchCreate: API call to usable database (create, then the first
+// `select 1` answered), sequential and concurrent, against CREATE DATABASE
+// (then connect and `select 1`) in one shared PostgreSQL cluster on the
+// same storage, with the same durability settings.
+func benchCreate(args []string) error {
+	fs := flag.NewFlagSet("create", flag.ExitOnError)
+	e := commonFlags(fs)
+	seq := fs.Int("seq", 100, "sequential creates")
+	conc := fs.Int("conc", 20, "concurrent creates")
+	fs.Parse(args)
+	dir, cleanup, err := e.dataDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx := context.Background()
+
+	// Peer: one shared cluster.
+	bin, err := pgbin.Find()
+	if err != nil {
+		return err
+	}
+	runAs, err := pgbin.ResolveRunAs()
+	if err != nil {
+		return err
+	}
+	peerData := filepath.Join(dir, "peer", "pgdata")
+	if err := instance.InitDB(ctx, bin, runAs, peerData, "postgres", 0); err != nil {
+		return err
+	}
+	peerSock := filepath.Join(dir, "peer", "s")
+	pm, err := instance.StartPostmaster(ctx, instance.StartOptions{Bin: bin, RunAs: runAs, DataDir: peerData, SocketDir: peerSock,
+		Settings: map[string]string{"max_connections": "100", "shared_buffers": "128MB"}})
+	if err != nil {
+		return err
+	}
+	defer pm.Stop(30 * time.Second)
+	peerConn := func(db string) string {
+		return fmt.Sprintf("host=%s port=5432 user=postgres dbname=%s sslmode=disable", peerSock, db)
+	}
+	peerCreate := func(name string) (time.Duration, error) {
+		start := time.Now()
+		c, err := pgx.Connect(ctx, peerConn("postgres"))
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return 0, err
+		}
+		c2, err := pgx.Connect(ctx, peerConn(name))
+		if err != nil {
+			return 0, err
+		}
+		defer c2.Close(ctx)
+		if _, err := c2.Exec(ctx, "select 1"); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
+
+	srv, err := startServer(ctx, dir, e.warmPool, 0)
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	api, err := newAPIClient(srv.HTTPAddr())
+	if err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second) // let the warm pool fill, as on a server that has been up a while
+	var apiCall []time.Duration
+	db9Create := func(name string) (time.Duration, error) {
+		start := time.Now()
+		id, err := api.create(name)
+		if err != nil {
+			return 0, err
+		}
+		mid := time.Since(start)
+		if err := api.select1(id); err != nil {
+			return 0, err
+		}
+		total := time.Since(start)
+		return total, func() error { apiCall = append(apiCall, mid); return nil }()
+	}
+
+	run := func(label string, n, parallel int, f func(string) (time.Duration, error)) (stats, error) {
+		var mu sync.Mutex
+		var ds []time.Duration
+		var firstErr error
+		sem := make(chan struct{}, parallel)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				d, err := f(fmt.Sprintf("%s-%d", label, i))
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				ds = append(ds, d)
+			}(i)
+		}
+		wg.Wait()
+		return summarize(ds), firstErr
+	}
+
+	fmt.Println(tableHead)
+	var rows []string
+	for _, c := range []struct {
+		label    string
+		n, par   int
+	}{{"seq", *seq, 1}, {"conc", *conc, *conc}} {
+		peer, err := run("peer"+c.label, c.n, c.par, peerCreate)
+		if err != nil {
+			return fmt.Errorf("peer: %w", err)
+		}
+		apiCall = nil
+		time.Sleep(2 * time.Second) // warm pool refilled between phases
+		mine, err := run("db9"+c.label, c.n, c.par, db9Create)
+		if err != nil {
+			return fmt.Errorf("db9: %w", err)
+		}
+		call := summarize(apiCall)
+		rows = append(rows,
+			mine.row(fmt.Sprintf("db9 create→first select 1, %s (%d at once)", c.label, c.par)),
+			call.row(fmt.Sprintf("db9 create API call alone, %s", c.label)),
+			peer.row(fmt.Sprintf("peer CREATE DATABASE→connect→select 1, %s", c.label)),
+			fmt.Sprintf("| **ratio db9/peer p50, %s** | | **%s** | %s | |", c.label, ratio(mine.p50, peer.p50), ratio(mine.p95, peer.p95)))
+	}
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+	return nil
+}

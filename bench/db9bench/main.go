@@ -1,0 +1,146 @@
+// Command db9bench measures db9 against peers in the same run on the same
+// machine: database creation (vs CREATE DATABASE in one shared cluster),
+// cold start, SQL over HTTP (vs direct pgx on the instance's socket) and
+// density. Results print as a Markdown table for docs/BENCHMARKS.md.
+//
+//	go run ./bench/db9bench create    [-seq 100] [-conc 20]
+//	go run ./bench/db9bench coldstart [-n 30]
+//	go run ./bench/db9bench sqlhttp   [-n 3000] [-duration 5s]
+//	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sort"
+	"time"
+
+	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/server"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|density [flags]")
+		os.Exit(2)
+	}
+	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	var err error
+	switch os.Args[1] {
+	case "create":
+		err = benchCreate(os.Args[2:])
+	case "coldstart":
+		err = benchColdStart(os.Args[2:])
+	case "sqlhttp":
+		err = benchSQLHTTP(os.Args[2:])
+	case "density":
+		err = benchDensity(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
+	}
+	if err != nil {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "db9bench:", err)
+		os.Exit(1)
+	}
+}
+
+// common flags
+type env struct {
+	dir      string
+	warmPool int
+	keep     bool
+}
+
+func commonFlags(fs *flag.FlagSet) *env {
+	e := &env{}
+	fs.StringVar(&e.dir, "dir", "", "data directory (default: a new directory under /dev/shm)")
+	fs.IntVar(&e.warmPool, "warm-pool", 2, "server --warm-pool")
+	fs.BoolVar(&e.keep, "keep", false, "keep the data directory afterwards")
+	return e
+}
+
+func (e *env) dataDir() (string, func(), error) {
+	if e.dir != "" {
+		if err := os.MkdirAll(e.dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		return e.dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("/dev/shm", "db9bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	_ = os.Chmod(d, 0o755)
+	return d, func() {
+		if !e.keep {
+			os.RemoveAll(d)
+		}
+	}, nil
+}
+
+// startServer runs an in-process db9 server on dir.
+func startServer(ctx context.Context, dir string, warmPool int, idle time.Duration) (*server.Server, error) {
+	cfg := config.Defaults()
+	cfg.DataDir = filepath.Join(dir, "db9")
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.IdleTimeout = idle
+	cfg.WarmPool = warmPool
+	cfg.AnonymousDBLimit = 0 // checked below: 0 would block; use a large limit
+	cfg.AnonymousDBLimit = 1 << 30
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s := server.New(cfg, log)
+	if err := s.Open(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// stats summarises a sample of durations.
+type stats struct {
+	n             int
+	p50, p95, max time.Duration
+	mean          time.Duration
+}
+
+func summarize(ds []time.Duration) stats {
+	if len(ds) == 0 {
+		return stats{}
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return stats{n: len(s), p50: s[len(s)/2], p95: s[(len(s)*95)/100], max: s[len(s)-1], mean: sum / time.Duration(len(s))}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+
+func (s stats) row(name string) string {
+	return fmt.Sprintf("| %s | %d | %s | %s | %s |", name, s.n, ms(s.p50), ms(s.p95), ms(s.max))
+}
+
+const tableHead = "| measurement | n | p50 ms | p95 ms | max ms |\n|---|---|---|---|---|"
+
+func ratio(a, b time.Duration) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
+}

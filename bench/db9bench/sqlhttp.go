@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// benchSQLHTTP: `select 1` through POST .../sql against direct pgx on the
+// same instance's socket, with 1 and 16 concurrent clients.
+func benchSQLHTTP(args []string) error {
+	fs := flag.NewFlagSet("sqlhttp", flag.ExitOnError)
+	e := commonFlags(fs)
+	n := fs.Int("n", 3000, "sequential requests per side for the latency measurement")
+	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
+	clients := fs.Int("clients", 16, "concurrent clients for the throughput run")
+	fs.Parse(args)
+	dir, cleanup, err := e.dataDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx := context.Background()
+	srv, err := startServer(ctx, dir, e.warmPool, 0)
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	api, err := newAPIClient(srv.HTTPAddr())
+	if err != nil {
+		return err
+	}
+	id, err := api.create("sqlhttp")
+	if err != nil {
+		return err
+	}
+	sock := filepath.Join(srv.Instances().Dir(id), "s")
+	direct := func() (*pgx.Conn, error) {
+		return pgx.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock))
+	}
+	httpOnce := func() error { return api.select1(id) }
+
+	// Latency, one client, interleaved in blocks so drift hits both sides.
+	conn, err := direct()
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var hl, dl []time.Duration
+	for i := 0; i < 200; i++ { // warm up
+		if err := httpOnce(); err != nil {
+			return err
+		}
+		if _, err := conn.Exec(ctx, "select 1"); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < *n; i++ {
+		s := time.Now()
+		if err := httpOnce(); err != nil {
+			return err
+		}
+		hl = append(hl, time.Since(s))
+		s = time.Now()
+		if _, err := conn.Exec(ctx, "select 1"); err != nil {
+			return err
+		}
+		dl = append(dl, time.Since(s))
+	}
+	h1, d1 := summarize(hl), summarize(dl)
+
+	// Throughput with concurrent clients.
+	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, stats, error) {
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var all []time.Duration
+		var firstErr error
+		start := time.Now()
+		for c := 0; c < *clients; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var lat []time.Duration
+				err := worker(&stop, &lat)
+				mu.Lock()
+				all = append(all, lat...)
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}()
+		}
+		time.Sleep(*dur)
+		stop.Store(true)
+		wg.Wait()
+		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), firstErr
+	}
+	httpTPS, hN, err := throughput(func(stop *atomic.Bool, lat *[]time.Duration) error {
+		for !stop.Load() {
+			s := time.Now()
+			if err := httpOnce(); err != nil {
+				return err
+			}
+			*lat = append(*lat, time.Since(s))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	directTPS, dN, err := throughput(func(stop *atomic.Bool, lat *[]time.Duration) error {
+		c, err := direct()
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		for !stop.Load() {
+			s := time.Now()
+			if _, err := c.Exec(ctx, "select 1"); err != nil {
+				return err
+			}
+			*lat = append(*lat, time.Since(s))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println(tableHead)
+	fmt.Println(h1.row("HTTP POST /sql select 1, 1 client"))
+	fmt.Println(d1.row("direct pgx select 1, 1 client"))
+	fmt.Printf("| **added latency p50, 1 client** | | **%.3f ms** | | |\n", float64((h1.p50-d1.p50).Microseconds())/1000)
+	fmt.Println(hN.row(fmt.Sprintf("HTTP POST /sql select 1, %d clients", *clients)))
+	fmt.Println(dN.row(fmt.Sprintf("direct pgx select 1, %d clients", *clients)))
+	fmt.Printf("| **added latency p50, %d clients** | | **%.3f ms** | | |\n", *clients, float64((hN.p50-dN.p50).Microseconds())/1000)
+	fmt.Printf("\n| throughput, %d clients | queries/s |\n|---|---|\n| HTTP | %.0f |\n| direct pgx | %.0f |\n| **ratio HTTP/direct** | **%.2f** |\n",
+		*clients, httpTPS, directTPS, httpTPS/directTPS)
+	return nil
+}
