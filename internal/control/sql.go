@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/platform"
@@ -13,7 +14,7 @@ import (
 // RunSQL runs a request of POST .../sql on a database as its admin role,
 // starting the instance first if it is stopped. A connection that turns
 // out dead before the query was sent (the postmaster crashed a moment ago)
-// is retried once on a fresh one.
+// is retried on a fresh one after a short pause.
 func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req sqlexec.Request) (*sqlexec.Result, error) {
 	row, err := s.activeLookup(ctx, p, idOrName)
 	if err != nil {
@@ -21,12 +22,24 @@ func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req 
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := s.runSQLOnce(ctx, row.ID, instance.AdminRole, req)
-		if err == nil || attempt > 0 || !retryable(err) || ctx.Err() != nil {
+		if err == nil || attempt >= len(retryDelays) || !retryable(err) || ctx.Err() != nil {
 			return res, err
 		}
 		s.log.Info("retrying SQL on a fresh connection", "component", "control", "db", row.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(retryDelays[attempt]):
+		}
 	}
 }
+
+// retryDelays are the pauses before the retries of a call that failed
+// before its query reached the database. A postmaster that died a moment
+// ago refuses connections until the supervisor has noticed its exit (a few
+// milliseconds) and started it again; an immediate retry would only fail
+// the same way.
+var retryDelays = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 250 * time.Millisecond}
 
 // errRetryable marks failures that happened before the query reached the
 // database, so running it again cannot run it twice.

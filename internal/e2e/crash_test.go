@@ -146,11 +146,15 @@ func TestServer_Kill9DuringConcurrentCreates(t *testing.T) {
 		after int           // kill once this many 201s arrived...
 		delay time.Duration // ...or, when after is 0, after this delay
 	}{
-		{desc: "after a random delay", delay: time.Duration(20+rand.IntN(150)) * time.Millisecond},
+		{desc: "after a random delay", delay: time.Duration(100+rand.IntN(400)) * time.Millisecond},
 		{desc: "after 2 creates answered", after: 2},
 		{desc: "after 10 creates answered", after: 10},
 	}
 	for round, moment := range moments {
+		if round > 0 {
+			s.Args = crashArgs
+			s.Start()
+		}
 		type result struct {
 			name string
 			code int
@@ -212,6 +216,13 @@ func TestServer_Kill9DuringConcurrentCreates(t *testing.T) {
 
 		// The parent-death signal ends every postmaster without the server.
 		noPostmastersWithin(t, s, 5*time.Second, "kill -9 of the server")
+		unacked := 0
+		for id := range s.instanceDirs() {
+			if _, ok := acked[id]; !ok {
+				unacked++
+			}
+		}
+		t.Logf("round %d: %d instance directories without an acknowledged create left by the crash", round, unacked)
 
 		s.Args = checkArgs
 		s.Start()
@@ -260,8 +271,6 @@ func TestServer_Kill9DuringConcurrentCreates(t *testing.T) {
 		}
 		s.Stop()
 		noPostmastersWithin(t, s, 0, "SIGTERM")
-		s.Args = crashArgs
-		s.Start()
 	}
 	if len(acked) == 0 {
 		t.Fatal("no create ever succeeded")
@@ -282,7 +291,16 @@ func TestServer_PostmasterKill9(t *testing.T) {
 	s := StartServer(t)
 	c := s.Anonymous()
 	db := c.CreateDB("crashy")
-	c.MustSQL(db.ID, "create table t (v int); insert into t select generate_series(1, 1000)")
+	c.MustSQL(db.ID, "create table t (v int)")
+	c.MustSQL(db.ID, "insert into t select generate_series(1, 1000)")
+	check := func(when string, batches int) {
+		t.Helper()
+		r := c.MustSQL(db.ID, "select count(*), sum(v) from t")
+		want := fmt.Sprintf("[[%d %d]]", 1000*batches, 500500*batches)
+		if len(r.Rows) != 1 || fmt.Sprintf("[[%.0f %.0f]]", r.Rows[0]...) != want {
+			t.Fatalf("%s: %v, want %s", when, r.Rows, want)
+		}
+	}
 	for round := 1; round <= 2; round++ {
 		pid := s.postmasterOf(db.ID)
 		if pid == 0 {
@@ -291,16 +309,13 @@ func TestServer_PostmasterKill9(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		// Right away: the call must not fail because of the crash.
-		r := c.MustSQL(db.ID, "select count(*), sum(v) from t")
-		if want := fmt.Sprintf("[[%d %d]]", 1000*round, 500500*round); fmt.Sprint(r.Rows) != want {
-			t.Fatalf("round %d: after kill -9 of the postmaster: %v, want %s", round, r.Rows, want)
-		}
+		// Right away, while the supervisor may not have noticed yet: the
+		// call must not fail because of the crash.
+		check(fmt.Sprintf("round %d: right after kill -9 of the postmaster", round), round)
 		c.MustSQL(db.ID, "insert into t select generate_series(1, 1000)")
-		if np := s.postmasterOf(db.ID); np == 0 || np == pid {
-			t.Fatalf("round %d: postmaster %d after killing %d", round, np, pid)
-		}
-		waitFor(t, 5*time.Second, "the killed postmaster's backends to go", func() bool { return !processGroupAlive(pid) })
+		waitFor(t, 5*time.Second, "the killed postmaster's process group to go", func() bool { return !processGroupAlive(pid) })
+		waitFor(t, 10*time.Second, "a new postmaster", func() bool { np := s.postmasterOf(db.ID); return np != 0 && np != pid })
+		check(fmt.Sprintf("round %d: on the restarted postmaster", round), round+1)
 	}
 }
 
@@ -314,9 +329,9 @@ func TestServer_ShutdownStopsEverything(t *testing.T) {
 	// catalog, a, b and two warm instances
 	waitFor(t, 20*time.Second, "warm pool to fill", func() bool { return len(postmasters(s.DataDir)) >= 5 })
 
-	code, took := s.StopStatus(10 * time.Second)
-	if code != 0 {
-		t.Fatalf("SIGTERM: exit code %d after %s, want 0 within 10s", code, took)
+	code, took := s.StopStatus(20 * time.Second)
+	if code != 0 || took > 5*time.Second {
+		t.Fatalf("SIGTERM: exit code %d after %s, want 0 within 5s", code, took)
 	}
 	t.Logf("shutdown took %s", took)
 	if pms := postmasters(s.DataDir); len(pms) != 0 {

@@ -42,7 +42,7 @@ func sqlBool(t testing.TB, c *Client, db, query string, params ...any) bool {
 	return b
 }
 
-// sqlText runs a query answering one value and returns it as text.
+// sqlValue runs a query answering one value and returns it.
 func sqlValue(t testing.TB, c *Client, db, query string, params ...any) any {
 	t.Helper()
 	r := bindClient(t, c).MustSQL(db, query, params...)
@@ -66,11 +66,12 @@ func TestIsolation_Tenant(t *testing.T) {
 	a.MustSQL(dbA.ID, "CREATE TABLE t (line text); CREATE TABLE marker (v text); INSERT INTO marker VALUES ('alpha-data')")
 
 	t.Run("AdminRole", func(t *testing.T) { testAdminRoleAttributes(t, a, dbA.ID) })
-	t.Run("Forbidden", func(t *testing.T) { testAdminForbidden(t, s, a, dbA.ID) })
+	t.Run("Forbidden", func(t *testing.T) { testAdminForbidden(t, a, dbA.ID) })
 	t.Run("OwnerPowers", func(t *testing.T) { testAdminOwnerPowers(t, a, dbA.ID) })
 	t.Run("NoWayToOtherInstances", func(t *testing.T) { testNoWayOut(t, s, a, dbA.ID, dbB.ID) })
 	t.Run("CrossTenantAPI", func(t *testing.T) { testCrossTenantAPI(t, s, a, b, dbA) })
 	t.Run("Tokens", func(t *testing.T) { testBadTokens(t, s, a, dbA.ID) })
+	t.Run("DatabaseDefaultsDoNotBindPlatform", func(t *testing.T) { testDatabaseDefaults(t, s) })
 
 	// Whatever was tried above, A's database is intact.
 	if got := sqlValue(t, a, dbA.ID, "SELECT string_agg(v, ',') FROM marker"); got != "alpha-data" {
@@ -93,8 +94,9 @@ func testAdminRoleAttributes(t *testing.T, c *Client, db string) {
 
 	// Every role admin is a member of, directly or not: none may be a
 	// superuser, a built-in pg_* role or a platform role.
+	// pg_database_owner is implicit: admin owns database postgres.
 	r = c.MustSQL(db, `SELECT rolname, rolsuper FROM pg_roles
-		WHERE pg_has_role('admin', oid, 'MEMBER') AND rolname <> 'admin' ORDER BY rolname`)
+		WHERE pg_has_role('admin', oid, 'MEMBER') AND rolname NOT IN ('admin', 'pg_database_owner') ORDER BY rolname`)
 	for _, row := range r.Rows {
 		name, _ := row[0].(string)
 		if row[1] == true || strings.HasPrefix(name, "pg_") || strings.HasPrefix(name, "_db9") {
@@ -118,9 +120,12 @@ type forbiddenCase struct {
 	file  string   // host path that must not exist afterwards
 }
 
-func testAdminForbidden(t *testing.T, s *Server, c *Client, db string) {
+func testAdminForbidden(t *testing.T, c *Client, db string) {
 	out1, out2, out3 := escapePath(t), escapePath(t), escapePath(t)
 	denied := []string{"42501"} // insufficient_privilege
+	// Refused, or not installed on this host (0A000 "extension is not
+	// available", 58P01 missing file): either way it did not run.
+	deniedOrMissing := []string{"42501", "0A000", "58P01"}
 	cases := []forbiddenCase{
 		{name: "AlterRoleSuperuser", sql: "ALTER ROLE admin SUPERUSER", codes: denied,
 			check: "SELECT NOT rolsuper FROM pg_roles WHERE rolname = 'admin'"},
@@ -163,7 +168,7 @@ func testAdminForbidden(t *testing.T, s *Server, c *Client, db string) {
 			check: "SELECT count(*) = 0 FROM pg_largeobject_metadata"},
 		{name: "LoExport", sql: "SELECT lo_export(lo_from_bytea(0, 'x'::bytea), '" + out3 + "')", codes: denied, file: out3,
 			check: "SELECT count(*) = 0 FROM pg_largeobject_metadata"},
-		{name: "CreateLanguageUntrusted", sql: "CREATE LANGUAGE plperlu", codes: []string{"42501", "58P01"},
+		{name: "CreateLanguageUntrusted", sql: "CREATE LANGUAGE plperlu", codes: deniedOrMissing,
 			check: "SELECT NOT EXISTS (SELECT FROM pg_language WHERE lanname = 'plperlu')"},
 		{name: "CreateLanguageWithHandler", sql: "CREATE LANGUAGE db9_escape HANDLER plpgsql_call_handler", codes: denied,
 			check: "SELECT NOT EXISTS (SELECT FROM pg_language WHERE lanname = 'db9_escape')"},
@@ -176,7 +181,7 @@ func testAdminForbidden(t *testing.T, s *Server, c *Client, db string) {
 		{name: "CreateTablespace", sql: "CREATE TABLESPACE db9_escape LOCATION '/tmp'", codes: denied,
 			check: "SELECT NOT EXISTS (SELECT FROM pg_tablespace WHERE spcname = 'db9_escape')"},
 		{name: "LoadAbsolutePath", sql: "LOAD '/usr/lib/postgresql/15/lib/auto_explain.so'", codes: denied},
-		{name: "LoadLibraryName", sql: "LOAD 'auto_explain'", codes: []string{"42501", "58P01"}},
+		{name: "LoadLibraryName", sql: "LOAD 'auto_explain'", codes: deniedOrMissing},
 		{name: "SetSessionPreloadLibraries", sql: "SET session_preload_libraries = 'auto_explain'", codes: denied},
 		{name: "SetSharedPreloadLibraries", sql: "SET shared_preload_libraries = 'auto_explain'", codes: []string{"42501", "55P02"}},
 		{name: "AlterRoleSetPreload", sql: "ALTER ROLE admin SET session_preload_libraries = 'auto_explain'", codes: denied,
@@ -195,9 +200,8 @@ func testAdminForbidden(t *testing.T, s *Server, c *Client, db string) {
 		{name: "ReplacePlatformFunction", sql: "CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'", codes: denied},
 	}
 	for _, ext := range []string{"adminpack", "file_fdw", "dblink", "postgres_fdw"} {
-		// Not installed ("not available", 58P01) counts as refused too.
 		cases = append(cases, forbiddenCase{name: "CreateExtension_" + ext, sql: "CREATE EXTENSION " + ext,
-			codes: []string{"42501", "58P01"},
+			codes: deniedOrMissing,
 			check: fmt.Sprintf("SELECT NOT EXISTS (SELECT FROM pg_extension WHERE extname = '%s')", ext)})
 	}
 	for _, tc := range cases {
@@ -456,4 +460,26 @@ func testBadTokens(t *testing.T, s *Server, a *Client, db string) {
 	if len(list) != 1 || list[0].ID != db {
 		t.Errorf("databases after invalid-token calls: %+v", list)
 	}
+}
+
+// testDatabaseDefaults checks that per-database defaults, which admin may
+// set as the owner of database postgres, do not reach the platform's own
+// superuser sessions: they must not change who those sessions are
+// (role), which functions their SQL resolves to (search_path), or stop them
+// from working.
+func testDatabaseDefaults(t *testing.T, s *Server) {
+	c := bindClient(t, s.Anonymous())
+	db := c.CreateDB("defaults")
+	c.MustSQL(db.ID, `ALTER DATABASE postgres SET role = 'anon';
+		ALTER DATABASE postgres SET search_path = public, pg_catalog;
+		ALTER DATABASE postgres SET default_transaction_read_only = on;
+		ALTER DATABASE postgres SET local_preload_libraries = 'db9_no_such_library'`)
+	var creds map[string]any
+	c.MustDo("POST", "/customer/databases/"+db.ID+"/reset-password", nil, 200, &creds)
+	var after map[string]any
+	c.MustDo("GET", "/customer/databases/"+db.ID+"/credentials", nil, 200, &after)
+	if after["admin_password"] != creds["admin_password"] {
+		t.Errorf("credentials after reset-password do not show the new password")
+	}
+	c.MustDo("DELETE", "/customer/databases/"+db.ID, nil, 200, nil)
 }

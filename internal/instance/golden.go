@@ -66,7 +66,7 @@ var goldenSetupSQL = []string{
 	`CREATE ROLE anon NOLOGIN NOINHERIT`,
 	`CREATE ROLE authenticated NOLOGIN NOINHERIT`,
 	`GRANT anon, authenticated TO admin`,
-	`CREATE ROLE _db9_sys_readonly LOGIN NOINHERIT`,
+	`CREATE ROLE _db9_sys_readonly LOGIN`,
 	`GRANT pg_read_all_data TO _db9_sys_readonly`,
 	`ALTER ROLE _db9_sys_readonly SET default_transaction_read_only = on`,
 	`ALTER DATABASE postgres OWNER TO admin`,
@@ -177,8 +177,15 @@ func runSetup(ctx context.Context, sock string, stmts []string) error {
 	return nil
 }
 
+// superuserOptions override, for the platform's own sessions, the defaults
+// that admin may set with ALTER DATABASE postgres SET (as the database's
+// owner): startup options outrank per-database settings. Without them a
+// tenant decides which role platform sessions run as, which functions
+// their unqualified names resolve to, and can make them fail.
+const superuserOptions = "-c role=none -c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off -c local_preload_libraries="
+
 func superuserConnString(sock string) string {
-	return connString(sock, Superuser)
+	return connString(sock, Superuser) + " options='" + superuserOptions + "'"
 }
 
 func connString(sock, user string) string {

@@ -103,11 +103,19 @@ func StartPostmaster(ctx context.Context, opts StartOptions) (*Postmaster, error
 		relayLog(stderr, logger, pm.logBuf)
 	}()
 	go func() {
-		<-relayDone
-		pm.err = cmd.Wait()
-		// Backends that outlive a killed postmaster hold its shared memory and
-		// would block the next start: end the whole process group.
+		// Wait for the postmaster itself, not for the end of its stderr:
+		// backends that outlive a killed postmaster keep the pipe open (for
+		// as long as they take to notice) and hold its shared memory, which
+		// would block the next start. So end the whole process group as
+		// soon as the postmaster is gone, then drain the log.
+		state, err := cmd.Process.Wait()
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-relayDone
+		_ = stderr.Close()
+		if err == nil && !state.Success() {
+			err = &exec.ExitError{ProcessState: state}
+		}
+		pm.err = err
 		close(pm.done)
 	}()
 	timeout := opts.ReadyTimeout

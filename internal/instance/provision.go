@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,6 +159,9 @@ func (m *Manager) filler() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			in, err := m.provisionNew(ctx)
 			cancel()
+			if errors.Is(err, ErrClosed) {
+				return
+			}
 			if err != nil {
 				m.log.Error("fill warm pool", "component", "instance", "err", err)
 				select {
