@@ -127,8 +127,8 @@ func benchCreate(args []string) error {
 	fmt.Println(tableHead)
 	var rows []string
 	for _, c := range []struct {
-		label    string
-		n, par   int
+		label  string
+		n, par int
 	}{{"seq", *seq, 1}, {"conc", *conc, *conc}} {
 		peer, err := run("peer"+c.label, c.n, c.par, peerCreate)
 		if err != nil {
