@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -44,7 +45,25 @@ func benchSQLHTTP(args []string) error {
 	direct := func() (*pgx.Conn, error) {
 		return pgx.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock))
 	}
-	httpOnce := func() error { return api.select1(id) }
+	path := "/customer/databases/" + id + "/sql"
+	body := []byte(`{"query":"select 1"}`)
+	want := []byte(`"rows":[[1]]`)
+	raw := func() (*rawHTTP, error) { return newRawHTTP(srv.HTTPAddr(), path, api.token, body) }
+	check := func(b []byte, err error) error {
+		if err == nil && !bytes.Contains(b, want) {
+			err = fmt.Errorf("unexpected answer %s", b)
+		}
+		return err
+	}
+	if err := api.select1(id); err != nil { // the API client agrees with the raw one
+		return err
+	}
+	one, err := raw()
+	if err != nil {
+		return err
+	}
+	defer one.close()
+	httpOnce := func() error { return check(one.do()) }
 
 	// Latency, one client, interleaved in blocks so drift hits both sides.
 	conn, err := direct()
@@ -103,9 +122,14 @@ func benchSQLHTTP(args []string) error {
 		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), firstErr
 	}
 	httpTPS, hN, err := throughput(func(stop *atomic.Bool, lat *[]time.Duration) error {
+		h, err := raw()
+		if err != nil {
+			return err
+		}
+		defer h.close()
 		for !stop.Load() {
 			s := time.Now()
-			if err := httpOnce(); err != nil {
+			if err := check(h.do()); err != nil {
 				return err
 			}
 			*lat = append(*lat, time.Since(s))

@@ -214,8 +214,10 @@ func (m *Manager) release(in *inst) {
 func (l *Lease) SocketDir() string { return filepath.Join(l.in.dir, "s") }
 
 // Pool returns the connection pool into the instance for role (created on
-// first use). Connections are reset with DISCARD ALL before reuse, so no
-// session state leaks from one API call to the next.
+// first use). A released connection is reset with DISCARD ALL before reuse,
+// so no session state leaks from one API call to the next, unless the
+// caller marked it clean (MarkSessionClean); every resetEvery uses it is
+// reset regardless.
 func (l *Lease) Pool(role string) (*pgxpool.Pool, error) {
 	in := l.in
 	in.mu.Lock()
@@ -234,6 +236,15 @@ func (l *Lease) Pool(role string) (*pgxpool.Pool, error) {
 	cfg.MaxConnIdleTime = time.Minute
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	cfg.AfterRelease = func(c *pgx.Conn) bool {
+		data := c.PgConn().CustomData()
+		clean, _ := data[sessionCleanKey].(bool)
+		uses, _ := data[sessionUsesKey].(int)
+		delete(data, sessionCleanKey)
+		if clean && uses < resetEvery {
+			data[sessionUsesKey] = uses + 1
+			return true
+		}
+		data[sessionUsesKey] = 0
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, err := c.PgConn().Exec(ctx, "DISCARD ALL").ReadAll()
@@ -249,6 +260,19 @@ func (l *Lease) Pool(role string) (*pgxpool.Pool, error) {
 	in.pools[role] = p
 	return p, nil
 }
+
+const (
+	sessionCleanKey = "db9.session_clean"
+	sessionUsesKey  = "db9.uses_since_reset"
+	// resetEvery bounds how many calls a pooled connection serves between
+	// resets even when every call was judged to leave no session state.
+	resetEvery = 64
+)
+
+// MarkSessionClean tells the pool that the work just done on conn left no
+// session state, so it may skip the DISCARD ALL when conn is released.
+// Without it a released connection is always reset.
+func MarkSessionClean(conn *pgconn.PgConn) { conn.CustomData()[sessionCleanKey] = true }
 
 // SuperuserConn opens a new connection as the platform superuser; the caller closes it.
 func (l *Lease) SuperuserConn(ctx context.Context) (*pgconn.PgConn, error) {

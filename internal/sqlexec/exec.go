@@ -81,6 +81,7 @@ type execution struct {
 	lim   Limits
 
 	extended bool
+	stateful bool        // a statement may have left session state behind
 	cur      *stmtResult // statement whose rows are arriving
 	last     *stmtResult // last completed statement
 	pgErr    *pgconn.PgError
@@ -97,7 +98,7 @@ func (x *execution) run(req Request) (*Result, error) {
 		return nil, err
 	}
 	if x.pgErr != nil {
-		return &Result{Error: sqlError(x.pgErr)}, nil
+		return &Result{Error: sqlError(x.pgErr), SessionState: x.stateful || mentionsSessionState(req.sql())}, nil
 	}
 	if x.last == nil {
 		x.last = newStmtResult(nil)
@@ -108,7 +109,9 @@ func (x *execution) run(req Request) (*Result, error) {
 		}
 		// The lookup failed in SQL; unknown types come out as strings.
 	}
-	return x.last.build(x.types, x.lim), nil
+	res := x.last.build(x.types, x.lim)
+	res.SessionState = x.stateful || mentionsSessionState(req.sql())
+	return res, nil
 }
 
 // simple runs sql with the simple query protocol: any number of statements,
@@ -211,6 +214,9 @@ func (x *execution) readUntilReady() error {
 				x.cur = newStmtResult(nil)
 			}
 			x.cur.tag = string(m.CommandTag)
+			if !statelessTag(x.cur.tag) {
+				x.stateful = true
+			}
 			x.last, x.cur = x.cur, nil
 		case *pgproto3.EmptyQueryResponse:
 			x.last, x.cur = newStmtResult(nil), nil
