@@ -20,7 +20,7 @@ func benchColdStart(args []string) error {
 	}
 	defer cleanup()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, 0)
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
 	if err != nil {
 		return err
 	}

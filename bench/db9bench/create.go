@@ -74,7 +74,7 @@ func benchCreate(args []string) error {
 		return time.Since(start), nil
 	}
 
-	srv, err := startServer(ctx, dir, e.warmPool, 0)
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func benchDensity(args []string) error {
 	defer cleanup()
 	ctx := context.Background()
 	memBefore := usedMemKB()
-	srv, err := startServer(ctx, dir, e.warmPool, *idle)
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, *idle)
 	if err != nil {
 		return err
 	}

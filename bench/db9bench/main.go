@@ -58,15 +58,17 @@ func main() {
 
 // common flags
 type env struct {
-	dir      string
-	warmPool int
-	keep     bool
+	dir       string
+	warmPool  int
+	sparePool int
+	keep      bool
 }
 
 func commonFlags(fs *flag.FlagSet) *env {
 	e := &env{}
 	fs.StringVar(&e.dir, "dir", "", "data directory (default: a new directory under /dev/shm)")
-	fs.IntVar(&e.warmPool, "warm-pool", 2, "server --warm-pool")
+	fs.IntVar(&e.warmPool, "warm-pool", 4, "server --warm-pool")
+	fs.IntVar(&e.sparePool, "spare-pool", 16, "server --spare-pool")
 	fs.BoolVar(&e.keep, "keep", false, "keep the data directory afterwards")
 	return e
 }
@@ -91,13 +93,13 @@ func (e *env) dataDir() (string, func(), error) {
 }
 
 // startServer runs an in-process db9 server on dir.
-func startServer(ctx context.Context, dir string, warmPool int, idle time.Duration) (*server.Server, error) {
+func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle time.Duration) (*server.Server, error) {
 	cfg := config.Defaults()
 	cfg.DataDir = filepath.Join(dir, "db9")
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.IdleTimeout = idle
 	cfg.WarmPool = warmPool
-	cfg.AnonymousDBLimit = 0 // checked below: 0 would block; use a large limit
+	cfg.SparePool = sparePool
 	cfg.AnonymousDBLimit = 1 << 30
 	if err := cfg.Validate(); err != nil {
 		return nil, err

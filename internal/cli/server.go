@@ -59,6 +59,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.CatalogURL, "catalog-url", cfg.CatalogURL, "external PostgreSQL for the catalog (default: a managed cluster under --data-dir) [DB9_CATALOG_URL]")
 	f.IntVar(&cfg.AnonymousDBLimit, "anonymous-db-limit", cfg.AnonymousDBLimit, "databases an anonymous account may hold [DB9_ANONYMOUS_DB_LIMIT]")
 	f.IntVar(&cfg.WarmPool, "warm-pool", cfg.WarmPool, "pre-started instances kept ready for fast creates [DB9_WARM_POOL]")
+	f.IntVar(&cfg.SparePool, "spare-pool", cfg.SparePool, "stopped copies of the golden directory kept ready, so creates skip the copy [DB9_SPARE_POOL]")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error [DB9_LOG_LEVEL]")
 	return cmd
 }

@@ -20,6 +20,7 @@ type Server struct {
 	CatalogURL       string
 	AnonymousDBLimit int
 	WarmPool         int
+	SparePool        int
 	LogLevel         string
 }
 
@@ -32,7 +33,8 @@ func Defaults() Server {
 		IdleTimeout:      5 * time.Minute,
 		Region:           "local",
 		AnonymousDBLimit: 5,
-		WarmPool:         2,
+		WarmPool:         4,
+		SparePool:        16,
 		LogLevel:         "info",
 	}
 }
@@ -58,7 +60,7 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 		}
 		c.IdleTimeout = d
 	}
-	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool} {
+	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_SPARE_POOL": &c.SparePool} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -117,6 +119,9 @@ func (c *Server) Validate() error {
 	}
 	if c.WarmPool < 0 || c.WarmPool > 64 {
 		return fmt.Errorf("--warm-pool must be between 0 and 64")
+	}
+	if c.SparePool < 0 || c.SparePool > 1000 {
+		return fmt.Errorf("--spare-pool must be between 0 and 1000")
 	}
 	if c.Region == "" {
 		return fmt.Errorf("--region must not be empty")

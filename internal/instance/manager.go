@@ -34,6 +34,9 @@ type Config struct {
 	// WarmPool is how many provisioned, running, unclaimed instances to keep
 	// ready so a create need not wait for copy and start.
 	WarmPool int
+	// SparePool is how many copies of the golden directory to keep ready,
+	// stopped, so a create that finds no warm instance skips the copy.
+	SparePool int
 	// MaxConns bounds each per-role connection pool into an instance.
 	MaxConns int32
 	Logger   *slog.Logger
@@ -48,6 +51,7 @@ type Manager struct {
 	mu      sync.Mutex
 	insts   map[string]*inst
 	warm    []*inst
+	spares  []string // ids of ready copies under spare/
 	filling int
 	closed  bool
 
@@ -102,6 +106,9 @@ func (m *Manager) Open(ctx context.Context, keep map[string]bool) (missing []str
 	}
 	if m.golden, err = m.ensureGolden(ctx); err != nil {
 		return nil, fmt.Errorf("golden data directory: %w", err)
+	}
+	if m.spares, err = m.openSpares(); err != nil {
+		return nil, fmt.Errorf("spare instances: %w", err)
 	}
 	entries, err := os.ReadDir(m.dbsDir())
 	if err != nil {

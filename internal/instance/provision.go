@@ -97,21 +97,27 @@ func (m *Manager) discard(in *inst) {
 // The instance is registered as warm so neither Acquire nor the reaper
 // touch it until it is committed.
 func (m *Manager) provisionNew(ctx context.Context) (*inst, error) {
-	id := platform.NewID(platform.DatabaseIDLen)
+	id := m.takeSpare()
+	m.kickRefill()
+	if id == "" {
+		id = platform.NewID(platform.DatabaseIDLen)
+	}
 	dir := filepath.Join(m.dbsDir(), id)
 	in := &inst{id: id, dir: dir, warm: true, lastUsed: time.Now()}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("provision %s: %w", id, err)
-	}
 	fail := func(err error) (*inst, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("provision %s: %w", id, err)
 	}
-	if err := m.cfg.RunAs.Chown(dir); err != nil {
-		return fail(err)
-	}
-	if err := CopyTree(m.golden, filepath.Join(dir, "pgdata")); err != nil {
-		return fail(err)
+	if _, err := os.Stat(filepath.Join(dir, "pgdata")); err != nil { // no spare: copy now
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("provision %s: %w", id, err)
+		}
+		if err := m.cfg.RunAs.Chown(dir); err != nil {
+			return fail(err)
+		}
+		if err := CopyTree(m.golden, filepath.Join(dir, "pgdata")); err != nil {
+			return fail(err)
+		}
 	}
 	m.mu.Lock()
 	if m.closed {
@@ -139,8 +145,10 @@ func (m *Manager) kickRefill() {
 	}
 }
 
-// filler keeps WarmPool instances provisioned and running, one at a time
-// so that refilling never competes hard with the creates it serves.
+// filler keeps WarmPool instances provisioned and running and SparePool
+// copies ready, one at a time so that refilling never competes hard with
+// the creates it serves. Warm instances come first: they make the fastest
+// creates.
 func (m *Manager) filler() {
 	defer m.wg.Done()
 	for {
@@ -151,34 +159,51 @@ func (m *Manager) filler() {
 		}
 		for {
 			m.mu.Lock()
-			need := !m.closed && len(m.warm) < m.cfg.WarmPool
+			needWarm := !m.closed && len(m.warm) < m.cfg.WarmPool
+			needSpare := !m.closed && len(m.spares) < m.cfg.SparePool
 			m.mu.Unlock()
-			if !need {
-				break
+			var err error
+			switch {
+			case needWarm:
+				err = m.fillWarm()
+			case needSpare:
+				var id string
+				if id, err = m.makeSpare(); err == nil {
+					m.mu.Lock()
+					m.spares = append(m.spares, id)
+					m.mu.Unlock()
+				}
+			default:
+				goto wait
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			in, err := m.provisionNew(ctx)
-			cancel()
 			if errors.Is(err, ErrClosed) {
 				return
 			}
 			if err != nil {
-				m.log.Error("fill warm pool", "component", "instance", "err", err)
+				m.log.Error("fill instance pools", "component", "instance", "err", err)
 				select {
 				case <-m.quit:
 					return
 				case <-time.After(5 * time.Second):
 				}
-				continue
 			}
-			m.mu.Lock()
-			if m.closed {
-				m.mu.Unlock()
-				m.discard(in)
-				return
-			}
-			m.warm = append(m.warm, in)
-			m.mu.Unlock()
 		}
+	wait:
 	}
+}
+
+func (m *Manager) fillWarm() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in, err := m.provisionNew(ctx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed { // Close stops and removes it with the other warm ones
+		return ErrClosed
+	}
+	m.warm = append(m.warm, in)
+	return nil
 }

@@ -70,7 +70,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.inst = instance.New(instance.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
-		WarmPool: s.cfg.WarmPool, Logger: s.log,
+		WarmPool: s.cfg.WarmPool, SparePool: s.cfg.SparePool, Logger: s.log,
 	})
 	s.svc = control.New(control.Config{
 		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),

@@ -16,14 +16,14 @@ func TestStatelessTag(t *testing.T) {
 
 func TestMentionsSessionState(t *testing.T) {
 	for sql, want := range map[string]bool{
-		"select 1": false,
-		"select * from users where id = $1": false,
+		"select 1":                                     false,
+		"select * from users where id = $1":            false,
 		"SELECT SET_CONFIG('search_path', 'x', false)": true,
-		"select pg_advisory_lock(1)": true,
-		"create TEMPORARY table t (a int)": true,
-		"select * from pg_temp.t": true,
-		"LISTEN ch": true,
-		"insert into t values (1)": false,
+		"select pg_advisory_lock(1)":                   true,
+		"create TEMPORARY table t (a int)":             true,
+		"select * from pg_temp.t":                      true,
+		"LISTEN ch":                                    true,
+		"insert into t values (1)":                     false,
 	} {
 		if got := mentionsSessionState(sql); got != want {
 			t.Errorf("mentionsSessionState(%q) = %v, want %v", sql, got, want)
