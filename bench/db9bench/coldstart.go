@@ -40,6 +40,7 @@ func benchColdStart(args []string) error {
 	}
 	var cold, warm []time.Duration
 	for _, id := range ids {
+		waitPools(srv, e.warmPool, e.sparePool)
 		if !srv.Instances().Stop(id) {
 			return fmt.Errorf("could not stop %s", id)
 		}

@@ -83,7 +83,6 @@ func benchCreate(args []string) error {
 	if err != nil {
 		return err
 	}
-	time.Sleep(2 * time.Second) // let the warm pool fill, as on a server that has been up a while
 	var apiCall []time.Duration
 	db9Create := func(name string) (time.Duration, error) {
 		start := time.Now()
@@ -135,7 +134,7 @@ func benchCreate(args []string) error {
 			return fmt.Errorf("peer: %w", err)
 		}
 		apiCall = nil
-		time.Sleep(2 * time.Second) // warm pool refilled between phases
+		waitPools(srv, e.warmPool, e.sparePool)
 		mine, err := run("db9"+c.label, c.n, c.par, db9Create)
 		if err != nil {
 			return fmt.Errorf("db9: %w", err)

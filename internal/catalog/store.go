@@ -106,50 +106,50 @@ func scanDB(row pgx.Row) (DatabaseRow, error) {
 	return d, err
 }
 
-// CountLiveDatabases counts a customer's databases that are not deleted.
-func (c *Catalog) CountLiveDatabases(ctx context.Context, customerID string) (int, error) {
-	var n int
-	err := c.pool.QueryRow(ctx, `SELECT count(*) FROM databases WHERE customer_id = $1 AND state NOT IN ('DISABLING', 'DISABLED')`, customerID).Scan(&n)
-	return n, err
-}
-
-// NameTaken reports whether the customer has a live database named name.
-func (c *Catalog) NameTaken(ctx context.Context, customerID, name string) (bool, error) {
-	var ok bool
-	err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM databases WHERE customer_id = $1 AND name = $2 AND state <> 'DISABLED')`, customerID, name).Scan(&ok)
-	return ok, err
+// CreateChecks returns, in one round trip, how many live databases a
+// customer has and whether one of them is named name.
+func (c *Catalog) CreateChecks(ctx context.Context, customerID, name string) (live int, nameTaken bool, err error) {
+	err = c.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state NOT IN ('DISABLING', 'DISABLED')),
+			coalesce(bool_or(name = $2 AND state <> 'DISABLED'), false)
+		FROM databases WHERE customer_id = $1 AND state <> 'DISABLED'`, customerID, name).Scan(&live, &nameTaken)
+	return live, nameTaken, err
 }
 
 // InsertDatabase records a database, enforcing name uniqueness and, when
-// limit > 0, the customer's quota, atomically (the customer row is locked
-// so concurrent creates cannot both pass the count).
+// limit > 0, the customer's quota, atomically: the customer row is locked
+// so concurrent creates cannot both pass the count. Lock and conditional
+// insert travel in one round trip to keep the time the lock is held short.
 func (c *Catalog) InsertDatabase(ctx context.Context, d DatabaseRow, limit int) (DatabaseRow, error) {
+	var snap any
+	if d.SnapshotAt != nil {
+		snap = *d.SnapshotAt
+	}
+	var parent any
+	if d.ParentDatabaseID != "" {
+		parent = d.ParentDatabaseID
+	}
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
 		if limit > 0 {
-			if _, err := tx.Exec(ctx, `SELECT 1 FROM customers WHERE id = $1 FOR UPDATE`, d.CustomerID); err != nil {
+			b.Queue(`SELECT 1 FROM customers WHERE id = $1 FOR UPDATE`, d.CustomerID)
+		}
+		b.Queue(`INSERT INTO databases (id, customer_id, name, state, state_reason, region, admin_password_enc, parent_database_id, snapshot_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+			WHERE $10 <= 0 OR (SELECT count(*) FROM databases WHERE customer_id = $2 AND state NOT IN ('DISABLING', 'DISABLED')) < $10
+			RETURNING `+dbColumns,
+			d.ID, d.CustomerID, d.Name, string(d.State), d.StateReason, d.Region, d.AdminPasswordEnc, parent, snap, limit)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		if limit > 0 {
+			if _, err := br.Exec(); err != nil {
 				return err
 			}
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM databases WHERE customer_id = $1 AND state NOT IN ('DISABLING', 'DISABLED')`, d.CustomerID).Scan(&n); err != nil {
-				return err
-			}
-			if n >= limit {
-				return ErrQuota
-			}
 		}
-		var snap any
-		if d.SnapshotAt != nil {
-			snap = *d.SnapshotAt
-		}
-		var parent any
-		if d.ParentDatabaseID != "" {
-			parent = d.ParentDatabaseID
-		}
-		row := tx.QueryRow(ctx, `INSERT INTO databases (id, customer_id, name, state, state_reason, region, admin_password_enc, parent_database_id, snapshot_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+dbColumns,
-			d.ID, d.CustomerID, d.Name, string(d.State), d.StateReason, d.Region, d.AdminPasswordEnc, parent, snap)
 		var err error
-		d, err = scanDB(row)
+		d, err = scanDB(br.QueryRow())
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrQuota
+		}
 		return err
 	})
 	var pe *pgconn.PgError

@@ -12,7 +12,6 @@ import (
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/platform"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Credentials are the admin login of a database.
@@ -51,26 +50,23 @@ func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDat
 	if region != s.cfg.Region {
 		return CreatedDatabase{}, platform.Errorf(platform.CodeInvalid, "region: unknown region %q (this server offers %q)", region, s.cfg.Region)
 	}
-	password := req.AdminPassword
-	if password == "" {
-		password = auth.NewPassword()
-	} else if err := validPassword(password); err != nil {
+	if req.AdminPassword != "" {
+		if err := validPassword(req.AdminPassword); err != nil {
+			return CreatedDatabase{}, err
+		}
+	}
+	live, taken, err := s.cat.CreateChecks(ctx, p.Customer.ID, req.Name)
+	if err != nil {
 		return CreatedDatabase{}, err
 	}
 	limit := 0
 	if p.Customer.IsAnonymous {
 		limit = s.cfg.AnonymousDBLimit
-		n, err := s.cat.CountLiveDatabases(ctx, p.Customer.ID)
-		if err != nil {
-			return CreatedDatabase{}, err
-		}
-		if n >= limit {
+		if live >= limit {
 			return CreatedDatabase{}, s.quotaError()
 		}
 	}
-	if taken, err := s.cat.NameTaken(ctx, p.Customer.ID, req.Name); err != nil {
-		return CreatedDatabase{}, err
-	} else if taken {
+	if taken {
 		return CreatedDatabase{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
 	}
 
@@ -78,10 +74,13 @@ func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDat
 	if err != nil {
 		return CreatedDatabase{}, platform.Wrap(platform.CodeUnavailable, err, "could not start a database instance; try again")
 	}
-	if err := setRolePassword(ctx, prov.Conn, instance.AdminRole, password); err != nil {
-		prov.Abort()
-		return CreatedDatabase{}, fmt.Errorf("set admin password: %w", err)
+	if req.AdminPassword != "" {
+		if err := prov.SetAdminPassword(ctx, req.AdminPassword); err != nil {
+			prov.Abort()
+			return CreatedDatabase{}, fmt.Errorf("set admin password: %w", err)
+		}
 	}
+	password := prov.AdminPassword
 	row, err := s.cat.InsertDatabase(ctx, catalog.DatabaseRow{
 		Database: platform.Database{
 			ID: prov.ID, CustomerID: p.Customer.ID, Name: req.Name, State: platform.StateActive, Region: region,
@@ -117,16 +116,6 @@ func validPassword(pw string) error {
 	return nil
 }
 
-// setRolePassword sets a role's password as a SCRAM verifier computed
-// here, so the plaintext never reaches the instance (its logs or
-// pg_stat_statements).
-func setRolePassword(ctx context.Context, conn *pgconn.PgConn, role, password string) error {
-	sql := fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", quoteIdent(role), auth.SCRAMVerifier(password))
-	_, err := conn.Exec(ctx, sql).ReadAll()
-	return err
-}
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 func (s *Service) credentials(id, password string) Credentials {
 	return Credentials{AdminUser: instance.AdminRole, AdminPassword: password, ConnectionString: s.ConnectionString(id, instance.AdminRole, password)}
@@ -249,7 +238,7 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, idOrName strin
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	password := auth.NewPassword()
-	if err := setRolePassword(ctx, conn, instance.AdminRole, password); err != nil {
+	if err := instance.SetRolePassword(ctx, conn, instance.AdminRole, password); err != nil {
 		return Credentials{}, err
 	}
 	err = s.cat.SetAdminPassword(ctx, row.ID, s.sealer.Seal(password))

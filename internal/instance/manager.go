@@ -50,7 +50,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	insts   map[string]*inst
-	warm    []*inst
+	warm    []*ready
 	spares  []string // ids of ready copies under spare/
 	filling int
 	closed  bool
@@ -156,6 +156,10 @@ func (m *Manager) Close(ctx context.Context) error {
 		return nil
 	}
 	m.closed = true
+	for _, r := range m.warm {
+		r.conn.Close(ctx)
+	}
+	m.warm = nil
 	all := make([]*inst, 0, len(m.insts))
 	for _, in := range m.insts {
 		all = append(all, in)

@@ -6,75 +6,115 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Provisioned is a new instance, running, handed to the caller together
-// with an open superuser connection for its first settings. The caller
-// either Commit()s it into a database or Abort()s it.
+// Provisioned is a new instance, running, with a fresh random admin
+// password already set, handed to the caller. The caller either Commit()s
+// it into a database or Abort()s it.
 type Provisioned struct {
-	ID   string
-	Conn *pgconn.PgConn // platform superuser; closed by Commit/Abort
-	m    *Manager
-	in   *inst
+	ID            string
+	AdminPassword string // set in the instance as a SCRAM verifier
+	conn          *pgconn.PgConn
+	m             *Manager
+	in            *inst
+}
+
+// ready is a provisioned instance waiting in the warm pool, with its
+// superuser connection open and its admin password set, so a create that
+// takes it does no I/O on it at all unless the customer chose a password.
+type ready struct {
+	in       *inst
+	conn     *pgconn.PgConn
+	password string
 }
 
 // Provision returns a new running instance under a fresh id: a warm one
-// when the pool has one, otherwise a copy of the golden directory started
-// now. Until Commit the instance has no database row and a restart of the
-// server removes it.
+// when the pool has one, otherwise one made now (from a spare, or a copy of
+// the golden directory). Until Commit the instance has no database row and
+// a restart of the server removes it.
 func (m *Manager) Provision(ctx context.Context) (*Provisioned, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil, ErrClosed
 	}
-	var in *inst
+	var r *ready
 	if n := len(m.warm); n > 0 {
-		in = m.warm[n-1]
+		r = m.warm[n-1]
 		m.warm = m.warm[:n-1]
 	}
 	m.mu.Unlock()
 	m.kickRefill()
-	if in != nil {
-		conn, err := m.superConn(ctx, in)
-		if err == nil {
-			return &Provisioned{ID: in.id, Conn: conn, m: m, in: in}, nil
+	if r == nil {
+		var err error
+		if r, err = m.provisionReady(ctx); err != nil {
+			return nil, err
 		}
-		m.log.Warn("warm instance unusable; provisioning a new one", "component", "instance", "db", in.id, "err", err)
-		m.discard(in)
 	}
+	return &Provisioned{ID: r.in.id, AdminPassword: r.password, conn: r.conn, m: m, in: r.in}, nil
+}
+
+// provisionReady makes a new instance and sets a random admin password.
+func (m *Manager) provisionReady(ctx context.Context) (*ready, error) {
 	in, err := m.provisionNew(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := m.superConn(ctx, in)
+	conn, err := pgconn.Connect(ctx, superuserConnString(filepath.Join(in.dir, "s")))
 	if err != nil {
 		m.discard(in)
-		return nil, err
+		return nil, fmt.Errorf("provision %s: connect: %w", in.id, err)
 	}
-	return &Provisioned{ID: in.id, Conn: conn, m: m, in: in}, nil
+	pw := auth.NewPassword()
+	if err := SetRolePassword(ctx, conn, AdminRole, pw); err != nil {
+		conn.Close(ctx)
+		m.discard(in)
+		return nil, fmt.Errorf("provision %s: %w", in.id, err)
+	}
+	return &ready{in: in, conn: conn, password: pw}, nil
 }
 
-func (m *Manager) superConn(ctx context.Context, in *inst) (*pgconn.PgConn, error) {
-	in.mu.Lock()
-	running := in.pm != nil
-	in.mu.Unlock()
-	if !running {
-		if err := m.ensureRunning(ctx, in); err != nil {
-			return nil, err
+// SetAdminPassword replaces the preset admin password with one the
+// customer chose.
+func (p *Provisioned) SetAdminPassword(ctx context.Context, password string) error {
+	if p.conn.IsClosed() || p.conn.Ping(ctx) != nil { // the warm instance restarted meanwhile
+		p.conn.Close(ctx)
+		c, err := pgconn.Connect(ctx, superuserConnString(filepath.Join(p.in.dir, "s")))
+		if err != nil {
+			return fmt.Errorf("connect %s: %w", p.ID, err)
 		}
+		p.conn = c
 	}
-	return pgconn.Connect(ctx, superuserConnString(filepath.Join(in.dir, "s")))
+	if err := SetRolePassword(ctx, p.conn, AdminRole, password); err != nil {
+		return err
+	}
+	p.AdminPassword = password
+	return nil
 }
+
+// SetRolePassword sets a role's password as a SCRAM verifier computed
+// here, so the plaintext never reaches the instance (its logs or
+// pg_stat_statements).
+func SetRolePassword(ctx context.Context, conn *pgconn.PgConn, role, password string) error {
+	sql := fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", quoteIdent(role), auth.SCRAMVerifier(password))
+	if _, err := conn.Exec(ctx, sql).ReadAll(); err != nil {
+		return fmt.Errorf("set password of %s: %w", role, err)
+	}
+	return nil
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // Commit makes the instance an ordinary one: leasable, subject to the idle
 // reaper (its idle clock starts now).
 func (p *Provisioned) Commit() {
-	p.Conn.Close(context.Background())
+	p.conn.Close(context.Background())
 	p.m.mu.Lock()
 	p.in.warm = false
 	p.in.lastUsed = time.Now()
@@ -83,7 +123,7 @@ func (p *Provisioned) Commit() {
 
 // Abort stops and removes the instance.
 func (p *Provisioned) Abort() {
-	p.Conn.Close(context.Background())
+	p.conn.Close(context.Background())
 	p.m.discard(p.in)
 }
 
@@ -195,15 +235,16 @@ func (m *Manager) filler() {
 func (m *Manager) fillWarm() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	in, err := m.provisionNew(ctx)
+	r, err := m.provisionReady(ctx)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed { // Close stops and removes it with the other warm ones
+		r.conn.Close(ctx)
 		return ErrClosed
 	}
-	m.warm = append(m.warm, in)
+	m.warm = append(m.warm, r)
 	return nil
 }

@@ -94,3 +94,11 @@ func (m *Manager) takeSpare() string {
 		return id
 	}
 }
+
+// PoolSizes reports how many warm instances and spares are ready now (for
+// status output and for benchmarks that start from full pools).
+func (m *Manager) PoolSizes() (warm, spares int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.warm), len(m.spares)
+}
