@@ -116,7 +116,6 @@ func validPassword(pw string) error {
 	return nil
 }
 
-
 func (s *Service) credentials(id, password string) Credentials {
 	return Credentials{AdminUser: instance.AdminRole, AdminPassword: password, ConnectionString: s.ConnectionString(id, instance.AdminRole, password)}
 }
