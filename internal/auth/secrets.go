@@ -44,12 +44,16 @@ func NewSecret() string {
 
 // SCRAMVerifier returns the PostgreSQL SCRAM-SHA-256 verifier of password,
 // suitable for ALTER ROLE ... PASSWORD, so the plaintext never reaches the
-// instance's logs or statement statistics.
+// instance's logs or statement statistics. The password is prepared with
+// SASLprep first, as PostgreSQL does with a plaintext.
 func SCRAMVerifier(password string) string {
-	const iterations = 4096
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
-	salted, _ := pbkdf2.Key(sha256.New, password, salt, iterations, 32)
+	return scramVerifier(password, salt, 4096)
+}
+
+func scramVerifier(password string, salt []byte, iterations int) string {
+	salted, _ := pbkdf2.Key(sha256.New, saslPrep(password), salt, iterations, 32)
 	clientKey := hmacSHA256(salted, "Client Key")
 	storedKey := sha256.Sum256(clientKey)
 	serverKey := hmacSHA256(salted, "Server Key")

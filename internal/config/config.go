@@ -98,8 +98,8 @@ func (c *Server) Validate() error {
 	if err != nil {
 		return fmt.Errorf("--pg-addr %q: %v", c.PGAddr, err)
 	}
-	if _, err := strconv.Atoi(port); err != nil {
-		return fmt.Errorf("--pg-addr %q: port must be a number", c.PGAddr)
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("--pg-addr %q: port must be a number from 0 to 65535", c.PGAddr)
 	}
 	if c.PublicHost == "" {
 		c.PublicHost = host

@@ -251,7 +251,9 @@ func relayLog(r io.Reader, logger *slog.Logger, tail *tailBuffer) {
 	for sc.Scan() {
 		line := sc.Text()
 		tail.Add(line)
-		if strings.Contains(line, "FATAL:") || strings.Contains(line, "PANIC:") {
+		// A fast shutdown ends sessions with FATAL "administrator command":
+		// expected on every stop, so not a warning.
+		if (strings.Contains(line, "FATAL:") && !strings.Contains(line, "due to administrator command")) || strings.Contains(line, "PANIC:") {
 			logger.Warn(line, "component", "postgres")
 		} else {
 			logger.Debug(line, "component", "postgres")

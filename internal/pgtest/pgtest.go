@@ -73,13 +73,24 @@ var (
 	templateErr  error
 )
 
-// template initdb's one cluster per test process and returns its path; each
-// Start copies it.
+// templateRecipe names the way the template is made; change it when
+// InitDB's arguments change so old templates are not reused.
+const templateRecipe = "v1"
+
+// template returns an initdb'd cluster to copy. It is shared by every test
+// process and run on the machine under a fixed name (made in a temporary
+// directory and renamed into place, so it is always complete), so tests do
+// not pay initdb each time nor leave a template per process behind.
 func template(bin pgbin.Bin, runAs pgbin.RunAs) (string, error) {
 	templateOnce.Do(func() {
 		base := "/dev/shm"
 		if _, err := os.Stat(base); err != nil {
 			base = os.TempDir()
+		}
+		final := filepath.Join(base, fmt.Sprintf("db9t-template-%d-%s-%d", bin.Major, templateRecipe, runAs.UID))
+		templateDir = filepath.Join(final, "pgdata")
+		if _, err := os.Stat(filepath.Join(templateDir, "PG_VERSION")); err == nil {
+			return
 		}
 		d, err := os.MkdirTemp(base, "db9t-tmpl-")
 		if err != nil {
@@ -87,8 +98,16 @@ func template(bin pgbin.Bin, runAs pgbin.RunAs) (string, error) {
 			return
 		}
 		_ = os.Chmod(d, 0o755)
-		templateDir = filepath.Join(d, "pgdata")
-		templateErr = instance.InitDB(context.Background(), bin, runAs, templateDir, Superuser, 1)
+		if templateErr = instance.InitDB(context.Background(), bin, runAs, filepath.Join(d, "pgdata"), Superuser, 1); templateErr != nil {
+			os.RemoveAll(d)
+			return
+		}
+		if err := os.Rename(d, final); err != nil {
+			os.RemoveAll(d) // another process made it first
+			if _, err := os.Stat(filepath.Join(templateDir, "PG_VERSION")); err != nil {
+				templateErr = fmt.Errorf("template %s: %w", final, err)
+			}
+		}
 	})
 	return templateDir, templateErr
 }
