@@ -11,6 +11,7 @@ import (
 
 	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/pgbin"
+	"github.com/jackc/pgx/v5"
 )
 
 // Superuser is the bootstrap superuser of clusters made here.
@@ -135,4 +136,16 @@ func Start(tb testing.TB) *Cluster {
 	}
 	tb.Cleanup(func() { _ = pm.Stop(10 * time.Second) })
 	return &Cluster{Dir: dir, SocketDir: sock, PM: pm}
+}
+
+// QueryRowInt runs a query returning one integer as the superuser.
+func (c *Cluster) QueryRowInt(tb testing.TB, sql string, dst *int) error {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.ConnString(Superuser))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return conn.QueryRow(ctx, sql).Scan(dst)
 }
