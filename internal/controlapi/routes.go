@@ -26,6 +26,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/anonymous-register", h(api.anonymousRegister))
 	mux.Handle("POST /customer/anonymous-refresh", h(api.anonymousRefresh))
 	mux.Handle("GET /customer/me", authed(api.me))
+	// accounts and tokens (issue 3): tokens, claim, adopt-anonymous-databases
 
 	mux.Handle("POST /customer/databases", authed(api.createDatabase))
 	mux.Handle("GET /customer/databases", authed(api.listDatabases))
@@ -34,6 +35,8 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/databases/{database_id}/reset-password", authed(api.resetPassword))
 	mux.Handle("GET /customer/databases/{database_id}/credentials", authed(api.credentials))
 	mux.Handle("POST /customer/databases/{database_id}/sql", authed(api.sql))
+	// schema, dump, users, migrations (issue 3)
+	// PostgreSQL access (issue 4): connect-token, connect-keys
 }
 
 // authedFunc is a handler that runs for an authenticated principal.
