@@ -1,0 +1,319 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"time"
+)
+
+// Database is the database object of the API.
+type Database struct {
+	ID               string     `json:"id"`
+	Name             string     `json:"name"`
+	State            string     `json:"state"`
+	StateReason      *string    `json:"state_reason"`
+	Region           string     `json:"region"`
+	CreatedAt        time.Time  `json:"created_at"`
+	Host             string     `json:"host"`
+	Port             int        `json:"port"`
+	Database         string     `json:"database"`
+	AdminUser        string     `json:"admin_user"`
+	ConnectionString string     `json:"connection_string"`
+	ParentDatabaseID *string    `json:"parent_database_id"`
+	SnapshotAt       *time.Time `json:"snapshot_at"`
+	// AdminPassword is set only by create (and by Credentials).
+	AdminPassword string `json:"admin_password,omitempty"`
+}
+
+// Database states.
+const (
+	StateCreating     = "CREATING"
+	StateActive       = "ACTIVE"
+	StateCloning      = "CLONING"
+	StateDisabling    = "DISABLING"
+	StateDisabled     = "DISABLED"
+	StateCreateFailed = "CREATE_FAILED"
+)
+
+// CreateDatabaseRequest is the body of POST /customer/databases.
+type CreateDatabaseRequest struct {
+	Name          string `json:"name"`
+	Region        string `json:"region,omitempty"`
+	AdminPassword string `json:"admin_password,omitempty"`
+}
+
+// Credentials are a database's admin login.
+type Credentials struct {
+	AdminUser        string `json:"admin_user"`
+	AdminPassword    string `json:"admin_password"`
+	ConnectionString string `json:"connection_string"`
+}
+
+// CreateDatabase creates a database; it is ACTIVE when this returns.
+func (c *Client) CreateDatabase(ctx context.Context, req CreateDatabaseRequest) (Database, error) {
+	var d Database
+	err := c.call(ctx, "POST", "/customer/databases", true, req, &d)
+	return d, err
+}
+
+// ListDatabases lists the caller's databases, newest first; all includes
+// failed ones.
+func (c *Client) ListDatabases(ctx context.Context, all bool) ([]Database, error) {
+	p := "/customer/databases"
+	if all {
+		p += "?all=true"
+	}
+	var ds []Database
+	err := c.call(ctx, "GET", p, true, nil, &ds)
+	return ds, err
+}
+
+// GetDatabase returns a database by id or name.
+func (c *Client) GetDatabase(ctx context.Context, db string) (Database, error) {
+	var d Database
+	err := c.call(ctx, "GET", dbPath(db), true, nil, &d)
+	return d, err
+}
+
+// DeleteDatabase deletes a database by id or name.
+func (c *Client) DeleteDatabase(ctx context.Context, db string) (Message, error) {
+	var m Message
+	err := c.call(ctx, "DELETE", dbPath(db), true, nil, &m)
+	return m, err
+}
+
+// ResetPassword gives the admin a new password; the old one stops working.
+func (c *Client) ResetPassword(ctx context.Context, db string) (Credentials, error) {
+	var cr Credentials
+	err := c.call(ctx, "POST", dbPath(db, "reset-password"), true, nil, &cr)
+	return cr, err
+}
+
+// Credentials returns the admin login of a database.
+func (c *Client) Credentials(ctx context.Context, db string) (Credentials, error) {
+	var cr Credentials
+	err := c.call(ctx, "GET", dbPath(db, "credentials"), true, nil, &cr)
+	return cr, err
+}
+
+// BranchRequest is the body of POST .../branch.
+type BranchRequest struct {
+	Name       string     `json:"name"`
+	SnapshotAt *time.Time `json:"snapshot_at,omitempty"`
+}
+
+// Branch starts a branch of db; it is CLONING until it becomes ACTIVE or
+// CREATE_FAILED (poll GetDatabase).
+func (c *Client) Branch(ctx context.Context, db string, req BranchRequest) (Database, error) {
+	var d Database
+	err := c.call(ctx, "POST", dbPath(db, "branch"), true, req, &d)
+	return d, err
+}
+
+// ConnectToken is a short-lived password for the PostgreSQL front door.
+type ConnectToken struct {
+	Host             string    `json:"host"`
+	Port             int       `json:"port"`
+	Database         string    `json:"database"`
+	User             string    `json:"user"`
+	Token            string    `json:"token"`
+	ExpiresAt        time.Time `json:"expires_at"`
+	ExpiresInSeconds int       `json:"expires_in_seconds"`
+	TLS              any       `json:"tls"`
+}
+
+// ConnectToken mints a connect token for role (empty: admin).
+func (c *Client) ConnectToken(ctx context.Context, db, role string) (ConnectToken, error) {
+	in := map[string]string{}
+	if role != "" {
+		in["role"] = role
+	}
+	var t ConnectToken
+	err := c.call(ctx, "POST", dbPath(db, "connect-token"), true, in, &t)
+	return t, err
+}
+
+// User is a database role as the users endpoint lists it.
+type User struct {
+	Username  string     `json:"username"`
+	CanLogin  bool       `json:"can_login"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+}
+
+// NewUser is the answer of creating a user: its password shows only here.
+type NewUser struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// ListUsers lists the roles customers made in db, plus admin.
+func (c *Client) ListUsers(ctx context.Context, db string) ([]User, error) {
+	var us []User
+	err := c.call(ctx, "GET", dbPath(db, "users"), true, nil, &us)
+	return us, err
+}
+
+// CreateUser creates a login role; an empty password is generated.
+func (c *Client) CreateUser(ctx context.Context, db, username, password string) (NewUser, error) {
+	in := map[string]string{"username": username}
+	if password != "" {
+		in["password"] = password
+	}
+	var u NewUser
+	err := c.call(ctx, "POST", dbPath(db, "users"), true, in, &u)
+	return u, err
+}
+
+// DeleteUser drops a role.
+func (c *Client) DeleteUser(ctx context.Context, db, username string) (Message, error) {
+	var m Message
+	err := c.call(ctx, "DELETE", dbPath(db, "users", url.PathEscape(username)), true, nil, &m)
+	return m, err
+}
+
+// Schema is the customer's tables and views (GET .../schema).
+type Schema struct {
+	Tables []Table `json:"tables"`
+	Views  []View  `json:"views"`
+}
+
+// Table is a table of Schema.
+type Table struct {
+	Schema      string   `json:"schema"`
+	Name        string   `json:"name"`
+	Columns     []Column `json:"columns"`
+	PrimaryKey  []string `json:"primary_key"`
+	RowEstimate float64  `json:"row_estimate"`
+}
+
+// View is a view of Schema.
+type View struct {
+	Schema       string   `json:"schema"`
+	Name         string   `json:"name"`
+	Materialized bool     `json:"materialized"`
+	Columns      []Column `json:"columns"`
+}
+
+// Column is a column of a table or view.
+type Column struct {
+	Name     string  `json:"name"`
+	Type     string  `json:"type"`
+	Nullable bool    `json:"nullable"`
+	Default  *string `json:"default"`
+	Position int     `json:"position"`
+}
+
+// Schema returns db's tables and views.
+func (c *Client) Schema(ctx context.Context, db string) (Schema, error) {
+	var s Schema
+	err := c.call(ctx, "GET", dbPath(db, "schema"), true, nil, &s)
+	return s, err
+}
+
+// Dump is a database as SQL.
+type Dump struct {
+	SQL         string `json:"sql"`
+	ObjectCount int    `json:"object_count"`
+}
+
+// Dump returns db's schemas (and data unless ddlOnly) as SQL.
+func (c *Client) Dump(ctx context.Context, db string, ddlOnly bool) (Dump, error) {
+	var d Dump
+	err := c.call(ctx, "POST", dbPath(db, "dump"), true, map[string]bool{"ddl_only": ddlOnly}, &d)
+	return d, err
+}
+
+// Migration is an applied migration (GET .../migrations).
+type Migration struct {
+	Name       string     `json:"name"`
+	Checksum   string     `json:"checksum"`
+	AppliedAt  *time.Time `json:"applied_at"`
+	SQLPreview string     `json:"sql_preview,omitempty"`
+	Status     string     `json:"status,omitempty"`
+}
+
+// ListMigrations lists db's applied migrations, oldest first.
+func (c *Client) ListMigrations(ctx context.Context, db string) ([]Migration, error) {
+	var ms []Migration
+	err := c.call(ctx, "GET", dbPath(db, "migrations"), true, nil, &ms)
+	return ms, err
+}
+
+// ApplyMigration runs sql and records it under name in one transaction.
+// checksum must be the lowercase hex SHA-256 of sql.
+func (c *Client) ApplyMigration(ctx context.Context, db, name, sql, checksum string) (Migration, error) {
+	var m Migration
+	in := map[string]string{"name": name, "sql": sql, "checksum": checksum}
+	err := c.call(ctx, "POST", dbPath(db, "migrations"), true, in, &m)
+	return m, err
+}
+
+// SQLRequest is the body of POST .../sql. FileContent, when not empty, is
+// sent instead of Query; Params go only with Query.
+type SQLRequest struct {
+	Query       string
+	FileContent string
+	Params      []any
+}
+
+// MarshalJSON sends exactly one of query and file_content (an empty query
+// is a valid request).
+func (r SQLRequest) MarshalJSON() ([]byte, error) {
+	if r.FileContent != "" {
+		return json.Marshal(map[string]any{"file_content": r.FileContent})
+	}
+	m := map[string]any{"query": r.Query}
+	if len(r.Params) > 0 {
+		m["params"] = r.Params
+	}
+	return json.Marshal(m)
+}
+
+// SQLResult is the answer of POST .../sql. Rows keep each value's JSON as
+// the API sent it. An SQL error is not a Go error: it is in Error.
+type SQLResult struct {
+	Columns   []SQLColumn         `json:"columns"`
+	Rows      [][]json.RawMessage `json:"rows"`
+	RowCount  int                 `json:"row_count"`
+	Command   string              `json:"command"`
+	Truncated bool                `json:"truncated,omitempty"`
+	Error     *SQLError           `json:"error,omitempty"`
+}
+
+// SQLColumn names a result column and its PostgreSQL type.
+type SQLColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// SQLError is PostgreSQL's error for SQL that failed.
+type SQLError struct {
+	Message  string `json:"message"`
+	Code     string `json:"code"`
+	Detail   string `json:"detail,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Position int    `json:"position,omitempty"`
+}
+
+func (e *SQLError) Error() string {
+	s := "ERROR: " + e.Message
+	if e.Code != "" {
+		s += " (SQLSTATE " + e.Code + ")"
+	}
+	if e.Detail != "" {
+		s += "; DETAIL: " + e.Detail
+	}
+	if e.Hint != "" {
+		s += "; HINT: " + e.Hint
+	}
+	return s
+}
+
+// SQL runs SQL on db. A PostgreSQL error is returned in the result's Error,
+// with a nil Go error.
+func (c *Client) SQL(ctx context.Context, db string, req SQLRequest) (SQLResult, error) {
+	var r SQLResult
+	err := c.call(ctx, "POST", dbPath(db, "sql"), true, req, &r)
+	return r, err
+}
