@@ -60,6 +60,8 @@ func newServerCmd(env Env) *cobra.Command {
 	f.IntVar(&cfg.AnonymousDBLimit, "anonymous-db-limit", cfg.AnonymousDBLimit, "databases an anonymous account may hold [DB9_ANONYMOUS_DB_LIMIT]")
 	f.IntVar(&cfg.WarmPool, "warm-pool", cfg.WarmPool, "pre-started instances kept ready for fast creates [DB9_WARM_POOL]")
 	f.IntVar(&cfg.SparePool, "spare-pool", cfg.SparePool, "stopped copies of the golden directory kept ready, so creates skip the copy [DB9_SPARE_POOL]")
+	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the PostgreSQL front door (default: self-signed, generated under --data-dir/secrets) [DB9_TLS_CERT]")
+	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert [DB9_TLS_KEY]")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error [DB9_LOG_LEVEL]")
 	return cmd
 }

@@ -22,6 +22,10 @@ type Server struct {
 	WarmPool         int
 	SparePool        int
 	LogLevel         string
+	// TLSCert and TLSKey are the PostgreSQL front door's certificate and
+	// key files; empty: a self-signed pair generated under secrets/.
+	TLSCert string
+	TLSKey  string
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -53,6 +57,8 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_REGION", &c.Region)
 	str("DB9_CATALOG_URL", &c.CatalogURL)
 	str("DB9_LOG_LEVEL", &c.LogLevel)
+	str("DB9_TLS_CERT", &c.TLSCert)
+	str("DB9_TLS_KEY", &c.TLSKey)
 	if v := getenv("DB9_IDLE_TIMEOUT"); v != "" {
 		d, err := ParseDuration(v)
 		if err != nil {
@@ -125,6 +131,9 @@ func (c *Server) Validate() error {
 	}
 	if c.Region == "" {
 		return fmt.Errorf("--region must not be empty")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key must be given together")
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/db9/db9/internal/controlapi"
 	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/pgbin"
+	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -27,6 +28,7 @@ type Server struct {
 	cat  *catalog.Catalog
 	inst *instance.Manager
 	svc  *control.Service
+	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
 	done chan error
@@ -80,8 +82,26 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 
+	signer, err := auth.LoadOrCreateConnectKey(s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := pgproxy.LoadTLS(s.cfg.DataDir, s.cfg.TLSCert, s.cfg.TLSKey, s.cfg.PublicHost)
+	if err != nil {
+		return err
+	}
+	pga := control.NewPGAccess(s.svc, signer, true)
+	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, Logger: s.log})
+	if err := s.pg.Open(); err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
-	controlapi.New(s.svc, s.log).Register(mux)
+	controlapi.New(s.svc, s.log).WithPGAccess(pga).Register(mux)
+	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		web.WriteJSON(w, http.StatusOK, pga.JWKS())
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -97,12 +117,15 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.http.Serve(s.ln) }()
-	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String())
+	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr())
 	return nil
 }
 
 // HTTPAddr is the address the HTTP server listens on.
 func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
+
+// PGAddr is the address the PostgreSQL front door listens on.
+func (s *Server) PGAddr() string { return s.pg.Addr() }
 
 // Instances exposes the instance manager (for tests and benchmarks).
 func (s *Server) Instances() *instance.Manager { return s.inst }
@@ -128,6 +151,10 @@ func (s *Server) Close(ctx context.Context) error {
 		_ = s.http.Shutdown(sctx)
 		cancel()
 		s.http = nil
+	}
+	if s.pg != nil {
+		_ = s.pg.Close()
+		s.pg = nil
 	}
 	if s.inst != nil {
 		_ = s.inst.Close(ctx)

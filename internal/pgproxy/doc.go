@@ -1,0 +1,27 @@
+// Package pgproxy is the PostgreSQL front door: one TCP listener speaking
+// the wire protocol, in front of every database's private instance.
+//
+// For each client connection it answers SSLRequest (TLS) and GSSENCRequest
+// (declined), reads the startup message (user "<database id or name>.<role>",
+// database "postgres"), asks for a cleartext password, and hands user and
+// password to an Authenticator (package control) that classifies the
+// password (connect key, connect token, or the role's own password), checks
+// it, and returns the instance leased (woken when it was stopped). The proxy
+// then opens the backend session over the instance's Unix socket as that
+// role, passing the client's startup parameters (options, application_name,
+// ...) and the platform's session settings (token claims), which the client
+// can neither forge nor override at startup. After the backend's
+// ReadyForQuery it copies bytes both ways until either side ends.
+//
+// The client never sees the backend's BackendKeyData: it gets a random key
+// of the proxy's own, and a CancelRequest carrying that key is forwarded to
+// its backend only. A client that vanishes mid-query has its query
+// cancelled and its backend closed. The lease is held for the whole session,
+// so the idle reaper never stops an instance under an open session.
+//
+// Every failure before the relay reaches the client as an ErrorResponse with
+// a SQLSTATE (one table, sqlstateByCode), never as a dropped socket.
+//
+// It does not parse the protocol after startup (no pooling, no statement
+// routing), and it does not know how credentials are stored.
+package pgproxy

@@ -1,0 +1,265 @@
+package pgproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/platform"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Authenticator checks a login and returns the database's instance leased.
+// *control.PGAccess implements it.
+type Authenticator interface {
+	Login(ctx context.Context, dbRef, role, password string) (*control.PGSession, error)
+}
+
+// Config configures a Proxy.
+type Config struct {
+	Addr string      // listen address, e.g. 127.0.0.1:5433
+	TLS  *tls.Config // nil: SSLRequest is declined
+	Auth Authenticator
+	// MaxConnsPerDB bounds the client sessions of one database (default
+	// 40: instances allow 47 non-superuser connections, and the HTTP
+	// API's pools need a few).
+	MaxConnsPerDB int
+	// StartupTimeout bounds everything before the relay: TLS, startup,
+	// password, wake, backend startup (default 30s).
+	StartupTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Proxy is the PostgreSQL front door.
+type Proxy struct {
+	cfg     Config
+	log     *slog.Logger
+	ln      net.Listener
+	cancels *cancelRegistry
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{} // client and backend connections, closed by Close
+	perDB  map[string]int
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a Proxy; it does no I/O until Open.
+func New(cfg Config) *Proxy {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxConnsPerDB <= 0 {
+		cfg.MaxConnsPerDB = 40
+	}
+	if cfg.StartupTimeout <= 0 {
+		cfg.StartupTimeout = 30 * time.Second
+	}
+	return &Proxy{cfg: cfg, log: cfg.Logger.With("component", "pgproxy"), cancels: newCancelRegistry(),
+		conns: map[net.Conn]struct{}{}, perDB: map[string]int{}}
+}
+
+// Open listens on the configured address and starts accepting clients.
+func (p *Proxy) Open() error {
+	ln, err := net.Listen("tcp", p.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on --pg-addr %s: %w", p.cfg.Addr, err)
+	}
+	p.ln = ln
+	p.wg.Add(1)
+	go p.accept()
+	return nil
+}
+
+// Addr is the address the proxy listens on.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Close stops accepting, ends every session and waits for their goroutines.
+// It is idempotent.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+	}
+	p.wg.Wait()
+	return nil
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off, keep serving.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			p.log.Warn("accept", "err", err)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if !p.track(c) {
+			c.Close()
+			return
+		}
+		p.wg.Add(1)
+		go p.serve(c)
+	}
+}
+
+// track registers a connection for Close; false once closed.
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+// takeSlot counts a session of database id against the limit.
+func (p *Proxy) takeSlot(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.perDB[id] >= p.cfg.MaxConnsPerDB {
+		return false
+	}
+	p.perDB[id]++
+	return true
+}
+
+func (p *Proxy) freeSlot(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.perDB[id]--; p.perDB[id] <= 0 {
+		delete(p.perDB, id)
+	}
+}
+
+// Sessions returns the number of open client sessions of a database.
+func (p *Proxy) Sessions(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.perDB[id]
+}
+
+func (p *Proxy) serve(raw net.Conn) {
+	defer p.wg.Done()
+	defer p.untrack(raw)
+	defer raw.Close()
+	start := time.Now()
+	_ = raw.SetDeadline(start.Add(p.cfg.StartupTimeout))
+	conn, msg, err := p.negotiate(raw)
+	if err != nil {
+		p.fail(conn, err, "startup")
+		return
+	}
+	switch m := msg.(type) {
+	case *pgproto3.CancelRequest:
+		p.cancels.forward(m)
+		return
+	case *pgproto3.StartupMessage:
+		p.session(conn, m, start)
+	}
+}
+
+// fail reports err to the client when it is one the client should see
+// (not a read error on a vanished connection) and logs it.
+func (p *Proxy) fail(conn net.Conn, err error, stage string) {
+	var we *wireError
+	var pe *platform.Error
+	switch {
+	case errors.As(err, &we):
+		writeError(conn, err)
+		p.log.Debug("refused", "stage", stage, "sqlstate", we.code, "err", we.msg)
+	case errors.As(err, &pe):
+		writeError(conn, err)
+		if pe.Code == platform.CodeInternal || pe.Code == platform.CodeUnavailable {
+			p.log.Warn("refused", "stage", stage, "err", err)
+		} else {
+			p.log.Debug("refused", "stage", stage, "err", err)
+		}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		p.log.Debug("client went away", "stage", stage)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			writeError(conn, &wireError{code: stateCannotConnectNow, msg: "timeout during connection startup"})
+		} else if _, isTLS := conn.(*tls.Conn); !isTLS {
+			writeError(conn, platform.Wrap(platform.CodeInternal, err, "internal error"))
+		}
+		p.log.Debug("startup failed", "stage", stage, "err", err)
+	}
+}
+
+// negotiate reads startup packets until a StartupMessage or CancelRequest,
+// answering SSLRequest (TLS when configured) and GSSENCRequest ('N') on
+// the way. It returns the connection to use from then on (TLS or not).
+func (p *Proxy) negotiate(conn net.Conn) (net.Conn, pgproto3.FrontendMessage, error) {
+	tlsDone, gssDone := false, false
+	for {
+		msg, err := readStartupPacket(conn)
+		if err != nil {
+			return conn, nil, err
+		}
+		switch msg.(type) {
+		case *pgproto3.SSLRequest:
+			if tlsDone {
+				return conn, nil, protoErr("SSLRequest after TLS was established")
+			}
+			if p.cfg.TLS == nil {
+				if _, err := conn.Write([]byte{'N'}); err != nil {
+					return conn, nil, err
+				}
+				continue
+			}
+			if _, err := conn.Write([]byte{'S'}); err != nil {
+				return conn, nil, err
+			}
+			tc := tls.Server(conn, p.cfg.TLS)
+			if err := tc.Handshake(); err != nil {
+				return tc, nil, fmt.Errorf("tls handshake: %w", err)
+			}
+			conn, tlsDone = tc, true
+		case *pgproto3.GSSEncRequest:
+			if gssDone || tlsDone {
+				return conn, nil, protoErr("GSSENCRequest after encryption was negotiated")
+			}
+			gssDone = true
+			if _, err := conn.Write([]byte{'N'}); err != nil {
+				return conn, nil, err
+			}
+		default:
+			return conn, msg, nil
+		}
+	}
+}

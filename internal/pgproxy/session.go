@@ -1,0 +1,197 @@
+package pgproxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// session runs one client session from its StartupMessage to its end.
+func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Time) {
+	params := m.Parameters
+	if exts := protocolExtensions(params); m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(exts) > 0 {
+		b, _ := (&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: exts}).Encode(nil)
+		if _, err := conn.Write(b); err != nil {
+			return
+		}
+	}
+	user := params["user"]
+	if user == "" {
+		p.fail(conn, &wireError{code: stateInvalidAuthSpec, msg: "no PostgreSQL user name specified in startup packet"}, "startup")
+		return
+	}
+	dbRef, role, err := parseUser(user)
+	if err == nil {
+		err = checkDatabase(params["database"], user)
+	}
+	if err == nil {
+		err = checkOptions(params)
+	}
+	if err != nil {
+		p.fail(conn, err, "startup")
+		return
+	}
+	b, _ := (&pgproto3.AuthenticationCleartextPassword{}).Encode(nil)
+	if _, err := conn.Write(b); err != nil {
+		return
+	}
+	password, err := readPassword(conn)
+	if err != nil {
+		p.fail(conn, err, "password")
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(p.cfg.StartupTimeout))
+	defer cancel()
+	sess, err := p.cfg.Auth.Login(ctx, dbRef, role, password)
+	if err != nil {
+		p.fail(conn, err, "login")
+		return
+	}
+	defer sess.Lease.Release()
+	log := p.log.With("db", sess.DatabaseID, "role", role, "method", sess.Method)
+	if !p.takeSlot(sess.DatabaseID) {
+		p.fail(conn, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", sess.DatabaseID, p.cfg.MaxConnsPerDB)}, "login")
+		return
+	}
+	defer p.freeSlot(sess.DatabaseID)
+
+	sock := filepath.Join(sess.Lease.SocketDir(), ".s.PGSQL.5432")
+	var d net.Dialer
+	backend, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}, "backend")
+		log.Warn("dial backend", "err", err)
+		return
+	}
+	if !p.track(backend) {
+		backend.Close()
+		return
+	}
+	defer p.untrack(backend)
+	defer backend.Close()
+	_ = backend.SetDeadline(start.Add(p.cfg.StartupTimeout))
+	sm := &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: backendParams(params, role, sess.Settings)}
+	if b, err = sm.Encode(nil); err == nil {
+		_, err = backend.Write(b)
+	}
+	if err != nil {
+		p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}, "backend")
+		return
+	}
+	br := bufio.NewReaderSize(backend, 8192)
+	key, ok, err := p.relayStartup(br, conn, sock)
+	if err != nil {
+		if !errors.Is(err, errClientGone) {
+			p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database closed the connection during startup; try again"}, "backend")
+			log.Warn("backend startup", "err", err)
+		}
+		return
+	}
+	if !ok { // the backend refused (its ErrorResponse was relayed)
+		return
+	}
+	defer p.cancels.remove(key)
+	_ = backend.SetDeadline(time.Time{})
+	_ = conn.SetDeadline(time.Time{})
+	log.Debug("session started", "startup_ms", time.Since(start).Milliseconds())
+	p.relay(conn, backend, br, key)
+	log.Debug("session ended", "s", int(time.Since(start).Seconds()))
+}
+
+var errClientGone = errors.New("client went away")
+
+// relayStartup forwards the backend's answer to the startup message
+// (AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery) to
+// the client, replacing BackendKeyData with a key of the proxy's own. ok
+// is false when the backend answered with an ErrorResponse instead.
+func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, sock string) (key uint64, ok bool, err error) {
+	out := make([]byte, 0, 1024)
+	var hdr [5]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return 0, false, err
+		}
+		n := int(binary.BigEndian.Uint32(hdr[1:]))
+		if n < 4 || n > 1<<20 {
+			return 0, false, fmt.Errorf("backend message %q of length %d", hdr[0], n)
+		}
+		body := make([]byte, n-4)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return 0, false, err
+		}
+		switch hdr[0] {
+		case 'R':
+			if len(body) < 4 || binary.BigEndian.Uint32(body) != 0 {
+				return 0, false, fmt.Errorf("backend asked for authentication (trust expected)")
+			}
+		case 'K':
+			var bk pgproto3.BackendKeyData
+			if err := bk.Decode(body); err != nil {
+				return 0, false, err
+			}
+			var pid uint32
+			var secret []byte
+			key, pid, secret = p.cancels.add(cancelTarget{sock: sock, pid: bk.ProcessID, secret: bk.SecretKey})
+			if out, err = (&pgproto3.BackendKeyData{ProcessID: pid, SecretKey: secret}).Encode(out); err != nil {
+				return 0, false, err
+			}
+			continue
+		}
+		out = append(out, hdr[:]...)
+		out = append(out, body...)
+		if hdr[0] == 'E' || hdr[0] == 'Z' {
+			if _, err := client.Write(out); err != nil {
+				p.cancels.remove(key)
+				return 0, false, errClientGone
+			}
+			if hdr[0] == 'E' {
+				p.cancels.remove(key)
+				return 0, false, nil
+			}
+			return key, true, nil
+		}
+	}
+}
+
+// clientGoneGrace is how long a backend gets to end by itself after its
+// client went away (it does at once when idle or reading); past it, the
+// query it is running is cancelled.
+const clientGoneGrace = 100 * time.Millisecond
+
+// relay copies bytes both ways until one side ends.
+func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
+	backendDone := make(chan struct{})
+	go func() {
+		defer close(backendDone)
+		_, _ = br.WriteTo(client)
+		// The backend ended (or the client cannot take more): end the
+		// client's side, which also ends the copy below.
+		client.Close()
+	}()
+	_, _ = io.Copy(backend, client)
+	// The client ended (Terminate and close, or vanished). A backend
+	// that is idle or reading sees EOF and exits; one in the middle of a
+	// query would run it to the end: cancel it.
+	if uc, ok := backend.(*net.UnixConn); ok {
+		_ = uc.CloseWrite()
+	}
+	select {
+	case <-backendDone:
+	case <-time.After(clientGoneGrace):
+		p.cancels.cancel(key)
+		select {
+		case <-backendDone:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	backend.Close()
+	<-backendDone
+}

@@ -1,0 +1,176 @@
+package pgproxy
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Limits of the startup phase, as PostgreSQL's own: a startup packet is at
+// most 10,000 bytes; a password message is bounded well above the longest
+// connect token.
+const (
+	maxStartupLen  = 10_000
+	maxPasswordLen = 8192
+)
+
+// Codes of the special startup packets (protocol.html, "Message Formats").
+const (
+	codeSSLRequest    = 80877103
+	codeGSSENCRequest = 80877104
+	codeCancelRequest = 80877102
+)
+
+// readStartupPacket reads exactly one startup packet (no read-ahead, so
+// the bytes that follow — a TLS handshake — stay in the connection) and
+// decodes it into a *pgproto3.StartupMessage, *SSLRequest, *GSSEncRequest
+// or *CancelRequest.
+func readStartupPacket(r io.Reader) (pgproto3.FrontendMessage, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(int32(binary.BigEndian.Uint32(hdr[:])))
+	if n < 8 || n > maxStartupLen {
+		return nil, protoErr(fmt.Sprintf("invalid length of startup packet: %d", n))
+	}
+	body := make([]byte, n-4)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	switch code := binary.BigEndian.Uint32(body); code {
+	case codeSSLRequest:
+		if n != 8 {
+			return nil, protoErr("invalid length of SSLRequest")
+		}
+		return &pgproto3.SSLRequest{}, nil
+	case codeGSSENCRequest:
+		if n != 8 {
+			return nil, protoErr("invalid length of GSSENCRequest")
+		}
+		return &pgproto3.GSSEncRequest{}, nil
+	case codeCancelRequest:
+		m := &pgproto3.CancelRequest{}
+		if err := m.Decode(body); err != nil {
+			return nil, protoErr("invalid CancelRequest")
+		}
+		return m, nil
+	default:
+		if code>>16 != 3 {
+			return nil, &wireError{code: stateFeatureNotSupp, msg: fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0", code>>16, code&0xffff)}
+		}
+		// Any 3.x: decode as 3.0; a newer minor is answered with
+		// NegotiateProtocolVersion by the caller.
+		binary.BigEndian.PutUint32(body, pgproto3.ProtocolVersion30)
+		m := &pgproto3.StartupMessage{}
+		if err := m.Decode(body); err != nil {
+			return nil, protoErr("invalid startup packet layout")
+		}
+		m.ProtocolVersion = code
+		return m, nil
+	}
+}
+
+// readPassword reads the client's PasswordMessage ('p').
+func readPassword(r io.Reader) (string, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return "", err
+	}
+	if hdr[0] != 'p' {
+		return "", protoErr(fmt.Sprintf("expected password response, got message type %d", hdr[0]))
+	}
+	n := int(int32(binary.BigEndian.Uint32(hdr[1:])))
+	if n < 5 || n-4 > maxPasswordLen {
+		return "", protoErr(fmt.Sprintf("invalid password packet size %d", n))
+	}
+	body := make([]byte, n-4)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return "", err
+	}
+	if body[len(body)-1] != 0 || strings.IndexByte(string(body[:len(body)-1]), 0) >= 0 {
+		return "", protoErr("invalid password packet: not one NUL-terminated string")
+	}
+	pw := string(body[:len(body)-1])
+	if pw == "" {
+		return "", &wireError{code: stateInvalidPassword, msg: "empty password returned by client"}
+	}
+	return pw, nil
+}
+
+// parseUser splits the startup user "<database id or name>.<role>" at its
+// first dot (database ids and names have none; role names may).
+func parseUser(user string) (db, role string, err error) {
+	db, role, ok := strings.Cut(user, ".")
+	if !ok || db == "" || role == "" {
+		return "", "", &wireError{code: stateInvalidAuthSpec, msg: fmt.Sprintf("user %q is not of the form <database>.<role>", user),
+			hint: "connect as user <database id or name>.<role>, e.g. 4f8a1c2b9d0e.admin, to database postgres"}
+	}
+	return db, role, nil
+}
+
+// checkDatabase accepts the startup database "postgres", none, or the user
+// name (libpq's default when no database is given).
+func checkDatabase(database, user string) error {
+	if database == "" || database == "postgres" || database == user {
+		return nil
+	}
+	return &wireError{code: stateUnknownDatabase, msg: fmt.Sprintf("database %q does not exist", database),
+		hint: "every db9 database is reached as database postgres; choose the db9 database in the user name (<database>.<role>)"}
+}
+
+// backendParams builds the startup parameters of the backend session: the
+// client's own (options, application_name, client_encoding, any setting)
+// minus what the proxy decides — user, database, replication, protocol
+// extensions, and anything under request.jwt. — plus settings, which
+// PostgreSQL applies after the options string, so they win over any -c the
+// client put there too.
+func backendParams(client map[string]string, role string, settings map[string]string) map[string]string {
+	out := make(map[string]string, len(client)+len(settings)+2)
+	for k, v := range client {
+		lk := strings.ToLower(k)
+		switch {
+		case lk == "user", lk == "database", lk == "replication", strings.HasPrefix(lk, "_pq_."),
+			strings.HasPrefix(lk, "request.jwt."):
+			continue
+		}
+		out[k] = v
+	}
+	for k, v := range settings {
+		out[k] = v
+	}
+	out["user"] = role
+	out["database"] = "postgres"
+	return out
+}
+
+// protocolExtensions lists the _pq_.* options a client asked for; the
+// proxy supports none.
+func protocolExtensions(params map[string]string) []string {
+	var out []string
+	for k := range params {
+		if strings.HasPrefix(k, "_pq_.") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// checkOptions refuses startup options that try to set request.jwt.*: those
+// carry what a connect token proved, and only the proxy sets them. (The
+// options string is split by PostgreSQL with backslash escapes, so the
+// check looks through them.)
+func checkOptions(params map[string]string) error {
+	for k, v := range params {
+		if strings.ToLower(k) != "options" {
+			continue
+		}
+		if strings.Contains(strings.ToLower(strings.ReplaceAll(v, `\`, "")), "request.jwt") {
+			return &wireError{code: stateInvalidAuthSpec, msg: "startup options may not set request.jwt.* (they are set from the connect token)"}
+		}
+	}
+	return nil
+}
