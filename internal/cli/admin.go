@@ -14,10 +14,12 @@ import (
 
 func newAdminCmd(env Env) *cobra.Command {
 	admin := &cobra.Command{
-		Use:   "admin",
-		Short: "Operator commands that work on the server's catalog directly",
+		Use:     "admin",
+		Short:   "Operator commands that work on the server's catalog directly",
+		Example: "  db9 admin customer create --email ops@example.com",
 	}
-	customer := &cobra.Command{Use: "customer", Short: "Manage customers"}
+	customer := &cobra.Command{Use: "customer", Short: "Manage customers",
+		Example: "  db9 admin customer create --email ops@example.com --data-dir /var/lib/db9"}
 	defaults, _ := config.Defaults().FromEnv(getenv(env))
 	dataDir, catalogURL := defaults.DataDir, defaults.CatalogURL
 	var email string

@@ -17,6 +17,8 @@ import (
 type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Stdin is read by interactive commands; nil means os.Stdin.
+	Stdin io.Reader
 }
 
 // Run executes the command line and returns the process exit code.
@@ -26,7 +28,11 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(env.Stderr, "error: "+oneLine(err))
+		var es *exitStatus
+		if errors.As(err, &es) {
+			return es.code
+		}
+		fmt.Fprintln(env.Stderr, "error: "+describeError(err))
 		return exitCode(err)
 	}
 	return 0
@@ -53,8 +59,23 @@ func NewRoot(env Env) *cobra.Command {
 		Long:          "db9 runs a serverless PostgreSQL platform (db9 server) and is its command-line client.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Example: `  db9 create --name myapp          # first use registers an anonymous account
+  db9 sql myapp -q "select now()"
+  db9 server                       # run the platform itself`,
 	}
-	root.AddCommand(newServerCmd(env), newAdminCmd(env))
+	a := newApp(env)
+	a.addGlobalFlags(root)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usage(err, c.CommandPath()+" --help")
+	})
+	root.SetHelpCommand(newHelpCmd())
+	root.AddGroup(&cobra.Group{ID: groupDatabases, Title: "Databases:"},
+		&cobra.Group{ID: groupAccount, Title: "Account:"},
+		&cobra.Group{ID: groupPlatform, Title: "Running the platform:"})
+	server, admin := newServerCmd(env), newAdminCmd(env)
+	server.GroupID, admin.GroupID = groupPlatform, groupPlatform
+	root.AddCommand(server, admin)
+	a.addClientCommands(root)
 	return root
 }
 

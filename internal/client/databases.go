@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"time"
 )
@@ -297,7 +298,10 @@ type SQLError struct {
 }
 
 func (e *SQLError) Error() string {
-	s := "ERROR: " + e.Message
+	s := e.Message
+	if e.Position > 0 {
+		s += fmt.Sprintf(" at character %d", e.Position)
+	}
 	if e.Code != "" {
 		s += " (SQLSTATE " + e.Code + ")"
 	}
