@@ -22,6 +22,10 @@ type Server struct {
 	WarmPool         int
 	SparePool        int
 	LogLevel         string
+	// OIDC issuer for POST /customer/claim; claim answers 501 without it.
+	OIDCIssuer   string
+	OIDCAudience string
+	OIDCJWKSURL  string // default: jwks_uri of the issuer's discovery document
 	// TLSCert and TLSKey are the PostgreSQL front door's certificate and
 	// key files; empty: a self-signed pair generated under secrets/.
 	TLSCert string
@@ -57,6 +61,9 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_REGION", &c.Region)
 	str("DB9_CATALOG_URL", &c.CatalogURL)
 	str("DB9_LOG_LEVEL", &c.LogLevel)
+	str("DB9_OIDC_ISSUER", &c.OIDCIssuer)
+	str("DB9_OIDC_AUDIENCE", &c.OIDCAudience)
+	str("DB9_OIDC_JWKS_URL", &c.OIDCJWKSURL)
 	str("DB9_TLS_CERT", &c.TLSCert)
 	str("DB9_TLS_KEY", &c.TLSKey)
 	if v := getenv("DB9_IDLE_TIMEOUT"); v != "" {
@@ -131,6 +138,12 @@ func (c *Server) Validate() error {
 	}
 	if c.Region == "" {
 		return fmt.Errorf("--region must not be empty")
+	}
+	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
+		return fmt.Errorf("--oidc-issuer and --oidc-audience must be given together")
+	}
+	if c.OIDCJWKSURL != "" && c.OIDCIssuer == "" {
+		return fmt.Errorf("--oidc-jwks-url needs --oidc-issuer and --oidc-audience")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key must be given together")

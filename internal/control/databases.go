@@ -40,6 +40,9 @@ type CreatedDatabase struct {
 // without a row, which the next start removes; after the commit the
 // database is complete. So a 201 always means a usable database.
 func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDatabaseRequest) (CreatedDatabase, error) {
+	if err := requireUnscoped(p); err != nil {
+		return CreatedDatabase{}, err
+	}
 	if !platform.ValidDatabaseName(req.Name) {
 		return CreatedDatabase{}, platform.Errorf(platform.CodeInvalid, "name: must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
 	}
@@ -132,17 +135,23 @@ func (s *Service) lookup(ctx context.Context, p Principal, idOrName string) (cat
 		return catalog.DatabaseRow{}, platform.NotFound("database")
 	}
 	key := dbKey{p.Customer.ID, idOrName}
-	if row, ok := s.dbs.get(key); ok {
-		return row, nil
+	row, ok := s.dbs.get(key)
+	if !ok {
+		var err error
+		row, err = s.cat.GetDatabase(ctx, p.Customer.ID, idOrName)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return catalog.DatabaseRow{}, platform.NotFound("database")
+		}
+		if err != nil {
+			return row, err
+		}
+		s.dbs.put(key, row, time.Time{})
 	}
-	row, err := s.cat.GetDatabase(ctx, p.Customer.ID, idOrName)
-	if errors.Is(err, catalog.ErrNotFound) {
+	// A scoped token sees only its databases; the others answer exactly
+	// like databases that do not exist.
+	if p.Scope.access(row.ID) == "" {
 		return catalog.DatabaseRow{}, platform.NotFound("database")
 	}
-	if err != nil {
-		return row, err
-	}
-	s.dbs.put(key, row, time.Time{})
 	return row, nil
 }
 
@@ -157,9 +166,11 @@ func (s *Service) ListDatabases(ctx context.Context, p Principal, all bool) ([]p
 	if err != nil {
 		return nil, err
 	}
-	out := make([]platform.Database, len(rows))
-	for i, r := range rows {
-		out[i] = r.Database
+	out := make([]platform.Database, 0, len(rows))
+	for _, r := range rows {
+		if p.Scope.access(r.ID) != "" {
+			out = append(out, r.Database)
+		}
 	}
 	return out, nil
 }
@@ -169,6 +180,9 @@ func (s *Service) ListDatabases(ctx context.Context, p Principal, all bool) ([]p
 // then to DISABLED once the files are gone; a crash in between is finished
 // at the next start.
 func (s *Service) DeleteDatabase(ctx context.Context, p Principal, idOrName string) error {
+	if err := requireUnscoped(p); err != nil {
+		return err
+	}
 	row, err := s.lookup(ctx, p, idOrName)
 	if err != nil {
 		return err
@@ -198,6 +212,10 @@ func (s *Service) Credentials(ctx context.Context, p Principal, idOrName string)
 	if err != nil {
 		return Credentials{}, err
 	}
+	// The admin password is write access: a read-only token must not get it.
+	if err := requireWrite(p, row.ID); err != nil {
+		return Credentials{}, err
+	}
 	if row.AdminPasswordEnc == nil {
 		return Credentials{}, platform.Errorf(platform.CodeConflict, "database has no stored admin password")
 	}
@@ -224,6 +242,9 @@ func (s *Service) activeLookup(ctx context.Context, p Principal, idOrName string
 func (s *Service) ResetPassword(ctx context.Context, p Principal, idOrName string) (Credentials, error) {
 	row, err := s.activeLookup(ctx, p, idOrName)
 	if err != nil {
+		return Credentials{}, err
+	}
+	if err := requireWrite(p, row.ID); err != nil {
 		return Credentials{}, err
 	}
 	lease, err := s.acquire(ctx, row.ID)

@@ -14,6 +14,8 @@ import (
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/oidc"
+	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 )
@@ -25,6 +27,9 @@ type Config struct {
 	PublicPort       int
 	AnonymousDBLimit int
 	SQLLimits        sqlexec.Limits
+	// OIDC verifies the id_token of POST /customer/claim; nil when no
+	// issuer is configured (claim answers 501).
+	OIDC *oidc.Verifier
 }
 
 // Service implements the use cases.
@@ -36,8 +41,15 @@ type Service struct {
 	log    *slog.Logger
 
 	types  sync.Map                              // database id -> *sqlexec.TypeCache
+	touch  tokenToucher                          // last_used_at updates
+	oidc   *oidc.Verifier                        // nil: claim is not configured
+	meta   sync.Map                              // database id -> struct{}: platform schema checked
+	pgBin  func() (pgbin.Bin, error)             // PostgreSQL binaries, for pg_dump
 	tokens *ttlCache[string, catalog.Token]      // token hash -> token
 	dbs    *ttlCache[dbKey, catalog.DatabaseRow] // (customer, id or name) -> database
+	// revoked holds ids of tokens revoked by this process for longer than a
+	// cached lookup can live.
+	revoked *ttlCache[string, bool]
 }
 
 type dbKey struct{ customer, idOrName string }
@@ -48,8 +60,11 @@ const cacheTTL = 5 * time.Second
 // New wires a Service from its dependencies.
 func New(cfg Config, cat *catalog.Catalog, inst *instance.Manager, sealer *auth.Sealer, log *slog.Logger) *Service {
 	return &Service{cfg: cfg, cat: cat, inst: inst, sealer: sealer, log: log,
-		tokens: newTTLCache[string, catalog.Token](cacheTTL, 100_000),
-		dbs:    newTTLCache[dbKey, catalog.DatabaseRow](cacheTTL, 100_000)}
+		tokens:  newTTLCache[string, catalog.Token](cacheTTL, 100_000),
+		dbs:     newTTLCache[dbKey, catalog.DatabaseRow](cacheTTL, 100_000),
+		revoked: newTTLCache[string, bool](2*cacheTTL, 100_000),
+		oidc:    cfg.OIDC,
+		pgBin:   sync.OnceValues(pgbin.Find)}
 }
 
 // Reconcile brings the catalog and the disk into agreement after a start,
@@ -101,6 +116,8 @@ func (s *Service) Reconcile(ctx context.Context) error {
 type Principal struct {
 	Customer platform.Customer
 	TokenID  string
+	// Scope limits the token to some databases; nil is full access.
+	Scope *Scope
 }
 
 // Authenticate resolves a bearer token to its principal.
@@ -121,7 +138,15 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		}
 		s.tokens.put(string(hash), t, t.ExpiresAt)
 	}
-	return Principal{Customer: t.Customer, TokenID: t.ID}, nil
+	if _, gone := s.revoked.get(t.ID); gone {
+		return Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
+	}
+	scope, err := parseStoredScope(t.Scope)
+	if err != nil {
+		return Principal{}, fmt.Errorf("token %s: %w", t.ID, err)
+	}
+	s.touchToken(t.ID)
+	return Principal{Customer: t.Customer, TokenID: t.ID, Scope: scope}, nil
 }
 
 // AnonymousRegistration is the answer to anonymous-register.

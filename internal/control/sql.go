@@ -11,7 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// RunSQL runs a request of POST .../sql on a database as its admin role,
+// RunSQL runs a request of POST .../sql on a database as its admin role
+// (the read-only role for a token with ro access),
 // starting the instance first if it is stopped. A connection that turns
 // out dead before the query was sent (the postmaster crashed a moment ago)
 // is retried on a fresh one after a short pause.
@@ -20,8 +21,12 @@ func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req 
 	if err != nil {
 		return nil, err
 	}
+	role := instance.AdminRole
+	if p.Scope.access(row.ID) == AccessRO {
+		role = instance.ReadOnlyRole
+	}
 	for attempt := 0; ; attempt++ {
-		res, err := s.runSQLOnce(ctx, row.ID, instance.AdminRole, req)
+		res, err := s.runSQLOnce(ctx, row.ID, role, req)
 		if err == nil || attempt >= len(retryDelays) || !retryable(err) || ctx.Err() != nil {
 			return res, err
 		}

@@ -28,6 +28,12 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/anonymous-refresh", h(api.anonymousRefresh))
 	mux.Handle("GET /customer/me", authed(api.me))
 	// accounts and tokens (issue 3): tokens, claim, adopt-anonymous-databases
+	mux.Handle("POST /customer/tokens", authed(api.createToken))
+	mux.Handle("GET /customer/tokens", authed(api.listTokens))
+	mux.Handle("DELETE /customer/tokens/{token_id}", authed(api.revokeToken))
+	mux.Handle("POST /customer/claim", authed(api.claim))
+	mux.Handle("POST /customer/adopt-anonymous-databases/preflight", authed(api.adoptPreflight))
+	mux.Handle("POST /customer/adopt-anonymous-databases", authed(api.adopt))
 
 	mux.Handle("POST /customer/databases", authed(api.createDatabase))
 	mux.Handle("GET /customer/databases", authed(api.listDatabases))
@@ -37,6 +43,13 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /customer/databases/{database_id}/credentials", authed(api.credentials))
 	mux.Handle("POST /customer/databases/{database_id}/sql", authed(api.sql))
 	// schema, dump, users, migrations (issue 3)
+	mux.Handle("GET /customer/databases/{database_id}/schema", authed(api.schema))
+	mux.Handle("POST /customer/databases/{database_id}/dump", authed(api.dump))
+	mux.Handle("GET /customer/databases/{database_id}/users", authed(api.listUsers))
+	mux.Handle("POST /customer/databases/{database_id}/users", authed(api.createUser))
+	mux.Handle("DELETE /customer/databases/{database_id}/users/{username}", authed(api.deleteUser))
+	mux.Handle("GET /customer/databases/{database_id}/migrations", authed(api.listMigrations))
+	mux.Handle("POST /customer/databases/{database_id}/migrations", authed(api.applyMigration))
 	// PostgreSQL access (issue 4): connect-token, connect-keys
 	mux.Handle("POST /customer/databases/{database_id}/connect-token", authed(api.connectToken))
 	mux.Handle("POST /customer/databases/{database_id}/connect-keys", authed(api.createConnectKey))

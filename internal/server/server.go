@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
 	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/web"
@@ -74,9 +75,13 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, SparePool: s.cfg.SparePool, Logger: s.log,
 	})
+	var verifier *oidc.Verifier
+	if s.cfg.OIDCIssuer != "" {
+		verifier = oidc.New(oidc.Config{Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience, JWKSURL: s.cfg.OIDCJWKSURL})
+	}
 	s.svc = control.New(control.Config{
 		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
-		AnonymousDBLimit: s.cfg.AnonymousDBLimit,
+		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier,
 	}, s.cat, s.inst, sealer, s.log)
 	if err := s.svc.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconcile: %w", err)

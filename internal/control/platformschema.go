@@ -1,0 +1,128 @@
+package control
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/platform"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PlatformSchema is the schema inside every instance where the platform
+// keeps what belongs to the database but not to the tenant: the migration
+// history and the creation times of users. It is owned by the platform
+// superuser; admin may read it and may add a migration record only through
+// _db9.record_migration (SECURITY DEFINER), so the tenant cannot rewrite
+// or delete history. Being inside the instance, branches carry it; dumps
+// and the schema endpoint leave it out.
+const PlatformSchema = "_db9"
+
+// platformSchemas are the schemas of the platform in every instance,
+// left out of dumps and of the schema endpoint.
+var platformSchemas = []string{"auth", "extensions", PlatformSchema}
+
+// platformSchemaSQL creates (idempotently) the platform schema. It is run
+// as the superuser the first time this process needs it in a database:
+// golden copies made before it existed do not have it. A schema of that
+// name made by the tenant is refused rather than trusted.
+const platformSchemaSQL = `
+SELECT pg_catalog.pg_advisory_xact_lock(7439003);
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '_db9'
+             AND nspowner <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)) THEN
+    RAISE EXCEPTION 'schema _db9 is reserved for the platform' USING ERRCODE = '42501';
+  END IF;
+END $$;
+CREATE SCHEMA IF NOT EXISTS _db9;
+REVOKE ALL ON SCHEMA _db9 FROM PUBLIC;
+GRANT USAGE ON SCHEMA _db9 TO admin, _db9_sys_readonly;
+CREATE TABLE IF NOT EXISTS _db9.migrations (
+  name text PRIMARY KEY, checksum text NOT NULL, sql text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp());
+CREATE TABLE IF NOT EXISTS _db9.users (
+  username text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT pg_catalog.now());
+GRANT SELECT ON _db9.migrations, _db9.users TO admin, _db9_sys_readonly;
+CREATE OR REPLACE FUNCTION _db9.record_migration(p_name text, p_checksum text, p_sql text) RETURNS timestamptz
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $f$ INSERT INTO _db9.migrations (name, checksum, sql) VALUES (p_name, p_checksum, p_sql) RETURNING applied_at $f$;
+REVOKE ALL ON FUNCTION _db9.record_migration(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION _db9.record_migration(text, text, text) TO admin;
+`
+
+// ensurePlatformSchema makes sure the platform schema exists in a running
+// instance, once per database per process.
+func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease *instance.Lease) error {
+	if _, ok := s.meta.Load(id); ok {
+		return nil
+	}
+	conn, err := lease.SuperuserConn(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	// One simple-protocol message: one implicit transaction.
+	if _, err := conn.Exec(ctx, platformSchemaSQL).ReadAll(); err != nil {
+		return fmt.Errorf("create platform schema in %s: %w", id, err)
+	}
+	s.meta.Store(id, struct{}{})
+	return nil
+}
+
+// dbSession is what the administration use cases get to work with: the
+// database, a lease keeping its instance running, and its platform schema
+// in place.
+type dbSession struct {
+	row   catalog.DatabaseRow
+	lease *instance.Lease
+}
+
+// openDB looks a database up for the caller (write: the token must have
+// rw access), starts its instance and prepares the platform schema.
+// Release the lease when done.
+func (s *Service) openDB(ctx context.Context, p Principal, idOrName string, write bool) (*dbSession, error) {
+	row, err := s.activeLookup(ctx, p, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	if write {
+		if err := requireWrite(p, row.ID); err != nil {
+			return nil, err
+		}
+	}
+	lease, err := s.acquire(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensurePlatformSchema(ctx, row.ID, lease); err != nil {
+		lease.Release()
+		return nil, err
+	}
+	return &dbSession{row: row, lease: lease}, nil
+}
+
+func (d *dbSession) close() { d.lease.Release() }
+
+// pool returns the instance's pool for role.
+func (d *dbSession) pool(role string) (*pgxpool.Pool, error) {
+	p, err := d.lease.Pool(role)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return p, nil
+}
+
+// superuser opens a superuser connection; the caller closes it.
+func (d *dbSession) superuser(ctx context.Context) (*pgconn.PgConn, error) {
+	c, err := d.lease.SuperuserConn(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return c, nil
+}
+
+func unavailable(err error) error {
+	return platform.Wrap(platform.CodeUnavailable, err, "database is unavailable; try again")
+}

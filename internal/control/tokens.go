@@ -1,0 +1,273 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/platform"
+)
+
+// Access levels of a scoped token on a database.
+const (
+	AccessRO = "ro"
+	AccessRW = "rw"
+)
+
+// Scope is the parsed scope of an API token: the databases it may see and
+// how. A nil *Scope is full access.
+type Scope struct {
+	Databases []ScopeDatabase `json:"databases"`
+}
+
+// ScopeDatabase is one database of a scope.
+type ScopeDatabase struct {
+	ID     string `json:"id"`
+	Access string `json:"access"`
+}
+
+// access returns the token's access to database id ("" = none).
+func (s *Scope) access(id string) string {
+	if s == nil {
+		return AccessRW
+	}
+	for _, d := range s.Databases {
+		if d.ID == id {
+			return d.Access
+		}
+	}
+	return ""
+}
+
+// maxScopeDatabases bounds the databases one token's scope may name.
+const maxScopeDatabases = 100
+
+// parseStoredScope decodes a scope as the catalog stores it.
+func parseStoredScope(raw []byte) (*Scope, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var s Scope
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("decode stored scope: %w", err)
+	}
+	return &s, nil
+}
+
+// parseScopeJSON decodes scope_json as a client sends it. It is strict:
+// unknown keys are refused (a misspelt key must not widen a token), every
+// access is ro or rw, at least one database, no database twice.
+func parseScopeJSON(text string) (*Scope, error) {
+	bad := func(format string, args ...any) error {
+		return platform.Errorf(platform.CodeInvalid, "scope_json: "+format, args...)
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	var s Scope
+	if err := dec.Decode(&s); err != nil {
+		return nil, bad(`must be a JSON object {"databases":[{"id":"...","access":"ro"|"rw"}]}: %v`, err)
+	}
+	if dec.More() {
+		return nil, bad("has data after the JSON object")
+	}
+	if len(s.Databases) == 0 {
+		return nil, bad("databases: must name at least one database")
+	}
+	if len(s.Databases) > maxScopeDatabases {
+		return nil, bad("databases: at most %d", maxScopeDatabases)
+	}
+	for i, d := range s.Databases {
+		if d.ID == "" {
+			return nil, bad("databases[%d].id: required", i)
+		}
+		if d.Access != AccessRO && d.Access != AccessRW {
+			return nil, bad(`databases[%d].access: must be "ro" or "rw"`, i)
+		}
+	}
+	return &s, nil
+}
+
+// requireUnscoped refuses scoped tokens: account-wide operations (creating
+// and deleting databases, managing tokens, claim, adopt) need full access.
+func requireUnscoped(p Principal) error {
+	if p.Scope != nil {
+		return platform.Errorf(platform.CodeForbidden, "this operation needs an unscoped API token")
+	}
+	return nil
+}
+
+// requireWrite refuses tokens with read-only access to database id.
+func requireWrite(p Principal, id string) error {
+	if p.Scope.access(id) != AccessRW {
+		return platform.Errorf(platform.CodeForbidden, "this API token has read-only access to the database")
+	}
+	return nil
+}
+
+// TokenView is an API token as the API shows it.
+type TokenView struct {
+	catalog.TokenInfo
+	Scope *Scope // nil = full
+}
+
+// CreateTokenRequest is the input of CreateToken.
+type CreateTokenRequest struct {
+	Name          string
+	ExpiresInDays *int
+	ScopeJSON     *string
+}
+
+// CreatedToken is a new token with its secret, shown once.
+type CreatedToken struct {
+	TokenView
+	Token string
+}
+
+const maxTokenDays = 3650
+
+// CreateToken issues a new API token for the caller's account.
+func (s *Service) CreateToken(ctx context.Context, p Principal, req CreateTokenRequest) (CreatedToken, error) {
+	if err := requireUnscoped(p); err != nil {
+		return CreatedToken{}, err
+	}
+	if req.Name == "" || utf8.RuneCountInString(req.Name) > 100 || strings.ContainsFunc(req.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return CreatedToken{}, platform.Errorf(platform.CodeInvalid, "name: must be 1 to 100 characters without control characters")
+	}
+	life := defaultTokenLife
+	if req.ExpiresInDays != nil {
+		if d := *req.ExpiresInDays; d < 1 || d > maxTokenDays {
+			return CreatedToken{}, platform.Errorf(platform.CodeInvalid, "expires_in_days: must be from 1 to %d", maxTokenDays)
+		}
+		life = time.Duration(*req.ExpiresInDays) * 24 * time.Hour
+	}
+	var scope *Scope
+	var raw []byte
+	if req.ScopeJSON != nil {
+		var err error
+		if scope, err = parseScopeJSON(*req.ScopeJSON); err != nil {
+			return CreatedToken{}, err
+		}
+		seen := map[string]bool{}
+		for i, d := range scope.Databases {
+			row, err := s.lookup(ctx, p, d.ID)
+			if platform.ErrorCode(err) == platform.CodeNotFound {
+				return CreatedToken{}, platform.Errorf(platform.CodeInvalid, "scope_json: databases[%d]: database %q not found", i, d.ID)
+			} else if err != nil {
+				return CreatedToken{}, err
+			}
+			if seen[row.ID] {
+				return CreatedToken{}, platform.Errorf(platform.CodeInvalid, "scope_json: databases[%d]: database %q named twice", i, d.ID)
+			}
+			seen[row.ID] = true
+			scope.Databases[i].ID = row.ID // names resolve to ids once, here
+		}
+		raw, _ = json.Marshal(scope)
+	}
+	token := auth.NewAPIToken()
+	exp := time.Now().Add(life).UTC().Truncate(time.Second)
+	info, err := s.cat.InsertToken(ctx, p.Customer.ID, platform.NewID(16), req.Name, auth.HashToken(token), raw, exp)
+	if err != nil {
+		return CreatedToken{}, fmt.Errorf("create token: %w", err)
+	}
+	return CreatedToken{TokenView: TokenView{TokenInfo: info, Scope: scope}, Token: token}, nil
+}
+
+// ListTokens lists the caller's unrevoked tokens, newest first.
+func (s *Service) ListTokens(ctx context.Context, p Principal) ([]TokenView, error) {
+	if err := requireUnscoped(p); err != nil {
+		return nil, err
+	}
+	rows, err := s.cat.ListTokens(ctx, p.Customer.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TokenView, len(rows))
+	for i, r := range rows {
+		sc, err := parseStoredScope(r.Scope)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = TokenView{TokenInfo: r, Scope: sc}
+	}
+	return out, nil
+}
+
+// RevokeToken revokes one of the caller's tokens. It stops working at once
+// in this process (its cache entry is dropped); other processes sharing
+// the catalog notice within the cache's ttl.
+func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) error {
+	if err := requireUnscoped(p); err != nil {
+		return err
+	}
+	if id == "" || len(id) > 64 {
+		return platform.NotFound("token")
+	}
+	err := s.cat.RevokeToken(ctx, p.Customer.ID, id)
+	if err == nil {
+		// A lookup that read the row just before the revoke may cache it
+		// just after; remembering the id closes that window.
+		s.revoked.put(id, true, time.Time{})
+	}
+	s.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.ID == id })
+	if errors.Is(err, catalog.ErrNotFound) {
+		return platform.NotFound("token")
+	}
+	return err
+}
+
+// forgetCustomerTokens drops the cached tokens of a customer whose account
+// changed (claim), so the change applies to the next request.
+func (s *Service) forgetCustomerTokens(customerID string) {
+	s.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.CustomerID == customerID })
+}
+
+// touchInterval is how often at most last_used_at is written per token.
+const touchInterval = time.Minute
+
+// tokenToucher throttles last_used_at updates: at most one per token per
+// touchInterval in this process, written in the background so that no
+// request waits for it, with a bound on the writes in flight.
+type tokenToucher struct {
+	mu       sync.Mutex
+	last     map[string]time.Time
+	inflight atomic.Int32
+}
+
+func (s *Service) touchToken(id string) {
+	t := &s.touch
+	now := time.Now()
+	t.mu.Lock()
+	if t.last == nil || len(t.last) > 100_000 {
+		t.last = map[string]time.Time{}
+	}
+	if prev, ok := t.last[id]; ok && now.Sub(prev) < touchInterval {
+		t.mu.Unlock()
+		return
+	}
+	if t.inflight.Load() >= 8 {
+		t.mu.Unlock()
+		return // try again on a later request
+	}
+	t.last[id] = now
+	t.inflight.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.inflight.Add(-1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.cat.TouchToken(ctx, id); err != nil {
+			s.log.Debug("update last_used_at", "component", "control", "token", id, "err", err)
+			t.mu.Lock()
+			delete(t.last, id)
+			t.mu.Unlock()
+		}
+	}()
+}

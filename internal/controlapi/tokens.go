@@ -1,0 +1,97 @@
+package controlapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/web"
+)
+
+// tokenJSON is an API token in lists; scope is "full" or the parsed scope.
+type tokenJSON struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scope      any        `json:"scope"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+type createdTokenJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Token     string    `json:"token"`
+	Scope     any       `json:"scope"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func scopeJSON(s *control.Scope) any {
+	if s == nil {
+		return "full"
+	}
+	return s
+}
+
+// decodeCreateTokenRequest decodes POST /customer/tokens. scope_json must
+// be a JSON string holding the scope, not the scope object itself.
+func decodeCreateTokenRequest(body []byte) (control.CreateTokenRequest, error) {
+	var req struct {
+		Name          *string `json:"name"`
+		ExpiresInDays *int    `json:"expires_in_days"`
+		ScopeJSON     *string `json:"scope_json"`
+	}
+	if err := web.Unmarshal(body, &req, false); err != nil {
+		return control.CreateTokenRequest{}, err
+	}
+	if req.Name == nil {
+		return control.CreateTokenRequest{}, platform.Errorf(platform.CodeInvalid, "name: required")
+	}
+	return control.CreateTokenRequest{Name: *req.Name, ExpiresInDays: req.ExpiresInDays, ScopeJSON: req.ScopeJSON}, nil
+}
+
+func (api *API) createToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	body, err := web.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := decodeCreateTokenRequest(body)
+	if err != nil {
+		return err
+	}
+	t, err := api.svc.CreateToken(r.Context(), p, in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusCreated, createdTokenJSON{ID: t.ID, Name: t.Name, Token: t.Token, Scope: scopeJSON(t.Scope),
+		CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC()})
+	return nil
+}
+
+func (api *API) listTokens(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	ts, err := api.svc.ListTokens(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := make([]tokenJSON, len(ts))
+	for i, t := range ts {
+		var used *time.Time
+		if t.LastUsedAt != nil {
+			u := t.LastUsedAt.UTC()
+			used = &u
+		}
+		out[i] = tokenJSON{ID: t.ID, Name: t.Name, Scope: scopeJSON(t.Scope), CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(), LastUsedAt: used}
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (api *API) revokeToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+	if err := api.svc.RevokeToken(r.Context(), p, r.PathValue("token_id")); err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Token revoked"})
+	return nil
+}
