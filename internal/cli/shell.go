@@ -159,7 +159,7 @@ func (a *app) shellRun(ctx context.Context, s *session, db, sql string) error {
 		}
 	}
 	if res.Error != nil {
-		return res.Error
+		return sqlError(res.Error)
 	}
 	if res.Truncated {
 		a.note("(result truncated: only the first %d rows were returned)", len(res.Rows))

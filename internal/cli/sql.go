@@ -104,12 +104,37 @@ func (a *app) runSQL(cmd *cobra.Command, s *session, db string, req client.SQLRe
 		writeResult(a.stdout(), res)
 	}
 	if res.Error != nil {
-		return res.Error
+		return sqlError(res.Error)
 	}
 	if res.Truncated {
 		a.note("(result truncated: only the first %d rows were returned)", len(res.Rows))
 	}
 	return nil
+}
+
+// sqlError explains a PostgreSQL error: PostgreSQL's own hint when it
+// gave one, else one by the SQLSTATE class.
+func sqlError(e *client.SQLError) error {
+	msg := *e
+	h := msg.Hint
+	msg.Hint = ""
+	if h == "" {
+		switch {
+		case e.Code == "25006":
+			h = "the token is read-only (scope ro) for this database"
+		case strings.HasPrefix(e.Code, "42"):
+			h = "check the SQL; `db9 db inspect tables` shows the tables"
+		case strings.HasPrefix(e.Code, "23"):
+			h = "the data breaks a constraint of the table"
+		case strings.HasPrefix(e.Code, "22"):
+			h = "check the values in the SQL"
+		case strings.HasPrefix(e.Code, "57"):
+			h = "the statement was cancelled or timed out (limit 60 s); retry or split it"
+		default:
+			h = "see the PostgreSQL documentation for SQLSTATE " + e.Code
+		}
+	}
+	return hint(&msg, h)
 }
 
 // runPsql runs psql on db with a connect token (or, on a server without

@@ -1,0 +1,568 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/db9/db9/internal/client"
+)
+
+// cliUser is one user of the db9 CLI: a HOME of its own, talking to one server.
+type cliUser struct {
+	t      *testing.T
+	s      *Server
+	Home   string
+	APIURL string
+	Env    []string // extra environment, e.g. DB9_API_KEY=...
+}
+
+func newCLIUser(t *testing.T, s *Server) *cliUser {
+	return &cliUser{t: t, s: s, Home: t.TempDir(), APIURL: "http://" + s.Addr}
+}
+
+// run runs the db9 binary as this user with stdin (may be empty).
+func (u *cliUser) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, db9Binary(u.t), args...)
+	cmd.Env = append(os.Environ(), "HOME="+u.Home, "DB9_API_URL="+u.APIURL, "DB9_API_KEY=", "DB9_DATABASE=",
+		"DB9_DATA_DIR=", "DB9_CATALOG_URL=")
+	cmd.Env = append(cmd.Env, u.Env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		u.t.Fatalf("run db9 %v: %v", args, err)
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+// ok runs a command that must succeed and returns its stdout.
+func (u *cliUser) ok(args ...string) string {
+	u.t.Helper()
+	out, errOut, code := u.run("", args...)
+	if code != 0 {
+		u.t.Fatalf("db9 %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// okJSON runs a command with --json and decodes its output into v.
+func (u *cliUser) okJSON(v any, args ...string) {
+	u.t.Helper()
+	out := u.ok(append(args, "--json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		u.t.Fatalf("db9 %s --json: output is not JSON (%v):\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// fails runs a command that must fail with exit code 1 and exactly one
+// line on stderr, no stack trace; it returns that line.
+func (u *cliUser) fails(stdin string, args ...string) string {
+	u.t.Helper()
+	out, errOut, code := u.run(stdin, args...)
+	line := strings.TrimRight(errOut, "\n")
+	switch {
+	case code != 1:
+		u.t.Errorf("db9 %s: exit %d, want 1\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	case strings.Count(line, "\n") != 0 || !strings.HasPrefix(line, "error: "):
+		u.t.Errorf("db9 %s: stderr is not one \"error: \" line:\n%s", strings.Join(args, " "), errOut)
+	case strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "panic"):
+		u.t.Errorf("db9 %s: stack trace on stderr:\n%s", strings.Join(args, " "), errOut)
+	case !strings.Contains(line, "(hint: "):
+		u.t.Errorf("db9 %s: error without a hint: %s", strings.Join(args, " "), line)
+	}
+	return line
+}
+
+// apiClient returns a Go client of the server with the user's saved token.
+func (u *cliUser) apiClient() *client.Client {
+	u.t.Helper()
+	c, err := client.New(u.APIURL, nil)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(u.Home, ".db9", "credentials"))
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^token = "([0-9a-f]+)"`).FindSubmatch(b)
+	if m == nil {
+		u.t.Fatalf("no token in credentials:\n%s", b)
+	}
+	c.Token = string(m[1])
+	return c
+}
+
+// supported reports whether call got an answer other than 404: whether the
+// server has an endpoint that other issues may not have delivered yet.
+func supported(call func() error) bool {
+	return !client.IsNotFound(call())
+}
+
+func TestCLI_FirstCreateRegistersAnonymously(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+
+	out, errOut, code := u.run("", "create", "--name", "first")
+	if code != 0 {
+		t.Fatalf("first create: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "anonymous account") || !strings.Contains(out, "first") || !strings.Contains(out, "ACTIVE") {
+		t.Errorf("first create: stdout %q stderr %q", out, errOut)
+	}
+	if strings.Contains(out, "admin:") && !strings.Contains(out, ":****@") {
+		t.Errorf("create printed the password without --show-password:\n%s", out)
+	}
+	dir := filepath.Join(u.Home, ".db9")
+	for path, mode := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "credentials"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %o, want %o", path, fi.Mode().Perm(), mode)
+		}
+	}
+	creds, _ := os.ReadFile(filepath.Join(dir, "credentials"))
+	for _, re := range []string{`(?m)^token = "[0-9a-f]{32,}"$`, `(?m)^customer_id = "[0-9a-f-]{36}"$`, `(?m)^anonymous_id = "[0-9a-f-]{36}"$`,
+		`(?m)^anonymous_secret = "[^"]+"$`, `(?m)^is_anonymous = true$`} {
+		if !regexp.MustCompile(re).Match(creds) {
+			t.Errorf("credentials lack %s:\n%s", re, creds)
+		}
+	}
+
+	// A second create reuses the account; no name makes a friendly one.
+	var d client.Database
+	u.okJSON(&d, "create", "--show-password")
+	if !regexp.MustCompile(`^[a-z]+-[a-z]+-\d{2}$`).MatchString(d.Name) || d.State != "ACTIVE" || d.AdminPassword == "" {
+		t.Errorf("create without --name: %+v", d)
+	}
+	var me client.Me
+	me, err := u.apiClient().Me(context.Background())
+	if err != nil || !me.IsAnonymous {
+		t.Errorf("me: %+v %v", me, err)
+	}
+	var dbs []client.Database
+	u.okJSON(&dbs, "list")
+	if len(dbs) != 2 {
+		t.Errorf("list --json: %d databases, want 2", len(dbs))
+	}
+	if out := u.ok("list"); !strings.Contains(out, "NAME") || !strings.Contains(out, "first") || !strings.Contains(out, d.Name) {
+		t.Errorf("list:\n%s", out)
+	}
+
+	// sql prints an aligned table; --json and --output json print the API's JSON.
+	out = u.ok("sql", "first", "-q", "select 1")
+	want := " ?column?\n----------\n        1\n(1 row)\n"
+	if out != want {
+		t.Errorf("sql select 1:\n%q\nwant\n%q", out, want)
+	}
+	var res client.SQLResult
+	u.okJSON(&res, "sql", "first", "-q", "select 1 as one, 'x' as s")
+	if len(res.Rows) != 1 || string(res.Rows[0][0]) != "1" || string(res.Rows[0][1]) != `"x"` || res.Columns[0].Name != "one" {
+		t.Errorf("sql --json: %+v", res)
+	}
+	if out := u.ok("db", "sql", "first", "-q", "select 2 as two", "--output", "json"); !strings.Contains(out, `"two"`) {
+		t.Errorf("db sql --output json: %s", out)
+	}
+
+	// A script with -f, then the default database from `use`.
+	script := filepath.Join(t.TempDir(), "s.sql")
+	os.WriteFile(script, []byte("create table t (id int primary key, v text);\ninsert into t values (1, 'a'), (2, 'b');\n"), 0o644)
+	if out := u.ok("sql", "first", "-f", script); !strings.Contains(out, "INSERT 0 2") {
+		t.Errorf("sql -f: %s", out)
+	}
+	u.ok("use", "first")
+	if out := u.ok("use"); strings.TrimSpace(out) != "first" {
+		t.Errorf("use: %q", out)
+	}
+	if out := u.ok("sql", "-q", "select v from t order by id"); !strings.Contains(out, " a\n b\n(2 rows)") {
+		t.Errorf("sql on the default database:\n%s", out)
+	}
+
+	// Piped input runs statement by statement; multi-line statements end with ;.
+	out, errOut, code = u.run("select 1\n  as a;\nselect 'x;y' as b;\n\\q\n", "sql")
+	if code != 0 || !strings.Contains(out, " a\n---\n 1\n(1 row)") || !strings.Contains(out, " x;y\n") {
+		t.Errorf("piped session: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	line := u.fails("select 1;\nselec 2;\nselect 3;\n", "sql", "first")
+	if !strings.Contains(line, "42601") {
+		t.Errorf("piped session error: %s", line)
+	}
+
+	var st map[string]any
+	u.okJSON(&st, "status")
+	if st["authenticated"] != true || st["is_anonymous"] != true || st["default_database"] != "first" {
+		t.Errorf("status --json: %v", st)
+	}
+	var got client.Database
+	u.okJSON(&got, "db", "status", "first")
+	if got.Name != "first" || got.State != "ACTIVE" {
+		t.Errorf("db status --json: %+v", got)
+	}
+	if out := u.ok("db", "connect", "first", "--env"); !strings.Contains(out, "export PGPASSWORD='") || !strings.Contains(out, "export DATABASE_URL='postgresql://") {
+		t.Errorf("db connect --env:\n%s", out)
+	}
+	var cr client.Credentials
+	u.okJSON(&cr, "db", "reset-password", "first")
+	if cr.AdminPassword == "" {
+		t.Errorf("reset-password: %+v", cr)
+	}
+
+	// delete refuses without --yes off a terminal, then deletes.
+	if line := u.fails("", "delete", "first"); !strings.Contains(line, "--yes") {
+		t.Errorf("delete without --yes: %s", line)
+	}
+	u.ok("delete", "first", "--yes")
+	if line := u.fails("", "sql", "first", "-q", "select 1"); !strings.Contains(line, `"first" not found`) {
+		t.Errorf("sql on a deleted database: %s", line)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.toml")); err != nil {
+		t.Errorf("settings file: %v", err)
+	}
+}
+
+func TestCLI_AnonymousSessionRefreshesOnce(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	u.ok("create", "--name", "r")
+	path := filepath.Join(u.Home, ".db9", "credentials")
+	b, _ := os.ReadFile(path)
+	old := regexp.MustCompile(`(?m)^token = .*$`)
+	os.WriteFile(path, old.ReplaceAll(b, []byte(`token = "`+strings.Repeat("0", 128)+`"`)), 0o600)
+
+	if out := u.ok("list"); !strings.Contains(out, "r ") {
+		t.Errorf("list after a 401 and refresh:\n%s", out)
+	}
+	nb, _ := os.ReadFile(path)
+	if bytes.Contains(nb, []byte(strings.Repeat("0", 128))) {
+		t.Errorf("the refreshed token was not saved:\n%s", nb)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after refresh: %o", fi.Mode().Perm())
+	}
+
+	// A secret the server rejects: one clear line, no loop.
+	secret := regexp.MustCompile(`(?m)^anonymous_secret = .*$`)
+	os.WriteFile(path, secret.ReplaceAll(old.ReplaceAll(nb, []byte(`token = "bad"`)), []byte(`anonymous_secret = "wrong"`)), 0o600)
+	if line := u.fails("", "list"); !strings.Contains(line, "refreshed") {
+		t.Errorf("refresh with a wrong secret: %s", line)
+	}
+}
+
+func TestCLI_BadInputIsOneLineAndExit1(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	u.ok("create", "--name", "good")
+
+	tests := []struct {
+		name  string
+		args  []string
+		env   []string
+		stdin string
+		has   string
+	}{
+		{"unknown database", []string{"sql", "nosuch", "-q", "select 1"}, nil, "", `database "nosuch" not found`},
+		{"unknown database status", []string{"db", "status", "nosuch"}, nil, "", "not found"},
+		{"unknown database delete", []string{"delete", "nosuch", "--yes"}, nil, "", "not found"},
+		{"unknown flag", []string{"create", "--bogus"}, nil, "", "unknown flag: --bogus"},
+		{"missing flag value", []string{"sql", "good", "-q"}, nil, "", "flag needs an argument"},
+		{"bad output", []string{"list", "--output", "yaml"}, nil, "", "--output"},
+		{"unknown command", []string{"frobnicate"}, nil, "", "unknown command"},
+		{"unknown subcommand", []string{"db", "frobnicate"}, nil, "", "unknown command"},
+		{"too many args", []string{"delete", "a", "b"}, nil, "", "want"},
+		{"q and f", []string{"sql", "good", "-q", "select 1", "-f", "x.sql"}, nil, "", "together"},
+		{"missing file", []string{"sql", "good", "-f", "/nonexistent.sql"}, nil, "", "/nonexistent.sql"},
+		{"bad snapshot", []string{"branch", "create", "good", "--snapshot-at", "yesterday"}, nil, "", "RFC 3339"},
+		{"bad scope", []string{"token", "create", "--scope", "good:admin"}, nil, "", "ro or <db>:rw"},
+		{"duplicate name", []string{"create", "--name", "good"}, nil, "", "good"},
+		{"sql error", []string{"sql", "good", "-q", "select nope"}, nil, "", "42703"},
+		{"no database", []string{"sql", "-q", "select 1"}, nil, "", "no database given"},
+		{"server down", []string{"list", "--api-url", "http://" + freePort(t)}, nil, "", "cannot reach"},
+		{"bad api url", []string{"list", "--api-url", "ftp://x"}, nil, "", "invalid API URL"},
+		{"invalid api key", []string{"list"}, []string{"DB9_API_KEY=" + strings.Repeat("ab", 64)}, "", "DB9_API_KEY was rejected"},
+		{"login with a bad key", []string{"login", "--api-key", "nope"}, nil, "", "rejected"},
+		{"login without key", []string{"login"}, nil, "", "--api-key"},
+		{"sql error in --json", []string{"sql", "good", "-q", "select 1/0", "--json"}, nil, "", "22012"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := *u
+			v.t, v.Env = t, tt.env
+			if line := v.fails(tt.stdin, tt.args...); !strings.Contains(line, tt.has) {
+				t.Errorf("db9 %s: %q does not mention %q", strings.Join(tt.args, " "), line, tt.has)
+			}
+		})
+	}
+
+	// An invalid token saved by `login` (not anonymous: no refresh).
+	v := newCLIUser(t, s)
+	os.MkdirAll(filepath.Join(v.Home, ".db9"), 0o700)
+	os.WriteFile(filepath.Join(v.Home, ".db9", "credentials"), []byte("token = \"expired\"\nis_anonymous = false\n"), 0o600)
+	if line := v.fails("", "list"); !strings.Contains(line, "saved token was rejected") || !strings.Contains(line, "db9 login") {
+		t.Errorf("invalid saved token: %s", line)
+	}
+	// Not logged in and a command that does not register.
+	w := newCLIUser(t, s)
+	if line := w.fails("", "db", "status", "good"); !strings.Contains(line, "not logged in") {
+		t.Errorf("not logged in: %s", line)
+	}
+}
+
+func TestCLI_HelpListsTheCommandTree(t *testing.T) {
+	t.Parallel()
+	out, _, code := runDB9(t, "--help")
+	if code != 0 {
+		t.Fatalf("db9 --help: exit %d", code)
+	}
+	for _, want := range []string{"Examples:", "create", "branch", "    create", "migration", "token", "completion", "users", "inspect"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("db9 --help lacks %q:\n%s", want, out)
+		}
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		out, _, code := runDB9(t, "completion", shell)
+		if code != 0 || !strings.Contains(out, "db9") {
+			t.Errorf("completion %s: exit %d", shell, code)
+		}
+	}
+}
+
+func TestCLI_LoginWithAPIKey(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	out, errOut, code := runDB9(t, "admin", "customer", "create", "--email", "cli@example.com", "--data-dir", s.DataDir, "--json")
+	if code != 0 {
+		t.Fatalf("admin customer create: %d %s", code, errOut)
+	}
+	var c struct{ Token string }
+	json.Unmarshal([]byte(out), &c)
+	u := newCLIUser(t, s)
+	if _, errOut, code := u.run(c.Token+"\n", "login", "--api-key", "-"); code != 0 {
+		t.Fatalf("login: %s", errOut)
+	}
+	var st map[string]any
+	u.okJSON(&st, "status")
+	if st["authenticated"] != true || st["is_anonymous"] != false || st["email"] != "cli@example.com" {
+		t.Errorf("status after login: %v", st)
+	}
+	u.ok("create", "--name", "full")
+	u.ok("logout")
+	if line := u.fails("", "db", "status", "full"); !strings.Contains(line, "not logged in") {
+		t.Errorf("after logout: %s", line)
+	}
+	u.Env = []string{"DB9_API_KEY=" + c.Token}
+	if out := u.ok("list"); !strings.Contains(out, "full") {
+		t.Errorf("list with DB9_API_KEY:\n%s", out)
+	}
+}
+
+func TestCLI_Migrations(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	u.ok("create", "--name", "mig")
+	if !supported(func() error { _, err := u.apiClient().ListMigrations(context.Background(), "mig"); return err }) {
+		t.Skip("the server has no migrations endpoint yet (issue 3)")
+	}
+	dir := filepath.Join(t.TempDir(), "migrations")
+	for _, name := range []string{"create users", "add email"} {
+		u.ok("migration", "new", name, "--dir", dir)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if len(files) != 2 || filepath.Base(files[0]) != "0001_create_users.sql" || filepath.Base(files[1]) != "0002_add_email.sql" {
+		t.Fatalf("migration new made %v", files)
+	}
+	os.WriteFile(files[0], []byte("create table users (id int primary key);\n"), 0o644)
+	os.WriteFile(files[1], []byte("alter table users add column email text;\n"), 0o644)
+
+	var states []map[string]any
+	u.okJSON(&states, "migration", "status", "mig", "--dir", dir)
+	if len(states) != 2 || states[0]["status"] != "pending" || states[1]["status"] != "pending" {
+		t.Fatalf("status before up: %v", states)
+	}
+	if out := u.ok("migration", "up", "mig", "--dir", dir); out != "applied 0001_create_users\napplied 0002_add_email\n" {
+		t.Errorf("up:\n%s", out)
+	}
+	third := filepath.Join(dir, "0003_add_name.sql")
+	os.WriteFile(third, []byte("alter table users add column name text;\n"), 0o644)
+	out := u.ok("migration", "status", "mig", "--dir", dir)
+	if !regexp.MustCompile(`0001_create_users\s+applied`).MatchString(out) || !regexp.MustCompile(`0003_add_name\s+pending`).MatchString(out) {
+		t.Errorf("status:\n%s", out)
+	}
+	if out := u.ok("migration", "up", "mig", "--dir", dir); out != "applied 0003_add_name\n" {
+		t.Errorf("second up:\n%s", out)
+	}
+	if out := u.ok("sql", "mig", "-q", "select column_name from information_schema.columns where table_schema = 'public' and table_name = 'users' order by ordinal_position"); !strings.Contains(out, "id\n email\n name\n(3 rows)") {
+		t.Errorf("columns after migrations:\n%s", out)
+	}
+	var applied []client.Migration
+	u.okJSON(&applied, "migration", "list", "mig")
+	if len(applied) != 3 || applied[0].Name != "0001_create_users" {
+		t.Errorf("migration list: %+v", applied)
+	}
+	// A changed applied file stops `up` before anything runs.
+	os.WriteFile(files[0], []byte("create table users (id bigint primary key);\n"), 0o644)
+	if line := u.fails("", "migration", "up", "mig", "--dir", dir); !strings.Contains(line, "0001_create_users changed") {
+		t.Errorf("up with a modified file: %s", line)
+	}
+	// A failing migration is reported and nothing of it is applied.
+	os.WriteFile(files[0], []byte("create table users (id int primary key);\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "0004_bad.sql"), []byte("create table ok (x int);\nselect nope;\n"), 0o644)
+	if line := u.fails("", "migration", "up", "mig", "--dir", dir); !strings.Contains(line, "0004_bad failed") {
+		t.Errorf("failing migration: %s", line)
+	}
+	if out := u.ok("sql", "mig", "-q", "select to_regclass('public.ok') is null as absent"); !strings.Contains(out, " true\n") {
+		t.Errorf("a failed migration left a table behind:\n%s", out)
+	}
+}
+
+func TestCLI_BranchWaitsForActive(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	u.ok("create", "--name", "parent")
+	u.ok("sql", "parent", "-q", "create table t (x int); insert into t values (42)")
+	if !supported(func() error {
+		_, err := u.apiClient().Branch(context.Background(), "parent", client.BranchRequest{Name: "probe"})
+		return err
+	}) {
+		t.Skip("the server has no branch endpoint yet (branching is not implemented)")
+	}
+	var b client.Database
+	u.okJSON(&b, "branch", "create", "parent", "--name", "child")
+	if b.State != "ACTIVE" || b.Name != "child" || b.ParentDatabaseID == nil {
+		t.Fatalf("branch create --json: %+v", b)
+	}
+	if out := u.ok("sql", "child", "-q", "select x from t"); !strings.Contains(out, "42") {
+		t.Errorf("branch data:\n%s", out)
+	}
+	var list []client.Database
+	u.okJSON(&list, "branch", "list", "parent")
+	if len(list) < 1 {
+		t.Errorf("branch list: %+v", list)
+	}
+	u.ok("branch", "delete", "child", "--yes")
+}
+
+func TestCLI_TokensUsersSchemaDumpConnect(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	u.ok("create", "--name", "app")
+	u.ok("sql", "app", "-q", "create table items (id int primary key, name text not null); insert into items values (1, 'x')")
+	ctx := context.Background()
+	c := u.apiClient()
+
+	t.Run("tokens", func(t *testing.T) {
+		if !supported(func() error { _, err := c.ListTokens(ctx); return err }) {
+			t.Skip("the server has no tokens endpoint yet (issue 3)")
+		}
+		v := *u
+		v.t = t
+		var tok client.Token
+		v.okJSON(&tok, "token", "create", "--name", "reader", "--scope", "app:ro")
+		if len(tok.Token) != 128 || tok.ID == "" {
+			t.Fatalf("token create: %+v", tok)
+		}
+		if out := v.ok("token", "list"); !strings.Contains(out, "reader") || strings.Contains(out, tok.Token) {
+			t.Errorf("token list:\n%s", out)
+		}
+		r := v
+		r.Env = []string{"DB9_API_KEY=" + tok.Token}
+		if out := r.ok("sql", "app", "-q", "select name from items"); !strings.Contains(out, "x") {
+			t.Errorf("scoped read:\n%s", out)
+		}
+		r.fails("", "sql", "app", "-q", "insert into items values (2, 'y')")
+		v.ok("token", "revoke", tok.ID)
+		if line := r.fails("", "list"); !strings.Contains(line, "DB9_API_KEY was rejected") {
+			t.Errorf("revoked token: %s", line)
+		}
+	})
+	t.Run("users", func(t *testing.T) {
+		if !supported(func() error { _, err := c.ListUsers(ctx, "app"); return err }) {
+			t.Skip("the server has no users endpoint yet (issue 3)")
+		}
+		v := *u
+		v.t = t
+		var nu client.NewUser
+		v.okJSON(&nu, "db", "users", "create", "app", "--username", "worker")
+		if nu.Username != "worker" || nu.Password == "" {
+			t.Errorf("users create: %+v", nu)
+		}
+		if out := v.ok("db", "users", "list", "app"); !strings.Contains(out, "worker") {
+			t.Errorf("users list:\n%s", out)
+		}
+		v.ok("db", "users", "delete", "app", "--username", "worker")
+		v.fails("", "db", "users", "delete", "app", "--username", "worker")
+	})
+	t.Run("inspect", func(t *testing.T) {
+		if !supported(func() error { _, err := c.Schema(ctx, "app"); return err }) {
+			t.Skip("the server has no schema endpoint yet (issue 3)")
+		}
+		v := *u
+		v.t = t
+		if out := v.ok("db", "inspect", "tables", "app"); !regexp.MustCompile(`public\s+items\s+table\s+2\s+id`).MatchString(out) {
+			t.Errorf("inspect tables:\n%s", out)
+		}
+		if out := v.ok("db", "inspect", "schemas", "app"); !regexp.MustCompile(`public\s+1\s+0`).MatchString(out) {
+			t.Errorf("inspect schemas:\n%s", out)
+		}
+	})
+	t.Run("dump", func(t *testing.T) {
+		if !supported(func() error { _, err := c.Dump(ctx, "app", true); return err }) {
+			t.Skip("the server has no dump endpoint yet (issue 3)")
+		}
+		v := *u
+		v.t = t
+		file := filepath.Join(t.TempDir(), "app.sql")
+		v.ok("db", "dump", "app", "-o", file)
+		b, _ := os.ReadFile(file)
+		if !strings.Contains(string(b), "items") {
+			t.Errorf("dump:\n%s", b)
+		}
+		if out := v.ok("db", "dump", "app", "--ddl-only"); !strings.Contains(out, "CREATE TABLE") {
+			t.Errorf("dump --ddl-only:\n%s", out)
+		}
+		v.ok("create", "--name", "copy")
+		v.ok("sql", "copy", "-f", file)
+		if out := v.ok("sql", "copy", "-q", "select name from items"); !strings.Contains(out, " x\n") {
+			t.Errorf("restored dump:\n%s", out)
+		}
+	})
+	t.Run("connect-token and psql", func(t *testing.T) {
+		if !supported(func() error { _, err := c.ConnectToken(ctx, "app", ""); return err }) {
+			t.Skip("the server has no connect-token endpoint yet (issue 4)")
+		}
+		v := *u
+		v.t = t
+		var ct client.ConnectToken
+		v.okJSON(&ct, "db", "connect-token", "app")
+		if ct.Token == "" || !strings.HasSuffix(ct.User, ".admin") {
+			t.Errorf("connect-token: %+v", ct)
+		}
+		if _, err := exec.LookPath("psql"); err != nil {
+			t.Skip("psql is not on PATH")
+		}
+		out, errOut, code := v.run("", "sql", "app", "--psql", "-q", "select 40 + 2 as answer")
+		if code != 0 || !strings.Contains(out, "42") {
+			t.Errorf("sql --psql: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+}
