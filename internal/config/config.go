@@ -30,6 +30,8 @@ type Server struct {
 	// key files; empty: a self-signed pair generated under secrets/.
 	TLSCert string
 	TLSKey  string
+	// PGMaxConns bounds the front door's sessions per database.
+	PGMaxConns int
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -43,6 +45,7 @@ func Defaults() Server {
 		AnonymousDBLimit: 5,
 		WarmPool:         4,
 		SparePool:        16,
+		PGMaxConns:       40,
 		LogLevel:         "info",
 	}
 }
@@ -73,7 +76,7 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 		}
 		c.IdleTimeout = d
 	}
-	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_SPARE_POOL": &c.SparePool} {
+	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_SPARE_POOL": &c.SparePool, "DB9_PG_MAX_CONNS": &c.PGMaxConns} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -144,6 +147,9 @@ func (c *Server) Validate() error {
 	}
 	if c.OIDCJWKSURL != "" && c.OIDCIssuer == "" {
 		return fmt.Errorf("--oidc-jwks-url needs --oidc-issuer and --oidc-audience")
+	}
+	if c.PGMaxConns < 1 || c.PGMaxConns > 1000 {
+		return fmt.Errorf("--pg-max-conns must be between 1 and 1000")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key must be given together")

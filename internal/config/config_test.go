@@ -55,6 +55,9 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		"DB9_WARM_POOL":          "2",
 		"DB9_SPARE_POOL":         "3",
 		"DB9_LOG_LEVEL":          "debug",
+		"DB9_TLS_CERT":           "/etc/db9/pg.crt",
+		"DB9_TLS_KEY":            "/etc/db9/pg.key",
+		"DB9_PG_MAX_CONNS":       "12",
 	}
 	got, err := Defaults().FromEnv(envOf(env))
 	if err != nil {
@@ -64,6 +67,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		DataDir: "/srv/db9", HTTPAddr: "0.0.0.0:9000", PGAddr: "0.0.0.0:6543", PublicHost: "db.example.com",
 		IdleTimeout: 90 * time.Second, Region: "eu-1", CatalogURL: "postgres://cat@h/db",
 		AnonymousDBLimit: 7, WarmPool: 2, SparePool: 3, LogLevel: "debug",
+		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("FromEnv (-want +got):\n%s", diff)
