@@ -104,6 +104,10 @@ func (a *PGAccess) ConnectToken(ctx context.Context, p Principal, idOrName, role
 	if err != nil {
 		return ConnectToken{}, err
 	}
+	// A login as a database role is write access: not for ro tokens.
+	if err := requireWrite(p, row.ID); err != nil {
+		return ConnectToken{}, err
+	}
 	tok, c, err := a.signer.Sign(row.ID, role)
 	if err != nil {
 		return ConnectToken{}, err
@@ -166,6 +170,9 @@ func (a *PGAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName s
 	if err != nil {
 		return CreatedConnectKey{}, err
 	}
+	if err := requireWrite(p, row.ID); err != nil {
+		return CreatedConnectKey{}, err
+	}
 	k.ID, k.DatabaseID, k.CustomerID = platform.NewID(16), row.ID, row.CustomerID
 	secret := ConnectKeyPrefix + platform.RandomString(43, keyAlphabet)
 	k, err = a.s.cat.InsertConnectKey(ctx, k, auth.HashToken(secret))
@@ -188,6 +195,9 @@ func (a *PGAccess) ListConnectKeys(ctx context.Context, p Principal, idOrName st
 func (a *PGAccess) RevokeConnectKey(ctx context.Context, p Principal, idOrName, keyID string) error {
 	row, err := a.s.lookup(ctx, p, idOrName)
 	if err != nil {
+		return err
+	}
+	if err := requireWrite(p, row.ID); err != nil {
 		return err
 	}
 	if err := a.s.cat.RevokeConnectKey(ctx, row.ID, keyID); errors.Is(err, catalog.ErrNotFound) {
