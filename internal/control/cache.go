@@ -45,7 +45,7 @@ func (c *ttlCache[K, V]) put(k K, v V, notAfter time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
+	if _, replace := c.m[k]; !replace && len(c.m) >= c.max {
 		now := time.Now()
 		for k, e := range c.m {
 			if now.After(e.exp) {

@@ -20,8 +20,10 @@ func statelessTag(tag string) bool {
 
 // sessionWords are fragments of SQL through which a statement whose tag
 // looks stateless can still change the session: set_config(..., false),
-// advisory locks, temporary objects, listeners, session-level functions.
-var sessionWords = []string{"set_config", "advisory", "temp", "listen", "session", "prepare"}
+// advisory locks, temporary objects, listeners, session-level functions,
+// UPDATE pg_settings (a SET in disguise), and Unicode-escaped identifiers
+// (U&"\0073et_config" names set_config without spelling it).
+var sessionWords = []string{"set_config", "advisory", "temp", "listen", "session", "prepare", "pg_settings", "u&"}
 
 // mentionsSessionState reports whether sql contains any of sessionWords,
 // ignoring case. A user function that changes session state without any of
@@ -30,7 +32,7 @@ var sessionWords = []string{"set_config", "advisory", "temp", "listen", "session
 func mentionsSessionState(sql string) bool {
 	for i := 0; i < len(sql); i++ {
 		c := sql[i] | 0x20 // ASCII lower case; harmless for other bytes
-		if c != 's' && c != 'a' && c != 't' && c != 'l' && c != 'p' {
+		if c != 's' && c != 'a' && c != 't' && c != 'l' && c != 'p' && c != 'u' {
 			continue
 		}
 		for _, w := range sessionWords {
