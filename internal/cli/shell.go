@@ -131,8 +131,11 @@ func (a *app) shell(ctx context.Context, s *session, db string, in io.Reader, in
 		}
 		stmt := strings.TrimSpace(buf.String())
 		buf.Reset()
-		history = append(history, stmt)
-		lr.AddHistory(strings.Join(strings.Fields(stmt), " "))
+		// History entries are one line (the editor edits one line); only a
+		// string literal spanning lines would change on recall.
+		one := oneLineSQL(stmt)
+		history = append(history, one)
+		lr.AddHistory(one)
 		if err := a.shellRun(ctx, s, db, stmt); err != nil {
 			if !interactive || ctx.Err() != nil {
 				return err
@@ -140,6 +143,15 @@ func (a *app) shell(ctx context.Context, s *session, db string, in io.Reader, in
 			fmt.Fprintln(a.stderr(), "error: "+describeError(a.explain(err)))
 		}
 	}
+}
+
+// oneLineSQL joins the lines of a statement with single spaces.
+func oneLineSQL(stmt string) string {
+	lines := strings.Split(stmt, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
 }
 
 // shellRun sends one input of the session and prints its result.
