@@ -7,6 +7,7 @@
 //	go run ./bench/db9bench coldstart [-n 30]
 //	go run ./bench/db9bench sqlhttp   [-n 3000] [-duration 5s]
 //	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
+//	go run ./bench/db9bench proxy     [-T 30s] [-c 16] [-j 2] [-n 500] [-cold 30]
 package main
 
 import (
@@ -26,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|density [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|density|proxy [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -46,6 +47,8 @@ func main() {
 		err = benchSQLHTTP(os.Args[2:])
 	case "density":
 		err = benchDensity(os.Args[2:])
+	case "proxy":
+		err = benchProxy(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
@@ -97,6 +100,7 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	cfg := config.Defaults()
 	cfg.DataDir = filepath.Join(dir, "db9")
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.PGAddr = "127.0.0.1:0"
 	cfg.IdleTimeout = idle
 	cfg.WarmPool = warmPool
 	cfg.SparePool = sparePool

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// benchProxy measures the PostgreSQL front door against its peers, all in
+// one run against the same instance: pgbench -S through db9's proxy,
+// directly on the instance's socket, and through PgBouncer (session mode);
+// connection setup (connect + auth + select 1) with a password after the
+// first login and with a connect token; and cold connects to a stopped
+// database.
+func benchProxy(args []string) error {
+	fs := flag.NewFlagSet("proxy", flag.ExitOnError)
+	e := commonFlags(fs)
+	dur := fs.Duration("T", 30*time.Second, "pgbench -T")
+	clients := fs.Int("c", 16, "pgbench -c")
+	threads := fs.Int("j", 2, "pgbench -j")
+	scale := fs.Int("s", 10, "pgbench -i -s")
+	n := fs.Int("n", 500, "connection setups measured per kind")
+	cold := fs.Int("cold", 30, "cold connects measured")
+	fs.Parse(args)
+	for _, tool := range []string{"pgbench", "pgbouncer"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found (bench/run installs pgbouncer with apt-get)", tool)
+		}
+	}
+	dir, cleanup, err := e.dataDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx := context.Background()
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	api, err := newAPIClient(srv.HTTPAddr())
+	if err != nil {
+		return err
+	}
+	var db struct {
+		ID            string `json:"id"`
+		AdminPassword string `json:"admin_password"`
+	}
+	if err := api.do("POST", "/customer/databases", map[string]any{"name": "bench"}, 201, &db); err != nil {
+		return err
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := api.do("POST", "/customer/databases/bench/connect-token", nil, 200, &tok); err != nil {
+		return err
+	}
+	sock := filepath.Join(srv.Instances().Dir(db.ID), "s")
+	proxyURL := func(pw, sslmode string) string {
+		return (&url.URL{Scheme: "postgresql", User: url.UserPassword(db.ID+".admin", pw), Host: srv.PGAddr(), Path: "/postgres",
+			RawQuery: "sslmode=" + sslmode}).String()
+	}
+	direct := fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock)
+
+	bouncer, stopBouncer, err := startPgBouncer(dir, sock)
+	if err != nil {
+		return err
+	}
+	defer stopBouncer()
+	bouncerConn := fmt.Sprintf("host=127.0.0.1 port=%s user=admin dbname=bench sslmode=disable", bouncer)
+
+	fmt.Fprintf(os.Stderr, "pgbench -i -s %d through the proxy\n", *scale)
+	if out, err := exec.Command("pgbench", "-i", "-q", "-s", strconv.Itoa(*scale), proxyURL(db.AdminPassword, "disable")).CombinedOutput(); err != nil {
+		return fmt.Errorf("pgbench -i: %v: %s", err, out)
+	}
+	type run struct {
+		name, conn string
+	}
+	runs := []run{
+		{"direct: instance Unix socket", direct},
+		{"db9 proxy (TCP, password, sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
+		{"db9 proxy (TCP, password, sslmode=require)", proxyURL(db.AdminPassword, "require")},
+		{"PgBouncer 1.18 session mode (TCP)", bouncerConn},
+	}
+	tps := map[string]float64{}
+	fmt.Printf("`pgbench -S -c %d -j %d -T %d` (scale %d), same instance, one after another\n\n", *clients, *threads, int(dur.Seconds()), *scale)
+	fmt.Println("| path | tps | latency avg ms |\n|---|---|---|")
+	for _, r := range runs {
+		t, lat, err := pgbench(r.conn, *clients, *threads, *dur)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		tps[r.name] = t
+		fmt.Printf("| %s | %.0f | %.3f |\n", r.name, t, lat)
+	}
+	d, p, b := tps[runs[0].name], tps[runs[1].name], tps[runs[3].name]
+	fmt.Printf("| **db9 / direct** | **%.2f** | |\n| **db9 / PgBouncer** | **%.2f** | |\n\n", p/d, p/b)
+
+	fmt.Printf("Connection setup: connect + authenticate + `select 1` + close, %d times each, sequential\n\n%s\n", *n, tableHead)
+	setups := []run{
+		{"db9 proxy, password (checked once, then cached)", proxyURL(db.AdminPassword, "disable")},
+		{"db9 proxy, connect token", proxyURL(tok.Token, "disable")},
+		{"db9 proxy, password, sslmode=require", proxyURL(db.AdminPassword, "require")},
+		{"direct: instance Unix socket (trust)", direct},
+		{"PgBouncer session mode (TCP, trust)", bouncerConn},
+	}
+	for _, s := range setups {
+		ds, err := connectTimes(ctx, s.conn, *n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Println(summarize(ds).row(s.name))
+	}
+
+	fmt.Printf("\nCold connect: the instance stopped (Manager.Stop), then connect + authenticate + `select 1`, %d times\n\n%s\n", *cold, tableHead)
+	for _, s := range []run{{"cold, password", proxyURL(db.AdminPassword, "disable")}, {"cold, connect token", proxyURL(tok.Token, "disable")}} {
+		var ds []time.Duration
+		for range *cold {
+			deadline := time.Now().Add(10 * time.Second)
+			for !srv.Instances().Stop(db.ID) {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("could not stop %s", db.ID)
+				}
+				time.Sleep(20 * time.Millisecond) // the last session's lease is still being released
+			}
+			one, err := connectTimes(ctx, s.conn, 1)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, one...)
+		}
+		fmt.Println(summarize(ds).row(s.name))
+	}
+	return nil
+}
+
+var (
+	tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+	latRE = regexp.MustCompile(`latency average = ([0-9.]+) ms`)
+)
+
+func pgbench(conn string, c, j int, d time.Duration) (tps, lat float64, err error) {
+	out, err := exec.Command("pgbench", "-n", "-S", "-c", strconv.Itoa(c), "-j", strconv.Itoa(j), "-T", strconv.Itoa(int(d.Seconds())), conn).CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("pgbench: %v: %s", err, out)
+	}
+	m, l := tpsRE.FindSubmatch(out), latRE.FindSubmatch(out)
+	if m == nil || l == nil {
+		return 0, 0, fmt.Errorf("pgbench output: %s", out)
+	}
+	tps, _ = strconv.ParseFloat(string(m[1]), 64)
+	lat, _ = strconv.ParseFloat(string(l[1]), 64)
+	return tps, lat, nil
+}
+
+// connectTimes connects n times in a row, each time running select 1.
+func connectTimes(ctx context.Context, conn string, n int) ([]time.Duration, error) {
+	out := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		c, err := pgconn.Connect(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.Exec(ctx, "select 1").ReadAll(); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(start))
+		c.Close(ctx)
+	}
+	return out, nil
+}
+
+// startPgBouncer runs PgBouncer in session mode in front of the instance
+// socket, as the OS user PostgreSQL runs as (PgBouncer refuses root, and
+// only that user can enter the socket directory). It returns its port.
+func startPgBouncer(dir, sock string) (string, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	bdir := filepath.Join(dir, "pgbouncer")
+	if err := os.MkdirAll(bdir, 0o777); err != nil {
+		return "", nil, err
+	}
+	os.Chmod(bdir, 0o777)
+	ini := fmt.Sprintf(`[databases]
+bench = host=%s port=5432 dbname=postgres user=admin
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %s
+unix_socket_dir =
+auth_type = trust
+auth_file = %s/users.txt
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 40
+logfile = %s/pgbouncer.log
+pidfile = %s/pgbouncer.pid
+`, sock, port, bdir, bdir, bdir)
+	if err := os.WriteFile(filepath.Join(bdir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
+		return "", nil, err
+	}
+	if err := os.WriteFile(filepath.Join(bdir, "users.txt"), []byte(`"admin" ""`+"\n"), 0o644); err != nil {
+		return "", nil, err
+	}
+	args := []string{filepath.Join(bdir, "pgbouncer.ini")}
+	if os.Geteuid() == 0 {
+		user := os.Getenv("DB9_OS_USER")
+		if user == "" {
+			user = "postgres"
+		}
+		args = append([]string{"-u", user}, args...)
+	}
+	cmd := exec.Command("pgbouncer", append([]string{"-q"}, args...)...) // -q: log only to logfile
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			return port, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			b, _ := os.ReadFile(filepath.Join(bdir, "pgbouncer.log"))
+			return "", nil, fmt.Errorf("pgbouncer did not start: %s", strings.TrimSpace(string(b)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
