@@ -106,7 +106,12 @@ func (s *Service) ApplyMigration(ctx context.Context, p Principal, idOrName, nam
 	if err != nil {
 		return Migration{}, "", unavailable(err)
 	}
-	defer c.Release() // not marked clean: the SQL may leave session state, DISCARD ALL resets it
+	defer c.Release()
+	// Start from a clean session whatever an earlier user of the pooled
+	// connection left (SET ROLE, search_path, temporary objects).
+	if _, err := c.Conn().PgConn().Exec(ctx, "DISCARD ALL").ReadAll(); err != nil {
+		return Migration{}, "", unavailable(err)
+	}
 	m := Migration{Name: name, Checksum: checksum, SQLPreview: preview(sql)}
 	status := MigrationApplied
 	tx, err := c.Begin(ctx)

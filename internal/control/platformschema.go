@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/db9/db9/internal/catalog"
@@ -65,6 +66,10 @@ func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease *in
 	defer conn.Close(context.WithoutCancel(ctx))
 	// One simple-protocol message: one implicit transaction.
 	if _, err := conn.Exec(ctx, platformSchemaSQL).ReadAll(); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42501" {
+			return platform.Errorf(platform.CodeConflict, "schema %s is reserved for the platform; rename or drop the schema of that name", PlatformSchema)
+		}
 		return fmt.Errorf("create platform schema in %s: %w", id, err)
 	}
 	s.meta.Store(id, struct{}{})
