@@ -50,6 +50,20 @@ func (a *app) addClientCommands(root *cobra.Command) {
 	})
 }
 
+// withoutGlobalFlags drops the "Global Flags:" section of a usage template.
+func withoutGlobalFlags(tmpl string) string {
+	const open = "{{if .HasAvailableInheritedFlags}}"
+	i := strings.Index(tmpl, open)
+	if i < 0 {
+		return tmpl
+	}
+	j := strings.Index(tmpl[i:], "{{end}}")
+	if j < 0 {
+		return tmpl
+	}
+	return tmpl[:i] + tmpl[i+j+len("{{end}}"):]
+}
+
 // printTree lists every command under c, one per line, indented by depth.
 func printTree(w io.Writer, c *cobra.Command, indent string) {
 	for _, sub := range c.Commands() {

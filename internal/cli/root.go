@@ -74,7 +74,11 @@ func NewRoot(env Env) *cobra.Command {
 		&cobra.Group{ID: groupPlatform, Title: "Running the platform:"})
 	server, admin := newServerCmd(env), newAdminCmd(env)
 	server.GroupID, admin.GroupID = groupPlatform, groupPlatform
+	// The client's global flags mean nothing to the platform commands.
+	server.SetUsageTemplate(withoutGlobalFlags(root.UsageTemplate()))
+	admin.SetUsageTemplate(withoutGlobalFlags(root.UsageTemplate()))
 	root.AddCommand(server, admin)
+	root.AddCommand(newWALArchiveCmd(), newWALRestoreCmd()) // hidden: PostgreSQL's archive/restore commands
 	a.addClientCommands(root)
 	return root
 }
