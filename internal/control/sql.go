@@ -73,10 +73,9 @@ func (s *Service) runSQLOnce(ctx context.Context, id, role string, req sqlexec.R
 	}
 	defer conn.Release()
 	tc, _ := s.types.LoadOrStore(id, sqlexec.NewTypeCache())
-	res, err := sqlexec.Exec(ctx, conn.Conn().PgConn(), tc.(*sqlexec.TypeCache), req, s.cfg.SQLLimits)
-	if err == nil && !res.SessionState {
-		instance.MarkSessionClean(conn.Conn().PgConn())
-	}
+	// Pooled connections are not reset on release: the request resets its
+	// connection in the same write as its SQL (no extra round trip).
+	res, err := sqlexec.ExecFresh(ctx, conn.Conn().PgConn(), tc.(*sqlexec.TypeCache), req, s.cfg.SQLLimits)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, platform.Wrap(platform.CodeUnavailable, err, "request cancelled")

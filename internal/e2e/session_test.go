@@ -118,6 +118,8 @@ func TestSession_StateDoesNotLeak(t *testing.T) {
 		`BEGIN; SET LOCAL search_path TO foo; select set_config('app.x', '2', false)`,
 		`UPDATE pg_settings SET setting = 'foo' WHERE name = 'search_path'`,
 		`select U&"\0073et_config"('app.x','1',false)`,
+		// State set where the calling SQL cannot show it: in a function body.
+		`DO $$ BEGIN PERFORM set_config('app.x', '3', false); SET search_path TO foo; END $$`,
 	}
 	const followUps = 20
 	reused := 0 // follow-ups that ran on the connection that made the state
@@ -165,4 +167,21 @@ func TestSession_StateDoesNotLeak(t *testing.T) {
 		t.Errorf("no follow-up ran on a connection that had made session state; the test has lost its power")
 	}
 	t.Logf("%d follow-ups ran on the connection that made the state", reused)
+}
+
+// TestSession_SequenceStateDoesNotLeak: lastval() after an insert into a
+// serial column belongs to that call's session only.
+func TestSession_SequenceStateDoesNotLeak(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, "--warm-pool", "1", "--spare-pool", "0")
+	c := s.Anonymous()
+	db := c.CreateDB("seqs").ID
+	c.MustSQL(db, "create table seqt (id serial primary key)")
+	c.MustSQL(db, "insert into seqt default values")
+	for i := 0; i < 20; i++ {
+		r := c.SQL(db, "select lastval()")
+		if r.Error == nil || r.Error.Code != "55000" {
+			t.Fatalf("call %d: lastval() in a new call = %v, error %+v; want 55000 (not yet defined in this session)", i, r.Rows, r.Error)
+		}
+	}
 }

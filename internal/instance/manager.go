@@ -40,6 +40,9 @@ type Config struct {
 	// MaxConns bounds each per-role connection pool into an instance.
 	MaxConns int32
 	Logger   *slog.Logger
+	// Archive, when set, archives every instance's WAL and enables base
+	// backups and point-in-time restores (archive.go).
+	Archive *Archiving
 }
 
 // Manager owns every tenant instance of this machine.
@@ -47,6 +50,9 @@ type Manager struct {
 	cfg    Config
 	log    *slog.Logger
 	golden string
+	// goldenRedo is the WAL segment of the golden directory's checkpoint,
+	// where replay from a golden base backup starts.
+	goldenRedo string
 
 	mu      sync.Mutex
 	insts   map[string]*inst
@@ -107,6 +113,9 @@ func (m *Manager) Open(ctx context.Context, keep map[string]bool) (missing []str
 	if m.golden, err = m.ensureGolden(ctx); err != nil {
 		return nil, fmt.Errorf("golden data directory: %w", err)
 	}
+	if err := m.openArchive(ctx, keep); err != nil {
+		return nil, fmt.Errorf("wal archive: %w", err)
+	}
 	if m.spares, err = m.openSpares(); err != nil {
 		return nil, fmt.Errorf("spare instances: %w", err)
 	}
@@ -136,6 +145,10 @@ func (m *Manager) Open(ctx context.Context, keep map[string]bool) (missing []str
 	m.wg.Add(2)
 	go m.reaper()
 	go m.filler()
+	if m.archiving() {
+		m.wg.Add(1)
+		go m.maintainer()
+	}
 	m.kickRefill()
 	return missing, nil
 }
@@ -144,6 +157,11 @@ func (m *Manager) removeDir(dir string) error {
 	_ = killStale(filepath.Join(dir, "pgdata"))
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	if m.archiving() { // the instance's history goes with it
+		if err := m.cfg.Archive.Store.DeleteDatabase(context.Background(), filepath.Base(dir)); err != nil {
+			return fmt.Errorf("remove archive of %s: %w", filepath.Base(dir), err)
+		}
 	}
 	return nil
 }
@@ -225,10 +243,9 @@ func (m *Manager) release(in *inst) {
 func (l *Lease) SocketDir() string { return filepath.Join(l.in.dir, "s") }
 
 // Pool returns the connection pool into the instance for role (created on
-// first use). A released connection is reset with DISCARD ALL before reuse,
-// so no session state leaks from one API call to the next, unless the
-// caller marked it clean (MarkSessionClean); every resetEvery uses it is
-// reset regardless.
+// first use). Connections are NOT reset when released (a connection left
+// in a transaction is discarded by the pool): code that runs tenant SQL on
+// them starts with a reset, as sqlexec.ExecFresh does.
 func (l *Lease) Pool(role string) (*pgxpool.Pool, error) {
 	in := l.in
 	in.mu.Lock()
@@ -246,21 +263,7 @@ func (l *Lease) Pool(role string) (*pgxpool.Pool, error) {
 	cfg.MaxConns = l.m.cfg.MaxConns
 	cfg.MaxConnIdleTime = time.Minute
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	cfg.AfterRelease = func(c *pgx.Conn) bool {
-		data := c.PgConn().CustomData()
-		clean, _ := data[sessionCleanKey].(bool)
-		uses, _ := data[sessionUsesKey].(int)
-		delete(data, sessionCleanKey)
-		if clean && uses < resetEvery {
-			data[sessionUsesKey] = uses + 1
-			return true
-		}
-		data[sessionUsesKey] = 0
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := c.PgConn().Exec(ctx, "DISCARD ALL").ReadAll()
-		return err == nil
-	}
+
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, err
@@ -272,18 +275,6 @@ func (l *Lease) Pool(role string) (*pgxpool.Pool, error) {
 	return p, nil
 }
 
-const (
-	sessionCleanKey = "db9.session_clean"
-	sessionUsesKey  = "db9.uses_since_reset"
-	// resetEvery bounds how many calls a pooled connection serves between
-	// resets even when every call was judged to leave no session state.
-	resetEvery = 64
-)
-
-// MarkSessionClean tells the pool that the work just done on conn left no
-// session state, so it may skip the DISCARD ALL when conn is released.
-// Without it a released connection is always reset.
-func MarkSessionClean(conn *pgconn.PgConn) { conn.CustomData()[sessionCleanKey] = true }
 
 // SuperuserConn opens a new connection as the platform superuser; the caller closes it.
 func (l *Lease) SuperuserConn(ctx context.Context) (*pgconn.PgConn, error) {
@@ -350,7 +341,7 @@ func (m *Manager) startLocked(ctx context.Context, in *inst) error {
 	pm, err := StartPostmaster(ctx, StartOptions{
 		Bin: m.cfg.Bin, RunAs: m.cfg.RunAs,
 		DataDir: filepath.Join(in.dir, "pgdata"), SocketDir: filepath.Join(in.dir, "s"),
-		Logger: m.log.With("db", in.id),
+		Settings: m.instSettings(in.id), Logger: m.log.With("db", in.id),
 	})
 	if err != nil {
 		return fmt.Errorf("start instance %s: %w", in.id, err)
@@ -414,6 +405,12 @@ func (m *Manager) stopLocked(in *inst) {
 	pm := in.pm
 	if pm == nil {
 		return
+	}
+	m.mu.Lock()
+	deleted := in.deleted
+	m.mu.Unlock()
+	if !deleted {
+		m.switchWALLocked(in)
 	}
 	in.pm = nil // tells watch this exit is intended
 	pools := in.pools

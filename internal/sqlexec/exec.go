@@ -38,6 +38,19 @@ const copyInMessage = "COPY FROM STDIN is not supported here; use INSERT, or COP
 // either of the last two, check errors.Is(err, ErrConnBroken) — or
 // conn.IsClosed() — before reusing conn.
 func Exec(ctx context.Context, conn *pgconn.PgConn, types *TypeCache, req Request, lim Limits) (*Result, error) {
+	return exec(ctx, conn, types, req, lim, false)
+}
+
+// ExecFresh is Exec on a connection that may carry another request's
+// session state: DISCARD ALL is sent ahead of the request in the same write,
+// so the SQL runs as in a new session (settings, temporary tables, prepared
+// statements, cursors, listeners, advisory locks and sequence state such as
+// lastval() all gone) at no extra round trip.
+func ExecFresh(ctx context.Context, conn *pgconn.PgConn, types *TypeCache, req Request, lim Limits) (*Result, error) {
+	return exec(ctx, conn, types, req, lim, true)
+}
+
+func exec(ctx context.Context, conn *pgconn.PgConn, types *TypeCache, req Request, lim Limits, reset bool) (*Result, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -50,7 +63,7 @@ func Exec(ctx context.Context, conn *pgconn.PgConn, types *TypeCache, req Reques
 	if types == nil {
 		types = NewTypeCache()
 	}
-	x := &execution{conn: conn, types: types, lim: lim.withDefaults()}
+	x := &execution{conn: conn, types: types, lim: lim.withDefaults(), reset: reset}
 	w := watch(ctx, conn)
 	res, err := x.run(req)
 	if w.stop() && !conn.IsClosed() {
@@ -81,7 +94,7 @@ type execution struct {
 	lim   Limits
 
 	extended bool
-	stateful bool        // a statement may have left session state behind
+	reset    bool        // start with DISCARD ALL (ExecFresh)
 	cur      *stmtResult // statement whose rows are arriving
 	last     *stmtResult // last completed statement
 	pgErr    *pgconn.PgError
@@ -98,7 +111,7 @@ func (x *execution) run(req Request) (*Result, error) {
 		return nil, err
 	}
 	if x.pgErr != nil {
-		return &Result{Error: sqlError(x.pgErr), SessionState: x.stateful || mentionsSessionState(req.sql())}, nil
+		return &Result{Error: sqlError(x.pgErr)}, nil
 	}
 	if x.last == nil {
 		x.last = newStmtResult(nil)
@@ -109,19 +122,55 @@ func (x *execution) run(req Request) (*Result, error) {
 		}
 		// The lookup failed in SQL; unknown types come out as strings.
 	}
-	res := x.last.build(x.types, x.lim)
-	res.SessionState = x.stateful || mentionsSessionState(req.sql())
-	return res, nil
+	return x.last.build(x.types, x.lim), nil
 }
 
 // simple runs sql with the simple query protocol: any number of statements,
 // run by the server in one implicit transaction up to the first error.
 func (x *execution) simple(sql string) error {
+	x.sendReset()
 	x.conn.Frontend().SendQuery(&pgproto3.Query{String: sql})
 	if err := x.flush(); err != nil {
 		return err
 	}
+	if err := x.readReset(); err != nil {
+		return err
+	}
 	return x.readUntilReady()
+}
+
+// sendReset queues DISCARD ALL ahead of the request's own messages, so a
+// pooled connection starts every request like a new session without an
+// extra round trip: both travel in one write and the server answers both.
+func (x *execution) sendReset() {
+	if x.reset {
+		x.conn.Frontend().SendQuery(&pgproto3.Query{String: "DISCARD ALL"})
+	}
+}
+
+// readReset reads the answer to sendReset's DISCARD ALL. It cannot fail
+// on a healthy idle connection; if it does, the connection is not trusted.
+func (x *execution) readReset() error {
+	if !x.reset {
+		return nil
+	}
+	x.reset = false
+	var failed *pgconn.PgError
+	for {
+		msg, err := x.conn.ReceiveMessage(context.Background())
+		if err != nil {
+			return broken(x.conn, err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			failed = pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.ReadyForQuery:
+			if failed != nil {
+				return broken(x.conn, fmt.Errorf("reset session: %w", failed))
+			}
+			return nil
+		}
+	}
 }
 
 // withParams runs one statement with the extended protocol, params in text
@@ -131,6 +180,15 @@ func (x *execution) withParams(sql string, params []json.RawMessage) error {
 	x.extended = true
 	var oids []uint32
 	if hasArray(params) {
+		if x.reset { // the describe below is a round trip of its own: reset first
+			x.sendReset()
+			if err := x.flush(); err != nil {
+				return err
+			}
+			if err := x.readReset(); err != nil {
+				return err
+			}
+		}
 		sd, err := x.conn.Prepare(context.Background(), "", sql, nil)
 		if err != nil {
 			if pgErr, ok := asPgError(err); ok {
@@ -158,6 +216,7 @@ func (x *execution) withParams(sql string, params []json.RawMessage) error {
 		}
 		values[i] = v
 	}
+	x.sendReset()
 	f := x.conn.Frontend()
 	// Parsing again with the types described keeps the lookup query above
 	// (which reuses the unnamed statement) out of the way.
@@ -167,6 +226,9 @@ func (x *execution) withParams(sql string, params []json.RawMessage) error {
 	f.SendExecute(&pgproto3.Execute{})
 	f.SendSync(&pgproto3.Sync{})
 	if err := x.flush(); err != nil {
+		return err
+	}
+	if err := x.readReset(); err != nil {
 		return err
 	}
 	return x.readUntilReady()
@@ -214,9 +276,6 @@ func (x *execution) readUntilReady() error {
 				x.cur = newStmtResult(nil)
 			}
 			x.cur.tag = string(m.CommandTag)
-			if !statelessTag(x.cur.tag) {
-				x.stateful = true
-			}
 			x.last, x.cur = x.cur, nil
 		case *pgproto3.EmptyQueryResponse:
 			x.last, x.cur = newStmtResult(nil), nil

@@ -42,11 +42,6 @@ type Result struct {
 	Truncated bool                `json:"truncated,omitempty"`
 	Error     *SQLError           `json:"error,omitempty"`
 
-	// SessionState reports that the SQL may have left state in the session
-	// (settings, temporary objects, prepared statements, cursors, listeners,
-	// advisory locks), so a pooled connection must be reset before reuse.
-	// It is conservative: see statelessTag and mentionsSessionState.
-	SessionState bool `json:"-"`
 }
 
 // MarshalJSON writes {"error": {...}} alone for an SQL error, and otherwise
