@@ -232,6 +232,31 @@ func TestAdopt(t *testing.T) {
 		t.Errorf("owner has %d databases, want 3", got)
 	}
 
+	// Concurrent calls with one key: one moves, all answer the same.
+	racer := registerAnon(s)
+	r1, r2 := racer.CreateDB("r1"), racer.CreateDB("r2")
+	raceReq := map[string]any{"anonymous_customer_id": racer.ID, "anonymous_secret": racer.Secret,
+		"database_ids": []string{r1.ID, r2.ID}, "idempotency_key": "race"}
+	answers := make(chan string, 6)
+	for range 6 {
+		go func() {
+			code, body, err := owner.TryDo("POST", path, raceReq)
+			answers <- fmt.Sprintf("%d %s %v", code, strings.TrimSpace(string(body)), err)
+		}()
+	}
+	firstAnswer := <-answers
+	if !strings.HasPrefix(firstAnswer, "200 ") {
+		t.Errorf("concurrent adopt: %s", firstAnswer)
+	}
+	for range 5 {
+		if a := <-answers; a != firstAnswer {
+			t.Errorf("concurrent adopt answers differ: %s vs %s", a, firstAnswer)
+		}
+	}
+	if got := len(owner.ListDBs(false)); got != 5 {
+		t.Errorf("owner has %d databases after the race, want 5", got)
+	}
+
 	// An anonymous adopter is held to its quota; a name clash is a conflict.
 	poor := registerAnon(s)
 	poor.CreateDB("p1")

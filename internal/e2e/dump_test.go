@@ -86,6 +86,13 @@ func TestDump_RoundTrip(t *testing.T) {
 	if d1.ObjectCount < 20 {
 		t.Errorf("object_count = %d for the fixture", d1.ObjectCount)
 	}
+	for _, good := range []string{"INSERT INTO app.people (id, name, mood, data, photo, born) VALUES", "OVERRIDING SYSTEM VALUE",
+		"SELECT pg_catalog.setval('public.counter', 102, true);", "CREATE TYPE public.mood AS ENUM", "CREATE FUNCTION app.greet",
+		"CREATE INDEX pets_lower_name", "FOREIGN KEY (owner) REFERENCES app.people(id) ON DELETE CASCADE", "CREATE TRIGGER pets_shout"} {
+		if !strings.Contains(d1.SQL, good) {
+			t.Errorf("dump lacks %q", good)
+		}
+	}
 	for _, bad := range []string{`\restrict`, "auth.", "extensions.", "_db9", "CREATE ROLE", "OWNER TO", "GRANT ", "COPY "} {
 		if strings.Contains(d1.SQL, bad) {
 			t.Errorf("dump contains %q", bad)
