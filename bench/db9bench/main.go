@@ -21,6 +21,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/db9/db9/internal/cli"
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/server"
 )
@@ -39,6 +40,10 @@ func main() {
 	}
 	var err error
 	switch os.Args[1] {
+	case "wal-archive", "wal-restore":
+		// The in-process server's instances run this binary as their
+		// archive_command/restore_command.
+		os.Exit(cli.Run(context.Background(), os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
 	case "create":
 		err = benchCreate(os.Args[2:])
 	case "coldstart":

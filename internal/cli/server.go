@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/server"
@@ -12,6 +14,7 @@ func newServerCmd(env Env) *cobra.Command {
 	cfg := config.Defaults()
 	var envErr error
 	cfg, envErr = cfg.FromEnv(getenv(env))
+	retention := formatRetention(cfg.PITRRetention)
 	idle := cfg.IdleTimeout.String()
 	if cfg.IdleTimeout == 0 {
 		idle = "0"
@@ -31,6 +34,9 @@ func newServerCmd(env Env) *cobra.Command {
 				return err
 			}
 			cfg.IdleTimeout = d
+			if cfg.PITRRetention, err = config.ParseRetention(retention); err != nil {
+				return fmt.Errorf("--pitr-retention: %w", err)
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -55,6 +61,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.PGAddr, "pg-addr", cfg.PGAddr, "PostgreSQL front door listen address [DB9_PG_ADDR]")
 	f.StringVar(&cfg.PublicHost, "public-host", cfg.PublicHost, "host put into connection strings (default: host of --pg-addr) [DB9_PUBLIC_HOST]")
 	f.StringVar(&idle, "idle-timeout", idle, "stop a database's instance after this long without use; 0 never stops [DB9_IDLE_TIMEOUT]")
+	f.StringVar(&retention, "pitr-retention", retention, "how far back branches may reach (snapshot_at); older WAL and base backups are pruned [DB9_PITR_RETENTION]")
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region name of this server [DB9_REGION]")
 	f.StringVar(&cfg.CatalogURL, "catalog-url", cfg.CatalogURL, "external PostgreSQL for the catalog (default: a managed cluster under --data-dir) [DB9_CATALOG_URL]")
 	f.IntVar(&cfg.AnonymousDBLimit, "anonymous-db-limit", cfg.AnonymousDBLimit, "databases an anonymous account may hold [DB9_ANONYMOUS_DB_LIMIT]")
@@ -68,4 +75,12 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "audience (client id) those id_tokens must carry [DB9_OIDC_AUDIENCE]")
 	f.StringVar(&cfg.OIDCJWKSURL, "oidc-jwks-url", cfg.OIDCJWKSURL, "JWKS of the issuer (default: from its discovery document) [DB9_OIDC_JWKS_URL]")
 	return cmd
+}
+
+// formatRetention shows whole days as "7d", anything else as a Go duration.
+func formatRetention(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,9 @@ type Server struct {
 	TLSKey  string
 	// PGMaxConns bounds the front door's sessions per database.
 	PGMaxConns int
+	// PITRRetention is how far back branches may reach (snapshot_at);
+	// archived history older than that is pruned.
+	PITRRetention time.Duration
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -46,6 +50,7 @@ func Defaults() Server {
 		WarmPool:         4,
 		SparePool:        16,
 		PGMaxConns:       40,
+		PITRRetention:    7 * 24 * time.Hour,
 		LogLevel:         "info",
 	}
 }
@@ -69,6 +74,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_OIDC_JWKS_URL", &c.OIDCJWKSURL)
 	str("DB9_TLS_CERT", &c.TLSCert)
 	str("DB9_TLS_KEY", &c.TLSKey)
+	if v := getenv("DB9_PITR_RETENTION"); v != "" {
+		d, err := ParseRetention(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_PITR_RETENTION: %w", err)
+		}
+		c.PITRRetention = d
+	}
 	if v := getenv("DB9_IDLE_TIMEOUT"); v != "" {
 		d, err := ParseDuration(v)
 		if err != nil {
@@ -94,6 +106,22 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// ParseRetention accepts Go durations and whole days ("7d").
+func ParseRetention(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a duration like 7d or 36h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 7d or 36h", s)
+	}
+	return d, nil
 }
 
 // Validate checks the configuration and fills derived values (absolute data
@@ -126,6 +154,9 @@ func (c *Server) Validate() error {
 				c.PublicHost = "localhost"
 			}
 		}
+	}
+	if c.PITRRetention < time.Minute {
+		return fmt.Errorf("--pitr-retention must be at least 1m")
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout must not be negative")

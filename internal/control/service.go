@@ -27,6 +27,8 @@ type Config struct {
 	PublicPort       int
 	AnonymousDBLimit int
 	SQLLimits        sqlexec.Limits
+	// PITRRetention is how far back a branch's snapshot_at may reach.
+	PITRRetention time.Duration
 	// OIDC verifies the id_token of POST /customer/claim; nil when no
 	// issuer is configured (claim answers 501).
 	OIDC *oidc.Verifier
@@ -50,6 +52,7 @@ type Service struct {
 	// revoked holds ids of tokens revoked by this process for longer than a
 	// cached lookup can live.
 	revoked *ttlCache[string, bool]
+	clones  cloner // branches being made (branch.go)
 }
 
 type dbKey struct{ customer, idOrName string }
@@ -79,8 +82,10 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	var deleting, creating []string
 	for _, d := range rows {
 		switch d.State {
-		case platform.StateActive, platform.StateCloning:
+		case platform.StateActive:
 			keep[d.ID] = true
+		case platform.StateCloning:
+			// made again from scratch below: Open removes what a crash left
 		case platform.StateDisabling:
 			deleting = append(deleting, d.ID)
 		case platform.StateCreating:
@@ -108,8 +113,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		if err := s.cat.SetState(ctx, id, platform.StateCreateFailed, "instance files missing"); err != nil {
 			return err
 		}
+		delete(keep, id)
 	}
-	return nil
+	return s.resumeClones(ctx, rows, keep)
 }
 
 // Principal is the authenticated caller of a request.

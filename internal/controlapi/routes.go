@@ -41,6 +41,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /customer/databases/{database_id}", authed(api.deleteDatabase))
 	mux.Handle("POST /customer/databases/{database_id}/reset-password", authed(api.resetPassword))
 	mux.Handle("GET /customer/databases/{database_id}/credentials", authed(api.credentials))
+	mux.Handle("POST /customer/databases/{database_id}/branch", authed(api.branchDatabase))
 	mux.Handle("POST /customer/databases/{database_id}/sql", authed(api.sql))
 	// schema, dump, users, migrations (issue 3)
 	mux.Handle("GET /customer/databases/{database_id}/schema", authed(api.schema))

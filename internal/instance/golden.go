@@ -60,6 +60,10 @@ var instanceSettings = []string{
 	"bytea_output = 'hex'",
 }
 
+// goldenHBA trusts the private socket (ARCHITECTURE §2), including the
+// platform superuser's replication connections that pg_basebackup uses.
+const goldenHBA = "local all all trust\nlocal replication all trust\n"
+
 // goldenSetupSQL runs once, as the platform superuser, in the golden cluster.
 var goldenSetupSQL = []string{
 	`CREATE ROLE admin LOGIN BYPASSRLS NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION`,
@@ -91,6 +95,7 @@ var goldenSetupSQL = []string{
 // another recipe is rebuilt (existing databases are untouched).
 func goldenVersion() string {
 	h := sha256.New()
+	h.Write([]byte(goldenHBA))
 	for _, s := range instanceSettings {
 		h.Write([]byte(s + "\n"))
 	}
@@ -128,7 +133,7 @@ func (m *Manager) ensureGolden(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("write golden config: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "pg_hba.conf"), []byte("local all all trust\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, "pg_hba.conf"), []byte(goldenHBA), 0o600); err != nil {
 		return "", err
 	}
 	if err := m.cfg.RunAs.Chown(filepath.Join(tmp, "pg_hba.conf")); err != nil {
@@ -155,7 +160,9 @@ func (m *Manager) ensureGolden(ctx context.Context) (string, error) {
 	if err := m.cfg.RunAs.Chown(filepath.Join(tmp, goldenMarker)); err != nil {
 		return "", err
 	}
-	_ = os.RemoveAll(dir)
+	if err := m.retireGolden(ctx, dir); err != nil {
+		return "", err
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", err
 	}
@@ -232,4 +239,24 @@ func trimWAL(ctx context.Context, bin pgbin.Bin, dataDir string) error {
 		}
 	}
 	return nil
+}
+
+// retireGolden removes the golden directory of an older recipe, or, when a
+// database's first base backup is that golden copy, keeps it immutable as
+// <dir>-<version> for as long as one does (pruneGoldens removes it later).
+func (m *Manager) retireGolden(ctx context.Context, dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, goldenMarker))
+	if err != nil {
+		return os.RemoveAll(dir)
+	}
+	refs, err := m.referencedGoldens(ctx)
+	if err != nil {
+		return err
+	}
+	v := strings.TrimSpace(string(b))
+	if !refs[v] {
+		return os.RemoveAll(dir)
+	}
+	_ = os.RemoveAll(dir + "-" + v)
+	return os.Rename(dir, dir+"-"+v)
 }

@@ -145,7 +145,7 @@ func (m *Manager) provisionNew(ctx context.Context) (*inst, error) {
 	dir := filepath.Join(m.dbsDir(), id)
 	in := &inst{id: id, dir: dir, warm: true, lastUsed: time.Now()}
 	fail := func(err error) (*inst, error) {
-		_ = os.RemoveAll(dir)
+		_ = m.removeDir(dir)
 		return nil, fmt.Errorf("provision %s: %w", id, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "pgdata")); err != nil { // no spare: copy now
@@ -158,6 +158,9 @@ func (m *Manager) provisionNew(ctx context.Context) (*inst, error) {
 		if err := CopyTree(m.golden, filepath.Join(dir, "pgdata")); err != nil {
 			return fail(err)
 		}
+	}
+	if err := m.recordGoldenBackup(ctx, id); err != nil {
+		return fail(err)
 	}
 	m.mu.Lock()
 	if m.closed {

@@ -71,9 +71,13 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.cat.Open(ctx); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
 	}
+	archiving, err := s.archiving(runAs)
+	if err != nil {
+		return err
+	}
 	s.inst = instance.New(instance.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
-		WarmPool: s.cfg.WarmPool, SparePool: s.cfg.SparePool, Logger: s.log,
+		WarmPool: s.cfg.WarmPool, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
 	})
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
@@ -81,7 +85,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.svc = control.New(control.Config{
 		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
-		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier,
+		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
 	}, s.cat, s.inst, sealer, s.log)
 	if err := s.svc.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
@@ -160,6 +164,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.pg != nil {
 		_ = s.pg.Close()
 		s.pg = nil
+	}
+	if s.svc != nil {
+		s.svc.Close() // branches still cloning resume at the next start
 	}
 	if s.inst != nil {
 		_ = s.inst.Close(ctx)

@@ -1,0 +1,208 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/db9/db9/internal/walarchive"
+)
+
+// baseBackup takes a base backup of a running instance with pg_basebackup
+// over its private socket (WAL streamed into the backup, so the backup is
+// consistent on its own) and stores it in the instance's archive. The
+// caller keeps the instance running (a lease, or it is not yet committed).
+func (m *Manager) baseBackup(ctx context.Context, in *inst) (walarchive.Backup, error) {
+	a := m.cfg.Archive
+	start := time.Now()
+	stage, err := a.Store.StagingDir(ctx, in.id)
+	if err != nil {
+		return walarchive.Backup{}, err
+	}
+	defer os.RemoveAll(stage)
+	data := filepath.Join(stage, "data")
+	cmd := exec.CommandContext(ctx, m.cfg.Bin.Path("pg_basebackup"),
+		"-h", filepath.Join(in.dir, "s"), "-p", "5432", "-U", Superuser, "-D", data,
+		"-X", "stream", "-c", "fast", "--no-manifest", "-w")
+	cmd.SysProcAttr = m.cfg.RunAs.SysProcAttr()
+	cmd.Env = []string{"LC_ALL=C.UTF-8", "TZ=UTC", "PGAPPNAME=db9-basebackup"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return walarchive.Backup{}, fmt.Errorf("pg_basebackup %s: %w: %s", in.id, err, strings.TrimSpace(string(out)))
+	}
+	label, err := os.ReadFile(filepath.Join(data, "backup_label"))
+	if err != nil {
+		return walarchive.Backup{}, fmt.Errorf("base backup %s: %w", in.id, err)
+	}
+	startWAL := labelStartWAL(string(label))
+	if startWAL == "" {
+		return walarchive.Backup{}, fmt.Errorf("base backup %s: no START WAL LOCATION in backup_label", in.id)
+	}
+	var size int64
+	_ = filepath.WalkDir(data, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	// pg_basebackup returns once the end of the backup was streamed: the
+	// backup is consistent at any time from now on.
+	now := time.Now()
+	b := walarchive.Backup{Name: walarchive.BackupName(now, startWAL), StartWAL: startWAL, Consistent: now, Bytes: size}
+	if err := a.Store.PutBackup(ctx, in.id, b, data); err != nil {
+		return walarchive.Backup{}, err
+	}
+	m.log.Info("base backup taken", "component", "instance", "db", in.id, "bytes", size, "ms", time.Since(start).Milliseconds())
+	return b, nil
+}
+
+// labelStartWAL extracts the segment name from backup_label's
+// "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)".
+func labelStartWAL(label string) string {
+	for _, line := range strings.Split(label, "\n") {
+		if rest, ok := strings.CutPrefix(line, "START WAL LOCATION:"); ok {
+			if i := strings.Index(rest, "(file "); i >= 0 {
+				s := strings.TrimSuffix(strings.TrimSpace(rest[i+len("(file "):]), ")")
+				if walarchive.IsSegment(s) {
+					return s
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// maintainer takes base backups of running instances when enough WAL has
+// piled up since their last one, and prunes history older than the
+// retention window.
+func (m *Manager) maintainer() {
+	defer m.wg.Done()
+	a := m.cfg.Archive
+	every := a.MaintainEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastPrune := time.Time{}
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+		}
+		m.backupDue()
+		if time.Since(lastPrune) >= max(every, time.Minute) || a.Retention < time.Hour {
+			lastPrune = time.Now()
+			m.prune()
+		}
+	}
+}
+
+// backupDue backs up every running, committed instance whose archive has
+// BackupAfterWAL bytes past its last base backup, or whose last base
+// backup is older than BackupMaxAge while it wrote WAL since.
+func (m *Manager) backupDue() {
+	a := m.cfg.Archive
+	m.mu.Lock()
+	var cands []*inst
+	for _, in := range m.insts {
+		if !in.warm && !in.deleted {
+			cands = append(cands, in)
+		}
+	}
+	m.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-m.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for _, in := range cands {
+		if !m.Running(in.id) {
+			continue
+		}
+		bs, err := a.Store.ListBackups(ctx, in.id)
+		if err != nil || len(bs) == 0 {
+			continue
+		}
+		last := bs[len(bs)-1]
+		names, err := a.Store.ListWAL(ctx, in.id)
+		if err != nil {
+			continue
+		}
+		n := walarchive.SegmentsAfter(names, last.StartWAL)
+		due := int64(n)*walSegmentBytes >= a.BackupAfterWAL ||
+			(a.BackupMaxAge > 0 && n > 1 && time.Since(last.Consistent) >= a.BackupMaxAge)
+		if !due || !m.holdIfRunning(in) {
+			continue
+		}
+		_, err = m.baseBackup(ctx, in)
+		m.release(in)
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("scheduled base backup", "component", "instance", "db", in.id, "err", err)
+		}
+	}
+}
+
+// holdIfRunning takes a lease on a running, committed instance so it is
+// not stopped for idleness meanwhile; it reports false when it is not running.
+func (m *Manager) holdIfRunning(in *inst) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if in.pm == nil || in.deleted || in.warm || m.closed {
+		return false
+	}
+	in.leases++
+	return true
+}
+
+// prune applies the retention window to every archive and drops golden
+// directories no backup refers to any more.
+func (m *Manager) prune() {
+	a := m.cfg.Archive
+	ctx := context.Background()
+	dbs, err := a.Store.Databases(ctx)
+	if err != nil {
+		m.log.Warn("prune archives", "component", "instance", "err", err)
+		return
+	}
+	cutoff := time.Now().Add(-a.Retention)
+	for _, db := range dbs {
+		b, w, err := walarchive.Prune(ctx, a.Store, db, cutoff)
+		if err != nil {
+			m.log.Warn("prune archive", "component", "instance", "db", db, "err", err)
+			continue
+		}
+		if b+w > 0 {
+			m.log.Debug("pruned archive", "component", "instance", "db", db, "backups", b, "wal_files", w)
+		}
+	}
+	if err := m.pruneGoldens(ctx); err != nil {
+		m.log.Warn("prune golden directories", "component", "instance", "err", err)
+	}
+}
+
+// EarliestRestorable returns the earliest moment a database's archive can
+// restore to (zero when it has no base backup, or archiving is off).
+func (m *Manager) EarliestRestorable(ctx context.Context, id string) (time.Time, error) {
+	if !m.archiving() {
+		return time.Time{}, nil
+	}
+	bs, err := m.cfg.Archive.Store.ListBackups(ctx, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return walarchive.Earliest(bs), nil
+}

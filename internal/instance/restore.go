@@ -1,0 +1,190 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/walarchive"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNoArchive reports a point-in-time operation on a manager without archiving.
+var ErrNoArchive = errors.New("WAL archiving is not configured")
+
+// ArchiveThrough makes sure the archive holds every transaction the
+// instance committed so far, and (for a recovery target time in the past)
+// one commit after it: it commits an empty transaction, whose commit
+// record is later than anything before now, switches to a new WAL segment
+// and waits until the archiver has stored the finished one. Replay to a
+// target time stops at the first commit after the target; without one in
+// the archive PostgreSQL would refuse to finish recovery.
+func (l *Lease) ArchiveThrough(ctx context.Context) error {
+	m := l.m
+	if !m.archiving() {
+		return ErrNoArchive
+	}
+	conn, err := l.SuperuserConn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", l.in.id, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	res, err := conn.Exec(ctx, "BEGIN; SELECT pg_current_xact_id(); COMMIT; SELECT pg_walfile_name(pg_switch_wal())").ReadAll()
+	if err != nil {
+		return fmt.Errorf("switch wal of %s: %w", l.in.id, err)
+	}
+	last := res[len(res)-1]
+	if len(last.Rows) != 1 {
+		return fmt.Errorf("switch wal of %s: no segment name", l.in.id)
+	}
+	seg := string(last.Rows[0][0])
+	return m.waitArchived(ctx, l.in.id, seg)
+}
+
+func (m *Manager) waitArchived(ctx context.Context, id, seg string) error {
+	delay := 2 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ok, err := m.cfg.Archive.Store.HasWAL(ctx, id, seg)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("WAL segment %s of %s not archived after 2 minutes", seg, id)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 50*time.Millisecond)
+	}
+}
+
+// RestoreTarget says what a restore replays: the archive of database
+// Source, up to and including the transactions committed at Time.
+type RestoreTarget struct {
+	Source string
+	Time   time.Time
+	// AdminPassword is set on the restored instance's admin role.
+	AdminPassword string
+}
+
+// ProvisionRestore makes instance id from Source's archive: the newest base
+// backup consistent at or before Time, replay of the archived WAL with
+// recovery_target_time = Time (inclusive), promotion, the admin password,
+// and a base backup of the new instance itself, so that from then on it
+// depends on nothing of Source. Like Provision, the result is uncommitted:
+// a restart of the server removes it. Any earlier attempt under id is
+// removed first.
+func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarget) (*Provisioned, error) {
+	if !m.archiving() {
+		return nil, ErrNoArchive
+	}
+	a := m.cfg.Archive
+	start := time.Now()
+	bs, err := a.Store.ListBackups(ctx, t.Source)
+	if err != nil {
+		return nil, err
+	}
+	b, err := walarchive.ChooseBackup(bs, t.Time)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if m.insts[id] != nil {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("restore %s: instance exists", id)
+	}
+	dir := filepath.Join(m.dbsDir(), id)
+	in := &inst{id: id, dir: dir, warm: true, lastUsed: time.Now()}
+	m.insts[id] = in
+	m.mu.Unlock()
+	fail := func(err error) (*Provisioned, error) {
+		m.discard(in)
+		return nil, fmt.Errorf("restore %s from %s: %w", id, t.Source, err)
+	}
+	_ = m.removeDir(dir)
+	_ = a.Store.DeleteDatabase(ctx, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fail(err)
+	}
+	if err := m.cfg.RunAs.Chown(dir); err != nil {
+		return fail(err)
+	}
+	data := filepath.Join(dir, "pgdata")
+	if b.Golden != "" {
+		src, err := m.goldenDirOf(b.Golden)
+		if err != nil {
+			return fail(err)
+		}
+		err = CopyTree(src, data)
+		if err == nil {
+			_ = os.Remove(filepath.Join(data, goldenMarker))
+		}
+	} else {
+		err = a.Store.GetBackup(ctx, t.Source, b.Name, data)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("copy base backup %s: %w", b.Name, err))
+	}
+	signal := filepath.Join(data, "recovery.signal")
+	if err := os.WriteFile(signal, nil, 0o600); err != nil {
+		return fail(err)
+	}
+	if err := m.cfg.RunAs.Chown(signal); err != nil {
+		return fail(err)
+	}
+	copied := time.Since(start)
+	settings := m.instSettings(id)
+	settings["restore_command"] = walarchive.RestoreCommand(a.Exe, a.Store.Root, t.Source)
+	settings["recovery_target_time"] = t.Time.UTC().Format("2006-01-02 15:04:05.999999+00")
+	settings["recovery_target_inclusive"] = "on"
+	settings["recovery_target_action"] = "promote"
+	settings["recovery_target_timeline"] = "latest"
+	settings["hot_standby"] = "off" // accept connections only once promoted
+	in.mu.Lock()
+	pm, err := StartPostmaster(ctx, StartOptions{
+		Bin: m.cfg.Bin, RunAs: m.cfg.RunAs, DataDir: data, SocketDir: filepath.Join(dir, "s"),
+		Settings: settings, Logger: m.log.With("db", id), ReadyTimeout: time.Hour,
+	})
+	if err == nil {
+		in.pm = pm
+		go m.watch(in, pm)
+	}
+	in.mu.Unlock()
+	if err != nil {
+		return fail(fmt.Errorf("replay: %w", err))
+	}
+	replayed := time.Since(start) - copied
+	conn, err := pgconn.Connect(ctx, superuserConnString(filepath.Join(dir, "s")))
+	if err != nil {
+		return fail(fmt.Errorf("connect: %w", err))
+	}
+	pw := t.AdminPassword
+	if pw == "" {
+		pw = auth.NewPassword()
+	}
+	if err := SetRolePassword(ctx, conn, AdminRole, pw); err != nil {
+		conn.Close(ctx)
+		return fail(err)
+	}
+	if _, err := m.baseBackup(ctx, in); err != nil {
+		conn.Close(ctx)
+		return fail(err)
+	}
+	m.log.Info("restored instance", "component", "instance", "db", id, "source", t.Source, "base_backup", b.Name,
+		"copy_ms", copied.Milliseconds(), "replay_ms", replayed.Milliseconds(), "total_ms", time.Since(start).Milliseconds())
+	return &Provisioned{ID: id, AdminPassword: pw, conn: conn, m: m, in: in}, nil
+}

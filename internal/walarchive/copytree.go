@@ -1,0 +1,79 @@
+package walarchive
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// CopyTree copies the directory tree src to dst (which must not exist),
+// keeping modes and, when running as root, ownership, so a copied data
+// directory stays usable by the OS user that runs postgres. The lock file
+// and options file of a running server are skipped.
+func CopyTree(src, dst string) error {
+	root := os.Geteuid() == 0
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if err := os.Mkdir(target, info.Mode().Perm()); err != nil {
+				return fmt.Errorf("copy %s: %w", rel, err)
+			}
+		case info.Mode().IsRegular():
+			if rel == "postmaster.pid" || rel == "postmaster.opts" {
+				return nil
+			}
+			if err := copyFile(p, target, info.Mode().Perm()); err != nil {
+				return fmt.Errorf("copy %s: %w", rel, err)
+			}
+		case info.Mode()&os.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(l, target); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+		if root {
+			st := info.Sys().(*syscall.Stat_t)
+			if err := os.Lchown(target, int(st.Uid), int(st.Gid)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func copyFile(src, dst string, perm os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
