@@ -300,6 +300,8 @@ func TestCLI_BadInputIsOneLineAndExit1(t *testing.T) {
 		{"login with a bad key", []string{"login", "--api-key", "nope"}, nil, "", "rejected"},
 		{"login without key", []string{"login"}, nil, "", "--api-key"},
 		{"sql error in --json", []string{"sql", "good", "-q", "select 1/0", "--json"}, nil, "", "22012"},
+		{"claim with a bad id_token", []string{"claim", "--id-token", "not-a-jwt"}, nil, "", ""},
+		{"claim without id_token", []string{"claim"}, nil, "", "--id-token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
