@@ -177,7 +177,7 @@ func (a *app) newBranchListCmd() *cobra.Command {
 				a.note("No branches.")
 				return nil
 			}
-			a.writeDatabases(out)
+			a.writeDatabases(out, dbs)
 			return nil
 		}),
 	}

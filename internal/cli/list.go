@@ -37,7 +37,7 @@ func (a *app) newListCmd() *cobra.Command {
 				a.note("No databases yet. Create one with `db9 create`.")
 				return nil
 			}
-			a.writeDatabases(dbs)
+			a.writeDatabases(dbs, dbs)
 			return nil
 		}),
 	}
@@ -45,7 +45,19 @@ func (a *app) newListCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) writeDatabases(dbs []client.Database) {
+// writeDatabases lists dbs, naming parents found in known.
+func (a *app) writeDatabases(dbs, known []client.Database) {
+	names := map[string]string{}
+	for _, d := range known {
+		names[d.ID] = d.Name
+	}
+	parent := func(d client.Database) string {
+		p := deref(d.ParentDatabaseID)
+		if n, ok := names[p]; ok {
+			return n
+		}
+		return p
+	}
 	def, _ := a.defaultDatabase()
 	rows := make([][]string, len(dbs))
 	for i, d := range dbs {
@@ -53,7 +65,7 @@ func (a *app) writeDatabases(dbs []client.Database) {
 		if def != "" && (d.Name == def || d.ID == def) {
 			mark = "*"
 		}
-		rows[i] = []string{d.Name + mark, d.ID, d.State, d.Region, deref(d.ParentDatabaseID), fmtTime(d.CreatedAt)}
+		rows[i] = []string{d.Name + mark, d.ID, d.State, d.Region, parent(d), fmtTime(d.CreatedAt)}
 	}
 	writeList(a.stdout(), []string{"name", "id", "state", "region", "parent", "created"}, rows)
 }
