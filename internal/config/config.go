@@ -155,8 +155,8 @@ func (c *Server) Validate() error {
 			}
 		}
 	}
-	if c.PITRRetention < time.Minute {
-		return fmt.Errorf("--pitr-retention must be at least 1m")
+	if c.PITRRetention <= 0 {
+		return fmt.Errorf("--pitr-retention must be positive")
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout must not be negative")

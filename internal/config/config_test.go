@@ -58,6 +58,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		"DB9_TLS_CERT":           "/etc/db9/pg.crt",
 		"DB9_TLS_KEY":            "/etc/db9/pg.key",
 		"DB9_PG_MAX_CONNS":       "12",
+		"DB9_PITR_RETENTION":     "3d",
 	}
 	got, err := Defaults().FromEnv(envOf(env))
 	if err != nil {
@@ -67,7 +68,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		DataDir: "/srv/db9", HTTPAddr: "0.0.0.0:9000", PGAddr: "0.0.0.0:6543", PublicHost: "db.example.com",
 		IdleTimeout: 90 * time.Second, Region: "eu-1", CatalogURL: "postgres://cat@h/db",
 		AnonymousDBLimit: 7, WarmPool: 2, SparePool: 3, LogLevel: "debug",
-		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12,
+		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12, PITRRetention: 72 * time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("FromEnv (-want +got):\n%s", diff)
@@ -94,6 +95,8 @@ func TestServer_FromEnv_Each(t *testing.T) {
 		{"DB9_WARM_POOL", "0", func(s *Server) { s.WarmPool = 0 }},
 		{"DB9_SPARE_POOL", "9", func(s *Server) { s.SparePool = 9 }},
 		{"DB9_LOG_LEVEL", "warn", func(s *Server) { s.LogLevel = "warn" }},
+		{"DB9_PITR_RETENTION", "36h", func(s *Server) { s.PITRRetention = 36 * time.Hour }},
+		{"DB9_PITR_RETENTION", "1d", func(s *Server) { s.PITRRetention = 24 * time.Hour }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -123,6 +126,8 @@ func TestServer_FromEnv_EmptyKeepsDefaults(t *testing.T) {
 func TestServer_FromEnv_Invalid(t *testing.T) {
 	tests := []struct{ name, value string }{
 		{"DB9_IDLE_TIMEOUT", "5"},
+		{"DB9_PITR_RETENTION", "a week"},
+		{"DB9_PITR_RETENTION", "-1d"},
 		{"DB9_IDLE_TIMEOUT", "soon"},
 		{"DB9_IDLE_TIMEOUT", "5 m"},
 		{"DB9_ANONYMOUS_DB_LIMIT", "five"},

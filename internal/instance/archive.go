@@ -49,8 +49,24 @@ func (m *Manager) instSettings(id string) map[string]string {
 	}
 	return map[string]string{
 		"archive_mode":    "on",
-		"archive_command": walarchive.ArchiveCommand(a.Exe, a.Store.Root, id),
+		"archive_command": walarchive.ArchiveCommand(m.fromData(id, a.Exe), m.fromData(id, a.Store.Root), id),
 	}
+}
+
+// fromData returns path relative to instance id's data directory (the
+// working directory of postgres and of the commands it runs) when it lies
+// under the platform's data directory. Settings are readable by the
+// tenant: they must not name the host's layout.
+func (m *Manager) fromData(id, path string) string {
+	data := filepath.Join(m.dbsDir(), id, "pgdata")
+	if rel, err := filepath.Rel(m.cfg.DataDir, path); err != nil || strings.HasPrefix(rel, "..") {
+		return path
+	}
+	rel, err := filepath.Rel(data, path)
+	if err != nil {
+		return path
+	}
+	return rel
 }
 
 // switchWALLocked closes the current WAL segment so the archiver takes it:

@@ -246,8 +246,8 @@ func TestManager_Open_BuildsGolden(t *testing.T) {
 		t.Errorf("golden was not shut down cleanly: postmaster.pid present (%v)", err)
 	}
 	hba, _ := os.ReadFile(filepath.Join(golden, "pg_hba.conf"))
-	if got := strings.TrimSpace(string(hba)); got != "local all all trust" {
-		t.Errorf("golden pg_hba.conf = %q, want only local trust", got)
+	if got := string(hba); got != "local all all trust\nlocal replication all trust\n" {
+		t.Errorf("golden pg_hba.conf = %q, want only local trust (replication included, for base backups)", got)
 	}
 	conf, _ := os.ReadFile(filepath.Join(golden, "postgresql.conf"))
 	for _, w := range []string{"listen_addresses = ''", "pg_stat_statements", "statement_timeout = 60s", "idle_in_transaction_session_timeout = 60s"} {

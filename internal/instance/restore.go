@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/db9/db9/internal/auth"
@@ -146,14 +147,22 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	if err := m.cfg.RunAs.Chown(signal); err != nil {
 		return fail(err)
 	}
+	// The recovery settings go into postgresql.auto.conf, not -c flags,
+	// so that ALTER SYSTEM can drop them after promotion: a tenant can read
+	// settings, and later starts must not see them.
+	recovery := map[string]string{
+		"restore_command":           walarchive.RestoreCommand(m.fromData(id, a.Exe), m.fromData(id, a.Store.Root), t.Source),
+		"recovery_target_time":      t.Time.UTC().Format("2006-01-02 15:04:05.999999+00"),
+		"recovery_target_inclusive": "on",
+		"recovery_target_action":    "promote",
+		"recovery_target_timeline":  "latest",
+		"hot_standby":               "off", // accept connections only once promoted
+	}
+	if err := appendAutoConf(data, recovery); err != nil {
+		return fail(err)
+	}
 	copied := time.Since(start)
 	settings := m.instSettings(id)
-	settings["restore_command"] = walarchive.RestoreCommand(a.Exe, a.Store.Root, t.Source)
-	settings["recovery_target_time"] = t.Time.UTC().Format("2006-01-02 15:04:05.999999+00")
-	settings["recovery_target_inclusive"] = "on"
-	settings["recovery_target_action"] = "promote"
-	settings["recovery_target_timeline"] = "latest"
-	settings["hot_standby"] = "off" // accept connections only once promoted
 	in.mu.Lock()
 	pm, err := StartPostmaster(ctx, StartOptions{
 		Bin: m.cfg.Bin, RunAs: m.cfg.RunAs, DataDir: data, SocketDir: filepath.Join(dir, "s"),
@@ -172,6 +181,16 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	if err != nil {
 		return fail(fmt.Errorf("connect: %w", err))
 	}
+	for name := range recovery {
+		if _, err := conn.Exec(ctx, "ALTER SYSTEM RESET "+name).ReadAll(); err != nil {
+			conn.Close(ctx)
+			return fail(fmt.Errorf("reset %s: %w", name, err))
+		}
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()").ReadAll(); err != nil {
+		conn.Close(ctx)
+		return fail(err)
+	}
 	pw := t.AdminPassword
 	if pw == "" {
 		pw = auth.NewPassword()
@@ -187,4 +206,19 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	m.log.Info("restored instance", "component", "instance", "db", id, "source", t.Source, "base_backup", b.Name,
 		"copy_ms", copied.Milliseconds(), "replay_ms", replayed.Milliseconds(), "total_ms", time.Since(start).Milliseconds())
 	return &Provisioned{ID: id, AdminPassword: pw, conn: conn, m: m, in: in}, nil
+}
+
+// appendAutoConf adds settings to a data directory's postgresql.auto.conf.
+func appendAutoConf(data string, settings map[string]string) error {
+	f, err := os.OpenFile(filepath.Join(data, "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	for k, v := range settings {
+		if _, err := fmt.Fprintf(f, "%s = '%s'\n", k, strings.ReplaceAll(v, "'", "''")); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
 }
