@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +38,99 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
+// ptySession is a db9 command running on a pseudo-terminal.
+type ptySession struct {
+	t       *testing.T
+	master  *os.File
+	mu      sync.Mutex
+	screen  bytes.Buffer
+	exited  chan error
+	drained chan struct{} // the reader saw the end of the output
+}
+
+// startOnPTY runs db9 args as user u with stdin, stdout and stderr on a
+// new pseudo-terminal.
+func startOnPTY(t *testing.T, u *cliUser, args ...string) *ptySession {
+	t.Helper()
+	master, slave := openPTY(t)
+	t.Cleanup(func() { master.Close() })
+	cmd := exec.Command(db9Binary(t), args...)
+	cmd.Env = append(os.Environ(), "HOME="+u.Home, "DB9_API_URL="+u.APIURL, "DB9_API_KEY=", "DB9_DATABASE=")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	p := &ptySession{t: t, master: master, exited: make(chan error, 1), drained: make(chan struct{})}
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case err := <-p.exited:
+			p.exited <- err
+		default: // a failed test must not leave the command behind
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	go func() {
+		defer close(p.drained)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			p.mu.Lock()
+			p.screen.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil { // EIO once the command and its terminal are gone
+				return
+			}
+		}
+	}()
+	return p
+}
+
+func (p *ptySession) text() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.ReplaceAll(p.screen.String(), "\r\n", "\n")
+}
+
+// expect waits until the screen shows want n times in all.
+func (p *ptySession) expect(want string, n int) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.text(), want) < n {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("screen never showed %q %d times:\n%s", want, n, p.text())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *ptySession) send(keys string) {
+	p.t.Helper()
+	if _, err := p.master.Write([]byte(keys)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// wait waits for the command to exit and returns its error.
+func (p *ptySession) wait() error {
+	p.t.Helper()
+	select {
+	case err := <-p.exited:
+		p.exited <- err // for the cleanup
+		select {
+		case <-p.drained:
+		case <-time.After(5 * time.Second):
+		}
+		return err
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("command did not exit:\n%s", p.text())
+		return nil
+	}
+}
+
 // TestCLI_InteractiveSession drives `db9 sql` on a terminal: prompt,
 // multi-line input ended by ;, aligned tables, history recall with the up
 // arrow, \s and \q.
@@ -46,84 +140,55 @@ func TestCLI_InteractiveSession(t *testing.T) {
 	u := newCLIUser(t, s)
 	u.ok("create", "--name", "tty")
 
-	master, slave := openPTY(t)
-	defer master.Close()
-	cmd := exec.Command(db9Binary(t), "sql", "tty")
-	cmd.Env = append(os.Environ(), "HOME="+u.Home, "DB9_API_URL="+u.APIURL, "DB9_API_KEY=", "DB9_DATABASE=")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p := startOnPTY(t, u, "sql", "tty")
+	p.expect("tty=> ", 1)
+	p.send("select 1\r")
+	p.expect("tty-> ", 1)
+	p.send("  as answer;\r")
+	p.expect(" answer\n--------\n      1\n(1 row)", 1)
+	p.expect("tty=> ", 2)
+	p.send("\x1b[A\r") // up arrow recalls the statement
+	p.expect("(1 row)", 2)
+	p.send("selec oops;\r")
+	p.expect("42601", 1)
+	p.send("\\s\r")
+	p.expect("   1  select 1 as answer;", 1)
+	p.send("\\q\r")
+	if err := p.wait(); err != nil {
+		t.Fatalf("session exit: %v\n%s", err, p.text())
 	}
-	slave.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default: // a failed test must not leave the session behind
-			_ = cmd.Process.Kill()
-			<-exited
+}
+
+// TestCLI_TerminalBranchProgressAndDeleteConfirmation: on a terminal,
+// branch create shows progress until ACTIVE, and delete asks for the name.
+func TestCLI_TerminalBranchProgressAndDeleteConfirmation(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	u.ok("create", "--name", "base")
+
+	p := startOnPTY(t, u, "branch", "create", "base", "--name", "twig")
+	if err := p.wait(); err != nil {
+		if strings.Contains(p.text(), "does not offer branching") {
+			t.Skip("the server has no branch endpoint yet")
 		}
-	})
-	var mu sync.Mutex
-	var screen bytes.Buffer
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	text := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.ReplaceAll(screen.String(), "\r\n", "\n")
+		t.Fatalf("branch create: %v\n%s", err, p.text())
 	}
-	// expect waits until the screen shows want n times in all.
-	expect := func(want string, n int) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for strings.Count(text(), want) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("screen never showed %q %d times:\n%s", want, n, text())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	send := func(keys string) {
-		t.Helper()
-		if _, err := master.Write([]byte(keys)); err != nil {
-			t.Fatal(err)
-		}
+	if !strings.Contains(p.text(), "Branch twig is ACTIVE") || !regexp.MustCompile(`State:\s+ACTIVE`).MatchString(p.text()) ||
+		!strings.Contains(p.text(), "Creating branch twig") {
+		t.Errorf("branch create on a terminal:\n%s", p.text())
 	}
 
-	expect("tty=> ", 1)
-	send("select 1\r")
-	expect("tty-> ", 1)
-	send("  as answer;\r")
-	expect(" answer\n--------\n      1\n(1 row)", 1)
-	expect("tty=> ", 2)
-	send("\x1b[A\r") // up arrow recalls the statement
-	expect("(1 row)", 2)
-	send("selec oops;\r")
-	expect("42601", 1)
-	send("\\s\r")
-	expect("   1  select 1 as answer;", 1)
-	send("\\q\r")
-
-	select {
-	case err := <-exited:
-		exited <- err // for the cleanup
-		if err != nil {
-			t.Fatalf("session exit: %v\n%s", err, text())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("session did not end on \\q:\n%s", text())
+	p = startOnPTY(t, u, "delete", "twig")
+	p.expect("Type its name to confirm: ", 1)
+	p.send("wrong\r")
+	if err := p.wait(); err == nil || !strings.Contains(p.text(), "not deleted") {
+		t.Errorf("delete with the wrong name: %v\n%s", err, p.text())
+	}
+	p = startOnPTY(t, u, "delete", "twig")
+	p.expect("Type its name to confirm: ", 1)
+	p.send("twig\r")
+	if err := p.wait(); err != nil || !strings.Contains(p.text(), "Deleted database twig") {
+		t.Errorf("delete confirmed: %v\n%s", err, p.text())
 	}
 }
