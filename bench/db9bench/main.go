@@ -52,6 +52,10 @@ func main() {
 		err = benchSQLHTTP(os.Args[2:])
 	case "density":
 		err = benchDensity(os.Args[2:])
+	case "branch":
+		err = benchBranch(os.Args[2:])
+	case "archive":
+		err = benchArchive(os.Args[2:])
 	case "proxy":
 		err = benchProxy(os.Args[2:])
 	default:

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/pgbin"
+	"github.com/db9/db9/internal/server"
+)
+
+// benchBranch: a branch of an N MB database until ACTIVE — at now, and at
+// a moment -back ago under steady writes — against the logical copy a user
+// would otherwise make (a new database, then pg_dump | psql through the
+// front door), on the same data in the same run.
+func benchBranch(args []string) error {
+	fs := flag.NewFlagSet("branch", flag.ExitOnError)
+	e := commonFlags(fs)
+	sizes := fs.String("mb", "100", "database sizes in MB, comma separated")
+	back := fs.Duration("back", time.Minute, "how far back the past-moment branch reaches (steady writes meanwhile)")
+	n := fs.Int("n", 3, "repetitions of each measurement")
+	fs.Parse(args)
+	dir, cleanup, err := e.dataDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx := context.Background()
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	api, err := newAPIClient(srv.HTTPAddr())
+	if err != nil {
+		return err
+	}
+	fmt.Println("| size | measurement | n | p50 ms | max ms | ratio to logical copy p50 |\n|---|---|---|---|---|---|")
+	for _, f := range strings.Split(*sizes, ",") {
+		mb, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("-mb %q", f)
+		}
+		if err := branchOneSize(api, srv, mb, *back, *n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type createdDB struct {
+	ID            string `json:"id"`
+	AdminPassword string `json:"admin_password"`
+}
+
+func (c *apiClient) sql(id, q string) error {
+	var res struct {
+		Error any `json:"error"`
+	}
+	if err := c.do("POST", "/customer/databases/"+id+"/sql", map[string]string{"query": q}, 200, &res); err != nil {
+		return err
+	}
+	if res.Error != nil {
+		return fmt.Errorf("sql %q: %v", q, res.Error)
+	}
+	return nil
+}
+
+// branchUntilActive asks for a branch and polls until it is ACTIVE.
+func (c *apiClient) branchUntilActive(parent, name string, at *time.Time) (string, time.Duration, error) {
+	body := map[string]any{"name": name}
+	if at != nil {
+		body["snapshot_at"] = at.UTC().Format(time.RFC3339Nano)
+	}
+	start := time.Now()
+	var d struct {
+		ID          string  `json:"id"`
+		State       string  `json:"state"`
+		StateReason *string `json:"state_reason"`
+	}
+	if err := c.do("POST", "/customer/databases/"+parent+"/branch", body, 202, &d); err != nil {
+		return "", 0, err
+	}
+	for d.State == "CLONING" {
+		time.Sleep(10 * time.Millisecond)
+		if err := c.do("GET", "/customer/databases/"+d.ID, nil, 200, &d); err != nil {
+			return "", 0, err
+		}
+	}
+	took := time.Since(start)
+	if d.State != "ACTIVE" {
+		return "", 0, fmt.Errorf("branch %s: %s %v", name, d.State, d.StateReason)
+	}
+	return d.ID, took, nil
+}
+
+func branchOneSize(api *apiClient, srv *server.Server, mb int, back time.Duration, n int) error {
+	var p createdDB
+	if err := api.do("POST", "/customer/databases", map[string]string{"name": fmt.Sprintf("src-%d", mb)}, 201, &p); err != nil {
+		return err
+	}
+	if err := api.sql(p.ID, "CREATE TABLE big (g int, pad text) WITH (autovacuum_enabled = off); CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())"); err != nil {
+		return err
+	}
+	const rowsPerMB = 1000 // ~1 KB a row with its overhead
+	for done := 0; done < mb; done += 50 {
+		step := min(50, mb-done)
+		q := fmt.Sprintf("INSERT INTO big SELECT g, repeat(md5(g::text), 28) FROM generate_series(%d, %d) g", done*rowsPerMB+1, (done+step)*rowsPerMB)
+		if err := api.sql(p.ID, q); err != nil {
+			return err
+		}
+	}
+	if err := api.sql(p.ID, "VACUUM ANALYZE big"); err != nil {
+		return err
+	}
+	// Steady writes from here on: one small transaction every 10 ms.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			_ = api.sql(p.ID, "INSERT INTO ticks DEFAULT VALUES")
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	mark := time.Now()
+	time.Sleep(back)
+	label := fmt.Sprintf("%d MB", mb)
+	var now, past, peer []time.Duration
+	for i := range n {
+		id, d, err := api.branchUntilActive(p.ID, fmt.Sprintf("now-%d-%d", mb, i), nil)
+		if err != nil {
+			return err
+		}
+		now = append(now, d)
+		_ = api.do("DELETE", "/customer/databases/"+id, nil, 200, nil)
+		at := mark.Add(time.Duration(i) * 10 * time.Millisecond)
+		id, d, err = api.branchUntilActive(p.ID, fmt.Sprintf("past-%d-%d", mb, i), &at)
+		if err != nil {
+			return err
+		}
+		past = append(past, d)
+		_ = api.do("DELETE", "/customer/databases/"+id, nil, 200, nil)
+		d, err = logicalCopy(api, srv, p, fmt.Sprintf("copy-%d-%d", mb, i))
+		if err != nil {
+			return err
+		}
+		peer = append(peer, d)
+	}
+	pn, pp, pc := summarize(now), summarize(past), summarize(peer)
+	fmt.Printf("| %s | db9 branch at now → ACTIVE | %d | %s | %s | **%s** |\n", label, pn.n, ms(pn.p50), ms(pn.max), ratio(pn.p50, pc.p50))
+	fmt.Printf("| %s | db9 branch at %s back (steady writes) → ACTIVE | %d | %s | %s | **%s** |\n", label, back, pp.n, ms(pp.p50), ms(pp.max), ratio(pp.p50, pc.p50))
+	fmt.Printf("| %s | peer: create + pg_dump \\| psql through the front door | %d | %s | %s | 1.00 |\n", label, pc.n, ms(pc.p50), ms(pc.max))
+	return nil
+}
+
+// logicalCopy is what a user does without branches: a new database, then
+// the parent's tables dumped into it through the PostgreSQL front door.
+func logicalCopy(api *apiClient, srv *server.Server, src createdDB, name string) (time.Duration, error) {
+	start := time.Now()
+	var dst createdDB
+	if err := api.do("POST", "/customer/databases", map[string]string{"name": name}, 201, &dst); err != nil {
+		return 0, err
+	}
+	conn := func(d createdDB) string {
+		u := url.URL{Scheme: "postgresql", User: url.UserPassword(d.ID+".admin", d.AdminPassword), Host: srv.PGAddr(), Path: "/postgres", RawQuery: "sslmode=disable"}
+		return u.String()
+	}
+	cmd := exec.Command("bash", "-o", "pipefail", "-c", `pg_dump --no-owner --no-privileges -n public "$SRC" | psql -q -v ON_ERROR_STOP=1 "$DST" >/dev/null`)
+	cmd.Env = append(os.Environ(), "SRC="+conn(src), "DST="+conn(dst))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("pg_dump | psql: %v: %s", err, out)
+	}
+	took := time.Since(start)
+	_ = api.do("DELETE", "/customer/databases/"+dst.ID, nil, 200, nil)
+	return took, nil
+}
+
+var writeTPSRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// benchArchive: what archiving costs. WAL archived by an idle database
+// (running, and stopped for idleness), and pgbench's TPC-B-like write
+// throughput on one instance with archiving on, then off (the same data
+// directory started by hand without archive_mode), alternating.
+func benchArchive(args []string) error {
+	fs := flag.NewFlagSet("archive", flag.ExitOnError)
+	e := commonFlags(fs)
+	idle := fs.Duration("idle", time.Minute, "idle observation window (extrapolated to a day)")
+	dur := fs.Duration("T", 30*time.Second, "pgbench duration per round")
+	rounds := fs.Int("rounds", 2, "pgbench rounds per side")
+	scale := fs.Int("s", 10, "pgbench scale")
+	fs.Parse(args)
+	dir, cleanup, err := e.dataDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx := context.Background()
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	if err != nil {
+		return err
+	}
+	defer srv.Close(ctx)
+	api, err := newAPIClient(srv.HTTPAddr())
+	if err != nil {
+		return err
+	}
+	id, err := api.create("idle")
+	if err != nil {
+		return err
+	}
+	if err := api.sql(id, "CREATE TABLE t (i int); INSERT INTO t VALUES (1)"); err != nil {
+		return err
+	}
+	archive := filepath.Join(dir, "db9", "archive", id, "wal")
+	time.Sleep(2 * time.Second)
+	before := duBytes(archive)
+	time.Sleep(*idle)
+	runningIdle := duBytes(archive) - before
+	srv.Instances().Stop(id)
+	afterStop := duBytes(archive)
+	time.Sleep(*idle)
+	stoppedIdle := duBytes(archive) - afterStop
+	perDay := func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)*float64(24*time.Hour)/float64(*idle)/1e6) }
+	fmt.Println("| idle database | WAL archived in the window | per day (extrapolated) |\n|---|---|---|")
+	fmt.Printf("| running, no sessions, %s | %d bytes | %s |\n", *idle, runningIdle, perDay(runningIdle))
+	fmt.Printf("| the stop itself (pg_switch_wal + shutdown) | %d bytes | once per idle stop |\n", afterStop-before-runningIdle)
+	fmt.Printf("| stopped for idleness, %s | %d bytes | %s |\n", *idle, stoppedIdle, perDay(stoppedIdle))
+
+	bin, err := pgbin.Find()
+	if err != nil {
+		return err
+	}
+	runAs, err := pgbin.ResolveRunAs()
+	if err != nil {
+		return err
+	}
+	bid, err := api.create("pgbench")
+	if err != nil {
+		return err
+	}
+	lease, err := srv.Instances().Acquire(ctx, bid)
+	if err != nil {
+		return err
+	}
+	sock := lease.SocketDir()
+	lease.Release()
+	base := []string{"-h", sock, "-p", "5432", "-U", instance.Superuser}
+	if out, err := exec.Command("pgbench", append(base, "-i", "-q", "-s", strconv.Itoa(*scale), "postgres")...).CombinedOutput(); err != nil {
+		return fmt.Errorf("pgbench -i: %v: %s", err, out)
+	}
+	run := func() (float64, error) {
+		out, err := exec.Command("pgbench", append(base, "-n", "-c", "4", "-j", "2", "-T", strconv.Itoa(int(dur.Seconds())), "postgres")...).CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("pgbench: %v: %s", err, out)
+		}
+		m := writeTPSRE.FindSubmatch(out)
+		if m == nil {
+			return 0, fmt.Errorf("pgbench output: %s", out)
+		}
+		return strconv.ParseFloat(string(m[1]), 64)
+	}
+	var on, off []float64
+	for range *rounds {
+		l, err := srv.Instances().Acquire(ctx, bid) // archiving on
+		if err != nil {
+			return err
+		}
+		tps, err := run()
+		l.Release()
+		if err != nil {
+			return err
+		}
+		on = append(on, tps)
+		srv.Instances().Stop(bid)
+		pm, err := instance.StartPostmaster(ctx, instance.StartOptions{Bin: bin, RunAs: runAs, DataDir: filepath.Join(srv.Instances().Dir(bid), "pgdata"), SocketDir: sock})
+		if err != nil {
+			return err
+		}
+		tps, err = run()
+		_ = pm.Stop(30 * time.Second)
+		if err != nil {
+			return err
+		}
+		off = append(off, tps)
+	}
+	mean := func(xs []float64) float64 {
+		s := 0.0
+		for _, x := range xs {
+			s += x
+		}
+		return s / float64(len(xs))
+	}
+	fmt.Println("\n| pgbench TPC-B, -c 4 -j 2, scale", *scale, "| rounds | tps (mean) |\n|---|---|---|")
+	fmt.Printf("| archiving on (db9 instance) | %d | %.0f |\n", len(on), mean(on))
+	fmt.Printf("| archiving off (same data directory, archive_mode off) | %d | %.0f |\n", len(off), mean(off))
+	fmt.Printf("| **on / off** | | **%.2f** |\n", mean(on)/mean(off))
+	return nil
+}
+
+func duBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
