@@ -183,7 +183,7 @@ func logicalCopy(api *apiClient, srv *server.Server, src createdDB, name string)
 		u := url.URL{Scheme: "postgresql", User: url.UserPassword(d.ID+".admin", d.AdminPassword), Host: srv.PGAddr(), Path: "/postgres", RawQuery: "sslmode=disable"}
 		return u.String()
 	}
-	cmd := exec.Command("bash", "-o", "pipefail", "-c", `pg_dump --no-owner --no-privileges -n public "$SRC" | psql -q -v ON_ERROR_STOP=1 "$DST" >/dev/null`)
+	cmd := exec.Command("bash", "-o", "pipefail", "-c", `pg_dump --no-owner --no-privileges -t 'public.*' "$SRC" | psql -q -v ON_ERROR_STOP=1 "$DST" >/dev/null`)
 	cmd.Env = append(os.Environ(), "SRC="+conn(src), "DST="+conn(dst))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("pg_dump | psql: %v: %s", err, out)
@@ -289,7 +289,10 @@ func benchArchive(args []string) error {
 			return err
 		}
 		on = append(on, tps)
-		srv.Instances().Stop(bid)
+		// A scheduled base backup may hold the instance for a while.
+		for !srv.Instances().Stop(bid) && srv.Instances().Running(bid) {
+			time.Sleep(100 * time.Millisecond)
+		}
 		pm, err := instance.StartPostmaster(ctx, instance.StartOptions{Bin: bin, RunAs: runAs, DataDir: filepath.Join(srv.Instances().Dir(bid), "pgdata"), SocketDir: sock})
 		if err != nil {
 			return err

@@ -106,7 +106,7 @@ func (m *Manager) maintainer() {
 }
 
 // backupDue backs up every running, committed instance whose archive has
-// BackupAfterWAL bytes past its last base backup, or whose last base
+// BackupAfterWAL bytes, and at least its last base backup's size, past it, or whose last base
 // backup is older than BackupMaxAge while it wrote WAL since.
 func (m *Manager) backupDue() {
 	a := m.cfg.Archive
@@ -141,7 +141,9 @@ func (m *Manager) backupDue() {
 			continue
 		}
 		n := walarchive.SegmentsAfter(names, last.StartWAL)
-		due := int64(n)*walSegmentBytes >= a.BackupAfterWAL ||
+		// Replaying more WAL than the database's size costs more than
+		// copying it; backing up more often than that costs the writers.
+		due := int64(n)*walSegmentBytes >= max(a.BackupAfterWAL, last.Bytes) ||
 			(a.BackupMaxAge > 0 && n > 1 && time.Since(last.Consistent) >= a.BackupMaxAge)
 		if !due || !m.holdIfRunning(in) {
 			continue

@@ -407,9 +407,9 @@ func (m *Manager) stopLocked(in *inst) {
 		return
 	}
 	m.mu.Lock()
-	deleted := in.deleted
+	keep := !in.deleted && !in.warm // a warm instance's archive goes with it
 	m.mu.Unlock()
-	if !deleted {
+	if keep {
 		m.switchWALLocked(in)
 	}
 	in.pm = nil // tells watch this exit is intended
