@@ -198,8 +198,8 @@ func (s *ConnectSigner) Verify(token string) (ConnectClaims, map[string]any, err
 		return c, nil, ErrBadToken
 	}
 	var hdr struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
+		Alg  string `json:"alg"`
+		Kid  string `json:"kid"`
 		Crit any    `json:"crit"`
 	}
 	if json.Unmarshal(hdrJSON, &hdr) != nil || hdr.Alg != "RS256" || hdr.Kid != s.kid || hdr.Crit != nil {

@@ -47,6 +47,20 @@ func (m *Manager) instSettings(id string) map[string]string {
 	if a == nil {
 		return nil
 	}
+	// PostgreSQL's own basic_archive module writes each segment to a
+	// temporary file and renames it durably (fsync of file and directory)
+	// into the archive, refusing to replace a segment with other content:
+	// the guarantees of wal-archive, without a process started per segment
+	// (which cost writers ~20 % of their throughput on 2 cores).
+	dir, err := a.Store.EnsureWALDir(id)
+	if err == nil {
+		return map[string]string{
+			"archive_mode":                    "on",
+			"archive_library":                 "basic_archive",
+			"basic_archive.archive_directory": m.fromData(id, dir),
+		}
+	}
+	m.log.Warn("create WAL archive directory; falling back to archive_command", "component", "instance", "db", id, "err", err)
 	return map[string]string{
 		"archive_mode":    "on",
 		"archive_command": walarchive.ArchiveCommand(m.fromData(id, a.Exe), m.fromData(id, a.Store.Root), id),

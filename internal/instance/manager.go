@@ -275,7 +275,6 @@ func (l *Lease) Pool(role string) (*pgxpool.Pool, error) {
 	return p, nil
 }
 
-
 // SuperuserConn opens a new connection as the platform superuser; the caller closes it.
 func (l *Lease) SuperuserConn(ctx context.Context) (*pgconn.PgConn, error) {
 	return pgconn.Connect(ctx, superuserConnString(l.SocketDir()))

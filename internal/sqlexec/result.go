@@ -41,7 +41,6 @@ type Result struct {
 	Command   string              `json:"command"`
 	Truncated bool                `json:"truncated,omitempty"`
 	Error     *SQLError           `json:"error,omitempty"`
-
 }
 
 // MarshalJSON writes {"error": {...}} alone for an SQL error, and otherwise

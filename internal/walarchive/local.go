@@ -206,7 +206,7 @@ func (l *Local) ListWAL(ctx context.Context, db string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if n := e.Name(); !strings.HasPrefix(n, ".") {
+		if n := e.Name(); !strings.HasPrefix(n, ".") && !strings.HasPrefix(n, basicArchiveTemp) {
 			out = append(out, n)
 		}
 	}
@@ -370,10 +370,29 @@ func (l *Local) DeleteDatabase(ctx context.Context, db string) error {
 	return os.RemoveAll(l.dbDir(db))
 }
 
-// RemoveIncomplete removes half-written backups and staging directories
-// of db (after a crash).
+// basicArchiveTemp starts the names of the temporary files PostgreSQL's
+// basic_archive module writes before renaming a segment into place.
+const basicArchiveTemp = "archtemp"
+
+// EnsureWALDir creates db's WAL directory (owned by the instances' OS user)
+// and returns its path, for an instance that archives into it directly.
+func (l *Local) EnsureWALDir(db string) (string, error) {
+	if err := validName(db); err != nil {
+		return "", err
+	}
+	dir := l.walDir(db)
+	return dir, l.mkdir(dir)
+}
+
+// RemoveIncomplete removes half-written backups, staging directories and
+// half-archived segments of db (after a crash).
 func (l *Local) RemoveIncomplete(db string) error {
 	_ = os.RemoveAll(filepath.Join(l.dbDir(db), "tmp"))
+	if tmps, err := filepath.Glob(filepath.Join(l.walDir(db), basicArchiveTemp+"*")); err == nil {
+		for _, t := range tmps {
+			_ = os.Remove(t)
+		}
+	}
 	entries, err := os.ReadDir(l.baseDir(db))
 	if err != nil {
 		return nil
