@@ -238,7 +238,9 @@ func benchArchive(args []string) error {
 	afterStop := duBytes(archive)
 	time.Sleep(*idle)
 	stoppedIdle := duBytes(archive) - afterStop
-	perDay := func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)*float64(24*time.Hour)/float64(*idle)/1e6) }
+	perDay := func(b int64) string {
+		return fmt.Sprintf("%.1f MB", float64(b)*float64(24*time.Hour)/float64(*idle)/1e6)
+	}
 	fmt.Println("| idle database | WAL archived in the window | per day (extrapolated) |\n|---|---|---|")
 	fmt.Printf("| running, no sessions, %s | %d bytes | %s |\n", *idle, runningIdle, perDay(runningIdle))
 	fmt.Printf("| the stop itself (pg_switch_wal + shutdown) | %d bytes | once per idle stop |\n", afterStop-before-runningIdle)

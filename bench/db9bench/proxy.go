@@ -97,7 +97,7 @@ func benchProxy(args []string) error {
 	// The paths alternate in rounds, so load that changes during the run
 	// (this machine is shared) falls on all of them alike.
 	tps, lat := map[string]float64{}, map[string]float64{}
-	per := max(*dur / time.Duration(*rounds), time.Second)
+	per := max(*dur/time.Duration(*rounds), time.Second)
 	for range *rounds {
 		for _, r := range runs {
 			t, l, err := pgbench(r.conn, *clients, *threads, per)

@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,7 +250,7 @@ func ReachableExe(runAs pgbin.RunAs, exe, dataDir string) (string, error) {
 	}
 	tmp := dst + ".tmp"
 	_ = os.Remove(tmp)
-	if err := copyFile(exe, tmp, 0o755); err != nil {
+	if err := dirtree.CopyFile(exe, tmp, 0o755); err != nil {
 		return "", fmt.Errorf("copy db9 binary for archive_command: %w", err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -93,7 +94,7 @@ func newEnv(t *testing.T) *env {
 	if err := os.MkdirAll(filepath.Dir(e.golden), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := instance.CopyTree(golden, e.golden); err != nil {
+	if err := dirtree.Copy(golden, e.golden); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -129,7 +130,7 @@ func (e *env) instanceDir(parent, id string) string {
 	if err := e.runAs.Chown(dir); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := instance.CopyTree(e.golden, filepath.Join(dir, "pgdata")); err != nil {
+	if err := dirtree.Copy(e.golden, filepath.Join(dir, "pgdata")); err != nil {
 		e.t.Fatal(err)
 	}
 	return dir

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,7 +156,7 @@ func (m *Manager) provisionNew(ctx context.Context) (*inst, error) {
 		if err := m.cfg.RunAs.Chown(dir); err != nil {
 			return fail(err)
 		}
-		if err := CopyTree(m.golden, filepath.Join(dir, "pgdata")); err != nil {
+		if err := dirtree.Copy(m.golden, filepath.Join(dir, "pgdata")); err != nil {
 			return fail(err)
 		}
 	}

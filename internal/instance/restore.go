@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,7 +131,7 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		if err != nil {
 			return fail(err)
 		}
-		err = CopyTree(src, data)
+		err = dirtree.Copy(src, data)
 		if err == nil {
 			_ = os.Remove(filepath.Join(data, goldenMarker))
 		}

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"fmt"
+	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,7 @@ func (m *Manager) makeSpare() (string, error) {
 	if err := m.cfg.RunAs.Chown(tmp); err != nil {
 		return fail(err)
 	}
-	if err := CopyTree(m.golden, filepath.Join(tmp, "pgdata")); err != nil {
+	if err := dirtree.Copy(m.golden, filepath.Join(tmp, "pgdata")); err != nil {
 		return fail(err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, spareMarker), []byte(goldenVersion()+"\n"), 0o600); err != nil {

@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"sync"
@@ -123,7 +124,7 @@ func Start(tb testing.TB) *Cluster {
 	}
 	dir := TempDir(tb)
 	data := filepath.Join(dir, "pgdata")
-	if err := instance.CopyTree(tmpl, data); err != nil {
+	if err := dirtree.Copy(tmpl, data); err != nil {
 		tb.Fatal(err)
 	}
 	sock := filepath.Join(dir, "s")

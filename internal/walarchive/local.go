@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/db9/db9/internal/dirtree"
 	"io"
 	"io/fs"
 	"os"
@@ -303,7 +304,7 @@ func (l *Local) GetBackup(ctx context.Context, db, name, dir string) error {
 	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
 	}
-	return CopyTree(src, dir)
+	return dirtree.Copy(src, dir)
 }
 
 // ListBackups lists the complete backups of db, oldest first.

@@ -1,4 +1,4 @@
-package instance
+package dirtree
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 	"syscall"
 )
 
-// CopyTree copies the directory tree src to dst (which must not exist),
+// Copy copies the directory tree src to dst (which must not exist),
 // keeping modes and, when running as root, ownership. Regular files are
 // copied with copy_file_range where the kernel offers it. The sockets and
 // lock files of a running server are skipped.
-func CopyTree(src, dst string) error {
+func Copy(src, dst string) error {
 	root := os.Geteuid() == 0
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -37,7 +37,7 @@ func CopyTree(src, dst string) error {
 			if rel == "postmaster.pid" || rel == "postmaster.opts" {
 				return nil
 			}
-			if err := copyFile(p, target, info.Mode().Perm()); err != nil {
+			if err := CopyFile(p, target, info.Mode().Perm()); err != nil {
 				return fmt.Errorf("copy %s: %w", rel, err)
 			}
 		case info.Mode()&os.ModeSymlink != 0:
@@ -61,7 +61,9 @@ func CopyTree(src, dst string) error {
 	})
 }
 
-func copyFile(src, dst string, perm os.FileMode) error {
+// CopyFile copies the regular file src to a new file dst (which must not
+// exist) with mode perm.
+func CopyFile(src, dst string, perm os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
