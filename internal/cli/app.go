@@ -127,6 +127,20 @@ func (a *app) database(args []string, i int) (string, error) {
 	return a.defaultDatabase()
 }
 
+// databaseSession resolves the database a command acts on (args[0] or the
+// default) and an authenticated session, the prologue of most db commands.
+func (a *app) databaseSession(ctx context.Context, args []string) (string, *session, error) {
+	db, err := a.database(args, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := a.authed(ctx, false)
+	if err != nil {
+		return "", nil, err
+	}
+	return db, s, nil
+}
+
 // newClient returns an API client without credentials.
 func (a *app) newClient() (*client.Client, error) {
 	c, err := client.New(a.apiURL(), nil)

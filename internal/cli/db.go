@@ -30,11 +30,7 @@ func (a *app) newDBStatusCmd() *cobra.Command {
 		Args: maxArgs(1, "one database"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := a.database(args, 0)
-			if err != nil {
-				return err
-			}
-			s, err := a.authed(ctx, false)
+			db, s, err := a.databaseSession(ctx, args)
 			if err != nil {
 				return err
 			}
@@ -63,11 +59,7 @@ func (a *app) newResetPasswordCmd() *cobra.Command {
 		Args: maxArgs(1, "one database"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := a.database(args, 0)
-			if err != nil {
-				return err
-			}
-			s, err := a.authed(ctx, false)
+			db, s, err := a.databaseSession(ctx, args)
 			if err != nil {
 				return err
 			}
@@ -98,11 +90,7 @@ func (a *app) newConnectCmd() *cobra.Command {
 		Args: maxArgs(1, "one database"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := a.database(args, 0)
-			if err != nil {
-				return err
-			}
-			s, err := a.authed(ctx, false)
+			db, s, err := a.databaseSession(ctx, args)
 			if err != nil {
 				return err
 			}
@@ -155,11 +143,7 @@ func (a *app) newConnectTokenCmd() *cobra.Command {
 		Args: maxArgs(1, "one database"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := a.database(args, 0)
-			if err != nil {
-				return err
-			}
-			s, err := a.authed(ctx, false)
+			db, s, err := a.databaseSession(ctx, args)
 			if err != nil {
 				return err
 			}
@@ -192,11 +176,7 @@ func (a *app) newDumpCmd() *cobra.Command {
 		Args: maxArgs(1, "one database"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := a.database(args, 0)
-			if err != nil {
-				return err
-			}
-			s, err := a.authed(ctx, false)
+			db, s, err := a.databaseSession(ctx, args)
 			if err != nil {
 				return err
 			}

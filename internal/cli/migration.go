@@ -163,11 +163,7 @@ func (a *app) newMigrationListCmd() *cobra.Command {
 		Args:    maxArgs(1, "one database"),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := a.database(args, 0)
-			if err != nil {
-				return err
-			}
-			s, err := a.authed(ctx, false)
+			db, s, err := a.databaseSession(ctx, args)
 			if err != nil {
 				return err
 			}
