@@ -6,7 +6,7 @@ BIN     ?= bin/db9
 DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/db9,./db9-data)
 TEST_TIMEOUT ?= 15m
 
-.PHONY: build run test test-short vet fuzz bench clean
+.PHONY: build run test vet fuzz bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/db9
@@ -21,9 +21,6 @@ vet:
 # tests (including crash tests), plus a short run of every fuzz target's seeds.
 test: vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
-
-test-short:
-	$(GO) test -short -count=1 ./...
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s
