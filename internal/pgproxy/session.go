@@ -171,12 +171,12 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
 	backendDone := make(chan struct{})
 	go func() {
 		defer close(backendDone)
-		_, _ = br.WriteTo(client)
+		_, _ = io.CopyBuffer(writerOnly{client}, readerOnly{br}, make([]byte, 32<<10))
 		// The backend ended (or the client cannot take more): end the
 		// client's side, which also ends the copy below.
 		client.Close()
 	}()
-	_, _ = io.Copy(backend, client)
+	_, _ = io.CopyBuffer(writerOnly{backend}, readerOnly{client}, make([]byte, 32<<10))
 	// The client ended (Terminate and close, or vanished). A backend
 	// that is idle or reading sees EOF and exits; one in the middle of a
 	// query would run it to the end: cancel it.
@@ -195,3 +195,11 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
 	backend.Close()
 	<-backendDone
 }
+
+// readerOnly and writerOnly hide ReadFrom/WriteTo so the relay copies with
+// plain read and write calls: the splice(2) path the net package would
+// take between TCP and Unix sockets costs two extra pipe operations per
+// chunk, and protocol messages are small.
+type readerOnly struct{ io.Reader }
+
+type writerOnly struct{ io.Writer }
