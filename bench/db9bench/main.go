@@ -160,13 +160,14 @@ func ratio(a, b time.Duration) string {
 	return fmt.Sprintf("%.2f", float64(a)/float64(b))
 }
 
-// waitPools waits until the server's warm pool and spare pool are full, as
-// on a server that has been up a while, so phases start alike.
+// waitPools waits until the server's warm pool (at its current, possibly
+// grown, target) and spare pool are full, as on a server that has been up
+// a while, so phases start alike.
 func waitPools(srv *server.Server, warm, spare int) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		w, s := srv.Instances().PoolSizes()
-		if w >= warm && s >= spare {
+		if w >= max(warm, srv.Instances().WarmTarget()) && s >= spare {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

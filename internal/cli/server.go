@@ -66,6 +66,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.CatalogURL, "catalog-url", cfg.CatalogURL, "external PostgreSQL for the catalog (default: a managed cluster under --data-dir) [DB9_CATALOG_URL]")
 	f.IntVar(&cfg.AnonymousDBLimit, "anonymous-db-limit", cfg.AnonymousDBLimit, "databases an anonymous account may hold [DB9_ANONYMOUS_DB_LIMIT]")
 	f.IntVar(&cfg.WarmPool, "warm-pool", cfg.WarmPool, "pre-started instances kept ready for fast creates [DB9_WARM_POOL]")
+	f.IntVar(&cfg.WarmPoolMax, "warm-pool-max", cfg.WarmPoolMax, "the warm pool grows up to this after creates find it empty, and shrinks back after 10 minutes without [DB9_WARM_POOL_MAX]")
 	f.IntVar(&cfg.SparePool, "spare-pool", cfg.SparePool, "stopped copies of the golden directory kept ready, so creates skip the copy [DB9_SPARE_POOL]")
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the PostgreSQL front door (default: self-signed, generated under --data-dir/secrets) [DB9_TLS_CERT]")
 	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert [DB9_TLS_KEY]")

@@ -21,6 +21,7 @@ type Server struct {
 	CatalogURL       string
 	AnonymousDBLimit int
 	WarmPool         int
+	WarmPoolMax      int
 	SparePool        int
 	LogLevel         string
 	// OIDC issuer for POST /customer/claim; claim answers 501 without it.
@@ -48,6 +49,7 @@ func Defaults() Server {
 		Region:           "local",
 		AnonymousDBLimit: 5,
 		WarmPool:         4,
+		WarmPoolMax:      16,
 		SparePool:        16,
 		PGMaxConns:       40,
 		PITRRetention:    7 * 24 * time.Hour,
@@ -88,7 +90,7 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 		}
 		c.IdleTimeout = d
 	}
-	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_SPARE_POOL": &c.SparePool, "DB9_PG_MAX_CONNS": &c.PGMaxConns} {
+	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_WARM_POOL_MAX": &c.WarmPoolMax, "DB9_SPARE_POOL": &c.SparePool, "DB9_PG_MAX_CONNS": &c.PGMaxConns} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -166,6 +168,9 @@ func (c *Server) Validate() error {
 	}
 	if c.WarmPool < 0 || c.WarmPool > 64 {
 		return fmt.Errorf("--warm-pool must be between 0 and 64")
+	}
+	if c.WarmPoolMax < 0 || c.WarmPoolMax > 256 {
+		return fmt.Errorf("--warm-pool-max must be between 0 and 256")
 	}
 	if c.SparePool < 0 || c.SparePool > 1000 {
 		return fmt.Errorf("--spare-pool must be between 0 and 1000")

@@ -53,6 +53,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		"DB9_CATALOG_URL":        "postgres://cat@h/db",
 		"DB9_ANONYMOUS_DB_LIMIT": "7",
 		"DB9_WARM_POOL":          "2",
+		"DB9_WARM_POOL_MAX":      "9",
 		"DB9_SPARE_POOL":         "3",
 		"DB9_LOG_LEVEL":          "debug",
 		"DB9_TLS_CERT":           "/etc/db9/pg.crt",
@@ -67,7 +68,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 	want := Server{
 		DataDir: "/srv/db9", HTTPAddr: "0.0.0.0:9000", PGAddr: "0.0.0.0:6543", PublicHost: "db.example.com",
 		IdleTimeout: 90 * time.Second, Region: "eu-1", CatalogURL: "postgres://cat@h/db",
-		AnonymousDBLimit: 7, WarmPool: 2, SparePool: 3, LogLevel: "debug",
+		AnonymousDBLimit: 7, WarmPool: 2, WarmPoolMax: 9, SparePool: 3, LogLevel: "debug",
 		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12, PITRRetention: 72 * time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

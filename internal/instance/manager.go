@@ -34,6 +34,14 @@ type Config struct {
 	// WarmPool is how many provisioned, running, unclaimed instances to keep
 	// ready so a create need not wait for copy and start.
 	WarmPool int
+	// WarmPoolMax lets the warm pool grow past WarmPool after creates
+	// found it empty (one more per miss, up to this), so the next burst of
+	// the same size is served warm; after WarmDecay without a miss it
+	// shrinks back to WarmPool. Zero (or less than WarmPool) disables it.
+	WarmPoolMax int
+	// WarmDecay is how long a grown warm pool keeps its size after the last
+	// miss (default 10 minutes).
+	WarmDecay time.Duration
 	// SparePool is how many copies of the golden directory to keep ready,
 	// stopped, so a create that finds no warm instance skips the copy.
 	SparePool int
@@ -54,12 +62,16 @@ type Manager struct {
 	// where replay from a golden base backup starts.
 	goldenRedo string
 
-	mu      sync.Mutex
-	insts   map[string]*inst
-	warm    []*ready
-	spares  []string // ids of ready copies under spare/
-	filling int
-	closed  bool
+	mu     sync.Mutex
+	insts  map[string]*inst
+	warm   []*ready
+	spares []string // ids of ready copies under spare/
+	// warmTarget is the warm pool's current size goal (WarmPool..WarmPoolMax);
+	// lastMiss is when a create last found the warm pool empty.
+	warmTarget int
+	lastMiss   time.Time
+	filling    int
+	closed     bool
 
 	refill chan struct{}
 	quit   chan struct{}
@@ -91,7 +103,14 @@ func New(cfg Config) *Manager {
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 10
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, insts: map[string]*inst{}, refill: make(chan struct{}, 1), quit: make(chan struct{})}
+	if cfg.WarmPoolMax < cfg.WarmPool {
+		cfg.WarmPoolMax = cfg.WarmPool
+	}
+	if cfg.WarmDecay <= 0 {
+		cfg.WarmDecay = 10 * time.Minute
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger, insts: map[string]*inst{}, refill: make(chan struct{}, 1), quit: make(chan struct{}),
+		warmTarget: cfg.WarmPool}
 }
 
 func (m *Manager) dbsDir() string { return filepath.Join(m.cfg.DataDir, "dbs") }
@@ -438,21 +457,25 @@ func (m *Manager) Destroy(ctx context.Context, id string) error {
 	return m.removeDir(filepath.Join(m.dbsDir(), id))
 }
 
-// reaper stops instances that have had no lease for IdleTimeout.
+// reaper stops instances that have had no lease for IdleTimeout, and
+// shrinks a warm pool that grew for a burst that is long over.
 func (m *Manager) reaper() {
 	defer m.wg.Done()
-	if m.cfg.IdleTimeout <= 0 {
-		<-m.quit
-		return
+	tick := time.Second
+	if m.cfg.IdleTimeout > 0 {
+		tick = max(min(m.cfg.IdleTimeout/4, time.Second), 50*time.Millisecond)
 	}
-	tick := min(m.cfg.IdleTimeout/4, time.Second)
-	t := time.NewTicker(max(tick, 50*time.Millisecond))
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
 		case <-m.quit:
 			return
 		case <-t.C:
+		}
+		m.shrinkWarm()
+		if m.cfg.IdleTimeout <= 0 {
+			continue
 		}
 		now := time.Now()
 		var idle []*inst

@@ -815,3 +815,34 @@ func TestManager_Supervise_RestartsCrashed(t *testing.T) {
 		t.Errorf("query after restart: %v", got)
 	}
 }
+
+// A burst of creates that finds the warm pool empty grows it (one per
+// miss, up to WarmPoolMax) so the next burst is served warm; after
+// WarmDecay without a miss it shrinks back and the surplus instances stop.
+func TestManager_WarmPool_GrowsAndShrinks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.WarmPool, cfg.WarmPoolMax, cfg.WarmDecay = 1, 3, 2*time.Second
+	m, _ := e.open(cfg, nil)
+	waitFor(t, 20*time.Second, "one warm instance", func() bool { w, _ := m.PoolSizes(); return w == 1 })
+	if got := m.WarmTarget(); got != 1 {
+		t.Fatalf("WarmTarget before any miss = %d, want 1", got)
+	}
+	for i := 0; i < 4; i++ { // one warm hit, then misses (the refill is slower than this loop)
+		provision(t, m)
+	}
+	if got := m.WarmTarget(); got < 2 || got > 3 {
+		t.Fatalf("WarmTarget after a burst = %d, want 2..3 (grown, capped at WarmPoolMax)", got)
+	}
+	target := m.WarmTarget()
+	waitFor(t, 30*time.Second, "the grown warm pool to fill", func() bool { w, _ := m.PoolSizes(); return w == target })
+	waitFor(t, 30*time.Second, "the warm pool to shrink back", func() bool {
+		w, _ := m.PoolSizes()
+		return m.WarmTarget() == 1 && w == 1
+	})
+	// Four committed instances and one warm one run; the surplus warm ones stop.
+	waitFor(t, 20*time.Second, "5 postmasters (4 committed + 1 warm)", func() bool {
+		return len(postmastersUnder(filepath.Join(e.dataDir, "dbs"))) == 5
+	})
+}

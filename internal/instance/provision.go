@@ -49,6 +49,9 @@ func (m *Manager) Provision(ctx context.Context) (*Provisioned, error) {
 	if n := len(m.warm); n > 0 {
 		r = m.warm[n-1]
 		m.warm = m.warm[:n-1]
+	} else {
+		m.lastMiss = time.Now()
+		m.warmTarget = min(m.warmTarget+1, m.cfg.WarmPoolMax)
 	}
 	m.mu.Unlock()
 	m.kickRefill()
@@ -189,6 +192,34 @@ func (m *Manager) kickRefill() {
 	}
 }
 
+// shrinkWarm returns the warm pool to WarmPool once Config.WarmDecay has passed
+// without a miss, stopping the surplus instances.
+func (m *Manager) shrinkWarm() {
+	m.mu.Lock()
+	if m.warmTarget <= m.cfg.WarmPool || time.Since(m.lastMiss) < m.cfg.WarmDecay {
+		m.mu.Unlock()
+		return
+	}
+	m.warmTarget = m.cfg.WarmPool
+	var surplus []*ready
+	if n := len(m.warm); n > m.warmTarget {
+		surplus = append(surplus, m.warm[m.warmTarget:]...)
+		m.warm = m.warm[:m.warmTarget]
+	}
+	m.mu.Unlock()
+	for _, r := range surplus {
+		r.conn.Close(context.Background())
+		m.discard(r.in)
+	}
+}
+
+// WarmTarget is the warm pool's current size goal.
+func (m *Manager) WarmTarget() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.warmTarget
+}
+
 // filler keeps WarmPool instances provisioned and running and SparePool
 // copies ready, one at a time so that refilling never competes hard with
 // the creates it serves. Warm instances come first: they make the fastest
@@ -203,7 +234,7 @@ func (m *Manager) filler() {
 		}
 		for {
 			m.mu.Lock()
-			needWarm := !m.closed && len(m.warm) < m.cfg.WarmPool
+			needWarm := !m.closed && len(m.warm) < m.warmTarget
 			needSpare := !m.closed && len(m.spares) < m.cfg.SparePool
 			m.mu.Unlock()
 			var err error

@@ -77,7 +77,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.inst = instance.New(instance.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
-		WarmPool: s.cfg.WarmPool, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
+		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
 	})
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
