@@ -82,8 +82,9 @@ type RestoreTarget struct {
 // ProvisionRestore makes instance id from Source's archive: the newest base
 // backup consistent at or before Time, replay of the archived WAL with
 // recovery_target_time = Time (inclusive), promotion, the admin password,
-// and a base backup of the new instance itself, so that from then on it
-// depends on nothing of Source. Like Provision, the result is uncommitted:
+// and a first base backup of the new instance itself (inherited from
+// Source's as hard links), so that from then on it depends on nothing of
+// Source. Like Provision, the result is uncommitted:
 // a restart of the server removes it. Any earlier attempt under id is
 // removed first.
 func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarget) (*Provisioned, error) {
@@ -140,6 +141,9 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	}
 	if err != nil {
 		return fail(fmt.Errorf("copy base backup %s: %w", b.Name, err))
+	}
+	if err := markArchived(data, m.cfg.RunAs.Chown); err != nil {
+		return fail(err)
 	}
 	signal := filepath.Join(data, "recovery.signal")
 	if err := os.WriteFile(signal, nil, 0o600); err != nil {
@@ -200,7 +204,10 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		conn.Close(ctx)
 		return fail(err)
 	}
-	if _, err := m.baseBackup(ctx, in); err != nil {
+	// The instance's own first base backup: the source's backup it was
+	// restored from and the source's WAL since, inherited as hard links
+	// (no copy, no checkpoint); from here on it needs nothing of Source.
+	if err := a.Store.InheritBackup(ctx, t.Source, id, b); err != nil {
 		conn.Close(ctx)
 		return fail(err)
 	}
@@ -222,4 +229,33 @@ func appendAutoConf(data string, settings map[string]string) error {
 		}
 	}
 	return f.Close()
+}
+
+// markArchived marks every WAL segment the copied base backup brought in
+// its pg_wal as already archived. They belong to the source's history
+// (which the new instance inherits from the source's archive, where the
+// complete versions are); left unmarked, the new instance would try to
+// archive its possibly shorter copies under the same names after
+// promotion, which the archive refuses, and its archiver would stall.
+func markArchived(data string, chown func(string) error) error {
+	wal := filepath.Join(data, "pg_wal")
+	entries, err := os.ReadDir(wal)
+	if err != nil {
+		return err
+	}
+	status := filepath.Join(wal, "archive_status")
+	for _, e := range entries {
+		if !walarchive.IsSegment(e.Name()) {
+			continue
+		}
+		_ = os.Remove(filepath.Join(status, e.Name()+".ready"))
+		done := filepath.Join(status, e.Name()+".done")
+		if err := os.WriteFile(done, nil, 0o600); err != nil {
+			return fmt.Errorf("mark %s archived: %w", e.Name(), err)
+		}
+		if err := chown(done); err != nil {
+			return err
+		}
+	}
+	return nil
 }
