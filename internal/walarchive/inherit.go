@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/db9/db9/internal/dirtree"
 )
 
 // InheritBackup gives database db the base backup b of database src and
@@ -52,57 +53,11 @@ func (l *Local) InheritBackup(ctx context.Context, src, db string, b Backup) err
 		}
 		defer os.RemoveAll(stage)
 		data := filepath.Join(stage, "data")
-		if err := linkTree(filepath.Join(l.baseDir(src), b.Name, "data"), data); err != nil {
+		if err := dirtree.Link(filepath.Join(l.baseDir(src), b.Name, "data"), data); err != nil {
 			return fmt.Errorf("inherit backup %s: %w", b.Name, err)
 		}
 		stage = data
 	}
 	// The backup exists for db once its meta.json is written, after the links.
 	return l.PutBackup(ctx, db, b, stage)
-}
-
-// linkTree recreates the directory tree src at dst (which must not exist)
-// with hard links to src's files.
-func linkTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if err := os.Mkdir(target, info.Mode().Perm()); err != nil {
-				return err
-			}
-			return copyOwner(p, target)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		return os.Link(p, target)
-	})
-}
-
-// copyOwner gives dst the owner of src when running as root, so the OS
-// user of postgres can use a restored copy of the tree.
-func copyOwner(src, dst string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	info, err := os.Lstat(src)
-	if err != nil {
-		return err
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
-	}
-	return os.Lchown(dst, int(st.Uid), int(st.Gid))
 }
