@@ -126,12 +126,3 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		return nil
 	}
 }
-
-func rangeArgs(lo, hi int, what string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) < lo || len(args) > hi {
-			return usage(fmt.Errorf("want %s", what), cmd.CommandPath()+" --help")
-		}
-		return nil
-	}
-}

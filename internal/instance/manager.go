@@ -70,7 +70,6 @@ type Manager struct {
 	// lastMiss is when a create last found the warm pool empty.
 	warmTarget int
 	lastMiss   time.Time
-	filling    int
 	closed     bool
 
 	refill chan struct{}
