@@ -18,6 +18,7 @@ import (
 	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/server"
+	"github.com/db9/db9/internal/walarchive"
 )
 
 // benchBranch: a branch of an N MB database until ACTIVE — at now, and at
@@ -268,8 +269,23 @@ func benchArchive(args []string) error {
 	if out, err := exec.Command("pgbench", append(base, "-i", "-q", "-s", strconv.Itoa(*scale), "postgres")...).CombinedOutput(); err != nil {
 		return fmt.Errorf("pgbench -i: %v: %s", err, out)
 	}
-	run := func() (float64, error) {
-		out, err := exec.Command("pgbench", append(base, "-n", "-c", "4", "-j", "2", "-T", strconv.Itoa(int(dur.Seconds())), "postgres")...).CombinedOutput()
+	psql := func(sql string) error {
+		out, err := exec.Command("psql", append(base[:len(base):len(base)], "-X", "-q", "-d", "postgres", "-c", sql)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("psql %q: %v: %s", sql, err, out)
+		}
+		return nil
+	}
+	run := func(d time.Duration) (float64, error) {
+		// Each run starts from the same state: tables vacuumed, nothing
+		// dirty (a checkpoint), so neither side pays for the other's debt.
+		if err := psql("VACUUM ANALYZE"); err != nil {
+			return 0, err
+		}
+		if err := psql("CHECKPOINT"); err != nil {
+			return 0, err
+		}
+		out, err := exec.Command("pgbench", append(base, "-n", "-c", "4", "-j", "2", "-T", strconv.Itoa(int(d.Seconds())), "postgres")...).CombinedOutput()
 		if err != nil {
 			return 0, fmt.Errorf("pgbench: %v: %s", err, out)
 		}
@@ -279,32 +295,65 @@ func benchArchive(args []string) error {
 		}
 		return strconv.ParseFloat(string(m[1]), 64)
 	}
-	var on, off []float64
-	for range *rounds {
-		l, err := srv.Instances().Acquire(ctx, bid) // archiving on
+	backups := func() int {
+		bs, _ := (&walarchive.Local{Root: filepath.Join(dir, "db9", "archive")}).ListBackups(ctx, bid)
+		return len(bs)
+	}
+	runOn := func(d time.Duration) (float64, int, error) {
+		l, err := srv.Instances().Acquire(ctx, bid)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
-		tps, err := run()
-		l.Release()
-		if err != nil {
-			return err
-		}
-		on = append(on, tps)
+		defer l.Release()
+		b0 := backups()
+		tps, err := run(d)
+		return tps, backups() - b0, err
+	}
+	stopDB9 := func() {
 		// A scheduled base backup may hold the instance for a while.
 		for !srv.Instances().Stop(bid) && srv.Instances().Running(bid) {
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	runOff := func(d time.Duration) (float64, error) {
+		stopDB9()
 		pm, err := instance.StartPostmaster(ctx, instance.StartOptions{Bin: bin, RunAs: runAs, DataDir: filepath.Join(srv.Instances().Dir(bid), "pgdata"), SocketDir: sock})
 		if err != nil {
-			return err
+			return 0, err
 		}
-		tps, err = run()
-		_ = pm.Stop(30 * time.Second)
-		if err != nil {
-			return err
+		defer pm.Stop(30 * time.Second)
+		return run(d)
+	}
+	if _, _, err := runOn(5 * time.Second); err != nil { // warm-up, not counted
+		return err
+	}
+	var on, off []float64
+	taken := 0
+	fmt.Println("\n| round | side | tps | base backups taken during the run |\n|---|---|---|---|")
+	for r := range *rounds {
+		// ABBA: on, off, off, on, ... so drift over time hits both sides.
+		sides := []bool{true, false}
+		if r%2 == 1 {
+			sides = []bool{false, true}
 		}
-		off = append(off, tps)
+		for _, isOn := range sides {
+			if isOn {
+				tps, nb, err := runOn(*dur)
+				if err != nil {
+					return err
+				}
+				on = append(on, tps)
+				taken += nb
+				fmt.Printf("| %d | on | %.0f | %d |\n", r+1, tps, nb)
+			} else {
+				tps, err := runOff(*dur)
+				if err != nil {
+					return err
+				}
+				off = append(off, tps)
+				fmt.Printf("| %d | off | %.0f | |\n", r+1, tps)
+			}
+		}
 	}
 	mean := func(xs []float64) float64 {
 		s := 0.0
@@ -314,7 +363,7 @@ func benchArchive(args []string) error {
 		return s / float64(len(xs))
 	}
 	fmt.Println("\n| pgbench TPC-B, -c 4 -j 2, scale", *scale, "| rounds | tps (mean) |\n|---|---|---|")
-	fmt.Printf("| archiving on (db9 instance) | %d | %.0f |\n", len(on), mean(on))
+	fmt.Printf("| archiving on (db9 instance; %d scheduled base backups during the runs) | %d | %.0f |\n", taken, len(on), mean(on))
 	fmt.Printf("| archiving off (same data directory, archive_mode off) | %d | %.0f |\n", len(off), mean(off))
 	fmt.Printf("| **on / off** | | **%.2f** |\n", mean(on)/mean(off))
 	return nil

@@ -1,13 +1,16 @@
 package instance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/db9/db9/internal/walarchive"
@@ -31,7 +34,8 @@ func (m *Manager) baseBackup(ctx context.Context, in *inst) (walarchive.Backup, 
 		"-X", "stream", "-c", "fast", "--no-manifest", "-w")
 	cmd.SysProcAttr = m.cfg.RunAs.SysProcAttr()
 	cmd.Env = []string{"LC_ALL=C.UTF-8", "TZ=UTC", "PGAPPNAME=db9-basebackup"}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := runNice(cmd, m.Pid(in.id))
+	if err != nil {
 		return walarchive.Backup{}, fmt.Errorf("pg_basebackup %s: %w: %s", in.id, err, strings.TrimSpace(string(out)))
 	}
 	label, err := os.ReadFile(filepath.Join(data, "backup_label"))
@@ -62,6 +66,86 @@ func (m *Manager) baseBackup(ctx context.Context, in *inst) (walarchive.Backup, 
 	return b, nil
 }
 
+// backupNice is the CPU priority (nice value) of base backups: the
+// pg_basebackup process and the walsenders serving it yield to the
+// database's own sessions, so a backup slows down under load instead of
+// taking throughput from the writers.
+const backupNice = 15
+
+// runNice runs cmd (a pg_basebackup of the instance whose postmaster is
+// postmaster) at backupNice, renicing the walsenders that serve it as
+// they appear, and returns its combined output.
+func runNice(cmd *exec.Cmd, postmaster int) ([]byte, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// pg_basebackup streams WAL from a forked child: on cancellation the
+	// whole process group goes, and Wait does not wait on the child's
+	// copy of the output pipe.
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, backupNice)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	reniced := map[int]bool{}
+	for {
+		select {
+		case err := <-done:
+			return out.Bytes(), err
+		case <-tick.C:
+			if postmaster <= 0 || len(reniced) >= 2 { // -X stream: one for the files, one for WAL
+				continue
+			}
+			for _, pid := range walsenders(postmaster) {
+				if !reniced[pid] {
+					reniced[pid] = true
+					_ = syscall.Setpriority(syscall.PRIO_PROCESS, pid, backupNice)
+				}
+			}
+		}
+	}
+}
+
+// walsenders lists the walsender processes of a postmaster.
+func walsenders(postmaster int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so split after ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(postmaster) {
+			continue
+		}
+		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.HasPrefix(cmdline, []byte("postgres: walsender")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // labelStartWAL extracts the segment name from backup_label's
 // "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)".
 func labelStartWAL(label string) string {
@@ -83,6 +167,7 @@ func labelStartWAL(label string) string {
 // retention window.
 func (m *Manager) maintainer() {
 	defer m.wg.Done()
+	paces := map[string]backupPace{}
 	a := m.cfg.Archive
 	every := a.MaintainEvery
 	if every <= 0 {
@@ -97,7 +182,7 @@ func (m *Manager) maintainer() {
 			return
 		case <-t.C:
 		}
-		m.backupDue()
+		m.backupDue(paces)
 		if time.Since(lastPrune) >= max(every, time.Minute) || a.Retention < time.Hour {
 			lastPrune = time.Now()
 			m.prune()
@@ -105,10 +190,27 @@ func (m *Manager) maintainer() {
 	}
 }
 
+// backupPace is when a database's last scheduled base backup ended and how
+// long it took.
+type backupPace struct {
+	end  time.Time
+	took time.Duration
+}
+
+// backupDutyCycle bounds scheduled base backups of one database to about
+// 1/backupDutyCycle of the wall clock: a backup reads and writes the whole
+// database, so under steady writes (which make WAL fast) backing up as
+// often as the WAL threshold alone allows would cost the writers a
+// quarter of their throughput on 2 cores (measured: 3 backups of a 160 MB
+// database within 20 s of pgbench).
+const backupDutyCycle = 20
+
 // backupDue backs up every running, committed instance whose archive has
-// BackupAfterWAL bytes, and at least its last base backup's size, past it, or whose last base
-// backup is older than BackupMaxAge while it wrote WAL since.
-func (m *Manager) backupDue() {
+// BackupAfterWAL bytes, and at least its last base backup's size, past it,
+// or whose last base backup is older than BackupMaxAge while it wrote WAL
+// since, and whose last scheduled backup (paces) ended at least
+// backupDutyCycle times its duration ago.
+func (m *Manager) backupDue(paces map[string]backupPace) {
 	a := m.cfg.Archive
 	m.mu.Lock()
 	var cands []*inst
@@ -127,7 +229,12 @@ func (m *Manager) backupDue() {
 		case <-ctx.Done():
 		}
 	}()
+	alive := map[string]bool{}
 	for _, in := range cands {
+		alive[in.id] = true
+		if p, ok := paces[in.id]; ok && time.Since(p.end) < backupDutyCycle*p.took {
+			continue
+		}
 		if !m.Running(in.id) {
 			continue
 		}
@@ -148,10 +255,17 @@ func (m *Manager) backupDue() {
 		if !due || !m.holdIfRunning(in) {
 			continue
 		}
+		start := time.Now()
 		_, err = m.baseBackup(ctx, in)
 		m.release(in)
+		paces[in.id] = backupPace{end: time.Now(), took: time.Since(start)}
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("scheduled base backup", "component", "instance", "db", in.id, "err", err)
+		}
+	}
+	for id := range paces {
+		if !alive[id] {
+			delete(paces, id)
 		}
 	}
 }

@@ -1,0 +1,4 @@
+package instance
+
+// RunNice is runNice, for tests.
+var RunNice = runNice
