@@ -78,7 +78,7 @@ func NewRoot(env Env) *cobra.Command {
 	server.SetUsageTemplate(withoutGlobalFlags(root.UsageTemplate()))
 	admin.SetUsageTemplate(withoutGlobalFlags(root.UsageTemplate()))
 	root.AddCommand(server, admin)
-	root.AddCommand(newWALArchiveCmd(), newWALRestoreCmd()) // hidden: PostgreSQL's archive/restore commands
+	root.AddCommand(newWALArchiveCmd()) // hidden: PostgreSQL's archive_command where basic_archive is unavailable
 	a.addClientCommands(root)
 	return root
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/db9/db9/internal/walarchive"
@@ -22,36 +21,6 @@ func newWALArchiveCmd() *cobra.Command {
 			s := &walarchive.Local{Root: dir}
 			if err := s.PutWAL(cmd.Context(), db, args[1], args[0]); err != nil {
 				return fmt.Errorf("archive %s of %s: %w", args[1], db, err)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dir, "archive-dir", "", "root of the local WAL archive")
-	cmd.Flags().StringVar(&db, "db", "", "database id")
-	_ = cmd.MarkFlagRequired("archive-dir")
-	_ = cmd.MarkFlagRequired("db")
-	return cmd
-}
-
-// newWALRestoreCmd is the restore_command of a branch being made: it
-// fetches one archived WAL file of the source database. A file that is not
-// archived exits 1 without a message, which PostgreSQL takes as the end of
-// the archive.
-func newWALRestoreCmd() *cobra.Command {
-	var dir, db string
-	cmd := &cobra.Command{
-		Use:    "wal-restore --archive-dir DIR --db ID <name> <path>",
-		Short:  "Fetch one archived WAL file (PostgreSQL's restore_command)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s := &walarchive.Local{Root: dir}
-			err := s.GetWAL(cmd.Context(), db, args[0], args[1])
-			if errors.Is(err, walarchive.ErrNotFound) {
-				return &exitStatus{code: 1}
-			}
-			if err != nil {
-				return fmt.Errorf("restore %s of %s: %w", args[0], db, err)
 			}
 			return nil
 		},

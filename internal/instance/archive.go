@@ -22,8 +22,9 @@ type Archiving struct {
 	// Store holds WAL and base backups; Root is its local directory, which
 	// the archive and restore commands are given.
 	Store *walarchive.Local
-	// Exe is the db9 binary whose hidden wal-archive/wal-restore
-	// subcommands PostgreSQL runs; the OS user of postgres must reach it.
+	// Exe is the db9 binary whose hidden wal-archive subcommand
+	// PostgreSQL runs when basic_archive is unavailable; the OS user of
+	// postgres must reach it.
 	Exe string
 	// Retention is the point-in-time window: older history is pruned.
 	Retention time.Duration

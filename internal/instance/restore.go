@@ -155,8 +155,12 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	// The recovery settings go into postgresql.auto.conf, not -c flags,
 	// so that ALTER SYSTEM can drop them after promotion: a tenant can read
 	// settings, and later starts must not see them.
+	srcWAL, err := a.Store.WALDir(t.Source)
+	if err != nil {
+		return fail(err)
+	}
 	recovery := map[string]string{
-		"restore_command":           walarchive.RestoreCommand(m.fromData(id, a.Exe), m.fromData(id, a.Store.Root), t.Source),
+		"restore_command":           walarchive.RestoreCommand(m.fromData(id, srcWAL)),
 		"recovery_target_time":      t.Time.UTC().Format("2006-01-02 15:04:05.999999+00"),
 		"recovery_target_inclusive": "on",
 		"recovery_target_action":    "promote",

@@ -12,7 +12,8 @@ import (
 )
 
 // archiving configures WAL archiving into <data-dir>/archive (ARCHITECTURE
-// §6), run by this very binary's hidden wal-archive/wal-restore commands.
+// §6), through PostgreSQL's basic_archive (or this binary's hidden wal-archive
+// command); branches replay it with cp.
 func (s *Server) archiving(runAs pgbin.RunAs) (*instance.Archiving, error) {
 	exe, err := os.Executable()
 	if err != nil {

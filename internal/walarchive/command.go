@@ -12,10 +12,13 @@ func ArchiveCommand(exe, root, db string) string {
 	return fmt.Sprintf("%s wal-archive --archive-dir %s --db %s %%p %%f", shellQuote(exe), shellQuote(root), db)
 }
 
-// RestoreCommand is the restore_command that replays a database's archived
-// WAL: the hidden wal-restore subcommand reading the local store at root.
-func RestoreCommand(exe, root, db string) string {
-	return fmt.Sprintf("%s wal-restore --archive-dir %s --db %s %%f %%p", shellQuote(exe), shellQuote(root), db)
+// RestoreCommand is the restore_command that replays WAL archived in the
+// local directory walDir (a database's WAL directory of the local store).
+// PostgreSQL runs it once per segment, so it is plain cp: starting the db9
+// binary per 1 MB segment was ~6 ms of a ~7 ms segment replay. A file that
+// is not there exits 1, which PostgreSQL takes as the end of the archive.
+func RestoreCommand(walDir string) string {
+	return fmt.Sprintf("cp %s/%%f %%p", shellQuote(walDir))
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

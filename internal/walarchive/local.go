@@ -385,6 +385,14 @@ func (l *Local) EnsureWALDir(db string) (string, error) {
 	return dir, l.mkdir(dir)
 }
 
+// WALDir is where db's WAL files are archived.
+func (l *Local) WALDir(db string) (string, error) {
+	if err := validName(db); err != nil {
+		return "", err
+	}
+	return l.walDir(db), nil
+}
+
 // RemoveIncomplete removes half-written backups, staging directories and
 // half-archived segments of db (after a crash).
 func (l *Local) RemoveIncomplete(db string) error {
