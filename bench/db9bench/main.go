@@ -117,7 +117,11 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if os.Getenv("DB9BENCH_LOG") == "info" { // e.g. the "restored instance" step times
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	s := server.New(cfg, log)
 	if err := s.Open(ctx); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -294,7 +295,9 @@ func (c *Client) MustSQL(db, query string, params ...any) SQLResult {
 }
 
 // postmasters lists the pids of postgres postmasters running on data
-// directories under root (by their -D argument).
+// directories under root (by their -D argument). A child the postmaster
+// has just forked shows the same command line until it sets its own
+// title: processes whose parent is listed are left out.
 func postmasters(root string) map[int]string {
 	out := map[int]string{}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
@@ -312,7 +315,27 @@ func postmasters(root string) map[int]string {
 			}
 		}
 	}
+	for pid := range out {
+		if _, ok := out[parentPid(pid)]; ok {
+			delete(out, pid)
+		}
+	}
 	return out
+}
+
+// parentPid reads a process's parent pid from /proc (0 if it is gone).
+func parentPid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // postmasterOf returns the pid of the postmaster of a database, or 0.

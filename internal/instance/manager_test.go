@@ -193,9 +193,11 @@ func superuser(t *testing.T, l *instance.Lease) *pgconn.PgConn {
 }
 
 // postmastersUnder lists the data directories of postgres processes whose
-// -D lies under root.
+// -D lies under root, each once: a child the postmaster has just forked
+// shows the postmaster's command line until it sets its own title.
 func postmastersUnder(root string) []string {
 	var out []string
+	seen := map[string]bool{}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
@@ -204,7 +206,8 @@ func postmastersUnder(root string) []string {
 		}
 		args := strings.Split(string(b), "\x00")
 		for i, a := range args {
-			if a == "-D" && i+1 < len(args) && strings.HasPrefix(args[i+1], root+"/") {
+			if a == "-D" && i+1 < len(args) && strings.HasPrefix(args[i+1], root+"/") && !seen[args[i+1]] {
+				seen[args[i+1]] = true
 				out = append(out, args[i+1])
 			}
 		}
