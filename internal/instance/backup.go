@@ -191,11 +191,20 @@ func (m *Manager) maintainer() {
 }
 
 // backupPace is when a database's last scheduled base backup ended and how
-// long it took.
+// long it took, and how many WAL segments past its last backup the
+// archive held at the previous look.
 type backupPace struct {
 	end  time.Time
 	took time.Duration
+	segs int
 }
+
+// quietBackupWAL: a database that wrote at least this much WAL since its
+// last base backup and then went quiet (under one segment since the
+// previous look) is backed up at once, while nobody competes for the
+// machine: after a bulk load, moments later than the load then replay
+// from a backup that already holds it.
+const quietBackupWAL = 16 << 20
 
 // backupDutyCycle bounds scheduled base backups of one database to about
 // 1/backupDutyCycle of the wall clock: a backup reads and writes the whole
@@ -207,9 +216,10 @@ const backupDutyCycle = 20
 
 // backupDue backs up every running, committed instance whose archive has
 // BackupAfterWAL bytes, and at least its last base backup's size, past it,
-// or whose last base backup is older than BackupMaxAge while it wrote WAL
-// since, and whose last scheduled backup (paces) ended at least
-// backupDutyCycle times its duration ago.
+// or quietBackupWAL past it and went quiet, or whose last base backup is
+// older than BackupMaxAge while it wrote WAL since — and whose last
+// scheduled backup (paces) ended at least backupDutyCycle times its
+// duration ago.
 func (m *Manager) backupDue(paces map[string]backupPace) {
 	a := m.cfg.Archive
 	m.mu.Lock()
@@ -232,7 +242,8 @@ func (m *Manager) backupDue(paces map[string]backupPace) {
 	alive := map[string]bool{}
 	for _, in := range cands {
 		alive[in.id] = true
-		if p, ok := paces[in.id]; ok && time.Since(p.end) < backupDutyCycle*p.took {
+		pace := paces[in.id]
+		if time.Since(pace.end) < backupDutyCycle*pace.took {
 			continue
 		}
 		if !m.Running(in.id) {
@@ -248,9 +259,13 @@ func (m *Manager) backupDue(paces map[string]backupPace) {
 			continue
 		}
 		n := walarchive.SegmentsAfter(names, last.StartWAL)
+		quiet := pace.segs > 0 && n-pace.segs <= 1
+		pace.segs = n
+		paces[in.id] = pace
 		// Replaying more WAL than the database's size costs more than
 		// copying it; backing up more often than that costs the writers.
 		due := int64(n)*walSegmentBytes >= max(a.BackupAfterWAL, last.Bytes) ||
+			(quiet && int64(n)*walSegmentBytes >= quietBackupWAL) ||
 			(a.BackupMaxAge > 0 && n > 1 && time.Since(last.Consistent) >= a.BackupMaxAge)
 		if !due || !m.holdIfRunning(in) {
 			continue

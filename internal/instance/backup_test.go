@@ -13,6 +13,7 @@ import (
 
 	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/pgtest"
+	"github.com/db9/db9/internal/walarchive"
 )
 
 // niceOf reads a process's nice value from /proc/<pid>/stat (field 19).
@@ -94,4 +95,25 @@ func TestRunNice_BackupYieldsCPU(t *testing.T) {
 	if n, ok := niceOf(pm); !ok || n != 0 {
 		t.Fatalf("postmaster nice = %d, want 0", n)
 	}
+}
+
+// A database that wrote a burst of WAL (a bulk load) and went quiet gets a
+// base backup soon after, well below the WAL threshold, so moments after
+// the load replay from a backup that holds it.
+func TestBackupDue_AfterBurstWhenQuiet(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	store := &walarchive.Local{Root: filepath.Join(e.dataDir, "archive"), Chown: e.runAs.Chown}
+	cfg.Archive = &instance.Archiving{Store: store, Retention: 24 * time.Hour, BackupAfterWAL: 1 << 40, MaintainEvery: 100 * time.Millisecond}
+	m, _ := e.open(cfg, nil)
+	p := provision(t, m)
+	l := acquire(t, m, p.ID)
+	defer l.Release()
+	c := superuser(t, l)
+	query(t, c, "CREATE TABLE public.t AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 25000) g")
+	query(t, c, "SELECT pg_switch_wal()")
+	waitFor(t, 30*time.Second, "a base backup after the burst", func() bool {
+		bs, err := store.ListBackups(context.Background(), p.ID)
+		return err == nil && len(bs) >= 2 && bs[len(bs)-1].Golden == ""
+	})
 }
