@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ func benchProxy(args []string) error {
 	scale := fs.Int("s", 10, "pgbench -i -s")
 	n := fs.Int("n", 500, "connection setups measured per kind")
 	cold := fs.Int("cold", 30, "cold connects measured")
+	only := fs.String("paths", "direct,db9,db9tls,bouncer", "pgbench paths, comma-separated, of direct, db9, db9goroutines (the relay before event loops), db9tls, bouncer")
 	fs.Parse(args)
 	for _, tool := range []string{"pgbench", "pgbouncer"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -86,13 +88,19 @@ func benchProxy(args []string) error {
 		return fmt.Errorf("pgbench -i: %v: %s", err, out)
 	}
 	type run struct {
-		name, conn string
+		key, name, conn string
 	}
-	runs := []run{
-		{"direct: instance Unix socket", direct},
-		{"db9 proxy (TCP, password, sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
-		{"db9 proxy (TCP, password, sslmode=require)", proxyURL(db.AdminPassword, "require")},
-		{"PgBouncer 1.18 session mode (TCP)", bouncerConn},
+	var runs []run
+	for _, r := range []run{
+		{"direct", "direct: instance Unix socket", direct},
+		{"db9", "db9 proxy (TCP, password, sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
+		{"db9goroutines", "db9 proxy, goroutine relay (sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
+		{"db9tls", "db9 proxy (TCP, password, sslmode=require)", proxyURL(db.AdminPassword, "require")},
+		{"bouncer", "PgBouncer 1.18 session mode (TCP)", bouncerConn},
+	} {
+		if slices.Contains(strings.Split(*only, ","), r.key) {
+			runs = append(runs, r)
+		}
 	}
 	// The paths alternate in rounds, so load that changes during the run
 	// (this machine is shared) falls on all of them alike.
@@ -100,6 +108,7 @@ func benchProxy(args []string) error {
 	per := max(*dur/time.Duration(*rounds), time.Second)
 	for range *rounds {
 		for _, r := range runs {
+			srv.PG().SetLoopRelay(r.key != "db9goroutines")
 			t, l, err := pgbench(r.conn, *clients, *threads, per)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name, err)
@@ -114,16 +123,28 @@ func benchProxy(args []string) error {
 	for _, r := range runs {
 		fmt.Printf("| %s | %.0f | %.3f |\n", r.name, tps[r.name], lat[r.name])
 	}
-	d, p, b := tps[runs[0].name], tps[runs[1].name], tps[runs[3].name]
-	fmt.Printf("| **db9 / direct** | **%.2f** | |\n| **db9 / PgBouncer** | **%.2f** | |\n\n", p/d, p/b)
+	byKey := func(k string) float64 {
+		for _, r := range runs {
+			if r.key == k {
+				return tps[r.name]
+			}
+		}
+		return 0
+	}
+	if d, p, b := byKey("direct"), byKey("db9"), byKey("bouncer"); d > 0 && p > 0 && b > 0 {
+		fmt.Printf("| **db9 / direct** | **%.2f** | |\n| **db9 / PgBouncer** | **%.2f** | |\n\n", p/d, p/b)
+	}
 
+	if *n == 0 {
+		return nil
+	}
 	fmt.Printf("Connection setup: connect + authenticate + `select 1` + close, %d times each, sequential\n\n%s\n", *n, tableHead)
 	setups := []run{
-		{"db9 proxy, password (checked once, then cached)", proxyURL(db.AdminPassword, "disable")},
-		{"db9 proxy, connect token", proxyURL(tok.Token, "disable")},
-		{"db9 proxy, password, sslmode=require", proxyURL(db.AdminPassword, "require")},
-		{"direct: instance Unix socket (trust)", direct},
-		{"PgBouncer session mode (TCP, trust)", bouncerConn},
+		{name: "db9 proxy, password (checked once, then cached)", conn: proxyURL(db.AdminPassword, "disable")},
+		{name: "db9 proxy, connect token", conn: proxyURL(tok.Token, "disable")},
+		{name: "db9 proxy, password, sslmode=require", conn: proxyURL(db.AdminPassword, "require")},
+		{name: "direct: instance Unix socket (trust)", conn: direct},
+		{name: "PgBouncer session mode (TCP, trust)", conn: bouncerConn},
 	}
 	for _, s := range setups {
 		ds, err := connectTimes(ctx, s.conn, *n)
@@ -134,7 +155,7 @@ func benchProxy(args []string) error {
 	}
 
 	fmt.Printf("\nCold connect: the instance stopped (Manager.Stop), then connect + authenticate + `select 1`, %d times\n\n%s\n", *cold, tableHead)
-	for _, s := range []run{{"cold, password", proxyURL(db.AdminPassword, "disable")}, {"cold, connect token", proxyURL(tok.Token, "disable")}} {
+	for _, s := range []run{{name: "cold, password", conn: proxyURL(db.AdminPassword, "disable")}, {name: "cold, connect token", conn: proxyURL(tok.Token, "disable")}} {
 		var ds []time.Duration
 		for range *cold {
 			deadline := time.Now().Add(10 * time.Second)
