@@ -195,6 +195,10 @@ func (l *eventLoop) post(c loopCmd) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
+		if c.add != nil { // never reached the loop: no one else has it
+			c.add.ended = true
+			c.add.release()
+		}
 		return
 	}
 	l.cmds = append(l.cmds, c)
@@ -208,12 +212,7 @@ func (l *eventLoop) post(c loopCmd) {
 
 func (l *eventLoop) run() {
 	defer close(l.stopped)
-	defer func() {
-		l.mu.Lock()
-		l.closed = true
-		l.mu.Unlock()
-		l.closeFDs()
-	}()
+	defer l.shutdown()
 	events := make([]syscall.EpollEvent, 128)
 	for {
 		n, err := syscall.EpollWait(l.epfd, events, -1)
@@ -223,9 +222,6 @@ func (l *eventLoop) run() {
 			}
 			// Only a bad epoll descriptor fails here, which cannot
 			// happen; end every session rather than spin.
-			for _, f := range l.fds {
-				l.end(f.s)
-			}
 			return
 		}
 		woken := false
@@ -275,12 +271,27 @@ func (l *eventLoop) commands() bool {
 			stop = true
 		}
 	}
-	if stop {
-		for _, f := range l.fds {
-			l.end(f.s)
+	return stop
+}
+
+// shutdown ends every session of the loop, including any posted but not
+// yet added, and closes the loop's own descriptors; posts are ignored
+// from then on.
+func (l *eventLoop) shutdown() {
+	l.mu.Lock()
+	l.closed = true
+	cmds := l.cmds
+	l.cmds = nil
+	l.mu.Unlock()
+	for _, c := range cmds {
+		if c.add != nil {
+			l.end(c.add)
 		}
 	}
-	return stop
+	for _, f := range l.fds {
+		l.end(f.s)
+	}
+	l.closeFDs()
 }
 
 // handle serves one readiness event of f.
@@ -299,7 +310,7 @@ func (l *eventLoop) handle(f *loopFD, ev uint32) {
 			if !l.flush(f.peer) {
 				return
 			}
-		case err == syscall.EAGAIN:
+		case err == syscall.EAGAIN || err == syscall.EINTR: // epoll reports it again
 		default: // EOF or error
 			l.stopReading(f)
 			if s.ended {
@@ -321,7 +332,7 @@ func (l *eventLoop) flush(f *loopFD) bool {
 			f.out = f.out[n:]
 			continue
 		}
-		if err == syscall.EAGAIN {
+		if err == syscall.EAGAIN || err == syscall.EINTR {
 			if !f.outOwn { // the loop's buffer is read into again next
 				if f.outBuf == nil {
 					f.outBuf = make([]byte, relayBuf)
@@ -401,9 +412,16 @@ func (l *eventLoop) end(s *loopSession) {
 		return
 	}
 	s.ended = true
+	delete(l.fds, int32(s.client.fd))
+	delete(l.fds, int32(s.backend.fd))
+	s.release()
+}
+
+// release closes the sockets of an ended session, which also takes them
+// out of the epoll set (the loop held their only descriptors).
+func (s *loopSession) release() {
 	for _, f := range []*loopFD{&s.client, &s.backend} {
-		delete(l.fds, int32(f.fd))
-		syscall.Close(f.fd) // also leaves the epoll set: the loop held the only descriptor
+		syscall.Close(f.fd)
 		f.out, f.outBuf = nil, nil
 	}
 	close(s.done)

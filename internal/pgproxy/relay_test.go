@@ -56,34 +56,8 @@ func startRelay(t *testing.T, loops bool, cancel *cancelTarget) *relayRig {
 	}
 	t.Cleanup(func() { r.p.Close() })
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	r.client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.client.Close() })
-	proxyClient, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	uln, err := net.Listen("unix", filepath.Join(t.TempDir(), "b"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uln.Close()
-	proxyBackend, err := net.Dial("unix", uln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.backend, err = uln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.backend.Close() })
+	var proxyClient, proxyBackend net.Conn
+	r.client, proxyClient, proxyBackend, r.backend = sessionSockets(t)
 
 	// As Proxy.serve and Proxy.session do around the relay.
 	r.p.wg.Add(1)
@@ -124,6 +98,39 @@ func (r *relayRig) waitEnded(t *testing.T, within time.Duration) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// sessionSockets returns the two connections of a session: client and
+// proxyClient are the ends of a TCP connection, proxyBackend and backend
+// of a Unix one. The test closes client and backend at its end.
+func sessionSockets(t *testing.T) (client, proxyClient, proxyBackend, backend net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if proxyClient, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	uln, err := net.Listen("unix", filepath.Join(t.TempDir(), "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uln.Close()
+	if proxyBackend, err = net.Dial("unix", uln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	if backend, err = uln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { backend.Close() })
+	return client, proxyClient, proxyBackend, backend
 }
 
 func openFDs(t *testing.T) int {
@@ -347,5 +354,31 @@ func TestRelay_ProxyCloseEndsSessions(t *testing.T) {
 			expectEOF(t, r.backend, "backend")
 			r.waitEnded(t, time.Second)
 		})
+	}
+}
+
+// TestEventLoops_StartAfterClose: a session handed to a loop that has
+// stopped ends at once with its descriptors closed, rather than never.
+func TestEventLoops_StartAfterClose(t *testing.T) {
+	client, proxyClient, proxyBackend, backend := sessionSockets(t)
+	fds := openFDs(t)
+	ls, err := newEventLoops(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.close()
+	s, err := ls.start(proxyClient, proxyBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(time.Second):
+		t.Fatal("the session did not end")
+	}
+	expectEOF(t, client, "client")
+	expectEOF(t, backend, "backend")
+	if n := openFDs(t); n != fds-2 { // start closed proxyClient and proxyBackend
+		t.Errorf("%d descriptors open, want %d", n, fds-2)
 	}
 }
