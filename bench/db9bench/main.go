@@ -7,7 +7,7 @@
 //	go run ./bench/db9bench coldstart [-n 30]
 //	go run ./bench/db9bench sqlhttp   [-n 3000] [-duration 5s]
 //	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
-//	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30]
+//	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30] [-paths direct,db9,db9goroutines,db9tls,bouncer]
 package main
 
 import (

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,7 @@ func benchProxy(args []string) error {
 	scale := fs.Int("s", 10, "pgbench -i -s")
 	n := fs.Int("n", 500, "connection setups measured per kind")
 	cold := fs.Int("cold", 30, "cold connects measured")
+	only := fs.String("paths", "direct,db9,db9tls,bouncer", "pgbench paths, comma-separated, of direct, db9, db9goroutines (the relay before event loops), db9tls, bouncer")
 	fs.Parse(args)
 	for _, tool := range []string{"pgbench", "pgbouncer"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -74,7 +77,7 @@ func benchProxy(args []string) error {
 	}
 	direct := fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock)
 
-	bouncer, stopBouncer, err := startPgBouncer(dir, sock)
+	bouncer, bouncerPID, stopBouncer, err := startPgBouncer(dir, sock)
 	if err != nil {
 		return err
 	}
@@ -86,44 +89,79 @@ func benchProxy(args []string) error {
 		return fmt.Errorf("pgbench -i: %v: %s", err, out)
 	}
 	type run struct {
-		name, conn string
+		key, name, conn string
 	}
-	runs := []run{
-		{"direct: instance Unix socket", direct},
-		{"db9 proxy (TCP, password, sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
-		{"db9 proxy (TCP, password, sslmode=require)", proxyURL(db.AdminPassword, "require")},
-		{"PgBouncer 1.18 session mode (TCP)", bouncerConn},
+	var runs []run
+	for _, r := range []run{
+		{"direct", "direct: instance Unix socket", direct},
+		{"db9", "db9 proxy (TCP, password, sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
+		{"db9goroutines", "db9 proxy, goroutine relay (sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
+		{"db9tls", "db9 proxy (TCP, password, sslmode=require)", proxyURL(db.AdminPassword, "require")},
+		{"bouncer", "PgBouncer 1.18 session mode (TCP)", bouncerConn},
+	} {
+		if slices.Contains(strings.Split(*only, ","), r.key) {
+			runs = append(runs, r)
+		}
 	}
 	// The paths alternate in rounds, so load that changes during the run
 	// (this machine is shared) falls on all of them alike.
 	tps, lat := map[string]float64{}, map[string]float64{}
+	// CPU time per transaction of pgbench and of the front door (this
+	// process, which is the db9 server, or PgBouncer), summed over rounds.
+	txs, benchCPU, doorCPU := map[string]float64{}, map[string]time.Duration{}, map[string]time.Duration{}
 	per := max(*dur/time.Duration(*rounds), time.Second)
 	for range *rounds {
 		for _, r := range runs {
-			t, l, err := pgbench(r.conn, *clients, *threads, per)
+			srv.PG().SetLoopRelay(r.key != "db9goroutines")
+			door := 0
+			switch {
+			case strings.HasPrefix(r.key, "db9"):
+				door = os.Getpid()
+			case r.key == "bouncer":
+				door = bouncerPID
+			}
+			door0 := procCPU(door)
+			t, l, cpu, err := pgbench(r.conn, *clients, *threads, per)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name, err)
 			}
+			doorCPU[r.name] += procCPU(door) - door0
+			benchCPU[r.name] += cpu
+			txs[r.name] += t * per.Seconds()
 			tps[r.name] += t / float64(*rounds)
 			lat[r.name] += l / float64(*rounds)
 		}
 	}
-	fmt.Printf("`pgbench -S -c %d -j %d -T %d` (scale %d), same instance; %d rounds of %d s per path, paths alternating; mean of the rounds\n\n",
+	fmt.Printf("`pgbench -S -c %d -j %d -T %d` (scale %d), same instance; %d rounds of %d s per path, paths alternating; mean of the rounds. "+
+		"CPU µs per transaction: of pgbench, and of the front door (the db9 process, or PgBouncer)\n\n",
 		*clients, *threads, int(per.Seconds()), *scale, *rounds, int(per.Seconds()))
-	fmt.Println("| path | tps | latency avg ms |\n|---|---|---|")
+	fmt.Println("| path | tps | latency avg ms | pgbench CPU µs/tx | front door CPU µs/tx |\n|---|---|---|---|---|")
 	for _, r := range runs {
-		fmt.Printf("| %s | %.0f | %.3f |\n", r.name, tps[r.name], lat[r.name])
+		perTx := func(d time.Duration) float64 { return float64(d.Microseconds()) / txs[r.name] }
+		fmt.Printf("| %s | %.0f | %.3f | %.1f | %.1f |\n", r.name, tps[r.name], lat[r.name], perTx(benchCPU[r.name]), perTx(doorCPU[r.name]))
 	}
-	d, p, b := tps[runs[0].name], tps[runs[1].name], tps[runs[3].name]
-	fmt.Printf("| **db9 / direct** | **%.2f** | |\n| **db9 / PgBouncer** | **%.2f** | |\n\n", p/d, p/b)
+	byKey := func(k string) float64 {
+		for _, r := range runs {
+			if r.key == k {
+				return tps[r.name]
+			}
+		}
+		return 0
+	}
+	if d, p, b := byKey("direct"), byKey("db9"), byKey("bouncer"); d > 0 && p > 0 && b > 0 {
+		fmt.Printf("| **db9 / direct** | **%.2f** | | | |\n| **db9 / PgBouncer** | **%.2f** | | | |\n\n", p/d, p/b)
+	}
 
+	if *n == 0 {
+		return nil
+	}
 	fmt.Printf("Connection setup: connect + authenticate + `select 1` + close, %d times each, sequential\n\n%s\n", *n, tableHead)
 	setups := []run{
-		{"db9 proxy, password (checked once, then cached)", proxyURL(db.AdminPassword, "disable")},
-		{"db9 proxy, connect token", proxyURL(tok.Token, "disable")},
-		{"db9 proxy, password, sslmode=require", proxyURL(db.AdminPassword, "require")},
-		{"direct: instance Unix socket (trust)", direct},
-		{"PgBouncer session mode (TCP, trust)", bouncerConn},
+		{name: "db9 proxy, password (checked once, then cached)", conn: proxyURL(db.AdminPassword, "disable")},
+		{name: "db9 proxy, connect token", conn: proxyURL(tok.Token, "disable")},
+		{name: "db9 proxy, password, sslmode=require", conn: proxyURL(db.AdminPassword, "require")},
+		{name: "direct: instance Unix socket (trust)", conn: direct},
+		{name: "PgBouncer session mode (TCP, trust)", conn: bouncerConn},
 	}
 	for _, s := range setups {
 		ds, err := connectTimes(ctx, s.conn, *n)
@@ -134,7 +172,7 @@ func benchProxy(args []string) error {
 	}
 
 	fmt.Printf("\nCold connect: the instance stopped (Manager.Stop), then connect + authenticate + `select 1`, %d times\n\n%s\n", *cold, tableHead)
-	for _, s := range []run{{"cold, password", proxyURL(db.AdminPassword, "disable")}, {"cold, connect token", proxyURL(tok.Token, "disable")}} {
+	for _, s := range []run{{name: "cold, password", conn: proxyURL(db.AdminPassword, "disable")}, {name: "cold, connect token", conn: proxyURL(tok.Token, "disable")}} {
 		var ds []time.Duration
 		for range *cold {
 			deadline := time.Now().Add(10 * time.Second)
@@ -160,18 +198,42 @@ var (
 	latRE = regexp.MustCompile(`latency average = ([0-9.]+) ms`)
 )
 
-func pgbench(conn string, c, j int, d time.Duration) (tps, lat float64, err error) {
-	out, err := exec.Command("pgbench", "-n", "-S", "-c", strconv.Itoa(c), "-j", strconv.Itoa(j), "-T", strconv.Itoa(int(d.Seconds())), conn).CombinedOutput()
+// pgbench runs pgbench -S and returns its tps, average latency and CPU
+// time.
+func pgbench(conn string, c, j int, d time.Duration) (tps, lat float64, cpu time.Duration, err error) {
+	cmd := exec.Command("pgbench", "-n", "-S", "-c", strconv.Itoa(c), "-j", strconv.Itoa(j), "-T", strconv.Itoa(int(d.Seconds())), conn)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, 0, fmt.Errorf("pgbench: %v: %s", err, out)
+		return 0, 0, 0, fmt.Errorf("pgbench: %v: %s", err, out)
 	}
 	m, l := tpsRE.FindSubmatch(out), latRE.FindSubmatch(out)
 	if m == nil || l == nil {
-		return 0, 0, fmt.Errorf("pgbench output: %s", out)
+		return 0, 0, 0, fmt.Errorf("pgbench output: %s", out)
 	}
 	tps, _ = strconv.ParseFloat(string(m[1]), 64)
 	lat, _ = strconv.ParseFloat(string(l[1]), 64)
-	return tps, lat, nil
+	return tps, lat, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+}
+
+// procCPU is the CPU time (user and system) a process has used so far,
+// from /proc/<pid>/stat; 0 for pid 0 or when unreadable.
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // connectTimes connects n times in a row, each time running select 1.
@@ -194,17 +256,18 @@ func connectTimes(ctx context.Context, conn string, n int) ([]time.Duration, err
 
 // startPgBouncer runs PgBouncer in session mode in front of the instance
 // socket, as the OS user PostgreSQL runs as (PgBouncer refuses root, and
-// only that user can enter the socket directory). It returns its port.
-func startPgBouncer(dir, sock string) (string, func(), error) {
+// only that user can enter the socket directory). It returns its port and
+// process id.
+func startPgBouncer(dir, sock string) (string, int, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	l.Close()
 	bdir := filepath.Join(dir, "pgbouncer")
 	if err := os.MkdirAll(bdir, 0o777); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	os.Chmod(bdir, 0o777)
 	ini := fmt.Sprintf(`[databases]
@@ -222,10 +285,10 @@ logfile = %s/pgbouncer.log
 pidfile = %s/pgbouncer.pid
 `, sock, port, bdir, bdir, bdir)
 	if err := os.WriteFile(filepath.Join(bdir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := os.WriteFile(filepath.Join(bdir, "users.txt"), []byte(`"admin" ""`+"\n"), 0o644); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	args := []string{filepath.Join(bdir, "pgbouncer.ini")}
 	if os.Geteuid() == 0 {
@@ -237,7 +300,7 @@ pidfile = %s/pgbouncer.pid
 	}
 	cmd := exec.Command("pgbouncer", append([]string{"-q"}, args...)...) // -q: log only to logfile
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
 	deadline := time.Now().Add(10 * time.Second)
@@ -245,12 +308,12 @@ pidfile = %s/pgbouncer.pid
 		c, err := net.Dial("tcp", "127.0.0.1:"+port)
 		if err == nil {
 			c.Close()
-			return port, stop, nil
+			return port, cmd.Process.Pid, stop, nil
 		}
 		if time.Now().After(deadline) {
 			stop()
 			b, _ := os.ReadFile(filepath.Join(bdir, "pgbouncer.log"))
-			return "", nil, fmt.Errorf("pgbouncer did not start: %s", strings.TrimSpace(string(b)))
+			return "", 0, nil, fmt.Errorf("pgbouncer did not start: %s", strings.TrimSpace(string(b)))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

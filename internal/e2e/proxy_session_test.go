@@ -130,49 +130,57 @@ func rawCancel(t testing.TB, addr string, pid uint32, secret []byte, flip byte) 
 
 // TestProxy_Protocol: extended protocol, COPY both ways, LISTEN/NOTIFY,
 // large results, a long session past the idle timeout, and a client that
-// vanishes mid-query.
+// vanishes mid-query; with TLS (the goroutine relay) and without (the
+// event loop relay).
 func TestProxy_Protocol(t *testing.T) {
 	t.Parallel()
 	f := newProxyFixture(t, "--idle-timeout", "1s")
+	for _, mode := range sslModes {
+		t.Run(mode, func(t *testing.T) { testProtocol(t, f, mode) })
+	}
+}
+
+func testProtocol(t *testing.T, f *proxyFixture, mode string) {
 	ctx := context.Background()
 	user, pw := f.db.ID+".admin", f.db.AdminPassword
-	conn := f.s.mustPG(t, user, pw, "require")
+	conn := f.s.mustPG(t, user, pw, mode)
+	kv := "kv_" + mode
 
 	// Extended protocol: prepared statements, parameters, batches.
-	if _, err := conn.Exec(ctx, "create table kv (k int primary key, v text)"); err != nil {
+	if _, err := conn.Exec(ctx, "create table "+kv+" (k int primary key, v text)"); err != nil {
 		t.Fatal(err)
 	}
 	batch := &pgx.Batch{}
 	for i := range 100 {
-		batch.Queue("insert into kv values ($1, $2)", i, fmt.Sprint("v", i))
+		batch.Queue("insert into "+kv+" values ($1, $2)", i, fmt.Sprint("v", i))
 	}
 	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
 		t.Fatal(err)
 	}
 	var v string
-	if err := conn.QueryRow(ctx, "select v from kv where k = $1", 42).Scan(&v); err != nil || v != "v42" {
+	if err := conn.QueryRow(ctx, "select v from "+kv+" where k = $1", 42).Scan(&v); err != nil || v != "v42" {
 		t.Fatalf("extended query: %q %v", v, err)
 	}
 
 	// COPY in and out.
-	n, err := conn.CopyFrom(ctx, pgx.Identifier{"kv"}, []string{"k", "v"}, pgx.CopyFromSlice(10000, func(i int) ([]any, error) {
+	n, err := conn.CopyFrom(ctx, pgx.Identifier{kv}, []string{"k", "v"}, pgx.CopyFromSlice(10000, func(i int) ([]any, error) {
 		return []any{1000 + i, strings.Repeat("x", 100)}, nil
 	}))
 	if err != nil || n != 10000 {
 		t.Fatalf("COPY FROM: %d %v", n, err)
 	}
 	var buf bytes.Buffer
-	tag, err := conn.PgConn().CopyTo(ctx, &buf, "copy kv to stdout")
+	tag, err := conn.PgConn().CopyTo(ctx, &buf, "copy "+kv+" to stdout")
 	if err != nil || tag.RowsAffected() != 10100 {
 		t.Fatalf("COPY TO: %v %v", tag, err)
 	}
 
 	// LISTEN/NOTIFY between two sessions.
-	l := f.s.mustPG(t, user, pw, "disable")
-	if _, err := l.Exec(ctx, "listen ch"); err != nil {
+	l := f.s.mustPG(t, user, pw, mode)
+	if _, err := l.Exec(ctx, "listen ch_"+mode); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, "select pg_notify('ch', 'hello')"); err != nil {
+	if _, err := conn.Exec(ctx, "select pg_notify('ch_"+mode+"', 'hello')"); err != nil {
 		t.Fatal(err)
 	}
 	nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -211,7 +219,7 @@ func TestProxy_Protocol(t *testing.T) {
 
 	// A client that vanishes mid-query leaves no backend behind.
 	sc := f.s.superConn(t, f.db.ID)
-	gone, err := pgconn.Connect(ctx, f.s.pgURL(user, pw, "disable"))
+	gone, err := pgconn.Connect(ctx, f.s.pgURL(user, pw, mode))
 	if err != nil {
 		t.Fatal(err)
 	}

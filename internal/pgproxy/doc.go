@@ -13,6 +13,16 @@
 // can neither forge nor override at startup. After the backend's
 // ReadyForQuery it copies bytes both ways until either side ends.
 //
+// Plaintext sessions are relayed by event loops (Linux epoll, one per 4
+// of GOMAXPROCS by default, Config.RelayLoops), PgBouncer's way: the
+// loop owns duplicates of the session's two sockets, reads once on
+// readiness and writes straight to the peer, and waits for writability
+// only when a write is partial (reading that side stops until the rest is
+// written: a slow client holds its backend back, memory stays bounded).
+// The session's goroutine stays parked until the loop ends the session,
+// so the lease, the connection count and the cancel key are released as
+// before. TLS sessions relay with two goroutines and io.CopyBuffer.
+//
 // The client never sees the backend's BackendKeyData: it gets a random key
 // of the proxy's own, and a CancelRequest carrying that key is forwarded to
 // its backend only. A client that vanishes mid-query has its query

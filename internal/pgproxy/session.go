@@ -3,6 +3,7 @@ package pgproxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -166,8 +167,20 @@ func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, sock string) (ke
 // query it is running is cancelled.
 const clientGoneGrace = 100 * time.Millisecond
 
-// relay copies bytes both ways until one side ends.
+// relay copies bytes both ways until one side ends: on an event loop when
+// it can (a plaintext client, nothing read ahead from the backend), else
+// with two goroutines.
 func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
+	if p.loops != nil && !p.noLoops.Load() && br.Buffered() == 0 {
+		if _, isTLS := client.(*tls.Conn); !isTLS {
+			s, err := p.loops.start(client, backend)
+			if err == nil {
+				p.waitLoopSession(s, key)
+				return
+			}
+			p.log.Debug("relay on a goroutine pair", "err", err)
+		}
+	}
 	backendDone := make(chan struct{})
 	go func() {
 		defer close(backendDone)
@@ -179,10 +192,37 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
 	_, _ = io.CopyBuffer(writerOnly{backend}, readerOnly{client}, make([]byte, 32<<10))
 	// The client ended (Terminate and close, or vanished). A backend
 	// that is idle or reading sees EOF and exits; one in the middle of a
-	// query would run it to the end: cancel it.
+	// query would run it to the end.
 	if uc, ok := backend.(*net.UnixConn); ok {
 		_ = uc.CloseWrite()
 	}
+	p.cancelLingering(backendDone, key)
+	backend.Close()
+	<-backendDone
+}
+
+// waitLoopSession waits for the end of a session relayed on an event loop.
+func (p *Proxy) waitLoopSession(s *loopSession, key uint64) {
+	defer func() {
+		s.Close()
+		<-s.done
+	}()
+	if !p.track(s) {
+		return
+	}
+	defer p.untrack(s)
+	select {
+	case <-s.done:
+	case <-s.clientGone: // the loop has shut the backend's write side
+		p.cancelLingering(s.done, key)
+	}
+}
+
+// cancelLingering waits for the backend of a session whose client went
+// away to end by itself, and cancels its query when it does not within
+// clientGoneGrace; the caller closes the backend after at most 5 more
+// seconds.
+func (p *Proxy) cancelLingering(backendDone <-chan struct{}, key uint64) {
 	select {
 	case <-backendDone:
 	case <-time.After(clientGoneGrace):
@@ -192,8 +232,6 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
 		case <-time.After(5 * time.Second):
 		}
 	}
-	backend.Close()
-	<-backendDone
 }
 
 // readerOnly and writerOnly hide ReadFrom/WriteTo so the relay copies with

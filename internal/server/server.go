@@ -136,6 +136,9 @@ func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
 // PGAddr is the address the PostgreSQL front door listens on.
 func (s *Server) PGAddr() string { return s.pg.Addr() }
 
+// PG exposes the PostgreSQL front door (for benchmarks).
+func (s *Server) PG() *pgproxy.Proxy { return s.pg }
+
 // Instances exposes the instance manager (for tests and benchmarks).
 func (s *Server) Instances() *instance.Manager { return s.inst }
 
