@@ -321,26 +321,24 @@ func closeConn(conn *pgconn.PgConn) {
 // watcher cancels the running query when ctx ends: first by a cancel
 // request, which keeps the connection, then — if the server has not
 // answered within cancelGrace — by a past deadline on the socket, which
-// breaks it.
+// breaks it. It is a context.AfterFunc, so a request whose context does
+// not end costs no goroutine.
 type watcher struct {
-	stopCh chan struct{}
-	done   chan struct{}
-	killed atomic.Bool
+	stopAfter func() bool   // unregisters the AfterFunc; false once it has started
+	stopCh    chan struct{} // closed by stop; made only when the AfterFunc runs
+	done      chan struct{} // closed when the AfterFunc has returned
+	killed    atomic.Bool
 }
 
 func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
-	w := &watcher{stopCh: make(chan struct{}), done: make(chan struct{})}
+	w := &watcher{}
 	if ctx.Done() == nil {
-		close(w.done) // ctx never ends: nothing to watch
-		return w
+		return w // ctx never ends: nothing to watch
 	}
-	go func() {
+	w.done = make(chan struct{})
+	w.stopCh = make(chan struct{})
+	w.stopAfter = context.AfterFunc(ctx, func() {
 		defer close(w.done)
-		select {
-		case <-w.stopCh:
-			return
-		case <-ctx.Done():
-		}
 		deadline := time.Now().Add(cancelGrace)
 		cctx, cancel := context.WithDeadline(context.Background(), deadline)
 		_ = conn.CancelRequest(cctx)
@@ -359,12 +357,15 @@ func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
 			_ = conn.Conn().SetDeadline(time.Now())
 			<-w.stopCh
 		}
-	}()
+	})
 	return w
 }
 
 // stop ends the watch and reports whether it had to break the connection.
 func (w *watcher) stop() bool {
+	if w.stopAfter == nil || w.stopAfter() {
+		return false // the context did not end during the run
+	}
 	close(w.stopCh)
 	<-w.done
 	return w.killed.Load()

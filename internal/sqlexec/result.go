@@ -1,7 +1,6 @@
 package sqlexec
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -45,32 +44,10 @@ type Result struct {
 
 // MarshalJSON writes {"error": {...}} alone for an SQL error, and otherwise
 // every field but error, with columns and rows as arrays even when empty.
+// HTML escaping is left to the caller's encoder, which applies it (or not)
+// to this output; AppendJSON is the same with it applied.
 func (r Result) MarshalJSON() ([]byte, error) {
-	var v any
-	if r.Error != nil {
-		v = struct {
-			Error *SQLError `json:"error"`
-		}{r.Error}
-	} else {
-		type plain Result // drops this method
-		p := plain(r)
-		if p.Columns == nil {
-			p.Columns = []Column{}
-		}
-		if p.Rows == nil {
-			p.Rows = [][]json.RawMessage{}
-		}
-		v = p
-	}
-	// HTML escaping is left to the caller's encoder, which applies it (or
-	// not) to this output.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return r.appendJSON(nil, false), nil
 }
 
 // stmtResult collects one statement's result as it arrives, in text form.
