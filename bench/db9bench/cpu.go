@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,4 +69,11 @@ func procStat(path string) []string {
 		return nil
 	}
 	return append([]string{strings.TrimSpace(s[:open])}, strings.Fields(s[close+1:])[1:]...)
+}
+
+// mallocs is the number of heap allocations this process has made so far.
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }

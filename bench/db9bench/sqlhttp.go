@@ -25,6 +25,7 @@ func benchSQLHTTP(args []string) error {
 	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
 	clients := fs.Int("clients", 16, "concurrent clients for the throughput run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole process during the HTTP throughput run to this file")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole process, taken after the first HTTP throughput run, to this file")
 	rounds := fs.Int("rounds", 1, "throughput runs per side, alternating HTTP and direct; the table reports the best of each")
 	fs.Parse(args)
 	dir, cleanup, err := e.dataDir()
@@ -102,7 +103,7 @@ func benchSQLHTTP(args []string) error {
 	// Throughput with concurrent clients.
 	pm := srv.Instances().Pid(id)
 	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, stats, cpuUse, error) {
-		cpu0, pg0 := selfCPU(), postmasterCPU(pm)
+		cpu0, pg0, allocs0 := selfCPU(), postmasterCPU(pm), mallocs()
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -126,7 +127,7 @@ func benchSQLHTTP(args []string) error {
 		time.Sleep(*dur)
 		stop.Store(true)
 		wg.Wait()
-		use := cpuUse{n: len(all), self: selfCPU() - cpu0, pg: postmasterCPU(pm) - pg0}
+		use := cpuUse{n: len(all), self: selfCPU() - cpu0, pg: postmasterCPU(pm) - pg0, allocs: mallocs() - allocs0}
 		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), use, firstErr
 	}
 	httpWorker := func(stop *atomic.Bool, lat *[]time.Duration) error {
@@ -181,6 +182,16 @@ func benchSQLHTTP(args []string) error {
 		if r == 0 && *cpuprofile != "" {
 			pprof.StopCPUProfile()
 		}
+		if r == 0 && *memprofile != "" {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				return err
+			}
+			f.Close()
+		}
 		if err != nil {
 			return err
 		}
@@ -208,7 +219,7 @@ func benchSQLHTTP(args []string) error {
 	fmt.Printf("| **added latency p50, %d clients** | | **%.3f ms** | | |\n", *clients, float64((hN.p50-dN.p50).Microseconds())/1000)
 	fmt.Printf("\n| throughput, %d clients | queries/s |\n|---|---|\n| HTTP | %.0f |\n| direct pgx | %.0f |\n| **ratio HTTP/direct** | **%.2f** |\n",
 		*clients, httpTPS, directTPS, httpTPS/directTPS)
-	fmt.Printf("\n| CPU per query, %d clients | bench process (client+server) µs | PostgreSQL (instance) µs | total µs |\n|---|---|---|---|\n", *clients)
+	fmt.Printf("\n| CPU per query, %d clients | bench process (client+server) µs | PostgreSQL (instance) µs | total µs | bench process allocations |\n|---|---|---|---|---|\n", *clients)
 	fmt.Println(hCPU.row("HTTP"))
 	fmt.Println(dCPU.row("direct pgx"))
 	return nil
@@ -219,9 +230,10 @@ func benchSQLHTTP(args []string) error {
 type cpuUse struct {
 	n        int
 	self, pg time.Duration
+	allocs   uint64
 }
 
 func (c cpuUse) row(name string) string {
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / float64(max(c.n, 1)) }
-	return fmt.Sprintf("| %s | %.1f | %.1f | %.1f |", name, per(c.self), per(c.pg), per(c.self+c.pg))
+	return fmt.Sprintf("| %s | %.1f | %.1f | %.1f | %.1f |", name, per(c.self), per(c.pg), per(c.self+c.pg), float64(c.allocs)/float64(max(c.n, 1)))
 }

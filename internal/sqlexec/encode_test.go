@@ -99,3 +99,28 @@ func FuzzResult_AppendJSON(f *testing.F) {
 		checkSameAsReference(t, &Result{Error: &SQLError{Message: s, Code: s, Detail: s, Hint: s, Position: len(s)}})
 	})
 }
+
+var tagSeeds = []string{"", "SELECT 1", "INSERT 0 3", "CREATE TABLE", "SHOW", "UPDATE 12", "COPY 5", "FETCH 0", "MOVE 2",
+	"DISCARD ALL", "  SELECT   1  ", "a\tb 1", "1", "1 2 3", "X -1", "X +2", "X 99999999999999999999", "X 1a", "SELECT 1 ", " x", "\u00a0 1"}
+
+func FuzzParseTag(f *testing.F) {
+	for _, s := range tagSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tag string) {
+		w1, n1 := parseTagFields(tag)
+		w2, n2 := parseTag(tag)
+		if w1 != w2 || n1 != n2 {
+			t.Fatalf("parseTag(%q) = %q, %d; want %q, %d", tag, w2, n2, w1, n1)
+		}
+	})
+}
+
+func TestParseTag_SameAsFields(t *testing.T) {
+	for _, tag := range tagSeeds {
+		w1, n1 := parseTagFields(tag)
+		if w2, n2 := parseTag(tag); w1 != w2 || n1 != n2 {
+			t.Errorf("parseTag(%q) = %q, %d; want %q, %d", tag, w2, n2, w1, n1)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,9 +65,9 @@ func exec(ctx context.Context, conn *pgconn.PgConn, types *TypeCache, req Reques
 		types = NewTypeCache()
 	}
 	x := &execution{conn: conn, types: types, lim: lim.withDefaults(), reset: reset}
-	w := watch(ctx, conn)
+	x.watch.start(ctx, conn)
 	res, err := x.run(req)
-	if w.stop() && !conn.IsClosed() {
+	if x.watch.stop() && !conn.IsClosed() {
 		// The deadline set to unblock us poisoned the connection.
 		closeConn(conn)
 	}
@@ -93,6 +94,7 @@ type execution struct {
 	types *TypeCache
 	lim   Limits
 
+	watch    watcher
 	extended bool
 	reset    bool        // start with DISCARD ALL (ExecFresh)
 	cur      *stmtResult // statement whose rows are arriving
@@ -322,23 +324,23 @@ func closeConn(conn *pgconn.PgConn) {
 // request, which keeps the connection, then — if the server has not
 // answered within cancelGrace — by a past deadline on the socket, which
 // breaks it. It is a context.AfterFunc, so a request whose context does
-// not end costs no goroutine.
+// not end costs no goroutine, and its channel is made only if it fires.
 type watcher struct {
-	stopAfter func() bool   // unregisters the AfterFunc; false once it has started
-	stopCh    chan struct{} // closed by stop; made only when the AfterFunc runs
-	done      chan struct{} // closed when the AfterFunc has returned
+	stopAfter func() bool // unregisters the AfterFunc; false once it has started
+	running   sync.WaitGroup
+	mu        sync.Mutex
+	stopCh    chan struct{} // closed by stop; made by whichever needs it first
 	killed    atomic.Bool
 }
 
-func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
-	w := &watcher{}
+func (w *watcher) start(ctx context.Context, conn *pgconn.PgConn) {
 	if ctx.Done() == nil {
-		return w // ctx never ends: nothing to watch
+		return // ctx never ends: nothing to watch
 	}
-	w.done = make(chan struct{})
-	w.stopCh = make(chan struct{})
+	w.running.Add(1)
 	w.stopAfter = context.AfterFunc(ctx, func() {
-		defer close(w.done)
+		defer w.running.Done()
+		stopped := w.stopChan()
 		deadline := time.Now().Add(cancelGrace)
 		cctx, cancel := context.WithDeadline(context.Background(), deadline)
 		_ = conn.CancelRequest(cctx)
@@ -346,7 +348,7 @@ func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
 		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		select {
-		case <-w.stopCh:
+		case <-stopped:
 			// A cancel request may reach the backend after the query it
 			// was meant for has ended; give it time to land while the
 			// connection is idle (where it is ignored) rather than in the
@@ -355,10 +357,18 @@ func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
 		case <-t.C:
 			w.killed.Store(true)
 			_ = conn.Conn().SetDeadline(time.Now())
-			<-w.stopCh
+			<-stopped
 		}
 	})
-	return w
+}
+
+func (w *watcher) stopChan() chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopCh == nil {
+		w.stopCh = make(chan struct{})
+	}
+	return w.stopCh
 }
 
 // stop ends the watch and reports whether it had to break the connection.
@@ -366,7 +376,7 @@ func (w *watcher) stop() bool {
 	if w.stopAfter == nil || w.stopAfter() {
 		return false // the context did not end during the run
 	}
-	close(w.stopCh)
-	<-w.done
+	close(w.stopChan())
+	w.running.Wait()
 	return w.killed.Load()
 }
