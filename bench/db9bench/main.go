@@ -128,6 +128,30 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	return s, nil
 }
 
+// serverWithDB starts an in-process server on a new data directory and
+// creates one database in it for an anonymous customer; close undoes both.
+func serverWithDB(e *env, name string) (srv *server.Server, api *apiClient, id string, close func(), err error) {
+	dir, cleanup, err := e.dataDir()
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	ctx := context.Background()
+	srv, err = startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	if err != nil {
+		cleanup()
+		return nil, nil, "", nil, err
+	}
+	close = func() { srv.Close(ctx); cleanup() }
+	if api, err = newAPIClient(srv.HTTPAddr()); err == nil {
+		id, err = api.create(name)
+	}
+	if err != nil {
+		close()
+		return nil, nil, "", nil, err
+	}
+	return srv, api, id, close, nil
+}
+
 // stats summarises a sample of durations.
 type stats struct {
 	n             int

@@ -36,25 +36,12 @@ func benchResetCost(args []string) error {
 	if len(variants) == 0 {
 		variants = []string{"", "DISCARD ALL"}
 	}
-	dir, cleanup, err := e.dataDir()
+	srv, _, id, closeServer, err := serverWithDB(e, "resetcost")
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer closeServer()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
-	if err != nil {
-		return err
-	}
-	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
-	if err != nil {
-		return err
-	}
-	id, err := api.create("resetcost")
-	if err != nil {
-		return err
-	}
 	waitPools(srv, e.warmPool, e.sparePool)
 	sock := filepath.Join(srv.Instances().Dir(id), "s")
 	conns := make([]*pgconn.PgConn, *clients)

@@ -28,25 +28,12 @@ func benchSQLHTTP(args []string) error {
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole process, taken after the first HTTP throughput run, to this file")
 	rounds := fs.Int("rounds", 1, "throughput runs per side, alternating HTTP and direct; the table reports the best of each")
 	fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
+	srv, api, id, closeServer, err := serverWithDB(e, "sqlhttp")
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer closeServer()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
-	if err != nil {
-		return err
-	}
-	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
-	if err != nil {
-		return err
-	}
-	id, err := api.create("sqlhttp")
-	if err != nil {
-		return err
-	}
 	sock := filepath.Join(srv.Instances().Dir(id), "s")
 	direct := func() (*pgx.Conn, error) {
 		return pgx.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock))

@@ -70,7 +70,9 @@ func (r *Result) appendJSON(dst []byte, html bool) []byte {
 // appendString appends s as encoding/json encodes a string (escapeHTML as
 // the encoder's setting): short escapes for \b \f \n \r \t, \u00XX for other
 // control characters, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
-func appendString(dst []byte, s string, html bool) []byte {
+// Text values of results go through it without html (the response's
+// encoding applies that to the whole body).
+func appendString[S ~string | ~[]byte](dst []byte, s S, html bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -100,7 +102,7 @@ func appendString(dst []byte, s string, html bool) []byte {
 			start = i
 			continue
 		}
-		c, size := utf8.DecodeRuneInString(s[i:])
+		c, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
 		if c == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
