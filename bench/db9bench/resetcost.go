@@ -28,7 +28,7 @@ func benchResetCost(args []string) error {
 	dur := fs.Duration("duration", 3*time.Second, "duration of each run")
 	rounds := fs.Int("rounds", 3, "rounds; each runs every variant once")
 	var variants []string
-	fs.Func("variant", "statements sent ahead of select 1, ';'-separated, each its own Query message (repeatable; default: none and DISCARD ALL)", func(s string) error {
+	fs.Func("variant", "statements sent ahead of select 1, ';'-separated, each its own Query message, or with an ext: prefix Parse/Bind/Execute without Sync (repeatable; default: none and DISCARD ALL)", func(s string) error {
 		variants = append(variants, s)
 		return nil
 	})
@@ -69,9 +69,13 @@ func benchResetCost(args []string) error {
 	// query and reads every answer.
 	run := func(variant string) (qps float64, cpuPerQuery time.Duration, err error) {
 		var pre []string
+		extended := 0 // statements sent with the extended protocol: no ReadyForQuery
 		for _, s := range strings.Split(variant, ";") {
 			if s = strings.TrimSpace(s); s != "" {
 				pre = append(pre, s)
+				if strings.HasPrefix(s, "ext:") {
+					extended++
+				}
 			}
 		}
 		var stop atomic.Bool
@@ -87,11 +91,18 @@ func benchResetCost(args []string) error {
 				f := c.Frontend()
 				for !stop.Load() {
 					for _, s := range pre {
+						if q, ok := strings.CutPrefix(s, "ext:"); ok {
+							// Extended protocol without Sync: no ReadyForQuery, no flush of its own.
+							f.SendParse(&pgproto3.Parse{Query: q})
+							f.SendBind(&pgproto3.Bind{})
+							f.SendExecute(&pgproto3.Execute{})
+							continue
+						}
 						f.SendQuery(&pgproto3.Query{String: s})
 					}
 					f.SendQuery(&pgproto3.Query{String: "select 1"})
 					err := f.Flush()
-					for ready := 0; err == nil && ready <= len(pre); {
+					for ready := 0; err == nil && ready <= len(pre)-extended; {
 						var msg pgproto3.BackendMessage
 						msg, err = c.ReceiveMessage(ctx)
 						switch m := msg.(type) {
