@@ -5,7 +5,8 @@
 //
 //	go run ./bench/db9bench create    [-seq 100] [-conc 20]
 //	go run ./bench/db9bench coldstart [-n 30]
-//	go run ./bench/db9bench sqlhttp   [-n 3000] [-duration 5s]
+//	go run ./bench/db9bench sqlhttp   [-n 3000] [-duration 5s] [-rounds 1] [-cpuprofile f]
+//	go run ./bench/db9bench resetcost [-clients 16] [-duration 3s] [-variant 'DISCARD ALL' ...]
 //	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
 //	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30] [-paths direct,db9,db9goroutines,db9tls,bouncer]
 package main
@@ -28,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|density|proxy [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|proxy [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -50,6 +51,8 @@ func main() {
 		err = benchColdStart(os.Args[2:])
 	case "sqlhttp":
 		err = benchSQLHTTP(os.Args[2:])
+	case "resetcost":
+		err = benchResetCost(os.Args[2:])
 	case "density":
 		err = benchDensity(os.Args[2:])
 	case "branch":
@@ -127,6 +130,30 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 		return nil, err
 	}
 	return s, nil
+}
+
+// serverWithDB starts an in-process server on a new data directory and
+// creates one database in it for an anonymous customer; close undoes both.
+func serverWithDB(e *env, name string) (srv *server.Server, api *apiClient, id string, close func(), err error) {
+	dir, cleanup, err := e.dataDir()
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	ctx := context.Background()
+	srv, err = startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	if err != nil {
+		cleanup()
+		return nil, nil, "", nil, err
+	}
+	close = func() { srv.Close(ctx); cleanup() }
+	if api, err = newAPIClient(srv.HTTPAddr()); err == nil {
+		id, err = api.create(name)
+	}
+	if err != nil {
+		close()
+		return nil, nil, "", nil, err
+	}
+	return srv, api, id, close, nil
 }
 
 // stats summarises a sample of durations.

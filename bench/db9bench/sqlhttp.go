@@ -5,7 +5,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,26 +24,16 @@ func benchSQLHTTP(args []string) error {
 	n := fs.Int("n", 3000, "sequential requests per side for the latency measurement")
 	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
 	clients := fs.Int("clients", 16, "concurrent clients for the throughput run")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole process during the HTTP throughput run to this file")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole process, taken after the first HTTP throughput run, to this file")
+	rounds := fs.Int("rounds", 1, "throughput runs per side, alternating HTTP and direct; the table reports the best of each")
 	fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
+	srv, api, id, closeServer, err := serverWithDB(e, "sqlhttp")
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer closeServer()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
-	if err != nil {
-		return err
-	}
-	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
-	if err != nil {
-		return err
-	}
-	id, err := api.create("sqlhttp")
-	if err != nil {
-		return err
-	}
 	sock := filepath.Join(srv.Instances().Dir(id), "s")
 	direct := func() (*pgx.Conn, error) {
 		return pgx.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock))
@@ -95,7 +88,9 @@ func benchSQLHTTP(args []string) error {
 	h1, d1 := summarize(hl), summarize(dl)
 
 	// Throughput with concurrent clients.
-	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, stats, error) {
+	pm := srv.Instances().Pid(id)
+	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, stats, cpuUse, error) {
+		cpu0, pg0, allocs0 := selfCPU(), postmasterCPU(pm), mallocs()
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -119,9 +114,10 @@ func benchSQLHTTP(args []string) error {
 		time.Sleep(*dur)
 		stop.Store(true)
 		wg.Wait()
-		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), firstErr
+		use := cpuUse{n: len(all), self: selfCPU() - cpu0, pg: postmasterCPU(pm) - pg0, allocs: mallocs() - allocs0}
+		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), use, firstErr
 	}
-	httpTPS, hN, err := throughput(func(stop *atomic.Bool, lat *[]time.Duration) error {
+	httpWorker := func(stop *atomic.Bool, lat *[]time.Duration) error {
 		h, err := raw()
 		if err != nil {
 			return err
@@ -135,11 +131,8 @@ func benchSQLHTTP(args []string) error {
 			*lat = append(*lat, time.Since(s))
 		}
 		return nil
-	})
-	if err != nil {
-		return err
 	}
-	directTPS, dN, err := throughput(func(stop *atomic.Bool, lat *[]time.Duration) error {
+	directWorker := func(stop *atomic.Bool, lat *[]time.Duration) error {
 		c, err := direct()
 		if err != nil {
 			return err
@@ -153,9 +146,56 @@ func benchSQLHTTP(args []string) error {
 			*lat = append(*lat, time.Since(s))
 		}
 		return nil
-	})
-	if err != nil {
-		return err
+	}
+	// Rounds alternate the two sides so that load from elsewhere on the
+	// machine hits both; each round's ratio is printed, the table keeps the
+	// best round of each side.
+	var httpTPS, directTPS float64
+	var hN, dN stats
+	var hCPU, dCPU cpuUse
+	var roundRatios []string
+	waitPools(srv, e.warmPool, e.sparePool) // no instance copies or starts during the runs
+	for r := 0; r < max(1, *rounds); r++ {
+		if r == 0 && *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
+		h, hs, hc, err := throughput(httpWorker)
+		if r == 0 && *cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
+		if r == 0 && *memprofile != "" {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				return err
+			}
+			f.Close()
+		}
+		if err != nil {
+			return err
+		}
+		d, ds, dc, err := throughput(directWorker)
+		if err != nil {
+			return err
+		}
+		roundRatios = append(roundRatios, fmt.Sprintf("%.0f/%.0f=%.2f", h, d, h/d))
+		if h > httpTPS {
+			httpTPS, hN, hCPU = h, hs, hc
+		}
+		if d > directTPS {
+			directTPS, dN, dCPU = d, ds, dc
+		}
+	}
+	if len(roundRatios) > 1 {
+		fmt.Fprintln(os.Stderr, "rounds HTTP/direct queries/s:", strings.Join(roundRatios, " "))
 	}
 	fmt.Println(tableHead)
 	fmt.Println(h1.row("HTTP POST /sql select 1, 1 client"))
@@ -166,5 +206,21 @@ func benchSQLHTTP(args []string) error {
 	fmt.Printf("| **added latency p50, %d clients** | | **%.3f ms** | | |\n", *clients, float64((hN.p50-dN.p50).Microseconds())/1000)
 	fmt.Printf("\n| throughput, %d clients | queries/s |\n|---|---|\n| HTTP | %.0f |\n| direct pgx | %.0f |\n| **ratio HTTP/direct** | **%.2f** |\n",
 		*clients, httpTPS, directTPS, httpTPS/directTPS)
+	fmt.Printf("\n| CPU per query, %d clients | bench process (client+server) µs | PostgreSQL (instance) µs | total µs | bench process allocations |\n|---|---|---|---|---|\n", *clients)
+	fmt.Println(hCPU.row("HTTP"))
+	fmt.Println(dCPU.row("direct pgx"))
 	return nil
+}
+
+// cpuUse is the CPU time a throughput run used, in this process and in the
+// instance's PostgreSQL processes, for n queries.
+type cpuUse struct {
+	n        int
+	self, pg time.Duration
+	allocs   uint64
+}
+
+func (c cpuUse) row(name string) string {
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / float64(max(c.n, 1)) }
+	return fmt.Sprintf("| %s | %.1f | %.1f | %.1f | %.1f |", name, per(c.self), per(c.pg), per(c.self+c.pg), float64(c.allocs)/float64(max(c.n, 1)))
 }

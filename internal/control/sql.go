@@ -72,7 +72,10 @@ func (s *Service) runSQLOnce(ctx context.Context, id, role string, req sqlexec.R
 		return nil, errRetryable{platform.Wrap(platform.CodeUnavailable, err, "could not connect to the database; try again")}
 	}
 	defer conn.Release()
-	tc, _ := s.types.LoadOrStore(id, sqlexec.NewTypeCache())
+	tc, ok := s.types.Load(id)
+	if !ok {
+		tc, _ = s.types.LoadOrStore(id, sqlexec.NewTypeCache())
+	}
 	// Pooled connections are not reset on release: the request resets its
 	// connection in the same write as its SQL (no extra round trip).
 	res, err := sqlexec.ExecFresh(ctx, conn.Conn().PgConn(), tc.(*sqlexec.TypeCache), req, s.cfg.SQLLimits)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/db9/db9/internal/platform"
+	"github.com/google/go-cmp/cmp"
 )
 
 // decodeSeeds are bodies for both decoders: valid and invalid shapes, the
@@ -73,6 +74,15 @@ var decodeSeeds = []string{
 	`{"a":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`,
 	`{"name":1e400}`,
 	`{"name":"\u00fc"}`,
+	` { "query" : "select 'ü', \"x\"" } `,
+	`{"query":"a\tb"}`,
+	"{\"query\":\"a\tb\"}",
+	`{"query":"select '<&>'"}`,
+	`{"query":""}`,
+	`{"query":"x"`,
+	`{"query":"x" , }`,
+	`{"query" "x"}`,
+	`{"query":"select 1"}` + "\n",
 }
 
 func addSeeds(f *testing.F) {
@@ -111,6 +121,16 @@ func FuzzDecodeSQLRequest(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := decodeSQLRequest(body)
+		if q, ok := plainQuery(body); ok {
+			// The fast path answers as encoding/json would.
+			slow, slowErr := decodeSQLRequestJSON(body)
+			if slowErr != nil {
+				t.Fatalf("body %q: plainQuery took %q, encoding/json says %v", body, q, slowErr)
+			}
+			if diff := cmp.Diff(slow, req); diff != "" {
+				t.Fatalf("body %q: plainQuery differs from encoding/json (-json +plain):\n%s", body, diff)
+			}
+		}
 		if err != nil {
 			checkDecodeError(t, body, err)
 			return

@@ -160,12 +160,12 @@ func toPlain(v []any) []any {
 	return out
 }
 
-func FuzzAppendJSONString(f *testing.F) {
+func FuzzAppendString(f *testing.F) {
 	for _, seed := range []string{"", "a\"b\\c", "\x00\x1f\x7f", "é☃\U0001F600", "\xff\xfe", "\u2028<&>"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out := appendJSONString(nil, []byte(in))
+		out := appendString(nil, []byte(in), false)
 		var back string
 		if err := json.Unmarshal(out, &back); err != nil {
 			t.Fatalf("invalid JSON %q from %q: %v", out, in, err)

@@ -3,7 +3,6 @@ package sqlexec
 import (
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -86,7 +85,7 @@ func appendValue(dst, v []byte, p *plan) []byte {
 			return appendJSONArray(dst, elems, p.elem)
 		}
 	}
-	return appendJSONString(dst, v)
+	return appendString(dst, v, false)
 }
 
 func appendJSONArray(dst []byte, elems []any, elem *plan) []byte {
@@ -144,47 +143,3 @@ func isJSONNumber(b []byte) bool {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// as encoding/json does; '<', '>' and '&' are left alone (the encoder of the
-// response decides about HTML escaping).
-func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}

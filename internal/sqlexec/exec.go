@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,9 +65,9 @@ func exec(ctx context.Context, conn *pgconn.PgConn, types *TypeCache, req Reques
 		types = NewTypeCache()
 	}
 	x := &execution{conn: conn, types: types, lim: lim.withDefaults(), reset: reset}
-	w := watch(ctx, conn)
+	x.watch.start(ctx, conn)
 	res, err := x.run(req)
-	if w.stop() && !conn.IsClosed() {
+	if x.watch.stop() && !conn.IsClosed() {
 		// The deadline set to unblock us poisoned the connection.
 		closeConn(conn)
 	}
@@ -93,6 +94,7 @@ type execution struct {
 	types *TypeCache
 	lim   Limits
 
+	watch    watcher
 	extended bool
 	reset    bool        // start with DISCARD ALL (ExecFresh)
 	cur      *stmtResult // statement whose rows are arriving
@@ -321,26 +323,24 @@ func closeConn(conn *pgconn.PgConn) {
 // watcher cancels the running query when ctx ends: first by a cancel
 // request, which keeps the connection, then — if the server has not
 // answered within cancelGrace — by a past deadline on the socket, which
-// breaks it.
+// breaks it. It is a context.AfterFunc, so a request whose context does
+// not end costs no goroutine, and its channel is made only if it fires.
 type watcher struct {
-	stopCh chan struct{}
-	done   chan struct{}
-	killed atomic.Bool
+	stopAfter func() bool // unregisters the AfterFunc; false once it has started
+	running   sync.WaitGroup
+	mu        sync.Mutex
+	stopCh    chan struct{} // closed by stop; made by whichever needs it first
+	killed    atomic.Bool
 }
 
-func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
-	w := &watcher{stopCh: make(chan struct{}), done: make(chan struct{})}
+func (w *watcher) start(ctx context.Context, conn *pgconn.PgConn) {
 	if ctx.Done() == nil {
-		close(w.done) // ctx never ends: nothing to watch
-		return w
+		return // ctx never ends: nothing to watch
 	}
-	go func() {
-		defer close(w.done)
-		select {
-		case <-w.stopCh:
-			return
-		case <-ctx.Done():
-		}
+	w.running.Add(1)
+	w.stopAfter = context.AfterFunc(ctx, func() {
+		defer w.running.Done()
+		stopped := w.stopChan()
 		deadline := time.Now().Add(cancelGrace)
 		cctx, cancel := context.WithDeadline(context.Background(), deadline)
 		_ = conn.CancelRequest(cctx)
@@ -348,7 +348,7 @@ func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
 		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		select {
-		case <-w.stopCh:
+		case <-stopped:
 			// A cancel request may reach the backend after the query it
 			// was meant for has ended; give it time to land while the
 			// connection is idle (where it is ignored) rather than in the
@@ -357,15 +357,26 @@ func watch(ctx context.Context, conn *pgconn.PgConn) *watcher {
 		case <-t.C:
 			w.killed.Store(true)
 			_ = conn.Conn().SetDeadline(time.Now())
-			<-w.stopCh
+			<-stopped
 		}
-	}()
-	return w
+	})
+}
+
+func (w *watcher) stopChan() chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopCh == nil {
+		w.stopCh = make(chan struct{})
+	}
+	return w.stopCh
 }
 
 // stop ends the watch and reports whether it had to break the connection.
 func (w *watcher) stop() bool {
-	close(w.stopCh)
-	<-w.done
+	if w.stopAfter == nil || w.stopAfter() {
+		return false // the context did not end during the run
+	}
+	close(w.stopChan())
+	w.running.Wait()
 	return w.killed.Load()
 }

@@ -1,7 +1,6 @@
 package sqlexec
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -45,32 +44,10 @@ type Result struct {
 
 // MarshalJSON writes {"error": {...}} alone for an SQL error, and otherwise
 // every field but error, with columns and rows as arrays even when empty.
+// HTML escaping is left to the caller's encoder, which applies it (or not)
+// to this output; AppendJSON is the same with it applied.
 func (r Result) MarshalJSON() ([]byte, error) {
-	var v any
-	if r.Error != nil {
-		v = struct {
-			Error *SQLError `json:"error"`
-		}{r.Error}
-	} else {
-		type plain Result // drops this method
-		p := plain(r)
-		if p.Columns == nil {
-			p.Columns = []Column{}
-		}
-		if p.Rows == nil {
-			p.Rows = [][]json.RawMessage{}
-		}
-		v = p
-	}
-	// HTML escaping is left to the caller's encoder, which applies it (or
-	// not) to this output.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return r.appendJSON(nil, false), nil
 }
 
 // stmtResult collects one statement's result as it arrives, in text form.
@@ -167,8 +144,67 @@ func (s *stmtResult) build(tc *TypeCache, lim Limits) *Result {
 }
 
 // parseTag splits a command tag such as "INSERT 0 3" or "CREATE TABLE" into
-// the command words and the trailing count (-1 when there is none).
+// the command words and the trailing count (-1 when there is none). Tags
+// as PostgreSQL writes them (ASCII words, single spaces) are sliced without
+// allocating; anything else goes through parseTagFields.
 func parseTag(tag string) (string, int) {
+	if !plainTag(tag) {
+		return parseTagFields(tag)
+	}
+	words, count := tag, -1
+	for {
+		i := strings.LastIndexByte(words, ' ') + 1
+		n, ok := atoiDigits(words[i:])
+		if !ok {
+			break
+		}
+		if count < 0 {
+			count = n
+		}
+		if i == 0 {
+			return "", count
+		}
+		words = words[:i-1]
+	}
+	return words, count
+}
+
+// plainTag reports whether tag is printable ASCII words separated by single
+// spaces.
+func plainTag(tag string) bool {
+	if tag == "" || tag[0] == ' ' || tag[len(tag)-1] == ' ' || strings.Contains(tag, "  ") {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		if tag[i] < ' ' || tag[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// atoiDigits is strconv.Atoi for a word of plain tag, without an error
+// value for the words that are not numbers.
+func atoiDigits(s string) (int, bool) {
+	d := s
+	if len(d) > 0 && (d[0] == '-' || d[0] == '+') {
+		d = d[1:]
+	}
+	if d == "" {
+		return 0, false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// parseTagFields is parseTag for any text: white space as strings.Fields
+// sees it, the numbers at the end read with strconv.Atoi.
+func parseTagFields(tag string) (string, int) {
 	words := strings.Fields(tag)
 	count := -1
 	for len(words) > 0 {

@@ -21,7 +21,7 @@ import (
 type TypeCache struct {
 	builtin *pgtype.Map // read only after NewTypeCache
 
-	mu    sync.Mutex
+	mu    sync.RWMutex // read on every request, written once per type
 	types map[uint32]pgType
 }
 
@@ -41,9 +41,9 @@ func NewTypeCache() *TypeCache {
 }
 
 func (tc *TypeCache) get(oid uint32) (pgType, bool) {
-	tc.mu.Lock()
+	tc.mu.RLock()
 	t, ok := tc.types[oid]
-	tc.mu.Unlock()
+	tc.mu.RUnlock()
 	if ok {
 		return t, true
 	}
@@ -77,6 +77,16 @@ func (tc *TypeCache) name(oid uint32) string {
 // missing returns the OIDs needed to convert values of oids — the types,
 // their array elements and domain bases, transitively — that are not known.
 func (tc *TypeCache) missing(oids []uint32) []uint32 {
+	simple := true // known scalars only, the usual case: no walk needed
+	for _, oid := range oids {
+		if t, ok := tc.get(oid); !ok || t.category == 'A' || t.typtype == 'd' {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		return nil
+	}
 	var out []uint32
 	seen := map[uint32]bool{}
 	var walk func(oid uint32)

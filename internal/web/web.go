@@ -93,16 +93,37 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"message":"internal error","code":"internal"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	WriteJSONBody(w, status, append(b, '\n'))
+}
+
+// contentTypeJSON is shared by every response: net/http only reads header
+// values, and a response's header map is its own.
+var contentTypeJSON = []string{"application/json"}
+
+// WriteJSONBody writes body, JSON text ending in a newline, as the response
+// in one piece with its Content-Length, so net/http sends headers and body
+// in one write.
+func WriteJSONBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(body)
 }
 
 // ReadBody reads a request body of at most MaxBodyBytes; a larger one is a
 // 413, invalid UTF-8 a 400.
 func ReadBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var b []byte
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= MaxBodyBytes {
+		// The length is known (and enforced by net/http): read it in one
+		// buffer of its size instead of growing one.
+		b = make([]byte, n)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	}
 	if err != nil {
 		return nil, platform.Wrap(platform.CodeInvalid, err, "could not read request body")
 	}
@@ -203,7 +224,13 @@ func Middleware(mux *http.ServeMux, log *slog.Logger) http.Handler {
 		id := nextRequestID()
 		r = r.WithContext(contextWithValue(r, id))
 		w.Header().Set("X-Request-Id", id)
-		start := time.Now()
+		// The access log is at debug level: off the hot path unless enabled
+		// (its arguments alone would cost allocations on every request).
+		logged := log.Enabled(r.Context(), slog.LevelDebug)
+		var start time.Time
+		if logged {
+			start = time.Now()
+		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		defer func() {
 			if v := recover(); v != nil {
@@ -212,7 +239,9 @@ func Middleware(mux *http.ServeMux, log *slog.Logger) http.Handler {
 				}
 				a.WriteError(sw, r, fmt.Errorf("panic: %v", v))
 			}
-			log.Debug("http", "component", "http", "req_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+			if logged {
+				log.Debug("http", "component", "http", "req_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+			}
 		}()
 		if _, pattern := mux.Handler(r); pattern == "" {
 			if allowed := allowedMethods(mux, r); allowed != "" {
