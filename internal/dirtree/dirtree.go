@@ -6,20 +6,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 )
 
 // Copy copies the directory tree src to dst (which must not exist),
 // keeping modes and, when running as root, ownership. Regular files are
-// copied with copy_file_range where the kernel offers it, by a few workers
-// at once, large files in chunks: a data directory is a thousand small
-// files and a few large ones, and one copier leaves cores idle. The
-// sockets and lock files of a running server are skipped.
+// copied with copy_file_range where the kernel offers it. The sockets and
+// lock files of a running server are skipped.
 func Copy(src, dst string) error {
 	root := os.Geteuid() == 0
-	var jobs []copyJob
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -41,16 +37,8 @@ func Copy(src, dst string) error {
 			if rel == "postmaster.pid" || rel == "postmaster.opts" {
 				return nil
 			}
-			// Created here, filled by the workers below.
-			out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, info.Mode().Perm())
-			if err != nil {
+			if err := CopyFile(p, target, info.Mode().Perm()); err != nil {
 				return fmt.Errorf("copy %s: %w", rel, err)
-			}
-			if err := out.Close(); err != nil {
-				return err
-			}
-			for off := int64(0); off < info.Size(); off += copyChunk {
-				jobs = append(jobs, copyJob{src: p, dst: target, off: off, n: min(copyChunk, info.Size()-off)})
 			}
 		case info.Mode()&os.ModeSymlink != 0:
 			l, err := os.Readlink(p)
@@ -71,74 +59,6 @@ func Copy(src, dst string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return runCopyJobs(jobs)
-}
-
-// copyChunk is the most one worker copies of a file at a time.
-const copyChunk = 16 << 20
-
-// copyJob copies bytes [off, off+n) of src into the existing file dst.
-type copyJob struct {
-	src, dst string
-	off, n   int64
-}
-
-func (j copyJob) run() error {
-	in, err := os.Open(j.src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(j.dst, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := in.Seek(j.off, io.SeekStart); err != nil {
-		out.Close()
-		return err
-	}
-	if _, err := out.Seek(j.off, io.SeekStart); err != nil {
-		out.Close()
-		return err
-	}
-	// A LimitedReader of an *os.File keeps io.Copy on copy_file_range.
-	if _, err := io.Copy(out, io.LimitReader(in, j.n)); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", j.src, err)
-	}
-	return out.Close()
-}
-
-// runCopyJobs runs jobs on up to GOMAXPROCS workers (at least 2).
-func runCopyJobs(jobs []copyJob) error {
-	workers := min(max(runtime.GOMAXPROCS(0), 2), 4, len(jobs))
-	next := make(chan copyJob)
-	errs := make(chan error, workers)
-	for range workers {
-		go func() {
-			var first error
-			for j := range next {
-				if first == nil {
-					first = j.run()
-				}
-			}
-			errs <- first
-		}()
-	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	var first error
-	for range workers {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
 }
 
 // CopyFile copies the regular file src to a new file dst (which must not
