@@ -95,7 +95,7 @@ func (c *apiClient) branchUntilActive(parent, name string, at *time.Time) (strin
 		return "", 0, err
 	}
 	for d.State == "CLONING" {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 		if err := c.do("GET", "/customer/databases/"+d.ID, nil, 200, &d); err != nil {
 			return "", 0, err
 		}
