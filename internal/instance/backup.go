@@ -96,12 +96,15 @@ func runNice(cmd *exec.Cmd, postmaster int) ([]byte, error) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	reniced := map[int]bool{}
+	// Both walsenders connect within moments of the start; scanning /proc
+	// for longer would cost more than it saves.
+	scanUntil := time.Now().Add(5 * time.Second)
 	for {
 		select {
 		case err := <-done:
 			return out.Bytes(), err
 		case <-tick.C:
-			if postmaster <= 0 || len(reniced) >= 2 { // -X stream: one for the files, one for WAL
+			if postmaster <= 0 || len(reniced) >= 2 || time.Now().After(scanUntil) { // -X stream: one for the files, one for WAL
 				continue
 			}
 			for _, pid := range walsenders(postmaster) {
