@@ -41,9 +41,9 @@ func main() {
 	}
 	var err error
 	switch os.Args[1] {
-	case "wal-archive", "wal-restore":
+	case "wal-archive":
 		// The in-process server's instances run this binary as their
-		// archive_command/restore_command.
+		// archive_command where basic_archive is unavailable.
 		os.Exit(cli.Run(context.Background(), os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
 	case "create":
 		err = benchCreate(os.Args[2:])
