@@ -216,6 +216,25 @@ const (
 	quietBackupShare = 32
 )
 
+// resting reports whether the database's last scheduled backup ended less
+// than backupDutyCycle times its duration before now.
+func (p backupPace) resting(now time.Time) bool {
+	return now.Sub(p.end) < backupDutyCycle*p.took
+}
+
+// backupDue decides whether a database needs a new base backup: last is
+// its newest, n the WAL segments archived past it now, prev how many there
+// were at the previous look (0: no previous look).
+func (a *Archiving) backupDue(last walarchive.Backup, n, prev int, now time.Time) bool {
+	wal := int64(n) * walSegmentBytes
+	quiet := prev > 0 && n-prev <= 1
+	// Replaying more WAL than the database's size costs more than
+	// copying it; backing up more often than that costs the writers.
+	return wal >= max(a.BackupAfterWAL, last.Bytes) ||
+		(quiet && wal >= max(quietBackupWAL, last.Bytes/quietBackupShare)) ||
+		(a.BackupMaxAge > 0 && n > 1 && now.Sub(last.Consistent) >= a.BackupMaxAge)
+}
+
 // backupDutyCycle bounds scheduled base backups of one database to about
 // 1/backupDutyCycle of the wall clock: a backup reads and writes the whole
 // database, so under steady writes (which make WAL fast) backing up as
@@ -254,7 +273,7 @@ func (m *Manager) backupDue(paces map[string]backupPace) {
 	for _, in := range cands {
 		alive[in.id] = true
 		pace := paces[in.id]
-		if time.Since(pace.end) < backupDutyCycle*pace.took {
+		if pace.resting(time.Now()) {
 			continue
 		}
 		if !m.Running(in.id) {
@@ -270,14 +289,9 @@ func (m *Manager) backupDue(paces map[string]backupPace) {
 			continue
 		}
 		n := walarchive.SegmentsAfter(names, last.StartWAL)
-		quiet := pace.segs > 0 && n-pace.segs <= 1
+		due := a.backupDue(last, n, pace.segs, time.Now())
 		pace.segs = n
 		paces[in.id] = pace
-		// Replaying more WAL than the database's size costs more than
-		// copying it; backing up more often than that costs the writers.
-		due := int64(n)*walSegmentBytes >= max(a.BackupAfterWAL, last.Bytes) ||
-			(quiet && int64(n)*walSegmentBytes >= max(quietBackupWAL, last.Bytes/quietBackupShare)) ||
-			(a.BackupMaxAge > 0 && n > 1 && time.Since(last.Consistent) >= a.BackupMaxAge)
 		if !due || !m.holdIfRunning(in) {
 			continue
 		}

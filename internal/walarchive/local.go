@@ -378,10 +378,10 @@ const basicArchiveTemp = "archtemp"
 // EnsureWALDir creates db's WAL directory (owned by the instances' OS user)
 // and returns its path, for an instance that archives into it directly.
 func (l *Local) EnsureWALDir(db string) (string, error) {
-	if err := validName(db); err != nil {
+	dir, err := l.WALDir(db)
+	if err != nil {
 		return "", err
 	}
-	dir := l.walDir(db)
 	return dir, l.mkdir(dir)
 }
 
