@@ -99,6 +99,19 @@ func TestBranch_CarriesRolesUsersMigrations_OwnPassword(t *testing.T) {
 	if got := ints(t, c.MustSQL(b.ID, "SELECT count(*) FROM items")); got[0] != 100 {
 		t.Fatalf("branch holds %d items, want 100", got[0])
 	}
+	// The recovery settings are gone: from the configuration later starts
+	// read, and (reloaded) from what the tenant sees.
+	auto, err := os.ReadFile(filepath.Join(s.DataDir, "dbs", b.ID, "pgdata", "postgresql.auto.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(auto), "recovery") || strings.Contains(string(auto), "restore_command") || strings.Contains(string(auto), "hot_standby") {
+		t.Fatalf("branch's postgresql.auto.conf keeps recovery settings:\n%s", auto)
+	}
+	r := c.MustSQL(b.ID, "SELECT current_setting('restore_command') || '|' || current_setting('recovery_init_sync_method')")
+	if got := r.Rows[0][0]; got != "|fsync" {
+		t.Fatalf("branch's restore_command|recovery_init_sync_method = %q, want the defaults", got)
+	}
 	var users []userListed
 	c.MustDo("GET", "/customer/databases/"+b.ID+"/users", nil, 200, &users)
 	if !slices.ContainsFunc(users, func(u userListed) bool { return u.Username == "reader" }) {
