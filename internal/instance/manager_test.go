@@ -693,6 +693,11 @@ func TestManager_GoldenRoles(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("golden roles (-want +got):\n%s", diff)
 	}
+	got = query(t, su, `SELECT datname, datistemplate::text, datallowconn::text FROM pg_database ORDER BY datname`)
+	want = [][]string{{"postgres", "false", "true"}, {"template1", "true", "true"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("databases of an instance (template0 dropped) (-want +got):\n%s", diff)
+	}
 
 	admin, err := l.Pool(instance.AdminRole)
 	if err != nil {
