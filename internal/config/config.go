@@ -37,6 +37,10 @@ type Server struct {
 	// PITRRetention is how far back branches may reach (snapshot_at);
 	// archived history older than that is pruned.
 	PITRRetention time.Duration
+	// BranchStageWALMB bounds the WAL (MB) a branch copies next to its
+	// base backup before replay; beyond it replay fetches segments one by
+	// one. 0: never staged.
+	BranchStageWALMB int
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -53,6 +57,7 @@ func Defaults() Server {
 		SparePool:        16,
 		PGMaxConns:       40,
 		PITRRetention:    7 * 24 * time.Hour,
+		BranchStageWALMB: 256,
 		LogLevel:         "info",
 	}
 }
@@ -90,7 +95,7 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 		}
 		c.IdleTimeout = d
 	}
-	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_WARM_POOL_MAX": &c.WarmPoolMax, "DB9_SPARE_POOL": &c.SparePool, "DB9_PG_MAX_CONNS": &c.PGMaxConns} {
+	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_WARM_POOL_MAX": &c.WarmPoolMax, "DB9_SPARE_POOL": &c.SparePool, "DB9_PG_MAX_CONNS": &c.PGMaxConns, "DB9_BRANCH_STAGE_WAL_MB": &c.BranchStageWALMB} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -159,6 +164,9 @@ func (c *Server) Validate() error {
 	}
 	if c.PITRRetention <= 0 {
 		return fmt.Errorf("--pitr-retention must be positive")
+	}
+	if c.BranchStageWALMB < 0 {
+		return fmt.Errorf("--branch-stage-wal-mb must not be negative")
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout must not be negative")

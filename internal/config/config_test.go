@@ -44,22 +44,23 @@ func envOf(m map[string]string) func(string) string {
 
 func TestServer_FromEnv_Overrides(t *testing.T) {
 	env := map[string]string{
-		"DB9_DATA_DIR":           "/srv/db9",
-		"DB9_HTTP_ADDR":          "0.0.0.0:9000",
-		"DB9_PG_ADDR":            "0.0.0.0:6543",
-		"DB9_PUBLIC_HOST":        "db.example.com",
-		"DB9_IDLE_TIMEOUT":       "90s",
-		"DB9_REGION":             "eu-1",
-		"DB9_CATALOG_URL":        "postgres://cat@h/db",
-		"DB9_ANONYMOUS_DB_LIMIT": "7",
-		"DB9_WARM_POOL":          "2",
-		"DB9_WARM_POOL_MAX":      "9",
-		"DB9_SPARE_POOL":         "3",
-		"DB9_LOG_LEVEL":          "debug",
-		"DB9_TLS_CERT":           "/etc/db9/pg.crt",
-		"DB9_TLS_KEY":            "/etc/db9/pg.key",
-		"DB9_PG_MAX_CONNS":       "12",
-		"DB9_PITR_RETENTION":     "3d",
+		"DB9_DATA_DIR":            "/srv/db9",
+		"DB9_HTTP_ADDR":           "0.0.0.0:9000",
+		"DB9_PG_ADDR":             "0.0.0.0:6543",
+		"DB9_PUBLIC_HOST":         "db.example.com",
+		"DB9_IDLE_TIMEOUT":        "90s",
+		"DB9_REGION":              "eu-1",
+		"DB9_CATALOG_URL":         "postgres://cat@h/db",
+		"DB9_ANONYMOUS_DB_LIMIT":  "7",
+		"DB9_WARM_POOL":           "2",
+		"DB9_WARM_POOL_MAX":       "9",
+		"DB9_SPARE_POOL":          "3",
+		"DB9_LOG_LEVEL":           "debug",
+		"DB9_TLS_CERT":            "/etc/db9/pg.crt",
+		"DB9_TLS_KEY":             "/etc/db9/pg.key",
+		"DB9_PG_MAX_CONNS":        "12",
+		"DB9_PITR_RETENTION":      "3d",
+		"DB9_BRANCH_STAGE_WAL_MB": "64",
 	}
 	got, err := Defaults().FromEnv(envOf(env))
 	if err != nil {
@@ -70,6 +71,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		IdleTimeout: 90 * time.Second, Region: "eu-1", CatalogURL: "postgres://cat@h/db",
 		AnonymousDBLimit: 7, WarmPool: 2, WarmPoolMax: 9, SparePool: 3, LogLevel: "debug",
 		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12, PITRRetention: 72 * time.Hour,
+		BranchStageWALMB: 64,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("FromEnv (-want +got):\n%s", diff)
@@ -98,6 +100,7 @@ func TestServer_FromEnv_Each(t *testing.T) {
 		{"DB9_LOG_LEVEL", "warn", func(s *Server) { s.LogLevel = "warn" }},
 		{"DB9_PITR_RETENTION", "36h", func(s *Server) { s.PITRRetention = 36 * time.Hour }},
 		{"DB9_PITR_RETENTION", "1d", func(s *Server) { s.PITRRetention = 24 * time.Hour }},
+		{"DB9_BRANCH_STAGE_WAL_MB", "0", func(s *Server) { s.BranchStageWALMB = 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -241,6 +244,7 @@ func TestServer_Validate_Rejects(t *testing.T) {
 		{"NegativeSpare", func(c *Server) { c.SparePool = -1 }, "--spare-pool"},
 		{"HugeSpare", func(c *Server) { c.SparePool = 1001 }, "--spare-pool"},
 		{"EmptyRegion", func(c *Server) { c.Region = "" }, "--region"},
+		{"NegativeStageWAL", func(c *Server) { c.BranchStageWALMB = -1 }, "--branch-stage-wal-mb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -99,7 +99,18 @@ func (w *workload) finish() []txn {
 // branches at a dozen random moments and at "now" must hold exactly the
 // transactions committed at or before their moment.
 func TestBranch_PointInTime_RowByRow(t *testing.T) {
-	s := StartServer(t, "--anonymous-db-limit", "100", "--idle-timeout", "1s")
+	pointInTimeRowByRow(t)
+}
+
+// The same with every branch's WAL fetched segment by segment by
+// restore_command, the way a branch that needs more WAL than
+// --branch-stage-wal-mb replays.
+func TestBranch_PointInTime_RowByRow_Fetched(t *testing.T) {
+	pointInTimeRowByRow(t, "--branch-stage-wal-mb", "0")
+}
+
+func pointInTimeRowByRow(t *testing.T, args ...string) {
+	s := StartServer(t, append([]string{"--anonymous-db-limit", "100", "--idle-timeout", "1s"}, args...)...)
 	c := s.Anonymous()
 	p := c.CreateDB("parent")
 	c.MustSQL(p.ID, "CREATE TABLE w (i int PRIMARY KEY, v text NOT NULL)")

@@ -286,3 +286,44 @@ func TestBranch_CrashMidClone(t *testing.T) {
 		}
 	}
 }
+
+// A segment missing from the parent's archive (lost by the storage, say)
+// fails the branch promptly and cleanly: CREATE_FAILED, nothing left
+// running, never a branch waiting for WAL that will not come.
+func TestBranch_ArchiveGap_Fails(t *testing.T) {
+	s := StartServer(t)
+	c := s.Anonymous()
+	p := c.CreateDB("p")
+	// ~3 MB of WAL: three 1 MB segments, less than a scheduled backup waits for.
+	c.MustSQL(p.ID, `CREATE TABLE t AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 8000) g`)
+	c.MustSQL(p.ID, `INSERT INTO t SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 8000) g`)
+	wal := filepath.Join(s.DataDir, "archive", p.ID, "wal")
+	var segs []string
+	waitFor(t, 30*time.Second, "the parent's segments to be archived", func() bool {
+		entries, _ := os.ReadDir(wal)
+		segs = segs[:0]
+		for _, e := range entries {
+			if len(e.Name()) == 24 {
+				segs = append(segs, e.Name())
+			}
+		}
+		return len(segs) >= 3
+	})
+	if err := os.Remove(filepath.Join(wal, segs[len(segs)-2])); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b := c.WaitBranch(c.StartBranch(p.ID, "b", nil).ID, 2*time.Minute)
+	if b.State != "CREATE_FAILED" || b.StateReason == nil || *b.StateReason == "" {
+		t.Fatalf("branch over an archive gap: %s %v; want CREATE_FAILED with a reason", b.State, deref(b.StateReason))
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the branch took %s to fail", d)
+	}
+	if dirs := s.instanceDirs(); dirs[b.ID] {
+		t.Errorf("the failed branch left its instance directory behind: %v", dirs)
+	}
+	if pid := s.postmasterOf(b.ID); pid != 0 {
+		t.Errorf("the failed branch left postmaster %d running", pid)
+	}
+}

@@ -90,7 +90,7 @@ func StartServer(t testing.TB, extra ...string) *Server {
 	s.Start()
 	t.Cleanup(func() {
 		s.Stop()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("DB9_TEST_SERVER_LOG") != "" {
 			t.Logf("server log:\n%s", s.Log())
 		}
 	})

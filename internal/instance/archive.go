@@ -35,6 +35,18 @@ type Archiving struct {
 	BackupMaxAge   time.Duration
 	// MaintainEvery is how often backups and pruning are considered.
 	MaintainEvery time.Duration
+	// StageWAL bounds the WAL a restore copies into the new data
+	// directory before it starts (replayed in standby mode, no process per
+	// segment); a restore that needs more fetches it segment by segment
+	// with restore_command. 0 means 256 MB; negative, never staged.
+	StageWAL int64
+}
+
+func (a *Archiving) stageLimit() int64 {
+	if a.StageWAL == 0 {
+		return 256 << 20
+	}
+	return a.StageWAL
 }
 
 // walSegmentBytes is the WAL segment size of every instance (initdb --wal-segsize).

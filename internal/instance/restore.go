@@ -83,8 +83,9 @@ type RestoreTarget struct {
 }
 
 // ProvisionRestore makes instance id from Source's archive: the newest base
-// backup consistent at or before Time, replay of the archived WAL with
-// recovery_target_time = Time (inclusive), promotion, the admin password,
+// backup consistent at or before Time, replay of the archived WAL (staged
+// into pg_wal up to Archiving.StageWAL, else fetched by restore_command)
+// with recovery_target_time = Time (inclusive), promotion, the admin password,
 // and a first base backup of the new instance itself (inherited from
 // Source's as hard links), so that from then on it depends on nothing of
 // Source. Like Provision, the result is uncommitted:
@@ -167,10 +168,26 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		// Source.
 		inherited <- a.Store.InheritBackup(context.WithoutCancel(ctx), t.Source, id, b)
 	}()
+	// The WAL to replay is copied into pg_wal up front and replayed in
+	// standby mode, which reads only pg_wal: restore_command would cost a
+	// shell and a cp per segment and per timeline probe (~4 ms each here).
+	// Standby mode waits for WAL that is not there instead of failing, so
+	// the wait for promotion is bounded by the amount staged. WAL beyond
+	// the staging limit is fetched segment by segment in archive recovery.
+	staged, standby, err := m.stageWAL(ctx, t.Source, b, data)
+	if err != nil {
+		return fail(err)
+	}
+	stagedIn := time.Since(start) - copied
 	if err := markArchived(data, m.cfg.RunAs.Chown); err != nil {
 		return fail(err)
 	}
 	signal := filepath.Join(data, "recovery.signal")
+	replayTimeout := time.Hour
+	if standby {
+		signal = filepath.Join(data, "standby.signal")
+		replayTimeout = time.Minute + time.Duration(staged>>20)*time.Second
+	}
 	if err := os.WriteFile(signal, nil, 0o600); err != nil {
 		return fail(err)
 	}
@@ -180,17 +197,12 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	// The recovery settings go into postgresql.auto.conf, not -c flags,
 	// and the file is put back as it came after promotion: a tenant can
 	// read settings, and later starts must not see them.
-	srcWAL, err := a.Store.WALDir(t.Source)
-	if err != nil {
-		return fail(err)
-	}
 	autoConf := filepath.Join(data, "postgresql.auto.conf")
 	origConf, err := os.ReadFile(autoConf)
 	if err != nil {
 		return fail(err)
 	}
 	recovery := map[string]string{
-		"restore_command":           walarchive.RestoreCommand(m.fromData(id, srcWAL)),
 		"recovery_target_time":      t.Time.UTC().Format("2006-01-02 15:04:05.999999+00"),
 		"recovery_target_inclusive": "on",
 		"recovery_target_action":    "promote",
@@ -200,6 +212,13 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		// syncfs instead of an open and fsync of each of ~700 files.
 		"recovery_init_sync_method": "syncfs",
 	}
+	if !standby {
+		srcWAL, err := a.Store.WALDir(t.Source)
+		if err != nil {
+			return fail(err)
+		}
+		recovery["restore_command"] = walarchive.RestoreCommand(m.fromData(id, srcWAL))
+	}
 	if err := appendAutoConf(data, recovery); err != nil {
 		return fail(err)
 	}
@@ -208,7 +227,7 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	in.mu.Lock()
 	pm, err := StartPostmaster(ctx, StartOptions{
 		Bin: m.cfg.Bin, RunAs: m.cfg.RunAs, DataDir: data, SocketDir: filepath.Join(dir, "s"),
-		Settings: settings, Logger: m.log.With("db", id), ReadyTimeout: time.Hour,
+		Settings: settings, Logger: m.log.With("db", id), ReadyTimeout: replayTimeout,
 	})
 	if err == nil {
 		in.pm = pm
@@ -219,6 +238,7 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		return fail(fmt.Errorf("replay: %w", err))
 	}
 	replayed := time.Since(startAt)
+	readyAt := time.Now()
 	if err := writeFileDurable(autoConf, origConf, m.cfg.RunAs.Chown); err != nil {
 		return fail(err)
 	}
@@ -237,8 +257,46 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		return fail(err)
 	}
 	m.log.Info("restored instance", "component", "instance", "db", id, "source", t.Source, "base_backup", b.Name,
-		"copy_ms", copied.Milliseconds(), "replay_ms", replayed.Milliseconds(), "total_ms", time.Since(start).Milliseconds())
+		"copy_ms", copied.Milliseconds(), "staged_wal_mb", staged>>20, "standby", standby, "stage_ms", stagedIn.Milliseconds(),
+		"prepare_ms", (startAt.Sub(start) - copied - stagedIn).Milliseconds(), "replay_ms", replayed.Milliseconds(),
+		"finish_ms", time.Since(readyAt).Milliseconds(), "total_ms", time.Since(start).Milliseconds())
 	return &Provisioned{ID: id, AdminPassword: pw, conn: conn, m: m, in: in}, nil
+}
+
+// stageWAL copies into data's pg_wal what a restore from b replays of
+// source's archive (walarchive.ReplayFiles), unless that is more than the
+// staging limit or has a gap. It reports the bytes of segments concerned
+// and whether they were staged.
+func (m *Manager) stageWAL(ctx context.Context, source string, b walarchive.Backup, data string) (int64, bool, error) {
+	a := m.cfg.Archive
+	names, err := a.Store.ListWAL(ctx, source)
+	if err != nil {
+		return 0, false, err
+	}
+	files := walarchive.ReplayFiles(names, b.StartWAL)
+	var bytes int64
+	for _, f := range files {
+		if walarchive.IsSegment(f) {
+			bytes += walSegmentBytes
+		}
+	}
+	// Standby mode would wait at a gap for WAL that never comes; archive
+	// recovery stops there and fails cleanly if the target lies beyond.
+	if limit := a.stageLimit(); limit < 0 || bytes > limit || !walarchive.Contiguous(files, walSegmentBytes) {
+		return bytes, false, nil
+	}
+	for _, f := range files {
+		// The archived version replaces what the base backup brought: the
+		// backup's own last segment ends where the backup did.
+		p := filepath.Join(data, "pg_wal", f)
+		if err := a.Store.GetWAL(ctx, source, f, p); err != nil {
+			return 0, false, fmt.Errorf("stage WAL %s: %w", f, err)
+		}
+		if err := m.cfg.RunAs.Chown(p); err != nil {
+			return 0, false, err
+		}
+	}
+	return bytes, true, nil
 }
 
 // writeFileDurable replaces file with b (owned by the instances' OS user)

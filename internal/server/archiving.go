@@ -32,5 +32,14 @@ func (s *Server) archiving(runAs pgbin.RunAs) (*instance.Archiving, error) {
 		BackupAfterWAL: 64 << 20,
 		BackupMaxAge:   24 * time.Hour,
 		MaintainEvery:  5 * time.Second,
+		StageWAL:       stageWAL(s.cfg.BranchStageWALMB),
 	}, nil
+}
+
+// stageWAL maps --branch-stage-wal-mb to instance.Archiving.StageWAL.
+func stageWAL(mb int) int64 {
+	if mb <= 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }

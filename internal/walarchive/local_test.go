@@ -3,6 +3,7 @@ package walarchive_test
 import (
 	"context"
 	"errors"
+	"github.com/google/go-cmp/cmp"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,5 +120,54 @@ func TestPrune_KeepsWhatTheWindowNeeds(t *testing.T) {
 	}
 	if got := walarchive.SegmentsAfter(names, seg("4")); got != 2 {
 		t.Fatalf("SegmentsAfter = %d, want 2", got)
+	}
+}
+
+func TestReplayFiles(t *testing.T) {
+	names := []string{ // sorted, as ListWAL returns them
+		"000000010000000000000003",
+		"000000010000000000000004",
+		"000000010000000000000004.00000028.backup",
+		"000000010000000000000005",
+		"000000010000000000000005.partial",
+		"000000010000000000000006", // the parent went on after the branch point
+		"00000002.history",
+		"000000020000000000000005",
+		"000000020000000000000006",
+	}
+	got := walarchive.ReplayFiles(names, "000000010000000000000004")
+	want := []string{
+		"000000010000000000000004",
+		"000000010000000000000005",
+		"000000010000000000000006",
+		"00000002.history",
+		"000000020000000000000005",
+		"000000020000000000000006",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReplayFiles from segment 4 (-want +got):\n%s", diff)
+	}
+	if got := walarchive.ReplayFiles(names, "000000020000000000000007"); !slices.Equal(got, []string{"00000002.history"}) {
+		t.Errorf("ReplayFiles past the end = %v, want only the history file", got)
+	}
+}
+
+func TestContiguous(t *testing.T) {
+	const mb = 1 << 20
+	for _, tc := range []struct {
+		names []string
+		want  bool
+	}{
+		{nil, true},
+		{[]string{"00000002.history"}, true},
+		{[]string{"000000010000000000000004", "000000010000000000000005", "00000002.history", "000000020000000000000005", "000000020000000000000006"}, true},
+		{[]string{"000000010000000000000004", "00000002.history", "000000020000000000000006"}, false},
+		{[]string{"000000010000000000000FFF", "000000010000000100000000"}, true}, // next log file
+		{[]string{"000000010000000000000FFE", "000000010000000100000000"}, false},
+		{[]string{"000000010000000000001000"}, false}, // no such segment with 1 MB segments
+	} {
+		if got := walarchive.Contiguous(tc.names, mb); got != tc.want {
+			t.Errorf("Contiguous(%v) = %v, want %v", tc.names, got, tc.want)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package walarchive
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,6 +43,49 @@ func SegmentsAfter(names []string, start string) int {
 		}
 	}
 	return n
+}
+
+// ReplayFiles returns, of an archive's sorted file names, those a restore
+// from a base backup that starts at segment start may read: the segments
+// from start's position on, on every timeline (the history files tell
+// recovery which one to follow where), and every timeline history file.
+func ReplayFiles(names []string, start string) []string {
+	p := position(start)
+	var out []string
+	for _, name := range names {
+		if IsSegment(name) && name[8:] >= p || strings.HasSuffix(name, ".history") {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Contiguous reports whether the segments among names (ReplayFiles' result)
+// leave no position out between the first and the last, on whichever
+// timelines: replay can then read on to the last one. segBytes is the WAL
+// segment size.
+func Contiguous(names []string, segBytes int64) bool {
+	perLog := uint64(0x100000000 / segBytes)
+	var ns []uint64
+	for _, name := range names {
+		if !IsSegment(name) {
+			continue
+		}
+		log, err1 := strconv.ParseUint(name[8:16], 16, 32)
+		seg, err2 := strconv.ParseUint(name[16:24], 16, 32)
+		if err1 != nil || err2 != nil || seg >= perLog {
+			return false
+		}
+		ns = append(ns, log*perLog+seg)
+	}
+	slices.Sort(ns)
+	ns = slices.Compact(ns) // the same position on several timelines
+	for i := 1; i < len(ns); i++ {
+		if ns[i] != ns[i-1]+1 {
+			return false
+		}
+	}
+	return true
 }
 
 // ChooseBackup returns the newest backup that can serve target: the one
