@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -16,7 +17,7 @@ import (
 // per file the os package's path lookups, poller registration and
 // copy_file_range probing cost about twice the work of the copy itself
 // (~17 system calls against 7 here: open, fstat, create, fchown,
-// sendfile, close, close). docs/BENCHMARKS.md has the numbers.
+// copy_file_range, close, close). docs/BENCHMARKS.md has the numbers.
 
 // Copy copies the directory tree src to dst (which must not exist),
 // keeping modes and, when running as root, ownership. The sockets and
@@ -162,8 +163,8 @@ func (w *walker) symlink(rel string) error {
 }
 
 // copyFileAt copies the regular file name of sfd into a new file of dfd
-// with its mode and (as root) owner: sendfile copies inside the kernel,
-// one call for any file PostgreSQL writes (segments are ≤ 1 GB).
+// with its mode and (as root) owner, inside the kernel: one call for any
+// file PostgreSQL writes (segments are ≤ 1 GB).
 func copyFileAt(sfd, dfd int, name string, root bool) (err error) {
 	in, err := syscall.Openat(sfd, name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
 	if err != nil {
@@ -189,7 +190,7 @@ func copyFileAt(sfd, dfd int, name string, root bool) (err error) {
 		}
 	}
 	for left := st.Size; left > 0; {
-		n, err := syscall.Sendfile(out, in, nil, int(min(left, 1<<30)))
+		n, err := copyRange(out, in, int(min(left, 1<<30)))
 		if err == syscall.EINTR || err == syscall.EAGAIN {
 			continue
 		}
@@ -202,6 +203,28 @@ func copyFileAt(sfd, dfd int, name string, root bool) (err error) {
 		left -= int64(n)
 	}
 	return nil
+}
+
+// noCopyFileRange is set once the kernel or filesystem refused
+// copy_file_range; sendfile copies from then on.
+var noCopyFileRange atomic.Bool
+
+// copyRange copies up to n bytes from in to out at their offsets:
+// copy_file_range, so that filesystems that can share extents (XFS, btrfs)
+// make the copy a reflink, else sendfile (one in-kernel copy either way).
+func copyRange(out, in, n int) (int, error) {
+	if sysCopyFileRange != 0 && !noCopyFileRange.Load() {
+		r, _, e := syscall.Syscall6(sysCopyFileRange, uintptr(in), 0, uintptr(out), 0, uintptr(n), 0)
+		switch e {
+		case 0:
+			return int(r), nil
+		case syscall.ENOSYS, syscall.EXDEV, syscall.EINVAL, syscall.EOPNOTSUPP, syscall.EPERM:
+			noCopyFileRange.Store(true)
+		default:
+			return 0, e
+		}
+	}
+	return syscall.Sendfile(out, in, nil, n)
 }
 
 func linkat(sfd int, sname string, dfd int, dname string) error {

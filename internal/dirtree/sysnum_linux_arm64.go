@@ -1,0 +1,3 @@
+package dirtree
+
+const sysCopyFileRange = 285
