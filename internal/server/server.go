@@ -125,7 +125,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.http.Serve(s.ln) }()
+	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
+	go func() { done <- hs.Serve(ln) }()
 	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr())
 	return nil
 }
