@@ -29,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|proxy [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -55,6 +55,8 @@ func main() {
 		err = benchResetCost(os.Args[2:])
 	case "density":
 		err = benchDensity(os.Args[2:])
+	case "copy":
+		err = benchCopy(os.Args[2:])
 	case "branch":
 		err = benchBranch(os.Args[2:])
 	case "archive":
