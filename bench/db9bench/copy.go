@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
@@ -74,17 +73,11 @@ func benchCopy(args []string) error {
 			}
 		}
 	}
-	fmt.Printf("%s: %d files, %.1f MB\n\n| copier | n | p50 ms | min ms | ratio to cp -a p50 |\n|---|---|---|---|---|\n", *src, files, float64(bytes)/1e6)
-	p50 := func(d []time.Duration) time.Duration {
-		s := append([]time.Duration(nil), d...)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		return s[len(s)/2]
-	}
-	peer := p50(times[1])
+	fmt.Printf("%s: %d files, %.1f MB\n\n| copier | n | p50 ms | max ms | ratio to cp -a p50 |\n|---|---|---|---|---|\n", *src, files, float64(bytes)/1e6)
+	peer := summarize(times[1]).p50
 	for k, s := range sides {
-		d := append([]time.Duration(nil), times[k]...)
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		fmt.Printf("| %s | %d | %s | %s | **%.2f** |\n", s.name, len(d), ms(p50(d)), ms(d[0]), float64(p50(d))/float64(peer))
+		st := summarize(times[k])
+		fmt.Printf("| %s | %d | %s | %s | **%.2f** |\n", s.name, st.n, ms(st.p50), ms(st.max), float64(st.p50)/float64(peer))
 	}
 	return nil
 }
