@@ -32,6 +32,7 @@ func benchBranch(args []string) error {
 	back := fs.Duration("back", time.Minute, "how far back the past-moment branch reaches (steady writes meanwhile)")
 	settle := fs.Duration("settle", 30*time.Second, "steady writes between the end of the bulk load and the past moment (0: the moment right after the load, the worst case)")
 	n := fs.Int("n", 3, "repetitions of each measurement")
+	idleParent := fs.Bool("idle-parent", false, "also branch the parent at now after it was stopped for idleness (server --idle-timeout 2s)")
 	fs.Parse(args)
 	dir, cleanup, err := e.dataDir()
 	if err != nil {
@@ -39,7 +40,11 @@ func benchBranch(args []string) error {
 	}
 	defer cleanup()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	idle := time.Duration(0)
+	if *idleParent {
+		idle = 2 * time.Second // the steady writes keep the parent up until the end
+	}
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, idle)
 	if err != nil {
 		return err
 	}
@@ -54,7 +59,7 @@ func benchBranch(args []string) error {
 		if err != nil {
 			return fmt.Errorf("-mb %q", f)
 		}
-		if err := branchOneSize(api, srv, mb, *settle, *back, *n); err != nil {
+		if err := branchOneSize(api, srv, dir, mb, *settle, *back, *n, *idleParent); err != nil {
 			return err
 		}
 	}
@@ -107,7 +112,7 @@ func (c *apiClient) branchUntilActive(parent, name string, at *time.Time) (strin
 	return d.ID, took, nil
 }
 
-func branchOneSize(api *apiClient, srv *server.Server, mb int, settle, back time.Duration, n int) error {
+func branchOneSize(api *apiClient, srv *server.Server, dir string, mb int, settle, back time.Duration, n int, idleParent bool) error {
 	var p createdDB
 	if err := api.do("POST", "/customer/databases", map[string]string{"name": fmt.Sprintf("src-%d", mb)}, 201, &p); err != nil {
 		return err
@@ -141,7 +146,9 @@ func branchOneSize(api *apiClient, srv *server.Server, mb int, settle, back time
 			_ = api.sql(p.ID, "INSERT INTO ticks DEFAULT VALUES")
 		}
 	}()
-	defer func() { close(stop); wg.Wait() }()
+	var stopOnce sync.Once
+	stopWrites := func() { stopOnce.Do(func() { close(stop); wg.Wait() }) }
+	defer stopWrites()
 	time.Sleep(settle)
 	mark := time.Now()
 	time.Sleep(back)
@@ -167,9 +174,36 @@ func branchOneSize(api *apiClient, srv *server.Server, mb int, settle, back time
 		}
 		peer = append(peer, d)
 	}
+	var cold []time.Duration
+	if idleParent {
+		stopWrites()
+		pid := filepath.Join(dir, "db9", "dbs", p.ID, "pgdata", "postmaster.pid")
+		for i := range n {
+			deadline := time.Now().Add(time.Minute)
+			for { // postgres removes its pid file when it stops
+				if _, err := os.Stat(pid); os.IsNotExist(err) {
+					break
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("parent %s not stopped for idleness after a minute", p.ID)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			id, d, err := api.branchUntilActive(p.ID, fmt.Sprintf("cold-%d-%d", mb, i), nil)
+			if err != nil {
+				return err
+			}
+			cold = append(cold, d)
+			_ = api.do("DELETE", "/customer/databases/"+id, nil, 200, nil)
+		}
+	}
 	pn, pp, pc := summarize(now), summarize(past), summarize(peer)
 	fmt.Printf("| %s | db9 branch at now → ACTIVE | %d | %s | %s | **%s** |\n", label, pn.n, ms(pn.p50), ms(pn.max), ratio(pn.p50, pc.p50))
 	fmt.Printf("| %s | db9 branch at %s back (steady writes; load ended %s before) → ACTIVE | %d | %s | %s | **%s** |\n", label, back, settle, pp.n, ms(pp.p50), ms(pp.max), ratio(pp.p50, pc.p50))
+	if len(cold) > 0 {
+		pi := summarize(cold)
+		fmt.Printf("| %s | db9 branch at now of the parent stopped for idleness → ACTIVE | %d | %s | %s | **%s** |\n", label, pi.n, ms(pi.p50), ms(pi.max), ratio(pi.p50, pc.p50))
+	}
 	fmt.Printf("| %s | peer: create + pg_dump \\| psql through the front door | %d | %s | %s | 1.00 |\n", label, pc.n, ms(pc.p50), ms(pc.max))
 	return nil
 }

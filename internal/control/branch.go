@@ -191,22 +191,32 @@ func (s *Service) clone(ctx context.Context, row catalog.DatabaseRow) error {
 	if err != nil {
 		return err
 	}
-	lease, err := s.inst.Acquire(ctx, row.ParentDatabaseID)
-	if errors.Is(err, instance.ErrNotFound) {
-		return errParentGone
-	}
-	if err != nil {
-		return fmt.Errorf("start parent %s: %w", row.ParentDatabaseID, err)
-	}
-	err = lease.ArchiveThrough(ctx)
-	lease.Release()
-	if err != nil {
-		return fmt.Errorf("archive parent %s: %w", row.ParentDatabaseID, err)
+	// The parent (started first if it was stopped) archives through the
+	// target while the branch's base backup is copied.
+	archive := func(ctx context.Context) error {
+		lease, err := s.inst.Acquire(ctx, row.ParentDatabaseID)
+		if errors.Is(err, instance.ErrNotFound) {
+			return errParentGone
+		}
+		if err != nil {
+			return fmt.Errorf("start parent %s: %w", row.ParentDatabaseID, err)
+		}
+		err = lease.ArchiveThrough(ctx)
+		lease.Release()
+		if err != nil {
+			return fmt.Errorf("archive parent %s: %w", row.ParentDatabaseID, err)
+		}
+		return nil
 	}
 	prov, err := s.inst.ProvisionRestore(ctx, row.ID, instance.RestoreTarget{
-		Source: row.ParentDatabaseID, Time: *row.SnapshotAt, AdminPassword: pw,
+		Source: row.ParentDatabaseID, Time: *row.SnapshotAt, AdminPassword: pw, Prepare: archive,
 	})
 	if err != nil {
+		// A parent deleted meanwhile takes its archive along: whichever
+		// step noticed first, that is the reason to give.
+		if _, gerr := s.cat.GetDatabase(ctx, row.CustomerID, row.ParentDatabaseID); errors.Is(gerr, catalog.ErrNotFound) && !errors.Is(err, errParentGone) {
+			return fmt.Errorf("%w (%v)", errParentGone, err)
+		}
 		return err
 	}
 	prov.Commit()

@@ -327,3 +327,37 @@ func TestBranch_ArchiveGap_Fails(t *testing.T) {
 		t.Errorf("the failed branch left postmaster %d running", pid)
 	}
 }
+
+// A parent deleted while its branch is being made: the branch ends either
+// ACTIVE (it was done first, and then needs nothing of the parent) or
+// CREATE_FAILED saying the parent was deleted — never stuck, nothing left.
+func TestBranch_ParentDeletedMidClone(t *testing.T) {
+	s := StartServer(t, "--anonymous-db-limit", "100")
+	c := s.Anonymous()
+	outcomes := map[string]int{}
+	for i := range 3 {
+		p := c.CreateDB(fmt.Sprintf("p%d", i))
+		c.MustSQL(p.ID, `CREATE TABLE big AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 100000) g`)
+		b := c.StartBranch(p.ID, fmt.Sprintf("b%d", i), nil)
+		time.Sleep(time.Duration(i*5) * time.Millisecond)
+		c.MustDo("DELETE", "/customer/databases/"+p.ID, nil, 200, nil)
+		got := c.WaitBranch(b.ID, 2*time.Minute)
+		outcomes[got.State]++
+		switch got.State {
+		case "ACTIVE":
+			if n := ints(t, c.MustSQL(got.ID, "SELECT count(*) FROM big")); n[0] != 100000 {
+				t.Errorf("branch %s of a deleted parent holds %d rows, want 100000", got.Name, n[0])
+			}
+		case "CREATE_FAILED":
+			if r := deref(got.StateReason); r != "the parent database was deleted before the branch was made" {
+				t.Errorf("branch %s: reason %q, want that the parent was deleted", got.Name, r)
+			}
+			if s.instanceDirs()[got.ID] || s.postmasterOf(got.ID) != 0 {
+				t.Errorf("failed branch %s left its instance behind", got.Name)
+			}
+		default:
+			t.Errorf("branch %s: %s", got.Name, got.State)
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
+}

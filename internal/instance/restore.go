@@ -73,6 +73,24 @@ func (m *Manager) waitArchived(ctx context.Context, id, seg string) error {
 	}
 }
 
+// runPrepare starts prepare (if any) and returns a function that waits for
+// its result; it may be called any number of times.
+func runPrepare(ctx context.Context, prepare func(context.Context) error) func() error {
+	if prepare == nil {
+		return func() error { return nil }
+	}
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = prepare(ctx)
+	}()
+	return func() error {
+		<-done
+		return err
+	}
+}
+
 // RestoreTarget says what a restore replays: the archive of database
 // Source, up to and including the transactions committed at Time.
 type RestoreTarget struct {
@@ -80,6 +98,11 @@ type RestoreTarget struct {
 	Time   time.Time
 	// AdminPassword is set on the restored instance's admin role.
 	AdminPassword string
+	// Prepare, when set, runs beside the copy of the base backup and must
+	// succeed before the WAL is read: it makes the archive hold what the
+	// target needs (ArchiveThrough on the source, which may first have to
+	// start it). Its error is the restore's.
+	Prepare func(context.Context) error
 }
 
 // ProvisionRestore makes instance id from Source's archive: the newest base
@@ -97,21 +120,30 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	}
 	a := m.cfg.Archive
 	start := time.Now()
+	// The base backups that can serve t.Time are all there already (one
+	// that ends later is consistent after it): the copy need not wait for
+	// Prepare, only the WAL does.
+	prepared := runPrepare(ctx, t.Prepare)
 	bs, err := a.Store.ListBackups(ctx, t.Source)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(prepared(), err)
 	}
 	b, err := walarchive.ChooseBackup(bs, t.Time)
 	if err != nil {
+		if perr := prepared(); perr != nil {
+			return nil, perr // e.g. the source is gone, and its archive with it
+		}
 		return nil, err
 	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		prepared()
 		return nil, ErrClosed
 	}
 	if m.insts[id] != nil {
 		m.mu.Unlock()
+		prepared()
 		return nil, fmt.Errorf("restore %s: instance exists", id)
 	}
 	dir := filepath.Join(m.dbsDir(), id)
@@ -129,6 +161,7 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	go func() { verifier <- auth.SCRAMVerifier(pw) }()
 	var inherited chan error
 	fail := func(err error) (*Provisioned, error) {
+		prepared()
 		if inherited != nil {
 			<-inherited // it writes under id's archive, which discard removes
 		}
@@ -174,6 +207,9 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	// Standby mode waits for WAL that is not there instead of failing, so
 	// the wait for promotion is bounded by the amount staged. WAL beyond
 	// the staging limit is fetched segment by segment in archive recovery.
+	if err := prepared(); err != nil {
+		return fail(err)
+	}
 	staged, standby, err := m.stageWAL(ctx, t.Source, b, data)
 	if err != nil {
 		return fail(err)
