@@ -199,6 +199,19 @@ func (a *app) authed(ctx context.Context, register bool) (*session, error) {
 	case ok && creds.canRefresh():
 		// A file with the anonymous secret but no token: renew it.
 	case register:
+		unlock, err := st.lockCredentials()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		// Another db9 process may have registered while this one waited.
+		if creds, ok, err = st.LoadCredentials(); err != nil {
+			return nil, hint(err, "fix or delete the file (db9 logout), then try again")
+		}
+		if ok && (creds.Token != "" || creds.canRefresh()) {
+			s.creds = creds
+			break
+		}
 		reg, err := c.RegisterAnonymous(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("register an anonymous account: %w", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -51,6 +52,16 @@ func (s store) LoadCredentials() (c Credentials, ok bool, err error) {
 	c.AnonymousID, c.AnonymousSecret = kv.str("anonymous_id"), kv.str("anonymous_secret")
 	c.IsAnonymous = kv.str("is_anonymous") == "true"
 	return c, true, nil
+}
+
+// lockCredentials serialises what db9 processes do when there are no
+// credentials yet (agents run commands in parallel): the first registers
+// an account, the others wait and then use it.
+func (s store) lockCredentials() (unlock func(), err error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", s.dir, err)
+	}
+	return lockFile(filepath.Join(s.dir, "credentials.lock"), time.Minute)
 }
 
 // SaveCredentials replaces the credentials file, keeping keys it does not know.

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -372,5 +374,47 @@ func TestCLI_LoginWithAPIKey(t *testing.T) {
 	u.Env = []string{"DB9_API_KEY=" + c.Token}
 	if out := u.ok("list"); !strings.Contains(out, "full") {
 		t.Errorf("list with DB9_API_KEY:\n%s", out)
+	}
+}
+
+// Agents run commands in parallel: several first `db9 create`s at once in a
+// fresh HOME register one anonymous account between them, and every
+// database they made is in it (not in accounts whose credentials the last
+// writer of ~/.db9/credentials overwrote).
+func TestCLI_ConcurrentFirstCreates_OneAccount(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	const n = 4
+	type result struct {
+		out  string
+		err  error
+		name string
+	}
+	results := make(chan result, n)
+	for i := range n {
+		name := fmt.Sprintf("par%d", i)
+		go func() {
+			cmd := exec.Command(db9Binary(t), "create", "--name", name)
+			cmd.Env = append(os.Environ(), "HOME="+u.Home, "DB9_API_URL="+u.APIURL, "DB9_API_KEY=", "DB9_DATABASE=")
+			out, err := cmd.CombinedOutput()
+			results <- result{string(out), err, name}
+		}()
+	}
+	for range n {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("db9 create --name %s: %v\n%s", r.name, r.err, r.out)
+		}
+	}
+	var dbs []struct{ Name string }
+	u.okJSON(&dbs, "list")
+	var names []string
+	for _, d := range dbs {
+		names = append(names, d.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"par0", "par1", "par2", "par3"}; !slices.Equal(names, want) {
+		t.Errorf("databases of the saved account: %v, want %v", names, want)
 	}
 }
