@@ -62,7 +62,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.PublicHost, "public-host", cfg.PublicHost, "host put into connection strings (default: host of --pg-addr) [DB9_PUBLIC_HOST]")
 	f.StringVar(&idle, "idle-timeout", idle, "stop a database's instance after this long without use; 0 never stops [DB9_IDLE_TIMEOUT]")
 	f.StringVar(&retention, "pitr-retention", retention, "how far back branches may reach (snapshot_at); older WAL and base backups are pruned [DB9_PITR_RETENTION]")
-	f.IntVar(&cfg.BranchStageWALMB, "branch-stage-wal-mb", cfg.BranchStageWALMB, "WAL (MB) a branch copies beside its base backup to replay without a process per segment; more is fetched segment by segment; 0 never [DB9_BRANCH_STAGE_WAL_MB]")
+	f.IntVar(&cfg.BranchStageWALMB, "branch-stage-wal-mb", cfg.BranchStageWALMB, "WAL (MB) a branch stages ahead of its replay (no process per segment); 0: fetch it segment by segment with restore_command [DB9_BRANCH_STAGE_WAL_MB]")
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region name of this server [DB9_REGION]")
 	f.StringVar(&cfg.CatalogURL, "catalog-url", cfg.CatalogURL, "external PostgreSQL for the catalog (default: a managed cluster under --data-dir) [DB9_CATALOG_URL]")
 	f.IntVar(&cfg.AnonymousDBLimit, "anonymous-db-limit", cfg.AnonymousDBLimit, "databases an anonymous account may hold [DB9_ANONYMOUS_DB_LIMIT]")

@@ -37,9 +37,8 @@ type Server struct {
 	// PITRRetention is how far back branches may reach (snapshot_at);
 	// archived history older than that is pruned.
 	PITRRetention time.Duration
-	// BranchStageWALMB bounds the WAL (MB) a branch copies next to its
-	// base backup before replay; beyond it replay fetches segments one by
-	// one. 0: never staged.
+	// BranchStageWALMB is the WAL (MB) a branch stages ahead of its
+	// replay. 0: none, segments are fetched one by one.
 	BranchStageWALMB int
 }
 

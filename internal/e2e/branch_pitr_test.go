@@ -103,10 +103,15 @@ func TestBranch_PointInTime_RowByRow(t *testing.T) {
 }
 
 // The same with every branch's WAL fetched segment by segment by
-// restore_command, the way a branch that needs more WAL than
-// --branch-stage-wal-mb replays.
+// restore_command (staging off, or a gap in the archive).
 func TestBranch_PointInTime_RowByRow_Fetched(t *testing.T) {
 	pointInTimeRowByRow(t, "--branch-stage-wal-mb", "0")
+}
+
+// The same with WAL staged at most one segment ahead of replay, the way a
+// branch that replays more than --branch-stage-wal-mb is fed.
+func TestBranch_PointInTime_RowByRow_Fed(t *testing.T) {
+	pointInTimeRowByRow(t, "--branch-stage-wal-mb", "1")
 }
 
 func pointInTimeRowByRow(t *testing.T, args ...string) {

@@ -35,10 +35,10 @@ type Archiving struct {
 	BackupMaxAge   time.Duration
 	// MaintainEvery is how often backups and pruning are considered.
 	MaintainEvery time.Duration
-	// StageWAL bounds the WAL a restore copies into the new data
-	// directory before it starts (replayed in standby mode, no process per
-	// segment); a restore that needs more fetches it segment by segment
-	// with restore_command. 0 means 256 MB; negative, never staged.
+	// StageWAL is how much WAL a restore stages into the new data
+	// directory ahead of replay (replayed in standby mode, no process per
+	// segment; walStage). 0 means 256 MB; negative: never staged, WAL is
+	// fetched segment by segment with restore_command.
 	StageWAL int64
 }
 

@@ -118,7 +118,11 @@ func runNice(cmd *exec.Cmd, postmaster int) ([]byte, error) {
 }
 
 // walsenders lists the walsender processes of a postmaster.
-func walsenders(postmaster int) []int {
+func walsenders(postmaster int) []int { return children(postmaster, "postgres: walsender") }
+
+// children lists the child processes of postmaster whose process title
+// starts with prefix.
+func children(postmaster int, prefix string) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -142,7 +146,7 @@ func walsenders(postmaster int) []int {
 		if len(f) < 2 || f[1] != strconv.Itoa(postmaster) {
 			continue
 		}
-		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.HasPrefix(cmdline, []byte("postgres: walsender")) {
+		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.HasPrefix(cmdline, []byte(prefix)) {
 			pids = append(pids, pid)
 		}
 	}

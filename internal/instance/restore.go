@@ -107,7 +107,7 @@ type RestoreTarget struct {
 
 // ProvisionRestore makes instance id from Source's archive: the newest base
 // backup consistent at or before Time, replay of the archived WAL (staged
-// into pg_wal up to Archiving.StageWAL, else fetched by restore_command)
+// into pg_wal ahead of replay, or fetched by restore_command)
 // with recovery_target_time = Time (inclusive), promotion, the admin password,
 // and a first base backup of the new instance itself (inherited from
 // Source's as hard links), so that from then on it depends on nothing of
@@ -201,19 +201,20 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		// Source.
 		inherited <- a.Store.InheritBackup(context.WithoutCancel(ctx), t.Source, id, b)
 	}()
-	// The WAL to replay is copied into pg_wal up front and replayed in
-	// standby mode, which reads only pg_wal: restore_command would cost a
-	// shell and a cp per segment and per timeline probe (~4 ms each here).
-	// Standby mode waits for WAL that is not there instead of failing, so
-	// the wait for promotion is bounded by the amount staged. WAL beyond
-	// the staging limit is fetched segment by segment in archive recovery.
+	// The WAL to replay is staged into pg_wal and replayed in standby mode
+	// (walStage); without staging, or over a gap in the archive, it is
+	// fetched segment by segment in archive recovery.
 	if err := prepared(); err != nil {
 		return fail(err)
 	}
-	staged, standby, err := m.stageWAL(ctx, t.Source, b, data)
+	stage, err := m.planStage(ctx, t.Source, b, data)
+	if err == nil && stage != nil {
+		err = stage.first(ctx)
+	}
 	if err != nil {
 		return fail(err)
 	}
+	standby := stage != nil
 	stagedIn := time.Since(start) - copied
 	if err := markArchived(data, m.cfg.RunAs.Chown); err != nil {
 		return fail(err)
@@ -221,8 +222,10 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	signal := filepath.Join(data, "recovery.signal")
 	replayTimeout := time.Hour
 	if standby {
+		// Standby mode waits for WAL that does not come instead of
+		// failing: the wait for promotion is bounded by what it replays.
 		signal = filepath.Join(data, "standby.signal")
-		replayTimeout = time.Minute + time.Duration(staged>>20)*time.Second
+		replayTimeout = time.Minute + time.Duration(stage.bytes>>20)*time.Second
 	}
 	if err := os.WriteFile(signal, nil, 0o600); err != nil {
 		return fail(err)
@@ -248,7 +251,11 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		// syncfs instead of an open and fsync of each of ~700 files.
 		"recovery_init_sync_method": "syncfs",
 	}
-	if !standby {
+	if standby {
+		// Replay that caught up with the staging window looks again
+		// after this long (default 5 s).
+		recovery["wal_retrieve_retry_interval"] = "5ms"
+	} else {
 		srcWAL, err := a.Store.WALDir(t.Source)
 		if err != nil {
 			return fail(err)
@@ -260,8 +267,25 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 	}
 	settings := m.instSettings(id)
 	startAt := time.Now()
+	// The rest of the WAL is staged as replay goes (a feeder error ends
+	// the start: replay would wait for it forever).
+	startCtx, stopStart := context.WithCancel(ctx)
+	defer stopStart()
+	fed := make(chan error, 1)
+	fedAll := !standby || stage.done()
+	if fedAll {
+		fed <- nil
+	} else {
+		go func() {
+			err := stage.feed(startCtx, data)
+			if err != nil {
+				stopStart()
+			}
+			fed <- err
+		}()
+	}
 	in.mu.Lock()
-	pm, err := StartPostmaster(ctx, StartOptions{
+	pm, err := StartPostmaster(startCtx, StartOptions{
 		Bin: m.cfg.Bin, RunAs: m.cfg.RunAs, DataDir: data, SocketDir: filepath.Join(dir, "s"),
 		Settings: settings, Logger: m.log.With("db", id), ReadyTimeout: replayTimeout,
 	})
@@ -270,6 +294,10 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		go m.watch(in, pm)
 	}
 	in.mu.Unlock()
+	stopStart()
+	if ferr := <-fed; ferr != nil && err != nil {
+		err = ferr
+	}
 	if err != nil {
 		return fail(fmt.Errorf("replay: %w", err))
 	}
@@ -293,46 +321,17 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		return fail(err)
 	}
 	m.log.Info("restored instance", "component", "instance", "db", id, "source", t.Source, "base_backup", b.Name,
-		"copy_ms", copied.Milliseconds(), "staged_wal_mb", staged>>20, "standby", standby, "stage_ms", stagedIn.Milliseconds(),
+		"copy_ms", copied.Milliseconds(), "wal_mb", walMB(stage), "standby", standby, "fed", !fedAll, "stage_ms", stagedIn.Milliseconds(),
 		"prepare_ms", (startAt.Sub(start) - copied - stagedIn).Milliseconds(), "replay_ms", replayed.Milliseconds(),
 		"finish_ms", time.Since(readyAt).Milliseconds(), "total_ms", time.Since(start).Milliseconds())
 	return &Provisioned{ID: id, AdminPassword: pw, conn: conn, m: m, in: in}, nil
 }
 
-// stageWAL copies into data's pg_wal what a restore from b replays of
-// source's archive (walarchive.ReplayFiles), unless that is more than the
-// staging limit or has a gap. It reports the bytes of segments concerned
-// and whether they were staged.
-func (m *Manager) stageWAL(ctx context.Context, source string, b walarchive.Backup, data string) (int64, bool, error) {
-	a := m.cfg.Archive
-	names, err := a.Store.ListWAL(ctx, source)
-	if err != nil {
-		return 0, false, err
+func walMB(s *walStage) int64 {
+	if s == nil {
+		return 0
 	}
-	files := walarchive.ReplayFiles(names, b.StartWAL)
-	var bytes int64
-	for _, f := range files {
-		if walarchive.IsSegment(f) {
-			bytes += walSegmentBytes
-		}
-	}
-	// Standby mode would wait at a gap for WAL that never comes; archive
-	// recovery stops there and fails cleanly if the target lies beyond.
-	if limit := a.stageLimit(); limit < 0 || bytes > limit || !walarchive.Contiguous(files, walSegmentBytes) {
-		return bytes, false, nil
-	}
-	for _, f := range files {
-		// The archived version replaces what the base backup brought: the
-		// backup's own last segment ends where the backup did.
-		p := filepath.Join(data, "pg_wal", f)
-		if err := a.Store.GetWAL(ctx, source, f, p); err != nil {
-			return 0, false, fmt.Errorf("stage WAL %s: %w", f, err)
-		}
-		if err := m.cfg.RunAs.Chown(p); err != nil {
-			return 0, false, err
-		}
-	}
-	return bytes, true, nil
+	return s.bytes >> 20
 }
 
 // writeFileDurable replaces file with b (owned by the instances' OS user)

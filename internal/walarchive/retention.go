@@ -60,23 +60,36 @@ func ReplayFiles(names []string, start string) []string {
 	return out
 }
 
+// SegmentNumber returns the timeline-independent number of a segment file
+// name (segBytes: the WAL segment size), consecutive across log files.
+func SegmentNumber(name string, segBytes int64) (uint64, bool) {
+	if !IsSegment(name) {
+		return 0, false
+	}
+	perLog := uint64(0x100000000 / segBytes)
+	log, err1 := strconv.ParseUint(name[8:16], 16, 32)
+	seg, err2 := strconv.ParseUint(name[16:24], 16, 32)
+	if err1 != nil || err2 != nil || seg >= perLog {
+		return 0, false
+	}
+	return log*perLog + seg, true
+}
+
 // Contiguous reports whether the segments among names (ReplayFiles' result)
 // leave no position out between the first and the last, on whichever
 // timelines: replay can then read on to the last one. segBytes is the WAL
 // segment size.
 func Contiguous(names []string, segBytes int64) bool {
-	perLog := uint64(0x100000000 / segBytes)
 	var ns []uint64
 	for _, name := range names {
 		if !IsSegment(name) {
 			continue
 		}
-		log, err1 := strconv.ParseUint(name[8:16], 16, 32)
-		seg, err2 := strconv.ParseUint(name[16:24], 16, 32)
-		if err1 != nil || err2 != nil || seg >= perLog {
+		n, ok := SegmentNumber(name, segBytes)
+		if !ok {
 			return false
 		}
-		ns = append(ns, log*perLog+seg)
+		ns = append(ns, n)
 	}
 	slices.Sort(ns)
 	ns = slices.Compact(ns) // the same position on several timelines

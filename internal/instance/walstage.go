@@ -1,0 +1,178 @@
+package instance
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/db9/db9/internal/walarchive"
+)
+
+// walStage is the WAL a restore replays from its source's archive
+// (walarchive.ReplayFiles), copied into the new data directory's pg_wal
+// ahead of replay, which then runs in standby mode and reads only pg_wal:
+// archive recovery would run restore_command (a shell and a cp, ~4 ms
+// here) for every segment and for every timeline-history probe.
+//
+// At most a window of segments is staged ahead of the one being replayed,
+// so a restore that replays much WAL does not hold it all on disk at once:
+// feed follows replay and stages more (PostgreSQL removes replayed
+// segments at its restartpoints).
+type walStage struct {
+	m      *Manager
+	source string
+	wal    string   // the new pg_wal
+	files  []string // history files first, then segments by position
+	nums   []uint64 // segment number of files[i] (0 for history files)
+	next   int      // files[:next] are staged
+	ahead  uint64   // segments staged beyond the one being replayed
+	bytes  int64    // all segments, staged or not
+}
+
+// planStage lists what a restore from b replays of source's archive. It
+// returns nil (use archive recovery) when staging is off or the segments
+// have a gap: standby mode would wait at a gap for WAL that never comes,
+// while archive recovery stops there and fails cleanly if the target lies
+// beyond.
+func (m *Manager) planStage(ctx context.Context, source string, b walarchive.Backup, data string) (*walStage, error) {
+	limit := m.cfg.Archive.stageLimit()
+	if limit < 0 {
+		return nil, nil
+	}
+	names, err := m.cfg.Archive.Store.ListWAL(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	files := walarchive.ReplayFiles(names, b.StartWAL)
+	if !walarchive.Contiguous(files, walSegmentBytes) {
+		return nil, nil
+	}
+	sort.SliceStable(files, func(i, j int) bool { return stageBefore(files[i], files[j]) })
+	s := &walStage{m: m, source: source, wal: filepath.Join(data, "pg_wal"), files: files, ahead: uint64(max(limit/walSegmentBytes, 1))}
+	for _, f := range files {
+		n, ok := walarchive.SegmentNumber(f, walSegmentBytes)
+		if ok {
+			s.bytes += walSegmentBytes
+		}
+		s.nums = append(s.nums, n)
+	}
+	return s, nil
+}
+
+// stageBefore orders history files first, then segments by position and
+// timeline.
+func stageBefore(a, b string) bool {
+	ha, hb := strings.HasSuffix(a, ".history"), strings.HasSuffix(b, ".history")
+	if ha != hb {
+		return ha
+	}
+	if ha {
+		return a < b
+	}
+	return a[8:] < b[8:] || a[8:] == b[8:] && a < b
+}
+
+// firstSegments is at most what is staged before replay starts; feed
+// stages the rest of the window while replay runs (on another core).
+const firstSegments = 32
+
+// first stages the history files and the first segments.
+func (s *walStage) first(ctx context.Context) error {
+	for _, n := range s.nums {
+		if n != 0 {
+			return s.upTo(ctx, n+min(s.ahead, firstSegments)-1)
+		}
+	}
+	return s.upTo(ctx, 0)
+}
+
+// upTo stages every file up to segment number last. The archived version
+// of a segment replaces what the base backup brought (the backup's own last
+// segment ends where the backup did). A file appears under its name only
+// complete and owned by the instance's OS user: replay may be reading
+// pg_wal meanwhile.
+func (s *walStage) upTo(ctx context.Context, last uint64) error {
+	for ; s.next < len(s.files) && s.nums[s.next] <= last; s.next++ {
+		f := s.files[s.next]
+		tmp := filepath.Join(s.wal, ".db9-stage-"+f)
+		if err := s.m.cfg.Archive.Store.GetWAL(ctx, s.source, f, tmp); err != nil {
+			return fmt.Errorf("stage WAL %s: %w", f, err)
+		}
+		if err := s.m.cfg.RunAs.Chown(tmp); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(s.wal, f)); err != nil {
+			return fmt.Errorf("stage WAL %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+func (s *walStage) done() bool { return s.next == len(s.files) }
+
+// feed keeps the window ahead of replay until everything is staged or ctx
+// ends: every few ms it reads which segment the startup process is on
+// from its process title ("postgres: startup recovering <segment>", or
+// "waiting for <segment>" when it got ahead of the window, which it
+// retries every wal_retrieve_retry_interval). Where the title cannot be
+// read, it stages the rest at once: correct, only without the bound.
+func (s *walStage) feed(ctx context.Context, data string) error {
+	startup := 0
+	blind := time.Now()
+	for !s.done() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Millisecond):
+		}
+		if startup == 0 {
+			startup = startupProcess(data)
+		}
+		seg := ""
+		if startup != 0 {
+			if title, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(startup), "cmdline")); err == nil {
+				f := strings.Fields(string(bytes.TrimRight(title, "\x00 ")))
+				if len(f) > 0 && walarchive.IsSegment(f[len(f)-1]) {
+					seg = f[len(f)-1]
+				}
+			} else {
+				startup = 0
+			}
+		}
+		n, ok := walarchive.SegmentNumber(seg, walSegmentBytes)
+		if !ok {
+			if time.Since(blind) > 5*time.Second {
+				return s.upTo(ctx, ^uint64(0))
+			}
+			continue
+		}
+		blind = time.Now()
+		if err := s.upTo(ctx, n+s.ahead); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startupProcess finds the startup process of the postmaster running on
+// data (0 if there is none yet).
+func startupProcess(data string) int {
+	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pm, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		return 0
+	}
+	if pids := children(pm, "postgres: startup"); len(pids) > 0 {
+		return pids[0]
+	}
+	return 0
+}
