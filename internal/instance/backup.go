@@ -121,13 +121,25 @@ func runNice(cmd *exec.Cmd, postmaster int) ([]byte, error) {
 func walsenders(postmaster int) []int { return children(postmaster, "postgres: walsender") }
 
 // children lists the child processes of postmaster whose process title
-// starts with prefix.
+// starts with prefix: from the kernel's list of its children where there is
+// one (CONFIG_PROC_CHILDREN), else by a scan of every process.
 func children(postmaster int, prefix string) []int {
+	pm := strconv.Itoa(postmaster)
+	var pids []int
+	if list, err := os.ReadFile(filepath.Join("/proc", pm, "task", pm, "children")); err == nil {
+		for _, f := range strings.Fields(string(list)) {
+			if cmdline, err := os.ReadFile(filepath.Join("/proc", f, "cmdline")); err == nil && bytes.HasPrefix(cmdline, []byte(prefix)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return pids
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -143,7 +155,7 @@ func children(postmaster int, prefix string) []int {
 			continue
 		}
 		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(postmaster) {
+		if len(f) < 2 || f[1] != pm {
 			continue
 		}
 		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.HasPrefix(cmdline, []byte(prefix)) {

@@ -110,6 +110,17 @@ func (s *walStage) upTo(ctx context.Context, last uint64) error {
 		if err := os.Rename(tmp, filepath.Join(s.wal, f)); err != nil {
 			return fmt.Errorf("stage WAL %s: %w", f, err)
 		}
+		if walarchive.IsSegment(f) {
+			// Archived already (markArchived says why), also when staged
+			// after the start.
+			done := filepath.Join(s.wal, "archive_status", f+".done")
+			if err := os.WriteFile(done, nil, 0o600); err != nil {
+				return err
+			}
+			if err := s.m.cfg.RunAs.Chown(done); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
