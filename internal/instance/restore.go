@@ -394,19 +394,25 @@ func markArchived(data string, chown func(string) error) error {
 	if err != nil {
 		return err
 	}
-	status := filepath.Join(wal, "archive_status")
 	for _, e := range entries {
 		if !walarchive.IsSegment(e.Name()) {
 			continue
 		}
-		_ = os.Remove(filepath.Join(status, e.Name()+".ready"))
-		done := filepath.Join(status, e.Name()+".done")
-		if err := os.WriteFile(done, nil, 0o600); err != nil {
-			return fmt.Errorf("mark %s archived: %w", e.Name(), err)
-		}
-		if err := chown(done); err != nil {
+		if err := markSegmentArchived(wal, e.Name(), chown); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// markSegmentArchived gives segment name of pg_wal directory wal the
+// archiver's "done" status (and drops a "ready" one).
+func markSegmentArchived(wal, name string, chown func(string) error) error {
+	status := filepath.Join(wal, "archive_status")
+	_ = os.Remove(filepath.Join(status, name+".ready"))
+	done := filepath.Join(status, name+".done")
+	if err := os.WriteFile(done, nil, 0o600); err != nil {
+		return fmt.Errorf("mark %s archived: %w", name, err)
+	}
+	return chown(done)
 }

@@ -113,11 +113,7 @@ func (s *walStage) upTo(ctx context.Context, last uint64) error {
 		if walarchive.IsSegment(f) {
 			// Archived already (markArchived says why), also when staged
 			// after the start.
-			done := filepath.Join(s.wal, "archive_status", f+".done")
-			if err := os.WriteFile(done, nil, 0o600); err != nil {
-				return err
-			}
-			if err := s.m.cfg.RunAs.Chown(done); err != nil {
+			if err := markSegmentArchived(s.wal, f, s.m.cfg.RunAs.Chown); err != nil {
 				return err
 			}
 		}
