@@ -196,3 +196,7 @@ func forge(header map[string]any, claims any, secret []byte) string {
 	m.Write([]byte(input))
 	return input + "." + b64(m.Sum(nil))
 }
+
+func jsonWebKey(key any, kid string) jose.JSONWebKey {
+	return jose.JSONWebKey{Key: key, KeyID: kid, Use: "sig"}
+}
