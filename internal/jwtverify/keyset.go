@@ -33,6 +33,20 @@ func (s *KeySet) Len() int {
 	return len(s.keys)
 }
 
+// ByKID returns the keys with kid, or all keys when kid is empty.
+func (s *KeySet) ByKID(kid string) []jose.JSONWebKey {
+	if s == nil {
+		return nil
+	}
+	var out []jose.JSONWebKey
+	for _, k := range s.keys {
+		if kid == "" || k.KeyID == kid {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // ParseKeySet decodes a JWK Set document, keeping the keys that can verify
 // signatures (public RSA of 2048 bits or more, EC P-256/P-384/P-521,
 // Ed25519, with use "sig" or none) and skipping the others, as identity
