@@ -3,10 +3,12 @@ module github.com/db9/db9
 go 1.26.8
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/text v0.41.0
+	golang.org/x/time v0.16.0
 )
 
 require (

@@ -1,0 +1,28 @@
+package jwtverify
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid marks a token that does not verify (the data API answers
+// 401). Its message says why and never contains the token.
+var ErrInvalid = errors.New("invalid JWT")
+
+// ErrExpired marks a token past its exp (plus the clock skew); it also
+// matches ErrInvalid.
+var ErrExpired = &expiredError{}
+
+// ErrUnavailable marks keys that could not be had: the JWKS fetch failed
+// and nothing is cached. The token may be fine; the data API still answers
+// 401 since it cannot be verified, but logs this differently.
+var ErrUnavailable = errors.New("JWKS unavailable")
+
+type expiredError struct{}
+
+func (*expiredError) Error() string        { return "JWT expired" }
+func (*expiredError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
