@@ -17,14 +17,14 @@ function toLocalInput(d) {
 
 export async function renderBranches(ctx, db) {
   const { main } = ctx;
-  const name = field('Branch name', { name: 'name', required: true, pattern: '[a-z0-9][a-z0-9-]{0,62}', maxlength: '63', autocomplete: 'off', spellcheck: 'false', id: 'branch-name' });
+  const name = field('Branch name', { name: 'name', required: true, pattern: '[a-z0-9][a-z0-9\\-]{0,62}', maxlength: '63', autocomplete: 'off', spellcheck: 'false', id: 'branch-name' });
   const at = field('At a past moment (optional)', {
     type: 'datetime-local', step: '1', name: 'snapshot_at', id: 'branch-at', max: toLocalInput(new Date()),
   }, 'Your local time. Empty: the branch holds the data as of now. Within the retention window (7 days by default).');
   const progress = h('div', { id: 'branch-progress', 'aria-live': 'polite' });
   const listEl = h('div', {});
   const create = form({ class: 'stack', 'aria-label': 'Create a branch' }, [
-    h('div', { class: 'row wrap align-end' }, name.wrap, at.wrap),
+    h('div', { class: 'row wrap align-start' }, name.wrap, at.wrap),
     h('div', { class: 'row' }, h('button', { type: 'submit', id: 'create-branch' }, 'Create branch')),
   ], async () => {
     const body = { name: name.input.value.trim() };

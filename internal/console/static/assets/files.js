@@ -61,7 +61,7 @@ export async function renderFiles(ctx, db) {
     replace(out, notice('ok', `Uploaded ${files.length} file${files.length === 1 ? '' : 's'}.`));
     await load();
   }));
-  const dir = field('New folder', { autocomplete: 'off', spellcheck: 'false', required: true, pattern: '[^/]+' });
+  const dir = field('New folder', { autocomplete: 'off', spellcheck: 'false', required: true, pattern: '[^\\/]+' });
   const mk = form({ class: 'row wrap align-end', 'aria-label': 'Make a folder' }, [dir.wrap, h('button', { type: 'submit', class: 'secondary' }, 'Create folder')], async () => {
     try {
       await fs.mkdir(join(cwd, dir.input.value.trim()));

@@ -10,7 +10,7 @@ import { announce, notice, errorNotice, section, table, secretPanel, confirmDang
 export async function renderHome(ctx) {
   const { main } = ctx;
   const name = field('Name', {
-    name: 'name', required: true, pattern: '[a-z0-9][a-z0-9-]{0,62}', maxlength: '63',
+    name: 'name', required: true, pattern: '[a-z0-9][a-z0-9\\-]{0,62}', maxlength: '63',
     autocomplete: 'off', spellcheck: 'false', id: 'new-db-name',
   }, 'Lowercase letters, digits and dashes; up to 63 characters.');
   const out = h('div', { id: 'create-db-result' });
