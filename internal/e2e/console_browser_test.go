@@ -98,6 +98,17 @@ func isDegradable(raw string) bool {
 	return false
 }
 
+// needChromium skips the test without Debian's chromium, or fails it in CI.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing (scripts/setup installs chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("%s missing; run scripts/setup", chromiumPath)
+	}
+}
+
 func artifactsDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("DB9_TEST_ARTIFACTS")
@@ -121,12 +132,7 @@ func artifactsDir(t *testing.T) string {
 // (which degrade where the server lacks them), sign out. No console error,
 // no exception and no request off the server's origin is allowed.
 func TestConsole_Browser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing (scripts/setup installs chromium): %v", chromiumPath, err)
-		}
-		t.Skipf("%s missing; run scripts/setup", chromiumPath)
-	}
+	needChromium(t)
 	s := StartServer(t)
 	artifacts := artifactsDir(t)
 	t.Logf("screenshots in %s", artifacts)
@@ -144,11 +150,10 @@ func TestConsole_Browser(t *testing.T) {
 	}
 }
 
-func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height int64, mobile bool) {
-	token := s.Anonymous().Token
-	origin := "http://" + s.Addr
-	blog := &browserLog{origin: origin}
-
+// startBrowser runs a fresh headless Chromium whose events go to blog, and
+// returns a context for driving it (bounded to a few minutes).
+func startBrowser(t *testing.T, blog *browserLog, width, height int64) context.Context {
+	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -166,16 +171,26 @@ func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height
 		chromedp.WindowSize(int(width), int(height)),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
+	t.Cleanup(cancelA)
 	bctx, cancelC := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelC()
+	t.Cleanup(cancelC)
 	// The first call starts the browser, on a context without a deadline
 	// (a deadline there would bound the browser's whole life).
 	if err := chromedp.Listen(bctx, blog.listen); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	ctx, cancelT := context.WithTimeout(bctx, 4*time.Minute)
-	defer cancelT()
+	t.Cleanup(cancelT)
+
+	return ctx
+}
+
+func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height int64, mobile bool) {
+	token := s.Anonymous().Token
+	origin := "http://" + s.Addr
+	blog := &browserLog{origin: origin}
+
+	ctx := startBrowser(t, blog, width, height)
 
 	shot := func(step string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
@@ -296,6 +311,44 @@ func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height
 		chromedp.WaitVisible(chromedp.CSS("#connect-keys table, #connect-keys .notice, #connect-keys p.muted")),
 		chromedp.WaitVisible(chromedp.CSS("#service-keys table, #service-keys .notice")),
 		shot("7-keys"))
+
+	do("create a user",
+		chromedp.Click(chromedp.ID("tab-users")),
+		chromedp.WaitVisible(chromedp.ID("new-user-name")),
+		chromedp.SendKeys(chromedp.ID("new-user-name"), "app_reader"),
+		chromedp.Click(chromedp.ID("create-user")),
+		chromedp.WaitVisible(chromedp.CSS("#users-result [data-testid=secret]")),
+		chromedp.WaitVisible(chromedp.CSS("#users-list table")),
+		shot("8-users"))
+	if got := text("#users-list table"); !strings.Contains(got, "app_reader") {
+		t.Errorf("users list %q lacks app_reader", got)
+	}
+
+	for _, tab := range []string{"functions", "files"} {
+		do("open "+tab,
+			chromedp.Click(chromedp.ID("tab-"+tab)),
+			chromedp.WaitVisible(chromedp.CSS("#tab-body .notice, #tab-body .card")))
+	}
+	do("screenshot files", shot("9-files"))
+
+	do("open the account",
+		chromedp.Click(chromedp.ID("account-link")),
+		chromedp.WaitVisible(chromedp.CSS("#sec-api-tokens ~ div table, #sec-api-tokens ~ div p.muted")),
+		shot("10-account"))
+
+	do("delete the branch, confirming by its name",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/db/`+branch+`'`),
+		chromedp.WaitVisible(chromedp.ID("delete-db")),
+		chromedp.Click(chromedp.ID("delete-db")),
+		chromedp.WaitVisible(chromedp.ID("confirm-input")),
+		shot("11-confirm-delete"),
+		chromedp.SendKeys(chromedp.ID("confirm-input"), branch),
+		chromedp.Click(chromedp.ID("confirm-ok")),
+		chromedp.WaitVisible(chromedp.ID("new-db-name")),
+		chromedp.WaitVisible(chromedp.CSS("#main table")))
+	if got := text("#main table"); strings.Contains(got, branch) || !strings.Contains(got, dbName) {
+		t.Errorf("after deleting %s the list shows %q", branch, got)
+	}
 
 	do("sign out",
 		chromedp.Click(chromedp.ID("sign-out")),

@@ -43,11 +43,10 @@ export async function renderBranches(ctx, db) {
       replace(progress, errorNotice(e, 'Create branch'));
       return;
     }
-    name.input.value = '';
-    at.input.value = '';
     announce(`Branch ${b.name} is ${b.state}`);
     await load();
     watch(ctx, b, progress, load);
+    return true;
   });
   const load = async () => {
     const dbs = await refreshDatabases();

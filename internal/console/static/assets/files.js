@@ -65,8 +65,8 @@ export async function renderFiles(ctx, db) {
   const mk = form({ class: 'row wrap align-end', 'aria-label': 'Make a folder' }, [dir.wrap, h('button', { type: 'submit', class: 'secondary' }, 'Create folder')], async () => {
     try {
       await fs.mkdir(join(cwd, dir.input.value.trim()));
-      dir.input.value = '';
       await load();
+      return true;
     } catch (e) {
       replace(out, notice('error', e.message));
     }

@@ -69,8 +69,8 @@ async function keySection(ctx, db, kind) {
     try {
       const k = await api('POST', dbPath(db.id, kind.path), body);
       replace(out, secretPanel(`${kind.title.replace(/s$/, '')} ${k.name} created`, [['Key', k[kind.secret]]]));
-      for (const [, f] of fields) f.input.value = '';
       await load();
+      return true;
     } catch (e) {
       replace(out, errorNotice(e, `Create ${kind.title.toLowerCase()}`));
     }

@@ -41,7 +41,7 @@ function view(o, win) {
   const to = Date.now();
   const from = to - win * 1000;
   const series = (key) => samples.filter((x) => typeof x[key] === 'number').map((x) => [x.t, x[key]]);
-  const ms = (v) => `${fmtNum(v, v < 10 ? 2 : 0)} ms`;
+  const ms = (v) => `${fmtNum(v, v < 1 ? 3 : v < 10 ? 2 : 0)} ms`;
   const cards = [
     ['QPS', fmtNum(sm.qps)], ['TPS', fmtNum(sm.tps)], ['Latency avg', ms(sm.latency_avg_ms ?? 0)], ['Latency p99', ms(sm.latency_p99_ms ?? 0)],
     ['Connections', fmtNum(sm.active_connections, 0)], ['Statements', fmtNum(sm.statement_count, 0)], ['Commits', fmtNum(sm.txn_commit_count, 0)],

@@ -25,9 +25,9 @@ export async function renderHome(ctx) {
         ['Admin password', d.admin_password],
         ['Connection string', d.connection_string],
       ]), h('p', {}, h('a', { href: `#/db/${encodeURIComponent(d.id)}/sql`, class: 'button', id: 'open-new-db' }, `Open ${d.name} →`)));
-      name.input.value = '';
       announce(`Database ${d.name} created`);
       await refresh();
+      return true;
     } catch (e) {
       replace(out, errorNotice(e, 'Create database'));
     }
@@ -88,9 +88,8 @@ export async function renderAccount(ctx) {
     try {
       const t = await api('POST', '/customer/tokens', body);
       replace(out, secretPanel(`Token ${t.name} created`, [['API token', t.token]]));
-      name.input.value = '';
-      days.input.value = '';
       await load();
+      return true;
     } catch (e) {
       replace(out, errorNotice(e, 'Create token'));
     }

@@ -169,14 +169,20 @@ export function stateBadge(state) {
   return h('span', { class: `badge ${cls}` }, state || 'UNKNOWN');
 }
 
-/** form builds a <form> whose submit runs fn with the button disabled. */
+/**
+ * form builds a <form> whose submit runs fn with the button disabled; fn
+ * returns true on success to clear the form.
+ */
 export function form(attrs, children, fn) {
   const f = h('form', { ...attrs, novalidate: null }, children);
   f.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (!f.reportValidity()) return;
     const btn = f.querySelector('button[type=submit]');
-    await busy(btn || document.createElement('button'), () => fn(f));
+    const done = await busy(btn || document.createElement('button'), () => fn(f));
+    // reset() also forgets that the user touched the fields, so emptied
+    // required fields are not shown as invalid after a success.
+    if (done === true) f.reset();
   });
   return f;
 }

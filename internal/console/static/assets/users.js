@@ -6,19 +6,18 @@ import { announce, errorNotice, section, table, form, secretPanel, confirmDanger
 
 export async function renderUsers(ctx, db) {
   const { main } = ctx;
-  const out = h('div', {});
-  const listEl = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
-  const user = field('Username', { name: 'username', required: true, pattern: '[A-Za-z_][A-Za-z0-9_]{0,62}', autocomplete: 'off', spellcheck: 'false' });
+  const out = h('div', { id: 'users-result' });
+  const listEl = h('div', { id: 'users-list' }, h('p', { class: 'muted' }, 'Loading…'));
+  const user = field('Username', { id: 'new-user-name', name: 'username', required: true, pattern: '[A-Za-z_][A-Za-z0-9_]{0,62}', autocomplete: 'off', spellcheck: 'false' });
   const pw = field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', placeholder: 'generated when empty' });
-  const create = form({ class: 'row wrap align-end', 'aria-label': 'Create a user' }, [user.wrap, pw.wrap, h('button', { type: 'submit' }, 'Create user')], async () => {
+  const create = form({ class: 'row wrap align-end', 'aria-label': 'Create a user' }, [user.wrap, pw.wrap, h('button', { type: 'submit', id: 'create-user' }, 'Create user')], async () => {
     const body = { username: user.input.value.trim() };
     if (pw.input.value) body.password = pw.input.value;
     try {
       const u = await api('POST', dbPath(db.id, '/users'), body);
       replace(out, secretPanel(`User ${u.username} created`, [['Password', u.password]]));
-      user.input.value = '';
-      pw.input.value = '';
       await load();
+      return true;
     } catch (e) {
       replace(out, errorNotice(e, 'Create user'));
     }
