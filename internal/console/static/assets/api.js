@@ -53,7 +53,8 @@ export function setUnauthorizedHandler(fn) {
 
 /**
  * api calls the REST API. body: undefined (none), an object (JSON).
- * opts.auth=false sends no token; opts.signal aborts.
+ * opts.auth=false sends no token; opts.trying: a 401 is the caller's to
+ * handle (a token being tried at sign-in); opts.signal aborts.
  */
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
@@ -84,7 +85,7 @@ export async function api(method, path, body, opts = {}) {
   }
   if (!resp.ok) {
     const err = new ApiError(resp.status, data && data.code, (data && data.message) || text.trim() || resp.statusText);
-    if (resp.status === 401 && opts.auth !== false) onUnauthorized(err);
+    if (resp.status === 401 && opts.auth !== false && !opts.trying) onUnauthorized(err);
     throw err;
   }
   return data;

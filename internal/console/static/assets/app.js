@@ -112,7 +112,7 @@ function renderSignIn(main, message) {
     const token = tok.input.value.trim();
     session.set(token);
     try {
-      store.me = await api('GET', '/customer/me', undefined, { auth: true });
+      store.me = await api('GET', '/customer/me', undefined, { trying: true });
     } catch (e) {
       session.clear();
       replace(out, notice('error', e.status === 401 ? 'That token is not valid (expired or revoked?).' : e.message));
