@@ -13,6 +13,7 @@ import (
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
 	"github.com/db9/db9/internal/instance"
@@ -111,6 +112,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
 	})
+	consoleHandler := console.Handler()
+	mux.Handle("GET /console", consoleHandler)
+	mux.Handle("GET /console/", consoleHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
