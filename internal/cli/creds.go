@@ -7,8 +7,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 func (a *app) newStatusCmd() *cobra.Command {

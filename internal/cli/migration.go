@@ -14,8 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 // migrationFile is a local migration: NNNN_name.sql.

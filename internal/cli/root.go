@@ -9,8 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // Env is what commands need from the outside world.

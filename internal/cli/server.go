@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/server"
-	"github.com/spf13/cobra"
 )
 
 func newServerCmd(env Env) *cobra.Command {

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // wantStatus is the HTTP boundary table as API.md and platform's code
