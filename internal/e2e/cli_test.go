@@ -109,7 +109,7 @@ func (u *cliUser) apiClient() *client.Client {
 }
 
 // supported reports whether call got an answer other than 404: whether the
-// server has an endpoint that other issues may not have delivered yet.
+// server has an endpoint that an older server does not.
 func supported(call func() error) bool {
 	return !client.IsNotFound(call())
 }
