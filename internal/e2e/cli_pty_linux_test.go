@@ -169,9 +169,6 @@ func TestCLI_TerminalBranchProgressAndDeleteConfirmation(t *testing.T) {
 
 	p := startOnPTY(t, u, "branch", "create", "base", "--name", "twig")
 	if err := p.wait(); err != nil {
-		if strings.Contains(p.text(), "does not offer branching") {
-			t.Skip("the server has no branch endpoint yet")
-		}
 		t.Fatalf("branch create: %v\n%s", err, p.text())
 	}
 	if !strings.Contains(p.text(), "Branch twig is ACTIVE") || !regexp.MustCompile(`State:\s+ACTIVE`).MatchString(p.text()) ||
