@@ -51,7 +51,7 @@ $(GOIMPORTS):
 lint: tools
 	@out=$$($(GOFMT) -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$out"; exit 1; fi
 	@out=$$(find . -name '*.go' -not -path './bin/*' $(foreach d,$(IMPORTS_PENDING),-not -path './$(d)/*') \
-		| xargs $(GOIMPORTS) -local $(LOCAL_IMPORTS) -l 2>&1); \
+		| xargs -r $(GOIMPORTS) -local $(LOCAL_IMPORTS) -l 2>&1); \
 		if [ -n "$$out" ]; then echo "goimports: imports out of their groups (fix with $(GOIMPORTS) -local $(LOCAL_IMPORTS) -w):"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
