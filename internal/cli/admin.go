@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/pgbin"
-	"github.com/spf13/cobra"
 )
 
 func newAdminCmd(env Env) *cobra.Command {

@@ -8,8 +8,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 // secretFlags are --show-password, --show-connection-string, --show-secrets.

@@ -7,8 +7,10 @@ import (
 	"io"
 	"strings"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
+	"github.com/db9/db9/internal/platform"
 )
 
 func (a *app) newStatusCmd() *cobra.Command {
@@ -211,7 +213,7 @@ func (a *app) newClaimCmd() *cobra.Command {
 			switch {
 			case client.IsNotFound(err):
 				return errUnsupported(a, "claiming accounts")
-			case client.StatusOf(err) == 409:
+			case client.CodeOf(err) == platform.CodeConflict:
 				return hint(errors.New("that identity is already linked to another account"), "log in to that account with `db9 login --api-key`")
 			case err != nil:
 				return err

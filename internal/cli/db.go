@@ -6,8 +6,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 func (a *app) newDBCmd() *cobra.Command {

@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/db9/db9/internal/client"
+	"github.com/db9/db9/internal/platform"
 )
 
 // hintedError is an error the CLI explains: one line, and a hint saying
@@ -76,31 +79,32 @@ func (a *app) explain(err error) error {
 		msg = strings.ToLower(http.StatusText(ae.Status))
 	}
 	e := errors.New(msg)
-	switch {
-	case ae.Status == http.StatusUnauthorized:
+	switch client.CodeOf(err) {
+	case platform.CodeUnauthorized:
 		switch a.source {
 		case authEnv:
 			return hint(fmt.Errorf("the API key in DB9_API_KEY was rejected: %s", msg), "check DB9_API_KEY; it may be expired, revoked or for another server")
 		default:
 			return hint(fmt.Errorf("the saved token was rejected: %s", msg), "log in again with `db9 login --api-key <key>`")
 		}
-	case ae.Code == "quota_exceeded":
+	case platform.CodeQuotaExceeded:
 		return hint(e, "delete a database (`db9 delete <db> --yes`) or claim the account (`db9 claim --id-token <token>`)")
-	case ae.Status == http.StatusForbidden:
+	case platform.CodeForbidden:
 		return hint(e, "the token's scope does not allow this; use an unscoped token")
-	case ae.Status == http.StatusNotFound:
+	case platform.CodeNotFound:
 		return hint(e, "`db9 list` shows your databases")
-	case ae.Status == http.StatusConflict:
+	case platform.CodeConflict:
 		return hint(e, "`db9 list` shows your databases and their states")
-	case ae.Status == http.StatusTooManyRequests:
+	case platform.CodeRateLimited:
 		h := "retry in a moment"
 		if ae.RetryAfter != "" {
 			h = "retry after " + ae.RetryAfter + "s"
 		}
 		return hint(e, h)
-	case ae.Status == http.StatusNotImplemented:
+	case platform.CodeNotImplemented:
 		return hint(e, "the server is not configured for this")
-	case ae.Status >= 500:
+	}
+	if ae.Status >= 500 {
 		return hint(fmt.Errorf("server error: %s", msg), "the server log has the details; retry later")
 	}
 	return e
@@ -133,16 +137,21 @@ func describeError(err error) string {
 	if errors.As(err, &he) {
 		return oneLine(he.err) + " (hint: " + he.hint + ")"
 	}
-	msg := oneLine(err)
-	// cobra's own usage errors.
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument",
-		"invalid argument", "accepts ", "requires at least", "requires at most", "bad flag syntax", "required flag"} {
-		if strings.HasPrefix(msg, p) {
-			if i := strings.Index(msg, " Run '"); i >= 0 {
-				msg = msg[:i]
-			}
-			return msg + " (hint: add --help for usage)"
+	return oneLine(err)
+}
+
+// markCommandErrors wraps the RunE of c and its subcommands so that ran
+// is set once a command's own code runs. An error that reaches Run with
+// ran unset is cobra's (unknown command, missing required flag): a usage
+// error, told apart without reading its text.
+func markCommandErrors(c *cobra.Command, ran *bool) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			*ran = true
+			return run(cmd, args)
 		}
 	}
-	return msg
+	for _, sub := range c.Commands() {
+		markCommandErrors(sub, ran)
+	}
 }

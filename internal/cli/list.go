@@ -3,8 +3,9 @@ package cli
 import (
 	"fmt"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 func (a *app) newListCmd() *cobra.Command {

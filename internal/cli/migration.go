@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
+	"github.com/db9/db9/internal/platform"
 )
 
 // migrationFile is a local migration: NNNN_name.sql.
@@ -297,7 +299,8 @@ func (a *app) newMigrationUpCmd(dir *string) *cobra.Command {
 						_ = a.printJSON(results)
 					}
 					var ae *client.Error
-					if errors.As(err, &ae) && (ae.Status == 422 || ae.Status == 409 || ae.Status == 400) {
+					if c := client.CodeOf(err); errors.As(err, &ae) &&
+						(c == platform.CodeUnprocessable || c == platform.CodeConflict || c == platform.CodeInvalid) {
 						return hint(fmt.Errorf("migration %s failed: %s", f.Name, ae.Message), "nothing of it was applied; fix the file and run `db9 migration up` again")
 					}
 					return a.notFoundDB(ctx, s, db, "migrations", err)

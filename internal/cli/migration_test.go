@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/db9/db9/internal/client"
 )
 
 func TestReadMigrations_OrderAndChecksum(t *testing.T) {

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/db9/db9/internal/client"
 	"golang.org/x/text/width"
+
+	"github.com/db9/db9/internal/client"
 )
 
 // textWidth is the number of terminal cells s takes.

@@ -9,8 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // Env is what commands need from the outside world.
@@ -27,10 +28,15 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	var ran bool
+	markCommandErrors(root, &ran)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var es *exitStatus
 		if errors.As(err, &es) {
 			return es.code
+		}
+		if !ran {
+			err = usage(err, "add --help for usage")
 		}
 		fmt.Fprintln(env.Stderr, "error: "+describeError(err))
 		return exitCode(err)

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/db9/db9/internal/config"
-	"github.com/db9/db9/internal/server"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/server"
 )
 
 func newServerCmd(env Env) *cobra.Command {
@@ -49,9 +51,10 @@ func newServerCmd(env Env) *cobra.Command {
 				return err
 			}
 			err = srv.Wait(cmd.Context())
-			log.Info("shutting down", "component", "server")
+			log = log.With(logkey.Component, "server")
+			log.Info("shutting down")
 			_ = srv.Close(context.Background())
-			log.Info("stopped", "component", "server")
+			log.Info("stopped")
 			return err
 		},
 	}

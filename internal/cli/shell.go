@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/db9/db9/internal/client"
@@ -58,15 +60,23 @@ const shellHelp = `Statements end with ; and may span lines. Each one runs in a 
   \d <table>       describe a table or view
   \r               clear the statement being typed
   \?               this help
-Up and down arrows recall earlier statements.`
+Up and down arrows recall earlier statements (kept in ~/.db9/history), Ctrl-R searches
+them; Tab completes SQL keywords and the names of tables, views and columns.`
 
 // shell runs the SQL session: statements end with ;, each input is sent
 // when complete. Interactive sessions prompt, keep history and survive SQL
 // errors; piped input stops at the first error.
 func (a *app) shell(ctx context.Context, s *session, db string, in io.Reader, interactive bool) error {
 	var lr lineReader
+	var names *sqlCompleter
 	if interactive {
-		lr = newTermReader(in, a.stdout())
+		names = &sqlCompleter{}
+		a.refreshNames(ctx, s, db, names)
+		tr, err := newTermReader(in, a.stdout(), a.historyFile(), names)
+		if err != nil {
+			return err
+		}
+		lr = tr
 	}
 	if lr == nil {
 		lr = newPlainReader(in, a.stdout(), interactive)
@@ -136,13 +146,38 @@ func (a *app) shell(ctx context.Context, s *session, db string, in io.Reader, in
 		one := oneLineSQL(stmt)
 		history = append(history, one)
 		lr.AddHistory(one)
-		if err := a.shellRun(ctx, s, db, stmt); err != nil {
+		err = a.shellRun(ctx, s, db, stmt)
+		if err != nil {
 			if !interactive || ctx.Err() != nil {
 				return err
 			}
 			fmt.Fprintln(a.stderr(), "error: "+describeError(a.explain(err)))
 		}
+		if names != nil && changesSchema(stmt) {
+			a.refreshNames(ctx, s, db, names)
+		}
 	}
+}
+
+// refreshNames fetches the names Tab completes. Completion is a
+// convenience: without the schema it still offers keywords.
+func (a *app) refreshNames(ctx context.Context, s *session, db string, names *sqlCompleter) {
+	if sc, err := s.c.Schema(ctx, db); err == nil {
+		names.set(sc)
+	}
+}
+
+// historyFile is where the SQL session keeps its history; "" (no history
+// kept across sessions) when the home directory is unknown.
+func (a *app) historyFile() string {
+	st, err := a.store()
+	if err != nil {
+		return ""
+	}
+	if err := os.MkdirAll(st.dir, 0o700); err != nil {
+		return ""
+	}
+	return filepath.Join(st.dir, "history")
 }
 
 // oneLineSQL joins the lines of a statement with single spaces.

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 func (a *app) newTokenCmd() *cobra.Command {

@@ -6,8 +6,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 func (a *app) newUsersCmd() *cobra.Command {

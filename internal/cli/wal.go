@@ -3,8 +3,9 @@ package cli
 import (
 	"fmt"
 
-	"github.com/db9/db9/internal/walarchive"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/walarchive"
 )
 
 // newWALArchiveCmd is PostgreSQL's archive_command for db9 instances

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // DefaultBaseURL is the API of a local `db9 server` with default flags.
@@ -84,11 +86,60 @@ func StatusOf(err error) int {
 	return 0
 }
 
-// IsNotFound reports whether err is a 404 answer.
-func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
+// CodeOf returns the API's error code of err, or "" when err is not an API
+// error. An answer without a JSON code (a proxy's error page) gets the code
+// the API uses for its status, so callers compare codes only.
+func CodeOf(err error) platform.Code {
+	var e *Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	if e.Code != "" {
+		return platform.Code(e.Code)
+	}
+	return codeOfStatus(e.Status)
+}
 
-// IsUnauthorized reports whether err is a 401 answer.
-func IsUnauthorized(err error) bool { return StatusOf(err) == http.StatusUnauthorized }
+// codeOfStatus inverts the API's table of statuses for the codes that have
+// one status each; quota_exceeded shares 403 and is only ever sent as a code.
+func codeOfStatus(status int) platform.Code {
+	switch status {
+	case http.StatusBadRequest:
+		return platform.CodeInvalid
+	case http.StatusUnauthorized:
+		return platform.CodeUnauthorized
+	case http.StatusForbidden:
+		return platform.CodeForbidden
+	case http.StatusNotFound:
+		return platform.CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return platform.CodeMethod
+	case http.StatusConflict:
+		return platform.CodeConflict
+	case http.StatusGone:
+		return platform.CodeGone
+	case http.StatusRequestEntityTooLarge:
+		return platform.CodeTooLarge
+	case http.StatusUnprocessableEntity:
+		return platform.CodeUnprocessable
+	case http.StatusTooManyRequests:
+		return platform.CodeRateLimited
+	case http.StatusNotImplemented:
+		return platform.CodeNotImplemented
+	case http.StatusServiceUnavailable:
+		return platform.CodeUnavailable
+	}
+	if status >= 500 {
+		return platform.CodeInternal
+	}
+	return platform.Code(fmt.Sprintf("http_%d", status))
+}
+
+// IsNotFound reports whether err is a not_found answer.
+func IsNotFound(err error) bool { return CodeOf(err) == platform.CodeNotFound }
+
+// IsUnauthorized reports whether err is an unauthorized answer.
+func IsUnauthorized(err error) bool { return CodeOf(err) == platform.CodeUnauthorized }
 
 // TransportError is a failure to get any HTTP answer: server down, DNS,
 // connection reset, timeout.

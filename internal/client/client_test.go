@@ -3,12 +3,16 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/web"
 )
 
 func TestClient_ErrorCarriesStatusCodeAndMessage(t *testing.T) {
@@ -92,5 +96,34 @@ func TestSQLRequest_MarshalJSON(t *testing.T) {
 		if err != nil || string(b) != tt.want {
 			t.Errorf("%+v: %s %v, want %s", tt.req, b, err, tt.want)
 		}
+	}
+}
+
+// TestCodeOf_EveryCode: an answer carrying a code is compared by that code;
+// one without (a proxy's page) gets the code the API uses for its status.
+func TestCodeOf_EveryCode(t *testing.T) {
+	for _, code := range platform.AllCodes {
+		status := web.Status(code)
+		if got := CodeOf(&Error{Status: status, Code: string(code)}); got != code {
+			t.Errorf("CodeOf(%d %s) = %q", status, code, got)
+		}
+		if code == platform.CodeQuotaExceeded { // shares 403 with forbidden
+			continue
+		}
+		if got := CodeOf(&Error{Status: status}); got != code {
+			t.Errorf("CodeOf(%d without a code) = %q, want %q", status, got, code)
+		}
+	}
+	if got := CodeOf(fmt.Errorf("wrapped: %w", &Error{Status: 404})); got != platform.CodeNotFound {
+		t.Errorf("CodeOf(wrapped 404) = %q", got)
+	}
+	if got := CodeOf(errors.New("not found")); got != "" {
+		t.Errorf("CodeOf(a plain error saying not found) = %q, want none", got)
+	}
+	if got := CodeOf(&Error{Status: 418}); got != "http_418" {
+		t.Errorf("CodeOf(418) = %q", got)
+	}
+	if !IsNotFound(&Error{Status: 404, Code: "not_found"}) || IsNotFound(&Error{Status: 403, Code: "quota_exceeded"}) {
+		t.Error("IsNotFound")
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // decodeSeeds are bodies for both decoders: valid and invalid shapes, the

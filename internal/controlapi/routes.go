@@ -12,13 +12,12 @@ import (
 type API struct {
 	svc *control.Service
 	pg  *control.PGAccess // PostgreSQL access; nil: its routes answer 501
-	log *slog.Logger
 	a   web.Adapter
 }
 
 // New returns the API over a control service.
 func New(svc *control.Service, log *slog.Logger) *API {
-	return &API{svc: svc, log: log, a: web.Adapter{Log: log}}
+	return &API{svc: svc, a: web.NewAdapter(log)}
 }
 
 // Register adds every route to mux.
@@ -27,7 +26,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/anonymous-register", h(api.anonymousRegister))
 	mux.Handle("POST /customer/anonymous-refresh", h(api.anonymousRefresh))
 	mux.Handle("GET /customer/me", authed(api.me))
-	// accounts and tokens (issue 3): tokens, claim, adopt-anonymous-databases
+	// accounts and tokens: tokens, claim, adopt-anonymous-databases
 	mux.Handle("POST /customer/tokens", authed(api.createToken))
 	mux.Handle("GET /customer/tokens", authed(api.listTokens))
 	mux.Handle("DELETE /customer/tokens/{token_id}", authed(api.revokeToken))
@@ -43,7 +42,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /customer/databases/{database_id}/credentials", authed(api.credentials))
 	mux.Handle("POST /customer/databases/{database_id}/branch", authed(api.branchDatabase))
 	mux.Handle("POST /customer/databases/{database_id}/sql", authed(api.sql))
-	// schema, dump, users, migrations (issue 3)
+	// schema, dump, users, migrations
 	mux.Handle("GET /customer/databases/{database_id}/schema", authed(api.schema))
 	mux.Handle("POST /customer/databases/{database_id}/dump", authed(api.dump))
 	mux.Handle("GET /customer/databases/{database_id}/users", authed(api.listUsers))
@@ -51,7 +50,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /customer/databases/{database_id}/users/{username}", authed(api.deleteUser))
 	mux.Handle("GET /customer/databases/{database_id}/migrations", authed(api.listMigrations))
 	mux.Handle("POST /customer/databases/{database_id}/migrations", authed(api.applyMigration))
-	// PostgreSQL access (issue 4): connect-token, connect-keys
+	// PostgreSQL access: connect-token, connect-keys
 	mux.Handle("POST /customer/databases/{database_id}/connect-token", authed(api.connectToken))
 	mux.Handle("POST /customer/databases/{database_id}/connect-keys", authed(api.createConnectKey))
 	mux.Handle("GET /customer/databases/{database_id}/connect-keys", authed(api.listConnectKeys))

@@ -93,9 +93,10 @@ func (w *workload) finish() []txn {
 	return w.txns
 }
 
-// TestBranch_PointInTime_RowByRow is the correctness test of issue 5: a
-// workload of small transactions runs against a parent that is stopped for
-// idleness and restarted, and whose postmaster is killed with SIGKILL;
+// TestBranch_PointInTime_RowByRow is the correctness test of point-in-time
+// branches: a workload of small transactions runs against a parent that is
+// stopped for idleness and restarted, and whose postmaster is killed with
+// SIGKILL;
 // branches at a dozen random moments and at "now" must hold exactly the
 // transactions committed at or before their moment.
 func TestBranch_PointInTime_RowByRow(t *testing.T) {

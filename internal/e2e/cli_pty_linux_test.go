@@ -169,9 +169,6 @@ func TestCLI_TerminalBranchProgressAndDeleteConfirmation(t *testing.T) {
 
 	p := startOnPTY(t, u, "branch", "create", "base", "--name", "twig")
 	if err := p.wait(); err != nil {
-		if strings.Contains(p.text(), "does not offer branching") {
-			t.Skip("the server has no branch endpoint yet")
-		}
 		t.Fatalf("branch create: %v\n%s", err, p.text())
 	}
 	if !strings.Contains(p.text(), "Branch twig is ACTIVE") || !regexp.MustCompile(`State:\s+ACTIVE`).MatchString(p.text()) ||
@@ -190,5 +187,47 @@ func TestCLI_TerminalBranchProgressAndDeleteConfirmation(t *testing.T) {
 	p.send("twig\r")
 	if err := p.wait(); err != nil || !strings.Contains(p.text(), "Deleted database twig") {
 		t.Errorf("delete confirmed: %v\n%s", err, p.text())
+	}
+}
+
+// TestCLI_ShellCompletion drives the SQL session's Tab completion on a
+// terminal: a table name after FROM and a column name, from the schema
+// fetched when the session starts, and a table created in the session
+// (the names are fetched again after DDL); then a second session finds the
+// first one's statement in the history file with Ctrl-R.
+func TestCLI_ShellCompletion(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	u := newCLIUser(t, s)
+	u.ok("create", "--name", "tab")
+	u.ok("sql", "tab", "-q", "create table inventory_items (quantity int); insert into inventory_items values (7)")
+
+	p := startOnPTY(t, u, "sql", "tab")
+	p.expect("tab=> ", 1)
+	p.send("select quan\t from inventory_i\t;\r")
+	p.expect("select quantity from inventory_items;", 1)
+	p.expect(" quantity\n----------\n        7\n(1 row)", 1)
+	p.expect("tab=> ", 2)
+	p.send("create table widget_log (w int);\r")
+	p.expect("tab=> ", 3)
+	p.send("select count(*) as widgets from widget_\t;\r")
+	p.expect("from widget_log;", 1)
+	p.expect(" widgets\n---------\n       0\n(1 row)", 1)
+	p.expect("tab=> ", 4)
+	p.send("\\q\r")
+	if err := p.wait(); err != nil {
+		t.Fatalf("first session: %v\n%s", err, p.text())
+	}
+
+	p = startOnPTY(t, u, "sql", "tab")
+	p.expect("tab=> ", 1)
+	p.send("\x12quantity") // Ctrl-R: reverse search of the history
+	p.expect("select quantity from inventory_items;", 1)
+	p.send("\r")
+	p.expect(" quantity\n----------\n        7\n(1 row)", 1)
+	p.expect("tab=> ", 2)
+	p.send("\x04") // Ctrl-D on an empty line ends the session
+	if err := p.wait(); err != nil {
+		t.Fatalf("second session: %v\n%s", err, p.text())
 	}
 }

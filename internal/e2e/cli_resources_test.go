@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +16,6 @@ func TestCLI_Migrations(t *testing.T) {
 	s := StartServer(t)
 	u := newCLIUser(t, s)
 	u.ok("create", "--name", "mig")
-	if !supported(func() error { _, err := u.apiClient().ListMigrations(context.Background(), "mig"); return err }) {
-		t.Skip("the server has no migrations endpoint yet (issue 3)")
-	}
 	dir := filepath.Join(t.TempDir(), "migrations")
 	for _, name := range []string{"create users", "add email"} {
 		u.ok("migration", "new", name, "--dir", dir)
@@ -78,12 +74,6 @@ func TestCLI_BranchWaitsForActive(t *testing.T) {
 	u := newCLIUser(t, s)
 	u.ok("create", "--name", "parent")
 	u.ok("sql", "parent", "-q", "create table t (x int); insert into t values (42)")
-	if !supported(func() error {
-		_, err := u.apiClient().Branch(context.Background(), "parent", client.BranchRequest{Name: "probe"})
-		return err
-	}) {
-		t.Skip("the server has no branch endpoint yet (branching is not implemented)")
-	}
 	var b client.Database
 	u.okJSON(&b, "branch", "create", "parent", "--name", "child")
 	if b.State != "ACTIVE" || b.Name != "child" || b.ParentDatabaseID == nil {
@@ -106,13 +96,8 @@ func TestCLI_TokensUsersSchemaDumpConnect(t *testing.T) {
 	u := newCLIUser(t, s)
 	u.ok("create", "--name", "app")
 	u.ok("sql", "app", "-q", "create table items (id int primary key, name text not null); insert into items values (1, 'x')")
-	ctx := context.Background()
-	c := u.apiClient()
 
 	t.Run("tokens", func(t *testing.T) {
-		if !supported(func() error { _, err := c.ListTokens(ctx); return err }) {
-			t.Skip("the server has no tokens endpoint yet (issue 3)")
-		}
 		v := *u
 		v.t = t
 		var tok client.Token
@@ -135,9 +120,6 @@ func TestCLI_TokensUsersSchemaDumpConnect(t *testing.T) {
 		}
 	})
 	t.Run("users", func(t *testing.T) {
-		if !supported(func() error { _, err := c.ListUsers(ctx, "app"); return err }) {
-			t.Skip("the server has no users endpoint yet (issue 3)")
-		}
 		v := *u
 		v.t = t
 		var nu client.NewUser
@@ -152,9 +134,6 @@ func TestCLI_TokensUsersSchemaDumpConnect(t *testing.T) {
 		v.fails("", "db", "users", "delete", "app", "--username", "worker")
 	})
 	t.Run("inspect", func(t *testing.T) {
-		if !supported(func() error { _, err := c.Schema(ctx, "app"); return err }) {
-			t.Skip("the server has no schema endpoint yet (issue 3)")
-		}
 		v := *u
 		v.t = t
 		if out := v.ok("db", "inspect", "tables", "app"); !regexp.MustCompile(`public\s+items\s+table\s+2\s+id`).MatchString(out) {
@@ -165,9 +144,6 @@ func TestCLI_TokensUsersSchemaDumpConnect(t *testing.T) {
 		}
 	})
 	t.Run("dump", func(t *testing.T) {
-		if !supported(func() error { _, err := c.Dump(ctx, "app", true); return err }) {
-			t.Skip("the server has no dump endpoint yet (issue 3)")
-		}
 		v := *u
 		v.t = t
 		file := filepath.Join(t.TempDir(), "app.sql")
@@ -186,9 +162,6 @@ func TestCLI_TokensUsersSchemaDumpConnect(t *testing.T) {
 		}
 	})
 	t.Run("connect-token and psql", func(t *testing.T) {
-		if !supported(func() error { _, err := c.ConnectToken(ctx, "app", ""); return err }) {
-			t.Skip("the server has no connect-token endpoint yet (issue 4)")
-		}
 		v := *u
 		v.t = t
 		var ct client.ConnectToken

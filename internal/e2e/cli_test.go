@@ -108,12 +108,6 @@ func (u *cliUser) apiClient() *client.Client {
 	return c
 }
 
-// supported reports whether call got an answer other than 404: whether the
-// server has an endpoint that other issues may not have delivered yet.
-func supported(call func() error) bool {
-	return !client.IsNotFound(call())
-}
-
 func TestCLI_FirstCreateRegistersAnonymously(t *testing.T) {
 	t.Parallel()
 	s := StartServer(t)

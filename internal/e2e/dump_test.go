@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/db9/db9/internal/pgbin"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/db9/db9/internal/pgbin"
 )
 
 // dumpFixture has one of everything a dump must carry.

@@ -16,9 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/db9/db9/internal/auth"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/db9/db9/internal/auth"
 )
 
 // pgURL is a connection URL to the server's PostgreSQL front door.

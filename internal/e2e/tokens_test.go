@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/db9/db9/internal/pgtest"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/db9/db9/internal/pgtest"
 )
 
 // tokenCreated is the answer of POST /customer/tokens.

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/db9/db9/internal/pgtest"
 	"github.com/db9/db9/internal/sqlexec"
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestExec_Cancel(t *testing.T) {

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/db9/db9/internal/pgtest"
-	"github.com/db9/db9/internal/sqlexec"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/db9/db9/internal/pgtest"
+	"github.com/db9/db9/internal/sqlexec"
 )
 
 // connect starts a cluster and returns a connection to it, closed at the end

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/db9/db9/internal/dirtree"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/db9/db9/internal/dirtree"
 )
 
 // Local is a Store in a local directory: <root>/<db>/wal/<name> for WAL

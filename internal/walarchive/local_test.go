@@ -3,12 +3,13 @@ package walarchive_test
 import (
 	"context"
 	"errors"
-	"github.com/google/go-cmp/cmp"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/db9/db9/internal/walarchive"
 )

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -55,7 +56,17 @@ type ErrorBody struct {
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Adapter turns HandlerFuncs into http.Handlers, writing errors in one place.
-type Adapter struct{ Log *slog.Logger }
+// Build it with NewAdapter.
+type Adapter struct{ log *slog.Logger }
+
+// NewAdapter returns an adapter that logs failures (5xx) to log as the
+// http component.
+func NewAdapter(log *slog.Logger) Adapter {
+	return Adapter{log: log.With(logkey.Component, component)}
+}
+
+// component is the name the HTTP surfaces log under.
+const component = "http"
 
 // Handle adapts h.
 func (a Adapter) Handle(h HandlerFunc) http.Handler {
@@ -75,7 +86,8 @@ func (a Adapter) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status := Status(pe.Code)
 	if status >= 500 {
-		a.Log.Error("request failed", "component", "http", "req_id", RequestID(r), "method", r.Method, "path", r.URL.Path, "code", string(pe.Code), "err", pe)
+		a.log.Error("request failed", logkey.ReqID, RequestID(r), logkey.Method, r.Method, logkey.Path, r.URL.Path,
+			logkey.Code, string(pe.Code), logkey.Err, pe)
 	}
 	if pe.Code == platform.CodeInternal {
 		pe = &platform.Error{Code: platform.CodeInternal, Message: "internal error"}
@@ -219,7 +231,8 @@ func RequestID(r *http.Request) string {
 // Middleware wraps the routes: request ids, panic recovery, access log and
 // JSON answers for unknown paths and wrong methods.
 func Middleware(mux *http.ServeMux, log *slog.Logger) http.Handler {
-	a := Adapter{Log: log}
+	a := NewAdapter(log)
+	log = log.With(logkey.Component, component)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := nextRequestID()
 		r = r.WithContext(contextWithValue(r, id))
@@ -240,7 +253,8 @@ func Middleware(mux *http.ServeMux, log *slog.Logger) http.Handler {
 				a.WriteError(sw, r, fmt.Errorf("panic: %v", v))
 			}
 			if logged {
-				log.Debug("http", "component", "http", "req_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+				log.Debug("http", logkey.ReqID, id, logkey.Method, r.Method, logkey.Path, r.URL.Path, logkey.Status, sw.status,
+					logkey.Ms, time.Since(start).Milliseconds())
 			}
 		}()
 		if _, pattern := mux.Handler(r); pattern == "" {

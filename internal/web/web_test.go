@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/platform"
 )
 
 // wantStatus is the HTTP boundary table as API.md and platform's code
@@ -78,7 +80,7 @@ func decodeError(t *testing.T, rec *httptest.ResponseRecorder) ErrorBody {
 }
 
 func TestAdapter_WriteError_EveryCode(t *testing.T) {
-	a := Adapter{Log: discardLogger()}
+	a := NewAdapter(discardLogger())
 	for _, c := range platform.AllCodes {
 		t.Run(string(c), func(t *testing.T) {
 			rec := httptest.NewRecorder()
@@ -107,7 +109,7 @@ func TestAdapter_WriteError_EveryCode(t *testing.T) {
 }
 
 func TestAdapter_WriteError_Internal(t *testing.T) {
-	a := Adapter{Log: discardLogger()}
+	a := NewAdapter(discardLogger())
 	tests := []struct {
 		name string
 		err  error
@@ -134,8 +136,32 @@ func TestAdapter_WriteError_Internal(t *testing.T) {
 	}
 }
 
+// TestMiddleware_LogsAsHTTPComponent: both the access line and the failure
+// line carry the component once, and the request id under its fixed key.
+func TestMiddleware_LogsAsHTTPComponent(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /boom", NewAdapter(log).Handle(func(http.ResponseWriter, *http.Request) error {
+		return errors.New("boom")
+	}))
+	rec := httptest.NewRecorder()
+	Middleware(mux, log).ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want a failure line and an access line, got:\n%s", buf.String())
+	}
+	id := rec.Header().Get("X-Request-Id")
+	for _, l := range lines {
+		if strings.Count(l, logkey.Component+"=") != 1 || !strings.Contains(l, logkey.Component+"=http") ||
+			!strings.Contains(l, logkey.ReqID+"="+id) {
+			t.Errorf("log line %q: want component=http once and req_id=%s", l, id)
+		}
+	}
+}
+
 func TestAdapter_Handle_WrappedPlatformError(t *testing.T) {
-	a := Adapter{Log: discardLogger()}
+	a := NewAdapter(discardLogger())
 	h := a.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errors.Join(errors.New("context"), platform.NotFound("database"))
 	})
@@ -250,7 +276,7 @@ func TestReadBody_Limits(t *testing.T) {
 				t.Fatalf("ReadBody error code = %q (%v), want %q", got, err, tt.code)
 			}
 			rec := httptest.NewRecorder()
-			Adapter{Log: discardLogger()}.WriteError(rec, r, err)
+			NewAdapter(discardLogger()).WriteError(rec, r, err)
 			if want := map[platform.Code]int{platform.CodeTooLarge: 413, platform.CodeInvalid: 400}[tt.code]; rec.Code != want {
 				t.Errorf("written status = %d, want %d", rec.Code, want)
 			}
