@@ -1,0 +1,5 @@
+package dataapi
+
+func (s *scope) buildOpenAPI(req *request) (*built, error) {
+	return nil, nil
+}
