@@ -128,14 +128,17 @@ func (s *scope) buildRead(req *request, t *schema.Table) (*built, error) {
 	case "exact":
 		total = sp.countSQL(from)
 	case "planned", "estimated":
-		rows := selectParts{cols: []string{"1"}, laterals: sp.innerLaterals, where: sp.where, groupBy: sp.groupBy}
-		pre := "EXPLAIN (FORMAT JSON) " + rows.sql(from, false)
+		pb := &sqlb{nalias: b.nalias + 1000}
+		rows, err := pb.filterParts(root)
+		if err != nil {
+			return nil, err
+		}
+		bt.pre = &stmt{sql: "EXPLAIN (FORMAT JSON) " + rows.sql(from, false), args: pb.args}
 		if req.prefer.Count == "estimated" {
 			bt.estimateAt = 1000
 			capped := selectParts{cols: []string{"1"}, laterals: sp.innerLaterals, where: sp.where, groupBy: sp.groupBy, limit: b.p("1001")}
 			total = "SELECT pg_catalog.count(*) FROM (" + capped.sql(from, true) + ") AS pgrst_count"
 		}
-		bt.pre = &stmt{sql: pre}
 	}
 	main := finalSQL("", sp.sql(from, true), total, bodyExpr(req.out, false), "")
 	if req.out == outPlanJSON || req.out == outPlanText {
@@ -144,10 +147,6 @@ func (s *scope) buildRead(req *request, t *schema.Table) (*built, error) {
 		}
 	}
 	bt.main = stmt{sql: main, args: b.args}
-	if bt.pre != nil {
-		// The EXPLAIN shares the parameters of the main statement.
-		bt.pre.args = b.args
-	}
 	return bt, nil
 }
 

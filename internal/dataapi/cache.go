@@ -27,6 +27,17 @@ func newSchemaCache() *schemaCache { return &schemaCache{entries: map[string]*ca
 func (c *schemaCache) get(ctx context.Context, db string, conn *pgconn.PgConn) (*schema.Schema, error) {
 	c.mu.Lock()
 	e := c.entries[db]
+	if e != nil {
+		select {
+		case <-e.done:
+			// Read while DDL was in flight: good for the request that
+			// loaded it only.
+			if e.s != nil && e.s.Version == schema.Unversioned {
+				e = nil
+			}
+		default:
+		}
+	}
 	if e == nil {
 		e = &cacheEntry{done: make(chan struct{})}
 		c.entries[db] = e

@@ -80,6 +80,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 		s := &scope{sc: sc, p: p, profile: profile}
 		bt, err := s.build(req)
 		if err != nil {
+			// An answer that depends on what the cache lacks (unknown table,
+			// column, relationship, function) is only given from a fresh one.
+			if attempt == 0 && cacheDependent(err) && h.stale(ctx, pc, sc) {
+				h.cache.invalidate(db, sc)
+				continue
+			}
 			return err
 		}
 		if bt == nil { // answered without SQL (OPTIONS)
@@ -296,4 +302,28 @@ func plannedRows(plan []byte) *int64 {
 	}
 	v := int64(doc[0].Plan.Rows)
 	return &v
+}
+
+func cacheDependent(err error) bool {
+	var pe *pgrst.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "PGRST200", "PGRST201", "PGRST202", "PGRST203", "PGRST204", "PGRST205", "42703", "PGRST105", "PGRST118", "PGRST119":
+		return true
+	}
+	return false
+}
+
+// stale asks the database whether sc is out of date (one round trip).
+func (h *Handler) stale(ctx context.Context, pc *pgconn.PgConn, sc *schema.Schema) bool {
+	if sc.Version == schema.Unversioned {
+		return true
+	}
+	rows, err := pc.Exec(ctx, schema.VersionSQL).ReadAll()
+	if err != nil || len(rows) != 1 || len(rows[0].Rows) != 1 {
+		return true
+	}
+	return string(rows[0].Rows[0][0]) != strconv.FormatInt(sc.Version, 10)
 }

@@ -19,7 +19,7 @@ func (b *sqlb) fieldSQL(alias string, f pgrst.Field) string {
 		if st.Index {
 			expr += op + "CAST(" + b.p(st.Key) + " AS " + qi("pg_catalog") + "." + qi("int4") + ")"
 		} else {
-			expr += op + b.p(st.Key)
+			expr += op + "CAST(" + b.p(st.Key) + " AS " + qi("pg_catalog") + "." + qi("text") + ")"
 		}
 	}
 	return expr
@@ -230,9 +230,16 @@ func (b *sqlb) renderEmbed(parent *relNode, en *embedNode, sp *selectParts) erro
 	}
 	var lat string
 	out := en.e.OutName()
+	// An empty embed `rel()` only filters (with !inner or rel=not.is.null)
+	// and does not appear in the output.
+	hidden := len(en.e.Select) == 0
+	if hidden && !en.inner && en.isNull == "" {
+		return nil
+	}
 	if rel.Card.ToOne() {
 		lat = kind + " (" + csp.sql(from, false) + ") AS " + qi(en.lat) + " ON TRUE"
-		if en.e.Spread {
+		if hidden {
+		} else if en.e.Spread {
 			sp.cols = append(sp.cols, qi(en.lat)+".*")
 		} else {
 			sp.cols = append(sp.cols, "row_to_json("+qi(en.lat)+".*) AS "+qi(out))
@@ -248,7 +255,9 @@ func (b *sqlb) renderEmbed(parent *relNode, en *embedNode, sp *selectParts) erro
 		}
 		lat = kind + " (SELECT coalesce(json_agg(" + qi(inner) + "), '[]') AS " + qi("body") +
 			" FROM (" + csp.sql(from, true) + ") AS " + qi(inner) + having + ") AS " + qi(en.lat) + " ON TRUE"
-		sp.cols = append(sp.cols, qi(en.lat)+"."+qi("body")+" AS "+qi(out))
+		if !hidden {
+			sp.cols = append(sp.cols, qi(en.lat)+"."+qi("body")+" AS "+qi(out))
+		}
 		if en.isNull == "null" {
 			sp.where = append(sp.where, "json_array_length("+qi(en.lat)+"."+qi("body")+") = 0")
 		}
@@ -337,10 +346,13 @@ func (b *sqlb) filterSQL(n *relNode, f *pgrst.Filter) (string, error) {
 		s = lhs + " IS DISTINCT FROM " + b.p(f.Value)
 	case ftsFuncs[f.Op] != "":
 		fn := ftsFuncs[f.Op]
-		query := fn + "(" + b.p(f.Value) + ")"
+		var query string
 		vec := lhs
+		if f.Lang == "" {
+			query = fn + "(" + b.p(f.Value) + ")"
+		}
 		if f.Lang != "" {
-			lang := b.p(f.Lang)
+			lang := "CAST(" + b.p(f.Lang) + " AS " + qi("pg_catalog") + "." + qi("regconfig") + ")"
 			query = fn + "(" + lang + ", " + b.p(f.Value) + ")"
 			if col == nil || col.Type.Name != "tsvector" {
 				vec = "to_tsvector(" + lang + ", " + lhs + ")"
@@ -369,3 +381,27 @@ func (b *sqlb) filterSQL(n *relNode, f *pgrst.Filter) (string, error) {
 }
 
 var _ = schema.ManyToOne
+
+// filterParts renders only what restricts the relation (its conditions and
+// the laterals of inner embeds), so that every parameter of this builder is
+// referenced: a statement made of it (the EXPLAIN of planned counts) binds
+// exactly its own parameters.
+func (b *sqlb) filterParts(n *relNode) (*selectParts, error) {
+	sp := &selectParts{cols: []string{"1"}}
+	conds, err := b.conditions(n)
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range n.embeds {
+		if en.inner || en.isNull != "" {
+			tmp := &selectParts{}
+			if err := b.renderEmbed(n, en, tmp); err != nil {
+				return nil, err
+			}
+			sp.laterals = append(sp.laterals, tmp.laterals...)
+			sp.where = append(sp.where, tmp.where...)
+		}
+	}
+	sp.where = append(sp.where, conds...)
+	return sp, nil
+}

@@ -60,6 +60,13 @@ func (s *scope) buildRPC(req *request, name string) (*built, error) {
 	if s.visible(qn0) {
 		cands = s.sc.Functions[qn0]
 	}
+	if len(cands) == 0 {
+		var keys []string
+		for _, kv := range req.pairs {
+			keys = append(keys, kv.Key)
+		}
+		return nil, rpcNotFound(qn0, keys)
+	}
 	argNames := map[string]bool{}
 	for _, f := range cands {
 		for _, a := range f.InArgs() {

@@ -99,6 +99,7 @@ INSERT INTO notes (owner, body) VALUES
   ('00000000-0000-0000-0000-000000000001', 'ada note'),
   ('00000000-0000-0000-0000-000000000002', 'bob note');
 INSERT INTO secrets VALUES (1, 'hidden');
+ANALYZE;
 `
 
 type env struct {
@@ -151,6 +152,7 @@ func (e *env) do(t testing.TB, p Principal, method, target string, hdr map[strin
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
+	target = strings.NewReplacer(" ", "%20", `"`, "%22", "{", "%7B", "}", "%7D", "^", "%5E").Replace(target)
 	r := httptest.NewRequest(method, "http://x/data/db1/rest/v1"+target, rd)
 	for k, v := range hdr {
 		r.Header.Set(k, v)

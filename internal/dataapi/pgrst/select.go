@@ -27,7 +27,7 @@ func (sc *scanner) selectList(depth int) ([]SelectItem, error) {
 	if depth > maxEmbedDepth {
 		return nil, sc.errf("embedding nested too deep")
 	}
-	var items []SelectItem
+	items := []SelectItem{}
 	if sc.eof() || sc.peek() == ')' {
 		return items, nil
 	}
