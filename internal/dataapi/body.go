@@ -130,3 +130,14 @@ func decodeObject(body []byte) (string, []string, error) {
 	}
 	return string(trimmed), sortedKeys(m), nil
 }
+
+// allKeys is the sorted union of every row's keys.
+func (br *bodyRows) allKeys() []string {
+	seen := map[string]json.RawMessage{}
+	for _, r := range br.rows {
+		for k := range r {
+			seen[k] = nil
+		}
+	}
+	return sortedKeys(seen)
+}

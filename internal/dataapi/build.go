@@ -177,6 +177,9 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 		cols := q.Columns
 		if cols == nil {
 			cols = rows.keys
+			if req.prefer.Missing == "default" {
+				cols = rows.allKeys()
+			}
 		}
 		for _, c := range cols {
 			if t.Column(c) == nil {

@@ -76,7 +76,7 @@ func TestHandler_Read(t *testing.T) {
 	adaP := userP(ada)
 	runCases(t, e, []tcase{
 		{name: "columns and order", target: "/posts?select=id,title&order=id.desc", status: 200,
-			want: `[{"id":3,"title":"Bobs post"},{"id":2,"title":"Second"},{"id":1,"title":"Hello world"}]`,
+			want:    `[{"id":3,"title":"Bobs post"},{"id":2,"title":"Second"},{"id":1,"title":"Hello world"}]`,
 			headers: map[string]string{"Content-Range": "0-2/*", "Content-Type": "application/json; charset=utf-8"}},
 		{name: "alias cast json path", target: "/posts?select=t:title,idtext:id::text,views:meta->views,v:meta->>views&id=eq.1", status: 200,
 			want: `[{"t":"Hello world","idtext":"1","views":10,"v":"10"}]`},

@@ -75,6 +75,15 @@ func (s *scope) buildRPC(req *request, name string) (*built, error) {
 	}
 	q, err := pgrst.ParseQuery(req.pairs, func(k string) bool { return argNames[k] && req.method != http.MethodPost })
 	if err != nil {
+		if req.method != http.MethodPost {
+			// A parameter that is neither an argument nor a filter: the
+			// caller meant an overload that does not exist.
+			var keys []string
+			for _, kv := range req.pairs {
+				keys = append(keys, kv.Key)
+			}
+			return nil, rpcNotFound(qn0, keys)
+		}
 		return nil, err
 	}
 	b := &sqlb{}
