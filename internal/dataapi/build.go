@@ -28,7 +28,8 @@ type built struct {
 	table      *schema.Table // for Location
 	pkCols     []string
 	void       bool
-	estimateAt int64 // count=estimated: exact up to this many rows
+	estimateAt int64  // count=estimated: exact up to this many rows
+	static     []byte // answered without SQL (OpenAPI)
 }
 
 // The final SELECT every statement ends with: total, page_total, body, extra.

@@ -92,6 +92,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			w.WriteHeader(http.StatusOK)
 			return nil
 		}
+		if bt.static != nil {
+			w.Header().Set("Content-Type", contentType(outOpenAPI))
+			w.WriteHeader(bt.status)
+			if req.method != http.MethodHead {
+				_, _ = w.Write(bt.static)
+			}
+			return nil
+		}
 		res, err := h.execute(ctx, pc, req, s, bt)
 		var pg *pgconn.PgError
 		if errors.As(err, &pg) && pg.Code == staleSQLState && attempt == 0 {

@@ -2,6 +2,7 @@ package dataapi
 
 import (
 	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
 
@@ -209,5 +210,33 @@ func TestHandler_DDLRefreshesCache(t *testing.T) {
 	r := e.do(t, anonP, "GET", "/fresh", nil, "")
 	if r.status != 200 || strings.TrimSpace(r.body) != `[{"id":7}]` {
 		t.Fatalf("after: %d %s", r.status, r.body)
+	}
+}
+
+func TestHandler_OpenAPI(t *testing.T) {
+	e := mustOpenEnv(t)
+	limited := Principal{Role: "anon", Schemas: []string{"public"}, Tables: []string{"posts", "add"}, Anonymous: true}
+	r := e.do(t, limited, "GET", "/", nil, "")
+	if r.status != 200 {
+		t.Fatalf("status %d %s", r.status, r.body)
+	}
+	var doc struct {
+		Swagger string                    `json:"swagger"`
+		Paths   map[string]any            `json:"paths"`
+		Defs    map[string]map[string]any `json:"definitions"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for p := range doc.Paths {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	if d := cmp.Diff([]string{"/", "/posts", "/rpc/add"}, paths); d != "" || doc.Swagger != "2.0" {
+		t.Fatalf("paths (-want +got): %s", d)
+	}
+	if _, ok := doc.Defs["posts"]["properties"].(map[string]any)["title"]; !ok {
+		t.Fatalf("posts definition lacks title: %v", doc.Defs["posts"])
 	}
 }
