@@ -105,7 +105,7 @@ func Load(ctx context.Context, conn *pgconn.PgConn) (*Schema, error) {
 	if !locked {
 		version = Unversioned
 	}
-	return decode(version, results[3].Rows[0][0])
+	return Decode(version, results[3].Rows[0][0])
 }
 
 type rawCatalog struct {
@@ -123,7 +123,9 @@ type rawCatalog struct {
 	} `json:"fkeys"`
 }
 
-func decode(version int64, doc []byte) (*Schema, error) {
+// Decode builds a Schema from the catalog document Load reads (exported
+// for tests and fuzzing that need a schema without a database).
+func Decode(version int64, doc []byte) (*Schema, error) {
 	var raw rawCatalog
 	if err := json.Unmarshal(doc, &raw); err != nil {
 		return nil, fmt.Errorf("decode schema: %w", err)
