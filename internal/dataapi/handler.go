@@ -1,0 +1,337 @@
+package dataapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/db9/db9/internal/dataapi/pgrst"
+	"github.com/db9/db9/internal/dataapi/schema"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Handler serves the data API of every database through one Backend.
+type Handler struct {
+	backend Backend
+	log     *slog.Logger
+	cache   *schemaCache
+}
+
+// NewHandler returns a Handler; it does no I/O.
+func NewHandler(backend Backend, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{backend: backend, log: log.With("component", "dataapi"), cache: newSchemaCache()}
+}
+
+// Serve answers one request for database db. path is what follows
+// /rest/v1 ("/", "/posts", "/rpc/fn"); p is who the auth layer said the
+// caller is.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, db, path string, p *Principal) {
+	if err := h.serve(w, r, db, path, p); err != nil {
+		pe := toPgrst(err, p.Anonymous)
+		if pe.Status >= 500 && pe.Code == "PGRST000" {
+			h.log.Error("data api request failed", "db", db, "err", err)
+		}
+		writeError(w, pe)
+	}
+}
+
+func writeError(w http.ResponseWriter, pe *pgrst.Error) {
+	for k, v := range pe.Headers {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(pe.Status)
+	b, _ := json.Marshal(pe)
+	_, _ = w.Write(b)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string, p *Principal) error {
+	if path == "" {
+		path = "/"
+	}
+	req, err := parseRequest(r, path, p)
+	if err != nil {
+		return err
+	}
+	profile, err := chooseProfile(p, req.profile)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	conn, err := h.backend.Acquire(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	pc := conn.PgConn()
+	for attempt := 0; ; attempt++ {
+		sc, err := h.cache.get(ctx, db, pc)
+		if err != nil {
+			return err
+		}
+		s := &scope{sc: sc, p: p, profile: profile}
+		bt, err := s.build(req)
+		if err != nil {
+			// An answer that depends on what the cache lacks (unknown table,
+			// column, relationship, function) is only given from a fresh one.
+			if attempt == 0 && cacheDependent(err) && h.stale(ctx, pc, sc) {
+				h.cache.invalidate(db, sc)
+				continue
+			}
+			return err
+		}
+		if bt == nil { // answered without SQL (OPTIONS)
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}
+		if bt.static != nil {
+			w.Header().Set("Content-Type", contentType(outOpenAPI))
+			w.WriteHeader(bt.status)
+			if req.method != http.MethodHead {
+				_, _ = w.Write(bt.static)
+			}
+			return nil
+		}
+		res, err := h.execute(ctx, pc, req, s, bt)
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && pg.Code == staleSQLState && attempt == 0 {
+			h.cache.invalidate(db, sc)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return respond(w, req, bt, res)
+	}
+}
+
+var rpcPath = regexp.MustCompile(`^/rpc/([^/]+)$`)
+var tablePath = regexp.MustCompile(`^/([^/]+)$`)
+
+// build dispatches on the path and method.
+func (s *scope) build(req *request) (*built, error) {
+	if req.method == http.MethodOptions {
+		return nil, nil
+	}
+	if req.path == "/" {
+		if req.method != http.MethodGet && req.method != http.MethodHead {
+			return nil, &pgrst.Error{Status: 405, Code: "PGRST117", Message: "Unsupported HTTP method: " + req.method}
+		}
+		return s.buildOpenAPI(req)
+	}
+	if m := rpcPath.FindStringSubmatch(req.path); m != nil {
+		if req.method != http.MethodGet && req.method != http.MethodHead && req.method != http.MethodPost {
+			return nil, &pgrst.Error{Status: 405, Code: "PGRST101", Message: "For functions, only GET and POST verbs are allowed"}
+		}
+		return s.buildRPC(req, m[1])
+	}
+	m := tablePath.FindStringSubmatch(req.path)
+	if m == nil {
+		return nil, &pgrst.Error{Status: 404, Code: "PGRST125", Message: "Invalid path specified in request URL"}
+	}
+	t, err := s.table(m[1])
+	if err != nil {
+		return nil, err
+	}
+	switch req.method {
+	case http.MethodGet, http.MethodHead:
+		return s.buildRead(req, t)
+	case http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
+		return s.buildMutation(req, t)
+	}
+	return nil, &pgrst.Error{Status: 405, Code: "PGRST117", Message: "Unsupported HTTP method: " + req.method}
+}
+
+// result is the row of the final SELECT.
+type result struct {
+	total     *int64
+	pageTotal int64
+	body      []byte
+	extra     []byte
+	planned   *int64
+}
+
+var claimName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// setupStmt sets the role, claims and request settings for the
+// transaction, and fails with DB9SC when the schema cache is stale.
+func setupStmt(req *request, s *scope, readOnly bool) stmt {
+	b := &sqlb{}
+	var version []byte
+	if s.sc.Version != schema.Unversioned {
+		version = []byte(strconv.FormatInt(s.sc.Version, 10))
+	}
+	b.args = append(b.args, version)
+	claims := req.p.Claims
+	if len(claims) == 0 {
+		claims = json.RawMessage("{}")
+	}
+	hdrs := map[string]string{}
+	for k, v := range req.headers {
+		hdrs[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	hj, _ := json.Marshal(hdrs)
+	sql := "SELECT _db9.dataapi_check_schema(CAST($1 AS " + qi("pg_catalog") + "." + qi("int8") + "))" +
+		", set_config('role', " + b.p(req.p.Role) + ", true)" +
+		", set_config('request.jwt.claims', " + b.p(string(claims)) + ", true)" +
+		", set_config('request.method', " + b.p(req.method) + ", true)" +
+		", set_config('request.path', " + b.p(req.path) + ", true)" +
+		", set_config('request.headers', " + b.p(string(hj)) + ", true)" +
+		", set_config('search_path', " + b.p(qi(s.profile)) + ", true)"
+	if readOnly {
+		sql += ", set_config('transaction_read_only', 'on', true)"
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(claims, &m) == nil {
+		for k, v := range m {
+			if claimName.MatchString(k) && len(k) < 40 {
+				sql += ", set_config(" + b.p("request.jwt.claim."+k) + ", " + b.p(scalarText(v)) + ", true)"
+			}
+		}
+	}
+	return stmt{sql: sql, args: b.args}
+}
+
+// execute runs the request as one pipelined round trip: [BEGIN;] setup;
+// [EXPLAIN;] main [; COMMIT|ROLLBACK]. Without BEGIN the pipeline is one
+// implicit transaction that commits at Sync, or rolls back on any error.
+func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built) (*result, error) {
+	batch := &pgconn.Batch{}
+	n := 0
+	if bt.explicitTx {
+		if bt.readOnly {
+			batch.ExecParams("BEGIN READ ONLY", nil, nil, nil, nil)
+		} else {
+			batch.ExecParams("BEGIN", nil, nil, nil, nil)
+		}
+		n++
+	}
+	setup := setupStmt(req, s, bt.readOnly)
+	batch.ExecParams(setup.sql, setup.args, nil, nil, nil)
+	n++
+	preAt := -1
+	if bt.pre != nil {
+		batch.ExecParams(bt.pre.sql, bt.pre.args, nil, nil, nil)
+		preAt = n
+		n++
+	}
+	batch.ExecParams(bt.main.sql, bt.main.args, nil, nil, nil)
+	mainAt := n
+	results, err := pc.ExecBatch(ctx, batch).ReadAll()
+	if err == nil {
+		for _, r := range results {
+			if r.Err != nil {
+				err = r.Err
+				break
+			}
+		}
+	}
+	if err != nil {
+		if pc.TxStatus() != 'I' && !pc.IsClosed() {
+			_ = pc.Exec(ctx, "ROLLBACK").Close()
+		}
+		return nil, err
+	}
+	if len(results) <= mainAt {
+		return nil, errors.New("run statement: missing result")
+	}
+	res := &result{}
+	rows := results[mainAt].Rows
+	if req.out == outPlanJSON || req.out == outPlanText {
+		var sb strings.Builder
+		for _, r := range rows {
+			sb.Write(r[0])
+			sb.WriteByte('\n')
+		}
+		res.body = []byte(strings.TrimSuffix(sb.String(), "\n"))
+	} else if len(rows) == 1 && len(rows[0]) == 4 {
+		if rows[0][0] != nil {
+			v, _ := strconv.ParseInt(string(rows[0][0]), 10, 64)
+			res.total = &v
+		}
+		res.pageTotal, _ = strconv.ParseInt(string(rows[0][1]), 10, 64)
+		res.body = rows[0][2]
+		res.extra = rows[0][3]
+	} else {
+		return nil, errors.New("run statement: unexpected result shape")
+	}
+	if preAt >= 0 && len(results[preAt].Rows) == 1 {
+		res.planned = plannedRows(results[preAt].Rows[0][0])
+	}
+	if bt.explicitTx {
+		end := "COMMIT"
+		if perr := postCheck(req, bt, res); perr != nil || req.prefer.Tx == "rollback" {
+			end = "ROLLBACK"
+			err = perr
+		}
+		if cerr := pc.Exec(ctx, end).Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// postCheck decides, before COMMIT, whether the result may stand.
+func postCheck(req *request, bt *built, res *result) error {
+	if mx := req.prefer.MaxAffected; mx != nil && req.prefer.Handling == "strict" && res.pageTotal > *mx {
+		return &pgrst.Error{Status: 400, Code: "PGRST124", Message: "Query result exceeds max-affected preference constraint",
+			Details: "The query affects " + strconv.FormatInt(res.pageTotal, 10) + " rows"}
+	}
+	if req.out == outObject && res.pageTotal != 1 {
+		return singularError(res.pageTotal)
+	}
+	return nil
+}
+
+func singularError(n int64) error {
+	return &pgrst.Error{Status: 406, Code: "PGRST116", Message: "JSON object requested, multiple (or no) rows returned",
+		Details: "The result contains " + strconv.FormatInt(n, 10) + " rows"}
+}
+
+func plannedRows(plan []byte) *int64 {
+	var doc []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if json.Unmarshal(plan, &doc) != nil || len(doc) == 0 {
+		return nil
+	}
+	v := int64(doc[0].Plan.Rows)
+	return &v
+}
+
+func cacheDependent(err error) bool {
+	var pe *pgrst.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "PGRST200", "PGRST201", "PGRST202", "PGRST203", "PGRST204", "PGRST205", "42703", "PGRST105", "PGRST118", "PGRST119":
+		return true
+	}
+	return false
+}
+
+// stale asks the database whether sc is out of date (one round trip).
+func (h *Handler) stale(ctx context.Context, pc *pgconn.PgConn, sc *schema.Schema) bool {
+	if sc.Version == schema.Unversioned {
+		return true
+	}
+	rows, err := pc.Exec(ctx, schema.VersionSQL).ReadAll()
+	if err != nil || len(rows) != 1 || len(rows[0].Rows) != 1 {
+		return true
+	}
+	return string(rows[0].Rows[0][0]) != strconv.FormatInt(sc.Version, 10)
+}

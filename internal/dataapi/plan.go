@@ -1,0 +1,189 @@
+package dataapi
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/db9/db9/internal/dataapi/pgrst"
+	"github.com/db9/db9/internal/dataapi/schema"
+)
+
+// relNode is one level of a read: a relation, what is selected from it and
+// the parameters addressed to it, with its embedded children.
+type relNode struct {
+	table  *schema.Table // nil for an RPC result of unknown shape
+	alias  string
+	path   string
+	items  []pgrst.SelectItem
+	params *pgrst.Node
+	embeds []*embedNode
+}
+
+type embedNode struct {
+	e     *pgrst.Embed
+	rel   *schema.Relationship
+	child *relNode
+	lat   string
+	inner bool
+	// isNull is "null" or "not_null" for a `rel=is.null` filter.
+	isNull string
+}
+
+func (n *relNode) tableName() string {
+	if n.table == nil {
+		return n.alias
+	}
+	return n.table.Name
+}
+
+// column checks a column name against the relation.
+func (n *relNode) column(name string) (*schema.Column, error) {
+	if n.table == nil {
+		return nil, nil
+	}
+	if c := n.table.Column(name); c != nil {
+		return c, nil
+	}
+	return nil, &pgrst.Error{Status: 400, Code: "42703",
+		Message: fmt.Sprintf("column %s.%s does not exist", n.tableName(), name)}
+}
+
+// plan resolves the select tree against the schema: columns exist, every
+// embedded resource is reachable through one relationship and is visible.
+func (s *scope) plan(b *sqlb, t *schema.Table, alias, path string, items []pgrst.SelectItem, q *pgrst.Query) (*relNode, error) {
+	n := &relNode{table: t, alias: alias, path: path, items: items, params: q.Nodes[path]}
+	if n.params == nil {
+		n.params = &pgrst.Node{}
+	}
+	for _, it := range items {
+		switch {
+		case it.Embed != nil:
+			if t == nil {
+				return nil, &pgrst.Error{Status: 400, Code: "PGRST200", Message: "Could not embed into a result of unknown shape"}
+			}
+			en, err := s.planEmbed(b, n, it.Embed, q)
+			if err != nil {
+				return nil, err
+			}
+			n.embeds = append(n.embeds, en)
+		case it.Star, it.Aggregate == "count" && it.Field.Name == "":
+		default:
+			if _, err := n.column(it.Field.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Filters naming an embedded resource are null filters on it.
+	var keep []pgrst.Filter
+	for _, f := range n.params.Filters {
+		if en := n.embedByName(f.Field.Name); en != nil && len(f.Field.Path) == 0 && f.Op == "is" && (f.Value == "null" || f.Value == "not_null") {
+			v := f.Value
+			if f.Negate {
+				v = map[string]string{"null": "not_null", "not_null": "null"}[v]
+			}
+			en.isNull = v
+			if v == "not_null" {
+				en.inner = true
+			}
+			continue
+		}
+		keep = append(keep, f)
+	}
+	n.params.Filters = keep
+	return n, nil
+}
+
+func (n *relNode) embedByName(name string) *embedNode {
+	for _, en := range n.embeds {
+		if en.e.OutName() == name || (en.e.Alias == "" && en.e.Name == name) {
+			return en
+		}
+	}
+	return nil
+}
+
+func (s *scope) planEmbed(b *sqlb, parent *relNode, e *pgrst.Embed, q *pgrst.Query) (*embedNode, error) {
+	rel, err := s.findRel(parent.table, e.Name, e.Hint)
+	if err != nil {
+		return nil, err
+	}
+	if e.Spread && !rel.Card.ToOne() {
+		return nil, &pgrst.Error{Status: 400, Code: "PGRST119",
+			Message: fmt.Sprintf("A spread operation on '%s' is not possible", e.Name),
+			Details: fmt.Sprintf("'%s' and '%s' do not form a many-to-one or one-to-one relationship", parent.table.Name, e.Name)}
+	}
+	path := e.OutName()
+	if parent.path != "" {
+		path = parent.path + "." + path
+	}
+	child, err := s.plan(b, s.sc.Table(rel.Foreign), b.alias(), path, e.Select, q)
+	if err != nil {
+		return nil, err
+	}
+	return &embedNode{e: e, rel: rel, child: child, lat: b.alias(), inner: e.Join == "inner"}, nil
+}
+
+// findRel finds the one relationship from t that `name!hint` designates.
+func (s *scope) findRel(t *schema.Table, name, hint string) (*schema.Relationship, error) {
+	var cands []*schema.Relationship
+	for _, r := range s.sc.Rels[t.QName()] {
+		if !s.visible(r.Foreign) || (r.Junction != nil && !s.visible(r.Junction.Table)) {
+			continue
+		}
+		byCol := r.Card.ToOne() && len(r.Cols) == 1 && r.Cols[0] == name && r.Card == schema.ManyToOne
+		if r.Foreign.Name == name || byCol || (r.Constraint == name && r.Junction == nil) {
+			cands = append(cands, r)
+		}
+	}
+	if hint != "" {
+		// A hint naming a column of the source side wins over one that only
+		// names the target side (self references have both).
+		var src, any []*schema.Relationship
+		for _, r := range cands {
+			switch {
+			case contains(r.Cols, hint) && r.Junction == nil:
+				src = append(src, r)
+			case r.Constraint == hint || contains(r.FCols, hint) ||
+				(r.Junction != nil && (r.Junction.Table.Name == hint || r.Junction.Constraint1 == hint || r.Junction.Constraint2 == hint)):
+				any = append(any, r)
+			}
+		}
+		if len(src) > 0 {
+			cands = src
+		} else {
+			cands = any
+		}
+	}
+	switch len(cands) {
+	case 1:
+		return cands[0], nil
+	case 0:
+		msg := fmt.Sprintf("Could not find a relationship between '%s' and '%s' in the schema cache", t.Name, name)
+		details := fmt.Sprintf("Searched for a foreign key relationship between '%s' and '%s' in the schema '%s', but no matches were found.", t.Name, name, t.Schema)
+		if hint != "" {
+			details = fmt.Sprintf("Searched for a foreign key relationship between '%s' and '%s' using the hint '%s' in the schema '%s', but no matches were found.", t.Name, name, hint, t.Schema)
+		}
+		return nil, &pgrst.Error{Status: 400, Code: "PGRST200", Message: msg, Details: details}
+	}
+	var opts []string
+	for _, r := range cands {
+		via := r.Constraint
+		if r.Junction != nil {
+			via = r.Junction.Table.Name
+		}
+		opts = append(opts, fmt.Sprintf("%s using %s(%s) and %s", r.Card, t.Name, strings.Join(r.Cols, ","), via))
+	}
+	return nil, &pgrst.Error{Status: 300, Code: "PGRST201",
+		Message: fmt.Sprintf("Could not embed because more than one relationship was found for '%s' and '%s'", t.Name, name),
+		Hint:    fmt.Sprintf("Try changing '%s' to one of the relationships listed in the 'details' key, with an !hint", name),
+		Details: strings.Join(opts, "; ")}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

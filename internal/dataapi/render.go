@@ -1,0 +1,407 @@
+package dataapi
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/db9/db9/internal/dataapi/pgrst"
+	"github.com/db9/db9/internal/dataapi/schema"
+)
+
+// fieldSQL renders a column with its JSON path on a relation alias.
+func (b *sqlb) fieldSQL(alias string, f pgrst.Field) string {
+	expr := qi(alias) + "." + qi(f.Name)
+	for _, st := range f.Path {
+		op := "->"
+		if st.Text {
+			op = "->>"
+		}
+		if st.Index {
+			expr += op + "CAST(" + b.p(st.Key) + " AS " + qi("pg_catalog") + "." + qi("int4") + ")"
+		} else {
+			expr += op + "CAST(" + b.p(st.Key) + " AS " + qi("pg_catalog") + "." + qi("text") + ")"
+		}
+	}
+	return expr
+}
+
+// selectParts renders one relation level:
+// SELECT cols FROM from laterals WHERE conds [GROUP BY] [ORDER BY] [LIMIT/OFFSET].
+type selectParts struct {
+	cols     []string
+	laterals []string
+	where    []string
+	groupBy  []string
+	orderBy  []string
+	limit    string
+	offset   string
+	// innerLaterals are the laterals that filter the relation (for counts).
+	innerLaterals []string
+}
+
+func (sp *selectParts) sql(from string, withPaging bool) string {
+	var sb strings.Builder
+	sb.WriteString("SELECT ")
+	if len(sp.cols) == 0 {
+		sb.WriteString("NULL")
+	}
+	sb.WriteString(strings.Join(sp.cols, ", "))
+	sb.WriteString(" FROM ")
+	sb.WriteString(from)
+	for _, l := range sp.laterals {
+		sb.WriteString(" ")
+		sb.WriteString(l)
+	}
+	if len(sp.where) > 0 {
+		sb.WriteString(" WHERE ")
+		sb.WriteString(strings.Join(sp.where, " AND "))
+	}
+	if len(sp.groupBy) > 0 {
+		sb.WriteString(" GROUP BY ")
+		sb.WriteString(strings.Join(sp.groupBy, ", "))
+	}
+	if withPaging {
+		if len(sp.orderBy) > 0 {
+			sb.WriteString(" ORDER BY ")
+			sb.WriteString(strings.Join(sp.orderBy, ", "))
+		}
+		if sp.limit != "" {
+			sb.WriteString(" LIMIT " + sp.limit)
+		}
+		if sp.offset != "" {
+			sb.WriteString(" OFFSET " + sp.offset)
+		}
+	}
+	return sb.String()
+}
+
+// countSQL counts the rows of the relation before paging.
+func (sp *selectParts) countSQL(from string) string {
+	c := selectParts{cols: []string{"1"}, laterals: sp.innerLaterals, where: sp.where, groupBy: sp.groupBy}
+	return "SELECT pg_catalog.count(*) FROM (" + c.sql(from, false) + ") AS pgrst_count"
+}
+
+// render renders a relation level; joinConds are the conditions tying it to
+// its parent. limit/offset override the node's own (root Range header).
+func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*selectParts, error) {
+	sp := &selectParts{where: joinConds}
+	hasAgg := false
+	var plain []string
+	for _, it := range n.items {
+		if it.Aggregate != "" {
+			hasAgg = true
+		}
+	}
+	if n.items == nil {
+		sp.cols = append(sp.cols, qi(n.alias)+".*")
+	}
+	for _, it := range n.items {
+		switch {
+		case it.Star:
+			sp.cols = append(sp.cols, qi(n.alias)+".*")
+			if hasAgg && n.table != nil {
+				for _, c := range n.table.Columns {
+					plain = append(plain, qi(n.alias)+"."+qi(c.Name))
+				}
+			}
+		case it.Embed != nil:
+		case it.Aggregate != "":
+			arg := "*"
+			if it.Field.Name != "" {
+				arg = b.fieldSQL(n.alias, it.Field)
+				if it.Cast != "" {
+					arg = castSQL(arg, it.Cast)
+				}
+			}
+			expr := "pg_catalog." + it.Aggregate + "(" + arg + ")"
+			if it.AggCast != "" {
+				expr = castSQL(expr, it.AggCast)
+			}
+			name := it.Alias
+			if name == "" {
+				name = it.Aggregate
+			}
+			sp.cols = append(sp.cols, expr+" AS "+qi(name))
+		default:
+			expr := b.fieldSQL(n.alias, it.Field)
+			plain = append(plain, expr)
+			if it.Cast != "" {
+				expr = castSQL(expr, it.Cast)
+			}
+			name := it.Alias
+			if name == "" {
+				name = it.Field.DefaultAlias()
+			}
+			sp.cols = append(sp.cols, expr+" AS "+qi(name))
+		}
+	}
+	if hasAgg {
+		sp.groupBy = plain
+	}
+	for _, en := range n.embeds {
+		if err := b.renderEmbed(n, en, sp); err != nil {
+			return nil, err
+		}
+	}
+	conds, err := b.conditions(n)
+	if err != nil {
+		return nil, err
+	}
+	sp.where = append(sp.where, conds...)
+	for _, o := range n.params.Order {
+		expr, err := b.orderExpr(n, o)
+		if err != nil {
+			return nil, err
+		}
+		if o.Desc {
+			expr += " DESC"
+		} else {
+			expr += " ASC"
+		}
+		switch o.Nulls {
+		case "first":
+			expr += " NULLS FIRST"
+		case "last":
+			expr += " NULLS LAST"
+		}
+		sp.orderBy = append(sp.orderBy, expr)
+	}
+	if limit == nil {
+		limit = n.params.Limit
+	}
+	if offset == nil {
+		offset = n.params.Offset
+	}
+	if limit != nil {
+		sp.limit = b.p(fmt.Sprint(*limit))
+	}
+	if offset != nil && *offset > 0 {
+		sp.offset = b.p(fmt.Sprint(*offset))
+	}
+	return sp, nil
+}
+
+func (b *sqlb) orderExpr(n *relNode, o pgrst.OrderTerm) (string, error) {
+	if o.Relation == "" {
+		if _, err := n.column(o.Field.Name); err != nil {
+			return "", err
+		}
+		return b.fieldSQL(n.alias, o.Field), nil
+	}
+	en := n.embedByName(o.Relation)
+	if en == nil || !en.rel.Card.ToOne() {
+		return "", &pgrst.Error{Status: 400, Code: "PGRST118",
+			Message: fmt.Sprintf("A related order on '%s' is not possible", o.Relation),
+			Details: fmt.Sprintf("'%s' is not an embedded to-one resource of '%s'", o.Relation, n.tableName())}
+	}
+	if _, err := en.child.column(o.Field.Name); err != nil {
+		return "", err
+	}
+	return b.fieldSQL(en.lat, o.Field), nil
+}
+
+// renderEmbed adds a LATERAL join for an embedded resource and its output.
+func (b *sqlb) renderEmbed(parent *relNode, en *embedNode, sp *selectParts) error {
+	rel, child := en.rel, en.child
+	from := qn(rel.Foreign) + " AS " + qi(child.alias)
+	var join []string
+	if rel.Junction != nil {
+		jalias := b.alias()
+		var on []string
+		for i, c := range rel.Junction.JFCols {
+			on = append(on, qi(jalias)+"."+qi(c)+" = "+qi(child.alias)+"."+qi(rel.FCols[i]))
+		}
+		from += " INNER JOIN " + qn(rel.Junction.Table) + " AS " + qi(jalias) + " ON " + strings.Join(on, " AND ")
+		for i, c := range rel.Junction.JCols {
+			join = append(join, qi(jalias)+"."+qi(c)+" = "+qi(parent.alias)+"."+qi(rel.Cols[i]))
+		}
+	} else {
+		for i, c := range rel.FCols {
+			join = append(join, qi(child.alias)+"."+qi(c)+" = "+qi(parent.alias)+"."+qi(rel.Cols[i]))
+		}
+	}
+	csp, err := b.render(child, join, nil, nil)
+	if err != nil {
+		return err
+	}
+	kind := "LEFT JOIN LATERAL"
+	if en.inner {
+		kind = "INNER JOIN LATERAL"
+	}
+	var lat string
+	out := en.e.OutName()
+	// An empty embed `rel()` only filters (with !inner or rel=not.is.null)
+	// and does not appear in the output.
+	hidden := len(en.e.Select) == 0
+	if hidden && !en.inner && en.isNull == "" {
+		return nil
+	}
+	if rel.Card.ToOne() {
+		lat = kind + " (" + csp.sql(from, false) + ") AS " + qi(en.lat) + " ON TRUE"
+		if hidden {
+		} else if en.e.Spread {
+			sp.cols = append(sp.cols, qi(en.lat)+".*")
+		} else {
+			sp.cols = append(sp.cols, "row_to_json("+qi(en.lat)+".*) AS "+qi(out))
+		}
+		if en.isNull == "null" {
+			sp.where = append(sp.where, "row_to_json("+qi(en.lat)+".*) IS NULL")
+		}
+	} else {
+		inner := b.alias()
+		having := ""
+		if en.inner {
+			having = " HAVING pg_catalog.count(*) > 0"
+		}
+		lat = kind + " (SELECT coalesce(json_agg(" + qi(inner) + "), '[]') AS " + qi("body") +
+			" FROM (" + csp.sql(from, true) + ") AS " + qi(inner) + having + ") AS " + qi(en.lat) + " ON TRUE"
+		if !hidden {
+			sp.cols = append(sp.cols, qi(en.lat)+"."+qi("body")+" AS "+qi(out))
+		}
+		if en.isNull == "null" {
+			sp.where = append(sp.where, "json_array_length("+qi(en.lat)+"."+qi("body")+") = 0")
+		}
+	}
+	sp.laterals = append(sp.laterals, lat)
+	if en.inner || en.isNull != "" {
+		sp.innerLaterals = append(sp.innerLaterals, lat)
+	}
+	return nil
+}
+
+// conditions renders the node's filters and logic trees.
+func (b *sqlb) conditions(n *relNode) ([]string, error) {
+	var out []string
+	for i := range n.params.Filters {
+		c, err := b.filterSQL(n, &n.params.Filters[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	for i := range n.params.Logic {
+		c, err := b.logicSQL(n, &n.params.Logic[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (b *sqlb) logicSQL(n *relNode, l *pgrst.Logic) (string, error) {
+	var parts []string
+	for _, c := range l.Children {
+		var s string
+		var err error
+		if c.Logic != nil {
+			s, err = b.logicSQL(n, c.Logic)
+		} else {
+			s, err = b.filterSQL(n, c.Filter)
+		}
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, s)
+	}
+	sep := " AND "
+	if l.Or {
+		sep = " OR "
+	}
+	s := "(" + strings.Join(parts, sep) + ")"
+	if l.Negate {
+		s = "NOT " + s
+	}
+	return s, nil
+}
+
+var simpleOps = map[string]string{
+	"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=",
+	"like": "LIKE", "ilike": "ILIKE", "match": "~", "imatch": "~*",
+	"cs": "@>", "cd": "<@", "ov": "&&", "sl": "<<", "sr": ">>", "nxr": "&<", "nxl": "&>", "adj": "-|-",
+}
+
+var ftsFuncs = map[string]string{"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
+
+func likePattern(op, v string) string {
+	if op == "like" || op == "ilike" {
+		return strings.ReplaceAll(v, "*", "%")
+	}
+	return v
+}
+
+func (b *sqlb) filterSQL(n *relNode, f *pgrst.Filter) (string, error) {
+	col, err := n.column(f.Field.Name)
+	if err != nil {
+		return "", err
+	}
+	lhs := b.fieldSQL(n.alias, f.Field)
+	var s string
+	switch {
+	case f.Op == "in":
+		s = lhs + " = ANY(" + b.p(arrayLiteral(f.List)) + ")"
+	case f.Op == "is":
+		s = lhs + " IS " + map[string]string{"null": "NULL", "not_null": "NOT NULL", "true": "TRUE", "false": "FALSE", "unknown": "UNKNOWN"}[f.Value]
+	case f.Op == "isdistinct":
+		s = lhs + " IS DISTINCT FROM " + b.p(f.Value)
+	case ftsFuncs[f.Op] != "":
+		fn := ftsFuncs[f.Op]
+		var query string
+		vec := lhs
+		if f.Lang == "" {
+			query = fn + "(" + b.p(f.Value) + ")"
+		}
+		if f.Lang != "" {
+			lang := "CAST(" + b.p(f.Lang) + " AS " + qi("pg_catalog") + "." + qi("regconfig") + ")"
+			query = fn + "(" + lang + ", " + b.p(f.Value) + ")"
+			if col == nil || col.Type.Name != "tsvector" {
+				vec = "to_tsvector(" + lang + ", " + lhs + ")"
+			}
+		} else if col == nil || col.Type.Name != "tsvector" || len(f.Field.Path) > 0 {
+			vec = "to_tsvector(" + lhs + ")"
+		}
+		s = vec + " @@ " + query
+	case f.Quant != "":
+		items := make([]string, len(f.List))
+		for i, it := range f.List {
+			items[i] = likePattern(f.Op, it)
+		}
+		s = lhs + " " + simpleOps[f.Op] + " " + strings.ToUpper(f.Quant) + "(" + b.p(arrayLiteral(items)) + ")"
+	default:
+		op, ok := simpleOps[f.Op]
+		if !ok {
+			return "", pgrst.ParseError("filter", f.Op, "unknown operator")
+		}
+		s = lhs + " " + op + " " + b.p(likePattern(f.Op, f.Value))
+	}
+	if f.Negate {
+		s = "NOT (" + s + ")"
+	}
+	return s, nil
+}
+
+var _ = schema.ManyToOne
+
+// filterParts renders only what restricts the relation (its conditions and
+// the laterals of inner embeds), so that every parameter of this builder is
+// referenced: a statement made of it (the EXPLAIN of planned counts) binds
+// exactly its own parameters.
+func (b *sqlb) filterParts(n *relNode) (*selectParts, error) {
+	sp := &selectParts{cols: []string{"1"}}
+	conds, err := b.conditions(n)
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range n.embeds {
+		if en.inner || en.isNull != "" {
+			tmp := &selectParts{}
+			if err := b.renderEmbed(n, en, tmp); err != nil {
+				return nil, err
+			}
+			sp.laterals = append(sp.laterals, tmp.laterals...)
+			sp.where = append(sp.where, tmp.where...)
+		}
+	}
+	sp.where = append(sp.where, conds...)
+	return sp, nil
+}
