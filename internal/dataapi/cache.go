@@ -4,8 +4,9 @@ import (
 	"context"
 	"sync"
 
-	"github.com/db9/db9/internal/dataapi/schema"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/db9/db9/internal/dataapi/schema"
 )
 
 // schemaCache holds one loaded schema per database. A load is shared by

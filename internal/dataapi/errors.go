@@ -4,8 +4,9 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/db9/db9/internal/dataapi/pgrst"
 )
 
 // statusForSQLState is PostgREST's table from SQLSTATE to HTTP status

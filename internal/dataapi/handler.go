@@ -10,9 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Handler serves the data API of every database through one Backend.

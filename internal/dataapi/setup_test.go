@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/db9/db9/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/db9/db9/internal/pgtest"
 )
 
 // poolBackend lends connections of one pgx pool per database name.
