@@ -85,10 +85,6 @@ func explain(out outKind, opts []string, sql string) (string, error) {
 	return "EXPLAIN (" + strings.Join(list, ", ") + ") " + sql, nil
 }
 
-func (req *request) isArgFunc(names map[string]bool) func(string) bool {
-	return func(k string) bool { return names[k] }
-}
-
 // buildRead builds GET/HEAD on a table or view.
 func (s *scope) buildRead(req *request, t *schema.Table) (*built, error) {
 	q, err := pgrst.ParseQuery(req.pairs, nil)
