@@ -1,89 +1,128 @@
-package instance
+package local
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/placement"
+	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// ErrNoArchive reports a point-in-time operation on a manager without archiving.
-var ErrNoArchive = errors.New("WAL archiving is not configured")
-
-// ArchiveThrough makes sure the archive holds every transaction the
-// instance committed so far, and (for a recovery target time in the past)
-// one commit after it: it commits an empty transaction, whose commit
-// record is later than anything before now, switches to a new WAL segment
-// and waits until the archiver has stored the finished one. Replay to a
-// target time stops at the first commit after the target; without one in
-// the archive PostgreSQL would refuse to finish recovery.
-func (l *Lease) ArchiveThrough(ctx context.Context) error {
-	m := l.m
-	if !m.archiving() {
-		return ErrNoArchive
+// Restore implements placement.Provisioner: instance id made from Source's
+// archive — the newest base backup consistent at or before Time, replay of
+// the archived WAL (staged into pg_wal ahead of replay, or fetched by
+// restore_command) with recovery_target_time = Time (inclusive),
+// promotion, the admin password, and a first base backup of the new
+// instance itself (inherited from Source's as hard links), so that from
+// then on it depends on nothing of Source. Like Provision, the result is
+// uncommitted. Any earlier attempt under id is removed first.
+//
+// The steps run in this order; what runs beside them is started by one
+// step and waited for by a later one (or by fail):
+//
+//	begin   archive Source through Time   ┐ (goroutine: archiveSource,
+//	        choose the base backup        │  waited for by stage)
+//	copy    copy the base backup          ┘
+//	        inherit Source's backup       ┐ (goroutine, waited for by finish)
+//	stage   stage the first WAL           │
+//	replay  start postgres, feed the rest │ (goroutine: feed, waited for by replay)
+//	finish  settings back, password       ┘
+func (d *Driver) Restore(ctx context.Context, id string, t placement.RestoreTarget) (placement.Provisioned, error) {
+	if d.arch == nil {
+		return nil, placement.ErrNoArchive
 	}
-	conn, err := l.SuperuserConn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", l.in.id, err)
+	r := &restore{d: d, id: id, t: t, start: time.Now()}
+	if err := r.begin(ctx); err != nil {
+		return nil, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	res, err := conn.Exec(ctx, "BEGIN; SELECT pg_current_xact_id(); COMMIT; SELECT pg_walfile_name(pg_switch_wal())").ReadAll()
-	if err != nil {
-		return fmt.Errorf("switch wal of %s: %w", l.in.id, err)
+	for _, step := range []func(context.Context) error{r.copy, r.stage, r.replay, r.finish} {
+		if err := step(ctx); err != nil {
+			return nil, r.fail(err)
+		}
 	}
-	last := res[len(res)-1]
-	if len(last.Rows) != 1 {
-		return fmt.Errorf("switch wal of %s: no segment name", l.in.id)
-	}
-	seg := string(last.Rows[0][0])
-	return m.waitArchived(ctx, l.in.id, seg)
+	r.logDone()
+	return &provisioned{d: d, in: r.in, conn: r.conn, password: r.password}, nil
 }
 
-func (m *Manager) waitArchived(ctx context.Context, id, seg string) error {
-	// The archiver stores a segment within a few ms of the switch; a stat
-	// every 2 ms at most finds it without adding a coarse poll's delay to
-	// every branch.
-	delay := 500 * time.Microsecond
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		ok, err := m.cfg.Archive.Store.HasWAL(ctx, id, seg)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("WAL segment %s of %s not archived after 2 minutes", seg, id)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Millisecond)
-	}
+// restore is one run of Restore: its steps and what they hand each other.
+type restore struct {
+	d     *Driver
+	id    string
+	t     placement.RestoreTarget
+	start time.Time
+
+	archived  func() error      // waits for Source archived through t.Time
+	verifier  chan string       // the admin password's SCRAM verifier
+	inherited chan error        // Source's backup inherited; nil: not started
+	b         walarchive.Backup // the base backup restored
+	in        *inst
+	password  string
+	walStage  *walStage // nil: archive recovery with restore_command
+	origConf  []byte    // postgresql.auto.conf as the base backup had it
+	conn      *pgconn.PgConn
+
+	copied, staged, replayed, prepared time.Duration
+	finishAt                           time.Time
 }
 
-// runPrepare starts prepare (if any) and returns a function that waits for
-// its result; it may be called any number of times.
-func runPrepare(ctx context.Context, prepare func(context.Context) error) func() error {
-	if prepare == nil {
-		return func() error { return nil }
+// begin starts archiving the source, chooses the base backup and registers
+// the new instance. The base backups that can serve t.Time are all there
+// already (one that ends later is consistent after it): the copy need not
+// wait for the source's archive, only the WAL does.
+func (r *restore) begin(ctx context.Context) error {
+	r.archived = r.archiveSource(ctx)
+	a := r.d.arch.a
+	bs, err := a.Store.ListBackups(ctx, r.t.Source)
+	if err != nil {
+		return errors.Join(r.archived(), err)
 	}
+	if r.b, err = walarchive.ChooseBackup(bs, r.t.Time); err != nil {
+		if aerr := r.archived(); aerr != nil {
+			return aerr // e.g. the source is gone, and its archive with it
+		}
+		return err
+	}
+	r.in = newInst(r.d.lay, r.id, true)
+	if err := r.d.sup.add(r.in); err != nil {
+		_ = r.archived()
+		return fmt.Errorf("restore %s: %w", r.id, err)
+	}
+	r.password = r.t.AdminPassword
+	if r.password == "" {
+		r.password = auth.NewPassword()
+	}
+	// A few ms of hashing, beside the copy and the replay.
+	r.verifier = make(chan string, 1)
+	go func(pw string) { r.verifier <- auth.SCRAMVerifier(pw) }(r.password)
+	return nil
+}
+
+// archiveSource starts archiving the source through the target (waking it
+// first if it is stopped) and returns a function that waits for the
+// result; it may be called any number of times.
+func (r *restore) archiveSource(ctx context.Context) func() error {
 	done := make(chan struct{})
 	var err error
 	go func() {
 		defer close(done)
-		err = prepare(ctx)
+		in, aerr := r.d.sup.acquire(ctx, r.t.Source)
+		if aerr != nil {
+			err = fmt.Errorf("start source %s: %w", r.t.Source, aerr)
+			return
+		}
+		defer r.d.sup.release(in)
+		if aerr := r.d.arch.archiveThrough(ctx, in); aerr != nil {
+			err = fmt.Errorf("archive source %s: %w", r.t.Source, aerr)
+		}
 	}()
 	return func() error {
 		<-done
@@ -91,158 +130,111 @@ func runPrepare(ctx context.Context, prepare func(context.Context) error) func()
 	}
 }
 
-// RestoreTarget says what a restore replays: the archive of database
-// Source, up to and including the transactions committed at Time.
-type RestoreTarget struct {
-	Source string
-	Time   time.Time
-	// AdminPassword is set on the restored instance's admin role.
-	AdminPassword string
-	// Prepare, when set, runs beside the copy of the base backup and must
-	// succeed before the WAL is read: it makes the archive hold what the
-	// target needs (ArchiveThrough on the source, which may first have to
-	// start it). Its error is the restore's.
-	Prepare func(context.Context) error
+// fail undoes a restore that failed after begin, once what runs beside
+// the steps has ended.
+func (r *restore) fail(err error) error {
+	_ = r.archived()
+	if r.inherited != nil {
+		<-r.inherited // it writes under id's archive, which discard removes
+	}
+	if r.conn != nil {
+		r.conn.Close(context.Background())
+	}
+	r.d.discard(r.id)
+	return fmt.Errorf("restore %s from %s: %w", r.id, r.t.Source, err)
 }
 
-// ProvisionRestore makes instance id from Source's archive: the newest base
-// backup consistent at or before Time, replay of the archived WAL (staged
-// into pg_wal ahead of replay, or fetched by restore_command)
-// with recovery_target_time = Time (inclusive), promotion, the admin password,
-// and a first base backup of the new instance itself (inherited from
-// Source's as hard links), so that from then on it depends on nothing of
-// Source. Like Provision, the result is uncommitted:
-// a restart of the server removes it. Any earlier attempt under id is
-// removed first.
-func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarget) (*Provisioned, error) {
-	if !m.archiving() {
-		return nil, ErrNoArchive
+// copy copies the base backup into the new instance's directory (a golden
+// base backup from the golden directory it names), then starts the
+// inheritance of Source's backup and WAL as the new instance's own.
+func (r *restore) copy(ctx context.Context) error {
+	a := r.d.arch.a
+	cl := r.in.cl
+	_ = r.d.removeDir(r.id)
+	if err := os.Mkdir(cl.Dir, 0o700); err != nil {
+		return err
 	}
-	a := m.cfg.Archive
-	start := time.Now()
-	// The base backups that can serve t.Time are all there already (one
-	// that ends later is consistent after it): the copy need not wait for
-	// Prepare, only the WAL does.
-	prepared := runPrepare(ctx, t.Prepare)
-	bs, err := a.Store.ListBackups(ctx, t.Source)
-	if err != nil {
-		return nil, errors.Join(prepared(), err)
+	if err := r.d.cfg.RunAs.Chown(cl.Dir); err != nil {
+		return err
 	}
-	b, err := walarchive.ChooseBackup(bs, t.Time)
-	if err != nil {
-		if perr := prepared(); perr != nil {
-			return nil, perr // e.g. the source is gone, and its archive with it
+	var err error
+	if r.b.Golden != "" {
+		src, gerr := r.d.gold.dirOf(r.b.Golden)
+		if gerr != nil {
+			return gerr
 		}
-		return nil, err
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		prepared()
-		return nil, ErrClosed
-	}
-	if m.insts[id] != nil {
-		m.mu.Unlock()
-		prepared()
-		return nil, fmt.Errorf("restore %s: instance exists", id)
-	}
-	dir := filepath.Join(m.dbsDir(), id)
-	in := &inst{id: id, dir: dir, warm: true, lastUsed: time.Now()}
-	m.insts[id] = in
-	m.mu.Unlock()
-	pw := t.AdminPassword
-	if pw == "" {
-		pw = auth.NewPassword()
-	}
-	// The steps that need no instance run beside the copy and the replay:
-	// the SCRAM verifier (a few ms of hashing) and, once the base backup is
-	// copied, the inheritance of Source's backup and WAL as hard links.
-	verifier := make(chan string, 1)
-	go func() { verifier <- auth.SCRAMVerifier(pw) }()
-	var inherited chan error
-	fail := func(err error) (*Provisioned, error) {
-		prepared()
-		if inherited != nil {
-			<-inherited // it writes under id's archive, which discard removes
-		}
-		m.discard(in)
-		return nil, fmt.Errorf("restore %s from %s: %w", id, t.Source, err)
-	}
-	_ = m.removeDir(dir)
-	_ = a.Store.DeleteDatabase(ctx, id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fail(err)
-	}
-	if err := m.cfg.RunAs.Chown(dir); err != nil {
-		return fail(err)
-	}
-	data := filepath.Join(dir, "pgdata")
-	if b.Golden != "" {
-		src, err := m.goldenDirOf(b.Golden)
-		if err != nil {
-			return fail(err)
-		}
-		err = dirtree.Copy(src, data)
-		if err == nil {
-			_ = os.Remove(filepath.Join(data, goldenMarker))
+		if err = dirtree.Copy(src, cl.Data); err == nil {
+			_ = os.Remove(filepath.Join(cl.Data, postgres.RecipeMarker))
 		}
 	} else {
-		err = a.Store.GetBackup(ctx, t.Source, b.Name, data)
+		err = a.Store.GetBackup(ctx, r.t.Source, r.b.Name, cl.Data)
 	}
 	if err != nil {
-		return fail(fmt.Errorf("copy base backup %s: %w", b.Name, err))
+		return fmt.Errorf("copy base backup %s: %w", r.b.Name, err)
 	}
-	copied := time.Since(start)
-	inherited = make(chan error, 1)
+	r.copied = time.Since(r.start)
+	r.inherited = make(chan error, 1)
 	go func() {
 		// The instance's own first base backup: the source's backup it
-		// was restored from and the source's WAL since, inherited as hard
-		// links (no copy, no checkpoint); from here on it needs nothing of
-		// Source.
-		inherited <- a.Store.InheritBackup(context.WithoutCancel(ctx), t.Source, id, b)
+		// was restored from and the source's WAL since, as hard links
+		// (no copy, no checkpoint).
+		r.inherited <- a.Store.InheritBackup(context.WithoutCancel(ctx), r.t.Source, r.id, r.b)
 	}()
-	// The WAL to replay is staged into pg_wal and replayed in standby mode
-	// (walStage); without staging, or over a gap in the archive, it is
-	// fetched segment by segment in archive recovery.
-	if err := prepared(); err != nil {
-		return fail(err)
+	return nil
+}
+
+// stage waits for the source's archive, then stages the first of the WAL
+// to replay into pg_wal (replayed in standby mode, walStage); without
+// staging, or over a gap in the archive, replay fetches it segment by
+// segment in archive recovery instead.
+func (r *restore) stage(ctx context.Context) error {
+	if err := r.archived(); err != nil {
+		return err
 	}
-	stage, err := m.planStage(ctx, t.Source, b, data)
-	if err == nil && stage != nil {
-		err = stage.first(ctx)
+	stagedAt := time.Now()
+	data := r.in.cl.Data
+	s, err := planStage(ctx, r.d.arch.a, r.d.cfg.RunAs.Chown, r.t.Source, r.b, data)
+	if err == nil && s != nil {
+		err = s.first(ctx)
 	}
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	standby := stage != nil
-	stagedIn := time.Since(start) - copied
-	if err := markArchived(data, m.cfg.RunAs.Chown); err != nil {
-		return fail(err)
-	}
+	r.walStage = s
+	r.staged = time.Since(stagedAt)
+	r.prepared = stagedAt.Sub(r.start) - r.copied
+	return markArchived(data, r.d.cfg.RunAs.Chown)
+}
+
+// replay writes the recovery settings and starts postgres, which replays
+// up to the target and promotes; the feeder stages the rest of the WAL as
+// replay goes.
+func (r *restore) replay(ctx context.Context) error {
+	data := r.in.cl.Data
+	standby := r.walStage != nil
 	signal := filepath.Join(data, "recovery.signal")
 	replayTimeout := time.Hour
 	if standby {
 		// Standby mode waits for WAL that does not come instead of
 		// failing: the wait for promotion is bounded by what it replays.
 		signal = filepath.Join(data, "standby.signal")
-		replayTimeout = time.Minute + time.Duration(stage.bytes>>20)*time.Second
+		replayTimeout = time.Minute + time.Duration(r.walStage.bytes>>20)*time.Second
 	}
 	if err := os.WriteFile(signal, nil, 0o600); err != nil {
-		return fail(err)
+		return err
 	}
-	if err := m.cfg.RunAs.Chown(signal); err != nil {
-		return fail(err)
+	if err := r.d.cfg.RunAs.Chown(signal); err != nil {
+		return err
 	}
 	// The recovery settings go into postgresql.auto.conf, not -c flags,
-	// and the file is put back as it came after promotion: a tenant can
-	// read settings, and later starts must not see them.
-	autoConf := filepath.Join(data, "postgresql.auto.conf")
-	origConf, err := os.ReadFile(autoConf)
-	if err != nil {
-		return fail(err)
+	// and finish puts the file back as it came: a tenant can read
+	// settings, and later starts must not see them.
+	var err error
+	if r.origConf, err = os.ReadFile(filepath.Join(data, "postgresql.auto.conf")); err != nil {
+		return err
 	}
 	recovery := map[string]string{
-		"recovery_target_time":      t.Time.UTC().Format("2006-01-02 15:04:05.999999+00"),
+		"recovery_target_time":      r.t.Time.UTC().Format("2006-01-02 15:04:05.999999+00"),
 		"recovery_target_inclusive": "on",
 		"recovery_target_action":    "promote",
 		"recovery_target_timeline":  "latest",
@@ -256,82 +248,77 @@ func (m *Manager) ProvisionRestore(ctx context.Context, id string, t RestoreTarg
 		// after this long (default 5 s).
 		recovery["wal_retrieve_retry_interval"] = "5ms"
 	} else {
-		srcWAL, err := a.Store.WALDir(t.Source)
+		srcWAL, err := r.d.arch.a.Store.WALDir(r.t.Source)
 		if err != nil {
-			return fail(err)
+			return err
 		}
-		recovery["restore_command"] = walarchive.RestoreCommand(m.fromData(id, srcWAL))
+		recovery["restore_command"] = walarchive.RestoreCommand(r.d.arch.fromData(r.id, srcWAL))
 	}
 	if err := appendAutoConf(data, recovery); err != nil {
-		return fail(err)
+		return err
 	}
-	settings := m.instSettings(id)
 	startAt := time.Now()
-	// The rest of the WAL is staged as replay goes (a feeder error ends
-	// the start: replay would wait for it forever).
+	// Concurrency: the feeder runs beside the start; a feeder error ends
+	// the start (replay would wait for that WAL forever).
 	startCtx, stopStart := context.WithCancel(ctx)
 	defer stopStart()
 	fed := make(chan error, 1)
-	fedAll := !standby || stage.done()
-	if fedAll {
+	if !standby || r.walStage.done() {
 		fed <- nil
 	} else {
 		go func() {
-			err := stage.feed(startCtx, data)
+			err := r.walStage.feed(startCtx, data)
 			if err != nil {
 				stopStart()
 			}
 			fed <- err
 		}()
 	}
-	in.mu.Lock()
-	pm, err := StartPostmaster(startCtx, StartOptions{
-		Bin: m.cfg.Bin, RunAs: m.cfg.RunAs, DataDir: data, SocketDir: filepath.Join(dir, "s"),
-		Settings: settings, Logger: m.log.With("db", id), ReadyTimeout: replayTimeout,
-	})
-	if err == nil {
-		in.pm = pm
-		go m.watch(in, pm)
-	}
-	in.mu.Unlock()
+	r.in.mu.Lock()
+	err = r.d.sup.startLocked(startCtx, r.in, replayTimeout)
+	r.in.mu.Unlock()
 	stopStart()
 	if ferr := <-fed; ferr != nil && err != nil {
 		err = ferr
 	}
 	if err != nil {
-		return fail(fmt.Errorf("replay: %w", err))
+		return fmt.Errorf("replay: %w", err)
 	}
-	replayed := time.Since(startAt)
-	readyAt := time.Now()
-	if err := writeFileDurable(autoConf, origConf, m.cfg.RunAs.Chown); err != nil {
-		return fail(err)
-	}
-	conn, err := pgconn.Connect(ctx, superuserConnString(filepath.Join(dir, "s")))
-	if err != nil {
-		return fail(fmt.Errorf("connect: %w", err))
-	}
-	sql := fmt.Sprintf("SELECT pg_reload_conf(); ALTER ROLE %s PASSWORD '%s'", quoteIdent(AdminRole), <-verifier)
-	if _, err := conn.Exec(ctx, sql).ReadAll(); err != nil {
-		conn.Close(ctx)
-		return fail(fmt.Errorf("reload settings, set password: %w", err))
-	}
-	if err := <-inherited; err != nil {
-		inherited = nil
-		conn.Close(ctx)
-		return fail(err)
-	}
-	m.log.Info("restored instance", "component", "instance", "db", id, "source", t.Source, "base_backup", b.Name,
-		"copy_ms", copied.Milliseconds(), "wal_mb", walMB(stage), "standby", standby, "fed", !fedAll, "stage_ms", stagedIn.Milliseconds(),
-		"prepare_ms", (startAt.Sub(start) - copied - stagedIn).Milliseconds(), "replay_ms", replayed.Milliseconds(),
-		"finish_ms", time.Since(readyAt).Milliseconds(), "total_ms", time.Since(start).Milliseconds())
-	return &Provisioned{ID: id, AdminPassword: pw, conn: conn, m: m, in: in}, nil
+	r.replayed = time.Since(startAt)
+	return nil
 }
 
-func walMB(s *walStage) int64 {
-	if s == nil {
-		return 0
+// finish puts the settings back, sets the admin password and waits for
+// the inherited backup.
+func (r *restore) finish(ctx context.Context) error {
+	r.finishAt = time.Now()
+	if err := writeFileDurable(filepath.Join(r.in.cl.Data, "postgresql.auto.conf"), r.origConf, r.d.cfg.RunAs.Chown); err != nil {
+		return err
 	}
-	return s.bytes >> 20
+	conn, err := connect(ctx, r.in, placement.Superuser)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	r.conn = conn
+	sql := "SELECT pg_reload_conf(); " + postgres.SetPasswordSQL(placement.AdminRole, <-r.verifier)
+	if _, err := conn.Exec(ctx, sql).ReadAll(); err != nil {
+		return fmt.Errorf("reload settings, set password: %w", err)
+	}
+	err = <-r.inherited
+	r.inherited = nil
+	return err
+}
+
+func (r *restore) logDone() {
+	s := r.walStage
+	var walMB int64
+	if s != nil {
+		walMB = s.bytes >> 20
+	}
+	r.d.log.Info("restored instance", "component", "instance", "db", r.id, "source", r.t.Source, "base_backup", r.b.Name,
+		"copy_ms", r.copied.Milliseconds(), "wal_mb", walMB, "standby", s != nil, "stage_ms", r.staged.Milliseconds(),
+		"prepare_ms", r.prepared.Milliseconds(), "replay_ms", r.replayed.Milliseconds(),
+		"finish_ms", time.Since(r.finishAt).Milliseconds(), "total_ms", time.Since(r.start).Milliseconds())
 }
 
 // writeFileDurable replaces file with b (owned by the instances' OS user)
