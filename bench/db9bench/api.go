@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -14,10 +15,19 @@ type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
+	mu    sync.Mutex
+	made  map[string]bool // ids of the databases create made
+}
+
+// madeIt reports whether create made database id.
+func (c *apiClient) madeIt(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.made[id]
 }
 
 func newAPIClient(addr string) (*apiClient, error) {
-	c := &apiClient{base: "http://" + addr, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}}
+	c := &apiClient{base: "http://" + addr, made: map[string]bool{}, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}}
 	var reg struct {
 		Token string `json:"token"`
 	}
@@ -66,6 +76,11 @@ type dbInfo struct {
 func (c *apiClient) create(name string) (string, error) {
 	var d dbInfo
 	err := c.do("POST", "/customer/databases", map[string]string{"name": name}, 201, &d)
+	if err == nil {
+		c.mu.Lock()
+		c.made[d.ID] = true
+		c.mu.Unlock()
+	}
 	return d.ID, err
 }
 

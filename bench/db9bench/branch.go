@@ -14,11 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/db9/db9/internal/instance"
-	"github.com/db9/db9/internal/pgbin"
-	"github.com/db9/db9/internal/server"
-	"github.com/db9/db9/internal/walarchive"
 )
 
 // benchBranch: a branch of an N MB database until ACTIVE — at now, and at
@@ -112,7 +107,7 @@ func (c *apiClient) branchUntilActive(parent, name string, at *time.Time) (strin
 	return d.ID, took, nil
 }
 
-func branchOneSize(api *apiClient, srv *server.Server, dir string, mb int, settle, back time.Duration, n int, idleParent bool) error {
+func branchOneSize(api *apiClient, srv *benchServer, dir string, mb int, settle, back time.Duration, n int, idleParent bool) error {
 	var p createdDB
 	if err := api.do("POST", "/customer/databases", map[string]string{"name": fmt.Sprintf("src-%d", mb)}, 201, &p); err != nil {
 		return err
@@ -177,17 +172,9 @@ func branchOneSize(api *apiClient, srv *server.Server, dir string, mb int, settl
 	var cold []time.Duration
 	if idleParent {
 		stopWrites()
-		pid := filepath.Join(dir, "db9", "dbs", p.ID, "pgdata", "postmaster.pid")
 		for i := range n {
-			deadline := time.Now().Add(time.Minute)
-			for { // postgres removes its pid file when it stops
-				if _, err := os.Stat(pid); os.IsNotExist(err) {
-					break
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("parent %s not stopped for idleness after a minute", p.ID)
-				}
-				time.Sleep(50 * time.Millisecond)
+			if err := srv.waitStopped(p.ID, time.Minute); err != nil {
+				return err
 			}
 			id, d, err := api.branchUntilActive(p.ID, fmt.Sprintf("cold-%d-%d", mb, i), nil)
 			if err != nil {
@@ -210,7 +197,7 @@ func branchOneSize(api *apiClient, srv *server.Server, dir string, mb int, settl
 
 // logicalCopy is what a user does without branches: a new database, then
 // the parent's tables dumped into it through the PostgreSQL front door.
-func logicalCopy(api *apiClient, srv *server.Server, src createdDB, name string) (time.Duration, error) {
+func logicalCopy(api *apiClient, srv *benchServer, src createdDB, name string) (time.Duration, error) {
 	start := time.Now()
 	var dst createdDB
 	if err := api.do("POST", "/customer/databases", map[string]string{"name": name}, 201, &dst); err != nil {
@@ -231,179 +218,6 @@ func logicalCopy(api *apiClient, srv *server.Server, src createdDB, name string)
 }
 
 var writeTPSRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
-
-// benchArchive: what archiving costs. WAL archived by an idle database
-// (running, and stopped for idleness), and pgbench's TPC-B-like write
-// throughput on one instance with archiving on, then off (the same data
-// directory started by hand without archive_mode), alternating.
-func benchArchive(args []string) error {
-	fs := flag.NewFlagSet("archive", flag.ExitOnError)
-	e := commonFlags(fs)
-	idle := fs.Duration("idle", time.Minute, "idle observation window (extrapolated to a day)")
-	dur := fs.Duration("T", 30*time.Second, "pgbench duration per round")
-	rounds := fs.Int("rounds", 2, "pgbench rounds per side")
-	scale := fs.Int("s", 10, "pgbench scale")
-	fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
-	if err != nil {
-		return err
-	}
-	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
-	if err != nil {
-		return err
-	}
-	id, err := api.create("idle")
-	if err != nil {
-		return err
-	}
-	if err := api.sql(id, "CREATE TABLE t (i int); INSERT INTO t VALUES (1)"); err != nil {
-		return err
-	}
-	archive := filepath.Join(dir, "db9", "archive", id, "wal")
-	time.Sleep(2 * time.Second)
-	before := duBytes(archive)
-	time.Sleep(*idle)
-	runningIdle := duBytes(archive) - before
-	srv.Instances().Stop(id)
-	afterStop := duBytes(archive)
-	time.Sleep(*idle)
-	stoppedIdle := duBytes(archive) - afterStop
-	perDay := func(b int64) string {
-		return fmt.Sprintf("%.1f MB", float64(b)*float64(24*time.Hour)/float64(*idle)/1e6)
-	}
-	fmt.Println("| idle database | WAL archived in the window | per day (extrapolated) |\n|---|---|---|")
-	fmt.Printf("| running, no sessions, %s | %d bytes | %s |\n", *idle, runningIdle, perDay(runningIdle))
-	fmt.Printf("| the stop itself (pg_switch_wal + shutdown) | %d bytes | once per idle stop |\n", afterStop-before-runningIdle)
-	fmt.Printf("| stopped for idleness, %s | %d bytes | %s |\n", *idle, stoppedIdle, perDay(stoppedIdle))
-
-	bin, err := pgbin.Find()
-	if err != nil {
-		return err
-	}
-	runAs, err := pgbin.ResolveRunAs()
-	if err != nil {
-		return err
-	}
-	bid, err := api.create("pgbench")
-	if err != nil {
-		return err
-	}
-	lease, err := srv.Instances().Acquire(ctx, bid)
-	if err != nil {
-		return err
-	}
-	sock := lease.SocketDir()
-	lease.Release()
-	base := []string{"-h", sock, "-p", "5432", "-U", instance.Superuser}
-	if out, err := exec.Command("pgbench", append(base, "-i", "-q", "-s", strconv.Itoa(*scale), "postgres")...).CombinedOutput(); err != nil {
-		return fmt.Errorf("pgbench -i: %v: %s", err, out)
-	}
-	psql := func(sql string) error {
-		out, err := exec.Command("psql", append(base[:len(base):len(base)], "-X", "-q", "-d", "postgres", "-c", sql)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("psql %q: %v: %s", sql, err, out)
-		}
-		return nil
-	}
-	run := func(d time.Duration) (float64, error) {
-		// Each run starts from the same state: tables vacuumed, nothing
-		// dirty (a checkpoint), so neither side pays for the other's debt.
-		if err := psql("VACUUM ANALYZE"); err != nil {
-			return 0, err
-		}
-		if err := psql("CHECKPOINT"); err != nil {
-			return 0, err
-		}
-		out, err := exec.Command("pgbench", append(base, "-n", "-c", "4", "-j", "2", "-T", strconv.Itoa(int(d.Seconds())), "postgres")...).CombinedOutput()
-		if err != nil {
-			return 0, fmt.Errorf("pgbench: %v: %s", err, out)
-		}
-		m := writeTPSRE.FindSubmatch(out)
-		if m == nil {
-			return 0, fmt.Errorf("pgbench output: %s", out)
-		}
-		return strconv.ParseFloat(string(m[1]), 64)
-	}
-	backups := func() int {
-		bs, _ := (&walarchive.Local{Root: filepath.Join(dir, "db9", "archive")}).ListBackups(ctx, bid)
-		return len(bs)
-	}
-	runOn := func(d time.Duration) (float64, int, error) {
-		l, err := srv.Instances().Acquire(ctx, bid)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer l.Release()
-		b0 := backups()
-		tps, err := run(d)
-		return tps, backups() - b0, err
-	}
-	stopDB9 := func() {
-		// A scheduled base backup may hold the instance for a while.
-		for !srv.Instances().Stop(bid) && srv.Instances().Running(bid) {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	runOff := func(d time.Duration) (float64, error) {
-		stopDB9()
-		pm, err := instance.StartPostmaster(ctx, instance.StartOptions{Bin: bin, RunAs: runAs, DataDir: filepath.Join(srv.Instances().Dir(bid), "pgdata"), SocketDir: sock})
-		if err != nil {
-			return 0, err
-		}
-		defer pm.Stop(30 * time.Second)
-		return run(d)
-	}
-	if _, _, err := runOn(5 * time.Second); err != nil { // warm-up, not counted
-		return err
-	}
-	var on, off []float64
-	taken := 0
-	fmt.Println("\n| round | side | tps | base backups taken during the run |\n|---|---|---|---|")
-	for r := range *rounds {
-		// ABBA: on, off, off, on, ... so drift over time hits both sides.
-		sides := []bool{true, false}
-		if r%2 == 1 {
-			sides = []bool{false, true}
-		}
-		for _, isOn := range sides {
-			if isOn {
-				tps, nb, err := runOn(*dur)
-				if err != nil {
-					return err
-				}
-				on = append(on, tps)
-				taken += nb
-				fmt.Printf("| %d | on | %.0f | %d |\n", r+1, tps, nb)
-			} else {
-				tps, err := runOff(*dur)
-				if err != nil {
-					return err
-				}
-				off = append(off, tps)
-				fmt.Printf("| %d | off | %.0f | |\n", r+1, tps)
-			}
-		}
-	}
-	mean := func(xs []float64) float64 {
-		s := 0.0
-		for _, x := range xs {
-			s += x
-		}
-		return s / float64(len(xs))
-	}
-	fmt.Println("\n| pgbench TPC-B, -c 4 -j 2, scale", *scale, "| rounds | tps (mean) |\n|---|---|---|")
-	fmt.Printf("| archiving on (db9 instance; %d scheduled base backups during the runs) | %d | %.0f |\n", taken, len(on), mean(on))
-	fmt.Printf("| archiving off (same data directory, archive_mode off) | %d | %.0f |\n", len(off), mean(off))
-	fmt.Printf("| **on / off** | | **%.2f** |\n", mean(on)/mean(off))
-	return nil
-}
 
 func duBytes(dir string) int64 {
 	var n int64

@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 )
 
@@ -38,7 +38,7 @@ func benchCopy(args []string) error {
 		if err != nil {
 			return err
 		}
-		*src = filepath.Join(dir, "db9", "golden", strconv.Itoa(bin.Major))
+		*src = layout.Layout{DataDir: filepath.Join(dir, "db9")}.Golden(bin.Major)
 	}
 	files, bytes := 0, int64(0)
 	if err := filepath.Walk(*src, func(_ string, fi os.FileInfo, err error) error {

@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
+	"github.com/db9/db9/internal/postgres"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -39,19 +40,19 @@ func benchCreate(args []string) error {
 	if err != nil {
 		return err
 	}
-	peerData := filepath.Join(dir, "peer", "pgdata")
-	if err := instance.InitDB(ctx, bin, runAs, peerData, "postgres", 0); err != nil {
+	peer := layout.ClusterAt(filepath.Join(dir, "peer"))
+	peerData, peerSock := peer.Data, peer.SocketDir
+	if err := postgres.InitDB(ctx, bin, runAs, peerData, "postgres", 0); err != nil {
 		return err
 	}
-	peerSock := filepath.Join(dir, "peer", "s")
-	pm, err := instance.StartPostmaster(ctx, instance.StartOptions{Bin: bin, RunAs: runAs, DataDir: peerData, SocketDir: peerSock,
+	pm, err := postgres.Start(ctx, postgres.Options{Bin: bin, RunAs: runAs, DataDir: peerData, SocketDir: peerSock,
 		Settings: map[string]string{"max_connections": "100", "shared_buffers": "128MB"}})
 	if err != nil {
 		return err
 	}
 	defer pm.Stop(30 * time.Second)
 	peerConn := func(db string) string {
-		return fmt.Sprintf("host=%s port=5432 user=postgres dbname=%s sslmode=disable", peerSock, db)
+		return fmt.Sprintf("host=%s port=%d user=postgres dbname=%s sslmode=disable", peerSock, layout.Port, db)
 	}
 	peerCreate := func(name string) (time.Duration, error) {
 		start := time.Now()
@@ -134,7 +135,7 @@ func benchCreate(args []string) error {
 			return fmt.Errorf("peer: %w", err)
 		}
 		apiCall = nil
-		waitPools(srv, e.warmPool, e.sparePool)
+		waitPools(srv, api, e.warmPool, e.sparePool)
 		mine, err := run("db9"+c.label, c.n, c.par, db9Create)
 		if err != nil {
 			return fmt.Errorf("db9: %w", err)

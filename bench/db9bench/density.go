@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/db9/db9/internal/layout"
 )
 
 // benchDensity creates many databases on one server (most end up
@@ -69,9 +71,9 @@ func benchDensity(args []string) error {
 	}
 	createTime := time.Since(start)
 	time.Sleep(*idle + 3*time.Second) // let the reaper stop them
-	running := countPostmasters(filepath.Join(dir, "db9", "dbs"))
+	running := countPostmasters(layout.Layout{DataDir: filepath.Join(dir, "db9")}.DBs())
 	memAll := usedMemKB() - memBefore
-	du := duKB(filepath.Join(dir, "db9", "dbs"))
+	du := duKB(layout.Layout{DataDir: filepath.Join(dir, "db9")}.DBs())
 	perDB := float64(du) / 1024 / float64(running.total)
 
 	// Every one answers SQL (each a cold start).

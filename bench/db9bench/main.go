@@ -20,10 +20,13 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/db9/db9/internal/cli"
 	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/server"
 )
 
@@ -109,8 +112,17 @@ func (e *env) dataDir() (string, func(), error) {
 	}, nil
 }
 
-// startServer runs an in-process db9 server on dir.
-func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle time.Duration) (*server.Server, error) {
+// benchServer is an in-process db9 server and its data directory's
+// layout, which the benchmarks read to reach an instance directly (the
+// peer of the front doors) and to see whether its postmaster runs.
+type benchServer struct {
+	*server.Server
+	lay layout.Layout
+}
+
+// startServer runs an in-process db9 server on dir; set, when not nil,
+// changes its configuration.
+func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle time.Duration, set ...func(*config.Server)) (*benchServer, error) {
 	cfg := config.Defaults()
 	cfg.DataDir = filepath.Join(dir, "db9")
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -119,6 +131,9 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	cfg.WarmPool = warmPool
 	cfg.SparePool = sparePool
 	cfg.AnonymousDBLimit = 1 << 30
+	for _, f := range set {
+		f(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -131,12 +146,40 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	if err := s.Open(ctx); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &benchServer{Server: s, lay: layout.Layout{DataDir: cfg.DataDir}}, nil
+}
+
+// directConn is the connection string of user on database id's instance
+// socket, bypassing the front doors.
+func (s *benchServer) directConn(id, user string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", s.lay.DB(id).SocketDir, layout.Port, user)
+}
+
+// postmaster is the pid of database id's running postmaster, or 0.
+func (s *benchServer) postmaster(id string) int {
+	data := s.lay.DB(id).Data
+	if !postgres.Alive(data) {
+		return 0
+	}
+	return postgres.PostmasterPid(data)
+}
+
+// waitStopped waits until database id's instance was stopped for
+// idleness (the server runs with a short --idle-timeout).
+func (s *benchServer) waitStopped(id string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for s.postmaster(id) != 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not stopped for idleness within %s", id, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
 
 // serverWithDB starts an in-process server on a new data directory and
 // creates one database in it for an anonymous customer; close undoes both.
-func serverWithDB(e *env, name string) (srv *server.Server, api *apiClient, id string, close func(), err error) {
+func serverWithDB(e *env, name string) (srv *benchServer, api *apiClient, id string, close func(), err error) {
 	dir, cleanup, err := e.dataDir()
 	if err != nil {
 		return nil, nil, "", nil, err
@@ -193,14 +236,36 @@ func ratio(a, b time.Duration) string {
 	return fmt.Sprintf("%.2f", float64(a)/float64(b))
 }
 
-// waitPools waits until the server's warm pool (at its current, possibly
-// grown, target) and spare pool are full, as on a server that has been up
-// a while, so phases start alike.
-func waitPools(srv *server.Server, warm, spare int) {
+// waitPools waits until the server's warm pool holds at least warm
+// instances and its spare pool spare copies, and both stopped changing
+// (the warm pool may have grown past warm after a burst), as on a server
+// that has been up a while, so phases start alike. It watches the data
+// directory: a warm instance is a directory under dbs/ that is no
+// database api made.
+func waitPools(srv *benchServer, api *apiClient, warm, spare int) {
+	count := func() (w, s int) {
+		dbs, _ := os.ReadDir(srv.lay.DBs())
+		for _, d := range dbs {
+			if !api.madeIt(d.Name()) && srv.postmaster(d.Name()) != 0 {
+				w++
+			}
+		}
+		spares, _ := os.ReadDir(srv.lay.Spares())
+		for _, d := range spares {
+			if !strings.HasSuffix(d.Name(), ".tmp") {
+				s++
+			}
+		}
+		return w, s
+	}
 	deadline := time.Now().Add(2 * time.Minute)
+	lastW, lastS, since := -1, -1, time.Now()
 	for time.Now().Before(deadline) {
-		w, s := srv.Instances().PoolSizes()
-		if w >= max(warm, srv.Instances().WarmTarget()) && s >= spare {
+		w, s := count()
+		if w != lastW || s != lastS {
+			lastW, lastS, since = w, s, time.Now()
+		}
+		if w >= warm && s >= spare && time.Since(since) >= 500*time.Millisecond {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/layout"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -70,12 +72,9 @@ func benchProxy(args []string) error {
 	if err := api.do("POST", "/customer/databases/bench/connect-token", nil, 200, &tok); err != nil {
 		return err
 	}
-	sock := filepath.Join(srv.Instances().Dir(db.ID), "s")
-	proxyURL := func(pw, sslmode string) string {
-		return (&url.URL{Scheme: "postgresql", User: url.UserPassword(db.ID+".admin", pw), Host: srv.PGAddr(), Path: "/postgres",
-			RawQuery: "sslmode=" + sslmode}).String()
-	}
-	direct := fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock)
+	sock := srv.lay.DB(db.ID).SocketDir
+	proxyURL := func(pw, sslmode string) string { return frontDoorURL(srv, db.ID, pw, sslmode) }
+	direct := srv.directConn(db.ID, "admin")
 
 	bouncer, bouncerPID, stopBouncer, err := startPgBouncer(dir, sock)
 	if err != nil {
@@ -88,6 +87,20 @@ func benchProxy(args []string) error {
 	if out, err := exec.Command("pgbench", "-i", "-q", "-s", strconv.Itoa(*scale), proxyURL(db.AdminPassword, "disable")).CombinedOutput(); err != nil {
 		return fmt.Errorf("pgbench -i: %v: %s", err, out)
 	}
+	// The relay before event loops runs on a second server of its own
+	// (--pg-relay-loops off), with a database of the same size.
+	goroutinesURL := ""
+	if slices.Contains(strings.Split(*only, ","), "db9goroutines") {
+		gsrv, gdb, closeG, err := auxServer(ctx, filepath.Join(dir, "goroutines"), 0, func(c *config.Server) { c.PGRelayLoops = -1 })
+		if err != nil {
+			return err
+		}
+		defer closeG()
+		goroutinesURL = frontDoorURL(gsrv, gdb.ID, gdb.AdminPassword, "disable")
+		if out, err := exec.Command("pgbench", "-i", "-q", "-s", strconv.Itoa(*scale), goroutinesURL).CombinedOutput(); err != nil {
+			return fmt.Errorf("pgbench -i: %v: %s", err, out)
+		}
+	}
 	type run struct {
 		key, name, conn string
 	}
@@ -95,7 +108,7 @@ func benchProxy(args []string) error {
 	for _, r := range []run{
 		{"direct", "direct: instance Unix socket", direct},
 		{"db9", "db9 proxy (TCP, password, sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
-		{"db9goroutines", "db9 proxy, goroutine relay (sslmode=disable)", proxyURL(db.AdminPassword, "disable")},
+		{"db9goroutines", "db9 proxy, goroutine relay (sslmode=disable; a second server, its own instance)", goroutinesURL},
 		{"db9tls", "db9 proxy (TCP, password, sslmode=require)", proxyURL(db.AdminPassword, "require")},
 		{"bouncer", "PgBouncer 1.18 session mode (TCP)", bouncerConn},
 	} {
@@ -112,7 +125,6 @@ func benchProxy(args []string) error {
 	per := max(*dur/time.Duration(*rounds), time.Second)
 	for range *rounds {
 		for _, r := range runs {
-			srv.PG().SetLoopRelay(r.key != "db9goroutines")
 			door := 0
 			switch {
 			case strings.HasPrefix(r.key, "db9"):
@@ -171,16 +183,25 @@ func benchProxy(args []string) error {
 		fmt.Println(summarize(ds).row(s.name))
 	}
 
-	fmt.Printf("\nCold connect: the instance stopped (Manager.Stop), then connect + authenticate + `select 1`, %d times\n\n%s\n", *cold, tableHead)
-	for _, s := range []run{{name: "cold, password", conn: proxyURL(db.AdminPassword, "disable")}, {name: "cold, connect token", conn: proxyURL(tok.Token, "disable")}} {
+	// Cold connects go to a second server whose databases stop moments
+	// after their last session (--idle-timeout).
+	csrv, cdb, closeC, err := auxServer(ctx, filepath.Join(dir, "cold"), coldIdle, nil)
+	if err != nil {
+		return err
+	}
+	defer closeC()
+	var ctok struct {
+		Token string `json:"token"`
+	}
+	if err := cdb.api.do("POST", "/customer/databases/"+cdb.ID+"/connect-token", nil, 200, &ctok); err != nil {
+		return err
+	}
+	fmt.Printf("\nCold connect: the instance stopped for idleness, then connect + authenticate + `select 1`, %d times\n\n%s\n", *cold, tableHead)
+	for _, s := range []run{{name: "cold, password", conn: frontDoorURL(csrv, cdb.ID, cdb.AdminPassword, "disable")}, {name: "cold, connect token", conn: frontDoorURL(csrv, cdb.ID, ctok.Token, "disable")}} {
 		var ds []time.Duration
 		for range *cold {
-			deadline := time.Now().Add(10 * time.Second)
-			for !srv.Instances().Stop(db.ID) {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("could not stop %s", db.ID)
-				}
-				time.Sleep(20 * time.Millisecond) // the last session's lease is still being released
+			if err := csrv.waitStopped(cdb.ID, time.Minute); err != nil {
+				return err
 			}
 			one, err := connectTimes(ctx, s.conn, 1)
 			if err != nil {
@@ -271,7 +292,7 @@ func startPgBouncer(dir, sock string) (string, int, func(), error) {
 	}
 	os.Chmod(bdir, 0o777)
 	ini := fmt.Sprintf(`[databases]
-bench = host=%s port=5432 dbname=postgres user=admin
+bench = host=%s port=%d dbname=postgres user=admin
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = %s
@@ -283,7 +304,7 @@ max_client_conn = 200
 default_pool_size = 40
 logfile = %s/pgbouncer.log
 pidfile = %s/pgbouncer.pid
-`, sock, port, bdir, bdir, bdir)
+`, sock, layout.Port, port, bdir, bdir, bdir)
 	if err := os.WriteFile(filepath.Join(bdir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
 		return "", 0, nil, err
 	}
@@ -317,4 +338,40 @@ pidfile = %s/pgbouncer.pid
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// frontDoorURL is the URL of database id through srv's PostgreSQL front door.
+func frontDoorURL(srv *benchServer, id, password, sslmode string) string {
+	return (&url.URL{Scheme: "postgresql", User: url.UserPassword(id+".admin", password), Host: srv.PGAddr(), Path: "/postgres",
+		RawQuery: "sslmode=" + sslmode}).String()
+}
+
+// auxDB is the database of an auxiliary server.
+type auxDB struct {
+	ID            string `json:"id"`
+	AdminPassword string `json:"admin_password"`
+	api           *apiClient
+}
+
+// auxServer starts a second server in dir (no warm or spare instances, so
+// it does no background work during the measurements) with one database.
+func auxServer(ctx context.Context, dir string, idle time.Duration, set func(*config.Server)) (*benchServer, auxDB, func(), error) {
+	var sets []func(*config.Server)
+	if set != nil {
+		sets = append(sets, set)
+	}
+	var db auxDB
+	srv, err := startServer(ctx, dir, 0, 0, idle, sets...)
+	if err != nil {
+		return nil, db, nil, err
+	}
+	closeSrv := func() { srv.Close(ctx) }
+	if db.api, err = newAPIClient(srv.HTTPAddr()); err == nil {
+		err = db.api.do("POST", "/customer/databases", map[string]any{"name": "bench"}, 201, &db)
+	}
+	if err != nil {
+		closeSrv()
+		return nil, db, nil, err
+	}
+	return srv, db, closeSrv, nil
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,17 +35,16 @@ func benchResetCost(args []string) error {
 	if len(variants) == 0 {
 		variants = []string{"", "DISCARD ALL"}
 	}
-	srv, _, id, closeServer, err := serverWithDB(e, "resetcost")
+	srv, api, id, closeServer, err := serverWithDB(e, "resetcost")
 	if err != nil {
 		return err
 	}
 	defer closeServer()
 	ctx := context.Background()
-	waitPools(srv, e.warmPool, e.sparePool)
-	sock := filepath.Join(srv.Instances().Dir(id), "s")
+	waitPools(srv, api, e.warmPool, e.sparePool)
 	conns := make([]*pgconn.PgConn, *clients)
 	for i := range conns {
-		c, err := pgconn.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock))
+		c, err := pgconn.Connect(ctx, srv.directConn(id, "admin"))
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -34,10 +33,7 @@ func benchSQLHTTP(args []string) error {
 	}
 	defer closeServer()
 	ctx := context.Background()
-	sock := filepath.Join(srv.Instances().Dir(id), "s")
-	direct := func() (*pgx.Conn, error) {
-		return pgx.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=admin dbname=postgres sslmode=disable", sock))
-	}
+	direct := func() (*pgx.Conn, error) { return pgx.Connect(ctx, srv.directConn(id, "admin")) }
 	path := "/customer/databases/" + id + "/sql"
 	body := []byte(`{"query":"select 1"}`)
 	want := []byte(`"rows":[[1]]`)
@@ -88,7 +84,7 @@ func benchSQLHTTP(args []string) error {
 	h1, d1 := summarize(hl), summarize(dl)
 
 	// Throughput with concurrent clients.
-	pm := srv.Instances().Pid(id)
+	pm := srv.postmaster(id)
 	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, stats, cpuUse, error) {
 		cpu0, pg0, allocs0 := selfCPU(), postmasterCPU(pm), mallocs()
 		var stop atomic.Bool
@@ -154,7 +150,7 @@ func benchSQLHTTP(args []string) error {
 	var hN, dN stats
 	var hCPU, dCPU cpuUse
 	var roundRatios []string
-	waitPools(srv, e.warmPool, e.sparePool) // no instance copies or starts during the runs
+	waitPools(srv, api, e.warmPool, e.sparePool) // no instance copies or starts during the runs
 	for r := 0; r < max(1, *rounds); r++ {
 		if r == 0 && *cpuprofile != "" {
 			f, err := os.Create(*cpuprofile)

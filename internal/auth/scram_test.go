@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgtest"
 )
 
@@ -78,7 +79,7 @@ func TestSCRAMVerifier_PostgreSQL(t *testing.T) {
 	}
 
 	hba := "local all " + testRole + " scram-sha-256\nlocal all all trust\n"
-	if err := os.WriteFile(filepath.Join(c.Dir, "pgdata", "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(layout.ClusterAt(c.Dir).Data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	exec("SELECT pg_reload_conf()")

@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
+	"github.com/db9/db9/internal/postgres"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -31,7 +32,7 @@ type Config struct {
 type Catalog struct {
 	cfg  Config
 	log  *slog.Logger
-	pm   *instance.Postmaster // the managed cluster, nil for an external one
+	pm   *postgres.Process // the managed cluster, nil for an external one
 	pool *pgxpool.Pool
 }
 
@@ -46,9 +47,6 @@ func New(cfg Config) *Catalog {
 	return &Catalog{cfg: cfg, log: cfg.Logger}
 }
 
-// ManagedDir is the managed cluster's directory under a data directory.
-func ManagedDir(dataDir string) string { return filepath.Join(dataDir, "catalog") }
-
 // Open starts the managed cluster when needed (or uses one already running
 // on it, e.g. the server's while an operator command runs), connects, and
 // applies migrations.
@@ -59,7 +57,7 @@ func (c *Catalog) Open(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		url = fmt.Sprintf("host=%s port=5432 user=%s dbname=postgres sslmode=disable application_name=db9-catalog", sock, superuser)
+		url = fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable application_name=db9-catalog", sock, layout.Port, superuser)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -84,9 +82,8 @@ func (c *Catalog) Open(ctx context.Context) error {
 }
 
 func (c *Catalog) openManaged(ctx context.Context) (string, error) {
-	dir := ManagedDir(c.cfg.DataDir)
-	data := filepath.Join(dir, "pgdata")
-	sock := filepath.Join(dir, "s")
+	cl := layout.Layout{DataDir: c.cfg.DataDir}.Catalog()
+	dir, data, sock := cl.Dir, cl.Data, cl.SocketDir
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		if err := c.initManaged(ctx, dir, data); err != nil {
 			return "", err
@@ -96,7 +93,7 @@ func (c *Catalog) openManaged(ctx context.Context) (string, error) {
 		// Another db9 process (the server) runs it; share it.
 		return sock, nil
 	}
-	pm, err := instance.StartPostmaster(ctx, instance.StartOptions{
+	pm, err := postgres.Start(ctx, postgres.Options{
 		Bin: c.cfg.Bin, RunAs: c.cfg.RunAs, DataDir: data, SocketDir: sock,
 		Logger: c.log.With("db", "catalog"),
 	})
@@ -118,7 +115,7 @@ func (c *Catalog) initManaged(ctx context.Context, dir, data string) error {
 	}
 	tmp := data + ".tmp"
 	_ = os.RemoveAll(tmp)
-	if err := instance.InitDB(ctx, c.cfg.Bin, c.cfg.RunAs, tmp, superuser, 0); err != nil {
+	if err := postgres.InitDB(ctx, c.cfg.Bin, c.cfg.RunAs, tmp, superuser, 0); err != nil {
 		return fmt.Errorf("create catalog cluster: %w", err)
 	}
 	conf := "\n# db9 catalog settings\nlisten_addresses = ''\nunix_socket_permissions = 0700\nmax_connections = 40\nshared_buffers = 32MB\ntimezone = 'UTC'\nlog_timezone = 'UTC'\nlog_min_messages = warning\n"
@@ -142,7 +139,7 @@ func (c *Catalog) initManaged(ctx context.Context, dir, data string) error {
 
 // running reports whether a live postmaster holds the data directory.
 func running(data string) bool {
-	return instance.PostmasterAlive(data)
+	return postgres.Alive(data)
 }
 
 // Close closes the pool and stops the managed cluster this process started.

@@ -40,6 +40,11 @@ type Server struct {
 	// BranchStageWALMB is the WAL (MB) a branch stages ahead of its
 	// replay. 0: none, segments are fetched one by one.
 	BranchStageWALMB int
+	// PGRelayLoops is pgproxy.Config.RelayLoops: 0 the default number of
+	// relay event loops, negative none (every session relays with two
+	// goroutines). Not a flag: the benchmark that compares the two relays
+	// sets it.
+	PGRelayLoops int
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".

@@ -9,7 +9,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -113,7 +113,7 @@ func (s *Service) checkRestorable(ctx context.Context, parent catalog.DatabaseRo
 	if r := s.cfg.PITRRetention; r > 0 && target.Before(now.Add(-r)) {
 		return platform.Errorf(platform.CodeUnprocessable, "snapshot_at: %s is outside the point-in-time window (%s back)", at, r)
 	}
-	earliest, err := s.inst.EarliestRestorable(ctx, parent.ID)
+	earliest, err := s.place.EarliestRestorable(ctx, parent.ID)
 	if err != nil {
 		return fmt.Errorf("earliest restorable moment of %s: %w", parent.ID, err)
 	}
@@ -161,13 +161,13 @@ func (s *Service) runClone(ctx context.Context, row catalog.DatabaseRow) {
 			return
 		}
 		if ferr == nil { // deleted while cloning
-			_ = s.inst.Destroy(fctx, row.ID)
+			_ = s.place.Destroy(fctx, row.ID)
 			return
 		}
 		err = fmt.Errorf("record branch active: %w", ferr)
 	}
 	s.log.Error("branch failed", "component", "control", "db", row.ID, "parent", row.ParentDatabaseID, "err", err)
-	if derr := s.inst.Destroy(fctx, row.ID); derr != nil {
+	if derr := s.place.Destroy(fctx, row.ID); derr != nil {
 		s.log.Error("remove failed branch instance", "component", "control", "db", row.ID, "err", derr)
 	}
 	if _, ferr := s.cat.FinishClone(fctx, row.ID, platform.StateCreateFailed, cloneFailureReason(err)); ferr != nil {
@@ -191,30 +191,18 @@ func (s *Service) clone(ctx context.Context, row catalog.DatabaseRow) error {
 	if err != nil {
 		return err
 	}
-	// The parent (started first if it was stopped) archives through the
-	// target while the branch's base backup is copied.
-	archive := func(ctx context.Context) error {
-		lease, err := s.inst.Acquire(ctx, row.ParentDatabaseID)
-		if errors.Is(err, instance.ErrNotFound) {
-			return errParentGone
-		}
-		if err != nil {
-			return fmt.Errorf("start parent %s: %w", row.ParentDatabaseID, err)
-		}
-		err = lease.ArchiveThrough(ctx)
-		lease.Release()
-		if err != nil {
-			return fmt.Errorf("archive parent %s: %w", row.ParentDatabaseID, err)
-		}
-		return nil
-	}
-	prov, err := s.inst.ProvisionRestore(ctx, row.ID, instance.RestoreTarget{
-		Source: row.ParentDatabaseID, Time: *row.SnapshotAt, AdminPassword: pw, Prepare: archive,
+	// The driver wakes the parent if it is stopped and has it archive
+	// through the target while the branch's base backup is copied.
+	prov, err := s.place.Restore(ctx, row.ID, placement.RestoreTarget{
+		Source: row.ParentDatabaseID, Time: *row.SnapshotAt, AdminPassword: pw,
 	})
 	if err != nil {
 		// A parent deleted meanwhile takes its archive along: whichever
 		// step noticed first, that is the reason to give.
-		if _, gerr := s.cat.GetDatabase(ctx, row.CustomerID, row.ParentDatabaseID); errors.Is(gerr, catalog.ErrNotFound) && !errors.Is(err, errParentGone) {
+		if errors.Is(err, placement.ErrNotFound) {
+			return fmt.Errorf("%w (%v)", errParentGone, err)
+		}
+		if _, gerr := s.cat.GetDatabase(ctx, row.CustomerID, row.ParentDatabaseID); errors.Is(gerr, catalog.ErrNotFound) {
 			return fmt.Errorf("%w (%v)", errParentGone, err)
 		}
 		return err

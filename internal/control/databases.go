@@ -10,8 +10,9 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/postgres"
 )
 
 // Credentials are the admin login of a database.
@@ -73,7 +74,7 @@ func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDat
 		return CreatedDatabase{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
 	}
 
-	prov, err := s.inst.Provision(ctx)
+	prov, err := s.place.Provision(ctx)
 	if err != nil {
 		return CreatedDatabase{}, platform.Wrap(platform.CodeUnavailable, err, "could not start a database instance; try again")
 	}
@@ -83,10 +84,10 @@ func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDat
 			return CreatedDatabase{}, fmt.Errorf("set admin password: %w", err)
 		}
 	}
-	password := prov.AdminPassword
+	password := prov.AdminPassword()
 	row, err := s.cat.InsertDatabase(ctx, catalog.DatabaseRow{
 		Database: platform.Database{
-			ID: prov.ID, CustomerID: p.Customer.ID, Name: req.Name, State: platform.StateActive, Region: region,
+			ID: prov.ID(), CustomerID: p.Customer.ID, Name: req.Name, State: platform.StateActive, Region: region,
 		},
 		AdminPasswordEnc: s.sealer.Seal(password),
 	}, limit)
@@ -120,7 +121,7 @@ func validPassword(pw string) error {
 }
 
 func (s *Service) credentials(id, password string) Credentials {
-	return Credentials{AdminUser: instance.AdminRole, AdminPassword: password, ConnectionString: s.ConnectionString(id, instance.AdminRole, password)}
+	return Credentials{AdminUser: placement.AdminRole, AdminPassword: password, ConnectionString: s.ConnectionString(id, placement.AdminRole, password)}
 }
 
 // GetDatabase returns a customer's database by id or name. Other
@@ -195,7 +196,7 @@ func (s *Service) DeleteDatabase(ctx context.Context, p Principal, idOrName stri
 	}
 	// The removal must finish even if the client goes away.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.inst.Destroy(ctx, row.ID); err != nil {
+	if err := s.place.Destroy(ctx, row.ID); err != nil {
 		return fmt.Errorf("destroy instance %s: %w", row.ID, err)
 	}
 	s.types.Delete(row.ID)
@@ -252,13 +253,13 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, idOrName strin
 		return Credentials{}, err
 	}
 	defer lease.Release()
-	conn, err := lease.SuperuserConn(ctx)
+	conn, err := lease.Connect(ctx, placement.Superuser)
 	if err != nil {
 		return Credentials{}, platform.Wrap(platform.CodeUnavailable, err, "database is unavailable; try again")
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	password := auth.NewPassword()
-	if err := instance.SetRolePassword(ctx, conn, instance.AdminRole, password); err != nil {
+	if err := postgres.SetRolePassword(ctx, conn, placement.AdminRole, password); err != nil {
 		return Credentials{}, err
 	}
 	err = s.cat.SetAdminPassword(ctx, row.ID, s.sealer.Seal(password))
@@ -270,13 +271,13 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, idOrName strin
 }
 
 // acquire holds the instance running, mapping instance errors to public ones.
-func (s *Service) acquire(ctx context.Context, id string) (*instance.Lease, error) {
+func (s *Service) acquire(ctx context.Context, id string) (placement.Lease, error) {
 	start := time.Now()
-	lease, err := s.inst.Acquire(ctx, id)
+	lease, err := s.place.Acquire(ctx, id)
 	switch {
-	case errors.Is(err, instance.ErrNotFound):
+	case errors.Is(err, placement.ErrNotFound):
 		return nil, platform.NotFound("database")
-	case errors.Is(err, instance.ErrClosed):
+	case errors.Is(err, placement.ErrClosed):
 		return nil, platform.Errorf(platform.CodeUnavailable, "server is shutting down")
 	case err != nil:
 		if ctx.Err() != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -60,7 +60,8 @@ func (s *Service) DumpDatabase(ctx context.Context, p Principal, idOrName string
 	if len(schemas) == 0 {
 		return Dump{SQL: "-- db9 dump: the database has no schemas of its own\n"}, nil
 	}
-	args := []string{"-h", d.lease.SocketDir(), "-p", "5432", "-U", instance.Superuser, "-d", "postgres",
+	host, port := d.lease.Endpoint().HostPort()
+	args := []string{"-h", host, "-p", port, "-U", placement.Superuser, "-d", "postgres",
 		"--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions", "--no-security-labels",
 		"--no-tablespaces", "--column-inserts", "--rows-per-insert=100"}
 	if ddlOnly {

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 	"github.com/jackc/pgx/v5"
@@ -98,7 +98,7 @@ func (s *Service) ApplyMigration(ctx context.Context, p Principal, idOrName, nam
 		return Migration{}, "", err
 	}
 	defer d.close()
-	pool, err := d.pool(instance.AdminRole)
+	pool, err := d.pool(placement.AdminRole)
 	if err != nil {
 		return Migration{}, "", err
 	}

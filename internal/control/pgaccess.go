@@ -15,7 +15,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5"
 )
@@ -68,7 +68,7 @@ const ScopePG = "pg"
 // ReservedRole reports whether a role may never be logged into through the
 // front door nor named in a connect token or key: the platform's own roles.
 func ReservedRole(role string) bool {
-	return strings.HasPrefix(role, "_db9") || role == instance.Superuser || strings.HasPrefix(role, "pg_")
+	return strings.HasPrefix(role, "_db9") || role == placement.Superuser || strings.HasPrefix(role, "pg_")
 }
 
 func validRole(field, role string) error {
@@ -95,7 +95,7 @@ type ConnectToken struct {
 // ConnectToken mints a 900-second connect token for role (default admin).
 func (a *PGAccess) ConnectToken(ctx context.Context, p Principal, idOrName, role string) (ConnectToken, error) {
 	if role == "" {
-		role = instance.AdminRole
+		role = placement.AdminRole
 	}
 	if err := validRole("role", role); err != nil {
 		return ConnectToken{}, err
@@ -134,7 +134,7 @@ const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 
 // CreateConnectKey makes a long-lived connect key for a role of a database.
 func (a *PGAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName string, req ConnectKeyRequest) (CreatedConnectKey, error) {
-	k := catalog.ConnectKey{Name: "connect-key", Role: instance.AdminRole, Scopes: []string{ScopePG}}
+	k := catalog.ConnectKey{Name: "connect-key", Role: placement.AdminRole, Scopes: []string{ScopePG}}
 	if req.Name != nil {
 		k.Name = *req.Name
 		if k.Name == "" || len(k.Name) > 100 || strings.ContainsFunc(k.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
@@ -217,7 +217,7 @@ type PGSession struct {
 	// Settings are session settings the front door must apply so that the
 	// client cannot override them (request.jwt.claims and request.jwt.claim.*).
 	Settings map[string]string
-	Lease    *instance.Lease
+	Lease    placement.Lease
 }
 
 // Login checks a front-door login: user "<dbRef>.<role>" with a password
@@ -314,8 +314,8 @@ func (a *PGAccess) loginPassword(ctx context.Context, dbRef, role, password stri
 // checkPassword checks password against the role's stored verifier in the
 // instance. A password that matched this very verifier before is not
 // checked again (PBKDF2 costs milliseconds by design).
-func (a *PGAccess) checkPassword(ctx context.Context, lease *instance.Lease, dbID, role, password string) error {
-	pool, err := lease.SuperuserPool()
+func (a *PGAccess) checkPassword(ctx context.Context, lease placement.Lease, dbID, role, password string) error {
+	pool, err := lease.Pool(placement.Superuser)
 	if err != nil {
 		return platform.Wrap(platform.CodeUnavailable, err, "database is unavailable; try again")
 	}

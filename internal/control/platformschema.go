@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/db9/db9/internal/catalog"
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -55,11 +55,11 @@ GRANT EXECUTE ON FUNCTION _db9.record_migration(text, text, text) TO admin;
 
 // ensurePlatformSchema makes sure the platform schema exists in a running
 // instance, once per database per process.
-func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease *instance.Lease) error {
+func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease placement.Lease) error {
 	if _, ok := s.meta.Load(id); ok {
 		return nil
 	}
-	conn, err := lease.SuperuserConn(ctx)
+	conn, err := lease.Connect(ctx, placement.Superuser)
 	if err != nil {
 		return unavailable(err)
 	}
@@ -81,7 +81,7 @@ func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease *in
 // in place.
 type dbSession struct {
 	row   catalog.DatabaseRow
-	lease *instance.Lease
+	lease placement.Lease
 }
 
 // openDB looks a database up for the caller (write: the token must have
@@ -121,7 +121,7 @@ func (d *dbSession) pool(role string) (*pgxpool.Pool, error) {
 
 // superuser opens a superuser connection; the caller closes it.
 func (d *dbSession) superuser(ctx context.Context) (*pgconn.PgConn, error) {
-	c, err := d.lease.SuperuserConn(ctx)
+	c, err := d.lease.Connect(ctx, placement.Superuser)
 	if err != nil {
 		return nil, unavailable(err)
 	}

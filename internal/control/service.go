@@ -13,9 +13,9 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
-	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 )
@@ -38,7 +38,7 @@ type Config struct {
 type Service struct {
 	cfg    Config
 	cat    *catalog.Catalog
-	inst   *instance.Manager
+	place  placement.Driver
 	sealer *auth.Sealer
 	log    *slog.Logger
 
@@ -61,8 +61,8 @@ type dbKey struct{ customer, idOrName string }
 const cacheTTL = 5 * time.Second
 
 // New wires a Service from its dependencies.
-func New(cfg Config, cat *catalog.Catalog, inst *instance.Manager, sealer *auth.Sealer, log *slog.Logger) *Service {
-	return &Service{cfg: cfg, cat: cat, inst: inst, sealer: sealer, log: log,
+func New(cfg Config, cat *catalog.Catalog, place placement.Driver, sealer *auth.Sealer, log *slog.Logger) *Service {
+	return &Service{cfg: cfg, cat: cat, place: place, sealer: sealer, log: log,
 		tokens:  newTTLCache[string, catalog.Token](cacheTTL, 100_000),
 		dbs:     newTTLCache[dbKey, catalog.DatabaseRow](cacheTTL, 100_000),
 		revoked: newTTLCache[string, bool](2*cacheTTL, 100_000),
@@ -71,8 +71,8 @@ func New(cfg Config, cat *catalog.Catalog, inst *instance.Manager, sealer *auth.
 }
 
 // Reconcile brings the catalog and the disk into agreement after a start,
-// finishing or rolling back what a crash cut off, and opens the instance
-// manager. It must run before any request is served.
+// finishing or rolling back what a crash cut off, and opens the placement
+// driver. It must run before any request is served.
 func (s *Service) Reconcile(ctx context.Context) error {
 	rows, err := s.cat.DatabasesInStates(ctx, platform.StateCreating, platform.StateActive, platform.StateCloning, platform.StateDisabling)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			creating = append(creating, d.ID)
 		}
 	}
-	missing, err := s.inst.Open(ctx, keep)
+	missing, err := s.place.Open(ctx, keep)
 	if err != nil {
 		return err
 	}

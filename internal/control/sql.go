@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,9 +21,9 @@ func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req 
 	if err != nil {
 		return nil, err
 	}
-	role := instance.AdminRole
+	role := placement.AdminRole
 	if p.Scope.access(row.ID) == AccessRO {
-		role = instance.ReadOnlyRole
+		role = placement.ReadOnlyRole
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := s.runSQLOnce(ctx, row.ID, role, req)

@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/db9/db9/internal/auth"
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,7 +34,7 @@ var usernameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // the platform's roles, PostgreSQL's, and names PostgreSQL reserves.
 func reservedUsername(name string) bool {
 	switch name {
-	case instance.AdminRole, "anon", "authenticated", "public", "none", "current_user", "current_role", "session_user":
+	case placement.AdminRole, "anon", "authenticated", "public", "none", "current_user", "current_role", "session_user":
 		return true
 	}
 	return strings.HasPrefix(name, "pg_") || strings.HasPrefix(name, "_db9")

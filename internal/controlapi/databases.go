@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/control"
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
@@ -54,7 +54,7 @@ func (api *API) databaseObject(d platform.Database) databaseJSON {
 	return databaseJSON{
 		ID: d.ID, Name: d.Name, State: string(d.State), StateReason: optional(d.StateReason), Region: d.Region,
 		CreatedAt: d.CreatedAt.UTC(), Host: api.svc.Host(), Port: api.svc.Port(), Database: "postgres",
-		AdminUser: instance.AdminRole, ConnectionString: api.svc.ConnectionString(d.ID, instance.AdminRole, ""),
+		AdminUser: placement.AdminRole, ConnectionString: api.svc.ConnectionString(d.ID, placement.AdminRole, ""),
 		ParentDatabaseID: optional(d.ParentDatabaseID), SnapshotAt: snap,
 	}
 }

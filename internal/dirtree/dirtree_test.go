@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/layout"
 )
 
 // tree makes a source tree like a data directory: nested directories,
@@ -49,7 +50,7 @@ func tree(t *testing.T) (string, map[string][]byte) {
 	must(t, os.WriteFile(filepath.Join(src, "postmaster.opts"), []byte("x"), 0o600))
 	must(t, os.Symlink("base/5", filepath.Join(src, "link")))
 	must(t, syscall.Mkfifo(filepath.Join(src, "fifo"), 0o600))
-	l, err := net.Listen("unix", filepath.Join(src, ".s.PGSQL.5432"))
+	l, err := net.Listen("unix", layout.SocketPath(src))
 	must(t, err)
 	t.Cleanup(func() { l.Close() })
 	if os.Geteuid() == 0 {
@@ -87,7 +88,7 @@ func TestCopy(t *testing.T) {
 	if l, err := os.Readlink(filepath.Join(dst, "link")); err != nil || l != "base/5" {
 		t.Errorf("link = %q, %v", l, err)
 	}
-	for _, skipped := range []string{"postmaster.pid", "postmaster.opts", "fifo", ".s.PGSQL.5432"} {
+	for _, skipped := range []string{"postmaster.pid", "postmaster.opts", "fifo", filepath.Base(layout.SocketPath(src))} {
 		if _, err := os.Lstat(filepath.Join(dst, skipped)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s copied (%v), want skipped", skipped, err)
 		}

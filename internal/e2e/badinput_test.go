@@ -8,11 +8,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/db9/db9/internal/layout"
 )
 
 // rawResponse is an HTTP answer with its headers.
@@ -339,7 +340,7 @@ func TestBadInput_API(t *testing.T) {
 		if ok != 1 {
 			t.Errorf("%d of %d concurrent DELETEs answered 200, want exactly 1", ok, n)
 		}
-		if _, err := os.Stat(filepath.Join(s.DataDir, "dbs", doomed.ID)); !os.IsNotExist(err) {
+		if _, err := os.Stat((layout.Layout{DataDir: s.DataDir}).DB(doomed.ID).Dir); !os.IsNotExist(err) {
 			t.Errorf("instance directory of the deleted database remains (stat: %v)", err)
 		}
 		if pid := s.postmasterOf(doomed.ID); pid != 0 {

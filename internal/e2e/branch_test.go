@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/db9/db9/internal/layout"
 )
 
 // Branch is the database object of a branch, as tests read it.
@@ -101,7 +103,7 @@ func TestBranch_CarriesRolesUsersMigrations_OwnPassword(t *testing.T) {
 	}
 	// The recovery settings are gone: from the configuration later starts
 	// read, and (reloaded) from what the tenant sees.
-	auto, err := os.ReadFile(filepath.Join(s.DataDir, "dbs", b.ID, "pgdata", "postgresql.auto.conf"))
+	auto, err := os.ReadFile(filepath.Join((layout.Layout{DataDir: s.DataDir}).DB(b.ID).Data, "postgresql.auto.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +238,7 @@ func TestBranch_OfBranch_SurvivesParentDelete(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	c.MustSQL(b.ID, "INSERT INTO t VALUES (3, 'b')")
 	c.MustDo("DELETE", "/customer/databases/"+p.ID, nil, 200, nil)
-	if _, err := os.Stat(filepath.Join(s.DataDir, "archive", p.ID)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join((layout.Layout{DataDir: s.DataDir}).Archive(), p.ID)); !os.IsNotExist(err) {
 		t.Fatalf("archive of the deleted parent still exists (%v)", err)
 	}
 	// The branch works and can be branched, now and in its past, with its parent gone.
@@ -297,7 +299,7 @@ func TestBranch_ArchiveGap_Fails(t *testing.T) {
 	// ~3 MB of WAL: three 1 MB segments, less than a scheduled backup waits for.
 	c.MustSQL(p.ID, `CREATE TABLE t AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 8000) g`)
 	c.MustSQL(p.ID, `INSERT INTO t SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 8000) g`)
-	wal := filepath.Join(s.DataDir, "archive", p.ID, "wal")
+	wal := filepath.Join((layout.Layout{DataDir: s.DataDir}).Archive(), p.ID, "wal")
 	var segs []string
 	waitFor(t, 30*time.Second, "the parent's segments to be archived", func() bool {
 		entries, _ := os.ReadDir(wal)

@@ -3,10 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgtest"
 )
 
@@ -18,7 +18,7 @@ func TestServer_ExternalCatalog(t *testing.T) {
 	ext := pgtest.Start(t)
 	url := ext.ConnString(pgtest.Superuser)
 	s := StartServer(t, "--catalog-url", url)
-	if _, err := os.Stat(filepath.Join(s.DataDir, "catalog")); !os.IsNotExist(err) {
+	if _, err := os.Stat((layout.Layout{DataDir: s.DataDir}).Catalog().Dir); !os.IsNotExist(err) {
 		t.Fatalf("managed catalog directory exists with --catalog-url (stat err %v)", err)
 	}
 	c := s.Anonymous()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgtest"
 )
 
@@ -259,10 +260,10 @@ func TestServer_Kill9DuringConcurrentCreates(t *testing.T) {
 				t.Errorf("round %d: database %s has %v rows in k, want %d", round, id, r.Rows, written[id])
 			}
 		}
-		catalog := filepath.Join(s.DataDir, "catalog", "pgdata")
+		catalog := (layout.Layout{DataDir: s.DataDir}).Catalog().Data
 		for pid, dir := range postmasters(s.DataDir) {
 			id := filepath.Base(filepath.Dir(dir))
-			if dir != catalog && (dir != filepath.Join(s.DataDir, "dbs", id, "pgdata") || listed[id].ID == "") {
+			if dir != catalog && (dir != (layout.Layout{DataDir: s.DataDir}).DB(id).Data || listed[id].ID == "") {
 				t.Errorf("round %d: orphaned postmaster %d on %s", round, pid, dir)
 			}
 		}
@@ -338,9 +339,9 @@ func TestServer_ShutdownStopsEverything(t *testing.T) {
 		t.Fatalf("postgres processes still run after the server exited: %v", pms)
 	}
 	for _, dir := range []string{
-		filepath.Join(s.DataDir, "catalog", "pgdata"),
-		filepath.Join(s.DataDir, "dbs", a.ID, "pgdata"),
-		filepath.Join(s.DataDir, "dbs", b.ID, "pgdata"),
+		(layout.Layout{DataDir: s.DataDir}).Catalog().Data,
+		(layout.Layout{DataDir: s.DataDir}).DB(a.ID).Data,
+		(layout.Layout{DataDir: s.DataDir}).DB(b.ID).Data,
 	} {
 		if st := clusterState(t, dir); st != "shut down" {
 			t.Errorf("%s: cluster state %q, want a clean \"shut down\"", dir, st)

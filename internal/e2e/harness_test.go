@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgtest"
 )
 
@@ -341,7 +342,7 @@ func parentPid(pid int) int {
 // postmasterOf returns the pid of the postmaster of a database, or 0.
 func (s *Server) postmasterOf(id string) int {
 	for pid, dir := range postmasters(s.DataDir) {
-		if dir == filepath.Join(s.DataDir, "dbs", id, "pgdata") {
+		if dir == (layout.Layout{DataDir: s.DataDir}).DB(id).Data {
 			return pid
 		}
 	}
@@ -428,7 +429,7 @@ func (c *Client) ListDBs(all bool) []Database {
 // instanceDirs lists the entries of <data-dir>/dbs.
 func (s *Server) instanceDirs() map[string]bool {
 	s.t.Helper()
-	entries, err := os.ReadDir(filepath.Join(s.DataDir, "dbs"))
+	entries, err := os.ReadDir((layout.Layout{DataDir: s.DataDir}).DBs())
 	if err != nil {
 		s.t.Fatalf("read dbs dir: %v", err)
 	}

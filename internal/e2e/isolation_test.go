@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/db9/db9/internal/layout"
 )
 
 // bindClient returns a copy of c that reports failures to t, so that
@@ -306,7 +308,7 @@ func testNoWayOut(t *testing.T, s *Server, c *Client, db, otherID string) {
 		}
 	}
 	r := c.MustSQL(db, "SELECT name, setting FROM pg_settings WHERE strpos(setting, $1) > 0 OR strpos(setting, $2) > 0 OR strpos(setting, $3) > 0",
-		otherID, s.DataDir, filepath.Join(s.DataDir, "dbs"))
+		otherID, s.DataDir, (layout.Layout{DataDir: s.DataDir}).DBs())
 	if len(r.Rows) > 0 {
 		t.Errorf("settings visible to admin name another database or the data directory: %v", r.Rows)
 	}
@@ -323,7 +325,7 @@ func testNoWayOut(t *testing.T, s *Server, c *Client, db, otherID string) {
 			t.Errorf("CREATE EXTENSION %s succeeded", ext)
 		}
 	}
-	if r := c.SQL(db, "SELECT dblink_connect('host="+filepath.Join(s.DataDir, "dbs", otherID, "s")+" user=admin')"); r.Error == nil || r.Error.Code != "42883" {
+	if r := c.SQL(db, "SELECT dblink_connect('host="+(layout.Layout{DataDir: s.DataDir}).DB(otherID).SocketDir+" user=admin')"); r.Error == nil || r.Error.Code != "42883" {
 		t.Errorf("dblink_connect: %+v, want 42883 undefined_function", r.Error)
 	}
 }

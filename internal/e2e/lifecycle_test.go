@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/db9/db9/internal/layout"
 )
 
 // assertNotFound checks a 404 with the API's JSON error body.
@@ -51,8 +53,9 @@ func TestServer_CreateSQLDelete(t *testing.T) {
 	assertSelect1(t, c, db.ID)
 	assertSelect1(t, c, "life")
 
-	dir := filepath.Join(s.DataDir, "dbs", db.ID)
-	if _, err := os.Stat(filepath.Join(dir, "pgdata", "PG_VERSION")); err != nil {
+	cl := (layout.Layout{DataDir: s.DataDir}).DB(db.ID)
+	dir := cl.Dir
+	if _, err := os.Stat(filepath.Join(cl.Data, "PG_VERSION")); err != nil {
 		t.Fatalf("instance directory of a new database: %v", err)
 	}
 	if s.postmasterOf(db.ID) == 0 {
@@ -147,7 +150,7 @@ func TestServer_IdleStopAndWake(t *testing.T) {
 func TestAdminCustomerCreate(t *testing.T) {
 	t.Parallel()
 	s := StartServer(t)
-	catalogData := filepath.Join(s.DataDir, "catalog", "pgdata")
+	catalogData := (layout.Layout{DataDir: s.DataDir}).Catalog().Data
 
 	create := func(email string) (stdout, stderr string, code int) {
 		return runDB9(t, "admin", "customer", "create", "--email", email, "--data-dir", s.DataDir, "--json")

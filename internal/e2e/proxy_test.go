@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/layout"
 )
 
 // pgURL is a connection URL to the server's PostgreSQL front door.
@@ -86,7 +87,7 @@ func (s *Server) superConn(t testing.TB, id string) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=_db9_super dbname=postgres sslmode=disable", filepath.Join(s.DataDir, "dbs", id, "s")))
+	c, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=_db9_super dbname=postgres sslmode=disable", (layout.Layout{DataDir: s.DataDir}).DB(id).SocketDir, layout.Port))
 	if err != nil {
 		t.Fatalf("superuser connection to %s: %v", id, err)
 	}

@@ -7,13 +7,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/db9/db9/internal/placement"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // cancelTarget is where a session's cancel requests go: its backend's
-// socket and the backend's own key, which the client never learns.
+// endpoint and the backend's own key, which the client never learns.
 type cancelTarget struct {
-	sock   string
+	ep     placement.Endpoint
 	pid    uint32
 	secret []byte
 }
@@ -72,7 +73,7 @@ func (r *cancelRegistry) cancel(key uint64) {
 	if !ok {
 		return
 	}
-	c, err := net.DialTimeout("unix", t.sock, 5*time.Second)
+	c, err := net.DialTimeout(t.ep.Network, t.ep.Address, 5*time.Second)
 	if err != nil {
 		return
 	}

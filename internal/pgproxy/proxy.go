@@ -53,7 +53,7 @@ type Proxy struct {
 	ln      net.Listener
 	cancels *cancelRegistry
 	loops   *eventLoops // nil: goroutine relay only
-	noLoops atomic.Bool // SetLoopRelay(false)
+	noLoops atomic.Bool // setLoopRelay(false)
 
 	mu     sync.Mutex
 	conns  map[io.Closer]struct{} // client and backend connections and loop sessions, closed by Close
@@ -81,11 +81,10 @@ func New(cfg Config) *Proxy {
 		conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
 }
 
-// SetLoopRelay chooses how sessions started from now on relay: on event
+// setLoopRelay chooses how sessions started from now on relay: on event
 // loops (the default, when Config.RelayLoops allows) or with two
-// goroutines each. It exists so a benchmark can compare the two in one
-// run against the same instance.
-func (p *Proxy) SetLoopRelay(on bool) { p.noLoops.Store(!on) }
+// goroutines each, so tests run both against the same proxy.
+func (p *Proxy) setLoopRelay(on bool) { p.noLoops.Store(!on) }
 
 // Open listens on the configured address and starts accepting clients.
 func (p *Proxy) Open() error {

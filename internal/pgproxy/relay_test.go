@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/db9/db9/internal/placement"
 )
 
 // The relay moves bytes only, so these tests stand in for the client and
@@ -50,7 +52,7 @@ func startRelay(t *testing.T, loops bool, cancel *cancelTarget) *relayRig {
 	if cancel != nil {
 		key, _, _ = r.p.cancels.add(*cancel)
 	}
-	r.p.SetLoopRelay(loops)
+	r.p.setLoopRelay(loops)
 	if loops && r.p.loops == nil {
 		t.Fatal("no event loops")
 	}
@@ -305,7 +307,7 @@ func TestRelay_ClientGoneBackendBusy(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pm.Close()
-			r := startRelay(t, rl.loops, &cancelTarget{sock: pm.Addr().String(), pid: 4242, secret: []byte{1, 2, 3, 4}})
+			r := startRelay(t, rl.loops, &cancelTarget{ep: placement.Endpoint{Network: "unix", Address: pm.Addr().String()}, pid: 4242, secret: []byte{1, 2, 3, 4}})
 
 			start := time.Now()
 			r.client.Close()

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"time"
 
+	"github.com/db9/db9/internal/placement"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -64,9 +64,8 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	}
 	defer p.freeSlot(sess.DatabaseID)
 
-	sock := filepath.Join(sess.Lease.SocketDir(), ".s.PGSQL.5432")
-	var d net.Dialer
-	backend, err := d.DialContext(ctx, "unix", sock)
+	ep := sess.Lease.Endpoint()
+	backend, err := ep.Dial(ctx)
 	if err != nil {
 		p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}, "backend")
 		log.Warn("dial backend", "err", err)
@@ -88,7 +87,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		return
 	}
 	br := bufio.NewReaderSize(backend, 8192)
-	key, ok, err := p.relayStartup(br, conn, sock)
+	key, ok, err := p.relayStartup(br, conn, ep)
 	if err != nil {
 		if !errors.Is(err, errClientGone) {
 			p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database closed the connection during startup; try again"}, "backend")
@@ -113,7 +112,7 @@ var errClientGone = errors.New("client went away")
 // (AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery) to
 // the client, replacing BackendKeyData with a key of the proxy's own. ok
 // is false when the backend answered with an ErrorResponse instead.
-func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, sock string) (key uint64, ok bool, err error) {
+func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.Endpoint) (key uint64, ok bool, err error) {
 	out := make([]byte, 0, 1024)
 	var hdr [5]byte
 	for {
@@ -140,7 +139,7 @@ func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, sock string) (ke
 			}
 			var pid uint32
 			var secret []byte
-			key, pid, secret = p.cancels.add(cancelTarget{sock: sock, pid: bk.ProcessID, secret: bk.SecretKey})
+			key, pid, secret = p.cancels.add(cancelTarget{ep: ep, pid: bk.ProcessID, secret: bk.SecretKey})
 			if out, err = (&pgproto3.BackendKeyData{ProcessID: pid, SecretKey: secret}).Encode(out); err != nil {
 				return 0, false, err
 			}

@@ -3,15 +3,16 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
+	"github.com/db9/db9/internal/postgres"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -22,13 +23,13 @@ const Superuser = "postgres"
 type Cluster struct {
 	Dir       string
 	SocketDir string
-	PM        *instance.Postmaster
+	PM        *postgres.Process
 }
 
 // ConnString returns a keyword/value connection string for user on the
 // cluster's socket, database postgres.
 func (c *Cluster) ConnString(user string) string {
-	return fmt.Sprintf("host=%s port=5432 user=%s dbname=postgres sslmode=disable", c.SocketDir, user)
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", c.SocketDir, layout.Port, user)
 }
 
 // Env returns the binaries and OS identity to run PostgreSQL with, skipping
@@ -90,7 +91,7 @@ func template(bin pgbin.Bin, runAs pgbin.RunAs) (string, error) {
 			base = os.TempDir()
 		}
 		final := filepath.Join(base, fmt.Sprintf("db9t-template-%d-%s-%d", bin.Major, templateRecipe, runAs.UID))
-		templateDir = filepath.Join(final, "pgdata")
+		templateDir = layout.ClusterAt(final).Data
 		if _, err := os.Stat(filepath.Join(templateDir, "PG_VERSION")); err == nil {
 			return
 		}
@@ -100,7 +101,7 @@ func template(bin pgbin.Bin, runAs pgbin.RunAs) (string, error) {
 			return
 		}
 		_ = os.Chmod(d, 0o755)
-		if templateErr = instance.InitDB(context.Background(), bin, runAs, filepath.Join(d, "pgdata"), Superuser, 1); templateErr != nil {
+		if templateErr = postgres.InitDB(context.Background(), bin, runAs, layout.ClusterAt(d).Data, Superuser, 1); templateErr != nil {
 			os.RemoveAll(d)
 			return
 		}
@@ -123,20 +124,19 @@ func Start(tb testing.TB) *Cluster {
 		tb.Fatalf("initdb template: %v", err)
 	}
 	dir := TempDir(tb)
-	data := filepath.Join(dir, "pgdata")
-	if err := dirtree.Copy(tmpl, data); err != nil {
+	cl := layout.ClusterAt(dir)
+	if err := dirtree.Copy(tmpl, cl.Data); err != nil {
 		tb.Fatal(err)
 	}
-	sock := filepath.Join(dir, "s")
-	pm, err := instance.StartPostmaster(context.Background(), instance.StartOptions{
-		Bin: bin, RunAs: runAs, DataDir: data, SocketDir: sock,
+	pm, err := postgres.Start(context.Background(), postgres.Options{
+		Bin: bin, RunAs: runAs, DataDir: cl.Data, SocketDir: cl.SocketDir,
 		Settings: map[string]string{"fsync": "off", "shared_buffers": "16MB", "max_connections": "50"},
 	})
 	if err != nil {
 		tb.Fatalf("start postgres: %v", err)
 	}
 	tb.Cleanup(func() { _ = pm.Stop(10 * time.Second) })
-	return &Cluster{Dir: dir, SocketDir: sock, PM: pm}
+	return &Cluster{Dir: dir, SocketDir: cl.SocketDir, PM: pm}
 }
 
 // QueryRowInt runs a query returning one integer as the superuser.

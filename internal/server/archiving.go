@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/backup"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/walarchive"
 )
@@ -14,7 +15,8 @@ import (
 // archiving configures WAL archiving into <data-dir>/archive (ARCHITECTURE
 // §6), through PostgreSQL's basic_archive (or this binary's hidden wal-archive
 // command); branches replay it with cp.
-func (s *Server) archiving(runAs pgbin.RunAs) (*instance.Archiving, error) {
+func (s *Server) archiving(runAs pgbin.RunAs) (*backup.Archiving, error) {
+	lay := layout.Layout{DataDir: s.cfg.DataDir}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("locate the db9 binary for archive_command: %w", err)
@@ -22,11 +24,11 @@ func (s *Server) archiving(runAs pgbin.RunAs) (*instance.Archiving, error) {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return nil, err
 	}
-	if exe, err = instance.ReachableExe(runAs, exe, s.cfg.DataDir); err != nil {
+	if exe, err = backup.ReachableExe(runAs, exe, lay.Bin()); err != nil {
 		return nil, err
 	}
-	return &instance.Archiving{
-		Store:          &walarchive.Local{Root: filepath.Join(s.cfg.DataDir, "archive"), Chown: runAs.Chown},
+	return &backup.Archiving{
+		Store:          &walarchive.Local{Root: lay.Archive(), Chown: runAs.Chown},
 		Exe:            exe,
 		Retention:      s.cfg.PITRRetention,
 		BackupAfterWAL: 64 << 20,
@@ -36,7 +38,7 @@ func (s *Server) archiving(runAs pgbin.RunAs) (*instance.Archiving, error) {
 	}, nil
 }
 
-// stageWAL maps --branch-stage-wal-mb to instance.Archiving.StageWAL.
+// stageWAL maps --branch-stage-wal-mb to backup.Archiving.StageWAL.
 func stageWAL(mb int) int64 {
 	if mb <= 0 {
 		return -1

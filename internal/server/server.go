@@ -16,10 +16,10 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
-	"github.com/db9/db9/internal/instance"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
+	"github.com/db9/db9/internal/placement/local"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -28,7 +28,7 @@ type Server struct {
 	cfg  config.Server
 	log  *slog.Logger
 	cat  *catalog.Catalog
-	inst *instance.Manager
+	inst *local.Driver
 	svc  *control.Service
 	pg   *pgproxy.Proxy
 	http *http.Server
@@ -76,7 +76,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	s.inst = instance.New(instance.Config{
+	s.inst = local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
 	})
@@ -101,7 +101,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	pga := control.NewPGAccess(s.svc, signer, true)
-	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, MaxConnsPerDB: s.cfg.PGMaxConns, Logger: s.log})
+	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log})
 	if err := s.pg.Open(); err != nil {
 		return err
 	}
@@ -140,12 +140,6 @@ func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
 
 // PGAddr is the address the PostgreSQL front door listens on.
 func (s *Server) PGAddr() string { return s.pg.Addr() }
-
-// PG exposes the PostgreSQL front door (for benchmarks).
-func (s *Server) PG() *pgproxy.Proxy { return s.pg }
-
-// Instances exposes the instance manager (for tests and benchmarks).
-func (s *Server) Instances() *instance.Manager { return s.inst }
 
 // Wait blocks until ctx ends or the HTTP server fails.
 func (s *Server) Wait(ctx context.Context) error {

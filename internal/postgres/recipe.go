@@ -1,17 +1,19 @@
-package instance
+package postgres
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -100,9 +102,10 @@ var goldenSetupSQL = []string{
 	`CHECKPOINT`,
 }
 
-// goldenVersion identifies the golden recipe; a golden directory built by
-// another recipe is rebuilt (existing databases are untouched).
-func goldenVersion() string {
+// RecipeVersion identifies the recipe of tenant instances; a golden
+// directory built by another recipe is rebuilt (existing databases are
+// untouched).
+func RecipeVersion() string {
 	h := sha256.New()
 	h.Write([]byte(goldenHBA))
 	for _, s := range instanceSettings {
@@ -114,73 +117,69 @@ func goldenVersion() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-const goldenMarker = "db9_golden_version"
+// RecipeMarker is the file in a data directory built by BuildTemplate
+// that names the recipe version it was built by.
+const RecipeMarker = "db9_golden_version"
 
-// ensureGolden returns the golden data directory for the binaries' major,
-// building it when missing or built by another recipe. It is built beside
-// its final place and renamed into it, so a crash never leaves half a golden.
-func (m *Manager) ensureGolden(ctx context.Context) (string, error) {
-	dir := filepath.Join(m.cfg.DataDir, "golden", strconv.Itoa(m.cfg.Bin.Major))
-	want := goldenVersion()
-	if b, err := os.ReadFile(filepath.Join(dir, goldenMarker)); err == nil && strings.TrimSpace(string(b)) == want {
-		return dir, nil
+// BuildTemplate builds a template ("golden") data directory in dir by the
+// current recipe: initdb, the instance settings, the roles and schemas of
+// goldenSetupSQL run in a postmaster started on socketDir, a clean
+// shutdown, and no spent WAL. dir must not exist; on error it may be left
+// half made (build beside the final place and rename).
+func BuildTemplate(ctx context.Context, bin pgbin.Bin, runAs pgbin.RunAs, dir, socketDir string, log *slog.Logger) error {
+	if err := InitDB(ctx, bin, runAs, dir, Superuser, 1); err != nil {
+		return err
 	}
-	start := time.Now()
-	tmp := dir + ".tmp"
-	_ = os.RemoveAll(tmp)
-	if err := InitDB(ctx, m.cfg.Bin, m.cfg.RunAs, tmp, Superuser, 1); err != nil {
-		return "", err
-	}
-	conf, err := os.OpenFile(filepath.Join(tmp, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	conf, err := os.OpenFile(filepath.Join(dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		return "", err
+		return err
 	}
 	_, err = conf.WriteString("\n# db9 instance settings\n" + strings.Join(instanceSettings, "\n") + "\n")
 	if cerr := conf.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return "", fmt.Errorf("write golden config: %w", err)
+		return fmt.Errorf("write golden config: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "pg_hba.conf"), []byte(goldenHBA), 0o600); err != nil {
-		return "", err
+	if err := os.WriteFile(filepath.Join(dir, "pg_hba.conf"), []byte(goldenHBA), 0o600); err != nil {
+		return err
 	}
-	if err := m.cfg.RunAs.Chown(filepath.Join(tmp, "pg_hba.conf")); err != nil {
-		return "", err
+	if err := runAs.Chown(filepath.Join(dir, "pg_hba.conf")); err != nil {
+		return err
 	}
-	sock := filepath.Join(m.cfg.DataDir, "golden", "s")
-	pm, err := StartPostmaster(ctx, StartOptions{Bin: m.cfg.Bin, RunAs: m.cfg.RunAs, DataDir: tmp, SocketDir: sock, Logger: m.log})
+	pm, err := Start(ctx, Options{Bin: bin, RunAs: runAs, DataDir: dir, SocketDir: socketDir, Logger: log})
 	if err != nil {
-		return "", fmt.Errorf("start golden: %w", err)
+		return fmt.Errorf("start golden: %w", err)
 	}
-	err = runSetup(ctx, sock, goldenSetupSQL)
+	err = runSetup(ctx, socketDir, goldenSetupSQL)
 	if stopErr := pm.Stop(30 * time.Second); err == nil && stopErr != nil {
 		err = fmt.Errorf("stop golden: %w", stopErr)
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
-	if err := trimWAL(ctx, m.cfg.Bin, tmp); err != nil {
-		return "", err
+	if err := trimWAL(ctx, bin, dir); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, goldenMarker), []byte(want+"\n"), 0o600); err != nil {
-		return "", err
+	marker := filepath.Join(dir, RecipeMarker)
+	if err := os.WriteFile(marker, []byte(RecipeVersion()+"\n"), 0o600); err != nil {
+		return err
 	}
-	if err := m.cfg.RunAs.Chown(filepath.Join(tmp, goldenMarker)); err != nil {
-		return "", err
+	return runAs.Chown(marker)
+}
+
+// BuiltBy returns the recipe version a data directory made by
+// BuildTemplate was built by ("" when it has no marker).
+func BuiltBy(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, RecipeMarker))
+	if err != nil {
+		return ""
 	}
-	if err := m.retireGolden(ctx, dir); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", err
-	}
-	m.log.Info("built golden data directory", "component", "instance", "dir", dir, "ms", time.Since(start).Milliseconds())
-	return dir, nil
+	return strings.TrimSpace(string(b))
 }
 
 func runSetup(ctx context.Context, sock string, stmts []string) error {
-	conn, err := pgconn.Connect(ctx, superuserConnString(sock))
+	conn, err := pgconn.Connect(ctx, SuperuserConnString(sock))
 	if err != nil {
 		return fmt.Errorf("connect golden: %w", err)
 	}
@@ -200,12 +199,16 @@ func runSetup(ctx context.Context, sock string, stmts []string) error {
 // their unqualified names resolve to, and can make them fail.
 const superuserOptions = "-c role=none -c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off -c local_preload_libraries="
 
-func superuserConnString(sock string) string {
-	return connString(sock, Superuser) + " options='" + superuserOptions + "'"
+// SuperuserConnString is the connection string of a platform session as
+// Superuser on the cluster listening in socketDir.
+func SuperuserConnString(socketDir string) string {
+	return ConnString(socketDir, Superuser) + " options='" + superuserOptions + "'"
 }
 
-func connString(sock, user string) string {
-	return fmt.Sprintf("host=%s port=5432 user=%s dbname=postgres sslmode=disable application_name=db9", sock, user)
+// ConnString is the connection string of a session as user, database
+// postgres, on the cluster listening in socketDir.
+func ConnString(socketDir, user string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable application_name=db9", socketDir, layout.Port, user)
 }
 
 func firstLine(s string) string {
@@ -220,19 +223,14 @@ func firstLine(s string) string {
 // spent, newer ones are preallocated and empty) — so every copy of the
 // golden directory is smaller. PostgreSQL creates segments as it needs them.
 func trimWAL(ctx context.Context, bin pgbin.Bin, dataDir string) error {
-	out, err := exec.CommandContext(ctx, bin.Path("pg_controldata"), "-D", dataDir).Output()
+	cd, err := controlData(ctx, bin, dataDir)
 	if err != nil {
-		return fmt.Errorf("pg_controldata: %w", err)
+		return err
 	}
-	var redo string
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Latest checkpoint's REDO WAL file" {
-			redo = strings.TrimSpace(v)
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Database cluster state" && strings.TrimSpace(v) != "shut down" {
-			return fmt.Errorf("golden cluster not cleanly shut down: %s", strings.TrimSpace(v))
-		}
+	if st := cd["Database cluster state"]; st != "shut down" {
+		return fmt.Errorf("golden cluster not cleanly shut down: %s", st)
 	}
+	redo := cd[redoKey]
 	if len(redo) != 24 {
 		return fmt.Errorf("pg_controldata: no REDO WAL file in output")
 	}
@@ -250,22 +248,50 @@ func trimWAL(ctx context.Context, bin pgbin.Bin, dataDir string) error {
 	return nil
 }
 
-// retireGolden removes the golden directory of an older recipe, or, when a
-// database's first base backup is that golden copy, keeps it immutable as
-// <dir>-<version> for as long as one does (pruneGoldens removes it later).
-func (m *Manager) retireGolden(ctx context.Context, dir string) error {
-	b, err := os.ReadFile(filepath.Join(dir, goldenMarker))
+const redoKey = "Latest checkpoint's REDO WAL file"
+
+// controlData runs pg_controldata on a data directory.
+func controlData(ctx context.Context, bin pgbin.Bin, dataDir string) (map[string]string, error) {
+	out, err := exec.CommandContext(ctx, bin.Path("pg_controldata"), "-D", dataDir).Output()
 	if err != nil {
-		return os.RemoveAll(dir)
+		return nil, fmt.Errorf("pg_controldata: %w", err)
 	}
-	refs, err := m.referencedGoldens(ctx)
-	if err != nil {
-		return err
+	m := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
 	}
-	v := strings.TrimSpace(string(b))
-	if !refs[v] {
-		return os.RemoveAll(dir)
-	}
-	_ = os.RemoveAll(dir + "-" + v)
-	return os.Rename(dir, dir+"-"+v)
+	return m, nil
 }
+
+// RedoSegment reads the WAL segment of the latest checkpoint's redo point
+// of a stopped data directory: where replay from a copy of it starts.
+func RedoSegment(ctx context.Context, bin pgbin.Bin, dataDir string) (string, error) {
+	cd, err := controlData(ctx, bin, dataDir)
+	if err != nil {
+		return "", err
+	}
+	if s := cd[redoKey]; len(s) == 24 {
+		return s, nil
+	}
+	return "", fmt.Errorf("pg_controldata: no REDO WAL file in output")
+}
+
+// SetRolePassword sets a role's password as a SCRAM verifier computed
+// here, so the plaintext never reaches the instance (its logs or
+// pg_stat_statements).
+func SetRolePassword(ctx context.Context, conn *pgconn.PgConn, role, password string) error {
+	if _, err := conn.Exec(ctx, SetPasswordSQL(role, auth.SCRAMVerifier(password))).ReadAll(); err != nil {
+		return fmt.Errorf("set password of %s: %w", role, err)
+	}
+	return nil
+}
+
+// SetPasswordSQL is the statement that gives role the SCRAM verifier.
+func SetPasswordSQL(role, verifier string) string {
+	return fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", QuoteIdent(role), verifier)
+}
+
+// QuoteIdent quotes an SQL identifier.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -1,4 +1,4 @@
-package instance_test
+package local
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/db9/db9/internal/dirtree"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,10 +18,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/backup"
+	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgtest"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/postgres"
+	"github.com/db9/db9/internal/walarchive"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -46,14 +50,14 @@ func sharedGolden(t *testing.T) (dir string, bin pgbin.Bin, runAs pgbin.RunAs) {
 			return
 		}
 		_ = os.Chmod(base, 0o755)
-		m := instance.New(instance.Config{Bin: bin, RunAs: runAs, DataDir: base})
+		m := New(Config{Bin: bin, RunAs: runAs, DataDir: base})
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if _, goldenErr = m.Open(ctx, nil); goldenErr != nil {
 			return
 		}
 		goldenErr = m.Close(ctx)
-		goldenDir = filepath.Join(base, "golden", strconv.Itoa(bin.Major))
+		goldenDir = layout.Layout{DataDir: base}.Golden(bin.Major)
 	})
 	if goldenErr != nil {
 		t.Fatalf("build golden: %v", goldenErr)
@@ -81,6 +85,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t       *testing.T
 	dataDir string
+	lay     layout.Layout
 	bin     pgbin.Bin
 	runAs   pgbin.RunAs
 	golden  string
@@ -90,7 +95,8 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	golden, bin, runAs := sharedGolden(t)
 	e := &env{t: t, dataDir: pgtest.TempDir(t), bin: bin, runAs: runAs}
-	e.golden = filepath.Join(e.dataDir, "golden", strconv.Itoa(bin.Major))
+	e.lay = layout.Layout{DataDir: e.dataDir}
+	e.golden = e.lay.Golden(bin.Major)
 	if err := os.MkdirAll(filepath.Dir(e.golden), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +106,14 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) config() instance.Config {
-	return instance.Config{Bin: e.bin, RunAs: e.runAs, DataDir: e.dataDir}
+func (e *env) config() Config {
+	return Config{Bin: e.bin, RunAs: e.runAs, DataDir: e.dataDir}
 }
 
 // open opens a Manager and closes it at cleanup.
-func (e *env) open(cfg instance.Config, keep map[string]bool) (*instance.Manager, []string) {
+func (e *env) open(cfg Config, keep map[string]bool) (*Driver, []string) {
 	e.t.Helper()
-	m := instance.New(cfg)
+	m := New(cfg)
 	missing, err := m.Open(ctx(e.t), keep)
 	if err != nil {
 		e.t.Fatalf("Open: %v", err)
@@ -116,11 +122,12 @@ func (e *env) open(cfg instance.Config, keep map[string]bool) (*instance.Manager
 	return m, missing
 }
 
-// instanceDir makes dbs/<id> (or spare/<id>) holding a copy of the golden
-// directory, owned as the Manager would make it.
-func (e *env) instanceDir(parent, id string) string {
+// instanceDir makes the directory of cluster cl (a database's or a
+// spare's) holding a copy of the golden directory, owned as the driver
+// would make it.
+func (e *env) instanceDir(cl layout.Cluster) string {
 	e.t.Helper()
-	dir := filepath.Join(e.dataDir, parent, id)
+	dir := cl.Dir
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		e.t.Fatal(err)
 	}
@@ -130,7 +137,7 @@ func (e *env) instanceDir(parent, id string) string {
 	if err := e.runAs.Chown(dir); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := dirtree.Copy(e.golden, filepath.Join(dir, "pgdata")); err != nil {
+	if err := dirtree.Copy(e.golden, cl.Data); err != nil {
 		e.t.Fatal(err)
 	}
 	return dir
@@ -143,7 +150,7 @@ func ctx(t *testing.T) context.Context {
 }
 
 // provision makes and commits a new instance.
-func provision(t *testing.T, m *instance.Manager) *instance.Provisioned {
+func provision(t *testing.T, m *Driver) placement.Provisioned {
 	t.Helper()
 	p, err := m.Provision(ctx(t))
 	if err != nil {
@@ -153,7 +160,7 @@ func provision(t *testing.T, m *instance.Manager) *instance.Provisioned {
 	return p
 }
 
-func acquire(t *testing.T, m *instance.Manager, id string) *instance.Lease {
+func acquire(t *testing.T, m *Driver, id string) placement.Lease {
 	t.Helper()
 	l, err := m.Acquire(ctx(t), id)
 	if err != nil {
@@ -182,9 +189,9 @@ func query(t *testing.T, conn *pgconn.PgConn, sql string) [][]string {
 	return out
 }
 
-func superuser(t *testing.T, l *instance.Lease) *pgconn.PgConn {
+func superuser(t *testing.T, l placement.Lease) *pgconn.PgConn {
 	t.Helper()
-	c, err := l.SuperuserConn(ctx(t))
+	c, err := l.Connect(ctx(t), placement.Superuser)
 	if err != nil {
 		t.Fatalf("SuperuserConn: %v", err)
 	}
@@ -235,7 +242,7 @@ func pidAlive(pid int) bool {
 func TestManager_Open_BuildsGolden(t *testing.T) {
 	t.Parallel()
 	golden, bin, _ := sharedGolden(t)
-	if filepath.Base(golden) != strconv.Itoa(bin.Major) || filepath.Base(filepath.Dir(golden)) != "golden" {
+	if golden != (layout.Layout{DataDir: filepath.Dir(filepath.Dir(golden))}).Golden(bin.Major) {
 		t.Errorf("golden directory %s is not golden/<major>", golden)
 	}
 	for _, f := range []string{"PG_VERSION", "db9_golden_version", "postgresql.conf", "pg_hba.conf", "global/pg_control"} {
@@ -289,16 +296,16 @@ func TestManager_Open_Reconciles(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const keepID, strayID, runningID = "keep00000001", "stray0000001", "running00001"
-	e.instanceDir("dbs", keepID)
-	stray := filepath.Join(e.dataDir, "dbs", strayID)
-	if err := os.MkdirAll(filepath.Join(stray, "pgdata", "base"), 0o700); err != nil {
+	e.instanceDir(e.lay.DB(keepID))
+	if err := os.MkdirAll(filepath.Join(e.lay.DB(strayID).Data, "base"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	// A postmaster left running on a directory nobody keeps (an unclaimed
 	// warm instance of a crashed server) is stopped and removed.
-	running := e.instanceDir("dbs", runningID)
-	pm, err := instance.StartPostmaster(ctx(t), instance.StartOptions{
-		Bin: e.bin, RunAs: e.runAs, DataDir: filepath.Join(running, "pgdata"), SocketDir: filepath.Join(running, "s"),
+	running := e.lay.DB(runningID)
+	e.instanceDir(running)
+	pm, err := postgres.Start(ctx(t), postgres.Options{
+		Bin: e.bin, RunAs: e.runAs, DataDir: running.Data, SocketDir: running.SocketDir,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +316,7 @@ func TestManager_Open_Reconciles(t *testing.T) {
 	if diff := cmp.Diff([]string{"gone00000001", "gone00000002"}, missing); diff != "" {
 		t.Errorf("missing (-want +got):\n%s", diff)
 	}
-	entries, err := os.ReadDir(filepath.Join(e.dataDir, "dbs"))
+	entries, err := os.ReadDir(e.lay.DBs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,13 +339,13 @@ func TestManager_Open_Reconciles(t *testing.T) {
 	}
 	l := acquire(t, m, keepID)
 	defer l.Release()
-	if !m.Running(keepID) || !instance.PostmasterAlive(filepath.Join(m.Dir(keepID), "pgdata")) {
+	if !m.Running(keepID) || !postgres.Alive(m.lay.DB(keepID).Data) {
 		t.Fatal("Acquire did not start the kept instance")
 	}
 	if got := query(t, superuser(t, l), "SELECT 1"); !cmp.Equal(got, [][]string{{"1"}}) {
 		t.Errorf("SELECT 1 = %v", got)
 	}
-	if _, err := m.Acquire(ctx(t), "gone00000001"); !errors.Is(err, instance.ErrNotFound) {
+	if _, err := m.Acquire(ctx(t), "gone00000001"); !errors.Is(err, placement.ErrNotFound) {
 		t.Errorf("Acquire of a missing instance: %v, want ErrNotFound", err)
 	}
 }
@@ -372,33 +379,33 @@ func TestManager_Provision_Commit(t *testing.T) {
 	e := newEnv(t)
 	m, _ := e.open(e.config(), nil)
 	p := provision(t, m)
-	if !platform.LooksLikeDatabaseID(p.ID) {
-		t.Errorf("instance id %q is not a database id", p.ID)
+	if !platform.LooksLikeDatabaseID(p.ID()) {
+		t.Errorf("instance id %q is not a database id", p.ID())
 	}
-	if len(p.AdminPassword) < 20 {
-		t.Errorf("admin password %q is too short", p.AdminPassword)
+	if len(p.AdminPassword()) < 20 {
+		t.Errorf("admin password %q is too short", p.AdminPassword())
 	}
-	if _, err := os.Stat(filepath.Join(m.Dir(p.ID), "pgdata", "PG_VERSION")); err != nil {
+	if _, err := os.Stat(filepath.Join(m.lay.DB(p.ID()).Data, "PG_VERSION")); err != nil {
 		t.Fatalf("instance directory: %v", err)
 	}
-	l := acquire(t, m, p.ID)
+	l := acquire(t, m, p.ID())
 	defer l.Release()
 	su := superuser(t, l)
 	rows := query(t, su, "SELECT rolpassword FROM pg_authid WHERE rolname = 'admin'")
 	if len(rows) != 1 || !strings.HasPrefix(rows[0][0], "SCRAM-SHA-256$") {
 		t.Fatalf("admin rolpassword = %v, want a SCRAM verifier", rows)
 	}
-	if !verifies(rows[0][0], p.AdminPassword) {
+	if !verifies(rows[0][0], p.AdminPassword()) {
 		t.Error("admin's verifier does not verify Provisioned.AdminPassword")
 	}
-	if verifies(rows[0][0], p.AdminPassword+"x") {
+	if verifies(rows[0][0], p.AdminPassword()+"x") {
 		t.Error("admin's verifier verifies a wrong password")
 	}
-	if strings.Contains(rows[0][0], p.AdminPassword) {
+	if strings.Contains(rows[0][0], p.AdminPassword()) {
 		t.Error("plaintext password stored")
 	}
 
-	pool, err := l.Pool(instance.AdminRole)
+	pool, err := l.Pool(placement.AdminRole)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,8 +416,8 @@ func TestManager_Provision_Commit(t *testing.T) {
 
 	// Two provisions never share an id or a directory.
 	p2 := provision(t, m)
-	if p2.ID == p.ID || p2.AdminPassword == p.AdminPassword {
-		t.Errorf("second provision repeats id or password: %s %s", p.ID, p2.ID)
+	if p2.ID() == p.ID() || p2.AdminPassword() == p.AdminPassword() {
+		t.Errorf("second provision repeats id or password: %s %s", p.ID(), p2.ID())
 	}
 }
 
@@ -426,10 +433,10 @@ func TestManager_Provision_SetAdminPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Commit()
-	if p.AdminPassword != "chosen-by-customer" {
-		t.Errorf("AdminPassword = %q", p.AdminPassword)
+	if p.AdminPassword() != "chosen-by-customer" {
+		t.Errorf("AdminPassword = %q", p.AdminPassword())
 	}
-	l := acquire(t, m, p.ID)
+	l := acquire(t, m, p.ID())
 	defer l.Release()
 	rows := query(t, superuser(t, l), "SELECT rolpassword FROM pg_authid WHERE rolname = 'admin'")
 	if !verifies(rows[0][0], "chosen-by-customer") {
@@ -445,19 +452,19 @@ func TestManager_Provision_Abort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgdata := filepath.Join(m.Dir(p.ID), "pgdata")
-	if !instance.PostmasterAlive(pgdata) {
+	pgdata := m.lay.DB(p.ID()).Data
+	if !postgres.Alive(pgdata) {
 		t.Fatal("provisioned instance is not running")
 	}
 	// Until Commit the instance cannot be leased.
-	if _, err := m.Acquire(ctx(t), p.ID); !errors.Is(err, instance.ErrNotFound) {
+	if _, err := m.Acquire(ctx(t), p.ID()); !errors.Is(err, placement.ErrNotFound) {
 		t.Errorf("Acquire before Commit: %v, want ErrNotFound", err)
 	}
 	p.Abort()
-	if instance.PostmasterAlive(pgdata) {
+	if postgres.Alive(pgdata) {
 		t.Error("aborted instance still runs")
 	}
-	if _, err := os.Stat(m.Dir(p.ID)); !os.IsNotExist(err) {
+	if _, err := os.Stat(m.lay.DB(p.ID()).Dir); !os.IsNotExist(err) {
 		t.Errorf("aborted instance's directory remains (%v)", err)
 	}
 }
@@ -467,45 +474,45 @@ func TestManager_Stop(t *testing.T) {
 	e := newEnv(t)
 	m, _ := e.open(e.config(), nil)
 	p := provision(t, m)
-	pgdata := filepath.Join(m.Dir(p.ID), "pgdata")
-	pid := m.Pid(p.ID)
+	pgdata := m.lay.DB(p.ID()).Data
+	pid := m.sup.pid(p.ID())
 	if pid == 0 {
 		t.Fatal("committed instance not running")
 	}
 
-	l := acquire(t, m, p.ID)
-	if m.Stop(p.ID) {
+	l := acquire(t, m, p.ID())
+	if m.Stop(p.ID()) {
 		t.Error("Stop stopped an instance held by a lease")
 	}
 	l.Release()
 	l.Release() // a second Release is a no-op, not a negative lease count
 
-	if !m.Stop(p.ID) {
+	if !m.Stop(p.ID()) {
 		t.Fatal("Stop refused an unleased instance")
 	}
-	if m.Running(p.ID) || m.Pid(p.ID) != 0 {
+	if m.Running(p.ID()) || m.sup.pid(p.ID()) != 0 {
 		t.Error("Manager still reports the instance running")
 	}
-	if pidAlive(pid) || instance.PostmasterAlive(pgdata) {
+	if pidAlive(pid) || postgres.Alive(pgdata) {
 		t.Errorf("postmaster %d still alive after Stop", pid)
 	}
-	if m.Stop(p.ID) {
+	if m.Stop(p.ID()) {
 		t.Error("Stop of a stopped instance reported a stop")
 	}
 
-	l = acquire(t, m, p.ID)
+	l = acquire(t, m, p.ID())
 	defer l.Release()
-	pid2 := m.Pid(p.ID)
-	if pid2 == 0 || pid2 == pid || !instance.PostmasterAlive(pgdata) {
+	pid2 := m.sup.pid(p.ID())
+	if pid2 == 0 || pid2 == pid || !postgres.Alive(pgdata) {
 		t.Fatalf("Acquire after Stop: pid %d (before %d), want a new running postmaster", pid2, pid)
 	}
 	// The data survived the stop.
 	query(t, superuser(t, l), "CREATE TABLE public.survives (a int); INSERT INTO public.survives VALUES (7)")
 	l.Release()
-	if !m.Stop(p.ID) {
+	if !m.Stop(p.ID()) {
 		t.Fatal("second Stop refused")
 	}
-	l = acquire(t, m, p.ID)
+	l = acquire(t, m, p.ID())
 	defer l.Release()
 	if got := query(t, superuser(t, l), "SELECT a FROM public.survives"); !cmp.Equal(got, [][]string{{"7"}}) {
 		t.Errorf("after restart: %v", got)
@@ -517,12 +524,12 @@ func TestManager_Destroy(t *testing.T) {
 	e := newEnv(t)
 	m, _ := e.open(e.config(), nil)
 	p := provision(t, m)
-	dir := m.Dir(p.ID)
-	pid := m.Pid(p.ID)
-	l := acquire(t, m, p.ID)
+	dir := m.lay.DB(p.ID()).Dir
+	pid := m.sup.pid(p.ID())
+	l := acquire(t, m, p.ID())
 	su := superuser(t, l)
 
-	if err := m.Destroy(ctx(t), p.ID); err != nil {
+	if err := m.Destroy(ctx(t), p.ID()); err != nil {
 		t.Fatal(err)
 	}
 	l.Release() // a lease outliving Destroy is harmless
@@ -535,17 +542,17 @@ func TestManager_Destroy(t *testing.T) {
 	if _, err := su.Exec(ctx(t), "SELECT 1").ReadAll(); err == nil {
 		t.Error("a session of the destroyed instance still works")
 	}
-	if _, err := m.Acquire(ctx(t), p.ID); !errors.Is(err, instance.ErrNotFound) {
+	if _, err := m.Acquire(ctx(t), p.ID()); !errors.Is(err, placement.ErrNotFound) {
 		t.Errorf("Acquire after Destroy: %v, want ErrNotFound", err)
 	}
-	if err := m.Destroy(ctx(t), p.ID); err != nil {
+	if err := m.Destroy(ctx(t), p.ID()); err != nil {
 		t.Errorf("second Destroy: %v", err)
 	}
 	if err := m.Destroy(ctx(t), "neverexisted"); err != nil {
 		t.Errorf("Destroy of an unknown id: %v", err)
 	}
 	// Destroy of an unknown id still removes what is on disk.
-	orphan := e.instanceDir("dbs", "orphan000001")
+	orphan := e.instanceDir(e.lay.DB("orphan000001"))
 	if err := m.Destroy(ctx(t), "orphan000001"); err != nil {
 		t.Fatal(err)
 	}
@@ -563,9 +570,9 @@ func TestManager_IdleTimeout(t *testing.T) {
 	idle := provision(t, m)
 	start := time.Now() // idle's clock started at its Commit, just before
 	held := provision(t, m)
-	l := acquire(t, m, held.ID)
-	waitFor(t, 10*time.Second, "the unleased instance to stop", func() bool { return !m.Running(idle.ID) })
-	if instance.PostmasterAlive(filepath.Join(m.Dir(idle.ID), "pgdata")) {
+	l := acquire(t, m, held.ID())
+	waitFor(t, 10*time.Second, "the unleased instance to stop", func() bool { return !m.Running(idle.ID()) })
+	if postgres.Alive(m.lay.DB(idle.ID()).Data) {
 		t.Error("reaper forgot the instance but its postmaster runs")
 	}
 	if took := time.Since(start); took < 450*time.Millisecond {
@@ -573,19 +580,19 @@ func TestManager_IdleTimeout(t *testing.T) {
 	}
 	// Several idle timeouts later the leased one still runs.
 	time.Sleep(1500 * time.Millisecond)
-	if !m.Running(held.ID) {
+	if !m.Running(held.ID()) {
 		t.Fatal("the reaper stopped an instance held by a lease")
 	}
 	if got := query(t, superuser(t, l), "SELECT 1"); len(got) != 1 {
 		t.Errorf("leased instance query: %v", got)
 	}
 	l.Release()
-	waitFor(t, 10*time.Second, "the released instance to stop", func() bool { return !m.Running(held.ID) })
+	waitFor(t, 10*time.Second, "the released instance to stop", func() bool { return !m.Running(held.ID()) })
 
 	// A stopped instance starts again on demand.
-	l = acquire(t, m, idle.ID)
+	l = acquire(t, m, idle.ID())
 	defer l.Release()
-	if !m.Running(idle.ID) {
+	if !m.Running(idle.ID()) {
 		t.Error("Acquire did not start the reaped instance")
 	}
 }
@@ -598,19 +605,19 @@ func TestManager_Open_Spares(t *testing.T) {
 		t.Fatal(err)
 	}
 	const goodID, badID, halfID = "goodspare001", "badspare0001", "halfspare001"
-	good := e.instanceDir("spare", goodID)
+	good := e.instanceDir(e.lay.Spare(goodID))
 	if err := os.WriteFile(filepath.Join(good, "golden_version"), marker, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bad := e.instanceDir("spare", badID)
+	bad := e.instanceDir(e.lay.Spare(badID))
 	if err := os.WriteFile(filepath.Join(bad, "golden_version"), []byte("0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	half := e.instanceDir("spare", halfID+".tmp")
+	half := e.instanceDir(e.lay.Spare(halfID + ".tmp"))
 	if err := os.WriteFile(filepath.Join(half, "golden_version"), marker, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	noMarker := e.instanceDir("spare", "nomarker0001")
+	noMarker := e.instanceDir(e.lay.Spare("nomarker0001"))
 
 	m, _ := e.open(e.config(), nil) // SparePool 0: no new spares are made
 	for _, gone := range []string{bad, half, noMarker} {
@@ -621,18 +628,18 @@ func TestManager_Open_Spares(t *testing.T) {
 	if _, err := os.Stat(good); err != nil {
 		t.Fatalf("Open removed the good spare: %v", err)
 	}
-	if _, spares := m.PoolSizes(); spares != 1 {
+	if _, spares := m.pool.sizes(); spares != 1 {
 		t.Errorf("PoolSizes spares = %d, want 1", spares)
 	}
 
 	p := provision(t, m)
-	if p.ID != goodID {
-		t.Errorf("Provision made %s, want the spare %s", p.ID, goodID)
+	if p.ID() != goodID {
+		t.Errorf("Provision made %s, want the spare %s", p.ID(), goodID)
 	}
 	if _, err := os.Stat(good); !os.IsNotExist(err) {
 		t.Errorf("spare directory remains after it was taken (%v)", err)
 	}
-	if _, err := os.Stat(filepath.Join(m.Dir(goodID), "golden_version")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(m.lay.DB(goodID).Dir, "golden_version")); !os.IsNotExist(err) {
 		t.Errorf("the spare marker came along into dbs/ (%v)", err)
 	}
 	l := acquire(t, m, goodID)
@@ -641,7 +648,7 @@ func TestManager_Open_Spares(t *testing.T) {
 		t.Errorf("instance from spare: %v", got)
 	}
 	// With the spare used, the next instance is a fresh copy.
-	if p2 := provision(t, m); p2.ID == goodID {
+	if p2 := provision(t, m); p2.ID() == goodID {
 		t.Error("spare used twice")
 	}
 }
@@ -652,8 +659,8 @@ func TestManager_SparePool_Fills(t *testing.T) {
 	cfg := e.config()
 	cfg.SparePool = 2
 	m, _ := e.open(cfg, nil)
-	waitFor(t, 20*time.Second, "two spares", func() bool { _, s := m.PoolSizes(); return s == 2 })
-	entries, _ := os.ReadDir(filepath.Join(e.dataDir, "spare"))
+	waitFor(t, 20*time.Second, "two spares", func() bool { _, s := m.pool.sizes(); return s == 2 })
+	entries, _ := os.ReadDir(e.lay.Spares())
 	var ids []string
 	for _, d := range entries {
 		ids = append(ids, d.Name())
@@ -661,14 +668,14 @@ func TestManager_SparePool_Fills(t *testing.T) {
 	if len(ids) != 2 {
 		t.Fatalf("spare/ holds %v, want two spares", ids)
 	}
-	if got := postmastersUnder(filepath.Join(e.dataDir, "spare")); len(got) != 0 {
+	if got := postmastersUnder(e.lay.Spares()); len(got) != 0 {
 		t.Errorf("spares run: %v", got)
 	}
 	p := provision(t, m)
-	if p.ID != ids[0] && p.ID != ids[1] {
-		t.Errorf("Provision made %s, not one of the spares %v", p.ID, ids)
+	if p.ID() != ids[0] && p.ID() != ids[1] {
+		t.Errorf("Provision made %s, not one of the spares %v", p.ID(), ids)
 	}
-	waitFor(t, 20*time.Second, "the spare pool to refill", func() bool { _, s := m.PoolSizes(); return s == 2 })
+	waitFor(t, 20*time.Second, "the spare pool to refill", func() bool { _, s := m.pool.sizes(); return s == 2 })
 }
 
 func TestManager_GoldenRoles(t *testing.T) {
@@ -676,7 +683,7 @@ func TestManager_GoldenRoles(t *testing.T) {
 	e := newEnv(t)
 	m, _ := e.open(e.config(), nil)
 	p := provision(t, m)
-	l := acquire(t, m, p.ID)
+	l := acquire(t, m, p.ID())
 	defer l.Release()
 	su := superuser(t, l)
 
@@ -699,14 +706,14 @@ func TestManager_GoldenRoles(t *testing.T) {
 		t.Errorf("databases of an instance (template0 dropped) (-want +got):\n%s", diff)
 	}
 
-	admin, err := l.Pool(instance.AdminRole)
+	admin, err := l.Pool(placement.AdminRole)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.Exec(ctx(t), "CREATE TABLE owned_by_admin (a int); INSERT INTO owned_by_admin VALUES (1), (2)"); err != nil {
 		t.Fatalf("admin creates a table: %v", err)
 	}
-	ro, err := l.Pool(instance.ReadOnlyRole)
+	ro, err := l.Pool(placement.ReadOnlyRole)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -736,27 +743,27 @@ func TestManager_Close(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
 	cfg.WarmPool = 1
-	m := instance.New(cfg)
+	m := New(cfg)
 	if _, err := m.Open(ctx(t), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
-	waitFor(t, 20*time.Second, "a warm instance", func() bool { w, _ := m.PoolSizes(); return w == 1 })
+	waitFor(t, 20*time.Second, "a warm instance", func() bool { w, _ := m.pool.sizes(); return w == 1 })
 	committed := provision(t, m) // takes the warm one
-	waitFor(t, 20*time.Second, "the warm pool to refill", func() bool { w, _ := m.PoolSizes(); return w == 1 })
+	waitFor(t, 20*time.Second, "the warm pool to refill", func() bool { w, _ := m.pool.sizes(); return w == 1 })
 	uncommitted, err := m.Provision(ctx(t)) // a create in flight at shutdown
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the warm pool to refill", func() bool { w, _ := m.PoolSizes(); return w == 1 })
+	waitFor(t, 20*time.Second, "the warm pool to refill", func() bool { w, _ := m.pool.sizes(); return w == 1 })
 
-	entries, _ := os.ReadDir(filepath.Join(e.dataDir, "dbs"))
+	entries, _ := os.ReadDir(e.lay.DBs())
 	if len(entries) != 3 {
 		t.Fatalf("dbs/ holds %d instances, want 3 (committed, uncommitted, warm)", len(entries))
 	}
 	var warmID string
 	for _, d := range entries {
-		if d.Name() != committed.ID && d.Name() != uncommitted.ID {
+		if d.Name() != committed.ID() && d.Name() != uncommitted.ID() {
 			warmID = d.Name()
 		}
 	}
@@ -770,8 +777,8 @@ func TestManager_Close(t *testing.T) {
 	if got := postmastersUnder(e.dataDir); len(got) != 0 {
 		t.Errorf("postmasters after Close: %v", got)
 	}
-	for id, wantKept := range map[string]bool{committed.ID: true, uncommitted.ID: false, warmID: false} {
-		_, err := os.Stat(m.Dir(id))
+	for id, wantKept := range map[string]bool{committed.ID(): true, uncommitted.ID(): false, warmID: false} {
+		_, err := os.Stat(m.lay.DB(id).Dir)
 		if kept := err == nil; kept != wantKept {
 			t.Errorf("after Close, directory of %s kept = %v, want %v", id, kept, wantKept)
 		}
@@ -779,19 +786,19 @@ func TestManager_Close(t *testing.T) {
 	if err := m.Close(ctx(t)); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := m.Provision(ctx(t)); !errors.Is(err, instance.ErrClosed) {
+	if _, err := m.Provision(ctx(t)); !errors.Is(err, placement.ErrClosed) {
 		t.Errorf("Provision after Close: %v, want ErrClosed", err)
 	}
-	if _, err := m.Acquire(ctx(t), committed.ID); !errors.Is(err, instance.ErrClosed) {
+	if _, err := m.Acquire(ctx(t), committed.ID()); !errors.Is(err, placement.ErrClosed) {
 		t.Errorf("Acquire after Close: %v, want ErrClosed", err)
 	}
 
 	// The committed instance survives a restart of the Manager.
-	m2, missing := e.open(e.config(), map[string]bool{committed.ID: true})
+	m2, missing := e.open(e.config(), map[string]bool{committed.ID(): true})
 	if len(missing) != 0 {
 		t.Errorf("missing after restart: %v", missing)
 	}
-	l := acquire(t, m2, committed.ID)
+	l := acquire(t, m2, committed.ID())
 	defer l.Release()
 	if got := query(t, superuser(t, l), "SELECT 1"); len(got) != 1 {
 		t.Errorf("query after restart: %v", got)
@@ -805,7 +812,7 @@ func TestManager_Supervise_RestartsCrashed(t *testing.T) {
 	e := newEnv(t)
 	m, _ := e.open(e.config(), nil)
 	p := provision(t, m)
-	pid := m.Pid(p.ID)
+	pid := m.sup.pid(p.ID())
 	proc, err := os.FindProcess(pid)
 	if err != nil {
 		t.Fatal(err)
@@ -814,10 +821,10 @@ func TestManager_Supervise_RestartsCrashed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "the supervisor to restart the instance", func() bool {
-		n := m.Pid(p.ID)
+		n := m.sup.pid(p.ID())
 		return n != 0 && n != pid
 	})
-	l := acquire(t, m, p.ID)
+	l := acquire(t, m, p.ID())
 	defer l.Release()
 	if got := query(t, superuser(t, l), "SELECT 1"); len(got) != 1 {
 		t.Errorf("query after restart: %v", got)
@@ -833,24 +840,45 @@ func TestManager_WarmPool_GrowsAndShrinks(t *testing.T) {
 	cfg := e.config()
 	cfg.WarmPool, cfg.WarmPoolMax, cfg.WarmDecay = 1, 3, 2*time.Second
 	m, _ := e.open(cfg, nil)
-	waitFor(t, 20*time.Second, "one warm instance", func() bool { w, _ := m.PoolSizes(); return w == 1 })
-	if got := m.WarmTarget(); got != 1 {
+	waitFor(t, 20*time.Second, "one warm instance", func() bool { w, _ := m.pool.sizes(); return w == 1 })
+	if got := m.pool.warmTarget(); got != 1 {
 		t.Fatalf("WarmTarget before any miss = %d, want 1", got)
 	}
 	for i := 0; i < 4; i++ { // one warm hit, then misses (the refill is slower than this loop)
 		provision(t, m)
 	}
-	if got := m.WarmTarget(); got < 2 || got > 3 {
+	if got := m.pool.warmTarget(); got < 2 || got > 3 {
 		t.Fatalf("WarmTarget after a burst = %d, want 2..3 (grown, capped at WarmPoolMax)", got)
 	}
-	target := m.WarmTarget()
-	waitFor(t, 30*time.Second, "the grown warm pool to fill", func() bool { w, _ := m.PoolSizes(); return w == target })
+	target := m.pool.warmTarget()
+	waitFor(t, 30*time.Second, "the grown warm pool to fill", func() bool { w, _ := m.pool.sizes(); return w == target })
 	waitFor(t, 30*time.Second, "the warm pool to shrink back", func() bool {
-		w, _ := m.PoolSizes()
-		return m.WarmTarget() == 1 && w == 1
+		w, _ := m.pool.sizes()
+		return m.pool.warmTarget() == 1 && w == 1
 	})
 	// Four committed instances and one warm one run; the surplus warm ones stop.
 	waitFor(t, 20*time.Second, "5 postmasters (4 committed + 1 warm)", func() bool {
-		return len(postmastersUnder(filepath.Join(e.dataDir, "dbs"))) == 5
+		return len(postmastersUnder(e.lay.DBs())) == 5
+	})
+}
+
+// A database that wrote a burst of WAL (a bulk load) and went quiet gets a
+// base backup soon after, well below the WAL threshold, so moments after
+// the load replay from a backup that holds it.
+func TestBackupDue_AfterBurstWhenQuiet(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	store := &walarchive.Local{Root: e.lay.Archive(), Chown: e.runAs.Chown}
+	cfg.Archive = &backup.Archiving{Store: store, Retention: 24 * time.Hour, BackupAfterWAL: 1 << 40, MaintainEvery: 100 * time.Millisecond}
+	m, _ := e.open(cfg, nil)
+	p := provision(t, m)
+	l := acquire(t, m, p.ID())
+	defer l.Release()
+	c := superuser(t, l)
+	query(t, c, "CREATE TABLE public.t AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 25000) g")
+	query(t, c, "SELECT pg_switch_wal()")
+	waitFor(t, 30*time.Second, "a base backup after the burst", func() bool {
+		bs, err := store.ListBackups(context.Background(), p.ID())
+		return err == nil && len(bs) >= 2 && bs[len(bs)-1].Golden == ""
 	})
 }

@@ -1,4 +1,4 @@
-package instance_test
+package backup
 
 import (
 	"context"
@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgtest"
-	"github.com/db9/db9/internal/walarchive"
 )
 
 // niceOf reads a process's nice value from /proc/<pid>/stat (field 19).
@@ -34,25 +33,22 @@ func niceOf(pid int) (int, bool) {
 // A base backup runs at low CPU priority: pg_basebackup and the walsenders
 // serving it, so the database's own sessions keep their throughput.
 func TestRunNice_BackupYieldsCPU(t *testing.T) {
-	e := newEnv(t)
-	m, _ := e.open(e.config(), nil)
-	p := provision(t, m)
-	l := acquire(t, m, p.ID)
-	defer l.Release()
+	bin, runAs := pgtest.Env(t)
+	cl := pgtest.Start(t)
 	target := pgtest.TempDir(t)
-	if err := e.runAs.Chown(target); err != nil {
+	if err := runAs.Chown(target); err != nil {
 		t.Fatal(err)
 	}
-	c, cancel := context.WithCancel(ctx(t))
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// Throttled so it is still running while the test looks at it.
-	cmd := exec.CommandContext(c, e.bin.Path("pg_basebackup"), "-h", l.SocketDir(), "-p", "5432", "-U", instance.Superuser,
+	cmd := exec.CommandContext(c, bin.Path("pg_basebackup"), "-h", cl.SocketDir, "-p", strconv.Itoa(layout.Port), "-U", pgtest.Superuser,
 		"-D", filepath.Join(target, "b"), "-X", "stream", "-c", "fast", "--no-manifest", "-w", "--max-rate=32k")
-	cmd.SysProcAttr = e.runAs.SysProcAttr()
+	cmd.SysProcAttr = runAs.SysProcAttr()
 	done := make(chan error, 1)
-	pm := m.Pid(p.ID)
+	pm := cl.PM.Pid()
 	go func() {
-		out, err := instance.RunNice(cmd, pm)
+		out, err := runNice(cmd, pm)
 		if err != nil && c.Err() == nil {
 			err = fmt.Errorf("%w: %s", err, out)
 		}
@@ -97,23 +93,14 @@ func TestRunNice_BackupYieldsCPU(t *testing.T) {
 	}
 }
 
-// A database that wrote a burst of WAL (a bulk load) and went quiet gets a
-// base backup soon after, well below the WAL threshold, so moments after
-// the load replay from a backup that holds it.
-func TestBackupDue_AfterBurstWhenQuiet(t *testing.T) {
-	e := newEnv(t)
-	cfg := e.config()
-	store := &walarchive.Local{Root: filepath.Join(e.dataDir, "archive"), Chown: e.runAs.Chown}
-	cfg.Archive = &instance.Archiving{Store: store, Retention: 24 * time.Hour, BackupAfterWAL: 1 << 40, MaintainEvery: 100 * time.Millisecond}
-	m, _ := e.open(cfg, nil)
-	p := provision(t, m)
-	l := acquire(t, m, p.ID)
-	defer l.Release()
-	c := superuser(t, l)
-	query(t, c, "CREATE TABLE public.t AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 25000) g")
-	query(t, c, "SELECT pg_switch_wal()")
-	waitFor(t, 30*time.Second, "a base backup after the burst", func() bool {
-		bs, err := store.ListBackups(context.Background(), p.ID)
-		return err == nil && len(bs) >= 2 && bs[len(bs)-1].Golden == ""
-	})
+// waitFor polls cond until it holds or within passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -1,4 +1,4 @@
-package instance
+package local
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/db9/db9/internal/backup"
+	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
 )
 
@@ -25,7 +27,8 @@ import (
 // feed follows replay and stages more (PostgreSQL removes replayed
 // segments at its restartpoints).
 type walStage struct {
-	m      *Manager
+	store  *walarchive.Local
+	chown  func(string) error // to the OS user of postgres
 	source string
 	wal    string   // the new pg_wal
 	files  []string // history files first, then segments by position
@@ -40,25 +43,25 @@ type walStage struct {
 // have a gap: standby mode would wait at a gap for WAL that never comes,
 // while archive recovery stops there and fails cleanly if the target lies
 // beyond.
-func (m *Manager) planStage(ctx context.Context, source string, b walarchive.Backup, data string) (*walStage, error) {
-	limit := m.cfg.Archive.stageLimit()
+func planStage(ctx context.Context, a *backup.Archiving, chown func(string) error, source string, b walarchive.Backup, data string) (*walStage, error) {
+	limit := a.StageLimit()
 	if limit < 0 {
 		return nil, nil
 	}
-	names, err := m.cfg.Archive.Store.ListWAL(ctx, source)
+	names, err := a.Store.ListWAL(ctx, source)
 	if err != nil {
 		return nil, err
 	}
 	files := walarchive.ReplayFiles(names, b.StartWAL)
-	if !walarchive.Contiguous(files, walSegmentBytes) {
+	if !walarchive.Contiguous(files, backup.WALSegmentBytes) {
 		return nil, nil
 	}
 	sort.SliceStable(files, func(i, j int) bool { return stageBefore(files[i], files[j]) })
-	s := &walStage{m: m, source: source, wal: filepath.Join(data, "pg_wal"), files: files, ahead: uint64(max(limit/walSegmentBytes, 1))}
+	s := &walStage{store: a.Store, chown: chown, source: source, wal: filepath.Join(data, "pg_wal"), files: files, ahead: uint64(max(limit/backup.WALSegmentBytes, 1))}
 	for _, f := range files {
-		n, ok := walarchive.SegmentNumber(f, walSegmentBytes)
+		n, ok := walarchive.SegmentNumber(f, backup.WALSegmentBytes)
 		if ok {
-			s.bytes += walSegmentBytes
+			s.bytes += backup.WALSegmentBytes
 		}
 		s.nums = append(s.nums, n)
 	}
@@ -101,10 +104,10 @@ func (s *walStage) upTo(ctx context.Context, last uint64) error {
 	for ; s.next < len(s.files) && s.nums[s.next] <= last; s.next++ {
 		f := s.files[s.next]
 		tmp := filepath.Join(s.wal, ".db9-stage-"+f)
-		if err := s.m.cfg.Archive.Store.GetWAL(ctx, s.source, f, tmp); err != nil {
+		if err := s.store.GetWAL(ctx, s.source, f, tmp); err != nil {
 			return fmt.Errorf("stage WAL %s: %w", f, err)
 		}
-		if err := s.m.cfg.RunAs.Chown(tmp); err != nil {
+		if err := s.chown(tmp); err != nil {
 			return err
 		}
 		if err := os.Rename(tmp, filepath.Join(s.wal, f)); err != nil {
@@ -113,7 +116,7 @@ func (s *walStage) upTo(ctx context.Context, last uint64) error {
 		if walarchive.IsSegment(f) {
 			// Archived already (markArchived says why), also when staged
 			// after the start.
-			if err := markSegmentArchived(s.wal, f, s.m.cfg.RunAs.Chown); err != nil {
+			if err := markSegmentArchived(s.wal, f, s.chown); err != nil {
 				return err
 			}
 		}
@@ -152,7 +155,7 @@ func (s *walStage) feed(ctx context.Context, data string) error {
 				startup = 0
 			}
 		}
-		n, ok := walarchive.SegmentNumber(seg, walSegmentBytes)
+		n, ok := walarchive.SegmentNumber(seg, backup.WALSegmentBytes)
 		if !ok {
 			if time.Since(blind) > 5*time.Second {
 				return s.upTo(ctx, ^uint64(0))
@@ -170,15 +173,11 @@ func (s *walStage) feed(ctx context.Context, data string) error {
 // startupProcess finds the startup process of the postmaster running on
 // data (0 if there is none yet).
 func startupProcess(data string) int {
-	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
-	if err != nil {
+	pm := postgres.PostmasterPid(data)
+	if pm == 0 {
 		return 0
 	}
-	pm, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-	if err != nil {
-		return 0
-	}
-	if pids := children(pm, "postgres: startup"); len(pids) > 0 {
+	if pids := postgres.Children(pm, "postgres: startup"); len(pids) > 0 {
 		return pids[0]
 	}
 	return 0

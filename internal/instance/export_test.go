@@ -1,4 +1,0 @@
-package instance
-
-// RunNice is runNice, for tests.
-var RunNice = runNice
