@@ -9,11 +9,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
-	"github.com/jackc/pgx/v5"
 )
 
 // benchArchive: what archiving costs. WAL archived by an idle database

@@ -8,10 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
-	"github.com/jackc/pgx/v5"
 )
 
 // benchCreate: API call to usable database (create, then the first

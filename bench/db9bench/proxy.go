@@ -16,9 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/layout"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // benchProxy measures the PostgreSQL front door against its peers, all in

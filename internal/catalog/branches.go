@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // ErrTooManyClones is returned when a customer already has the most

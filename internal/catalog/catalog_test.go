@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/pgtest"
 	"github.com/db9/db9/internal/platform"
-	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 )
 
 func testCtx(t *testing.T) context.Context {

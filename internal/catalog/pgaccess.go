@@ -5,8 +5,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // ErrAmbiguous is returned when a database name matches live databases of

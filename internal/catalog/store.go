@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // ErrNotFound is returned when a row does not exist.

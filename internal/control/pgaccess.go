@@ -13,11 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
-	"github.com/jackc/pgx/v5"
 )
 
 // PGAccess holds the use cases of PostgreSQL access: connect tokens,

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // PlatformSchema is the schema inside every instance where the platform

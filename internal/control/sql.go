@@ -5,10 +5,11 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // RunSQL runs a request of POST .../sql on a database as its admin role

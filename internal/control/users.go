@@ -11,11 +11,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // User is a database role as GET .../users shows it.

@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/db9/db9/internal/placement"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/internal/placement"
 )
 
 // cancelTarget is where a session's cancel requests go: its backend's

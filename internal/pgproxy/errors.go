@@ -4,8 +4,9 @@ import (
 	"errors"
 	"io"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 // SQLSTATEs the proxy itself sends.

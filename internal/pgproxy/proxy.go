@@ -13,9 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/platform"
-	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Authenticator checks a login and returns the database's instance leased.

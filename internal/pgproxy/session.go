@@ -11,8 +11,9 @@ import (
 	"net"
 	"time"
 
-	"github.com/db9/db9/internal/placement"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/internal/placement"
 )
 
 // session runs one client session from its StartupMessage to its end.

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/internal/platform"
 )
 
 func startupBytes(version uint32, params ...string) []byte {

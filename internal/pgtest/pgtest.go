@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/db9/db9/internal/dirtree"
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
-	"github.com/jackc/pgx/v5"
 )
 
 // Superuser is the bootstrap superuser of clusters made here.

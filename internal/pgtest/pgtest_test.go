@@ -4,8 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/db9/db9/internal/pgtest"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/db9/db9/internal/pgtest"
 )
 
 func TestStart_AcceptsConnections(t *testing.T) {

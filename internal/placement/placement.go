@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/db9/db9/internal/postgres"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/db9/db9/internal/postgres"
 )
 
 // ErrNotFound reports a database the driver has no instance of (or is

@@ -12,10 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Superuser is the platform's own superuser inside every instance. It is

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/backup"
 	"github.com/db9/db9/internal/dirtree"
 	"github.com/db9/db9/internal/layout"
@@ -27,8 +30,6 @@ import (
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
-	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The golden directory is built once per test process by a Manager's Open

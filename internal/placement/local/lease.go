@@ -6,11 +6,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/db9/db9/internal/placement"
-	"github.com/db9/db9/internal/postgres"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/db9/db9/internal/placement"
+	"github.com/db9/db9/internal/postgres"
 )
 
 // lease is placement.Lease on a local instance.

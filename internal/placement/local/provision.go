@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/dirtree"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/postgres"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // provisioned is placement.Provisioned: a new instance, running, with its

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/dirtree"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Restore implements placement.Provisioner: instance id made from Source's
