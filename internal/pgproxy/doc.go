@@ -23,9 +23,12 @@
 // so the lease, the connection count and the cancel key are released as
 // before. TLS sessions relay with two goroutines and io.CopyBuffer.
 //
-// The client never sees the backend's BackendKeyData: it gets a random key
-// of the proxy's own, and a CancelRequest carrying that key is forwarded to
-// its backend only. A client that vanishes mid-query has its query
+// The client's BackendKeyData carries its backend's real process id (so
+// the driver, pg_backend_pid(), pg_stat_activity and pg_terminate_backend
+// agree) and a random secret of the proxy's own instead of the backend's.
+// A CancelRequest is forwarded, with the backend's secret, only when both
+// pid and secret match a session's, so it reaches that session's backend
+// and no other, even where pids of two instances are equal. A client that vanishes mid-query has its query
 // cancelled and its backend closed. The lease is held for the whole session,
 // so the idle reaper never stops an instance under an open session.
 //
