@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"path/filepath"
 	"time"
 
+	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -29,7 +31,11 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		p.fail(conn, &wireError{code: stateInvalidAuthSpec, msg: "no PostgreSQL user name specified in startup packet"}, "startup")
 		return
 	}
-	dbRef, role, err := parseUser(user)
+	serverName := ""
+	if tc, ok := conn.(*tls.Conn); ok {
+		serverName = tc.ConnectionState().ServerName
+	}
+	dbRef, role, options, err := route(user, params["options"], serverName, p.cfg.PublicHost)
 	if err == nil {
 		err = checkDatabase(params["database"], user)
 	}
@@ -39,6 +45,14 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	if err != nil {
 		p.fail(conn, err, "startup")
 		return
+	}
+	if options != params["options"] {
+		params = maps.Clone(params)
+		if options == "" {
+			delete(params, "options")
+		} else {
+			params["options"] = options
+		}
 	}
 	b, _ := (&pgproto3.AuthenticationCleartextPassword{}).Encode(nil)
 	if _, err := conn.Write(b); err != nil {
@@ -53,6 +67,9 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	defer cancel()
 	sess, err := p.cfg.Auth.Login(ctx, dbRef, role, password)
 	if err != nil {
+		if pe := (*platform.Error)(nil); errors.As(err, &pe) && pe.Code == platform.CodeNotFound {
+			err = &wireError{code: stateUnknownDatabase, msg: pe.Message, hint: routeHint}
+		}
 		p.fail(conn, err, "login")
 		return
 	}
