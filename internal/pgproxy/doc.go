@@ -2,9 +2,11 @@
 // the wire protocol, in front of every database's private instance.
 //
 // For each client connection it answers SSLRequest (TLS) and GSSENCRequest
-// (declined), reads the startup message (user "<database id or name>.<role>",
-// database "postgres"), asks for a cleartext password, and hands user and
-// password to an Authenticator (package control) that classifies the
+// (declined), reads the startup message (database "postgres"), finds the
+// database and role (route.go: user "<database id or name>.<role>", or the
+// plain role with options "endpoint=<database>" or the TLS server name
+// "<database>.<public host>"), asks for a cleartext password, and hands
+// database, role and password to an Authenticator (package control) that classifies the
 // password (connect key, connect token, or the role's own password), checks
 // it, and returns the instance leased (woken when it was stopped). The proxy
 // then opens the backend session over the instance's Unix socket as that
