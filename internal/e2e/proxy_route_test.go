@@ -98,15 +98,27 @@ func TestProxy_RouteWithoutDatabaseInUser(t *testing.T) {
 	c, err = routeConnect(t, f.s, f.db.ID+".localhost", "admin", f.db.AdminPassword, "require", "endpoint="+f.db.ID)
 	check("host and endpoint naming the same database", c, err, "admin", "front")
 
+	// The password: endpoint=<db>$<password> (Neon's form for clients
+	// that set neither options nor SNI), with any credential.
+	for _, mode := range sslModes {
+		c, err := routeConnect(t, f.s, "127.0.0.1", "admin", "endpoint=front$"+f.db.AdminPassword, mode, "")
+		check("admin, password endpoint=front$ sslmode="+mode, c, err, "admin", "front")
+		c, err = routeConnect(t, f.s, "127.0.0.1", "app_user", "endpoint="+f.db.ID+";user-secret-pw-1", mode, "")
+		check("app_user, password endpoint=<id>; sslmode="+mode, c, err, "app_user", "front")
+		c, err = routeConnect(t, f.s, "127.0.0.1", "admin", "project=front$"+f.creds[3].password, mode, "")
+		check("connect key, password project=front$ sslmode="+mode, c, err, "admin", "front")
+	}
+
 	// psql (libpq sends SNI for host names; hostaddr only says where to connect).
 	needTool(t, "psql")
 	host, port, _ := net.SplitHostPort(f.s.PGAddr)
-	for _, tc := range []struct{ what, conninfo string }{
-		{"psql, options endpoint=", fmt.Sprintf("host=%s port=%s user=admin dbname=postgres sslmode=disable options=endpoint=front", host, port)},
-		{"psql, host front.localhost", fmt.Sprintf("host=front.localhost hostaddr=%s port=%s user=admin dbname=postgres sslmode=require", host, port)},
+	for _, tc := range []struct{ what, conninfo, password string }{
+		{"psql, options endpoint=", fmt.Sprintf("host=%s port=%s user=admin dbname=postgres sslmode=disable options=endpoint=front", host, port), f.db.AdminPassword},
+		{"psql, host front.localhost", fmt.Sprintf("host=front.localhost hostaddr=%s port=%s user=admin dbname=postgres sslmode=require", host, port), f.db.AdminPassword},
+		{"psql, password endpoint=front$", fmt.Sprintf("host=%s port=%s user=admin dbname=postgres sslmode=disable", host, port), "endpoint=front$" + f.db.AdminPassword},
 	} {
 		cmd := exec.Command("psql", tc.conninfo, "-Atc", "select current_user || ' ' || (select db from marker)")
-		cmd.Env = append(cmd.Environ(), "PGPASSWORD="+f.db.AdminPassword)
+		cmd.Env = append(cmd.Environ(), "PGPASSWORD="+tc.password)
 		out, err := cmd.CombinedOutput()
 		if err != nil || strings.TrimSpace(string(out)) != "admin front" {
 			t.Errorf("%s: %v: %s", tc.what, err, out)
@@ -128,6 +140,9 @@ func TestProxy_RouteWithoutDatabaseInUser(t *testing.T) {
 		{"password of another database by SNI", "other.localhost", "admin", f.db.AdminPassword, "require", "", "28P01"},
 		{"token of another database", "127.0.0.1", "admin", token, "disable", "endpoint=other", "28P01"},
 		{"platform role", "127.0.0.1", "_db9_super", f.db.AdminPassword, "disable", "endpoint=front", "28000"},
+		{"unknown database in the password", "127.0.0.1", "admin", "endpoint=nosuchdb$" + f.db.AdminPassword, "disable", "", "3D000"},
+		{"wrong password after endpoint=", "127.0.0.1", "admin", "endpoint=front$wrong-password", "disable", "", "28P01"},
+		{"password of another database after endpoint=", "127.0.0.1", "admin", "endpoint=other$" + f.db.AdminPassword, "disable", "", "28P01"},
 	} {
 		_, err := routeConnect(t, f.s, tc.host, tc.user, tc.password, tc.mode, tc.options)
 		wantSQLState(t, tc.what, err, tc.state)

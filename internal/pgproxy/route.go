@@ -13,18 +13,24 @@ import (
 //     convention for clients without SNI; "--endpoint=" and Neon's older
 //     "project=" too), with the plain role as the user;
 //   - in the TLS server name, "<database id or name>.<public host>", with
-//     the plain role as the user.
+//     the plain role as the user;
+//   - in front of the password, "endpoint=<database>$<password>" (Neon's
+//     workaround for clients that can set neither options nor SNI; ";"
+//     may stand for "$", "project=" for "endpoint="), with the plain role
+//     as the user, when nothing else names the database.
 //
-// With the last two, the role is the user exactly as the driver sent it,
-// so current_user and session_user equal what the client connected as.
+// With the last three, the role is the user exactly as the driver sent
+// it, so current_user and session_user equal what the client connected as.
 
 // routeHint is the hint of every refusal that is about naming the database.
 const routeHint = "name the db9 database in the user (<database>.<role>, e.g. 4f8a1c2b9d0e.admin), " +
-	"in the options (options=endpoint=<database>), or in the host name (<database id>.<public host>, TLS only)"
+	"in the options (options=endpoint=<database>), in the host name (<database id>.<public host>, TLS only), " +
+	"or in front of the password (endpoint=<database>$<password>)"
 
 // route decides the database and role of a session from its startup user,
 // its options string and the TLS server name (empty without TLS), and
 // returns the options to pass on to the backend (without the endpoint).
+// dbRef is empty when only the password may still name the database.
 // publicHost is the host name of the front door in connection strings.
 func route(user, options, serverName, publicHost string) (dbRef, role, backendOptions string, err error) {
 	ep, backendOptions, err := splitEndpointOption(options)
@@ -42,6 +48,11 @@ func route(user, options, serverName, publicHost string) (dbRef, role, backendOp
 		named = sni
 	}
 	if named == "" {
+		if !strings.Contains(user, ".") {
+			// Perhaps the password names it (passwordEndpoint); the
+			// caller asks for the password first.
+			return "", user, backendOptions, nil
+		}
 		db, role, err := parseUser(user)
 		return db, role, backendOptions, err
 	}
@@ -136,4 +147,20 @@ func sniDatabase(serverName, publicHost string) string {
 		return ""
 	}
 	return label
+}
+
+// passwordEndpoint splits a password "endpoint=<database>$<password>" (or
+// with ";" for "$", or "project=" for "endpoint=") into the database and
+// the password proper. ok is false for any other password.
+func passwordEndpoint(password string) (endpoint, rest string, ok bool) {
+	for _, k := range []string{"endpoint=", "project="} {
+		if v, found := strings.CutPrefix(password, k); found {
+			i := strings.IndexAny(v, "$;")
+			if i <= 0 || i == len(v)-1 {
+				return "", "", false
+			}
+			return v[:i], v[i+1:], true
+		}
+	}
+	return "", "", false
 }

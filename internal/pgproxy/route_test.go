@@ -39,11 +39,19 @@ func TestRoute(t *testing.T) {
 		}
 	}
 
+	// A plain user with nothing naming the database waits for the password.
+	for _, sni := range []string{"", "abc.other.com", "db9.example.com"} {
+		db, role, _, err := route("admin", "-c x=1", sni, "db9.example.com")
+		if db != "" || role != "admin" || err != nil {
+			t.Errorf("plain user, sni %q: %q %q %v, want the password to decide", sni, db, role, err)
+		}
+	}
+
 	for _, tc := range []struct {
 		name, user, options, sni, host string
 	}{
-		{"nothing names the database", "admin", "", "", "db9.example.com"},
-		{"nothing names the database, other sni", "admin", "", "abc.other.com", "db9.example.com"},
+		{"no role", "abc.", "", "", ""},
+		{"no database", ".admin", "", "", ""},
 		{"two endpoints", "admin", "endpoint=abc endpoint=def", "", ""},
 		{"endpoint and project differ", "admin", "endpoint=abc project=def", "", ""},
 		{"empty endpoint", "admin", "endpoint=", "", ""},
@@ -85,4 +93,23 @@ func FuzzSplitEndpointOption(f *testing.F) {
 			t.Fatalf("options %q: passed on %q (words %q), want words %q", s, rest, got, want)
 		}
 	})
+}
+
+func TestPasswordEndpoint(t *testing.T) {
+	for pw, want := range map[string][2]string{
+		"endpoint=abc$secret":        {"abc", "secret"},
+		"endpoint=abc;secret":        {"abc", "secret"},
+		"project=abc$se$cr;et":       {"abc", "se$cr;et"},
+		"endpoint=my-db$p=a$s w0rd!": {"my-db", "p=a$s w0rd!"},
+	} {
+		ep, rest, ok := passwordEndpoint(pw)
+		if !ok || ep != want[0] || rest != want[1] {
+			t.Errorf("%q: %q %q %v, want %q", pw, ep, rest, ok, want)
+		}
+	}
+	for _, pw := range []string{"secret", "endpoint=abc", "endpoint=$secret", "endpoint=abc$", "Endpoint=abc$x", "xendpoint=abc$x"} {
+		if ep, rest, ok := passwordEndpoint(pw); ok {
+			t.Errorf("%q split into %q %q", pw, ep, rest)
+		}
+	}
 }

@@ -63,6 +63,15 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		p.fail(conn, err, "password")
 		return
 	}
+	if dbRef == "" {
+		ep, pw, ok := passwordEndpoint(password)
+		if !ok {
+			_, _, err := parseUser(user)
+			p.fail(conn, err, "startup")
+			return
+		}
+		dbRef, password = ep, pw
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), start.Add(p.cfg.StartupTimeout))
 	defer cancel()
 	sess, err := p.cfg.Auth.Login(ctx, dbRef, role, password)

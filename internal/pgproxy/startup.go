@@ -106,7 +106,7 @@ func readPassword(r io.Reader) (string, error) {
 func parseUser(user string) (db, role string, err error) {
 	db, role, ok := strings.Cut(user, ".")
 	if !ok || db == "" || role == "" {
-		return "", "", &wireError{code: stateInvalidAuthSpec, msg: fmt.Sprintf("user %q names no database: it is not of the form <database>.<role>, and neither the options nor the TLS server name name one", user),
+		return "", "", &wireError{code: stateInvalidAuthSpec, msg: fmt.Sprintf("user %q names no database: it is not of the form <database>.<role>, and neither the options, the TLS server name nor the password name one", user),
 			hint: routeHint}
 	}
 	return db, role, nil
