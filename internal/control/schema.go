@@ -25,6 +25,7 @@ WITH rels AS (
       'type', format_type(a.atttypid, a.atttypmod),
       'nullable', NOT a.attnotnull,
       'default', pg_get_expr(d.adbin, d.adrelid),
+      'default_value', pg_get_expr(d.adbin, d.adrelid),
       'position', a.attnum) ORDER BY a.attnum) AS columns
   FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
   WHERE a.attrelid IN (SELECT oid FROM rels) AND a.attnum > 0 AND NOT a.attisdropped

@@ -120,7 +120,7 @@ type TokenView struct {
 
 // CreateTokenRequest is the input of CreateToken.
 type CreateTokenRequest struct {
-	Name          string
+	Name          string // "": a generated name, token-<UTC yyyymmdd-hhmmss>
 	ExpiresInDays *int
 	ScopeJSON     *string
 }
@@ -138,7 +138,10 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, req CreateTokenR
 	if err := requireUnscoped(p); err != nil {
 		return CreatedToken{}, err
 	}
-	if req.Name == "" || utf8.RuneCountInString(req.Name) > 100 || strings.ContainsFunc(req.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if req.Name == "" {
+		req.Name = "token-" + time.Now().UTC().Format("20060102-150405")
+	}
+	if utf8.RuneCountInString(req.Name) > 100 || strings.ContainsFunc(req.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return CreatedToken{}, platform.Errorf(platform.CodeInvalid, "name: must be 1 to 100 characters without control characters")
 	}
 	life := defaultTokenLife

@@ -19,11 +19,15 @@ import (
 	"github.com/db9/db9/internal/platform"
 )
 
-// User is a database role as GET .../users shows it.
+// User is a database role as GET .../users shows it, with the role
+// attributes DB9's SDK reads.
 type User struct {
-	Username  string
-	CanLogin  bool
-	CreatedAt *time.Time // nil for admin
+	Username      string
+	CanLogin      bool
+	IsSuperuser   bool
+	CanCreateDB   bool
+	CanCreateRole bool
+	CreatedAt     *time.Time // nil for admin
 }
 
 // usernameRE is the shape of usernames made through the API: PostgreSQL
@@ -53,7 +57,8 @@ func checkUsername(name string) error {
 
 // customerRolesSQL selects the roles customers made, plus admin: the
 // platform's and PostgreSQL's own roles are left out.
-const customerRolesSQL = `SELECT r.rolname, r.rolcanlogin, pg_catalog.date_part('epoch', u.created_at)
+const customerRolesSQL = `SELECT r.rolname, r.rolcanlogin, pg_catalog.date_part('epoch', u.created_at),
+	  r.rolsuper, r.rolcreatedb, r.rolcreaterole
 	FROM pg_catalog.pg_roles r LEFT JOIN _db9.users u ON u.username OPERATOR(pg_catalog.=) r.rolname
 	WHERE r.rolname OPERATOR(pg_catalog.=) 'admin' OR (NOT r.rolsuper
 	  AND NOT r.rolname OPERATOR(pg_catalog.~~) 'pg\_%' AND NOT r.rolname OPERATOR(pg_catalog.~~) '\_db9%'
@@ -76,7 +81,8 @@ func (s *Service) ListUsers(ctx context.Context, p Principal, idOrName string) (
 	var out []User
 	for rr.NextRow() {
 		v := rr.Values()
-		u := User{Username: string(v[0]), CanLogin: string(v[1]) == "t"}
+		u := User{Username: string(v[0]), CanLogin: string(v[1]) == "t",
+			IsSuperuser: string(v[3]) == "t", CanCreateDB: string(v[4]) == "t", CanCreateRole: string(v[5]) == "t"}
 		if v[2] != nil {
 			t, err := parsePGTime(string(v[2]))
 			if err != nil {

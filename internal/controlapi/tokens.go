@@ -36,7 +36,8 @@ func scopeJSON(s *control.Scope) any {
 }
 
 // decodeCreateTokenRequest decodes POST /customer/tokens. scope_json must
-// be a JSON string holding the scope, not the scope object itself.
+// be a JSON string holding the scope, not the scope object itself; a
+// token without a name (DB9's SDK sends none) gets a generated one.
 func decodeCreateTokenRequest(body []byte) (control.CreateTokenRequest, error) {
 	var req struct {
 		Name          *string `json:"name"`
@@ -46,10 +47,14 @@ func decodeCreateTokenRequest(body []byte) (control.CreateTokenRequest, error) {
 	if err := web.Unmarshal(body, &req, false); err != nil {
 		return control.CreateTokenRequest{}, err
 	}
-	if req.Name == nil {
-		return control.CreateTokenRequest{}, platform.Errorf(platform.CodeInvalid, "name: required")
+	out := control.CreateTokenRequest{ExpiresInDays: req.ExpiresInDays, ScopeJSON: req.ScopeJSON}
+	if req.Name != nil {
+		if *req.Name == "" {
+			return control.CreateTokenRequest{}, platform.Errorf(platform.CodeInvalid, "name: must not be empty (omit it to have one generated)")
+		}
+		out.Name = *req.Name
 	}
-	return control.CreateTokenRequest{Name: *req.Name, ExpiresInDays: req.ExpiresInDays, ScopeJSON: req.ScopeJSON}, nil
+	return out, nil
 }
 
 func (api *API) createToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {

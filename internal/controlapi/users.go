@@ -9,10 +9,16 @@ import (
 	"github.com/db9/db9/internal/web"
 )
 
+// userJSON is a listed user; name repeats username because DB9's SDK
+// reads name.
 type userJSON struct {
-	Username  string     `json:"username"`
-	CanLogin  bool       `json:"can_login"`
-	CreatedAt *time.Time `json:"created_at,omitempty"`
+	Username      string     `json:"username"`
+	Name          string     `json:"name"`
+	CanLogin      bool       `json:"can_login"`
+	IsSuperuser   bool       `json:"is_superuser"`
+	CanCreateDB   bool       `json:"can_create_db"`
+	CanCreateRole bool       `json:"can_create_role"`
+	CreatedAt     *time.Time `json:"created_at,omitempty"`
 }
 
 func (api *API) listUsers(w http.ResponseWriter, r *http.Request, p control.Principal) error {
@@ -22,7 +28,8 @@ func (api *API) listUsers(w http.ResponseWriter, r *http.Request, p control.Prin
 	}
 	out := make([]userJSON, len(us))
 	for i, u := range us {
-		out[i] = userJSON{Username: u.Username, CanLogin: u.CanLogin, CreatedAt: u.CreatedAt}
+		out[i] = userJSON{Username: u.Username, Name: u.Username, CanLogin: u.CanLogin, IsSuperuser: u.IsSuperuser,
+			CanCreateDB: u.CanCreateDB, CanCreateRole: u.CanCreateRole, CreatedAt: u.CreatedAt}
 	}
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil

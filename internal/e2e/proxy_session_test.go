@@ -53,8 +53,8 @@ func TestProxy_Cancel(t *testing.T) {
 		}
 		var backendPID uint32
 		conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&backendPID)
-		if conn.PgConn().PID() == backendPID {
-			t.Errorf("the client sees the backend's pid %d as its cancel key", backendPID)
+		if conn.PgConn().PID() != backendPID {
+			t.Errorf("the driver reports pid %d, pg_backend_pid() is %d", conn.PgConn().PID(), backendPID)
 		}
 		qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		start := time.Now()
@@ -73,12 +73,11 @@ func TestProxy_Cancel(t *testing.T) {
 		conn.Close(ctx)
 	}
 
-	// Another session's cancel, guessed keys, and a cancel with the
-	// backend's real pid never reach the sleeping session.
+	// Another session's cancel and guessed keys (the right pid, which
+	// pg_stat_activity shows to anyone, with a wrong secret) never reach
+	// the sleeping session.
 	a := f.s.mustPG(t, user, pw, "disable")
 	b := f.s.mustPG(t, "front.app_user", "user-secret-pw-1", "disable")
-	var aBackend uint32
-	a.QueryRow(ctx, "select pg_backend_pid()").Scan(&aBackend)
 	done := make(chan error, 1)
 	go func() { _, err := a.Exec(ctx, "select pg_sleep(2)"); done <- err }()
 	waitFor(t, 10*time.Second, "pg_sleep to run", func() bool { return activeSleeps(t, sc) == 1 })
@@ -86,7 +85,6 @@ func TestProxy_Cancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	rawCancel(t, f.s.PGAddr, a.PgConn().PID(), a.PgConn().SecretKey(), 1) // right pid, wrong secret
-	rawCancel(t, f.s.PGAddr, aBackend, a.PgConn().SecretKey(), 0)         // the backend's pid
 	rawCancel(t, f.s.PGAddr, a.PgConn().PID()^1, a.PgConn().SecretKey(), 0)
 	if err := <-done; err != nil {
 		t.Errorf("a query was cancelled by someone else's cancel request: %v", err)
@@ -278,4 +276,51 @@ func TestProxy_WakeAndLimit(t *testing.T) {
 		}
 		return err == nil
 	})
+}
+
+// TestProxy_KillOwnBackend: the pid the driver reports is the backend's,
+// as pg_backend_pid() and pg_stat_activity show it, so
+// pg_terminate_backend of it from another session ends the session (the
+// client sees the connection closed), and a session may end itself.
+func TestProxy_KillOwnBackend(t *testing.T) {
+	t.Parallel()
+	f := newProxyFixture(t)
+	ctx := context.Background()
+	for _, cr := range []creds{f.creds[0], f.creds[1]} {
+		for _, mode := range sslModes {
+			what := cr.name + " sslmode=" + mode
+			conn := f.s.mustPG(t, cr.user, cr.password, mode)
+			other := f.s.mustPG(t, cr.user, cr.password, mode)
+			pid := conn.PgConn().PID()
+			var backendPID uint32
+			var seen int
+			if err := conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&backendPID); err != nil {
+				t.Fatal(err)
+			}
+			if err := other.QueryRow(ctx, "select count(*) from pg_stat_activity where pid = $1 and usename = $2",
+				pid, strings.SplitN(cr.user, ".", 2)[1]).Scan(&seen); err != nil {
+				t.Fatal(err)
+			}
+			if pid != backendPID || seen != 1 {
+				t.Fatalf("%s: driver pid %d, pg_backend_pid() %d, pg_stat_activity rows with that pid %d", what, pid, backendPID, seen)
+			}
+			var killed bool
+			if err := other.QueryRow(ctx, "select pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
+				t.Fatalf("%s: pg_terminate_backend(%d) = %v, %v", what, pid, killed, err)
+			}
+			if err := conn.QueryRow(ctx, "select 1").Scan(nil); err == nil {
+				t.Errorf("%s: a query on a terminated backend succeeded", what)
+			}
+			if !conn.IsClosed() {
+				t.Errorf("%s: connection not closed after its backend was terminated", what)
+			}
+
+			// The session that ends itself gets PostgreSQL's own error.
+			_, err := other.Exec(ctx, "select pg_terminate_backend(pg_backend_pid())")
+			wantSQLState(t, what+": terminating itself", err, "57P01")
+			if !other.IsClosed() {
+				t.Errorf("%s: connection not closed after terminating itself", what)
+			}
+		}
+	}
 }

@@ -103,7 +103,6 @@ func TestTokens_Lifecycle(t *testing.T) {
 
 	// Bad requests.
 	bad := []any{
-		map[string]any{},
 		map[string]any{"name": ""},
 		map[string]any{"name": "x", "scope_json": map[string]any{"databases": []any{}}}, // an object, not a string
 		map[string]any{"name": "x", "scope_json": `{"databases":[]}`},

@@ -13,44 +13,55 @@ import (
 )
 
 // cancelTarget is where a session's cancel requests go: its backend's
-// endpoint and the backend's own key, which the client never learns.
+// endpoint and the backend's own key, whose secret the client never learns.
 type cancelTarget struct {
 	ep     placement.Endpoint
 	pid    uint32
 	secret []byte
 }
 
-// cancelRegistry maps the keys the proxy gave its clients (a random 32-bit
-// "process id" and 32-bit secret, 64 random bits in all) to backends. A
-// CancelRequest is forwarded only on an exact match, so a client can cancel
-// its own session's query and no other.
-type cancelRegistry struct {
-	mu sync.Mutex
-	m  map[uint64]cancelTarget
+// cancelKey is the key a client holds: its backend's real process id (so
+// the driver's pid, pg_backend_pid() and pg_stat_activity agree, and
+// pg_terminate_backend of it works) and a random secret of the proxy's own.
+type cancelKey struct {
+	pid, secret uint32
 }
 
-func newCancelRegistry() *cancelRegistry { return &cancelRegistry{m: map[uint64]cancelTarget{}} }
+// cancelRegistry maps the keys the proxy gave its clients to backends. A
+// CancelRequest is forwarded only on an exact match of pid and secret, so
+// a client can cancel its own session's query and no other. The map is
+// keyed by both halves: process ids of different instances may be equal
+// (instances on other hosts, in other pid namespaces), and the pair stays
+// unique because add draws the secret until it is.
+type cancelRegistry struct {
+	mu sync.Mutex
+	m  map[cancelKey]cancelTarget
+}
 
-// add registers t under a new random key and returns the key and its two
-// halves as the client sees them.
-func (r *cancelRegistry) add(t cancelTarget) (key uint64, pid uint32, secret []byte) {
-	var b [8]byte
+func newCancelRegistry() *cancelRegistry { return &cancelRegistry{m: map[cancelKey]cancelTarget{}} }
+
+// add registers t under its backend's pid and a new random secret and
+// returns the key, which is what the client sees.
+func (r *cancelRegistry) add(t cancelTarget) cancelKey {
+	var b [4]byte
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
 		_, _ = rand.Read(b[:])
-		key = binary.BigEndian.Uint64(b[:])
-		if _, taken := r.m[key]; !taken && key != 0 {
-			break
+		k := cancelKey{pid: t.pid, secret: binary.BigEndian.Uint32(b[:])}
+		if _, taken := r.m[k]; !taken {
+			r.m[k] = t
+			return k
 		}
 	}
-	r.m[key] = t
-	return key, binary.BigEndian.Uint32(b[:4]), append([]byte(nil), b[4:]...)
 }
 
-func (r *cancelRegistry) remove(key uint64) {
+// secretBytes is the secret as BackendKeyData and CancelRequest carry it.
+func (k cancelKey) secretBytes() []byte { return binary.BigEndian.AppendUint32(nil, k.secret) }
+
+func (r *cancelRegistry) remove(k cancelKey) {
 	r.mu.Lock()
-	delete(r.m, key)
+	delete(r.m, k)
 	r.mu.Unlock()
 }
 
@@ -60,16 +71,13 @@ func (r *cancelRegistry) forward(m *pgproto3.CancelRequest) {
 	if len(m.SecretKey) != 4 {
 		return
 	}
-	var b [8]byte
-	binary.BigEndian.PutUint32(b[:4], m.ProcessID)
-	copy(b[4:], m.SecretKey)
-	r.cancel(binary.BigEndian.Uint64(b[:]))
+	r.cancel(cancelKey{pid: m.ProcessID, secret: binary.BigEndian.Uint32(m.SecretKey)})
 }
 
-// cancel asks the backend registered under key to cancel its query.
-func (r *cancelRegistry) cancel(key uint64) {
+// cancel asks the backend registered under k to cancel its query.
+func (r *cancelRegistry) cancel(k cancelKey) {
 	r.mu.Lock()
-	t, ok := r.m[key]
+	t, ok := r.m[k]
 	r.mu.Unlock()
 	if !ok {
 		return

@@ -2,9 +2,11 @@
 // the wire protocol, in front of every database's private instance.
 //
 // For each client connection it answers SSLRequest (TLS) and GSSENCRequest
-// (declined), reads the startup message (user "<database id or name>.<role>",
-// database "postgres"), asks for a cleartext password, and hands user and
-// password to an Authenticator (package control) that classifies the
+// (declined), reads the startup message (database "postgres"), finds the
+// database and role (route.go: user "<database id or name>.<role>", or the
+// plain role with options "endpoint=<database>" or the TLS server name
+// "<database>.<public host>"), asks for a cleartext password, and hands
+// database, role and password to an Authenticator (package control) that classifies the
 // password (connect key, connect token, or the role's own password), checks
 // it, and returns the instance leased (woken when it was stopped). The proxy
 // then opens the backend session over the instance's Unix socket as that
@@ -23,9 +25,12 @@
 // so the lease, the connection count and the cancel key are released as
 // before. TLS sessions relay with two goroutines and io.CopyBuffer.
 //
-// The client never sees the backend's BackendKeyData: it gets a random key
-// of the proxy's own, and a CancelRequest carrying that key is forwarded to
-// its backend only. A client that vanishes mid-query has its query
+// The client's BackendKeyData carries its backend's real process id (so
+// the driver, pg_backend_pid(), pg_stat_activity and pg_terminate_backend
+// agree) and a random secret of the proxy's own instead of the backend's.
+// A CancelRequest is forwarded, with the backend's secret, only when both
+// pid and secret match a session's, so it reaches that session's backend
+// and no other, even where pids of two instances are equal. A client that vanishes mid-query has its query
 // cancelled and its backend closed. The lease is held for the whole session,
 // so the idle reaper never stops an instance under an open session.
 //

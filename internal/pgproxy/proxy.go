@@ -30,6 +30,10 @@ type Config struct {
 	Addr string      // listen address, e.g. 127.0.0.1:5433
 	TLS  *tls.Config // nil: SSLRequest is declined
 	Auth Authenticator
+	// PublicHost is the front door's host name in connection strings: a
+	// TLS server name "<database>.<PublicHost>" names the database (no
+	// such routing when it is empty or an IP address).
+	PublicHost string
 	// MaxConnsPerDB bounds the client sessions of one database (default
 	// 40: instances allow 47 non-superuser connections, and the HTTP
 	// API's pools need a few).

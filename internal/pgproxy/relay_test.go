@@ -48,9 +48,9 @@ func startRelay(t *testing.T, loops bool, cancel *cancelTarget) *relayRig {
 	if err := r.p.Open(); err != nil {
 		t.Fatal(err)
 	}
-	var key uint64
+	var key cancelKey
 	if cancel != nil {
-		key, _, _ = r.p.cancels.add(*cancel)
+		key = r.p.cancels.add(*cancel)
 	}
 	r.p.setLoopRelay(loops)
 	if loops && r.p.loops == nil {

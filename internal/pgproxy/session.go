@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"time"
 
+	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/placement"
@@ -30,7 +32,11 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		p.fail(conn, &wireError{code: stateInvalidAuthSpec, msg: "no PostgreSQL user name specified in startup packet"}, "startup")
 		return
 	}
-	dbRef, role, err := parseUser(user)
+	serverName := ""
+	if tc, ok := conn.(*tls.Conn); ok {
+		serverName = tc.ConnectionState().ServerName
+	}
+	dbRef, role, options, err := route(user, params["options"], serverName, p.cfg.PublicHost)
 	if err == nil {
 		err = checkDatabase(params["database"], user)
 	}
@@ -41,6 +47,14 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		p.fail(conn, err, "startup")
 		return
 	}
+	if options != params["options"] {
+		params = maps.Clone(params)
+		if options == "" {
+			delete(params, "options")
+		} else {
+			params["options"] = options
+		}
+	}
 	b, _ := (&pgproto3.AuthenticationCleartextPassword{}).Encode(nil)
 	if _, err := conn.Write(b); err != nil {
 		return
@@ -50,10 +64,22 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		p.fail(conn, err, "password")
 		return
 	}
+	if dbRef == "" {
+		ep, pw, ok := passwordEndpoint(password)
+		if !ok {
+			_, _, err := parseUser(user)
+			p.fail(conn, err, "startup")
+			return
+		}
+		dbRef, password = ep, pw
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), start.Add(p.cfg.StartupTimeout))
 	defer cancel()
 	sess, err := p.cfg.Auth.Login(ctx, dbRef, role, password)
 	if err != nil {
+		if pe := (*platform.Error)(nil); errors.As(err, &pe) && pe.Code == platform.CodeNotFound {
+			err = &wireError{code: stateUnknownDatabase, msg: pe.Message, hint: routeHint}
+		}
 		p.fail(conn, err, "login")
 		return
 	}
@@ -111,38 +137,48 @@ var errClientGone = errors.New("client went away")
 
 // relayStartup forwards the backend's answer to the startup message
 // (AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery) to
-// the client, replacing BackendKeyData with a key of the proxy's own. ok
-// is false when the backend answered with an ErrorResponse instead.
-func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.Endpoint) (key uint64, ok bool, err error) {
+// the client, replacing the secret in BackendKeyData with one of the
+// proxy's own (the process id stays the backend's). ok is false when the
+// backend answered with an ErrorResponse instead.
+func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.Endpoint) (key cancelKey, ok bool, err error) {
 	out := make([]byte, 0, 1024)
 	var hdr [5]byte
+	var registered *cancelKey // removed again unless the session starts
+	defer func() {
+		if registered != nil && !ok {
+			p.cancels.remove(*registered)
+		}
+	}()
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return 0, false, err
+			return cancelKey{}, false, err
 		}
 		n := int(binary.BigEndian.Uint32(hdr[1:]))
 		if n < 4 || n > 1<<20 {
-			return 0, false, fmt.Errorf("backend message %q of length %d", hdr[0], n)
+			return cancelKey{}, false, fmt.Errorf("backend message %q of length %d", hdr[0], n)
 		}
 		body := make([]byte, n-4)
 		if _, err := io.ReadFull(br, body); err != nil {
-			return 0, false, err
+			return cancelKey{}, false, err
 		}
 		switch hdr[0] {
 		case 'R':
 			if len(body) < 4 || binary.BigEndian.Uint32(body) != 0 {
-				return 0, false, fmt.Errorf("backend asked for authentication (trust expected)")
+				return cancelKey{}, false, fmt.Errorf("backend asked for authentication (trust expected)")
 			}
 		case 'K':
+			if registered != nil {
+				return cancelKey{}, false, fmt.Errorf("backend sent BackendKeyData twice")
+			}
 			var bk pgproto3.BackendKeyData
 			if err := bk.Decode(body); err != nil {
-				return 0, false, err
+				return cancelKey{}, false, err
 			}
-			var pid uint32
-			var secret []byte
-			key, pid, secret = p.cancels.add(cancelTarget{ep: ep, pid: bk.ProcessID, secret: bk.SecretKey})
-			if out, err = (&pgproto3.BackendKeyData{ProcessID: pid, SecretKey: secret}).Encode(out); err != nil {
-				return 0, false, err
+			key = p.cancels.add(cancelTarget{ep: ep, pid: bk.ProcessID, secret: bk.SecretKey})
+			k := key
+			registered = &k
+			if out, err = (&pgproto3.BackendKeyData{ProcessID: key.pid, SecretKey: key.secretBytes()}).Encode(out); err != nil {
+				return cancelKey{}, false, err
 			}
 			continue
 		}
@@ -150,12 +186,10 @@ func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.End
 		out = append(out, body...)
 		if hdr[0] == 'E' || hdr[0] == 'Z' {
 			if _, err := client.Write(out); err != nil {
-				p.cancels.remove(key)
-				return 0, false, errClientGone
+				return cancelKey{}, false, errClientGone
 			}
 			if hdr[0] == 'E' {
-				p.cancels.remove(key)
-				return 0, false, nil
+				return cancelKey{}, false, nil
 			}
 			return key, true, nil
 		}
@@ -170,7 +204,7 @@ const clientGoneGrace = 100 * time.Millisecond
 // relay copies bytes both ways until one side ends: on an event loop when
 // it can (a plaintext client, nothing read ahead from the backend), else
 // with two goroutines.
-func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
+func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey) {
 	if p.loops != nil && !p.noLoops.Load() && br.Buffered() == 0 {
 		if _, isTLS := client.(*tls.Conn); !isTLS {
 			s, err := p.loops.start(client, backend)
@@ -202,7 +236,7 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key uint64) {
 }
 
 // waitLoopSession waits for the end of a session relayed on an event loop.
-func (p *Proxy) waitLoopSession(s *loopSession, key uint64) {
+func (p *Proxy) waitLoopSession(s *loopSession, key cancelKey) {
 	defer func() {
 		s.Close()
 		<-s.done
@@ -222,7 +256,7 @@ func (p *Proxy) waitLoopSession(s *loopSession, key uint64) {
 // away to end by itself, and cancels its query when it does not within
 // clientGoneGrace; the caller closes the backend after at most 5 more
 // seconds.
-func (p *Proxy) cancelLingering(backendDone <-chan struct{}, key uint64) {
+func (p *Proxy) cancelLingering(backendDone <-chan struct{}, key cancelKey) {
 	select {
 	case <-backendDone:
 	case <-time.After(clientGoneGrace):

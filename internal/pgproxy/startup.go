@@ -106,8 +106,8 @@ func readPassword(r io.Reader) (string, error) {
 func parseUser(user string) (db, role string, err error) {
 	db, role, ok := strings.Cut(user, ".")
 	if !ok || db == "" || role == "" {
-		return "", "", &wireError{code: stateInvalidAuthSpec, msg: fmt.Sprintf("user %q is not of the form <database>.<role>", user),
-			hint: "connect as user <database id or name>.<role>, e.g. 4f8a1c2b9d0e.admin, to database postgres"}
+		return "", "", &wireError{code: stateInvalidAuthSpec, msg: fmt.Sprintf("user %q names no database: it is not of the form <database>.<role>, and neither the options, the TLS server name nor the password name one", user),
+			hint: routeHint}
 	}
 	return db, role, nil
 }
@@ -119,7 +119,7 @@ func checkDatabase(database, user string) error {
 		return nil
 	}
 	return &wireError{code: stateUnknownDatabase, msg: fmt.Sprintf("database %q does not exist", database),
-		hint: "every db9 database is reached as database postgres; choose the db9 database in the user name (<database>.<role>)"}
+		hint: "every db9 database is reached as PostgreSQL database postgres; " + routeHint}
 }
 
 // backendParams builds the startup parameters of the backend session: the

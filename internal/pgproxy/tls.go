@@ -20,7 +20,8 @@ import (
 // LoadTLS returns the front door's TLS configuration: the given certificate
 // and key files when certFile is set, otherwise secrets/pg-tls.{crt,key}
 // under dataDir, generated (self-signed, ECDSA P-256, 10 years) on first
-// start for localhost, 127.0.0.1, ::1 and hosts.
+// start for localhost, 127.0.0.1, ::1 and hosts (and *.<host> for each host
+// name, the names that route to a database by SNI).
 func LoadTLS(dataDir, certFile, keyFile string, hosts ...string) (*tls.Config, error) {
 	if certFile == "" {
 		dir := filepath.Join(dataDir, "secrets")
@@ -63,8 +64,11 @@ func writeSelfSigned(dir, certFile, keyFile string, hosts []string) error {
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else if h != "" && h != "localhost" {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		} else if h != "" {
+			if h != "localhost" {
+				tmpl.DNSNames = append(tmpl.DNSNames, h)
+			}
+			tmpl.DNSNames = append(tmpl.DNSNames, "*."+h)
 		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

@@ -101,7 +101,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	pga := control.NewPGAccess(s.svc, signer, true)
-	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log})
+	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log})
 	if err := s.pg.Open(); err != nil {
 		return err
 	}

@@ -1,0 +1,103 @@
+package pgproxy
+
+import (
+	"bytes"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// cancelSink listens on a Unix socket as a postmaster does for cancel
+// requests and reports each one it receives.
+func cancelSink(t *testing.T) (sock string, got <-chan *pgproto3.CancelRequest) {
+	t.Helper()
+	sock = filepath.Join(t.TempDir(), ".s.PGSQL.5432")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan *pgproto3.CancelRequest, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			m, err := readStartupPacket(c)
+			if cr, ok := m.(*pgproto3.CancelRequest); err == nil && ok {
+				ch <- cr
+			}
+			c.Close()
+		}
+	}()
+	return sock, ch
+}
+
+func expectCancel(t *testing.T, got <-chan *pgproto3.CancelRequest, pid uint32, secret []byte) {
+	t.Helper()
+	select {
+	case m := <-got:
+		if m.ProcessID != pid || !bytes.Equal(m.SecretKey, secret) {
+			t.Errorf("backend got cancel %d/%x, want %d/%x", m.ProcessID, m.SecretKey, pid, secret)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("backend got no cancel request")
+	}
+}
+
+func expectNoCancel(t *testing.T, got <-chan *pgproto3.CancelRequest, what string) {
+	t.Helper()
+	select {
+	case m := <-got:
+		t.Errorf("%s reached a backend: %d/%x", what, m.ProcessID, m.SecretKey)
+	default:
+	}
+}
+
+// TestCancelRegistry_SamePID: two backends of different instances with the
+// same process id (instances in other pid namespaces or on other hosts)
+// get keys with that pid and different secrets; each key cancels its own
+// backend only, with the backend's own secret, and a right pid with a
+// wrong secret cancels nothing.
+func TestCancelRegistry_SamePID(t *testing.T) {
+	sockA, gotA := cancelSink(t)
+	sockB, gotB := cancelSink(t)
+	r := newCancelRegistry()
+	secretA, secretB := []byte{1, 1, 1, 1}, []byte{2, 2, 2, 2}
+	ka := r.add(cancelTarget{sock: sockA, pid: 4242, secret: secretA})
+	kb := r.add(cancelTarget{sock: sockB, pid: 4242, secret: secretB})
+	if ka.pid != 4242 || kb.pid != 4242 {
+		t.Fatalf("keys carry pids %d and %d, want the backend's 4242", ka.pid, kb.pid)
+	}
+	if ka == kb {
+		t.Fatalf("two sessions got the same key %+v", ka)
+	}
+
+	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: kb.secretBytes()})
+	expectCancel(t, gotB, 4242, secretB)
+	expectNoCancel(t, gotA, "B's cancel")
+
+	wrong := cancelKey{pid: 4242, secret: ka.secret ^ 1}
+	if wrong == kb {
+		wrong.secret ^= 2
+	}
+	// forward returns once the sink has the request (it waits for the
+	// backend to close), so the channels are up to date after each call.
+	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: wrong.secretBytes()})
+	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: secretA}) // the backend's own secret
+	r.forward(&pgproto3.CancelRequest{ProcessID: 4243, SecretKey: ka.secretBytes()})
+	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.secretBytes()[:3]})
+	expectNoCancel(t, gotA, "a cancel with a wrong key")
+	expectNoCancel(t, gotB, "a cancel with a wrong key")
+
+	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.secretBytes()})
+	expectCancel(t, gotA, 4242, secretA)
+
+	r.remove(ka)
+	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.secretBytes()})
+	expectNoCancel(t, gotA, "a cancel after the session ended")
+}
