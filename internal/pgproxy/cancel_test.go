@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/internal/placement"
 )
 
 // cancelSink listens on a Unix socket as a postmaster does for cancel
@@ -68,8 +70,8 @@ func TestCancelRegistry_SamePID(t *testing.T) {
 	sockB, gotB := cancelSink(t)
 	r := newCancelRegistry()
 	secretA, secretB := []byte{1, 1, 1, 1}, []byte{2, 2, 2, 2}
-	ka := r.add(cancelTarget{sock: sockA, pid: 4242, secret: secretA})
-	kb := r.add(cancelTarget{sock: sockB, pid: 4242, secret: secretB})
+	ka := r.add(cancelTarget{ep: placement.Endpoint{Network: "unix", Address: sockA}, pid: 4242, secret: secretA})
+	kb := r.add(cancelTarget{ep: placement.Endpoint{Network: "unix", Address: sockB}, pid: 4242, secret: secretB})
 	if ka.pid != 4242 || kb.pid != 4242 {
 		t.Fatalf("keys carry pids %d and %d, want the backend's 4242", ka.pid, kb.pid)
 	}

@@ -12,8 +12,9 @@ import (
 	"net"
 	"time"
 
-	"github.com/db9/db9/internal/platform"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/internal/platform"
 
 	"github.com/db9/db9/internal/placement"
 )
