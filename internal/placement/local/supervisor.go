@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/postgres"
@@ -57,6 +58,7 @@ type supervisor struct {
 	bin      pgbin.Bin
 	runAs    pgbin.RunAs
 	log      *slog.Logger
+	pmLog    *slog.Logger  // given to the postmasters, which name themselves
 	idle     time.Duration // 0: never stopped for idleness
 	maxConns int32
 	// settings are an instance's -c flags at start; beforeStop runs
@@ -191,13 +193,13 @@ func (s *supervisor) startLocked(ctx context.Context, in *inst, readyTimeout tim
 	start := time.Now()
 	pm, err := postgres.Start(ctx, postgres.Options{
 		Bin: s.bin, RunAs: s.runAs, DataDir: in.cl.Data, SocketDir: in.cl.SocketDir,
-		Settings: s.settings(in.id), Logger: s.log.With("db", in.id), ReadyTimeout: readyTimeout,
+		Settings: s.settings(in.id), Logger: s.pmLog.With(logkey.DB, in.id), ReadyTimeout: readyTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("start instance %s: %w", in.id, err)
 	}
 	in.pm = pm
-	s.log.Debug("instance started", "component", "instance", "db", in.id, "ms", time.Since(start).Milliseconds())
+	s.log.Debug("instance started", logkey.DB, in.id, logkey.Ms, time.Since(start).Milliseconds())
 	go s.watch(in, pm)
 	return nil
 }
@@ -215,7 +217,7 @@ func (s *supervisor) watch(in *inst, pm *postgres.Process) {
 		in.mu.Unlock()
 		return
 	}
-	s.log.Warn("instance exited unexpectedly; restarting", "component", "instance", "db", in.id, "err", pm.ExitErr())
+	s.log.Warn("instance exited unexpectedly; restarting", logkey.DB, in.id, logkey.Err, pm.ExitErr())
 	s.afterExitLocked(in, pm)
 	var err error
 	if !in.deleted.Load() && !s.closed.Load() {
@@ -225,7 +227,7 @@ func (s *supervisor) watch(in *inst, pm *postgres.Process) {
 	}
 	in.mu.Unlock()
 	if err != nil {
-		s.log.Error("restart instance failed; next use will retry", "component", "instance", "db", in.id, "err", err)
+		s.log.Error("restart instance failed; next use will retry", logkey.DB, in.id, logkey.Err, err)
 	}
 }
 
@@ -260,7 +262,7 @@ func (s *supervisor) stopLocked(in *inst) {
 	pools := in.pools
 	in.pools = nil
 	if err := pm.Stop(10 * time.Second); err != nil {
-		s.log.Warn("stop instance", "component", "instance", "db", in.id, "err", err)
+		s.log.Warn("stop instance", logkey.DB, in.id, logkey.Err, err)
 	}
 	for _, p := range pools {
 		p.Close()
@@ -330,7 +332,7 @@ func (s *supervisor) stopIfIdle(in *inst) {
 	if in.pm == nil || !s.isIdle(in) {
 		return
 	}
-	s.log.Debug("stopping idle instance", "component", "instance", "db", in.id)
+	s.log.Debug("stopping idle instance", logkey.DB, in.id)
 	s.stopLocked(in)
 }
 
