@@ -191,6 +191,7 @@ func (d *Driver) Close(ctx context.Context) error {
 				_ = d.removeDir(in.id)
 			}
 		})
+		d.sup.watchers.Wait()
 	})
 	return nil
 }

@@ -72,6 +72,9 @@ type supervisor struct {
 	closed atomic.Bool // set under mu, so add never races with close
 
 	quit <-chan struct{} // the driver's: closed at Close
+	// watchers counts the watch goroutines, which the driver's Close
+	// waits for once every instance is stopped.
+	watchers sync.WaitGroup
 }
 
 // add registers a new instance; it fails after close or when id is taken.
@@ -200,7 +203,11 @@ func (s *supervisor) startLocked(ctx context.Context, in *inst, readyTimeout tim
 	}
 	in.pm = pm
 	s.log.Debug("instance started", logkey.DB, in.id, logkey.Ms, time.Since(start).Milliseconds())
-	go s.watch(in, pm)
+	s.watchers.Add(1)
+	go func() {
+		defer s.watchers.Done()
+		s.watch(in, pm)
+	}()
 	return nil
 }
 
