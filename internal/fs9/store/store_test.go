@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/db9/db9/internal/fs9"
 	"github.com/db9/db9/internal/fs9/fs9test"
@@ -280,5 +282,41 @@ func TestStore_ConcurrentWritersSerialize(t *testing.T) {
 	}
 	if i, _ := s.Stat(ctx, "/f"); i.Generation != 9 {
 		t.Fatalf("generation %d after 9 writes", i.Generation)
+	}
+}
+
+// An open stream (a transaction held for seconds) must not make writers
+// of other files wait: they would, on any row both had to update.
+func TestStore_OpenStreamDoesNotBlockOthers(t *testing.T) {
+	c := fs9test.Start(t)
+	s := store.New(c.Pool(t, fs9test.Admin))
+	ctx := context.Background()
+	if _, err := s.Mkdir(ctx, "/d", false, -1); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create(ctx, "/d/stream", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if err := w.Write(ctx, make([]byte, store.PageSize+1)); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for i := 0; i < 60; i++ { // enough to fold the stats deltas several times
+		if _, err := s.Write(wctx, fmt.Sprintf("/d/f%d", i), []byte("x"), -1); err != nil {
+			t.Fatalf("write %d while a stream is open: %v", i, err)
+		}
+		if _, err := s.Remove(wctx, fmt.Sprintf("/d/f%d", i), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Files != 1 || st.LogicalBytes != store.PageSize+1 || st.Directories != 1 {
+		t.Fatalf("stats: %+v", st)
 	}
 }

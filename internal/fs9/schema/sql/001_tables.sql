@@ -46,16 +46,17 @@ CREATE TABLE IF NOT EXISTS _db9_fs.pages (
 );
 ALTER TABLE _db9_fs.pages ALTER COLUMN data SET STORAGE EXTERNAL;
 
--- Totals kept up to date by every change, striped over 16 rows by backend
--- so that concurrent writers to different files do not queue on one row
--- lock; a read sums 16 rows.
+-- Totals kept up to date by every change as delta rows: an insert takes
+-- no lock another writer could wait on (a streamed write keeps its
+-- transaction open for seconds; a counter row it updated would stall every
+-- other writer behind it). Writers now and then fold the deltas into one
+-- row, so a read sums a few dozen rows, never the files.
 CREATE TABLE IF NOT EXISTS _db9_fs.stats (
-  slot  integer PRIMARY KEY,
-  files bigint NOT NULL DEFAULT 0,
-  dirs  bigint NOT NULL DEFAULT 0,
-  bytes bigint NOT NULL DEFAULT 0
+  id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  files bigint NOT NULL,
+  dirs  bigint NOT NULL,
+  bytes bigint NOT NULL
 );
-INSERT INTO _db9_fs.stats (slot) SELECT g FROM pg_catalog.generate_series(0, 15) g ON CONFLICT DO NOTHING;
 
 -- Change events for watchers, numbered; retention is bounded (the newest
 -- 10,000 and at most one day) by the writers themselves.

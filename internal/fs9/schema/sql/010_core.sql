@@ -76,11 +76,19 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION _db9_fs.bump(files bigint, dirs bigint, bytes bigint) RETURNS void
-LANGUAGE sql AS $$
-  UPDATE _db9_fs.stats SET files = stats.files + bump.files,
-    dirs = stats.dirs + bump.dirs, bytes = stats.bytes + bump.bytes
-  WHERE slot = pg_catalog.pg_backend_pid() % 16
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF files = 0 AND dirs = 0 AND bytes = 0 THEN RETURN; END IF;
+  INSERT INTO _db9_fs.stats (files, dirs, bytes) VALUES (bump.files, bump.dirs, bump.bytes);
+  -- Fold the deltas about every 30th change; one folder at a time (the
+  -- advisory lock is held to the end of the folder's transaction, others
+  -- skip rather than wait).
+  IF random() < 0.033 AND pg_try_advisory_xact_lock(7439010) THEN
+    WITH d AS (DELETE FROM _db9_fs.stats RETURNING stats.files, stats.dirs, stats.bytes)
+    INSERT INTO _db9_fs.stats (files, dirs, bytes)
+      SELECT coalesce(sum(d.files), 0), coalesce(sum(d.dirs), 0), coalesce(sum(d.bytes), 0) FROM d;
+  END IF;
+END $$;
 
 -- event records a change and wakes live watchers (NOTIFY is delivered at
 -- commit, in commit order, and never for a rolled back change).
@@ -91,7 +99,7 @@ BEGIN
   INSERT INTO _db9_fs.events (event_type, path, old_path, is_dir, size) VALUES (etype, p, old_p, is_dir, sz)
     RETURNING seq INTO s;
   PERFORM pg_catalog.pg_notify('_db9_fs', s::text);
-  IF s % 100 = 0 THEN
+  IF s % 100 = 0 AND pg_try_advisory_xact_lock(7439011) THEN
     -- pruned_through tells watchers asking for older events that they
     -- missed some (watch_gap); gaps left by rolled back changes are not.
     WITH d AS (DELETE FROM _db9_fs.events WHERE seq <= s - 10000

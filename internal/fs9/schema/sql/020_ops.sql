@@ -265,7 +265,7 @@ END $$;
 
 CREATE OR REPLACE FUNCTION _db9_fs.stats() RETURNS TABLE (total_files bigint, total_directories bigint, total_logical_bytes bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT sum(files)::bigint, sum(dirs)::bigint, sum(bytes)::bigint FROM _db9_fs.stats
+  SELECT coalesce(sum(files), 0)::bigint, coalesce(sum(dirs), 0)::bigint, coalesce(sum(bytes), 0)::bigint FROM _db9_fs.stats
 $$;
 
 -- Streaming write: stream_open empties (or creates) the file and returns
