@@ -12,8 +12,10 @@
 //   - worker: worker processes of the same binary (limits, IPC) and the
 //     Pool that runs invocations in them; the parent executes ctx.db and
 //     ctx.fs9 calls on a worker's behalf through the Host interface.
-//   - dbhost: a Host's ctx.db side over a database's private socket, as
-//     run_as (or its BYPASSRLS twin).
+//   - hostcall: that parent side — ctx.db, ctx.fs9 and fetch executed under
+//     the run's Grant (database, run_as, fs9_scope, allowlist), with the DB
+//     and FS interfaces the server implements.
+//   - memfs: an in-memory FS for tests.
 //
 // This package tree does not store functions, runs, logs or secrets, serve
 // HTTP, or schedule cron runs: the catalog, the control API and the

@@ -66,7 +66,10 @@ func serve(c *conn) error {
 	if err := applyLimits(m.MemoryMB, m.CPUSeconds); err != nil {
 		return err
 	}
-	debug.SetMemoryLimit(limit)
+	// The GC's own limit sits above the one the watcher enforces: at the
+	// same value the GC would thrash to stay below it, and a hog would
+	// crawl towards the limit for seconds instead of being stopped.
+	debug.SetMemoryLimit(limit + limit/2)
 	ch := &child{c: c, pending: map[uint64]chan *message{}, invokes: make(chan *message, 1), closed: make(chan struct{})}
 	w := startWatcher(limit)
 	defer w.stop()

@@ -14,11 +14,11 @@
 //   - time: the worker interrupts the VM at timeout_ms; the pool kills the
 //     process group at timeout_ms + KillGrace whatever the worker does.
 //     Either way the run is timed_out and the worker is not reused.
-//   - memory: the worker sets debug.SetMemoryLimit to memory_mb (the GC
-//     works harder near it), polls the live heap and interrupts the VM
-//     above it (failed, "memory limit exceeded"), and sets RLIMIT_AS to
-//     memory_mb plus the Go runtime's address-space overhead as the hard
-//     ceiling: an allocation past it kills the process, which the pool
+//   - memory: the worker polls the heap and interrupts the VM when what
+//     survives a GC is above memory_mb (failed, "memory limit exceeded");
+//     debug.SetMemoryLimit at 1.5x memory_mb keeps garbage in check without
+//     making the GC thrash; RLIMIT_AS at memory_mb plus the Go runtime's
+//     address-space overhead is the hard ceiling: an allocation past it kills the process, which the pool
 //     reports as the same memory failure.
 //   - CPU: RLIMIT_CPU caps the worker's lifetime CPU; the pool retires a
 //     worker before its next run could reach the cap.

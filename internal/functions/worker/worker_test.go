@@ -169,11 +169,14 @@ func TestPool_Invoke_MemoryLimit(t *testing.T) {
 	if r.Status != runtime.StatusFailed || !strings.Contains(r.Error, "memory") {
 		t.Fatalf("result %+v", r)
 	}
+	t.Logf("array hog: %s after %v", r.Error, r.Duration)
 	// Big strings grow outside goja's value arrays; same limit.
 	str := inv(t, "db1", "str", `exports.handler = () => { let s = "x"; const keep = []; for (;;) { s = s + s; keep.push(s + "y") } }`)
 	str.Limits = worker.Limits{MemoryMB: 64, TimeoutMS: 60_000}
 	if r := p.Invoke(context.Background(), str, nil); r.Status != runtime.StatusFailed || !strings.Contains(r.Error, "memory") {
 		t.Fatalf("string hog: %+v", r)
+	} else {
+		t.Logf("string hog: %s after %v", r.Error, r.Duration)
 	}
 	ok := inv(t, "db2", "fine", `exports.handler = () => "still serving"`)
 	if r := p.Invoke(context.Background(), ok, nil); r.ResultJSON != `"still serving"` {
@@ -215,8 +218,8 @@ func TestPool_Invoke_FS9ThroughParent(t *testing.T) {
 func TestPool_Validate(t *testing.T) {
 	p := newPool(t, worker.Config{})
 	for src, want := range map[string]string{
-		`exports.other = 1`:             `does not export a function "handler"`,
-		`throw new Error("top level")`:  "Error: top level",
+		`exports.other = 1`:            `does not export a function "handler"`,
+		`throw new Error("top level")`: "Error: top level",
 		`exports.handler = () => "ok"`: "",
 	} {
 		err := p.Validate(context.Background(), inv(t, "db1", "val", src))
@@ -313,5 +316,3 @@ func errorsAs(err error, target **worker.LoadError) bool {
 	}
 	return ok
 }
-
-
