@@ -125,7 +125,10 @@ func (w *proc) crashReason(memoryMB int) string {
 	w.mu.Lock()
 	tail := strings.Join(w.stderr, "\n")
 	w.mu.Unlock()
-	if strings.Contains(tail, "out of memory") || strings.Contains(tail, "cannot allocate memory") {
+	// Go's runtime says "out of memory"; a -race build's sanitizer "failed
+	// to allocate".
+	if strings.Contains(tail, "out of memory") || strings.Contains(tail, "cannot allocate memory") ||
+		strings.Contains(tail, "failed to allocate") {
 		return fmt.Sprintf("memory limit exceeded (%d MB)", memoryMB)
 	}
 	var ee *exec.ExitError
