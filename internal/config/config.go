@@ -40,6 +40,9 @@ type Server struct {
 	// BranchStageWALMB is the WAL (MB) a branch stages ahead of its
 	// replay. 0: none, segments are fetched one by one.
 	BranchStageWALMB int
+	// AllowPrivateJWKS lets auth-configs name a jwks_url on a loopback or
+	// private address (self-hosted identity providers).
+	AllowPrivateJWKS bool
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -93,6 +96,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_IDLE_TIMEOUT: %w", err)
 		}
 		c.IdleTimeout = d
+	}
+	if v := getenv("DB9_ALLOW_PRIVATE_JWKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_ALLOW_PRIVATE_JWKS: %q is not true or false", v)
+		}
+		c.AllowPrivateJWKS = b
 	}
 	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_WARM_POOL_MAX": &c.WarmPoolMax, "DB9_SPARE_POOL": &c.SparePool, "DB9_PG_MAX_CONNS": &c.PGMaxConns, "DB9_BRANCH_STAGE_WAL_MB": &c.BranchStageWALMB} {
 		if v := getenv(name); v != "" {

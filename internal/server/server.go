@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
 	"github.com/db9/db9/internal/instance"
+	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
@@ -29,6 +30,7 @@ type Server struct {
 	cat  *catalog.Catalog
 	inst *instance.Manager
 	svc  *control.Service
+	dp   *control.DataPlane
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
@@ -105,8 +107,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 
+	s.dp = control.NewDataPlane(s.cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}), s.svc.GetDatabase, s.log)
+	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
+
 	mux := http.NewServeMux()
-	controlapi.New(s.svc, s.log).WithPGAccess(pga).Register(mux)
+	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
@@ -139,6 +144,10 @@ func (s *Server) PGAddr() string { return s.pg.Addr() }
 
 // PG exposes the PostgreSQL front door (for benchmarks).
 func (s *Server) PG() *pgproxy.Proxy { return s.pg }
+
+// DataPlane exposes the data plane's key and auth-config lookups (for the
+// data API and tests).
+func (s *Server) DataPlane() *control.DataPlane { return s.dp }
 
 // Instances exposes the instance manager (for tests and benchmarks).
 func (s *Server) Instances() *instance.Manager { return s.inst }
