@@ -62,6 +62,15 @@ func NewDataPlane(cat *catalog.Catalog, kc *jwtverify.KeyCache, lookup DatabaseL
 		configs: newTTLCache[string, AuthConfig](cacheTTL, 100_000)}
 }
 
+// Close waits for the last_used_at writes in flight and starts no more;
+// call it before closing the catalog. It is idempotent.
+func (d *DataPlane) Close() {
+	d.touch.mu.Lock()
+	d.touch.closed = true
+	d.touch.mu.Unlock()
+	d.touch.wg.Wait()
+}
+
 // KeyCache is the JWKS cache verifiers of the data API should share.
 func (d *DataPlane) KeyCache() *jwtverify.KeyCache { return d.kc }
 
@@ -243,6 +252,8 @@ func authConfigFromRow(row catalog.AuthConfig) (AuthConfig, error) {
 type dataKeyToucher struct {
 	mu       sync.Mutex
 	last     map[string]time.Time
+	closed   bool
+	wg       sync.WaitGroup
 	inflight atomic.Int32
 }
 
@@ -252,14 +263,16 @@ func (t *dataKeyToucher) touch(d *DataPlane, id string) {
 	if t.last == nil || len(t.last) > 100_000 {
 		t.last = map[string]time.Time{}
 	}
-	if prev, ok := t.last[id]; ok && now.Sub(prev) < touchInterval || t.inflight.Load() >= 8 {
+	if prev, ok := t.last[id]; ok && now.Sub(prev) < touchInterval || t.inflight.Load() >= 8 || t.closed {
 		t.mu.Unlock()
 		return
 	}
 	t.last[id] = now
 	t.inflight.Add(1)
+	t.wg.Add(1)
 	t.mu.Unlock()
 	go func() {
+		defer t.wg.Done()
 		defer t.inflight.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -181,6 +181,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.svc != nil {
 		s.svc.Close() // branches still cloning resume at the next start
 	}
+	if s.dp != nil {
+		s.dp.Close()
+	}
 	if s.inst != nil {
 		_ = s.inst.Close(ctx)
 		s.inst = nil
