@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,6 +51,9 @@ func (d *DataPlane) PutAuthConfig(ctx context.Context, p Principal, idOrName str
 	case AuthModeBYOJWT:
 		if !present {
 			return AuthConfig{}, platform.Errorf(platform.CodeInvalid, `byo_jwt: required with auth_mode "byo_jwt"`)
+		}
+		if t := bytes.TrimLeft(req.BYOJWT, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+			return AuthConfig{}, platform.Errorf(platform.CodeInvalid, "byo_jwt: must be a JSON object")
 		}
 		cfg, err := jwtverify.ParseConfig(req.BYOJWT)
 		if err != nil {

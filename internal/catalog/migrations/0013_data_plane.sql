@@ -9,7 +9,7 @@
 CREATE TABLE auth_configs (
     database_id text PRIMARY KEY REFERENCES databases (id),
     auth_mode   text NOT NULL CHECK (auth_mode IN ('none', 'byo_jwt')),
-    byo_jwt     jsonb,
+    byo_jwt     json, -- json, not jsonb: GET answers the bytes PUT answered
     version     bigint NOT NULL DEFAULT 1,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
