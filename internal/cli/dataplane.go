@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/db9/db9/internal/client"
 	"github.com/spf13/cobra"
+
+	"github.com/db9/db9/internal/client"
 )
 
 // newAuthConfigCmd is `db9 db auth-config`: how the data API verifies end
