@@ -194,6 +194,9 @@ func (s *Service) DeleteDatabase(ctx context.Context, p Principal, idOrName stri
 	} else if err != nil {
 		return err
 	}
+	for _, f := range s.onDelete {
+		f(row.ID)
+	}
 	// The removal must finish even if the client goes away.
 	ctx = context.WithoutCancel(ctx)
 	if err := s.place.Destroy(ctx, row.ID); err != nil {
@@ -206,6 +209,11 @@ func (s *Service) DeleteDatabase(ctx context.Context, p Principal, idOrName stri
 	s.log.Info("database deleted", "component", "control", "db", row.ID, "customer", p.Customer.ID)
 	return nil
 }
+
+// OnDatabaseDeleted registers f to run once a database is marked for
+// deletion, so that other use cases' caches (data plane keys) drop it at
+// once. Register before serving; f must not block.
+func (s *Service) OnDatabaseDeleted(f func(id string)) { s.onDelete = append(s.onDelete, f) }
 
 // Credentials returns the admin credentials of a database.
 func (s *Service) Credentials(ctx context.Context, p Principal, idOrName string) (Credentials, error) {

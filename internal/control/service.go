@@ -53,6 +53,8 @@ type Service struct {
 	// cached lookup can live.
 	revoked *ttlCache[string, bool]
 	clones  cloner // branches being made (branch.go)
+	// onDelete run when a database starts being deleted (OnDatabaseDeleted).
+	onDelete []func(id string)
 }
 
 type dbKey struct{ customer, idOrName string }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/web"
 )
@@ -11,7 +12,8 @@ import (
 // API is the /customer HTTP surface.
 type API struct {
 	svc *control.Service
-	pg  *control.PGAccess // PostgreSQL access; nil: its routes answer 501
+	pg  *control.PGAccess  // PostgreSQL access; nil: its routes answer 501
+	dp  *control.DataPlane // browser data plane; nil: its routes answer 501
 	a   web.Adapter
 }
 
@@ -55,6 +57,16 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/databases/{database_id}/connect-keys", authed(api.createConnectKey))
 	mux.Handle("GET /customer/databases/{database_id}/connect-keys", authed(api.listConnectKeys))
 	mux.Handle("DELETE /customer/databases/{database_id}/connect-keys/{key_id}", authed(api.revokeConnectKey))
+	// browser data plane (issue 13): auth-config, publishable-keys, service-keys
+	pk, sk := api.dataKeys(auth.PublishableKey), api.dataKeys(auth.ServiceKey)
+	mux.Handle("GET /customer/databases/{database_id}/auth-config", authed(api.getAuthConfig))
+	mux.Handle("PUT /customer/databases/{database_id}/auth-config", authed(api.putAuthConfig))
+	mux.Handle("POST /customer/databases/{database_id}/publishable-keys", authed(pk.create))
+	mux.Handle("GET /customer/databases/{database_id}/publishable-keys", authed(pk.list))
+	mux.Handle("DELETE /customer/databases/{database_id}/publishable-keys/{key_id}", authed(pk.revoke))
+	mux.Handle("POST /customer/databases/{database_id}/service-keys", authed(sk.create))
+	mux.Handle("GET /customer/databases/{database_id}/service-keys", authed(sk.list))
+	mux.Handle("DELETE /customer/databases/{database_id}/service-keys/{key_id}", authed(sk.revoke))
 }
 
 // authedFunc is a handler that runs for an authenticated principal.

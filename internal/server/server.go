@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
@@ -30,6 +31,7 @@ type Server struct {
 	cat  *catalog.Catalog
 	inst *local.Driver
 	svc  *control.Service
+	dp   *control.DataPlane
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
@@ -106,8 +108,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 
+	s.dp = control.NewDataPlane(s.cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}), s.svc.GetDatabase, s.log)
+	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
+
 	mux := http.NewServeMux()
-	controlapi.New(s.svc, s.log).WithPGAccess(pga).Register(mux)
+	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
@@ -169,6 +174,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.svc != nil {
 		s.svc.Close() // branches still cloning resume at the next start
+	}
+	if s.dp != nil {
+		s.dp.Close()
 	}
 	if s.inst != nil {
 		_ = s.inst.Close(ctx)
