@@ -27,8 +27,8 @@ import (
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgtest"
 	"github.com/db9/db9/internal/placement"
-	"github.com/db9/db9/internal/platformsql"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/platformsql"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
 )
