@@ -75,6 +75,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the PostgreSQL front door (default: self-signed, generated under --data-dir/secrets) [DB9_TLS_CERT]")
 	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert [DB9_TLS_KEY]")
 	f.IntVar(&cfg.PGMaxConns, "pg-max-conns", cfg.PGMaxConns, "PostgreSQL front door sessions allowed per database (instances allow 47) [DB9_PG_MAX_CONNS]")
+	f.BoolVar(&cfg.AllowPrivateJWKS, "allow-private-jwks", cfg.AllowPrivateJWKS, "let auth-configs fetch JWKS from loopback and private addresses (self-hosted identity providers) [DB9_ALLOW_PRIVATE_JWKS]")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error [DB9_LOG_LEVEL]")
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", cfg.OIDCIssuer, "OIDC issuer whose id_tokens POST /customer/claim accepts [DB9_OIDC_ISSUER]")
 	f.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "audience (client id) those id_tokens must carry [DB9_OIDC_AUDIENCE]")

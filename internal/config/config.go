@@ -45,6 +45,9 @@ type Server struct {
 	// goroutines). Not a flag: the benchmark that compares the two relays
 	// sets it.
 	PGRelayLoops int
+	// AllowPrivateJWKS lets auth-configs name a jwks_url on a loopback or
+	// private address (self-hosted identity providers).
+	AllowPrivateJWKS bool
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -98,6 +101,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_IDLE_TIMEOUT: %w", err)
 		}
 		c.IdleTimeout = d
+	}
+	if v := getenv("DB9_ALLOW_PRIVATE_JWKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_ALLOW_PRIVATE_JWKS: %q is not true or false", v)
+		}
+		c.AllowPrivateJWKS = b
 	}
 	for name, dst := range map[string]*int{"DB9_ANONYMOUS_DB_LIMIT": &c.AnonymousDBLimit, "DB9_WARM_POOL": &c.WarmPool, "DB9_WARM_POOL_MAX": &c.WarmPoolMax, "DB9_SPARE_POOL": &c.SparePool, "DB9_PG_MAX_CONNS": &c.PGMaxConns, "DB9_BRANCH_STAGE_WAL_MB": &c.BranchStageWALMB} {
 		if v := getenv(name); v != "" {

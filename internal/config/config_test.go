@@ -61,6 +61,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		"DB9_PG_MAX_CONNS":        "12",
 		"DB9_PITR_RETENTION":      "3d",
 		"DB9_BRANCH_STAGE_WAL_MB": "64",
+		"DB9_ALLOW_PRIVATE_JWKS":  "true",
 	}
 	got, err := Defaults().FromEnv(envOf(env))
 	if err != nil {
@@ -71,7 +72,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		IdleTimeout: 90 * time.Second, Region: "eu-1", CatalogURL: "postgres://cat@h/db",
 		AnonymousDBLimit: 7, WarmPool: 2, WarmPoolMax: 9, SparePool: 3, LogLevel: "debug",
 		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12, PITRRetention: 72 * time.Hour,
-		BranchStageWALMB: 64,
+		BranchStageWALMB: 64, AllowPrivateJWKS: true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("FromEnv (-want +got):\n%s", diff)
@@ -101,6 +102,8 @@ func TestServer_FromEnv_Each(t *testing.T) {
 		{"DB9_PITR_RETENTION", "36h", func(s *Server) { s.PITRRetention = 36 * time.Hour }},
 		{"DB9_PITR_RETENTION", "1d", func(s *Server) { s.PITRRetention = 24 * time.Hour }},
 		{"DB9_BRANCH_STAGE_WAL_MB", "0", func(s *Server) { s.BranchStageWALMB = 0 }},
+		{"DB9_ALLOW_PRIVATE_JWKS", "1", func(s *Server) { s.AllowPrivateJWKS = true }},
+		{"DB9_ALLOW_PRIVATE_JWKS", "false", func(s *Server) { s.AllowPrivateJWKS = false }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -138,6 +141,7 @@ func TestServer_FromEnv_Invalid(t *testing.T) {
 		{"DB9_ANONYMOUS_DB_LIMIT", "1.5"},
 		{"DB9_WARM_POOL", "x"},
 		{"DB9_SPARE_POOL", "10k"},
+		{"DB9_ALLOW_PRIVATE_JWKS", "yes please"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
@@ -42,8 +43,12 @@ type Deps struct {
 	// routes answer 501).
 	Signer *auth.ConnectSigner
 	// Bin are the PostgreSQL client programs (pg_dump).
-	Bin    pgbin.Bin
-	Logger *slog.Logger
+	Bin pgbin.Bin
+	// KeyCache checks the jwks_urls of auth-configs and is the one the
+	// data API's verifiers share; nil leaves Service.DataPlane nil (its
+	// routes answer 501).
+	KeyCache *jwtverify.KeyCache
+	Logger   *slog.Logger
 }
 
 // Service is the control plane as one component: the use cases, grouped
@@ -60,6 +65,7 @@ type Service struct {
 	Branches  *Branches
 	SQL       *SQL
 	Wire      *WireAccess // nil without Deps.Signer
+	DataPlane *DataPlane  // nil without Deps.KeyCache
 
 	cat   *catalog.Catalog
 	place placement.Driver
@@ -89,6 +95,10 @@ func New(cfg Config, d Deps) *Service {
 	s.Databases.OnDatabaseDeleted(s.SQL.forget)
 	if d.Signer != nil {
 		s.Wire = newWireAccess(d.Catalog, d.Signer, cfg.FrontDoorTLS, dir, inst, door, log)
+	}
+	if d.KeyCache != nil {
+		s.DataPlane = newDataPlane(d.Catalog, d.KeyCache, s.Databases.GetDatabase, log)
+		s.Databases.OnDatabaseDeleted(s.DataPlane.ForgetDatabase)
 	}
 	return s
 }
@@ -149,6 +159,9 @@ func (s *Service) Open(ctx context.Context) error {
 func (s *Service) Close(ctx context.Context) error {
 	s.Branches.close()
 	s.Accounts.close()
+	if s.DataPlane != nil {
+		s.DataPlane.close()
+	}
 	if err := s.place.Close(ctx); err != nil {
 		return fmt.Errorf("close placement: %w", err)
 	}

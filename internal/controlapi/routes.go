@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/web"
 )
@@ -16,12 +17,13 @@ type API struct {
 	branches  *control.Branches
 	inside    *control.SQL        // SQL, schema, dump, users, migrations
 	wire      *control.WireAccess // nil: its routes answer 501
+	dp        *control.DataPlane  // browser data plane; nil: its routes answer 501
 	a         web.Adapter
 }
 
 // New returns the API over the control plane's use cases.
 func New(svc *control.Service, log *slog.Logger) *API {
-	return &API{accounts: svc.Accounts, databases: svc.Databases, branches: svc.Branches, inside: svc.SQL, wire: svc.Wire,
+	return &API{accounts: svc.Accounts, databases: svc.Databases, branches: svc.Branches, inside: svc.SQL, wire: svc.Wire, dp: svc.DataPlane,
 		a: web.NewAdapter(log)}
 }
 
@@ -60,6 +62,16 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/databases/{database_id}/connect-keys", authed(api.createConnectKey))
 	mux.Handle("GET /customer/databases/{database_id}/connect-keys", authed(api.listConnectKeys))
 	mux.Handle("DELETE /customer/databases/{database_id}/connect-keys/{key_id}", authed(api.revokeConnectKey))
+	// browser data plane: auth-config, publishable-keys, service-keys
+	pk, sk := api.dataKeys(auth.PublishableKey), api.dataKeys(auth.ServiceKey)
+	mux.Handle("GET /customer/databases/{database_id}/auth-config", authed(api.getAuthConfig))
+	mux.Handle("PUT /customer/databases/{database_id}/auth-config", authed(api.putAuthConfig))
+	mux.Handle("POST /customer/databases/{database_id}/publishable-keys", authed(pk.create))
+	mux.Handle("GET /customer/databases/{database_id}/publishable-keys", authed(pk.list))
+	mux.Handle("DELETE /customer/databases/{database_id}/publishable-keys/{key_id}", authed(pk.revoke))
+	mux.Handle("POST /customer/databases/{database_id}/service-keys", authed(sk.create))
+	mux.Handle("GET /customer/databases/{database_id}/service-keys", authed(sk.list))
+	mux.Handle("DELETE /customer/databases/{database_id}/service-keys/{key_id}", authed(sk.revoke))
 }
 
 // authedFunc is a handler that runs for an authenticated principal.

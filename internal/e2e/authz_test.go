@@ -51,6 +51,14 @@ func matrixEndpoints(sql string) []matrixEndpoint {
 		{"POST", "/customer/databases/{db}/connect-token", map[string]any{}, kDBWrite},
 		{"POST", "/customer/databases/{db}/connect-keys", map[string]any{"name": "m"}, kDBWrite},
 		{"DELETE", "/customer/databases/{db}/connect-keys/zzzzzzzzzzzzzzzz", nil, kDBWrite},
+		{"GET", "/customer/databases/{db}/auth-config", nil, kDBRead},
+		{"PUT", "/customer/databases/{db}/auth-config", map[string]any{"auth_mode": "none"}, kDBWrite},
+		{"GET", "/customer/databases/{db}/publishable-keys", nil, kDBRead},
+		{"POST", "/customer/databases/{db}/publishable-keys", map[string]any{"name": "m"}, kDBWrite},
+		{"DELETE", "/customer/databases/{db}/publishable-keys/zzzzzzzzzzzzzzzz", nil, kDBWrite},
+		{"GET", "/customer/databases/{db}/service-keys", nil, kDBRead},
+		{"POST", "/customer/databases/{db}/service-keys", map[string]any{"name": "m"}, kDBWrite},
+		{"DELETE", "/customer/databases/{db}/service-keys/zzzzzzzzzzzzzzzz", nil, kDBWrite},
 	}
 }
 
@@ -78,6 +86,9 @@ func TestAuthz_Matrix(t *testing.T) {
 	catalogExec(t, ext, `UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, expired.ID)
 	scopedOther := a.newToken("other-db", scopeOf("rw", otherDB.ID))
 	ro := a.newToken("ro", scopeOf("ro", target.ID))
+	var pk, sk struct{ Key string }
+	a.MustDo("POST", "/customer/databases/"+otherDB.ID+"/publishable-keys", map[string]any{}, 201, &pk)
+	a.MustDo("POST", "/customer/databases/"+otherDB.ID+"/service-keys", map[string]any{}, 201, &sk)
 
 	unauth := map[string]string{
 		"no token":        "",
@@ -87,6 +98,8 @@ func TestAuthz_Matrix(t *testing.T) {
 		"expired token":   "Bearer " + expired.Token,
 		"basic auth":      "Basic YTpi",
 		"token no scheme": a.Token,
+		"publishable key": "Bearer " + pk.Key,
+		"service key":     "Bearer " + sk.Key,
 	}
 	const missing = "zzzzzzzzzzzz"
 	write := "INSERT INTO t VALUES (2)"
@@ -178,6 +191,13 @@ func TestAuthz_Matrix(t *testing.T) {
 	}
 	if dbs := a.ListDBs(true); len(dbs) != 2 {
 		t.Errorf("A has %d databases, want 2", len(dbs))
+	}
+	for _, kind := range []string{"publishable-keys", "service-keys"} {
+		var keys []json.RawMessage
+		a.MustDo("GET", "/customer/databases/"+target.ID+"/"+kind, nil, 200, &keys)
+		if len(keys) != 0 {
+			t.Errorf("%s made by the matrix: %s", kind, keys)
+		}
 	}
 	// The register token, expired, other-db and ro: none made by the matrix.
 	if toks := listTokens(a); len(toks) != 4 {

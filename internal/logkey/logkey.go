@@ -14,6 +14,9 @@ const (
 	Customer = "customer"
 	// Token is an API token's id, never its secret.
 	Token = "token"
+	// Key is a data plane (publishable or service) key's id, never its
+	// secret.
+	Key = "key"
 	// Role is a PostgreSQL role name.
 	Role = "role"
 	// Dir is a directory on disk (golden copies, instance directories).
@@ -27,6 +30,8 @@ const (
 	From = "from"
 	// SnapshotAt is the moment a branch reaches back to.
 	SnapshotAt = "snapshot_at"
+	// Version is a version of the platform's objects inside a database.
+	Version = "version"
 	// BaseBackup is the name of a base backup.
 	BaseBackup = "base_backup"
 )
@@ -48,6 +53,12 @@ const (
 	SQLState = "sqlstate"
 	// Stage is the step a wire connection or a restore was in.
 	Stage = "stage"
+	// PID is the process id of a child process (a function worker).
+	PID = "pid"
+	// Line is a line a child process wrote to its stderr.
+	Line = "line"
+	// Op is the operation a request or host call asked for (fs9, functions).
+	Op = "op"
 	// Err is the error; its text is for operators only.
 	Err = "err"
 )

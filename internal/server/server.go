@@ -16,11 +16,13 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/placement/local"
+	"github.com/db9/db9/internal/platformsql"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -84,6 +86,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	place := local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.base, Archive: archiving,
+		Platform: platformObjects(),
 	})
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
@@ -103,7 +106,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
 		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
 		FrontDoorTLS: tlsCfg != nil,
-	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base})
+	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base,
+		KeyCache: jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS})})
 	if err := s.svc.Open(ctx); err != nil {
 		return fmt.Errorf("open control: %w", err)
 	}
@@ -196,4 +200,13 @@ func (s *Server) Close(ctx context.Context) error {
 		s.cat = nil
 	}
 	return errors.Join(errs...)
+}
+
+// platformObjects is the platform's objects inside every database, one part
+// per subsystem, applied in this order (internal/platformsql): to the
+// golden directory, and once to every older database at its next start.
+func platformObjects() *platformsql.Set {
+	return platformsql.New(
+		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+	)
 }

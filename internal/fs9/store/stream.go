@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"hash"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/db9/db9/internal/fs9"
+)
+
+// PageSize is the size of a data page in the database (ADR 0004); streamed
+// writes send whole pages so that no page is rewritten.
+const PageSize = 256 << 10
+
+// streamTimeout bounds how long a stream's transaction may sit idle (a
+// slow client) before PostgreSQL ends it: a little above the WebSocket
+// idle limit, so the protocol, not the database, times out first.
+const streamTimeout = "330s"
+
+// Writer is a streamed write: everything it is given goes into ONE
+// transaction, committed by Commit. Until then readers see the old
+// content; Abort (or a lost session) leaves nothing behind.
+type Writer struct {
+	tx      pgx.Tx
+	path    string
+	ino     int64
+	created bool
+	buf     []byte
+	n       int64
+	sum     hash.Hash
+	done    bool
+}
+
+// Create starts a streamed write of a whole file at p (created with its
+// parents when missing; mode < 0: default, an existing file keeps its own).
+func (s *Store) Create(ctx context.Context, p string, mode int) (*Writer, error) {
+	p, err := clean(p)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return nil, fs9.FromPG(err)
+	}
+	w := &Writer{tx: tx, path: p, sum: sha256.New(), buf: make([]byte, 0, PageSize)}
+	if _, err := tx.Exec(ctx, `SELECT pg_catalog.set_config('idle_in_transaction_session_timeout', $1, true),
+		pg_catalog.set_config('statement_timeout', '0', true)`, streamTimeout); err != nil {
+		rollback(tx)
+		return nil, fs9.FromPG(err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT inode, created FROM _db9_fs.stream_open($1, $2)`, p, modeArg(mode)).Scan(&w.ino, &w.created); err != nil {
+		rollback(tx)
+		return nil, fs9.FromPG(err)
+	}
+	return w, nil
+}
+
+// Write adds bytes at the end; full pages go to the database at once.
+func (w *Writer) Write(ctx context.Context, b []byte) error {
+	if w.done {
+		return fs9.Errorf(fs9.EIO, "stream already ended")
+	}
+	if w.n+int64(len(b)) > fs9.MaxFileBytes {
+		return fs9.Errorf(fs9.EFBIG, "%s: files are limited to 100 MiB", w.path)
+	}
+	w.sum.Write(b)
+	w.n += int64(len(b))
+	for len(b) > 0 {
+		k := min(PageSize-len(w.buf), len(b))
+		w.buf = append(w.buf, b[:k]...)
+		b = b[k:]
+		if len(w.buf) == PageSize {
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Writer) flush(ctx context.Context) error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if _, err := w.tx.Exec(ctx, `SELECT _db9_fs.stream_append($1, $2)`, w.ino, w.buf); err != nil {
+		return fs9.FromPG(err)
+	}
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Written is how many bytes the stream has taken so far.
+func (w *Writer) Written() int64 { return w.n }
+
+// Sum is the SHA-256 of the bytes taken so far.
+func (w *Writer) Sum() []byte { return w.sum.Sum(nil) }
+
+// Commit makes the new content visible, whole, and returns its size.
+func (w *Writer) Commit(ctx context.Context) (int64, error) {
+	if w.done {
+		return 0, fs9.Errorf(fs9.EIO, "stream already ended")
+	}
+	w.done = true
+	defer rollback(w.tx)
+	if err := w.flush(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := w.tx.QueryRow(ctx, `SELECT _db9_fs.stream_close($1, $2, $3)`, w.path, w.ino, w.created).Scan(&n); err != nil {
+		return 0, fs9.FromPG(err)
+	}
+	if err := w.tx.Commit(ctx); err != nil {
+		return 0, fs9.FromPG(err)
+	}
+	return n, nil
+}
+
+// Abort drops everything the stream wrote. Safe after Commit.
+func (w *Writer) Abort() {
+	if !w.done {
+		w.done = true
+		rollback(w.tx)
+	}
+}
+
+// Reader is a streamed read of a whole file from one snapshot.
+type Reader struct {
+	tx      pgx.Tx
+	ino     int64
+	size    int64
+	gen     int64
+	off     int64 // next byte to hand out
+	pending []byte
+	ctx     context.Context
+}
+
+// readAhead is how many pages one round trip fetches.
+const readAhead = 4
+
+// Open starts a streamed read of the file at p. Close it.
+func (s *Store) Open(ctx context.Context, p string) (*Reader, error) {
+	p, err := clean(p)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fs9.FromPG(err)
+	}
+	r := &Reader{tx: tx, ctx: ctx}
+	if _, err := tx.Exec(ctx, `SELECT pg_catalog.set_config('idle_in_transaction_session_timeout', $1, true),
+		pg_catalog.set_config('statement_timeout', '0', true)`, streamTimeout); err != nil {
+		rollback(tx)
+		return nil, fs9.FromPG(err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT inode, size, generation FROM _db9_fs.open_read($1)`, p).Scan(&r.ino, &r.size, &r.gen); err != nil {
+		rollback(tx)
+		return nil, fs9.FromPG(err)
+	}
+	return r, nil
+}
+
+// Size is the file's size in the reader's snapshot.
+func (r *Reader) Size() int64 { return r.size }
+
+// Generation is the file's generation in the reader's snapshot.
+func (r *Reader) Generation() int64 { return r.gen }
+
+// Read implements io.Reader.
+func (r *Reader) Read(b []byte) (int, error) {
+	if len(r.pending) == 0 {
+		if r.off >= r.size {
+			return 0, io.EOF
+		}
+		if err := r.fetch(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(b, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
+}
+
+// fetch loads the next pages; missing pages and the missing tail of a
+// short page are NUL bytes (gaps, grown truncations).
+func (r *Reader) fetch() error {
+	first := r.off / PageSize
+	end := min(r.size, (first+readAhead)*PageSize)
+	out := make([]byte, end-r.off)
+	rows, err := r.tx.Query(r.ctx, `SELECT pageno, data FROM _db9_fs.read_pages($1, $2, $3)`, r.ino, int32(first), int32(readAhead))
+	if err != nil {
+		return fs9.FromPG(err)
+	}
+	for rows.Next() {
+		var pn int32
+		var data []byte
+		if err := rows.Scan(&pn, &data); err != nil {
+			rows.Close()
+			return fs9.FromPG(err)
+		}
+		start := int64(pn) * PageSize
+		if start+int64(len(data)) > end {
+			data = data[:max(0, end-start)]
+		}
+		copy(out[start-r.off:], data)
+	}
+	if err := rows.Err(); err != nil {
+		return fs9.FromPG(err)
+	}
+	r.off = end
+	r.pending = out
+	return nil
+}
+
+// Close ends the read's transaction.
+func (r *Reader) Close() error {
+	rollback(r.tx)
+	return nil
+}

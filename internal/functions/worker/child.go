@@ -1,0 +1,266 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	rt "runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/db9/db9/internal/functions/runtime"
+)
+
+// Subcommand is the first argument that makes the db9 binary a worker:
+// `db9 function-worker`. cmd/db9 checks it before building the CLI.
+const Subcommand = "function-worker"
+
+// addressSpaceOverhead is what the Go runtime and goja reserve beyond the
+// heap (page allocator summaries, arenas' granularity, stacks, the binary):
+// RLIMIT_AS is memory_mb plus this, a hard ceiling above the soft limit
+// that the heap watcher enforces. Measured: an idle worker maps ~1.2 GiB
+// of address space (mostly PROT_NONE reservations), and each heap arena
+// reservation is 64 MiB.
+const addressSpaceOverhead = 2 << 30
+
+// Main runs a worker on stdin/stdout and returns its exit code. The parent
+// owns the process: EOF on stdin ends it.
+func Main() int {
+	debug.SetTraceback("none") // a crash must not print the VM's data
+	c := newConn(os.Stdin, os.Stdout)
+	if err := serve(c); err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintf(os.Stderr, "function worker: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// child is the state of a worker process.
+type child struct {
+	c       *conn
+	mod     *runtime.Module
+	nextID  atomic.Uint64
+	mu      sync.Mutex
+	pending map[uint64]chan *message
+	invokes chan *message
+	readErr error
+	closed  chan struct{}
+}
+
+func serve(c *conn) error {
+	m, err := c.recv()
+	if err != nil {
+		return err
+	}
+	if m.Type != msgLoad {
+		return fmt.Errorf("first message is %q, want load", m.Type)
+	}
+	limit := int64(m.MemoryMB) << 20
+	if err := applyLimits(m.MemoryMB, m.CPUSeconds); err != nil {
+		return err
+	}
+	// The GC's own limit sits above the one the watcher enforces: at the
+	// same value the GC would thrash to stay below it, and a hog would
+	// crawl towards the limit for seconds instead of being stopped.
+	debug.SetMemoryLimit(limit + limit/2)
+	ch := &child{c: c, pending: map[uint64]chan *message{}, invokes: make(chan *message, 1), closed: make(chan struct{})}
+	w := startWatcher(limit)
+	defer w.stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.TimeoutMS)*time.Millisecond)
+	w.setTarget(func(err error) { cancel() })
+	mod, err := runtime.Load(ctx, m.Script, m.Export)
+	cancel()
+	if err != nil {
+		if w.tripped() {
+			err = fmt.Errorf("load bundle: %w (%d MB)", runtime.ErrMemory, m.MemoryMB)
+		}
+		return c.send(&message{Type: msgLoaded, Err: err.Error(), Broken: true})
+	}
+	ch.mod = mod
+	w.setTarget(mod.Interrupt)
+	if err := c.send(&message{Type: msgLoaded, CPUMS: cpuMS()}); err != nil {
+		return err
+	}
+	go ch.readLoop()
+	for {
+		var m *message
+		select {
+		case m = <-ch.invokes:
+		case <-ch.closed:
+			return ch.readErr
+		}
+		out := ch.invoke(m)
+		if out.Status == runtime.StatusFailed && w.tripped() {
+			out = runtime.Outcome{Status: runtime.StatusFailed, Error: fmt.Sprintf("%v (%d MB)", runtime.ErrMemory, limit>>20), Logs: out.Logs}
+		}
+		broken := mod.Broken()
+		if err := c.send(&message{Type: msgDone, Outcome: &out, CPUMS: cpuMS(), Broken: broken}); err != nil {
+			return err
+		}
+		if broken {
+			return nil
+		}
+	}
+}
+
+func (ch *child) readLoop() {
+	defer close(ch.closed)
+	for {
+		m, err := ch.c.recv()
+		if err != nil {
+			ch.readErr = err
+			ch.mu.Lock()
+			for id, p := range ch.pending {
+				close(p)
+				delete(ch.pending, id)
+			}
+			ch.mu.Unlock()
+			return
+		}
+		switch m.Type {
+		case msgReply:
+			ch.mu.Lock()
+			p := ch.pending[m.ID]
+			delete(ch.pending, m.ID)
+			ch.mu.Unlock()
+			if p != nil {
+				p <- m
+			}
+		case msgInvoke:
+			ch.invokes <- m
+		}
+	}
+}
+
+func (ch *child) invoke(m *message) runtime.Outcome {
+	timeout := time.Duration(m.TimeoutMS) * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	self := runtime.Self{}
+	if m.Self != nil {
+		self = *m.Self
+	}
+	return ch.mod.Invoke(ctx, runtime.Call{Input: m.Input, Secrets: m.Secrets, Self: self, Host: ch, LogLimit: m.LogLimit})
+}
+
+// Call sends a host call to the parent and waits for its reply.
+func (ch *child) Call(ctx context.Context, op string, args json.RawMessage) (json.RawMessage, error) {
+	id := ch.nextID.Add(1)
+	reply := make(chan *message, 1)
+	ch.mu.Lock()
+	ch.pending[id] = reply
+	ch.mu.Unlock()
+	if err := ch.c.send(&message{Type: msgCall, ID: id, Op: op, Args: args}); err != nil {
+		return nil, err
+	}
+	select {
+	case m, ok := <-reply:
+		if !ok {
+			return nil, errors.New("the worker lost its parent")
+		}
+		if m.Error != nil {
+			return nil, m.Error
+		}
+		return m.Result, nil
+	case <-ctx.Done():
+		ch.mu.Lock()
+		delete(ch.pending, id)
+		ch.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+func applyLimits(memoryMB, cpuSeconds int) error {
+	as := uint64(memoryMB)<<20 + addressSpaceOverhead
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: as, Max: as}); err != nil {
+		return fmt.Errorf("set RLIMIT_AS: %w", err)
+	}
+	if cpuSeconds > 0 {
+		// The soft limit's SIGXCPU ends the process; the hard one is the
+		// kernel's SIGKILL should that signal be caught.
+		lim := &syscall.Rlimit{Cur: uint64(cpuSeconds), Max: uint64(cpuSeconds) + 2}
+		if err := syscall.Setrlimit(syscall.RLIMIT_CPU, lim); err != nil {
+			return fmt.Errorf("set RLIMIT_CPU: %w", err)
+		}
+	}
+	// No core files of customer data.
+	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
+	return nil
+}
+
+func cpuMS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return (ru.Utime.Nano() + ru.Stime.Nano()) / int64(time.Millisecond)
+}
+
+// watcher interrupts the VM when the heap's objects exceed the limit.
+// Polling is what a Go program can do without cgroups; the GC, held to the
+// same limit by SetMemoryLimit, keeps garbage from counting for long, and
+// RLIMIT_AS stops what grows faster than the poll.
+type watcher struct {
+	limit  int64
+	mu     sync.Mutex
+	target func(error)
+	trip   atomic.Bool
+	done   chan struct{}
+}
+
+const watchEvery = 2 * time.Millisecond
+
+func startWatcher(limit int64) *watcher {
+	w := &watcher{limit: limit, done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *watcher) setTarget(f func(error)) {
+	w.mu.Lock()
+	w.target = f
+	w.mu.Unlock()
+}
+
+func (w *watcher) tripped() bool { return w.trip.Load() }
+
+func (w *watcher) stop() { close(w.done) }
+
+func (w *watcher) run() {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+		}
+		metrics.Read(sample)
+		if int64(sample[0].Value.Uint64()) <= w.limit {
+			continue
+		}
+		// Garbage may be what is over: count only what survives a GC.
+		rt.GC()
+		metrics.Read(sample)
+		if int64(sample[0].Value.Uint64()) <= w.limit {
+			continue
+		}
+		w.trip.Store(true)
+		w.mu.Lock()
+		f := w.target
+		w.mu.Unlock()
+		if f != nil {
+			f(runtime.ErrMemory)
+		}
+		return
+	}
+}

@@ -1,0 +1,166 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/db9/db9/internal/functions/hostcall"
+	"github.com/db9/db9/internal/functions/runtime"
+	"github.com/db9/db9/internal/logkey"
+)
+
+// Invoke runs inv in a worker bound to its database and version and
+// returns how it ended. It returns when the run ended — succeeded, failed,
+// timed_out within timeout_ms + KillGrace — or when ctx ends (failed).
+// Customer failures are Results, never panics or errors.
+func (p *Pool) Invoke(ctx context.Context, inv Invocation, host Host) Result {
+	start := time.Now()
+	res := p.invoke(ctx, &inv, host)
+	res.Duration = time.Since(start)
+	res.Error = redact(res.Error, inv.Secrets)
+	for i := range res.Logs {
+		res.Logs[i].Message = redact(res.Logs[i].Message, inv.Secrets)
+	}
+	return res
+}
+
+func fail(msg string) Result { return Result{Status: runtime.StatusFailed, Error: msg} }
+
+func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
+	lim, err := inv.Limits.Normalize()
+	if err != nil {
+		return fail(err.Error())
+	}
+	inv.Limits = lim
+	timeout := time.Duration(lim.TimeoutMS) * time.Millisecond
+	// The deadline covers waiting for a slot and a cold start too: a run
+	// is never longer than its timeout plus the kill grace.
+	deadline := time.Now().Add(timeout)
+	runCtx, cancel := context.WithDeadline(ctx, deadline.Add(p.cfg.KillGrace))
+	defer cancel()
+
+	release, err := p.dbSlot(runCtx, inv.DatabaseID)
+	if err != nil {
+		return p.ctxResult(ctx, "waiting for a worker")
+	}
+	defer release()
+	w, err := p.acquire(runCtx, inv)
+	if err != nil {
+		var le *LoadError
+		switch {
+		case errors.As(err, &le):
+			return fail(le.Message)
+		case errors.Is(err, errClosed):
+			return fail("the server is shutting down")
+		case runCtx.Err() != nil:
+			return p.ctxResult(ctx, "starting a worker")
+		}
+		p.log.Error("start function worker", logkey.DB, inv.DatabaseID, logkey.Err, err)
+		return fail("the function could not be started")
+	}
+	remaining := time.Until(deadline)
+	if remaining <= 0 {
+		p.release(w, true)
+		return Result{Status: runtime.StatusTimedOut, Error: "the run exceeded its timeout before it started"}
+	}
+	// A worker whose lifetime CPU could run out within this run is retired
+	// first, so RLIMIT_CPU never ends a run that is within its own limits.
+	if w.cpuMS+remaining.Milliseconds() > int64(p.cfg.WorkerCPUSeconds-2)*1000 {
+		p.release(w, false)
+		if w, err = p.acquire(runCtx, inv); err != nil {
+			return fail("the function could not be started")
+		}
+	}
+	res, reuse := p.run(runCtx, w, inv, host, remaining)
+	p.release(w, reuse)
+	if res.Status == "" {
+		return p.ctxResult(ctx, "running")
+	}
+	return res
+}
+
+// ctxResult is the Result when the caller's ctx (or the run deadline)
+// ended before the run did.
+func (p *Pool) ctxResult(ctx context.Context, during string) Result {
+	if ctx.Err() != nil {
+		return fail("the run was canceled while " + during)
+	}
+	return Result{Status: runtime.StatusTimedOut, Error: "the run exceeded its timeout while " + during}
+}
+
+// run executes one invocation on w; reuse says whether w is fit for the
+// next run. A zero Status means ctx ended.
+func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, timeout time.Duration) (Result, bool) {
+	grant := &hostcall.Grant{DatabaseID: inv.DatabaseID, RunAs: inv.RunAs, BypassRLS: inv.BypassRLS,
+		Scope: inv.Scope, Allowlist: inv.Allowlist}
+	msg := &message{Type: msgInvoke, Input: inv.Input, Secrets: inv.Secrets, TimeoutMS: int(timeout.Milliseconds()),
+		LogLimit: runtime.DefaultLogLimit, Self: &runtime.Self{FunctionID: inv.FunctionID, VersionID: inv.VersionID,
+			RunID: inv.RunID, TriggerType: inv.Trigger}}
+	if msg.TimeoutMS < 1 {
+		msg.TimeoutMS = 1
+	}
+	if err := w.c.send(msg); err != nil {
+		return fail(w.crashReason(inv.Limits.MemoryMB)), false
+	}
+	hard := time.NewTimer(timeout + p.cfg.KillGrace)
+	defer hard.Stop()
+	callCtx, cancelCalls := context.WithCancel(ctx)
+	defer cancelCalls()
+	inflight := make(chan struct{}, p.cfg.MaxCallsInFlight)
+	for {
+		select {
+		case m, ok := <-w.msgs:
+			if !ok {
+				return fail(w.crashReason(inv.Limits.MemoryMB)), false
+			}
+			switch m.Type {
+			case msgCall:
+				select {
+				case inflight <- struct{}{}:
+					go p.serveCall(callCtx, w, grant, host, m, inflight)
+				default:
+					_ = w.c.send(&message{Type: msgReply, ID: m.ID, Error: &runtime.CallError{Code: "EAGAIN",
+						Message: "too many ctx calls in flight at once"}})
+				}
+			case msgDone:
+				if m.Outcome == nil {
+					return fail("the worker answered without an outcome"), false
+				}
+				w.cpuMS = m.CPUMS
+				o := m.Outcome
+				return Result{Status: o.Status, ResultJSON: o.ResultJSON, Error: o.Error, Logs: o.Logs}, !m.Broken
+			}
+		case <-hard.C:
+			w.kill()
+			return Result{Status: runtime.StatusTimedOut, Error: "the run exceeded its timeout"}, false
+		case <-ctx.Done():
+			w.kill()
+			return Result{}, false
+		}
+	}
+}
+
+func (p *Pool) serveCall(ctx context.Context, w *proc, g *hostcall.Grant, host Host, m *message, inflight chan struct{}) {
+	defer func() { <-inflight }()
+	reply := &message{Type: msgReply, ID: m.ID}
+	var res json.RawMessage
+	var err error
+	if host == nil {
+		err = &runtime.CallError{Code: "ENOSYS", Message: "no host is attached to this run"}
+	} else {
+		res, err = host.Call(ctx, g, m.Op, m.Args)
+	}
+	if err != nil {
+		var ce *runtime.CallError
+		if !errors.As(err, &ce) {
+			p.log.Warn("function host call", logkey.DB, g.DatabaseID, logkey.Op, m.Op, logkey.Err, err)
+			ce = &runtime.CallError{Code: "EIO", Message: m.Op + " failed"}
+		}
+		reply.Error = ce
+	} else {
+		reply.Result = res
+	}
+	_ = w.c.send(reply)
+}
