@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
@@ -36,6 +37,10 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	fs9     *wsserver.Server // fs9.go
+	fs9http *http.Server
+	fs9ln   net.Listener
 }
 
 // New returns a Server for a validated configuration; it does no I/O.
@@ -112,6 +117,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
 
 	mux := http.NewServeMux()
+	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
+		return err
+	}
 	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
@@ -127,6 +135,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", s.cfg.HTTPAddr, err)
 	}
+	s.fs9HTTPURL(pga, s.ln)
 	s.http = &http.Server{
 		Handler:           web.Middleware(mux, s.log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -136,7 +145,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr())
+	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr(), "fs9_addr", s.FS9Addr())
 	return nil
 }
 
@@ -168,6 +177,7 @@ func (s *Server) Close(ctx context.Context) error {
 		cancel()
 		s.http = nil
 	}
+	s.closeFS9(ctx)
 	if s.pg != nil {
 		_ = s.pg.Close()
 		s.pg = nil
