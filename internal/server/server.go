@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
@@ -207,5 +208,6 @@ func (s *Server) Close(ctx context.Context) error {
 func platformObjects() *platformsql.Set {
 	return platformsql.New(
 		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
 	)
 }
