@@ -16,6 +16,8 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	fs9schema "github.com/db9/db9/internal/fs9/schema"
+	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
@@ -37,6 +39,10 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	fs9     *wsserver.Server // fs9.go
+	fs9http *http.Server
+	fs9ln   net.Listener
 }
 
 // New returns a Server for a validated configuration; it does no I/O.
@@ -114,6 +120,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
 
 	mux := http.NewServeMux()
+	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
+		return err
+	}
 	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
@@ -129,6 +138,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", s.cfg.HTTPAddr, err)
 	}
+	s.fs9HTTPURL(pga, s.ln)
 	s.http = &http.Server{
 		Handler:           web.Middleware(mux, s.log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -138,7 +148,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr())
+	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr(), "fs9_addr", s.FS9Addr())
 	return nil
 }
 
@@ -170,6 +180,7 @@ func (s *Server) Close(ctx context.Context) error {
 		cancel()
 		s.http = nil
 	}
+	s.closeFS9(ctx)
 	if s.pg != nil {
 		_ = s.pg.Close()
 		s.pg = nil
@@ -197,5 +208,6 @@ func (s *Server) Close(ctx context.Context) error {
 func platformObjects() *platformsql.Set {
 	return platformsql.New(
 		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
 	)
 }
