@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/dataplane"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
@@ -110,6 +111,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	s.dp = control.NewDataPlane(s.cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}), s.svc.GetDatabase, s.log)
 	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
+	data := dataplane.New(dataplane.Config{Keys: s.dp, Placement: s.inst, Logger: s.log})
+	s.svc.OnDatabaseDeleted(data.Forget)
 
 	mux := http.NewServeMux()
 	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
@@ -117,6 +120,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
 	})
+	data.Register(mux)
 	consoleHandler := console.Handler()
 	mux.Handle("GET /console", consoleHandler)
 	mux.Handle("GET /console/", consoleHandler)
