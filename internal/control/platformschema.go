@@ -26,11 +26,12 @@ const PlatformSchema = "_db9"
 // left out of dumps and of the schema endpoint.
 var platformSchemas = []string{"auth", "extensions", PlatformSchema}
 
-// platformSchemaSQL creates (idempotently) the platform schema. It is run
+// PlatformSQL creates (idempotently) the platform schema: a part of the
+// platform objects (internal/platformsql) that every database gets. It is also run
 // as the superuser the first time this process needs it in a database:
 // golden copies made before it existed do not have it. A schema of that
 // name made by the tenant is refused rather than trusted.
-const platformSchemaSQL = `
+const PlatformSQL = `
 SELECT pg_catalog.pg_advisory_xact_lock(7439003);
 DO $$ BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '_db9'
@@ -66,7 +67,7 @@ func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease pla
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	// One simple-protocol message: one implicit transaction.
-	if _, err := conn.Exec(ctx, platformSchemaSQL).ReadAll(); err != nil {
+	if _, err := conn.Exec(ctx, PlatformSQL).ReadAll(); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42501" {
 			return platform.Errorf(platform.CodeConflict, "schema %s is reserved for the platform; rename or drop the schema of that name", PlatformSchema)

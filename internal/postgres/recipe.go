@@ -127,7 +127,7 @@ const RecipeMarker = "db9_golden_version"
 // goldenSetupSQL run in a postmaster started on socketDir, a clean
 // shutdown, and no spent WAL. dir must not exist; on error it may be left
 // half made (build beside the final place and rename).
-func BuildTemplate(ctx context.Context, bin pgbin.Bin, runAs pgbin.RunAs, dir, socketDir string, log *slog.Logger) error {
+func BuildTemplate(ctx context.Context, bin pgbin.Bin, runAs pgbin.RunAs, dir, socketDir string, log *slog.Logger, extra Extra) error {
 	if err := InitDB(ctx, bin, runAs, dir, Superuser, 1); err != nil {
 		return err
 	}
@@ -153,6 +153,9 @@ func BuildTemplate(ctx context.Context, bin pgbin.Bin, runAs pgbin.RunAs, dir, s
 		return fmt.Errorf("start golden: %w", err)
 	}
 	err = runSetup(ctx, socketDir, goldenSetupSQL)
+	if err == nil && extra.Apply != nil {
+		err = applyExtra(ctx, socketDir, extra)
+	}
 	if stopErr := pm.Stop(30 * time.Second); err == nil && stopErr != nil {
 		err = fmt.Errorf("stop golden: %w", stopErr)
 	}
@@ -162,11 +165,62 @@ func BuildTemplate(ctx context.Context, bin pgbin.Bin, runAs pgbin.RunAs, dir, s
 	if err := trimWAL(ctx, bin, dir); err != nil {
 		return err
 	}
-	marker := filepath.Join(dir, RecipeMarker)
-	if err := os.WriteFile(marker, []byte(RecipeVersion()+"\n"), 0o600); err != nil {
+	if extra.Apply != nil {
+		if err := WriteMarker(dir, PlatformMarker, extra.Version, runAs); err != nil {
+			return err
+		}
+	}
+	return WriteMarker(dir, RecipeMarker, Recipe(extra.Version), runAs)
+}
+
+// Extra is what a template gets beyond the recipe: the platform's objects
+// inside every database (internal/platformsql), applied as the superuser
+// after the recipe's own setup.
+type Extra struct {
+	Version string
+	Apply   func(ctx context.Context, conn *pgconn.PgConn) error
+}
+
+// Recipe is the version of templates built by this recipe with extras of
+// extraVersion ("" for none).
+func Recipe(extraVersion string) string {
+	if extraVersion == "" {
+		return RecipeVersion()
+	}
+	return RecipeVersion() + "-" + extraVersion
+}
+
+// PlatformMarker is the file in a data directory that names the version of
+// the platform objects the database holds (see Extra). Being in the data
+// directory, copies, base backups and branches carry it with the objects.
+const PlatformMarker = "db9_platform_version"
+
+// ReadMarker returns a marker file's content ("" when missing).
+func ReadMarker(dir, name string) string {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// WriteMarker writes a marker file, owned by the instances' OS user (base
+// backups read every file of the data directory as that user).
+func WriteMarker(dir, name, value string, runAs pgbin.RunAs) error {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
 		return err
 	}
-	return runAs.Chown(marker)
+	return runAs.Chown(p)
+}
+
+func applyExtra(ctx context.Context, sock string, extra Extra) error {
+	conn, err := pgconn.Connect(ctx, SuperuserConnString(sock))
+	if err != nil {
+		return fmt.Errorf("connect golden: %w", err)
+	}
+	defer conn.Close(ctx)
+	return extra.Apply(ctx, conn)
 }
 
 // BuiltBy returns the recipe version a data directory made by

@@ -22,6 +22,7 @@ import (
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/placement/local"
+	"github.com/db9/db9/internal/platformsql"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -82,6 +83,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.inst = local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
+		Platform: platformObjects(),
 	})
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
@@ -191,4 +193,13 @@ func (s *Server) Close(ctx context.Context) error {
 		s.cat = nil
 	}
 	return nil
+}
+
+// platformObjects is the platform's objects inside every database, one part
+// per subsystem, applied in this order (internal/platformsql): to the
+// golden directory, and once to every older database at its next start.
+func platformObjects() *platformsql.Set {
+	return platformsql.New(
+		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+	)
 }

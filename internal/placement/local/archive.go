@@ -74,7 +74,7 @@ func (r *archiver) recordGoldenBackup(ctx context.Context, id string) error {
 		return nil
 	}
 	now := time.Now()
-	b := walarchive.Backup{Name: walarchive.BackupName(now, r.goldenRedo), Golden: postgres.RecipeVersion(), StartWAL: r.goldenRedo, Consistent: now}
+	b := walarchive.Backup{Name: walarchive.BackupName(now, r.goldenRedo), Golden: r.gold.recipe, StartWAL: r.goldenRedo, Consistent: now}
 	if err := r.a.Store.PutBackup(ctx, id, b, ""); err != nil {
 		return fmt.Errorf("record golden base backup: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/platformsql"
 	"github.com/db9/db9/internal/postgres"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// Archive, when set, archives every instance's WAL and enables base
 	// backups and point-in-time restores.
 	Archive *backup.Archiving
+	// Platform, when set, is the platform's objects inside every database:
+	// built into the golden directory, and ensured once in every other
+	// database when its instance next starts.
+	Platform *platformsql.Set
 }
 
 // Driver is the local placement driver: every database is a postgres
@@ -81,8 +86,12 @@ func New(cfg Config) *Driver {
 		cfg.WarmDecay = 10 * time.Minute
 	}
 	d := &Driver{cfg: cfg, log: cfg.Logger, lay: layout.Layout{DataDir: cfg.DataDir}, quit: make(chan struct{})}
-	d.gold = &goldens{bin: cfg.Bin, runAs: cfg.RunAs, lay: d.lay, log: d.log, arch: cfg.Archive}
-	d.sup = &supervisor{bin: cfg.Bin, runAs: cfg.RunAs, log: d.log, idle: cfg.IdleTimeout, maxConns: cfg.MaxConns,
+	d.gold = &goldens{bin: cfg.Bin, runAs: cfg.RunAs, lay: d.lay, log: d.log, arch: cfg.Archive, recipe: postgres.Recipe("")}
+	if cfg.Platform != nil {
+		d.gold.extra = postgres.Extra{Version: cfg.Platform.Version(), Apply: cfg.Platform.Apply}
+		d.gold.recipe = postgres.Recipe(cfg.Platform.Version())
+	}
+	d.sup = &supervisor{bin: cfg.Bin, runAs: cfg.RunAs, log: d.log, idle: cfg.IdleTimeout, maxConns: cfg.MaxConns, platform: cfg.Platform,
 		insts: map[string]*inst{}, quit: d.quit,
 		settings: func(string) map[string]string { return nil }, beforeStop: func(*inst) {}}
 	if cfg.Archive != nil {
@@ -90,6 +99,7 @@ func New(cfg Config) *Driver {
 		d.sup.settings, d.sup.beforeStop = d.arch.settings, d.arch.switchWAL
 	}
 	d.pool = newPools(cfg, d.lay, d.log, d.provisionReady, d.discard)
+	d.pool.recipe = d.gold.recipe
 	return d
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/db9/db9/internal/pgtest"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/platformsql"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
 )
@@ -882,4 +883,37 @@ func TestBackupDue_AfterBurstWhenQuiet(t *testing.T) {
 		bs, err := store.ListBackups(context.Background(), p.ID())
 		return err == nil && len(bs) >= 2 && bs[len(bs)-1].Golden == ""
 	})
+}
+
+// TestDriver_Platform_UpgradesInPlace: a database made before the platform
+// objects changed gets them when its instance next starts, once; a new
+// database is born with them (the golden directory is rebuilt).
+func TestDriver_Platform_UpgradesInPlace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const oldID = "olddb0000001"
+	old := e.lay.DB(oldID)
+	e.instanceDir(old)
+	set := platformsql.New(platformsql.Part{Name: "test", SQL: `CREATE TABLE IF NOT EXISTS _db9.upgraded (x int)`})
+	cfg := e.config()
+	cfg.Platform = set
+	m, _ := e.open(cfg, map[string]bool{oldID: true})
+
+	has := func(id string) string {
+		l := acquire(t, m, id)
+		defer l.Release()
+		rows := query(t, superuser(t, l), `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = '_db9' AND tablename = 'upgraded'`)
+		return rows[0][0]
+	}
+	if got := has(oldID); got != "1" {
+		t.Fatalf("existing database after its next start has the new objects: %s, want 1", got)
+	}
+	if got := postgres.ReadMarker(old.Data, postgres.PlatformMarker); got != set.Version() {
+		t.Fatalf("marker = %q, want %q", got, set.Version())
+	}
+	p := provision(t, m)
+	p.Commit()
+	if got := has(p.ID()); got != "1" {
+		t.Fatalf("new database has the objects: %s, want 1", got)
+	}
 }

@@ -24,6 +24,10 @@ type goldens struct {
 	lay   layout.Layout
 	log   *slog.Logger
 	arch  *backup.Archiving // nil: no backup refers to a golden directory
+	// recipe is the version of goldens built now: postgres' recipe with
+	// the platform objects of extra.
+	recipe string
+	extra  postgres.Extra
 
 	dir string // the current one, set by ensure
 }
@@ -34,13 +38,13 @@ type goldens struct {
 func (g *goldens) ensure(ctx context.Context) error {
 	dir := g.lay.Golden(g.bin.Major)
 	g.dir = dir
-	if postgres.BuiltBy(dir) == postgres.RecipeVersion() {
+	if postgres.BuiltBy(dir) == g.recipe {
 		return nil
 	}
 	start := time.Now()
 	tmp := dir + ".tmp"
 	_ = os.RemoveAll(tmp)
-	if err := postgres.BuildTemplate(ctx, g.bin, g.runAs, tmp, g.lay.GoldenSocketDir(), g.log); err != nil {
+	if err := postgres.BuildTemplate(ctx, g.bin, g.runAs, tmp, g.lay.GoldenSocketDir(), g.log, g.extra); err != nil {
 		return err
 	}
 	if err := g.retire(ctx, dir); err != nil {
@@ -75,7 +79,7 @@ func (g *goldens) retire(ctx context.Context, dir string) error {
 // dirOf returns the golden data directory of a recipe version: the
 // current one, or an older one kept because a base backup refers to it.
 func (g *goldens) dirOf(version string) (string, error) {
-	if version == postgres.RecipeVersion() {
+	if version == g.recipe {
 		return g.dir, nil
 	}
 	dir := g.dir + "-" + version

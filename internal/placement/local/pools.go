@@ -16,7 +16,6 @@ import (
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
-	"github.com/db9/db9/internal/postgres"
 )
 
 // pools keeps instances ready ahead of creates, so a create rarely waits
@@ -33,6 +32,7 @@ import (
 // One goroutine (run) refills both, one instance at a time, so refilling
 // never competes hard with the creates it serves.
 type pools struct {
+	recipe   string // of the golden directory spares are copied from
 	lay      layout.Layout
 	runAs    pgbin.RunAs
 	log      *slog.Logger
@@ -230,7 +230,7 @@ func (p *pools) openSpares(golden string) error {
 	if err != nil {
 		return err
 	}
-	want := postgres.RecipeVersion()
+	want := p.recipe
 	for _, e := range entries {
 		dir := filepath.Join(p.lay.Spares(), e.Name())
 		b, err := os.ReadFile(filepath.Join(dir, spareMarker))
@@ -262,7 +262,7 @@ func (p *pools) fillSpare() error {
 	if err := dirtree.Copy(p.golden, tmp.Data); err != nil {
 		return fail(err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp.Dir, spareMarker), []byte(postgres.RecipeVersion()+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp.Dir, spareMarker), []byte(p.recipe+"\n"), 0o600); err != nil {
 		return fail(err)
 	}
 	if err := os.Rename(tmp.Dir, p.lay.Spare(id).Dir); err != nil {
