@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -137,6 +138,12 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, idOrName, usernam
 		// The name matched usernameRE: quoting is for form's sake.
 		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'",
 			pgx.Identifier{username}.Sanitize(), auth.SCRAMVerifier(password))).ReadAll(); err != nil {
+			return err
+		}
+		// The data API's authenticator may switch to it, so an end user's
+		// JWT can name it in role_claim (the platform part "dataplane"
+		// does the same for roles older than the data API).
+		if _, err := conn.Exec(ctx, "GRANT "+pgx.Identifier{username}.Sanitize()+" TO "+dataapi.AuthenticatorRole).ReadAll(); err != nil {
 			return err
 		}
 		_, err := conn.ExecParams(ctx, `INSERT INTO _db9.users (username) VALUES ($1)

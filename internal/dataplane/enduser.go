@@ -12,14 +12,12 @@ import (
 	"github.com/db9/db9/internal/jwtverify"
 )
 
-// How long a database's set of claimable roles is trusted, and how often
-// at most a token naming a role outside the set reloads it (roles are not
-// seen by DDL event triggers, so there is no cheaper signal; the reload is
-// rate-bounded because only validly signed tokens can ask for it).
-const (
-	rolesTTL       = 30 * time.Second
-	rolesReloadGap = time.Second
-)
+// rolesTTL is how long a database's set of claimable roles is trusted for
+// a role it holds. A role it lacks reloads it at once (roles are not seen
+// by DDL event triggers, so there is no cheaper signal; a role made a
+// moment ago must work): only validly signed tokens get that far, and the
+// query is one small catalog read, as cheap as the request itself.
+const rolesTTL = 30 * time.Second
 
 // endUsers verifies end users' JWTs: one jwtverify.Verifier per database
 // and auth-config version, and the roles a token may claim per database.
@@ -80,8 +78,7 @@ const claimableRolesSQL = `SELECT r.rolname FROM (` + jwtverify.ClaimableRolesSQ
 	`) r WHERE pg_catalog.pg_has_role(r.rolname, 'MEMBER')`
 
 // checkRole reports whether role may be claimed in database db, from the
-// cached set, reloading it when old or (at most once per rolesReloadGap)
-// when it lacks role.
+// cached set, reloading it when old or when it lacks role.
 func (e *endUsers) checkRole(ctx context.Context, db, role string) (bool, error) {
 	if jwtverify.CheckRoleName(role) != nil {
 		return false, nil
@@ -90,8 +87,8 @@ func (e *endUsers) checkRole(ctx context.Context, db, role string) (bool, error)
 	e.mu.Lock()
 	rs, ok := e.roles[db]
 	e.mu.Unlock()
-	if ok && now.Sub(rs.loaded) < rolesTTL && (rs.names[role] || now.Sub(rs.loaded) < rolesReloadGap) {
-		return rs.names[role], nil
+	if ok && rs.names[role] && now.Sub(rs.loaded) < rolesTTL {
+		return true, nil
 	}
 	names, err := e.loadRoles(ctx, db)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/dataplane"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
@@ -201,5 +202,7 @@ func (s *Server) Close(ctx context.Context) error {
 func platformObjects() *platformsql.Set {
 	return platformsql.New(
 		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
+		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 	)
 }
