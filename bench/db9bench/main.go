@@ -54,6 +54,8 @@ func main() {
 		err = benchColdStart(os.Args[2:])
 	case "sqlhttp":
 		err = benchSQLHTTP(os.Args[2:])
+	case "dataapi":
+		err = benchDataAPI(os.Args[2:])
 	case "resetcost":
 		err = benchResetCost(os.Args[2:])
 	case "density":

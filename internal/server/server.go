@@ -16,6 +16,8 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/dataapi"
+	"github.com/db9/db9/internal/dataplane"
 	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/jwtverify"
@@ -118,6 +120,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	s.dp = control.NewDataPlane(s.cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}), s.svc.GetDatabase, s.log)
 	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
+	data := dataplane.New(dataplane.Config{Keys: s.dp, Placement: s.inst, Logger: s.log})
+	s.svc.OnDatabaseDeleted(data.Forget)
 
 	mux := http.NewServeMux()
 	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
@@ -128,6 +132,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
 	})
+	data.Register(mux)
 	consoleHandler := console.Handler()
 	mux.Handle("GET /console", consoleHandler)
 	mux.Handle("GET /console/", consoleHandler)
@@ -208,6 +213,8 @@ func (s *Server) Close(ctx context.Context) error {
 func platformObjects() *platformsql.Set {
 	return platformsql.New(
 		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
+		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
 	)
 }
