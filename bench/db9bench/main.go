@@ -54,6 +54,8 @@ func main() {
 		err = benchColdStart(os.Args[2:])
 	case "sqlhttp":
 		err = benchSQLHTTP(os.Args[2:])
+	case "dataapi":
+		err = benchDataAPI(os.Args[2:])
 	case "resetcost":
 		err = benchResetCost(os.Args[2:])
 	case "density":
@@ -127,6 +129,7 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	cfg.DataDir = filepath.Join(dir, "db9")
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.PGAddr = "127.0.0.1:0"
+	cfg.FS9Addr = "127.0.0.1:0"
 	cfg.IdleTimeout = idle
 	cfg.WarmPool = warmPool
 	cfg.SparePool = sparePool

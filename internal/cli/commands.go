@@ -29,6 +29,8 @@ func (a *app) addClientCommands(root *cobra.Command) {
 	for _, c := range []*cobra.Command{
 		a.newCreateCmd(), a.newListCmd(), a.newDeleteCmd(), a.newUseCmd(),
 		a.newDBCmd(), a.newSQLCmd("sql"), a.newBranchCmd(), a.newMigrationCmd(),
+		// fs shortcuts; not rm, which deletes a database
+		a.newFSCmd(), a.newFSCatCmd("cat"), a.newFSMvCmd("mv"),
 	} {
 		c.GroupID = groupDatabases
 		root.AddCommand(c)

@@ -62,6 +62,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "where databases, archives, the catalog and secrets live [DB9_DATA_DIR]")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "REST API listen address [DB9_HTTP_ADDR]")
 	f.StringVar(&cfg.PGAddr, "pg-addr", cfg.PGAddr, "PostgreSQL front door listen address [DB9_PG_ADDR]")
+	f.StringVar(&cfg.FS9Addr, "fs9-addr", cfg.FS9Addr, "fs9 WebSocket listen address (wss with --tls-cert); empty: only /fs9 on --http-addr [DB9_FS9_ADDR]")
 	f.StringVar(&cfg.PublicHost, "public-host", cfg.PublicHost, "host put into connection strings (default: host of --pg-addr) [DB9_PUBLIC_HOST]")
 	f.StringVar(&idle, "idle-timeout", idle, "stop a database's instance after this long without use; 0 never stops [DB9_IDLE_TIMEOUT]")
 	f.StringVar(&retention, "pitr-retention", retention, "how far back branches may reach (snapshot_at); older WAL and base backups are pruned [DB9_PITR_RETENTION]")

@@ -12,9 +12,12 @@ import (
 
 // Server is the configuration of `db9 server`.
 type Server struct {
-	DataDir          string
-	HTTPAddr         string
-	PGAddr           string
+	DataDir  string
+	HTTPAddr string
+	PGAddr   string
+	// FS9Addr is the fs9 WebSocket listener (FS9.md); empty: none, the
+	// protocol is then only at /fs9 on the HTTP server.
+	FS9Addr          string
 	PublicHost       string
 	IdleTimeout      time.Duration
 	Region           string
@@ -56,6 +59,7 @@ func Defaults() Server {
 		DataDir:          "./db9-data",
 		HTTPAddr:         "127.0.0.1:8080",
 		PGAddr:           "127.0.0.1:5433",
+		FS9Addr:          "127.0.0.1:5480",
 		IdleTimeout:      5 * time.Minute,
 		Region:           "local",
 		AnonymousDBLimit: 5,
@@ -79,6 +83,7 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_DATA_DIR", &c.DataDir)
 	str("DB9_HTTP_ADDR", &c.HTTPAddr)
 	str("DB9_PG_ADDR", &c.PGAddr)
+	str("DB9_FS9_ADDR", &c.FS9Addr)
 	str("DB9_PUBLIC_HOST", &c.PublicHost)
 	str("DB9_REGION", &c.Region)
 	str("DB9_CATALOG_URL", &c.CatalogURL)
@@ -166,6 +171,13 @@ func (c *Server) Validate() error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("--pg-addr %q: port must be a number from 0 to 65535", c.PGAddr)
 	}
+	if c.FS9Addr != "" {
+		if _, p, err := net.SplitHostPort(c.FS9Addr); err != nil {
+			return fmt.Errorf("--fs9-addr %q: %v", c.FS9Addr, err)
+		} else if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("--fs9-addr %q: port must be a number from 0 to 65535", c.FS9Addr)
+		}
+	}
 	if c.PublicHost == "" {
 		c.PublicHost = host
 		if host == "" || host == "0.0.0.0" || host == "::" {
@@ -218,6 +230,14 @@ func (c *Server) Validate() error {
 // PGPort returns the port of PGAddr (validated).
 func (c Server) PGPort() int {
 	_, p, _ := net.SplitHostPort(c.PGAddr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// FS9Port returns the port of FS9Addr (validated), 0 when there is no
+// fs9 listener.
+func (c Server) FS9Port() int {
+	_, p, _ := net.SplitHostPort(c.FS9Addr)
 	n, _ := strconv.Atoi(p)
 	return n
 }

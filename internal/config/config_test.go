@@ -33,6 +33,9 @@ func TestDefaults_MatchAPI(t *testing.T) {
 	if d.PublicHost != "127.0.0.1" {
 		t.Errorf("PublicHost from default --pg-addr = %q, want 127.0.0.1", d.PublicHost)
 	}
+	if d.FS9Addr != "127.0.0.1:5480" || d.FS9Port() != 5480 {
+		t.Errorf("FS9Addr = %q (port %d), want 127.0.0.1:5480 (FS9.md)", d.FS9Addr, d.FS9Port())
+	}
 	if d.PGPort() != 5433 {
 		t.Errorf("PGPort = %d, want 5433", d.PGPort())
 	}
@@ -47,6 +50,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		"DB9_DATA_DIR":            "/srv/db9",
 		"DB9_HTTP_ADDR":           "0.0.0.0:9000",
 		"DB9_PG_ADDR":             "0.0.0.0:6543",
+		"DB9_FS9_ADDR":            "0.0.0.0:7480",
 		"DB9_PUBLIC_HOST":         "db.example.com",
 		"DB9_IDLE_TIMEOUT":        "90s",
 		"DB9_REGION":              "eu-1",
@@ -68,7 +72,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Server{
-		DataDir: "/srv/db9", HTTPAddr: "0.0.0.0:9000", PGAddr: "0.0.0.0:6543", PublicHost: "db.example.com",
+		DataDir: "/srv/db9", HTTPAddr: "0.0.0.0:9000", PGAddr: "0.0.0.0:6543", FS9Addr: "0.0.0.0:7480", PublicHost: "db.example.com",
 		IdleTimeout: 90 * time.Second, Region: "eu-1", CatalogURL: "postgres://cat@h/db",
 		AnonymousDBLimit: 7, WarmPool: 2, WarmPoolMax: 9, SparePool: 3, LogLevel: "debug",
 		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12, PITRRetention: 72 * time.Hour,
@@ -90,6 +94,7 @@ func TestServer_FromEnv_Each(t *testing.T) {
 		{"DB9_DATA_DIR", "/d", func(s *Server) { s.DataDir = "/d" }},
 		{"DB9_HTTP_ADDR", ":1", func(s *Server) { s.HTTPAddr = ":1" }},
 		{"DB9_PG_ADDR", ":2", func(s *Server) { s.PGAddr = ":2" }},
+		{"DB9_FS9_ADDR", ":3", func(s *Server) { s.FS9Addr = ":3" }},
 		{"DB9_PUBLIC_HOST", "h", func(s *Server) { s.PublicHost = "h" }},
 		{"DB9_IDLE_TIMEOUT", "0", func(s *Server) { s.IdleTimeout = 0 }},
 		{"DB9_IDLE_TIMEOUT", "1h30m", func(s *Server) { s.IdleTimeout = 90 * time.Minute }},
@@ -237,6 +242,8 @@ func TestServer_Validate_Rejects(t *testing.T) {
 		{"HTTPAddrNoPort", func(c *Server) { c.HTTPAddr = "127.0.0.1" }, "--http-addr"},
 		{"HTTPAddrEmpty", func(c *Server) { c.HTTPAddr = "" }, "--http-addr"},
 		{"PGAddrNoPort", func(c *Server) { c.PGAddr = "localhost" }, "--pg-addr"},
+		{"FS9AddrNoPort", func(c *Server) { c.FS9Addr = "localhost" }, "--fs9-addr"},
+		{"FS9AddrNamedPort", func(c *Server) { c.FS9Addr = "localhost:fs" }, "--fs9-addr"},
 		{"PGAddrNamedPort", func(c *Server) { c.PGAddr = "localhost:postgres" }, "--pg-addr"},
 		{"PGAddrPortTooLarge", func(c *Server) { c.PGAddr = "127.0.0.1:65536" }, "--pg-addr"},
 		{"PGAddrPortNegative", func(c *Server) { c.PGAddr = "127.0.0.1:-1" }, "--pg-addr"},

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
@@ -40,7 +41,7 @@ var usernameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // the platform's roles, PostgreSQL's, and names PostgreSQL reserves.
 func reservedUsername(name string) bool {
 	switch name {
-	case placement.AdminRole, "anon", "authenticated", "public", "none", "current_user", "current_role", "session_user":
+	case placement.AdminRole, "anon", "authenticated", "service_role", "public", "none", "current_user", "current_role", "session_user":
 		return true
 	}
 	return strings.HasPrefix(name, "pg_") || strings.HasPrefix(name, "_db9")
@@ -63,7 +64,7 @@ const customerRolesSQL = `SELECT r.rolname, r.rolcanlogin, pg_catalog.date_part(
 	FROM pg_catalog.pg_roles r LEFT JOIN _db9.users u ON u.username OPERATOR(pg_catalog.=) r.rolname
 	WHERE r.rolname OPERATOR(pg_catalog.=) 'admin' OR (NOT r.rolsuper
 	  AND NOT r.rolname OPERATOR(pg_catalog.~~) 'pg\_%' AND NOT r.rolname OPERATOR(pg_catalog.~~) '\_db9%'
-	  AND r.rolname OPERATOR(pg_catalog.<>) ALL (ARRAY['anon', 'authenticated']))
+	  AND r.rolname OPERATOR(pg_catalog.<>) ALL (ARRAY['anon', 'authenticated', 'service_role']))
 	ORDER BY u.created_at DESC NULLS LAST, r.rolname`
 
 // ListUsers lists the roles customers made in a database, plus admin.
@@ -138,6 +139,12 @@ func (q *SQL) CreateUser(ctx context.Context, p Principal, idOrName, username, p
 		// The name matched usernameRE: quoting is for form's sake.
 		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'",
 			pgx.Identifier{username}.Sanitize(), auth.SCRAMVerifier(password))).ReadAll(); err != nil {
+			return err
+		}
+		// The data API's authenticator may switch to it, so an end user's
+		// JWT can name it in role_claim (the platform part "dataplane"
+		// does the same for roles older than the data API).
+		if _, err := conn.Exec(ctx, "GRANT "+pgx.Identifier{username}.Sanitize()+" TO "+dataapi.AuthenticatorRole).ReadAll(); err != nil {
 			return err
 		}
 		_, err := conn.ExecParams(ctx, `INSERT INTO _db9.users (username) VALUES ($1)

@@ -38,6 +38,8 @@ type WireAccess struct {
 	pwKey   []byte
 	pwCache *ttlCache[pwCacheKey, string]          // -> the verifier the password matched
 	dbs     *ttlCache[string, catalog.DatabaseRow] // id or name -> database, any customer
+
+	fs9URL string // what fs-connect hands out; "": fs9 is not served
 }
 
 type pwCacheKey struct {

@@ -62,6 +62,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/databases/{database_id}/connect-keys", authed(api.createConnectKey))
 	mux.Handle("GET /customer/databases/{database_id}/connect-keys", authed(api.listConnectKeys))
 	mux.Handle("DELETE /customer/databases/{database_id}/connect-keys/{key_id}", authed(api.revokeConnectKey))
+	mux.Handle("POST /customer/databases/{database_id}/fs-connect", authed(api.fsConnect))
 	// browser data plane: auth-config, publishable-keys, service-keys
 	pk, sk := api.dataKeys(auth.PublishableKey), api.dataKeys(auth.ServiceKey)
 	mux.Handle("GET /customer/databases/{database_id}/auth-config", authed(api.getAuthConfig))

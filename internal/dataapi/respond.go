@@ -111,7 +111,12 @@ func respond(w http.ResponseWriter, req *request, bt *built, res *result) error 
 		}
 		return nil
 	}
-	// Mutations.
+	// Mutations: a count of any kind is of the rows affected, which are
+	// known exactly (PostgREST does the same; supabase-js reads it from
+	// Content-Range for update/delete/insert with { count }).
+	if req.prefer.Count != "" {
+		total = &res.pageTotal
+	}
 	if req.method == http.MethodPost {
 		h.Set("Content-Range", "*/"+totalText(total))
 	} else {

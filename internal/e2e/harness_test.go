@@ -56,6 +56,7 @@ type Server struct {
 	DataDir string
 	Addr    string
 	PGAddr  string
+	FS9Addr string
 	Args    []string
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -87,7 +88,7 @@ func freePort(t testing.TB) string {
 func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	pgtest.Env(t) // skip or fail when PostgreSQL is missing
-	s := &Server{t: t, DataDir: filepath.Join(pgtest.TempDir(t), "data"), Addr: freePort(t), PGAddr: freePort(t), Args: extra}
+	s := &Server{t: t, DataDir: filepath.Join(pgtest.TempDir(t), "data"), Addr: freePort(t), PGAddr: freePort(t), FS9Addr: freePort(t), Args: extra}
 	s.Start()
 	t.Cleanup(func() {
 		s.Stop()
@@ -101,7 +102,7 @@ func StartServer(t testing.TB, extra ...string) *Server {
 // Start (re)starts the server process on its data directory and waits for /healthz.
 func (s *Server) Start() {
 	s.t.Helper()
-	args := append([]string{"server", "--data-dir", s.DataDir, "--http-addr", s.Addr, "--pg-addr", s.PGAddr, "--log-level", "debug"}, s.Args...)
+	args := append([]string{"server", "--data-dir", s.DataDir, "--http-addr", s.Addr, "--pg-addr", s.PGAddr, "--fs9-addr", s.FS9Addr, "--log-level", "debug"}, s.Args...)
 	s.cmd = exec.Command(db9Binary(s.t), args...)
 	if s.log == nil {
 		s.log, s.logMu = &bytes.Buffer{}, &sync.Mutex{}

@@ -62,6 +62,8 @@ func TestProxy_Refusals(t *testing.T) {
 		{"no role in user", f.db.ID, f.db.AdminPassword, "28000"},
 		{"platform superuser", f.db.ID + "._db9_super", f.db.AdminPassword, "28000"},
 		{"read-only platform role", f.db.ID + "._db9_sys_readonly", f.db.AdminPassword, "28000"},
+		{"data API authenticator", f.db.ID + "._db9_authenticator", f.db.AdminPassword, "28000"},
+		{"data API service role (NOLOGIN)", f.db.ID + ".service_role", f.db.AdminPassword, "28P01"},
 		{"role that may not log in", f.db.ID + ".anon", anonTok.Token, "28000"},
 	}
 	for _, mode := range sslModes {

@@ -67,6 +67,7 @@ const (
 const (
 	HTTPAddr = "http_addr" // REST API listen address
 	PGAddr   = "pg_addr"   // wire front door listen address
+	FS9Addr  = "fs9_addr"  // fs9 WebSocket listen address ("" when none)
 	Postgres = "postgres"  // directory of the PostgreSQL binaries
 	Major    = "major"     // PostgreSQL major version
 	OSUser   = "os_user"   // OS user PostgreSQL runs as

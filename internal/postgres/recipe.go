@@ -65,6 +65,8 @@ var instanceSettings = []string{
 	"log_line_prefix = '%m [%p] '",
 	"huge_pages = off",
 	"bytea_output = 'hex'",
+	// fs9's SQL functions (FS9.md) are called unqualified.
+	`search_path = '"$user", public, extensions'`,
 }
 
 // goldenHBA trusts the private socket (ARCHITECTURE §2), including the

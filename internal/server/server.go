@@ -16,6 +16,10 @@ import (
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/controlapi"
+	"github.com/db9/db9/internal/dataapi"
+	"github.com/db9/db9/internal/dataplane"
+	fs9schema "github.com/db9/db9/internal/fs9/schema"
+	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
@@ -28,7 +32,7 @@ import (
 
 // Server is a running db9 server: the composition root. Open opens the
 // components in order (catalog, control with the placement driver, the
-// wire front door, HTTP); Close closes them in reverse.
+// wire front door, fs9, HTTP); Close closes them in reverse.
 type Server struct {
 	cfg  config.Server
 	base *slog.Logger // given to the components, which name themselves
@@ -39,6 +43,11 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	fs9     *wsserver.Server // fs9.go
+	fs9http *http.Server
+	fs9ln   net.Listener
+	fs9done chan struct{} // closed when the fs9 listener's goroutine ends
 }
 
 // New returns a Server for a validated configuration; it does no I/O.
@@ -118,12 +127,19 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 
+	data := dataplane.New(dataplane.Config{Keys: s.svc.DataPlane, Placement: place, Logger: s.base})
+	s.svc.Databases.OnDatabaseDeleted(data.Forget)
+
 	mux := http.NewServeMux()
+	if err := s.openFS9(ctx, wire, place, tlsCfg, mux); err != nil {
+		return err
+	}
 	controlapi.New(s.svc, s.base).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, wire.JWKS())
 	})
+	data.Register(mux)
 	consoleHandler := console.Handler()
 	mux.Handle("GET /console", consoleHandler)
 	mux.Handle("GET /console/", consoleHandler)
@@ -135,6 +151,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", s.cfg.HTTPAddr, err)
 	}
+	s.fs9HTTPURL(wire, s.ln)
 	s.http = &http.Server{
 		Handler:           web.Middleware(mux, s.base),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -144,7 +161,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr())
+	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.FS9Addr, s.FS9Addr())
 	return nil
 }
 
@@ -168,7 +185,7 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops serving and closes every component in the reverse order of
-// opening: HTTP, the wire front door, control (branches still cloning
+// opening: HTTP, fs9, the wire front door, control (branches still cloning
 // resume at the next start; every instance stops), the catalog. It
 // reports every component that failed to close. It is idempotent.
 func (s *Server) Close(ctx context.Context) error {
@@ -180,6 +197,9 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		cancel()
 		s.http = nil
+	}
+	if err := s.closeFS9(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if s.pg != nil {
 		if err := s.pg.Close(ctx); err != nil {
@@ -208,5 +228,8 @@ func (s *Server) Close(ctx context.Context) error {
 func platformObjects() *platformsql.Set {
 	return platformsql.New(
 		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
+		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
+		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
 	)
 }

@@ -73,7 +73,10 @@ func (sc *scanner) selectItem(depth int) (SelectItem, error) {
 			return SelectItem{}, err
 		}
 	}
-	if n == "count" && sc.accept("()") {
+	// A bare count inside an embedding is PostgREST's older spelling of
+	// count() there (`cities(count)`, as Supabase's docs write it), which
+	// PostgREST 12 still answers.
+	if n == "count" && (sc.accept("()") || depth > 0 && (sc.eof() || sc.peek() == ',' || sc.peek() == ')')) {
 		it := SelectItem{Alias: alias, Aggregate: "count"}
 		if sc.accept("::") {
 			if it.AggCast, err = sc.castName(); err != nil {

@@ -126,7 +126,7 @@ func (c *conn) authenticate() bool {
 	}
 	id, err := c.s.cfg.Auth.Authenticate(ctx, req.Username, req.Password)
 	if err != nil {
-		if code := fs9.ErrorCode(err); code != fs9.EAUTH && code != fs9.EACCES {
+		if code := fs9.ErrorCode(err); code != fs9.EAUTH && code != fs9.EACCES && code != fs9.EAGAIN {
 			c.s.log.Error("fs9 authentication failed", logkey.Err, err)
 			err = fs9.Errorf(fs9.EAUTH, "authentication failed")
 		}

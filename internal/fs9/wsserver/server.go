@@ -25,7 +25,8 @@ type Identity struct {
 // "<database id or name>.<role>"; password is the role's password, a
 // connect token (JWT) or a connect key (db9ck_). A refusal is an
 // *fs9.Error with code EAUTH (bad credentials, unknown database, another
-// database's token) or EACCES; any other error is reported as EIO.
+// database's token), EACCES or EAGAIN (could not check now); any other
+// error is logged and reported as EAUTH.
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (Identity, error)
 }
