@@ -164,7 +164,7 @@ func TestFunctions_EndToEnd(t *testing.T) {
 
 	t.Run("ESM zip with its own module", func(t *testing.T) {
 		f.deploy("esm", zipOf(t, map[string]string{
-			"index.mjs":   `import { double } from "./lib/math.mjs"; export async function handler(input) { return { esm: double(input) }; }`,
+			"index.mjs":    `import { double } from "./lib/math.mjs"; export async function handler(input) { return { esm: double(input) }; }`,
 			"lib/math.mjs": `export const double = (x) => x * 2;`,
 		}), nil)
 		f.succeeded("esm", 21, `{"esm":42}`)
