@@ -8,6 +8,8 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/functions/egress"
+	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
@@ -44,6 +46,12 @@ type Deps struct {
 	Signer *auth.ConnectSigner
 	// Bin are the PostgreSQL client programs (pg_dump).
 	Bin pgbin.Bin
+	// Workers run function invocations; nil leaves Service.Functions nil
+	// (its routes answer 501). The server opens the pool before
+	// Service.Open and closes it after Service.Close.
+	Workers *worker.Pool
+	// Fetcher performs fetch for functions; nil: a default one.
+	Fetcher *egress.Fetcher
 	// KeyCache checks the jwks_urls of auth-configs and is the one the
 	// data API's verifiers share; nil leaves Service.DataPlane nil (its
 	// routes answer 501).
@@ -66,6 +74,7 @@ type Service struct {
 	SQL       *SQL
 	Wire      *WireAccess // nil without Deps.Signer
 	DataPlane *DataPlane  // nil without Deps.KeyCache
+	Functions *Functions  // nil without Deps.Workers
 
 	cat   *catalog.Catalog
 	place placement.Driver
@@ -99,6 +108,12 @@ func New(cfg Config, d Deps) *Service {
 	if d.KeyCache != nil {
 		s.DataPlane = newDataPlane(d.Catalog, d.KeyCache, s.Databases.GetDatabase, log)
 		s.Databases.OnDatabaseDeleted(s.DataPlane.ForgetDatabase)
+	}
+	if d.Workers != nil {
+		// Functions is a subsystem of its own in the log (component functions).
+		s.Functions = newFunctions(functionsDeps{Catalog: d.Catalog, Instances: d.Placement, Sealer: d.Sealer, Pool: d.Workers,
+			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, SQLLimits: cfg.SQLLimits, Logger: d.Logger})
+		s.Databases.OnDatabaseDeleted(s.Functions.ForgetDatabase)
 	}
 	return s
 }
@@ -149,14 +164,25 @@ func (s *Service) Open(ctx context.Context) error {
 		}
 		delete(keep, id)
 	}
-	return s.Branches.resume(ctx, rows, keep)
+	if err := s.Branches.resume(ctx, rows, keep); err != nil {
+		return err
+	}
+	if s.Functions != nil {
+		if err := s.Functions.open(ctx); err != nil {
+			return fmt.Errorf("open functions: %w", err)
+		}
+	}
+	return nil
 }
 
-// Close stops the branches being cloned (their rows stay CLONING and are
-// made again at the next start), waits for every goroutine the use cases
-// started, then closes the placement driver, stopping every instance. Call
+// Close lets function runs in progress end, stops the branches being
+// cloned (their rows stay CLONING and are made again at the next start),
+// waits for every goroutine the use cases started, then closes the placement driver, stopping every instance. Call
 // it before closing the catalog. It is idempotent.
 func (s *Service) Close(ctx context.Context) error {
+	if s.Functions != nil {
+		s.Functions.close(ctx) // runs in progress end first: they hold leases
+	}
 	s.Branches.close()
 	s.Accounts.close()
 	if s.DataPlane != nil {

@@ -30,6 +30,11 @@ const (
 	From = "from"
 	// SnapshotAt is the moment a branch reaches back to.
 	SnapshotAt = "snapshot_at"
+	// Function is a function's id; Run is the id of one of its runs, Tick
+	// the scheduled moment a run is for.
+	Function = "function"
+	Run      = "run"
+	Tick     = "tick"
 	// Version is a version of the platform's objects inside a database.
 	Version = "version"
 	// BaseBackup is the name of a base backup.
@@ -45,7 +50,7 @@ const (
 	Method = "method"
 	// Path is the HTTP request path.
 	Path = "path"
-	// Status is the HTTP status sent.
+	// Status is the HTTP status sent, or the outcome of a function run.
 	Status = "status"
 	// Code is the platform error code (platform.Code) of a failure.
 	Code = "code"
@@ -68,6 +73,7 @@ const (
 	HTTPAddr = "http_addr" // REST API listen address
 	PGAddr   = "pg_addr"   // wire front door listen address
 	FS9Addr  = "fs9_addr"  // fs9 WebSocket listen address ("" when none)
+	Addr     = "addr"      // another address (an origin functions may fetch)
 	Postgres = "postgres"  // directory of the PostgreSQL binaries
 	Major    = "major"     // PostgreSQL major version
 	OSUser   = "os_user"   // OS user PostgreSQL runs as

@@ -20,6 +20,7 @@ import (
 	"github.com/db9/db9/internal/dataplane"
 	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
+	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
@@ -31,14 +32,16 @@ import (
 )
 
 // Server is a running db9 server: the composition root. Open opens the
-// components in order (catalog, control with the placement driver, the
-// wire front door, fs9, HTTP); Close closes them in reverse.
+// components in order (catalog, function workers, control with the
+// placement driver, the wire front door, fs9, HTTP); Close closes them in
+// reverse.
 type Server struct {
 	cfg  config.Server
 	base *slog.Logger // given to the components, which name themselves
 	log  *slog.Logger // the server's own lines
 	cat  *catalog.Catalog
 	svc  *control.Service
+	fnp  *worker.Pool // functions.go: the workers of control.Functions
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
@@ -109,6 +112,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	fetcher, err := s.openWorkers(ctx)
+	if err != nil {
+		return err
+	}
 	// control owns the placement driver from here: its Open opens the
 	// driver with the databases the catalog keeps, its Close closes it.
 	s.svc = control.New(control.Config{
@@ -116,7 +123,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
 		FrontDoorTLS: tlsCfg != nil,
 	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base,
-		KeyCache: jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS})})
+		KeyCache: jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}),
+		Workers:  s.fnp, Fetcher: fetcher})
 	if err := s.svc.Open(ctx); err != nil {
 		return fmt.Errorf("open control: %w", err)
 	}
@@ -185,8 +193,9 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops serving and closes every component in the reverse order of
-// opening: HTTP, fs9, the wire front door, control (branches still cloning
-// resume at the next start; every instance stops), the catalog. It
+// opening: HTTP, fs9, the wire front door, control (function runs end;
+// branches still cloning resume at the next start; every instance stops),
+// the function workers, the catalog. It
 // reports every component that failed to close. It is idempotent.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
@@ -212,6 +221,9 @@ func (s *Server) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close control: %w", err))
 		}
 		s.svc = nil
+	}
+	if err := s.closeWorkers(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if s.cat != nil {
 		if err := s.cat.Close(ctx); err != nil {
