@@ -26,6 +26,7 @@ import (
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/placement/local"
 	"github.com/db9/db9/internal/platformsql"
+	"github.com/db9/db9/internal/scheduler"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -41,6 +42,8 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	sched *scheduler.Scheduler
 
 	fs9     *wsserver.Server // fs9.go
 	fs9http *http.Server
@@ -123,6 +126,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	data := dataplane.New(dataplane.Config{Keys: s.dp, Placement: s.inst, Logger: s.log})
 	s.svc.OnDatabaseDeleted(data.Forget)
 
+	s.sched = scheduler.New(scheduler.Config{Store: s.cat, Placement: s.inst, Tick: s.cfg.SchedulerTick, Logger: s.log})
+	if err := s.sched.Open(ctx); err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
 	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
 		return err
@@ -190,6 +198,10 @@ func (s *Server) Close(ctx context.Context) error {
 		_ = s.pg.Close()
 		s.pg = nil
 	}
+	if s.sched != nil {
+		_ = s.sched.Close(ctx) // runs cut off record so in the database
+		s.sched = nil
+	}
 	if s.svc != nil {
 		s.svc.Close() // branches still cloning resume at the next start
 	}
@@ -216,5 +228,6 @@ func platformObjects() *platformsql.Set {
 		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
+		platformsql.Part{Name: "cron", SQL: scheduler.PlatformSQL},
 	)
 }
