@@ -159,7 +159,7 @@ BEGIN
       END LOOP;
     END LOOP;
   EXCEPTION WHEN invalid_parameter_value THEN
-    RAISE EXCEPTION 'invalid schedule: %', $1 USING ERRCODE = '22023', DETAIL = SQLERRM;
+    RAISE EXCEPTION 'invalid schedule: % (%)', $1, SQLERRM USING ERRCODE = '22023';
   END;
   RETURN true;
 END $f$;
