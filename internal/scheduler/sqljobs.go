@@ -117,7 +117,7 @@ func (s *Scheduler) runSQLJob(ctx context.Context, db string, jobid int64, tick 
 		runid, statusRunning, int32(conn.PID())); err != nil {
 		log.Error("record a cron job's session", logkey.Err, err)
 	}
-	msg, err := execute(ctx, conn, command)
+	msg, err := execute(ctx, conn, command, tick)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		finish(statusFailed, "canceled: the server is shutting down")
@@ -130,9 +130,12 @@ func (s *Scheduler) runSQLJob(ctx context.Context, db string, jobid int64, tick 
 
 // execute runs a job's command (one or more statements, as the simple
 // query protocol takes them) and returns pg_cron's return_message: the
-// last command tag, or the error.
-func execute(ctx context.Context, conn *pgconn.PgConn, command string) (string, error) {
-	if _, err := conn.Exec(ctx, `SET application_name = 'pg_cron'`).ReadAll(); err != nil {
+// last command tag, or the error. The session is named as pg_cron names
+// its own, and carries the tick it runs for as db9.cron_tick (so a job
+// can tell its schedule's time from the time it happened to start).
+func execute(ctx context.Context, conn *pgconn.PgConn, command string, tick time.Time) (string, error) {
+	set := fmt.Sprintf(`SET application_name = 'pg_cron'; SET db9.cron_tick = '%s'`, tick.UTC().Format(time.RFC3339Nano))
+	if _, err := conn.Exec(ctx, set).ReadAll(); err != nil {
 		return err.Error(), err
 	}
 	results, err := conn.Exec(ctx, command).ReadAll()
