@@ -105,3 +105,19 @@ func (c *Catalog) PruneClaims(ctx context.Context, before time.Time) error {
 	}
 	return nil
 }
+
+// ScheduledFunctions lists every function with a cron_schedule in an
+// ACTIVE database (the scheduler matches the schedules against its ticks).
+func (c *Catalog) ScheduledFunctions(ctx context.Context) ([]ScheduledFunction, error) {
+	rows, err := c.pool.Query(ctx, `SELECT f.database_id, f.id, f.cron_schedule, coalesce(f.next_run_at, 'epoch') FROM functions f
+		JOIN databases d ON d.id = f.database_id AND d.state = 'ACTIVE'
+		WHERE f.cron_schedule IS NOT NULL AND f.cron_schedule <> '' ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list scheduled functions: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ScheduledFunction, error) {
+		var s ScheduledFunction
+		err := r.Scan(&s.DatabaseID, &s.FunctionID, &s.CronSchedule, &s.NextRunAt)
+		return s, err
+	})
+}
