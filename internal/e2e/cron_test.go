@@ -136,3 +136,55 @@ func TestCron_SQLJob(t *testing.T) {
 		return fmt.Sprint(r.Rows[0][0]) != "0"
 	})
 }
+
+// TestCron_FunctionSchedule (issue 14 must show 4, the function part): a
+// `*/1 * * * *` function fires once per tick (trigger_type cron) while its
+// database is stopped for idleness between runs; each run wakes it.
+func TestCron_FunctionSchedule(t *testing.T) {
+	t.Setenv("DB9_TEST_SCHEDULER_TICK", cronTick.String())
+	s := StartServer(t, "--idle-timeout", "1s")
+	c := s.Anonymous()
+	db := c.CreateDB("cronfns")
+	f := fnDB{c: c, db: db.ID}
+	src := []byte(`module.exports = { handler: async (input, ctx) => {
+  const r = await ctx.db.query('select 1 as one');
+  return ctx.self.triggerType + ':' + r.rows[0][0];
+} };`)
+	fn := f.deploy("ticker", src, map[string]any{"cron_schedule": "*/1 * * * *"})
+
+	woken := map[int]bool{}
+	var stops int
+	last := s.postmasterOf(db.ID)
+	waitFor(t, 8*cronTick, "three wakes by scheduled runs, each followed by an idle stop", func() bool {
+		pid := s.postmasterOf(db.ID)
+		if pid != last {
+			if pid == 0 {
+				stops++
+			} else if stops > 0 {
+				woken[pid] = true
+			}
+			last = pid
+		}
+		return len(woken) >= 3 && pid == 0
+	})
+	var runs []struct {
+		fnRun
+		StartedAt time.Time `json:"started_at"`
+	}
+	c.MustDo("GET", f.path("/functions/"+fn.ID+"/runs?limit=50"), nil, 200, &runs)
+	ticks := map[time.Time]int{}
+	for _, r := range runs {
+		if r.TriggerType != "cron" || r.Status != "succeeded" || deref(r.ResultJSON) != `"cron:1"` {
+			t.Errorf("run %+v (error %v, result %v): want a succeeded cron run returning cron:1", r.fnRun, deref(r.Error), deref(r.ResultJSON))
+		}
+		ticks[r.StartedAt.Truncate(cronTick)]++
+	}
+	if len(runs) < 3 {
+		t.Fatalf("%d scheduled runs, want at least 3", len(runs))
+	}
+	for tk, n := range ticks {
+		if n != 1 {
+			t.Errorf("%d runs in the tick of %v, want 1", n, tk)
+		}
+	}
+}
