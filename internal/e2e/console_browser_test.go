@@ -308,8 +308,8 @@ func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height
 
 	do("open keys",
 		chromedp.Click(chromedp.ID("tab-keys")),
-		chromedp.WaitVisible(chromedp.CSS("#connect-keys table, #connect-keys .notice, #connect-keys p.muted")),
-		chromedp.WaitVisible(chromedp.CSS("#service-keys table, #service-keys .notice")),
+		chromedp.WaitVisible(chromedp.CSS("#connect-keys table, #connect-keys .notice, #connect-keys .empty")),
+		chromedp.WaitVisible(chromedp.CSS("#service-keys table, #service-keys .notice, #service-keys .empty")),
 		shot("7-keys"))
 
 	do("create a user",

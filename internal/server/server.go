@@ -28,13 +28,14 @@ import (
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/placement/local"
 	"github.com/db9/db9/internal/platformsql"
+	"github.com/db9/db9/internal/scheduler"
 	"github.com/db9/db9/internal/web"
 )
 
 // Server is a running db9 server: the composition root. Open opens the
 // components in order (catalog, function workers, control with the
-// placement driver, the wire front door, fs9, HTTP); Close closes them in
-// reverse.
+// placement driver, the wire front door, fs9, the scheduler, HTTP); Close
+// closes them in reverse.
 type Server struct {
 	cfg  config.Server
 	base *slog.Logger // given to the components, which name themselves
@@ -46,6 +47,8 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	sched *scheduler.Scheduler
 
 	fs9     *wsserver.Server // fs9.go
 	fs9http *http.Server
@@ -142,6 +145,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openFS9(ctx, wire, place, tlsCfg, mux); err != nil {
 		return err
 	}
+	if err := s.openScheduler(ctx, place); err != nil {
+		return err
+	}
 	controlapi.New(s.svc, s.base).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
@@ -193,7 +199,7 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops serving and closes every component in the reverse order of
-// opening: HTTP, fs9, the wire front door, control (function runs end;
+// opening: HTTP, the scheduler, fs9, the wire front door, control (function runs end;
 // branches still cloning resume at the next start; every instance stops),
 // the function workers, the catalog. It
 // reports every component that failed to close. It is idempotent.
@@ -206,6 +212,13 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		cancel()
 		s.http = nil
+	}
+	if s.sched != nil {
+		// runs cut off record so in the database
+		if err := s.sched.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close scheduler: %w", err))
+		}
+		s.sched = nil
 	}
 	if err := s.closeFS9(ctx); err != nil {
 		errs = append(errs, err)
@@ -243,5 +256,6 @@ func platformObjects() *platformsql.Set {
 		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
+		platformsql.Part{Name: "cron", SQL: scheduler.PlatformSQL},
 	)
 }
