@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,12 +20,6 @@ import (
 // The console's Keys, Functions and Files tabs against the real server,
 // driven by TestConsole_Browser at each viewport: what the page shows is
 // checked against what the API and SQL say.
-
-// jsString quotes s for JavaScript source.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
 
 // driveKeys creates a publishable key in the page, sees its secret once and
 // in the list, and revokes it.

@@ -9,6 +9,7 @@ import { announce, errorNotice, notice, section, table, form, confirmDanger, fmt
 import { FS9, sha256Hex } from './fs9.js';
 
 const PREVIEW_MAX = 256 << 10; // larger files are downloaded, not shown
+const MAX_FILE = 100 << 20; // FS9.md: 100 MiB per file through streaming
 
 function join(dir, name) {
   return `${dir.replace(/\/+$/, '')}/${name}`;
@@ -76,6 +77,11 @@ export async function renderFiles(ctx, db) {
     const files = Array.from(upload.files || []);
     if (!files.length) {
       show('warn', 'Choose one or more files first.');
+      return;
+    }
+    const tooLarge = files.find((f) => f.size > MAX_FILE);
+    if (tooLarge) {
+      show('error', `${tooLarge.name} is ${fmtBytes(tooLarge.size)}: files are limited to ${fmtBytes(MAX_FILE)}.`);
       return;
     }
     for (const f of files) {
