@@ -27,6 +27,7 @@ import (
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/placement/local"
 	"github.com/db9/db9/internal/platformsql"
+	"github.com/db9/db9/internal/scheduler"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -44,6 +45,8 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	sched *scheduler.Scheduler
 
 	fs9     *wsserver.Server // fs9.go
 	fs9http *http.Server
@@ -133,6 +136,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openFunctions(ctx, sealer); err != nil {
 		return err
 	}
+	if err := s.openScheduler(ctx); err != nil {
+		return err
+	}
 	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).WithFunctions(s.fn).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
@@ -196,6 +202,10 @@ func (s *Server) Close(ctx context.Context) error {
 		_ = s.pg.Close()
 		s.pg = nil
 	}
+	if s.sched != nil {
+		_ = s.sched.Close(ctx) // runs cut off record so in the database
+		s.sched = nil
+	}
 	s.closeFunctions(ctx)
 	if s.svc != nil {
 		s.svc.Close() // branches still cloning resume at the next start
@@ -223,5 +233,6 @@ func platformObjects() *platformsql.Set {
 		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
+		platformsql.Part{Name: "cron", SQL: scheduler.PlatformSQL},
 	)
 }
