@@ -152,10 +152,10 @@ func (s *Scheduler) process(cur time.Time) {
 	}
 	if skipped > 0 {
 		s.log.Warn("ticks missed while the scheduler was not running were skipped", "skipped", skipped,
-			"last_tick", last, "tick", cur, "catch_up", s.cfg.CatchUp)
+			"last_tick", last, logkey.Tick, cur, "catch_up", s.cfg.CatchUp)
 	}
 	if len(ticks) > 1 {
-		s.log.Info("catching up missed ticks: each job fires once, at its newest due tick", "ticks", len(ticks), "last_tick", last, "tick", cur)
+		s.log.Info("catching up missed ticks: each job fires once, at its newest due tick", "ticks", len(ticks), "last_tick", last, logkey.Tick, cur)
 	}
 	s.syncRunning(ctx)
 	s.fireSQLJobs(ctx, ticks)
@@ -177,14 +177,14 @@ func (s *Scheduler) fire(kind, db, job string, tick time.Time, run func(ctx cont
 		return
 	}
 	if !ok {
-		s.log.Debug("tick already claimed", "kind", kind, logkey.DB, db, "job", job, "tick", tick)
+		s.log.Debug("tick already claimed", "kind", kind, logkey.DB, db, "job", job, logkey.Tick, tick)
 		return
 	}
 	key := kind + "/" + db + "/" + job
 	s.mu.Lock()
 	if s.running[key] {
 		s.mu.Unlock()
-		s.log.Warn("tick skipped: the previous run is still going", "kind", kind, logkey.DB, db, "job", job, "tick", tick)
+		s.log.Warn("tick skipped: the previous run is still going", "kind", kind, logkey.DB, db, "job", job, logkey.Tick, tick)
 		return
 	}
 	s.running[key] = true
@@ -242,7 +242,7 @@ func (s *Scheduler) fireFunctions(ctx context.Context, ticks []time.Time) {
 	for _, f := range fns {
 		sc, err := ParseSchedule(f.Schedule)
 		if err != nil {
-			s.log.Warn("function with a schedule this server cannot read", logkey.DB, f.DatabaseID, "function", f.FunctionID, logkey.Err, err)
+			s.log.Warn("function with a schedule this server cannot read", logkey.DB, f.DatabaseID, logkey.Function, f.FunctionID, logkey.Err, err)
 			continue
 		}
 		for _, t := range ticks {
@@ -251,9 +251,9 @@ func (s *Scheduler) fireFunctions(ctx context.Context, ticks []time.Time) {
 					err := s.cfg.Firer.FireScheduled(ctx, f.DatabaseID, f.FunctionID, t)
 					switch {
 					case errors.Is(err, ErrSkipped):
-						s.log.Warn("tick skipped: the function's previous run is still going", logkey.DB, f.DatabaseID, "function", f.FunctionID, "tick", t)
+						s.log.Warn("tick skipped: the function's previous run is still going", logkey.DB, f.DatabaseID, logkey.Function, f.FunctionID, logkey.Tick, t)
 					case err != nil:
-						s.log.Error("scheduled function failed to start", logkey.DB, f.DatabaseID, "function", f.FunctionID, "tick", t, logkey.Err, err)
+						s.log.Error("scheduled function failed to start", logkey.DB, f.DatabaseID, logkey.Function, f.FunctionID, logkey.Tick, t, logkey.Err, err)
 					}
 				})
 				break

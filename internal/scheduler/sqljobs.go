@@ -34,7 +34,7 @@ const cutOffMessage = "the run was cut off: the server stopped or crashed before
 // cron.job_run_details and runs the command in a session of the job's own
 // role, then lets the database go.
 func (s *Scheduler) runSQLJob(ctx context.Context, db string, jobid int64, tick time.Time) {
-	log := s.log.With(logkey.DB, db, "jobid", jobid, "tick", tick)
+	log := s.log.With(logkey.DB, db, "jobid", jobid, logkey.Tick, tick)
 	lease, err := s.cfg.Placement.Acquire(ctx, db)
 	if errors.Is(err, placement.ErrNotFound) {
 		log.Info("cron job's database is gone")

@@ -7,15 +7,16 @@ import (
 
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/scheduler"
 )
 
 // openScheduler starts the scheduler over the catalog, the placement
-// driver and the functions (which must be open already).
-func (s *Server) openScheduler(ctx context.Context) error {
-	s.sched = scheduler.New(scheduler.Config{Store: s.cat, Placement: s.inst, Tick: s.cfg.SchedulerTick, Logger: s.log,
-		Functions: functionSchedules{s.cat}, Firer: scheduler.FunctionFirerFunc(fireFunction(s.fn))})
+// driver and control's functions (open already with control).
+func (s *Server) openScheduler(ctx context.Context, place placement.Connector) error {
+	s.sched = scheduler.New(scheduler.Config{Store: s.cat, Placement: place, Tick: s.cfg.SchedulerTick, Logger: s.base,
+		Functions: functionSchedules{s.cat}, Firer: scheduler.FunctionFirerFunc(fireFunction(s.svc.Functions))})
 	return s.sched.Open(ctx)
 }
 
