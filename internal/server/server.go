@@ -21,6 +21,7 @@ import (
 	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/jwtverify"
+	"github.com/db9/db9/internal/neon"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
@@ -133,6 +134,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
 	})
 	data.Register(mux)
+	neon.New(neon.Config{Auth: pga, Tunnel: s.pg, PublicHost: s.cfg.PublicHost, Logger: s.log}).Register(mux)
 	consoleHandler := console.Handler()
 	mux.Handle("GET /console", consoleHandler)
 	mux.Handle("GET /console/", consoleHandler)
