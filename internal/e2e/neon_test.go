@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,5 +103,81 @@ func TestNeon_ServerlessDriver(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"apple", "pear", "ws-client", "drizzle"}, names); d != "" {
 		t.Errorf("rows in the database (-want +got):\n%s", d)
+	}
+}
+
+// TestNeon_SQLOverHTTP_Routing: POST /sql names the database and role as
+// the front door does, and refuses what it cannot serve with Neon's shape.
+func TestNeon_SQLOverHTTP_Routing(t *testing.T) {
+	s := StartServer(t)
+	c := s.Anonymous()
+	db := c.CreateDB("neonroute")
+	var creds struct {
+		AdminPassword string `json:"admin_password"`
+	}
+	c.MustDo("GET", "/customer/databases/"+db.ID+"/credentials", nil, 200, &creds)
+	post := func(conn string, hdr map[string]string, body string) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest("POST", "http://"+s.Addr+"/sql", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn != "" {
+			req.Header.Set("Neon-Connection-String", conn)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		return resp.StatusCode, out
+	}
+	pw := url.QueryEscape(creds.AdminPassword)
+	host := s.PGAddr
+	who := `{"query":"SELECT current_user AS u"}`
+	for name, conn := range map[string]string{
+		"user":     "postgresql://" + db.ID + ".admin:" + pw + "@" + host + "/postgres",
+		"options":  "postgresql://admin:" + pw + "@" + host + "/postgres?options=endpoint%3D" + db.Name,
+		"password": "postgresql://admin:" + url.QueryEscape("endpoint="+db.ID+"$"+creds.AdminPassword) + "@" + host + "/postgres",
+	} {
+		code, out := post(conn, nil, who)
+		if code != 200 || fmt.Sprint(out["rows"]) != "[map[u:admin]]" {
+			t.Errorf("%s: %d %v", name, code, out)
+		}
+	}
+	good := "postgresql://" + db.ID + ".admin:" + pw + "@" + host + "/postgres"
+	for _, c := range []struct {
+		name, conn string
+		hdr        map[string]string
+		body       string
+		status     int
+		code       string
+	}{
+		{"no connection string", "", nil, who, 400, ""},
+		{"no database named", "postgresql://admin:" + pw + "@" + host + "/postgres", nil, who, 400, "28000"},
+		{"unknown database", "postgresql://nosuchdb.admin:x@" + host + "/postgres", nil, who, 400, "3D000"},
+		{"other PostgreSQL database", "postgresql://" + db.ID + ".admin:" + pw + "@" + host + "/template1", nil, who, 400, "3D000"},
+		{"reserved role", "postgresql://" + db.ID + "._db9_authenticator:x@" + host + "/postgres", nil, who, 400, "28000"},
+		{"bad isolation level", good, map[string]string{"Neon-Batch-Isolation-Level": "Chaos"}, `{"queries":[]}`, 400, ""},
+		{"not JSON", good, nil, `SELECT 1`, 400, ""},
+		{"two statements", good, nil, `{"query":"SELECT 1; SELECT 2"}`, 400, "42601"},
+		{"read-only batch", good, map[string]string{"Neon-Batch-Read-Only": "true"}, `{"queries":[{"query":"CREATE TABLE x (a int)"}]}`, 400, "25006"},
+	} {
+		status, out := post(c.conn, c.hdr, c.body)
+		if status != c.status || c.code != "" && out["code"] != c.code || out["message"] == "" {
+			t.Errorf("%s: %d %v, want %d %s", c.name, status, out, c.status, c.code)
+		}
+	}
+	// A batch's options are echoed, and an empty batch is an empty answer.
+	status, out := post(good, map[string]string{"Neon-Raw-Text-Output": "true"}, `{"queries":[]}`)
+	if status != 200 || fmt.Sprint(out["results"]) != "[]" {
+		t.Errorf("empty batch: %d %v", status, out)
 	}
 }

@@ -201,12 +201,16 @@ func (h *Handler) errorBody(r *http.Request, err error) (int, []byte) {
 		return http.StatusBadRequest, mustJSON(map[string]any{"message": string(ue)})
 	case errors.As(err, &le):
 		code, msg, hint := pgproxy.ErrorFields(le.err)
-		status := http.StatusBadRequest
-		switch platform.ErrorCode(le.err) {
-		case platform.CodeUnavailable:
-			status = http.StatusServiceUnavailable
-		case platform.CodeInternal:
+		status := http.StatusBadRequest // the front door's own refusals too
+		if code == "XX000" {
 			status = http.StatusInternalServerError
+		} else if pe := (*platform.Error)(nil); errors.As(le.err, &pe) {
+			switch pe.Code {
+			case platform.CodeUnavailable:
+				status = http.StatusServiceUnavailable
+			case platform.CodeInternal:
+				status = http.StatusInternalServerError
+			}
 		}
 		if status != http.StatusBadRequest {
 			h.log.Warn("login failed", "req_id", web.RequestID(r), "err", le.err)
