@@ -51,6 +51,23 @@ type Server struct {
 	// AllowPrivateJWKS lets auth-configs name a jwks_url on a loopback or
 	// private address (self-hosted identity providers).
 	AllowPrivateJWKS bool
+	// SchedulerTick is the scheduler's minute; 0: a minute. Not a flag:
+	// tests and benchmarks shorten it (DB9_TEST_SCHEDULER_TICK for a
+	// server process) so schedules fire in seconds; ticks are still
+	// claimed one by one, so "at most once per tick" holds.
+	SchedulerTick time.Duration
+	// UnsafeFetchTrust lets functions fetch one loopback HTTPS origin
+	// served by a test, trusting its CA. Not a flag and not documented:
+	// only DB9_UNSAFE_FETCH_TRUST_ORIGIN and _CA set it, for tests.
+	UnsafeFetchTrust FetchTrust
+}
+
+// FetchTrust is an HTTPS origin (https://<ip>:<port>) exempt from the
+// functions' address guard and the PEM file of the CA its certificate
+// chains to.
+type FetchTrust struct {
+	Origin string
+	CAFile string
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -93,6 +110,8 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_OIDC_JWKS_URL", &c.OIDCJWKSURL)
 	str("DB9_TLS_CERT", &c.TLSCert)
 	str("DB9_TLS_KEY", &c.TLSKey)
+	str("DB9_UNSAFE_FETCH_TRUST_ORIGIN", &c.UnsafeFetchTrust.Origin)
+	str("DB9_UNSAFE_FETCH_TRUST_CA", &c.UnsafeFetchTrust.CAFile)
 	if v := getenv("DB9_PITR_RETENTION"); v != "" {
 		d, err := ParseRetention(v)
 		if err != nil {
@@ -106,6 +125,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_IDLE_TIMEOUT: %w", err)
 		}
 		c.IdleTimeout = d
+	}
+	if v := getenv("DB9_TEST_SCHEDULER_TICK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_TEST_SCHEDULER_TICK: %w", err)
+		}
+		c.SchedulerTick = d
 	}
 	if v := getenv("DB9_ALLOW_PRIVATE_JWKS"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -193,6 +219,9 @@ func (c *Server) Validate() error {
 	}
 	if c.BranchStageWALMB < 0 {
 		return fmt.Errorf("--branch-stage-wal-mb must not be negative")
+	}
+	if c.SchedulerTick != 0 && (c.SchedulerTick < 100*time.Millisecond || c.SchedulerTick > time.Minute) {
+		return fmt.Errorf("scheduler tick must be between 100ms and 1m")
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout must not be negative")

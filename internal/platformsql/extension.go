@@ -1,7 +1,7 @@
 package platformsql
 
 // ExtensionName is the pseudo-extension that owns the platform's objects
-// inside every database (docs/adr/0005): a pg_extension row with an OID
+// inside every database (docs/adr/0006): a pg_extension row with an OID
 // below 16384, where pg_dump takes an extension for built in and leaves it
 // and its members out of a dump, exactly as it does for plpgsql.
 const ExtensionName = "db9"

@@ -20,6 +20,7 @@ import (
 	"github.com/db9/db9/internal/dataplane"
 	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
+	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/neon"
 	"github.com/db9/db9/internal/oidc"
@@ -27,6 +28,7 @@ import (
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/placement/local"
 	"github.com/db9/db9/internal/platformsql"
+	"github.com/db9/db9/internal/scheduler"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -38,10 +40,14 @@ type Server struct {
 	inst *local.Driver
 	svc  *control.Service
 	dp   *control.DataPlane
+	fn   *control.Functions // functions.go
+	fnp  *worker.Pool
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	sched *scheduler.Scheduler
 
 	fs9     *wsserver.Server // fs9.go
 	fs9http *http.Server
@@ -128,7 +134,13 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
 		return err
 	}
-	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
+	if err := s.openFunctions(ctx, sealer); err != nil {
+		return err
+	}
+	if err := s.openScheduler(ctx); err != nil {
+		return err
+	}
+	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).WithFunctions(s.fn).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
@@ -192,6 +204,11 @@ func (s *Server) Close(ctx context.Context) error {
 		_ = s.pg.Close()
 		s.pg = nil
 	}
+	if s.sched != nil {
+		_ = s.sched.Close(ctx) // runs cut off record so in the database
+		s.sched = nil
+	}
+	s.closeFunctions(ctx)
 	if s.svc != nil {
 		s.svc.Close() // branches still cloning resume at the next start
 	}
@@ -218,5 +235,6 @@ func platformObjects() *platformsql.Set {
 		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
+		platformsql.Part{Name: "cron", SQL: scheduler.PlatformSQL},
 	)
 }

@@ -214,6 +214,15 @@ func (d *Driver) Acquire(ctx context.Context, id string) (placement.Lease, error
 // Running implements placement.Connector.
 func (d *Driver) Running(id string) bool { return d.sup.pid(id) != 0 }
 
+// Peek implements placement.Connector.
+func (d *Driver) Peek(id string) (placement.Lease, bool) {
+	in := d.sup.get(id)
+	if in == nil || !d.sup.hold(in) {
+		return nil, false
+	}
+	return &lease{s: d.sup, in: in, peek: true}, true
+}
+
 // BeforeIdleStop implements placement.Connector.
 func (d *Driver) BeforeIdleStop(hook func(ctx context.Context, db placement.Lease)) {
 	d.sup.mu.Lock()
