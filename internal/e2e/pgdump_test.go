@@ -37,14 +37,16 @@ const portableCheck = `SELECT (SELECT json_agg(n ORDER BY id) FROM notes n)::tex
 // restores with psql -v ON_ERROR_STOP=1 into another db9 database as it
 // is, and into a plain PostgreSQL 15 with --no-owner --no-privileges after
 // docs/plain-postgres-auth.sql (without which it fails: the user's
-// objects refer to auth.uid()). fs9 files and the data API are in use in
-// the source; files are platform storage and are not in the dump.
+// objects refer to auth.uid()). fs9 files, a cron job and the data API
+// are in use in the source; files and jobs are platform storage and are
+// not in the dump.
 func TestPGDump_Portable(t *testing.T) {
 	s := StartServer(t)
 	c := s.Anonymous()
 	src := c.CreateDB("dumpsrc")
 	c.MustSQL(src.ID, portableFixture)
 	c.MustSQL(src.ID, `SELECT fs9_write('/docs/readme.txt', 'a file')`)
+	c.MustSQL(src.ID, `SELECT cron.schedule('nightly', '0 3 * * *', 'SELECT note_count()')`)
 	key := c.createKey(src.ID, "service-keys", nil)
 	if r := s.dataDo(t, "GET", src.ID, "/notes?select=body", map[string]string{"apikey": key.Key}, ""); r.Status != 200 {
 		t.Fatalf("data API on the source: %s", r)
@@ -56,7 +58,7 @@ func TestPGDump_Portable(t *testing.T) {
 		if strings.HasPrefix(line, "--") {
 			continue
 		}
-		for _, bad := range []string{"SCHEMA auth", "SCHEMA extensions", "_db9", "EXTENSION", "fs9", "FUNCTION auth.", "EVENT TRIGGER"} {
+		for _, bad := range []string{"SCHEMA auth", "SCHEMA extensions", "_db9", "EXTENSION", "fs9", "FUNCTION auth.", "EVENT TRIGGER", "cron"} {
 			if strings.Contains(line, bad) {
 				t.Errorf("the dump has a platform object (%s): %s", bad, line)
 			}
