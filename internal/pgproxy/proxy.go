@@ -172,7 +172,7 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.wg.Add(1)
-		go p.serve(c)
+		go p.serve(c, "")
 	}
 }
 
@@ -219,7 +219,9 @@ func (p *Proxy) Sessions(id string) int {
 	return p.perDB[id]
 }
 
-func (p *Proxy) serve(raw net.Conn) {
+// serve runs one client connection; hostName is the host the client
+// addressed outside the protocol (ServeConn), "" for the listener's.
+func (p *Proxy) serve(raw net.Conn, hostName string) {
 	defer p.wg.Done()
 	defer p.untrack(raw)
 	defer raw.Close()
@@ -235,7 +237,7 @@ func (p *Proxy) serve(raw net.Conn) {
 		p.cancels.forward(m)
 		return
 	case *pgproto3.StartupMessage:
-		p.session(conn, m, start)
+		p.session(conn, m, start, hostName)
 	}
 }
 

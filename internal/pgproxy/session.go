@@ -21,7 +21,7 @@ import (
 )
 
 // session runs one client session from its StartupMessage to its end.
-func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Time) {
+func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) {
 	params := m.Parameters
 	if exts := protocolExtensions(params); m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(exts) > 0 {
 		b, _ := (&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: exts}).Encode(nil)
@@ -34,8 +34,8 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		p.fail(conn, &wireError{code: stateInvalidAuthSpec, msg: "no PostgreSQL user name specified in startup packet"}, "startup")
 		return
 	}
-	serverName := ""
-	if tc, ok := conn.(*tls.Conn); ok {
+	serverName := hostName
+	if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().ServerName != "" {
 		serverName = tc.ConnectionState().ServerName
 	}
 	dbRef, role, options, err := route(user, params["options"], serverName, p.cfg.PublicHost)

@@ -51,11 +51,16 @@ func New(parts ...Part) *Set {
 	var b strings.Builder
 	fmt.Fprintf(&b, "SELECT pg_catalog.pg_advisory_xact_lock(%d);\n", lockKey)
 	b.WriteString(baseSQL)
-	h.Write([]byte(baseSQL))
+	b.WriteString(releaseSQL)
+	h.Write([]byte(baseSQL + releaseSQL))
 	for _, p := range parts {
 		fmt.Fprintf(h, "\x00%s\x00%s", p.Name, p.SQL)
 		fmt.Fprintf(&b, "\n-- part %s\n%s\n;\n", p.Name, p.SQL)
 	}
+	// Every part's objects, whatever part made them, join the db9
+	// pseudo-extension last (extension.go).
+	b.WriteString(memberSQL)
+	h.Write([]byte(memberSQL))
 	s := &Set{parts: parts, version: hex.EncodeToString(h.Sum(nil))[:16]}
 	fmt.Fprintf(&b, "COMMENT ON SCHEMA _db9 IS %s;\n", quoteLiteral(comment(s.version)))
 	s.script = b.String()

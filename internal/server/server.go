@@ -23,6 +23,7 @@ import (
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/neon"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
@@ -154,6 +155,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		web.WriteJSON(w, http.StatusOK, wire.JWKS())
 	})
 	data.Register(mux)
+	neon.New(neon.Config{Auth: wire, Tunnel: s.pg, PublicHost: s.cfg.PublicHost, Logger: s.base}).Register(mux)
 	consoleHandler := console.Handler()
 	mux.Handle("GET /console", consoleHandler)
 	mux.Handle("GET /console/", consoleHandler)
