@@ -34,9 +34,11 @@ type Config struct {
 	// TLS server name "<database>.<PublicHost>" names the database (no
 	// such routing when it is empty or an IP address).
 	PublicHost string
-	// MaxConnsPerDB bounds the client sessions of one database (default
-	// 40: instances allow 47 non-superuser connections, and the HTTP
-	// API's pools need a few).
+	// MaxConnsPerDB bounds the backend sessions of one database: client
+	// sessions of the session endpoint plus backends of the pooled one
+	// (default 97, what PostgreSQL's max_connections of 100 leaves after
+	// its 3 reserved slots; instances are started with room for it plus
+	// the platform's own sessions).
 	MaxConnsPerDB int
 	// StartupTimeout bounds everything before the relay: TLS, startup,
 	// password, wake, backend startup (default 30s).
@@ -73,7 +75,7 @@ func New(cfg Config) *Proxy {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxConnsPerDB <= 0 {
-		cfg.MaxConnsPerDB = 40
+		cfg.MaxConnsPerDB = 97
 	}
 	if cfg.StartupTimeout <= 0 {
 		cfg.StartupTimeout = 30 * time.Second

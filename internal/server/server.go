@@ -90,7 +90,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.inst = local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
-		Platform: platformObjects(),
+		Platform: platformObjects(), MaxConnections: s.cfg.InstanceMaxConnections(),
 	})
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
@@ -216,5 +216,6 @@ func platformObjects() *platformsql.Set {
 		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
+		platformsql.Part{Name: "pgcompat", SQL: pgproxy.PlatformSQL},
 	)
 }
