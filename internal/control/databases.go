@@ -20,6 +20,9 @@ type Credentials struct {
 	AdminUser        string
 	AdminPassword    string
 	ConnectionString string
+	// PooledConnectionString is the same login at the pooled endpoint
+	// ("" when the server has none).
+	PooledConnectionString string
 }
 
 // CreateDatabaseRequest is the input of CreateDatabase.
@@ -121,7 +124,8 @@ func validPassword(pw string) error {
 }
 
 func (s *Service) credentials(id, password string) Credentials {
-	return Credentials{AdminUser: placement.AdminRole, AdminPassword: password, ConnectionString: s.ConnectionString(id, placement.AdminRole, password)}
+	return Credentials{AdminUser: placement.AdminRole, AdminPassword: password, ConnectionString: s.ConnectionString(id, placement.AdminRole, password),
+		PooledConnectionString: s.PooledConnectionString(id, placement.AdminRole, password)}
 }
 
 // GetDatabase returns a customer's database by id or name. Other

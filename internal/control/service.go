@@ -22,9 +22,11 @@ import (
 
 // Config is the part of the server configuration the use cases need.
 type Config struct {
-	Region           string
-	PublicHost       string
-	PublicPort       int
+	Region     string
+	PublicHost string
+	PublicPort int
+	// PooledPort is the public port of the pooled endpoint; 0: none.
+	PooledPort       int
 	AnonymousDBLimit int
 	SQLLimits        sqlexec.Limits
 	// PITRRetention is how far back a branch's snapshot_at may reach.
@@ -246,7 +248,20 @@ func validEmail(s string) bool {
 // ConnectionString renders the connection string of a database, with the
 // password when given.
 func (s *Service) ConnectionString(id, role, password string) string {
-	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(s.cfg.PublicHost, strconv.Itoa(s.cfg.PublicPort)), Path: "/postgres"}
+	return s.connectionString(s.cfg.PublicPort, id, role, password)
+}
+
+// PooledConnectionString is ConnectionString at the pooled endpoint
+// (transaction pooling, same user and password); "" when there is none.
+func (s *Service) PooledConnectionString(id, role, password string) string {
+	if s.cfg.PooledPort == 0 {
+		return ""
+	}
+	return s.connectionString(s.cfg.PooledPort, id, role, password)
+}
+
+func (s *Service) connectionString(port int, id, role, password string) string {
+	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(s.cfg.PublicHost, strconv.Itoa(port)), Path: "/postgres"}
 	if password != "" {
 		u.User = url.UserPassword(id+"."+role, password)
 	} else {

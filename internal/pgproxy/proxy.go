@@ -50,7 +50,18 @@ type Config struct {
 	// events); negative: none, every session relays with two goroutines
 	// of its own, as TLS sessions always do.
 	RelayLoops int
-	Logger     *slog.Logger
+	// PoolAddr is the pooled endpoint's listen address (transaction
+	// pooling, docs/POOLER.md); empty: none. Placement must be set with it.
+	PoolAddr string
+	// Placement wakes databases for the pooled endpoint's backends.
+	Placement Connector
+	// PoolSize bounds the backends of one pool: one database, role and
+	// set of startup parameters (default 10).
+	PoolSize int
+	// PoolIdleTimeout closes a pooled backend unused for this long
+	// (default 60s), so an instance whose clients are idle can stop.
+	PoolIdleTimeout time.Duration
+	Logger          *slog.Logger
 }
 
 // Proxy is the PostgreSQL front door.
@@ -58,6 +69,8 @@ type Proxy struct {
 	cfg     Config
 	log     *slog.Logger
 	ln      net.Listener
+	poolLn  net.Listener // nil: no pooled endpoint
+	pool    *pooler
 	cancels *cancelRegistry
 	loops   *eventLoops // nil: goroutine relay only
 	noLoops atomic.Bool // setLoopRelay(false)
@@ -83,9 +96,16 @@ func New(cfg Config) *Proxy {
 	if cfg.RelayLoops == 0 {
 		cfg.RelayLoops = max(1, runtime.GOMAXPROCS(0)/4)
 	}
-
-	return &Proxy{cfg: cfg, log: cfg.Logger.With("component", "pgproxy"), cancels: newCancelRegistry(),
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = 10
+	}
+	if cfg.PoolIdleTimeout <= 0 {
+		cfg.PoolIdleTimeout = time.Minute
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Logger.With("component", "pgproxy"), cancels: newCancelRegistry(),
 		conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
+	p.pool = newPooler(p)
+	return p
 }
 
 // setLoopRelay chooses how sessions started from now on relay: on event
@@ -111,13 +131,37 @@ func (p *Proxy) Open() error {
 		return fmt.Errorf("listen on --pg-addr %s: %w", p.cfg.Addr, err)
 	}
 	p.ln = ln
+	if p.cfg.PoolAddr != "" {
+		if p.cfg.Placement == nil {
+			ln.Close()
+			return errors.New("pgproxy: a pooled endpoint needs Config.Placement")
+		}
+		if p.poolLn, err = net.Listen("tcp", p.cfg.PoolAddr); err != nil {
+			ln.Close()
+			if p.loops != nil {
+				p.loops.close()
+			}
+			return fmt.Errorf("listen on --pg-pool-addr %s: %w", p.cfg.PoolAddr, err)
+		}
+		p.wg.Add(2)
+		go p.accept(p.poolLn, true)
+		go p.pool.reap()
+	}
 	p.wg.Add(1)
-	go p.accept()
+	go p.accept(ln, false)
 	return nil
 }
 
 // Addr is the address the proxy listens on.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// PoolAddr is the address of the pooled endpoint, "" when there is none.
+func (p *Proxy) PoolAddr() string {
+	if p.poolLn == nil {
+		return ""
+	}
+	return p.poolLn.Addr().String()
+}
 
 // Close stops accepting, ends every session and waits for their goroutines.
 // It is idempotent.
@@ -135,18 +179,23 @@ func (p *Proxy) Close() error {
 	if p.ln != nil {
 		p.ln.Close()
 	}
+	if p.poolLn != nil {
+		p.poolLn.Close()
+	}
+	close(p.pool.quit)
 	p.wg.Wait()
+	p.pool.closeIdle()
 	if p.loops != nil {
 		p.loops.close()
 	}
 	return nil
 }
 
-func (p *Proxy) accept() {
+func (p *Proxy) accept(ln net.Listener, pooled bool) {
 	defer p.wg.Done()
 	var delay time.Duration
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			p.mu.Lock()
 			closed := p.closed
@@ -166,7 +215,7 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.wg.Add(1)
-		go p.serve(c)
+		go p.serve(c, pooled)
 	}
 }
 
@@ -213,7 +262,7 @@ func (p *Proxy) Sessions(id string) int {
 	return p.perDB[id]
 }
 
-func (p *Proxy) serve(raw net.Conn) {
+func (p *Proxy) serve(raw net.Conn, pooled bool) {
 	defer p.wg.Done()
 	defer p.untrack(raw)
 	defer raw.Close()
@@ -229,7 +278,11 @@ func (p *Proxy) serve(raw net.Conn) {
 		p.cancels.forward(m)
 		return
 	case *pgproto3.StartupMessage:
-		p.session(conn, m, start)
+		if pooled {
+			p.pooledSession(conn, m, start)
+		} else {
+			p.session(conn, m, start)
+		}
 	}
 }
 

@@ -97,7 +97,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		verifier = oidc.New(oidc.Config{Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience, JWKSURL: s.cfg.OIDCJWKSURL})
 	}
 	s.svc = control.New(control.Config{
-		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
+		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(), PooledPort: s.cfg.PGPoolPort(),
 		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
 	}, s.cat, s.inst, sealer, s.log)
 	if err := s.svc.Reconcile(ctx); err != nil {
@@ -113,7 +113,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	pga := control.NewPGAccess(s.svc, signer, true)
-	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log})
+	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log,
+		PoolAddr: s.cfg.PGPoolAddr, Placement: s.inst})
 	if err := s.pg.Open(); err != nil {
 		return err
 	}
@@ -153,7 +154,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr(), "fs9_addr", s.FS9Addr())
+	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr(), "pg_pool_addr", s.pg.PoolAddr(), "fs9_addr", s.FS9Addr())
 	return nil
 }
 
@@ -162,6 +163,9 @@ func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
 
 // PGAddr is the address the PostgreSQL front door listens on.
 func (s *Server) PGAddr() string { return s.pg.Addr() }
+
+// PGPoolAddr is the address of the pooled PostgreSQL endpoint ("" when off).
+func (s *Server) PGPoolAddr() string { return s.pg.PoolAddr() }
 
 // Wait blocks until ctx ends or the HTTP server fails.
 func (s *Server) Wait(ctx context.Context) error {
