@@ -76,6 +76,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the PostgreSQL front door (default: self-signed, generated under --data-dir/secrets) [DB9_TLS_CERT]")
 	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert [DB9_TLS_KEY]")
 	f.IntVar(&cfg.PGMaxConns, "pg-max-conns", cfg.PGMaxConns, "PostgreSQL sessions allowed per database, pooled-endpoint backends included (instances start with max_connections = this + 43 for the platform's own sessions) [DB9_PG_MAX_CONNS]")
+	f.DurationVar(&cfg.PGPoolIdleTimeout, "pg-pool-idle-timeout", cfg.PGPoolIdleTimeout, "close a pooled endpoint's backend unused for this long (so idle databases can stop) [DB9_PG_POOL_IDLE_TIMEOUT]")
 	f.StringVar(&cfg.PGPoolAddr, "pg-pool-addr", cfg.PGPoolAddr, "pooled PostgreSQL endpoint (transaction pooling, same users and credentials as --pg-addr); empty: none [DB9_PG_POOL_ADDR]")
 	f.BoolVar(&cfg.AllowPrivateJWKS, "allow-private-jwks", cfg.AllowPrivateJWKS, "let auth-configs fetch JWKS from loopback and private addresses (self-hosted identity providers) [DB9_ALLOW_PRIVATE_JWKS]")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error [DB9_LOG_LEVEL]")

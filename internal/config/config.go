@@ -42,6 +42,8 @@ type Server struct {
 	// PGPoolAddr is the pooled PostgreSQL endpoint (transaction pooling,
 	// docs/POOLER.md); empty: none.
 	PGPoolAddr string
+	// PGPoolIdleTimeout closes a pooled backend unused for this long.
+	PGPoolIdleTimeout time.Duration
 	// PITRRetention is how far back branches may reach (snapshot_at);
 	// archived history older than that is pruned.
 	PITRRetention time.Duration
@@ -61,21 +63,22 @@ type Server struct {
 // Defaults returns the embedded defaults of API.md "Operating the server".
 func Defaults() Server {
 	return Server{
-		DataDir:          "./db9-data",
-		HTTPAddr:         "127.0.0.1:8080",
-		PGAddr:           "127.0.0.1:5433",
-		FS9Addr:          "127.0.0.1:5480",
-		IdleTimeout:      5 * time.Minute,
-		Region:           "local",
-		AnonymousDBLimit: 5,
-		WarmPool:         4,
-		WarmPoolMax:      16,
-		SparePool:        16,
-		PGMaxConns:       97,
-		PGPoolAddr:       "127.0.0.1:6543",
-		PITRRetention:    7 * 24 * time.Hour,
-		BranchStageWALMB: 256,
-		LogLevel:         "info",
+		DataDir:           "./db9-data",
+		HTTPAddr:          "127.0.0.1:8080",
+		PGAddr:            "127.0.0.1:5433",
+		FS9Addr:           "127.0.0.1:5480",
+		IdleTimeout:       5 * time.Minute,
+		Region:            "local",
+		AnonymousDBLimit:  5,
+		WarmPool:          4,
+		WarmPoolMax:       16,
+		SparePool:         16,
+		PGMaxConns:        97,
+		PGPoolAddr:        "127.0.0.1:6543",
+		PGPoolIdleTimeout: time.Minute,
+		PITRRetention:     7 * 24 * time.Hour,
+		BranchStageWALMB:  256,
+		LogLevel:          "info",
 	}
 }
 
@@ -113,6 +116,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_IDLE_TIMEOUT: %w", err)
 		}
 		c.IdleTimeout = d
+	}
+	if v := getenv("DB9_PG_POOL_IDLE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_PG_POOL_IDLE_TIMEOUT: %w", err)
+		}
+		c.PGPoolIdleTimeout = d
 	}
 	if v := getenv("DB9_ALLOW_PRIVATE_JWKS"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -207,6 +217,9 @@ func (c *Server) Validate() error {
 	}
 	if c.BranchStageWALMB < 0 {
 		return fmt.Errorf("--branch-stage-wal-mb must not be negative")
+	}
+	if c.PGPoolIdleTimeout <= 0 {
+		return fmt.Errorf("--pg-pool-idle-timeout must be positive")
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout must not be negative")

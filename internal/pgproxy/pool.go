@@ -80,7 +80,6 @@ type backend struct {
 	pool      *pool
 	conn      net.Conn
 	r         *bufio.Reader
-	w         *bufio.Writer // to the backend
 	cw        *bufio.Writer // to the client it serves, reset at each attach
 	ep        placement.Endpoint
 	pid       uint32
@@ -260,7 +259,14 @@ func (pl *pool) get(ctx context.Context) (*backend, error) {
 				continue
 			}
 			if full {
-				return nil, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", pl.key.db, p.cfg.MaxConnsPerDB)}
+				// Every slot of the database is a session's: wait a
+				// little for one to end, as for a busy backend.
+				select {
+				case <-ctx.Done():
+					return nil, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", pl.key.db, p.cfg.MaxConnsPerDB)}
+				case <-time.After(20 * time.Millisecond):
+				}
+				continue
 			}
 			pl.mu.Lock()
 		}
@@ -404,7 +410,7 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 		return fail(backendRefusal(a.refusal))
 	}
 	_ = conn.SetDeadline(time.Time{})
-	be := &backend{pool: pl, conn: conn, r: r, w: bufio.NewWriterSize(conn, 16<<10), cw: bufio.NewWriterSize(nil, 16<<10),
+	be := &backend{pool: pl, conn: conn, r: r, cw: bufio.NewWriterSize(nil, 16<<10),
 		ep: ep, stmts: map[string]*stmtDef{}}
 	if a.key != nil {
 		be.pid, be.secret = a.key.ProcessID, a.key.SecretKey

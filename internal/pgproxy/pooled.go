@@ -110,7 +110,8 @@ type pooledClient struct {
 	key  cancelKey
 	log  *slog.Logger
 
-	skipToSync bool // an error refused an extended-protocol message: the rest up to Sync is dropped
+	skipToSync bool    // an error refused an extended-protocol message: the rest up to Sync is dropped
+	out        *[]byte // messages for the backend not written yet (from outBufs)
 
 	mu      sync.Mutex // guards the fields below (the relay goroutine reads and writes them)
 	att     *attachment
@@ -412,25 +413,33 @@ func (c *pooledClient) inject(att *attachment, typ byte, name string, def *stmtD
 	return pre
 }
 
-// write sends pre and the message to the backend, flushing when the
-// client has nothing more buffered (so a pipeline goes out in one write).
+// outBufs recycles the buffers that collect a client's messages until
+// they go to the backend, so idle clients hold none.
+var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// write sends pre and the message to the backend when the client has
+// nothing more buffered (so a pipeline goes out in one write), else
+// collects them. The bytes are the client's own until written: a backend
+// that answers the last Sync may serve another client at once, so
+// nothing of the backend's is touched after the write.
 func (c *pooledClient) write(b *backend, hdr, body, pre []byte) error {
-	w := b.w
-	var err error
-	if len(pre) > 0 {
-		_, err = w.Write(pre)
+	if c.out == nil {
+		c.out = outBufs.Get().(*[]byte)
 	}
-	if err == nil {
-		_, err = w.Write(hdr)
+	out := append(append(append((*c.out)[:0:cap(*c.out)][:len(*c.out)], pre...), hdr...), body...)
+	*c.out = out
+	if c.br.Buffered() > 0 {
+		return nil
 	}
-	if err == nil {
-		_, err = w.Write(body)
+	_, err := b.conn.Write(out)
+	if cap(out) <= 64<<10 {
+		*c.out = out[:0]
+		outBufs.Put(c.out)
 	}
-	if err == nil && c.br.Buffered() == 0 {
-		err = w.Flush()
-	}
+	c.out = nil
 	if err != nil {
 		// The relay sees the backend end too and tells the client.
+		c.log.Debug("write to pooled backend", "err", err)
 		b.conn.Close()
 	}
 	return nil

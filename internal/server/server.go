@@ -114,7 +114,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	pga := control.NewPGAccess(s.svc, signer, true)
 	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log,
-		PoolAddr: s.cfg.PGPoolAddr, Placement: s.inst})
+		PoolAddr: s.cfg.PGPoolAddr, PoolIdleTimeout: s.cfg.PGPoolIdleTimeout, Placement: s.inst})
 	if err := s.pg.Open(); err != nil {
 		return err
 	}
