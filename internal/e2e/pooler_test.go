@@ -223,7 +223,7 @@ func TestPooler_Cancel(t *testing.T) {
 	t.Parallel()
 	f := newProxyFixture(t)
 	ctx := context.Background()
-	sc := f.s.superConn(t, f.db.ID)
+	sc, sc2 := f.s.superConn(t, f.db.ID), f.s.superConn(t, f.db.ID)
 	for _, mode := range sslModes {
 		cfg, err := pgx.ParseConfig(f.s.poolURL(f.creds[0].user, f.creds[0].password, mode))
 		if err != nil {
@@ -243,11 +243,22 @@ func TestPooler_Cancel(t *testing.T) {
 			_, err := other.Exec(ctx, "select pg_sleep(1.5)")
 			otherDone <- err
 		}()
-		time.Sleep(100 * time.Millisecond)
-		qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		waitFor(t, 10*time.Second, "the other client's pg_sleep", func() bool { return activeSleeps(t, sc) == 1 })
+		// Cancel once the query runs on a backend (a cancel that arrives
+		// while the query still waits for one is not kept).
+		qctx, cancel := context.WithCancel(ctx)
+		watchDone := make(chan struct{})
+		go func() {
+			defer close(watchDone)
+			for n := 0; n < 2 && qctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+				_ = sc2.QueryRow(ctx, `select count(*) from pg_stat_activity where query like 'select pg_sleep%' and state = 'active'`).Scan(&n)
+			}
+			cancel()
+		}()
 		start := time.Now()
 		_, err = conn.Exec(qctx, "select pg_sleep(30)")
 		cancel()
+		<-watchDone
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("cancelled query took %s", took)
 		}
