@@ -29,7 +29,7 @@ const dumpTimeout = 5 * time.Minute
 // customerSchemasSQL lists the customer's schemas: all but PostgreSQL's and
 // the platform's ($1).
 const customerSchemasSQL = `SELECT nspname FROM pg_namespace
-	WHERE nspname <> ALL ($1::text[]) AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg\_%'
+	WHERE nspname <> ALL ($1::text[]) AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg\_%' AND nspname NOT LIKE '\_db9%'
 	ORDER BY nspname`
 
 // customerExtensionsSQL lists extensions installed into the customer's

@@ -22,7 +22,8 @@ import (
 // and the schema endpoint leave it out.
 const PlatformSchema = "_db9"
 
-// platformSchemas are the schemas of the platform in every instance,
+// platformSchemas are the schemas of the platform in every instance (with
+// every schema named _db9*, e.g. fs9's _db9_fs),
 // left out of dumps and of the schema endpoint.
 var platformSchemas = []string{"auth", "extensions", PlatformSchema}
 

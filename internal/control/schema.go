@@ -17,7 +17,7 @@ WITH rels AS (
   SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'v', 'm')
-    AND n.nspname <> ALL ($1::text[]) AND n.nspname <> 'information_schema'
+    AND n.nspname <> ALL ($1::text[]) AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE '\_db9%'
     AND n.nspname NOT LIKE 'pg\_%'
 ), cols AS (
   SELECT a.attrelid, json_agg(json_build_object(

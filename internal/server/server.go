@@ -20,6 +20,7 @@ import (
 	"github.com/db9/db9/internal/dataplane"
 	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
+	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
@@ -37,6 +38,8 @@ type Server struct {
 	inst *local.Driver
 	svc  *control.Service
 	dp   *control.DataPlane
+	fn   *control.Functions // functions.go
+	fnp  *worker.Pool
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
@@ -128,7 +131,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
 		return err
 	}
-	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
+	if err := s.openFunctions(ctx, sealer); err != nil {
+		return err
+	}
+	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).WithFunctions(s.fn).Register(mux)
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
@@ -194,6 +200,7 @@ func (s *Server) Close(ctx context.Context) error {
 		_ = s.pg.Close()
 		s.pg = nil
 	}
+	s.closeFunctions(ctx)
 	if s.svc != nil {
 		s.svc.Close() // branches still cloning resume at the next start
 	}
