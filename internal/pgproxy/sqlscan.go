@@ -99,7 +99,7 @@ func scanSQL(sql string) sqlEffect {
 		case c == '$':
 			// A dollar quote $tag$...$tag$ ($1 is a parameter).
 			j := i + 1
-			for j < len(sql) && isIdentChar(sql[j]) && !(j == i+1 && sql[j] >= '0' && sql[j] <= '9') {
+			for j < len(sql) && sql[j] != '$' && isIdentChar(sql[j]) && !(j == i+1 && sql[j] >= '0' && sql[j] <= '9') {
 				j++
 			}
 			if j < len(sql) && sql[j] == '$' && !(j > i+1 && sql[i+1] >= '0' && sql[i+1] <= '9') {
