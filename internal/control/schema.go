@@ -54,8 +54,8 @@ SELECT json_build_object(
     WHERE r.relkind IN ('v', 'm')), '[]'::json))::text`
 
 // Schema returns the JSON answer of GET .../schema.
-func (s *Service) Schema(ctx context.Context, p Principal, idOrName string) (json.RawMessage, error) {
-	d, err := s.openDB(ctx, p, idOrName, false)
+func (q *SQL) Schema(ctx context.Context, p Principal, idOrName string) (json.RawMessage, error) {
+	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return nil, err
 	}

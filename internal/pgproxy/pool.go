@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 )
 
@@ -366,7 +367,7 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 			return nil, &wireError{code: stateUnknownDatabase, msg: fmt.Sprintf("database %q does not exist", pl.key.db)}
 		}
 		if err != nil {
-			p.log.Warn("wake database for the pool", "db", pl.key.db, "err", err)
+			p.log.Warn("wake database for the pool", logkey.DB, pl.key.db, logkey.Err, err)
 			return nil, &wireError{code: stateCannotConnectNow, msg: "the database could not be started; try again"}
 		}
 		pl.mu.Lock()
@@ -381,7 +382,7 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 	ep := lease.Endpoint()
 	conn, err := ep.Dial(ctx)
 	if err != nil {
-		p.log.Warn("dial backend", "db", pl.key.db, "err", err)
+		p.log.Warn("dial backend", logkey.DB, pl.key.db, logkey.Err, err)
 		return nil, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}
 	}
 	if !p.track(conn) {
@@ -403,7 +404,7 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 	r := bufio.NewReaderSize(conn, 16<<10)
 	a, err := readStartupAnswer(r)
 	if err != nil {
-		p.log.Warn("backend startup", "db", pl.key.db, "err", err)
+		p.log.Warn("backend startup", logkey.DB, pl.key.db, logkey.Err, err)
 		return fail(&wireError{code: stateCannotConnectNow, msg: "the database closed the connection during startup; try again"})
 	}
 	if a.refusal != nil {

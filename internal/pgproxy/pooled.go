@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/internal/logkey"
 )
 
 // maxMessageLen bounds a client message on the pooled endpoint
@@ -30,7 +32,7 @@ func (p *Proxy) pooledSession(conn net.Conn, m *pgproto3.StartupMessage, start t
 	startup := backendParams(l.params, l.role, l.sess.Settings)
 	pl := p.pool.join(newPoolKey(l.sess.DatabaseID, l.role, startup), startup)
 	defer p.pool.leave(pl)
-	ctx, cancel := context.WithDeadline(context.Background(), start.Add(p.cfg.StartupTimeout))
+	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
 	status, err := pl.startupStatus(ctx)
 	cancel()
 	// The login's lease woke the database; from now on only the pool's
@@ -51,9 +53,9 @@ func (p *Proxy) pooledSession(conn net.Conn, m *pgproto3.StartupMessage, start t
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	l.log.Debug("pooled session started", "startup_ms", time.Since(start).Milliseconds())
+	l.log.Debug("pooled session started", logkey.StartupMs, time.Since(start).Milliseconds())
 	c.run()
-	l.log.Debug("pooled session ended", "s", int(time.Since(start).Seconds()))
+	l.log.Debug("pooled session ended", logkey.Seconds, int(time.Since(start).Seconds()))
 }
 
 // failPooled reports an error of the pool to the client, FATAL.
@@ -267,7 +269,7 @@ func (c *pooledClient) attach(pin string) (*attachment, error) {
 			return nil, errPinLimit(pin, limit)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.p.cfg.StartupTimeout)
+	ctx, cancel := context.WithTimeout(c.p.stop, c.p.cfg.StartupTimeout)
 	b, err := c.pool.get(ctx)
 	cancel()
 	if err != nil {
@@ -439,7 +441,7 @@ func (c *pooledClient) write(b *backend, hdr, body, pre []byte) error {
 	c.out = nil
 	if err != nil {
 		// The relay sees the backend end too and tells the client.
-		c.log.Debug("write to pooled backend", "err", err)
+		c.log.Debug("write to pooled backend", logkey.Err, err)
 		b.conn.Close()
 	}
 	return nil
@@ -597,7 +599,7 @@ func (c *pooledClient) backendGone(err error) {
 	if ended {
 		return
 	}
-	c.log.Debug("pooled backend ended", "err", err)
+	c.log.Debug("pooled backend ended", logkey.Err, err)
 	writeError(c.conn, &wireError{code: "57P01", msg: "the database ended the connection (restart, deletion or terminated backend)"})
 	c.conn.Close()
 }

@@ -16,11 +16,12 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 )
 
 // Authenticator checks a login and returns the database's instance leased.
-// *control.PGAccess implements it.
+// *control.WireAccess implements it.
 type Authenticator interface {
 	Login(ctx context.Context, dbRef, role, password string) (*control.PGSession, error)
 }
@@ -44,11 +45,10 @@ type Config struct {
 	// password, wake, backend startup (default 30s).
 	StartupTimeout time.Duration
 	// RelayLoops is the number of event loops relaying plaintext sessions
-	// (default one per 4 of GOMAXPROCS, at least one: on 2 cores, against
-	// the goroutine relay in the same runs, one loop relayed 1.34 times
-	// as much and two loops 0.94 times, each of two waking for fewer
-	// events); negative: none, every session relays with two goroutines
-	// of its own, as TLS sessions always do.
+	// (default one per 4 of GOMAXPROCS, at least one: a loop of its own
+	// per core relays less, each loop waking for fewer events); negative:
+	// none, every session relays with two goroutines of its own, as TLS
+	// sessions always do.
 	RelayLoops int
 	// PoolAddr is the pooled endpoint's listen address (transaction
 	// pooling, docs/POOLER.md); empty: none. Placement must be set with it.
@@ -75,6 +75,9 @@ type Proxy struct {
 	loops   *eventLoops // nil: goroutine relay only
 	noLoops atomic.Bool // setLoopRelay(false)
 
+	// stop ends at Close: logins in flight (waking an instance) end with it.
+	stop   context.Context
+	cancel context.CancelFunc
 	mu     sync.Mutex
 	conns  map[io.Closer]struct{} // client and backend connections and loop sessions, closed by Close
 	perDB  map[string]int
@@ -102,8 +105,9 @@ func New(cfg Config) *Proxy {
 	if cfg.PoolIdleTimeout <= 0 {
 		cfg.PoolIdleTimeout = time.Minute
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Logger.With("component", "pgproxy"), cancels: newCancelRegistry(),
-		conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
+	stop, cancel := context.WithCancel(context.Background())
+	p := &Proxy{cfg: cfg, log: cfg.Logger.With(logkey.Component, "pgproxy"), cancels: newCancelRegistry(),
+		stop: stop, cancel: cancel, conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
 	p.pool = newPooler(p)
 	return p
 }
@@ -114,39 +118,46 @@ func New(cfg Config) *Proxy {
 func (p *Proxy) setLoopRelay(on bool) { p.noLoops.Store(!on) }
 
 // Open listens on the configured address and starts accepting clients.
-func (p *Proxy) Open() error {
+func (p *Proxy) Open(ctx context.Context) error {
 	if p.cfg.RelayLoops > 0 {
 		loops, err := newEventLoops(p.cfg.RelayLoops)
 		if err != nil {
 			// The goroutine relay serves every session then.
-			p.log.Warn("relay event loops unavailable", "err", err)
+			p.log.Warn("relay event loops unavailable", logkey.Err, err)
 		}
 		p.loops = loops
 	}
-	ln, err := net.Listen("tcp", p.cfg.Addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", p.cfg.Addr)
 	if err != nil {
 		if p.loops != nil {
 			p.loops.close()
+			p.loops = nil
 		}
 		return fmt.Errorf("listen on --pg-addr %s: %w", p.cfg.Addr, err)
 	}
-	p.ln = ln
 	if p.cfg.PoolAddr != "" {
+		var perr error
 		if p.cfg.Placement == nil {
-			ln.Close()
-			return errors.New("pgproxy: a pooled endpoint needs Config.Placement")
+			perr = errors.New("open pooled endpoint: Config.Placement is not set")
+		} else if p.poolLn, perr = lc.Listen(ctx, "tcp", p.cfg.PoolAddr); perr != nil {
+			perr = fmt.Errorf("listen on --pg-pool-addr %s: %w", p.cfg.PoolAddr, perr)
 		}
-		if p.poolLn, err = net.Listen("tcp", p.cfg.PoolAddr); err != nil {
+		if perr != nil {
 			ln.Close()
+			p.poolLn = nil
 			if p.loops != nil {
 				p.loops.close()
+				p.loops = nil
 			}
-			return fmt.Errorf("listen on --pg-pool-addr %s: %w", p.cfg.PoolAddr, err)
+			return perr
 		}
+		p.ln = ln
 		p.wg.Add(2)
 		go p.accept(p.poolLn, true)
 		go p.pool.reap()
 	}
+	p.ln = ln
 	p.wg.Add(1)
 	go p.accept(ln, false)
 	return nil
@@ -163,24 +174,32 @@ func (p *Proxy) PoolAddr() string {
 	return p.poolLn.Addr().String()
 }
 
-// Close stops accepting, ends every session and waits for their goroutines.
-// It is idempotent.
-func (p *Proxy) Close() error {
+// Close stops accepting on both endpoints, ends every session and pooled
+// backend and waits for their goroutines and the relay loops. It reports
+// listeners that failed to close. It is idempotent. Sessions end at once,
+// so ctx does not bound the wait.
+func (p *Proxy) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
+	p.cancel()
 	for c := range p.conns {
 		c.Close()
 	}
 	p.mu.Unlock()
+	var errs []error
 	if p.ln != nil {
-		p.ln.Close()
+		if err := p.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close session listener: %w", err))
+		}
 	}
 	if p.poolLn != nil {
-		p.poolLn.Close()
+		if err := p.poolLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close pooled listener: %w", err))
+		}
 	}
 	close(p.pool.quit)
 	p.wg.Wait()
@@ -188,7 +207,7 @@ func (p *Proxy) Close() error {
 	if p.loops != nil {
 		p.loops.close()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (p *Proxy) accept(ln net.Listener, pooled bool) {
@@ -205,7 +224,7 @@ func (p *Proxy) accept(ln net.Listener, pooled bool) {
 			}
 			// Out of file descriptors and the like: back off, keep serving.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			p.log.Warn("accept", "err", err)
+			p.log.Warn("accept", logkey.Err, err)
 			time.Sleep(delay)
 			continue
 		}
@@ -294,16 +313,16 @@ func (p *Proxy) fail(conn net.Conn, err error, stage string) {
 	switch {
 	case errors.As(err, &we):
 		writeError(conn, err)
-		p.log.Debug("refused", "stage", stage, "sqlstate", we.code, "err", we.msg)
+		p.log.Debug("refused", logkey.Stage, stage, logkey.SQLState, we.code, logkey.Err, we.msg)
 	case errors.As(err, &pe):
 		writeError(conn, err)
 		if pe.Code == platform.CodeInternal || pe.Code == platform.CodeUnavailable {
-			p.log.Warn("refused", "stage", stage, "err", err)
+			p.log.Warn("refused", logkey.Stage, stage, logkey.Err, err)
 		} else {
-			p.log.Debug("refused", "stage", stage, "err", err)
+			p.log.Debug("refused", logkey.Stage, stage, logkey.Err, err)
 		}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		p.log.Debug("client went away", "stage", stage)
+		p.log.Debug("client went away", logkey.Stage, stage)
 	default:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -311,7 +330,7 @@ func (p *Proxy) fail(conn net.Conn, err error, stage string) {
 		} else if _, isTLS := conn.(*tls.Conn); !isTLS {
 			writeError(conn, platform.Wrap(platform.CodeInternal, err, "internal error"))
 		}
-		p.log.Debug("startup failed", "stage", stage, "err", err)
+		p.log.Debug("startup failed", logkey.Stage, stage, logkey.Err, err)
 	}
 }
 

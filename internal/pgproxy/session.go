@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -87,7 +88,7 @@ func (p *Proxy) login(conn net.Conn, m *pgproto3.StartupMessage, start time.Time
 		}
 		dbRef, password = ep, pw
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), start.Add(p.cfg.StartupTimeout))
+	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
 	defer cancel()
 	sess, err := p.cfg.Auth.Login(ctx, dbRef, role, password)
 	if err != nil {
@@ -98,7 +99,7 @@ func (p *Proxy) login(conn net.Conn, m *pgproto3.StartupMessage, start time.Time
 		return nil
 	}
 	return &loginResult{params: params, role: role, sess: sess,
-		log: p.log.With("db", sess.DatabaseID, "role", role, "method", sess.Method)}
+		log: p.log.With(logkey.DB, sess.DatabaseID, logkey.Role, role, logkey.Method, sess.Method)}
 }
 
 // session runs one client session from its StartupMessage to its end.
@@ -109,7 +110,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	}
 	sess, role, params, log := l.sess, l.role, l.params, l.log
 	defer sess.Lease.Release()
-	ctx, cancel := context.WithDeadline(context.Background(), start.Add(p.cfg.StartupTimeout))
+	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
 	defer cancel()
 	if !p.takeSlot(sess.DatabaseID) {
 		p.fail(conn, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", sess.DatabaseID, p.cfg.MaxConnsPerDB)}, "login")
@@ -121,7 +122,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	backend, err := ep.Dial(ctx)
 	if err != nil {
 		p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}, "backend")
-		log.Warn("dial backend", "err", err)
+		log.Warn("dial backend", logkey.Err, err)
 		return
 	}
 	if !p.track(backend) {
@@ -145,7 +146,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	if err != nil {
 		if !errors.Is(err, errClientGone) {
 			p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database closed the connection during startup; try again"}, "backend")
-			log.Warn("backend startup", "err", err)
+			log.Warn("backend startup", logkey.Err, err)
 		}
 		return
 	}
@@ -155,9 +156,9 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	defer p.cancels.remove(key)
 	_ = backend.SetDeadline(time.Time{})
 	_ = conn.SetDeadline(time.Time{})
-	log.Debug("session started", "startup_ms", time.Since(start).Milliseconds())
+	log.Debug("session started", logkey.StartupMs, time.Since(start).Milliseconds())
 	p.relay(conn, backend, br, key)
-	log.Debug("session ended", "s", int(time.Since(start).Seconds()))
+	log.Debug("session ended", logkey.Seconds, int(time.Since(start).Seconds()))
 }
 
 var errClientGone = errors.New("client went away")
@@ -261,7 +262,7 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey)
 				p.waitLoopSession(s, key)
 				return
 			}
-			p.log.Debug("relay on a goroutine pair", "err", err)
+			p.log.Debug("relay on a goroutine pair", logkey.Err, err)
 		}
 	}
 	backendDone := make(chan struct{})
