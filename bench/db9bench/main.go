@@ -130,6 +130,7 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.PGAddr = "127.0.0.1:0"
 	cfg.FS9Addr = "127.0.0.1:0"
+	cfg.PGPoolAddr = "127.0.0.1:0"
 	cfg.IdleTimeout = idle
 	cfg.WarmPool = warmPool
 	cfg.SparePool = sparePool

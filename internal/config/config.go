@@ -35,8 +35,15 @@ type Server struct {
 	// key files; empty: a self-signed pair generated under secrets/.
 	TLSCert string
 	TLSKey  string
-	// PGMaxConns bounds the front door's sessions per database.
+	// PGMaxConns bounds the front door's sessions per database, the
+	// pooled endpoint's backends included; instances are started with
+	// max_connections to match (PGMaxConns + InstancePlatformConns).
 	PGMaxConns int
+	// PGPoolAddr is the pooled PostgreSQL endpoint (transaction pooling,
+	// docs/POOLER.md); empty: none.
+	PGPoolAddr string
+	// PGPoolIdleTimeout closes a pooled backend unused for this long.
+	PGPoolIdleTimeout time.Duration
 	// PITRRetention is how far back branches may reach (snapshot_at);
 	// archived history older than that is pruned.
 	PITRRetention time.Duration
@@ -73,20 +80,22 @@ type FetchTrust struct {
 // Defaults returns the embedded defaults of API.md "Operating the server".
 func Defaults() Server {
 	return Server{
-		DataDir:          "./db9-data",
-		HTTPAddr:         "127.0.0.1:8080",
-		PGAddr:           "127.0.0.1:5433",
-		FS9Addr:          "127.0.0.1:5480",
-		IdleTimeout:      5 * time.Minute,
-		Region:           "local",
-		AnonymousDBLimit: 5,
-		WarmPool:         4,
-		WarmPoolMax:      16,
-		SparePool:        16,
-		PGMaxConns:       40,
-		PITRRetention:    7 * 24 * time.Hour,
-		BranchStageWALMB: 256,
-		LogLevel:         "info",
+		DataDir:           "./db9-data",
+		HTTPAddr:          "127.0.0.1:8080",
+		PGAddr:            "127.0.0.1:5433",
+		FS9Addr:           "127.0.0.1:5480",
+		IdleTimeout:       5 * time.Minute,
+		Region:            "local",
+		AnonymousDBLimit:  5,
+		WarmPool:          4,
+		WarmPoolMax:       16,
+		SparePool:         16,
+		PGMaxConns:        97,
+		PGPoolAddr:        "127.0.0.1:6543",
+		PGPoolIdleTimeout: time.Minute,
+		PITRRetention:     7 * 24 * time.Hour,
+		BranchStageWALMB:  256,
+		LogLevel:          "info",
 	}
 }
 
@@ -101,6 +110,7 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_HTTP_ADDR", &c.HTTPAddr)
 	str("DB9_PG_ADDR", &c.PGAddr)
 	str("DB9_FS9_ADDR", &c.FS9Addr)
+	str("DB9_PG_POOL_ADDR", &c.PGPoolAddr)
 	str("DB9_PUBLIC_HOST", &c.PublicHost)
 	str("DB9_REGION", &c.Region)
 	str("DB9_CATALOG_URL", &c.CatalogURL)
@@ -125,6 +135,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_IDLE_TIMEOUT: %w", err)
 		}
 		c.IdleTimeout = d
+	}
+	if v := getenv("DB9_PG_POOL_IDLE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_PG_POOL_IDLE_TIMEOUT: %w", err)
+		}
+		c.PGPoolIdleTimeout = d
 	}
 	if v := getenv("DB9_TEST_SCHEDULER_TICK"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -204,6 +221,13 @@ func (c *Server) Validate() error {
 			return fmt.Errorf("--fs9-addr %q: port must be a number from 0 to 65535", c.FS9Addr)
 		}
 	}
+	if c.PGPoolAddr != "" {
+		if _, p, err := net.SplitHostPort(c.PGPoolAddr); err != nil {
+			return fmt.Errorf("--pg-pool-addr %q: %v", c.PGPoolAddr, err)
+		} else if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("--pg-pool-addr %q: port must be a number from 0 to 65535", c.PGPoolAddr)
+		}
+	}
 	if c.PublicHost == "" {
 		c.PublicHost = host
 		if host == "" || host == "0.0.0.0" || host == "::" {
@@ -219,6 +243,9 @@ func (c *Server) Validate() error {
 	}
 	if c.BranchStageWALMB < 0 {
 		return fmt.Errorf("--branch-stage-wal-mb must not be negative")
+	}
+	if c.PGPoolIdleTimeout <= 0 {
+		return fmt.Errorf("--pg-pool-idle-timeout must be positive")
 	}
 	if c.SchedulerTick != 0 && (c.SchedulerTick < 100*time.Millisecond || c.SchedulerTick > time.Minute) {
 		return fmt.Errorf("scheduler tick must be between 100ms and 1m")
@@ -262,6 +289,24 @@ func (c Server) PGPort() int {
 	n, _ := strconv.Atoi(p)
 	return n
 }
+
+// PGPoolPort returns the port of PGPoolAddr (validated), 0 when there is
+// no pooled endpoint.
+func (c Server) PGPoolPort() int {
+	_, p, _ := net.SplitHostPort(c.PGPoolAddr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// InstancePlatformConns is what an instance's max_connections holds
+// beyond the front door's PGMaxConns: the platform's own sessions (three
+// per-role pools of at most 10: admin for /sql, fs9 and functions,
+// _db9_sys_readonly, the data API's authenticator), the 3
+// superuser_reserved_connections and 10 to spare.
+const InstancePlatformConns = 43
+
+// InstanceMaxConnections is the max_connections instances start with.
+func (c Server) InstanceMaxConnections() int { return c.PGMaxConns + InstancePlatformConns }
 
 // FS9Port returns the port of FS9Addr (validated), 0 when there is no
 // fs9 listener.

@@ -63,6 +63,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		"DB9_TLS_CERT":            "/etc/db9/pg.crt",
 		"DB9_TLS_KEY":             "/etc/db9/pg.key",
 		"DB9_PG_MAX_CONNS":        "12",
+		"DB9_PG_POOL_ADDR":        "0.0.0.0:7543",
 		"DB9_PITR_RETENTION":      "3d",
 		"DB9_BRANCH_STAGE_WAL_MB": "64",
 		"DB9_ALLOW_PRIVATE_JWKS":  "true",
@@ -75,7 +76,7 @@ func TestServer_FromEnv_Overrides(t *testing.T) {
 		DataDir: "/srv/db9", HTTPAddr: "0.0.0.0:9000", PGAddr: "0.0.0.0:6543", FS9Addr: "0.0.0.0:7480", PublicHost: "db.example.com",
 		IdleTimeout: 90 * time.Second, Region: "eu-1", CatalogURL: "postgres://cat@h/db",
 		AnonymousDBLimit: 7, WarmPool: 2, WarmPoolMax: 9, SparePool: 3, LogLevel: "debug",
-		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12, PITRRetention: 72 * time.Hour,
+		TLSCert: "/etc/db9/pg.crt", TLSKey: "/etc/db9/pg.key", PGMaxConns: 12, PGPoolAddr: "0.0.0.0:7543", PGPoolIdleTimeout: time.Minute, PITRRetention: 72 * time.Hour,
 		BranchStageWALMB: 64, AllowPrivateJWKS: true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -95,6 +96,8 @@ func TestServer_FromEnv_Each(t *testing.T) {
 		{"DB9_HTTP_ADDR", ":1", func(s *Server) { s.HTTPAddr = ":1" }},
 		{"DB9_PG_ADDR", ":2", func(s *Server) { s.PGAddr = ":2" }},
 		{"DB9_FS9_ADDR", ":3", func(s *Server) { s.FS9Addr = ":3" }},
+		{"DB9_PG_POOL_ADDR", ":4", func(s *Server) { s.PGPoolAddr = ":4" }},
+		{"DB9_PG_POOL_IDLE_TIMEOUT", "5s", func(s *Server) { s.PGPoolIdleTimeout = 5 * time.Second }},
 		{"DB9_PUBLIC_HOST", "h", func(s *Server) { s.PublicHost = "h" }},
 		{"DB9_IDLE_TIMEOUT", "0", func(s *Server) { s.IdleTimeout = 0 }},
 		{"DB9_IDLE_TIMEOUT", "1h30m", func(s *Server) { s.IdleTimeout = 90 * time.Minute }},

@@ -21,6 +21,9 @@ type Credentials struct {
 	AdminUser        string
 	AdminPassword    string
 	ConnectionString string
+	// PooledConnectionString is the same login at the pooled endpoint
+	// ("" when the server has none).
+	PooledConnectionString string
 }
 
 // CreateDatabaseRequest is the input of CreateDatabase.
@@ -136,7 +139,8 @@ func validPassword(pw string) error {
 }
 
 func (d *Databases) credentials(id, password string) Credentials {
-	return Credentials{AdminUser: AdminUser, AdminPassword: password, ConnectionString: d.door.connectionString(id, AdminUser, password)}
+	return Credentials{AdminUser: AdminUser, AdminPassword: password, ConnectionString: d.door.connectionString(id, AdminUser, password),
+		PooledConnectionString: d.door.pooledConnectionString(id, AdminUser, password)}
 }
 
 // GetDatabase returns a customer's database by id or name. Other

@@ -113,16 +113,32 @@ func (in *instances) acquire(ctx context.Context, id string) (placement.Lease, e
 // credentials and the default role of connect tokens and keys.
 const AdminUser = placement.AdminRole
 
-// frontDoor is where clients reach the PostgreSQL front door.
+// frontDoor is where clients reach the PostgreSQL front door and its
+// pooled endpoint.
 type frontDoor struct {
 	host string
 	port int
+	// pooledPort is the pooled endpoint's port; 0: none.
+	pooledPort int
 }
 
 // connectionString renders the connection string of a database, with the
 // password when given.
 func (f frontDoor) connectionString(id, role, password string) string {
-	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(f.host, strconv.Itoa(f.port)), Path: "/postgres"}
+	return renderConnectionString(f.host, f.port, id, role, password)
+}
+
+// pooledConnectionString is connectionString at the pooled endpoint
+// (transaction pooling, same user and password); "" when there is none.
+func (f frontDoor) pooledConnectionString(id, role, password string) string {
+	if f.pooledPort == 0 {
+		return ""
+	}
+	return renderConnectionString(f.host, f.pooledPort, id, role, password)
+}
+
+func renderConnectionString(host string, port int, id, role, password string) string {
+	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/postgres"}
 	if password != "" {
 		u.User = url.UserPassword(id+"."+role, password)
 	} else {

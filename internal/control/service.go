@@ -21,9 +21,11 @@ import (
 
 // Config is the part of the server configuration the use cases need.
 type Config struct {
-	Region           string
-	PublicHost       string
-	PublicPort       int
+	Region     string
+	PublicHost string
+	PublicPort int
+	// PooledPort is the public port of the pooled endpoint; 0: none.
+	PooledPort       int
 	AnonymousDBLimit int
 	SQLLimits        sqlexec.Limits
 	// PITRRetention is how far back a branch's snapshot_at may reach.
@@ -93,7 +95,7 @@ func New(cfg Config, d Deps) *Service {
 	log = log.With(logkey.Component, "control")
 	dir := newDirectory(d.Catalog)
 	inst := &instances{place: d.Placement, log: log}
-	door := frontDoor{host: cfg.PublicHost, port: cfg.PublicPort}
+	door := frontDoor{host: cfg.PublicHost, port: cfg.PublicPort, pooledPort: cfg.PooledPort}
 	q := quota{anonymousLimit: cfg.AnonymousDBLimit}
 	s := &Service{cat: d.Catalog, place: d.Placement, log: log,
 		Accounts:  newAccounts(d.Catalog, dir, q, cfg.OIDC, log),

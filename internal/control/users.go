@@ -41,7 +41,7 @@ var usernameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // the platform's roles, PostgreSQL's, and names PostgreSQL reserves.
 func reservedUsername(name string) bool {
 	switch name {
-	case placement.AdminRole, "anon", "authenticated", "service_role", "public", "none", "current_user", "current_role", "session_user":
+	case placement.AdminRole, "anon", "authenticated", "service_role", "postgres", "public", "none", "current_user", "current_role", "session_user":
 		return true
 	}
 	return strings.HasPrefix(name, "pg_") || strings.HasPrefix(name, "_db9")
@@ -64,7 +64,8 @@ const customerRolesSQL = `SELECT r.rolname, r.rolcanlogin, pg_catalog.date_part(
 	FROM pg_catalog.pg_roles r LEFT JOIN _db9.users u ON u.username OPERATOR(pg_catalog.=) r.rolname
 	WHERE r.rolname OPERATOR(pg_catalog.=) 'admin' OR (NOT r.rolsuper
 	  AND NOT r.rolname OPERATOR(pg_catalog.~~) 'pg\_%' AND NOT r.rolname OPERATOR(pg_catalog.~~) '\_db9%'
-	  AND r.rolname OPERATOR(pg_catalog.<>) ALL (ARRAY['anon', 'authenticated', 'service_role']))
+	  AND r.rolname OPERATOR(pg_catalog.<>) ALL (ARRAY['anon', 'authenticated', 'service_role'])
+	  AND NOT (r.rolname OPERATOR(pg_catalog.=) 'postgres' AND u.username IS NULL))
 	ORDER BY u.created_at DESC NULLS LAST, r.rolname`
 
 // ListUsers lists the roles customers made in a database, plus admin.

@@ -28,13 +28,15 @@ type databaseJSON struct {
 
 type createdDatabaseJSON struct {
 	databaseJSON
-	AdminPassword string `json:"admin_password"`
+	AdminPassword          string `json:"admin_password"`
+	PooledConnectionString string `json:"pooled_connection_string,omitempty"`
 }
 
 type credentialsJSON struct {
-	AdminUser        string `json:"admin_user"`
-	AdminPassword    string `json:"admin_password"`
-	ConnectionString string `json:"connection_string"`
+	AdminUser              string `json:"admin_user"`
+	AdminPassword          string `json:"admin_password"`
+	ConnectionString       string `json:"connection_string"`
+	PooledConnectionString string `json:"pooled_connection_string,omitempty"`
 }
 
 func optional(s string) *string {
@@ -98,7 +100,7 @@ func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control
 	}
 	obj := api.databaseObject(d.Database)
 	obj.ConnectionString = d.ConnectionString
-	web.WriteJSON(w, http.StatusCreated, createdDatabaseJSON{databaseJSON: obj, AdminPassword: d.AdminPassword})
+	web.WriteJSON(w, http.StatusCreated, createdDatabaseJSON{databaseJSON: obj, AdminPassword: d.AdminPassword, PooledConnectionString: d.PooledConnectionString})
 	return nil
 }
 
@@ -138,7 +140,7 @@ func (api *API) resetPassword(w http.ResponseWriter, r *http.Request, p control.
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, credentialsJSON{c.AdminUser, c.AdminPassword, c.ConnectionString})
+	web.WriteJSON(w, http.StatusOK, credentialsJSON{c.AdminUser, c.AdminPassword, c.ConnectionString, c.PooledConnectionString})
 	return nil
 }
 
@@ -147,6 +149,6 @@ func (api *API) credentials(w http.ResponseWriter, r *http.Request, p control.Pr
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, credentialsJSON{c.AdminUser, c.AdminPassword, c.ConnectionString})
+	web.WriteJSON(w, http.StatusOK, credentialsJSON{c.AdminUser, c.AdminPassword, c.ConnectionString, c.PooledConnectionString})
 	return nil
 }

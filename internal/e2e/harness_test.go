@@ -54,16 +54,17 @@ func db9Binary(t testing.TB) string {
 
 // Server is a db9 server process under test.
 type Server struct {
-	t       testing.TB
-	DataDir string
-	Addr    string
-	PGAddr  string
-	FS9Addr string
-	Args    []string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	log     *bytes.Buffer
-	logMu   *sync.Mutex
+	t        testing.TB
+	DataDir  string
+	Addr     string
+	PGAddr   string
+	FS9Addr  string
+	PoolAddr string // the pooled endpoint (--pg-pool-addr)
+	Args     []string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	log      *bytes.Buffer
+	logMu    *sync.Mutex
 }
 
 type lockedWriter struct {
@@ -90,7 +91,7 @@ func freePort(t testing.TB) string {
 func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	pgtest.Env(t) // skip or fail when PostgreSQL is missing
-	s := &Server{t: t, DataDir: filepath.Join(pgtest.TempDir(t), "data"), Addr: freePort(t), PGAddr: freePort(t), FS9Addr: freePort(t), Args: extra}
+	s := &Server{t: t, DataDir: filepath.Join(pgtest.TempDir(t), "data"), Addr: freePort(t), PGAddr: freePort(t), FS9Addr: freePort(t), PoolAddr: freePort(t), Args: extra}
 	s.Start()
 	t.Cleanup(func() {
 		s.Stop()
@@ -104,7 +105,7 @@ func StartServer(t testing.TB, extra ...string) *Server {
 // Start (re)starts the server process on its data directory and waits for /healthz.
 func (s *Server) Start() {
 	s.t.Helper()
-	args := append([]string{"server", "--data-dir", s.DataDir, "--http-addr", s.Addr, "--pg-addr", s.PGAddr, "--fs9-addr", s.FS9Addr, "--log-level", "debug"}, s.Args...)
+	args := append([]string{"server", "--data-dir", s.DataDir, "--http-addr", s.Addr, "--pg-addr", s.PGAddr, "--pg-pool-addr", s.PoolAddr, "--fs9-addr", s.FS9Addr, "--log-level", "debug"}, s.Args...)
 	s.cmd = exec.Command(db9Binary(s.t), args...)
 	if s.log == nil {
 		s.log, s.logMu = &bytes.Buffer{}, &sync.Mutex{}

@@ -70,13 +70,14 @@ const (
 
 // Addresses and versions at start.
 const (
-	HTTPAddr = "http_addr" // REST API listen address
-	PGAddr   = "pg_addr"   // wire front door listen address
-	FS9Addr  = "fs9_addr"  // fs9 WebSocket listen address ("" when none)
-	Addr     = "addr"      // another address (an origin functions may fetch)
-	Postgres = "postgres"  // directory of the PostgreSQL binaries
-	Major    = "major"     // PostgreSQL major version
-	OSUser   = "os_user"   // OS user PostgreSQL runs as
+	HTTPAddr   = "http_addr"    // REST API listen address
+	PGAddr     = "pg_addr"      // wire front door listen address
+	PGPoolAddr = "pg_pool_addr" // pooled wire endpoint listen address ("" when none)
+	FS9Addr    = "fs9_addr"     // fs9 WebSocket listen address ("" when none)
+	Addr       = "addr"         // another address (an origin functions may fetch)
+	Postgres   = "postgres"     // directory of the PostgreSQL binaries
+	Major      = "major"        // PostgreSQL major version
+	OSUser     = "os_user"      // OS user PostgreSQL runs as
 )
 
 // Quantities. Durations are whole milliseconds in keys ending in _ms.

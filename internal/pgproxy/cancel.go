@@ -56,6 +56,36 @@ func (r *cancelRegistry) add(t cancelTarget) cancelKey {
 	}
 }
 
+// addPooled registers a key for a client of the pooled endpoint: a
+// random process id (the client has no backend of its own) and secret,
+// whose target follows the backend the client runs on (set), none in
+// between transactions.
+func (r *cancelRegistry) addPooled() cancelKey {
+	var b [8]byte
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		_, _ = rand.Read(b[:])
+		// Positive, like a process id, and past the usual pid_max so it
+		// is not taken for one of a backend.
+		pid := 1<<30 | binary.BigEndian.Uint32(b[:4])&(1<<30-1)
+		k := cancelKey{pid: pid, secret: binary.BigEndian.Uint32(b[4:])}
+		if _, taken := r.m[k]; !taken {
+			r.m[k] = cancelTarget{}
+			return k
+		}
+	}
+}
+
+// set points a registered key at another backend (the zero target: none).
+func (r *cancelRegistry) set(k cancelKey, t cancelTarget) {
+	r.mu.Lock()
+	if _, ok := r.m[k]; ok {
+		r.m[k] = t
+	}
+	r.mu.Unlock()
+}
+
 // secretBytes is the secret as BackendKeyData and CancelRequest carry it.
 func (k cancelKey) secretBytes() []byte { return binary.BigEndian.AppendUint32(nil, k.secret) }
 
@@ -79,7 +109,7 @@ func (r *cancelRegistry) cancel(k cancelKey) {
 	r.mu.Lock()
 	t, ok := r.m[k]
 	r.mu.Unlock()
-	if !ok {
+	if !ok || t.ep.Network == "" {
 		return
 	}
 	c, err := net.DialTimeout(t.ep.Network, t.ep.Address, 5*time.Second)

@@ -37,6 +37,16 @@
 // Every failure before the relay reaches the client as an ErrorResponse with
 // a SQLSTATE (one table, sqlstateByCode), never as a dropped socket.
 //
-// It does not parse the protocol after startup (no pooling, no statement
-// routing), and it does not know how credentials are stored.
+// With Config.PoolAddr it also serves the pooled endpoint (pool.go,
+// pooled.go; docs/POOLER.md): the same startup and login, then a backend
+// of a small pool per database, role and startup parameters for each
+// transaction, given back at a ReadyForQuery that leaves nothing open.
+// There the protocol is read message by message: prepared statements are
+// tracked per client and per backend and prepared again on whichever
+// backend runs them; statements that leave session state (sqlscan.go) pin
+// the client to its backend; a pool leases its instance only while it has
+// backends, so idle databases still stop.
+//
+// It does not route statements, and it does not know how credentials are
+// stored.
 package pgproxy

@@ -35,9 +35,11 @@ type Config struct {
 	// TLS server name "<database>.<PublicHost>" names the database (no
 	// such routing when it is empty or an IP address).
 	PublicHost string
-	// MaxConnsPerDB bounds the client sessions of one database (default
-	// 40: instances allow 47 non-superuser connections, and the HTTP
-	// API's pools need a few).
+	// MaxConnsPerDB bounds the backend sessions of one database: client
+	// sessions of the session endpoint plus backends of the pooled one
+	// (default 97, what PostgreSQL's max_connections of 100 leaves after
+	// its 3 reserved slots; instances are started with room for it plus
+	// the platform's own sessions).
 	MaxConnsPerDB int
 	// StartupTimeout bounds everything before the relay: TLS, startup,
 	// password, wake, backend startup (default 30s).
@@ -48,7 +50,18 @@ type Config struct {
 	// none, every session relays with two goroutines of its own, as TLS
 	// sessions always do.
 	RelayLoops int
-	Logger     *slog.Logger
+	// PoolAddr is the pooled endpoint's listen address (transaction
+	// pooling, docs/POOLER.md); empty: none. Placement must be set with it.
+	PoolAddr string
+	// Placement wakes databases for the pooled endpoint's backends.
+	Placement Connector
+	// PoolSize bounds the backends of one pool: one database, role and
+	// set of startup parameters (default 10).
+	PoolSize int
+	// PoolIdleTimeout closes a pooled backend unused for this long
+	// (default 60s), so an instance whose clients are idle can stop.
+	PoolIdleTimeout time.Duration
+	Logger          *slog.Logger
 }
 
 // Proxy is the PostgreSQL front door.
@@ -56,6 +69,8 @@ type Proxy struct {
 	cfg     Config
 	log     *slog.Logger
 	ln      net.Listener
+	poolLn  net.Listener // nil: no pooled endpoint
+	pool    *pooler
 	cancels *cancelRegistry
 	loops   *eventLoops // nil: goroutine relay only
 	noLoops atomic.Bool // setLoopRelay(false)
@@ -76,7 +91,7 @@ func New(cfg Config) *Proxy {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxConnsPerDB <= 0 {
-		cfg.MaxConnsPerDB = 40
+		cfg.MaxConnsPerDB = 97
 	}
 	if cfg.StartupTimeout <= 0 {
 		cfg.StartupTimeout = 30 * time.Second
@@ -84,10 +99,17 @@ func New(cfg Config) *Proxy {
 	if cfg.RelayLoops == 0 {
 		cfg.RelayLoops = max(1, runtime.GOMAXPROCS(0)/4)
 	}
-
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = 10
+	}
+	if cfg.PoolIdleTimeout <= 0 {
+		cfg.PoolIdleTimeout = time.Minute
+	}
 	stop, cancel := context.WithCancel(context.Background())
-	return &Proxy{cfg: cfg, log: cfg.Logger.With(logkey.Component, "pgproxy"), cancels: newCancelRegistry(),
+	p := &Proxy{cfg: cfg, log: cfg.Logger.With(logkey.Component, "pgproxy"), cancels: newCancelRegistry(),
 		stop: stop, cancel: cancel, conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
+	p.pool = newPooler(p)
+	return p
 }
 
 // setLoopRelay chooses how sessions started from now on relay: on event
@@ -114,18 +136,48 @@ func (p *Proxy) Open(ctx context.Context) error {
 		}
 		return fmt.Errorf("listen on --pg-addr %s: %w", p.cfg.Addr, err)
 	}
+	if p.cfg.PoolAddr != "" {
+		var perr error
+		if p.cfg.Placement == nil {
+			perr = errors.New("open pooled endpoint: Config.Placement is not set")
+		} else if p.poolLn, perr = lc.Listen(ctx, "tcp", p.cfg.PoolAddr); perr != nil {
+			perr = fmt.Errorf("listen on --pg-pool-addr %s: %w", p.cfg.PoolAddr, perr)
+		}
+		if perr != nil {
+			ln.Close()
+			p.poolLn = nil
+			if p.loops != nil {
+				p.loops.close()
+				p.loops = nil
+			}
+			return perr
+		}
+		p.ln = ln
+		p.wg.Add(2)
+		go p.accept(p.poolLn, true)
+		go p.pool.reap()
+	}
 	p.ln = ln
 	p.wg.Add(1)
-	go p.accept()
+	go p.accept(ln, false)
 	return nil
 }
 
 // Addr is the address the proxy listens on.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-// Close stops accepting, ends every session and waits for their goroutines
-// and the relay loops. It is idempotent. Sessions end at once, so ctx does
-// not bound the wait.
+// PoolAddr is the address of the pooled endpoint, "" when there is none.
+func (p *Proxy) PoolAddr() string {
+	if p.poolLn == nil {
+		return ""
+	}
+	return p.poolLn.Addr().String()
+}
+
+// Close stops accepting on both endpoints, ends every session and pooled
+// backend and waits for their goroutines and the relay loops. It reports
+// listeners that failed to close. It is idempotent. Sessions end at once,
+// so ctx does not bound the wait.
 func (p *Proxy) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -138,21 +190,31 @@ func (p *Proxy) Close(ctx context.Context) error {
 		c.Close()
 	}
 	p.mu.Unlock()
+	var errs []error
 	if p.ln != nil {
-		p.ln.Close()
+		if err := p.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close session listener: %w", err))
+		}
 	}
+	if p.poolLn != nil {
+		if err := p.poolLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close pooled listener: %w", err))
+		}
+	}
+	close(p.pool.quit)
 	p.wg.Wait()
+	p.pool.closeIdle()
 	if p.loops != nil {
 		p.loops.close()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-func (p *Proxy) accept() {
+func (p *Proxy) accept(ln net.Listener, pooled bool) {
 	defer p.wg.Done()
 	var delay time.Duration
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			p.mu.Lock()
 			closed := p.closed
@@ -172,7 +234,7 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.wg.Add(1)
-		go p.serve(c, "")
+		go p.serve(c, "", pooled)
 	}
 }
 
@@ -220,8 +282,8 @@ func (p *Proxy) Sessions(id string) int {
 }
 
 // serve runs one client connection; hostName is the host the client
-// addressed outside the protocol (ServeConn), "" for the listener's.
-func (p *Proxy) serve(raw net.Conn, hostName string) {
+// addressed outside the protocol (ServeConn), "" for the listeners'.
+func (p *Proxy) serve(raw net.Conn, hostName string, pooled bool) {
 	defer p.wg.Done()
 	defer p.untrack(raw)
 	defer raw.Close()
@@ -237,7 +299,11 @@ func (p *Proxy) serve(raw net.Conn, hostName string) {
 		p.cancels.forward(m)
 		return
 	case *pgproto3.StartupMessage:
-		p.session(conn, m, start, hostName)
+		if pooled {
+			p.pooledSession(conn, m, start, hostName)
+		} else {
+			p.session(conn, m, start, hostName)
+		}
 	}
 }
 

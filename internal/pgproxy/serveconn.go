@@ -21,7 +21,7 @@ func (p *Proxy) ServeConn(conn net.Conn, hostName string) {
 	// Under the lock that Close takes before it waits: no Add after Wait.
 	p.wg.Add(1)
 	p.mu.Unlock()
-	p.serve(conn, hostName)
+	p.serve(conn, hostName, false)
 }
 
 // Route applies the front door's routing to a login that does not come

@@ -8,31 +8,44 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/logkey"
-	"github.com/db9/db9/internal/platform"
-
 	"github.com/db9/db9/internal/placement"
+	"github.com/db9/db9/internal/platform"
 )
 
-// session runs one client session from its StartupMessage to its end.
-func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) {
+// loginResult is a client startup that passed routing and authentication:
+// the database is leased (woken when it was stopped).
+type loginResult struct {
+	params map[string]string // the client's startup parameters, the route taken out
+	role   string
+	sess   *control.PGSession
+	log    *slog.Logger
+}
+
+// login runs a client's startup from its StartupMessage to a checked
+// login: protocol version, route (route.go), cleartext password,
+// Authenticator. On failure the client has been told why and nil is
+// returned. The caller releases the lease.
+func (p *Proxy) login(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) *loginResult {
 	params := m.Parameters
 	if exts := protocolExtensions(params); m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(exts) > 0 {
 		b, _ := (&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: exts}).Encode(nil)
 		if _, err := conn.Write(b); err != nil {
-			return
+			return nil
 		}
 	}
 	user := params["user"]
 	if user == "" {
 		p.fail(conn, &wireError{code: stateInvalidAuthSpec, msg: "no PostgreSQL user name specified in startup packet"}, "startup")
-		return
+		return nil
 	}
 	serverName := hostName
 	if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().ServerName != "" {
@@ -47,7 +60,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	}
 	if err != nil {
 		p.fail(conn, err, "startup")
-		return
+		return nil
 	}
 	if options != params["options"] {
 		params = maps.Clone(params)
@@ -59,19 +72,19 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	}
 	b, _ := (&pgproto3.AuthenticationCleartextPassword{}).Encode(nil)
 	if _, err := conn.Write(b); err != nil {
-		return
+		return nil
 	}
 	password, err := readPassword(conn)
 	if err != nil {
 		p.fail(conn, err, "password")
-		return
+		return nil
 	}
 	if dbRef == "" {
 		ep, pw, ok := passwordEndpoint(password)
 		if !ok {
 			_, _, err := parseUser(user)
 			p.fail(conn, err, "startup")
-			return
+			return nil
 		}
 		dbRef, password = ep, pw
 	}
@@ -83,10 +96,22 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 			err = &wireError{code: stateUnknownDatabase, msg: pe.Message, hint: routeHint}
 		}
 		p.fail(conn, err, "login")
+		return nil
+	}
+	return &loginResult{params: params, role: role, sess: sess,
+		log: p.log.With(logkey.DB, sess.DatabaseID, logkey.Role, role, logkey.Method, sess.Method)}
+}
+
+// session runs one client session from its StartupMessage to its end.
+func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) {
+	l := p.login(conn, m, start, hostName)
+	if l == nil {
 		return
 	}
+	sess, role, params, log := l.sess, l.role, l.params, l.log
 	defer sess.Lease.Release()
-	log := p.log.With(logkey.DB, sess.DatabaseID, logkey.Role, role, logkey.Method, sess.Method)
+	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
+	defer cancel()
 	if !p.takeSlot(sess.DatabaseID) {
 		p.fail(conn, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", sess.DatabaseID, p.cfg.MaxConnsPerDB)}, "login")
 		return
@@ -108,7 +133,8 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	defer backend.Close()
 	_ = backend.SetDeadline(start.Add(p.cfg.StartupTimeout))
 	sm := &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: backendParams(params, role, sess.Settings)}
-	if b, err = sm.Encode(nil); err == nil {
+	b, err := sm.Encode(nil)
+	if err == nil {
 		_, err = backend.Write(b)
 	}
 	if err != nil {
@@ -137,65 +163,87 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 
 var errClientGone = errors.New("client went away")
 
-// relayStartup forwards the backend's answer to the startup message
-// (AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery) to
-// the client, replacing the secret in BackendKeyData with one of the
-// proxy's own (the process id stays the backend's). ok is false when the
-// backend answered with an ErrorResponse instead.
-func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.Endpoint) (key cancelKey, ok bool, err error) {
-	out := make([]byte, 0, 1024)
+// startupAnswer is a backend's answer to a startup message.
+type startupAnswer struct {
+	msgs    []byte // as sent, BackendKeyData left out, through ReadyForQuery
+	key     *pgproto3.BackendKeyData
+	refusal []byte // the backend's ErrorResponse instead, when it refused
+}
+
+// readStartupAnswer reads the backend's answer to a startup message
+// (AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery,
+// or an ErrorResponse). The backend is trusted to ask for no password.
+func readStartupAnswer(br *bufio.Reader) (a startupAnswer, err error) {
+	a.msgs = make([]byte, 0, 1024)
 	var hdr [5]byte
-	var registered *cancelKey // removed again unless the session starts
-	defer func() {
-		if registered != nil && !ok {
-			p.cancels.remove(*registered)
-		}
-	}()
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return cancelKey{}, false, err
+			return a, err
 		}
 		n := int(binary.BigEndian.Uint32(hdr[1:]))
 		if n < 4 || n > 1<<20 {
-			return cancelKey{}, false, fmt.Errorf("backend message %q of length %d", hdr[0], n)
+			return a, fmt.Errorf("backend message %q of length %d", hdr[0], n)
 		}
 		body := make([]byte, n-4)
 		if _, err := io.ReadFull(br, body); err != nil {
-			return cancelKey{}, false, err
+			return a, err
 		}
 		switch hdr[0] {
 		case 'R':
 			if len(body) < 4 || binary.BigEndian.Uint32(body) != 0 {
-				return cancelKey{}, false, fmt.Errorf("backend asked for authentication (trust expected)")
+				return a, fmt.Errorf("backend asked for authentication (trust expected)")
 			}
 		case 'K':
-			if registered != nil {
-				return cancelKey{}, false, fmt.Errorf("backend sent BackendKeyData twice")
+			if a.key != nil {
+				return a, fmt.Errorf("backend sent BackendKeyData twice")
 			}
-			var bk pgproto3.BackendKeyData
-			if err := bk.Decode(body); err != nil {
-				return cancelKey{}, false, err
-			}
-			key = p.cancels.add(cancelTarget{ep: ep, pid: bk.ProcessID, secret: bk.SecretKey})
-			k := key
-			registered = &k
-			if out, err = (&pgproto3.BackendKeyData{ProcessID: key.pid, SecretKey: key.secretBytes()}).Encode(out); err != nil {
-				return cancelKey{}, false, err
+			a.key = &pgproto3.BackendKeyData{}
+			if err := a.key.Decode(body); err != nil {
+				return a, err
 			}
 			continue
+		case 'E':
+			a.refusal = append(hdr[:], body...)
+			return a, nil
 		}
-		out = append(out, hdr[:]...)
-		out = append(out, body...)
-		if hdr[0] == 'E' || hdr[0] == 'Z' {
-			if _, err := client.Write(out); err != nil {
-				return cancelKey{}, false, errClientGone
-			}
-			if hdr[0] == 'E' {
-				return cancelKey{}, false, nil
-			}
-			return key, true, nil
+		a.msgs = append(a.msgs, hdr[:]...)
+		a.msgs = append(a.msgs, body...)
+		if hdr[0] == 'Z' {
+			return a, nil
 		}
 	}
+}
+
+// relayStartup forwards the backend's answer to the startup message to
+// the client, replacing the secret in BackendKeyData with one of the
+// proxy's own (the process id stays the backend's). ok is false when the
+// backend answered with an ErrorResponse instead (relayed as it is).
+func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.Endpoint) (key cancelKey, ok bool, err error) {
+	a, err := readStartupAnswer(br)
+	if err != nil {
+		return cancelKey{}, false, err
+	}
+	if a.refusal != nil {
+		if _, err := client.Write(a.refusal); err != nil {
+			return cancelKey{}, false, errClientGone
+		}
+		return cancelKey{}, false, nil
+	}
+	out := a.msgs[: len(a.msgs)-6 : len(a.msgs)-6] // ReadyForQuery is 6 bytes
+	rfq := a.msgs[len(a.msgs)-6:]
+	if a.key != nil {
+		key = p.cancels.add(cancelTarget{ep: ep, pid: a.key.ProcessID, secret: a.key.SecretKey})
+		if out, err = (&pgproto3.BackendKeyData{ProcessID: key.pid, SecretKey: key.secretBytes()}).Encode(out); err != nil {
+			p.cancels.remove(key)
+			return cancelKey{}, false, err
+		}
+	}
+	out = append(out, rfq...)
+	if _, err := client.Write(out); err != nil {
+		p.cancels.remove(key)
+		return cancelKey{}, false, errClientGone
+	}
+	return key, true, nil
 }
 
 // clientGoneGrace is how long a backend gets to end by itself after its

@@ -102,7 +102,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	place := local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.base, Archive: archiving,
-		Platform: platformObjects(),
+		Platform: platformObjects(), MaxConnections: s.cfg.InstanceMaxConnections(),
 	})
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
@@ -123,7 +123,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	// control owns the placement driver from here: its Open opens the
 	// driver with the databases the catalog keeps, its Close closes it.
 	s.svc = control.New(control.Config{
-		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
+		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(), PooledPort: s.cfg.PGPoolPort(),
 		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
 		FrontDoorTLS: tlsCfg != nil,
 	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base,
@@ -134,7 +134,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	wire := s.svc.Wire
-	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: wire, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.base})
+	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: wire, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.base,
+		PoolAddr: s.cfg.PGPoolAddr, PoolIdleTimeout: s.cfg.PGPoolIdleTimeout, Placement: place})
 	if err := s.pg.Open(ctx); err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.FS9Addr, s.FS9Addr())
+	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.PGPoolAddr, s.pg.PoolAddr(), logkey.FS9Addr, s.FS9Addr())
 	return nil
 }
 
@@ -186,6 +187,9 @@ func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
 
 // PGAddr is the address the PostgreSQL front door listens on.
 func (s *Server) PGAddr() string { return s.pg.Addr() }
+
+// PGPoolAddr is the address of the pooled PostgreSQL endpoint ("" when off).
+func (s *Server) PGPoolAddr() string { return s.pg.PoolAddr() }
 
 // Wait blocks until ctx ends or the HTTP server fails.
 func (s *Server) Wait(ctx context.Context) error {
@@ -259,5 +263,6 @@ func platformObjects() *platformsql.Set {
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
 		platformsql.Part{Name: "cron", SQL: scheduler.PlatformSQL},
+		platformsql.Part{Name: "pgcompat", SQL: pgproxy.PlatformSQL},
 	)
 }

@@ -21,6 +21,7 @@ func TestServer_CloseRightAfterOpen(t *testing.T) {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.PGAddr = "127.0.0.1:0"
 	cfg.FS9Addr = "127.0.0.1:0"
+	cfg.PGPoolAddr = "127.0.0.1:0"
 	cfg.WarmPool, cfg.SparePool = 0, 0
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -43,7 +45,11 @@ type Config struct {
 	SparePool int
 	// MaxConns bounds each per-role connection pool into an instance.
 	MaxConns int32
-	Logger   *slog.Logger
+	// MaxConnections, when set, is every instance's max_connections
+	// (given at start, so it follows the front door's limit without a
+	// new golden directory; the recipe's 50 otherwise).
+	MaxConnections int
+	Logger         *slog.Logger
 	// Archive, when set, archives every instance's WAL and enables base
 	// backups and point-in-time restores.
 	Archive *backup.Archiving
@@ -100,6 +106,17 @@ func New(cfg Config) *Driver {
 	if cfg.Archive != nil {
 		d.arch = &archiver{a: cfg.Archive, lay: d.lay, runAs: cfg.RunAs, bin: cfg.Bin, log: d.log, backupLog: cfg.Logger.With(logkey.Component, "backup"), sup: d.sup, gold: d.gold}
 		d.sup.settings, d.sup.beforeStop = d.arch.settings, d.arch.switchWAL
+	}
+	if n := cfg.MaxConnections; n > 0 {
+		base := d.sup.settings
+		d.sup.settings = func(id string) map[string]string {
+			m := maps.Clone(base(id))
+			if m == nil {
+				m = map[string]string{}
+			}
+			m["max_connections"] = strconv.Itoa(n)
+			return m
+		}
 	}
 	d.pool = newPools(cfg, d.lay, d.log, d.provisionReady, d.discard)
 	d.pool.recipe = d.gold.recipe

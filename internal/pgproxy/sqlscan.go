@@ -1,0 +1,208 @@
+package pgproxy
+
+import "strings"
+
+// sqlEffect is what a statement leaves on its backend beyond its
+// transaction, as far as the pooled endpoint must know (docs/POOLER.md).
+type sqlEffect struct {
+	// session names the first command that leaves session state (a SET,
+	// LISTEN, session advisory lock, temporary table, ...): the client is
+	// pinned to its backend from then on. Empty: none.
+	session string
+	// deallocAll: DEALLOCATE ALL or DISCARD ALL drops every prepared
+	// statement of the session.
+	deallocAll bool
+	// dealloc: some prepared statements may be gone (DEALLOCATE name),
+	// named in deallocated.
+	dealloc     bool
+	deallocated []string
+}
+
+// sessionFuncs are functions whose effect outlives the transaction. The
+// transaction-level advisory locks (pg_advisory_xact_lock...) are not
+// among them.
+var sessionFuncs = []string{"pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
+	"pg_try_advisory_lock_shared", "set_config", "dblink_connect"}
+
+// scanSQL reads the commands of a query string lexically (no parse): the
+// first words of each command, and the session-level functions named
+// anywhere. It errs on the safe side: a word in a string literal, a
+// quoted identifier or a comment is not a word, but a function named in
+// a branch that never runs still pins.
+func scanSQL(sql string) sqlEffect {
+	var e sqlEffect
+	var words []string // the first words of the current command, lowercased
+	hold := false      // the word HOLD in the current command (DECLARE ... WITH HOLD)
+	endCommand := func() {
+		if len(words) > 0 {
+			e.command(words, hold)
+		}
+		words, hold = words[:0], false
+	}
+	for i := 0; i < len(sql); {
+		c := sql[i]
+		switch {
+		case c == ';':
+			endCommand()
+			i++
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			depth := 0
+			for i < len(sql) {
+				if sql[i] == '/' && i+1 < len(sql) && sql[i+1] == '*' {
+					depth++
+					i += 2
+				} else if sql[i] == '*' && i+1 < len(sql) && sql[i+1] == '/' {
+					depth--
+					i += 2
+					if depth == 0 {
+						break
+					}
+				} else {
+					i++
+				}
+			}
+		case c == '\'':
+			escapes := i > 0 && (sql[i-1] == 'e' || sql[i-1] == 'E')
+			i++
+			for i < len(sql) {
+				if escapes && sql[i] == '\\' {
+					i += 2
+					continue
+				}
+				if sql[i] == '\'' {
+					if i+1 < len(sql) && sql[i+1] == '\'' {
+						i += 2
+						continue
+					}
+					break
+				}
+				i++
+			}
+			i++
+		case c == '"':
+			i++
+			for i < len(sql) {
+				if sql[i] == '"' {
+					if i+1 < len(sql) && sql[i+1] == '"' {
+						i += 2
+						continue
+					}
+					break
+				}
+				i++
+			}
+			i++
+		case c == '$':
+			// A dollar quote $tag$...$tag$ ($1 is a parameter).
+			j := i + 1
+			for j < len(sql) && sql[j] != '$' && isIdentChar(sql[j]) && !(j == i+1 && sql[j] >= '0' && sql[j] <= '9') {
+				j++
+			}
+			if j < len(sql) && sql[j] == '$' && !(j > i+1 && sql[i+1] >= '0' && sql[i+1] <= '9') {
+				tag := sql[i : j+1]
+				end := strings.Index(sql[j+1:], tag)
+				if end < 0 {
+					return e
+				}
+				i = j + 1 + end + len(tag)
+			} else {
+				i = j
+			}
+		case isIdentStart(c):
+			j := i
+			for j < len(sql) && isIdentChar(sql[j]) {
+				j++
+			}
+			w := sql[i:j]
+			if len(words) < 4 {
+				words = append(words, strings.ToLower(w))
+			}
+			if strings.EqualFold(w, "hold") {
+				hold = true
+			}
+			if e.session == "" {
+				for _, f := range sessionFuncs {
+					if strings.EqualFold(w, f) {
+						e.session = strings.ToLower(f) + "()"
+					}
+				}
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	endCommand()
+	return e
+}
+
+// command looks at the first words of one command.
+func (e *sqlEffect) command(w []string, hold bool) {
+	at := func(i int) string {
+		if i < len(w) {
+			return w[i]
+		}
+		return ""
+	}
+	pin := ""
+	switch at(0) {
+	case "set":
+		switch at(1) {
+		case "local", "transaction", "constraints":
+		default:
+			pin = "SET"
+		}
+	case "reset":
+		pin = "RESET"
+	case "listen":
+		pin = "LISTEN"
+	case "load":
+		pin = "LOAD"
+	case "prepare":
+		if at(1) != "transaction" {
+			pin = "PREPARE"
+		}
+	case "declare":
+		if hold {
+			pin = "DECLARE ... WITH HOLD"
+		}
+	case "create":
+		i := 1
+		if at(i) == "global" || at(i) == "local" {
+			i++
+		}
+		if at(i) == "temp" || at(i) == "temporary" {
+			pin = "CREATE TEMPORARY"
+		}
+	case "discard":
+		if at(1) == "all" {
+			e.deallocAll = true
+		}
+	case "deallocate":
+		name := at(1)
+		if name == "prepare" {
+			name = at(2)
+		}
+		if name == "all" {
+			e.deallocAll = true
+		} else {
+			e.dealloc = true
+			if name != "" {
+				e.deallocated = append(e.deallocated, name)
+			}
+		}
+	}
+	if e.session == "" {
+		e.session = pin
+	}
+}
+
+func isIdentStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80
+}
+
+func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' }
