@@ -73,7 +73,8 @@ func deniedRunAs(role string) string {
 		return "must be 1-55 letters, digits or '_', not starting with a digit"
 	case ReservedRole(role):
 		return "is reserved by the platform"
-	case role == placement.ReadOnlyRole:
+	case role == placement.ReadOnlyRole, role == "postgres":
+		// postgres is the platform's NOLOGIN compatibility role (pgcompat).
 		return "is reserved by the platform"
 	}
 	return ""
