@@ -164,6 +164,7 @@ func (r *archiver) backupDue(ctx context.Context, sched *backup.Schedule) {
 		_, err := r.a.Take(ctx, r.bin, r.runAs, backup.Source{ID: in.id, SocketDir: in.cl.SocketDir, Postmaster: pm}, r.log)
 		r.sup.release(in)
 		sched.Took(in.id, start)
+		r.sup.events.backedUp(time.Since(start), err)
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("scheduled base backup", "component", "instance", "db", in.id, "err", err)
 		}
