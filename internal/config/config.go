@@ -51,6 +51,16 @@ type Server struct {
 	// AllowPrivateJWKS lets auth-configs name a jwks_url on a loopback or
 	// private address (self-hosted identity providers).
 	AllowPrivateJWKS bool
+	// MetricsPerDatabase adds /metrics series labelled by database id
+	// (one set per database: off by default for cardinality).
+	MetricsPerDatabase bool
+	// ObserveInterval is how often the observability collector reads the
+	// running instances (default one minute; figures stay per wall-clock
+	// minute whatever it is). Hidden: tests and benchmarks shorten it.
+	ObserveInterval time.Duration
+	// ObserveOff turns the collector off (hidden: the overhead benchmark
+	// compares with it).
+	ObserveOff bool
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -106,6 +116,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_IDLE_TIMEOUT: %w", err)
 		}
 		c.IdleTimeout = d
+	}
+	if v := getenv("DB9_METRICS_PER_DATABASE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_METRICS_PER_DATABASE: %q is not true or false", v)
+		}
+		c.MetricsPerDatabase = b
 	}
 	if v := getenv("DB9_ALLOW_PRIVATE_JWKS"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -193,6 +210,9 @@ func (c *Server) Validate() error {
 	}
 	if c.BranchStageWALMB < 0 {
 		return fmt.Errorf("--branch-stage-wal-mb must not be negative")
+	}
+	if c.ObserveInterval < 0 || (c.ObserveInterval > 0 && c.ObserveInterval < 100*time.Millisecond) {
+		return fmt.Errorf("--observe-interval must be at least 100ms")
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout must not be negative")

@@ -32,6 +32,8 @@ type Config struct {
 	// OIDC verifies the id_token of POST /customer/claim; nil when no
 	// issuer is configured (claim answers 501).
 	OIDC *oidc.Verifier
+	// Requests is told of every SQL-over-HTTP call (observability); nil: none.
+	Requests RequestObserver
 }
 
 // Service implements the use cases.

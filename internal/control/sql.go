@@ -26,12 +26,24 @@ func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req 
 	if p.Scope.access(row.ID) == AccessRO {
 		role = placement.ReadOnlyRole
 	}
+	if o := s.cfg.Requests; o != nil {
+		end := o.Begin(row.ID)
+		res, err := s.runSQL(ctx, row.ID, role, req)
+		end(err)
+		return res, err
+	}
+	return s.runSQL(ctx, row.ID, role, req)
+}
+
+// runSQL runs a request, again on a fresh connection when it failed
+// before reaching the database.
+func (s *Service) runSQL(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := s.runSQLOnce(ctx, row.ID, role, req)
+		res, err := s.runSQLOnce(ctx, id, role, req)
 		if err == nil || attempt >= len(retryDelays) || !retryable(err) || ctx.Err() != nil {
 			return res, err
 		}
-		s.log.Info("retrying SQL on a fresh connection", "component", "control", "db", row.ID, "err", err)
+		s.log.Info("retrying SQL on a fresh connection", "component", "control", "db", id, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, err

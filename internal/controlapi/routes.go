@@ -12,8 +12,9 @@ import (
 // API is the /customer HTTP surface.
 type API struct {
 	svc *control.Service
-	pg  *control.PGAccess  // PostgreSQL access; nil: its routes answer 501
-	dp  *control.DataPlane // browser data plane; nil: its routes answer 501
+	pg  *control.PGAccess      // PostgreSQL access; nil: its routes answer 501
+	dp  *control.DataPlane     // browser data plane; nil: its routes answer 501
+	obs *control.Observability // nil: observability answers 501
 	a   web.Adapter
 }
 
@@ -44,6 +45,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /customer/databases/{database_id}/credentials", authed(api.credentials))
 	mux.Handle("POST /customer/databases/{database_id}/branch", authed(api.branchDatabase))
 	mux.Handle("POST /customer/databases/{database_id}/sql", authed(api.sql))
+	mux.Handle("GET /customer/databases/{database_id}/observability", authed(api.observability))
 	// schema, dump, users, migrations
 	mux.Handle("GET /customer/databases/{database_id}/schema", authed(api.schema))
 	mux.Handle("POST /customer/databases/{database_id}/dump", authed(api.dump))

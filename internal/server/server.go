@@ -21,6 +21,7 @@ import (
 	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/jwtverify"
+	"github.com/db9/db9/internal/observe"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
@@ -41,6 +42,11 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	metrics *observe.Metrics // observe.go
+	reqs    *observe.Requests
+	col     *observe.Collector
+	colOpen bool
 
 	fs9     *wsserver.Server // fs9.go
 	fs9http *http.Server
@@ -79,6 +85,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.newMetrics()
 	s.cat = catalog.New(catalog.Config{URL: s.cfg.CatalogURL, DataDir: s.cfg.DataDir, Bin: bin, RunAs: runAs, Logger: s.log})
 	if err := s.cat.Open(ctx); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
@@ -90,8 +97,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.inst = local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
-		Platform: platformObjects(),
+		Platform: platformObjects(), Events: s.instanceEvents(),
 	})
+	s.watch()
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
 		verifier = oidc.New(oidc.Config{Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience, JWKSURL: s.cfg.OIDCJWKSURL})
@@ -99,6 +107,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.svc = control.New(control.Config{
 		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
 		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
+		Requests: s.reqs,
 	}, s.cat, s.inst, sealer, s.log)
 	if err := s.svc.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
@@ -113,21 +122,24 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	pga := control.NewPGAccess(s.svc, signer, true)
-	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log})
+	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log, Events: s.metrics})
 	if err := s.pg.Open(); err != nil {
 		return err
 	}
+	s.openCollector()
 
 	s.dp = control.NewDataPlane(s.cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}), s.svc.GetDatabase, s.log)
 	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
-	data := dataplane.New(dataplane.Config{Keys: s.dp, Placement: s.inst, Logger: s.log})
+	data := dataplane.New(dataplane.Config{Keys: s.dp, Placement: s.inst, Logger: s.log, Requests: s.reqs})
 	s.svc.OnDatabaseDeleted(data.Forget)
 
 	mux := http.NewServeMux()
 	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
 		return err
 	}
-	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).Register(mux)
+	obs := control.NewObservability(s.svc.GetDatabase, s.cat, s.col)
+	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).WithObservability(obs).Register(mux)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, pga.JWKS())
@@ -145,7 +157,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.fs9HTTPURL(pga, s.ln)
 	s.http = &http.Server{
-		Handler:           web.Middleware(mux, s.log),
+		Handler:           s.metrics.HTTP(mux, web.Middleware(mux, s.log)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -189,6 +201,10 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.pg != nil {
 		_ = s.pg.Close()
 		s.pg = nil
+	}
+	if s.colOpen { // a last reading of every running instance
+		s.col.Close(ctx)
+		s.colOpen = false
 	}
 	if s.svc != nil {
 		s.svc.Close() // branches still cloning resume at the next start

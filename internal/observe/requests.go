@@ -1,0 +1,143 @@
+package observe
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Requests is db9's own record of the SQL-over-HTTP and data API requests
+// it serves, per database and wall-clock minute: how many, how many
+// failed, their latency distribution (for the p99), and how many run at
+// once. The front door relays bytes and sees no statements; its figures
+// come from pg_stat_statements (Collector).
+type Requests struct {
+	m   *Metrics // may be nil
+	now func() time.Time
+
+	mu  sync.Mutex
+	dbs map[string]*reqDB
+}
+
+type reqDB struct {
+	inflight int
+	minutes  map[time.Time]*ReqMinute
+}
+
+// ReqMinute is one database's requests in one minute.
+type ReqMinute struct {
+	Count, Errors int64
+	// Peak is the most requests that ran at once.
+	Peak    int
+	buckets [histBuckets]int64
+}
+
+// The latency histogram: bucket i holds latencies up to histBase *
+// histGrowth^i ms, 0.05 ms to about 12 minutes, each bucket 30 % wider
+// than the previous (so a p99 read from it is at most 30 % high).
+const (
+	histBuckets = 64
+	histBase    = 0.05
+	histGrowth  = 1.3
+)
+
+func bucketOf(ms float64) int {
+	if ms <= histBase {
+		return 0
+	}
+	return min(int(math.Ceil(math.Log(ms/histBase)/math.Log(histGrowth))), histBuckets-1)
+}
+
+func bucketUpper(i int) float64 { return histBase * math.Pow(histGrowth, float64(i)) }
+
+// P99 is the upper edge of the histogram bucket that holds the 99th
+// percentile (0 without requests).
+func (m *ReqMinute) P99() float64 {
+	if m.Count == 0 {
+		return 0
+	}
+	need := int64(math.Ceil(0.99 * float64(m.Count)))
+	var seen int64
+	for i, n := range m.buckets {
+		if seen += n; seen >= need {
+			return bucketUpper(i)
+		}
+	}
+	return bucketUpper(histBuckets - 1)
+}
+
+// NewRequests returns an empty record; m (optional) also gets the
+// per-database request counter when it has one.
+func NewRequests(m *Metrics) *Requests {
+	return &Requests{m: m, now: time.Now, dbs: map[string]*reqDB{}}
+}
+
+// Begin records the start of a request on database db; the returned
+// function records its end (failed when err is not nil). It implements
+// control.RequestObserver.
+func (r *Requests) Begin(db string) func(err error) {
+	start := r.now()
+	r.mu.Lock()
+	d := r.dbs[db]
+	if d == nil {
+		d = &reqDB{minutes: map[time.Time]*ReqMinute{}}
+		r.dbs[db] = d
+	}
+	d.inflight++
+	m := d.minute(start.Truncate(time.Minute))
+	m.Peak = max(m.Peak, d.inflight)
+	r.mu.Unlock()
+	return func(err error) {
+		end := r.now()
+		ms := float64(end.Sub(start)) / float64(time.Millisecond)
+		r.mu.Lock()
+		d.inflight--
+		m := d.minute(end.Truncate(time.Minute))
+		m.Count++
+		if err != nil {
+			m.Errors++
+		}
+		m.buckets[bucketOf(ms)]++
+		r.mu.Unlock()
+		r.m.dbRequest(db, err != nil)
+	}
+}
+
+func (d *reqDB) minute(t time.Time) *ReqMinute {
+	m := d.minutes[t]
+	if m == nil {
+		m = &ReqMinute{}
+		d.minutes[t] = m
+	}
+	return m
+}
+
+// Inflight is how many requests on db run now.
+func (r *Requests) Inflight(db string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d := r.dbs[db]; d != nil {
+		return d.inflight
+	}
+	return 0
+}
+
+// Take returns db's minutes recorded so far and forgets them (the
+// collector stores them); the current minute starts afresh.
+func (r *Requests) Take(db string) map[time.Time]ReqMinute {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.dbs[db]
+	if d == nil || len(d.minutes) == 0 {
+		return nil
+	}
+	out := make(map[time.Time]ReqMinute, len(d.minutes))
+	for t, m := range d.minutes {
+		out[t] = *m
+	}
+	clear(d.minutes)
+	if d.inflight == 0 {
+		delete(r.dbs, db)
+	}
+	return out
+}
