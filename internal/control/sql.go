@@ -29,11 +29,19 @@ func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req 
 	if o := s.cfg.Requests; o != nil {
 		end := o.Begin(row.ID)
 		res, err := s.runSQL(ctx, row.ID, role, req)
-		end(err)
+		if err == nil && res != nil && res.Error != nil {
+			end(errSQLFailed)
+		} else {
+			end(err)
+		}
 		return res, err
 	}
 	return s.runSQL(ctx, row.ID, role, req)
 }
+
+// errSQLFailed tells the request observer that a call's SQL failed (the
+// call itself answers 200 with the error in its result).
+var errSQLFailed = errors.New("sql failed")
 
 // runSQL runs a request, again on a fresh connection when it failed
 // before reaching the database.

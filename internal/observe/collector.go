@@ -190,14 +190,14 @@ func (c *Collector) collect(ctx context.Context, l placement.Lease) error {
 	}
 	m.Connections = conns
 	if r, ok := reqs[minute]; ok {
-		m.Errors, m.P99MS, m.Connections = r.Errors, max(m.P99MS, r.P99()), max(m.Connections, r.Peak)
+		m.Errors, m.Connections = r.Errors, max(m.Connections, r.Peak)
 		delete(reqs, minute)
 	}
 	if err := c.cfg.Store.AddObsMinute(ctx, id, m, d.queries); err != nil {
 		return fmt.Errorf("store figures: %w", err)
 	}
 	for t, r := range reqs { // earlier minutes' requests (a collection was late)
-		if err := c.cfg.Store.AddObsMinute(ctx, id, catalog.ObsMinute{Minute: t, Errors: r.Errors, P99MS: r.P99(), Connections: r.Peak}, nil); err != nil {
+		if err := c.cfg.Store.AddObsMinute(ctx, id, catalog.ObsMinute{Minute: t, Errors: r.Errors, Connections: r.Peak}, nil); err != nil {
 			return fmt.Errorf("store figures: %w", err)
 		}
 	}

@@ -1,16 +1,17 @@
 package observe
 
 import (
-	"math"
 	"sync"
 	"time"
 )
 
 // Requests is db9's own record of the SQL-over-HTTP and data API requests
 // it serves, per database and wall-clock minute: how many, how many
-// failed, their latency distribution (for the p99), and how many run at
-// once. The front door relays bytes and sees no statements; its figures
-// come from pg_stat_statements (Collector).
+// failed, and how many ran at once. Statement counts and latencies of
+// every path come from pg_stat_statements instead (Collector): the front
+// door relays bytes and sees no statements, and an HTTP request's time
+// includes what is not the statement's (a wake, the network); that time
+// is in /metrics as db9_http_request_duration_seconds.
 type Requests struct {
 	m   *Metrics // may be nil
 	now func() time.Time
@@ -28,42 +29,7 @@ type reqDB struct {
 type ReqMinute struct {
 	Count, Errors int64
 	// Peak is the most requests that ran at once.
-	Peak    int
-	buckets [histBuckets]int64
-}
-
-// The latency histogram: bucket i holds latencies up to histBase *
-// histGrowth^i ms, 0.05 ms to about 12 minutes, each bucket 30 % wider
-// than the previous (so a p99 read from it is at most 30 % high).
-const (
-	histBuckets = 64
-	histBase    = 0.05
-	histGrowth  = 1.3
-)
-
-func bucketOf(ms float64) int {
-	if ms <= histBase {
-		return 0
-	}
-	return min(int(math.Ceil(math.Log(ms/histBase)/math.Log(histGrowth))), histBuckets-1)
-}
-
-func bucketUpper(i int) float64 { return histBase * math.Pow(histGrowth, float64(i)) }
-
-// P99 is the upper edge of the histogram bucket that holds the 99th
-// percentile (0 without requests).
-func (m *ReqMinute) P99() float64 {
-	if m.Count == 0 {
-		return 0
-	}
-	need := int64(math.Ceil(0.99 * float64(m.Count)))
-	var seen int64
-	for i, n := range m.buckets {
-		if seen += n; seen >= need {
-			return bucketUpper(i)
-		}
-	}
-	return bucketUpper(histBuckets - 1)
+	Peak int
 }
 
 // NewRequests returns an empty record; m (optional) also gets the
@@ -89,7 +55,6 @@ func (r *Requests) Begin(db string) func(err error) {
 	r.mu.Unlock()
 	return func(err error) {
 		end := r.now()
-		ms := float64(end.Sub(start)) / float64(time.Millisecond)
 		r.mu.Lock()
 		d.inflight--
 		m := d.minute(end.Truncate(time.Minute))
@@ -97,7 +62,6 @@ func (r *Requests) Begin(db string) func(err error) {
 		if err != nil {
 			m.Errors++
 		}
-		m.buckets[bucketOf(ms)]++
 		r.mu.Unlock()
 		r.m.dbRequest(db, err != nil)
 	}
