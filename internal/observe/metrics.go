@@ -74,6 +74,25 @@ func NewMetrics(reg *prometheus.Registry, perDatabase bool) *Metrics {
 		}
 		return 0
 	}))
+	// Known label values exist from the start (at zero), so a dashboard
+	// sees every series before its first event.
+	for _, d := range []string{"client_to_db", "db_to_client"} {
+		m.proxyBytes.WithLabelValues(d)
+	}
+	for _, k := range []string{"cold", "other"} {
+		m.instanceStarts.WithLabelValues(k)
+	}
+	for _, r := range []string{"idle", "requested", "shutdown"} {
+		m.instanceStops.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.branchDuration.WithLabelValues(r)
+		m.backupDuration.WithLabelValues(r)
+		m.collections.WithLabelValues(r)
+	}
+	for _, s := range []string{"succeeded", "failed", "timed_out"} {
+		m.FunctionRuns.WithLabelValues(s)
+	}
 	if perDatabase {
 		m.dbSessions = f.gaugeVec("db9_database_proxy_sessions", "Front-door sessions open now, per database.", "db")
 		m.dbRequests = f.counterVec("db9_database_http_requests_total", "SQL-over-HTTP and data API requests, per database and result.", "db", "result")
