@@ -23,10 +23,11 @@ import (
 //     60 times the production rate of once a minute, so an upper bound)
 //     and one with collection off (--observe-off), rounds alternating
 //     ABBA so drift hits both sides;
+//
 //   - the time of a /metrics scrape of a server holding -dbs databases
 //     (stopped for idleness, as most are on a busy server).
 //
-//	go run ./bench/db9bench observe [-T 10s] [-rounds 2] [-c 4] [-s 10] [-interval 1s] [-dbs 1000] [-scrapes 50]
+//     go run ./bench/db9bench observe [-T 10s] [-rounds 2] [-c 4] [-s 10] [-interval 1s] [-dbs 1000] [-scrapes 50]
 func benchObserve(args []string) error {
 	fs := flag.NewFlagSet("observe", flag.ExitOnError)
 	dur := fs.Duration("T", 10*time.Second, "pgbench -T per side and round")
