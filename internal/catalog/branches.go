@@ -57,10 +57,20 @@ func (c *Catalog) InsertBranch(ctx context.Context, d DatabaseRow, limit, maxClo
 // FinishClone moves a CLONING row to ACTIVE, or to CREATE_FAILED with a
 // reason. It reports false when the row is no longer CLONING (deleted
 // meanwhile).
+//
+// A branch made ACTIVE gets its parent's functions, schedules and secrets
+// in the same transaction, so a crash cannot leave it without them.
 func (c *Catalog) FinishClone(ctx context.Context, id string, state platform.DatabaseState, reason string) (bool, error) {
-	tag, err := c.pool.Exec(ctx, `UPDATE databases SET state = $2, state_reason = $3 WHERE id = $1 AND state = 'CLONING'`, id, string(state), reason)
-	if err != nil {
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
+	var ok bool
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE databases SET state = $2, state_reason = $3 WHERE id = $1 AND state = 'CLONING'`, id, string(state), reason)
+		if err != nil {
+			return err
+		}
+		if ok = tag.RowsAffected() == 1; ok && state == platform.StateActive {
+			return copyFunctions(ctx, tx, id)
+		}
+		return nil
+	})
+	return ok, err
 }

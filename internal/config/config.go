@@ -61,6 +61,18 @@ type Server struct {
 	// ObserveOff turns the collector off (hidden: the overhead benchmark
 	// compares with it).
 	ObserveOff bool
+	// UnsafeFetchTrust lets functions fetch one loopback HTTPS origin
+	// served by a test, trusting its CA. Not a flag and not documented:
+	// only DB9_UNSAFE_FETCH_TRUST_ORIGIN and _CA set it, for tests.
+	UnsafeFetchTrust FetchTrust
+}
+
+// FetchTrust is an HTTPS origin (https://<ip>:<port>) exempt from the
+// functions' address guard and the PEM file of the CA its certificate
+// chains to.
+type FetchTrust struct {
+	Origin string
+	CAFile string
 }
 
 // Defaults returns the embedded defaults of API.md "Operating the server".
@@ -103,6 +115,8 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_OIDC_JWKS_URL", &c.OIDCJWKSURL)
 	str("DB9_TLS_CERT", &c.TLSCert)
 	str("DB9_TLS_KEY", &c.TLSKey)
+	str("DB9_UNSAFE_FETCH_TRUST_ORIGIN", &c.UnsafeFetchTrust.Origin)
+	str("DB9_UNSAFE_FETCH_TRUST_CA", &c.UnsafeFetchTrust.CAFile)
 	if v := getenv("DB9_PITR_RETENTION"); v != "" {
 		d, err := ParseRetention(v)
 		if err != nil {

@@ -14,6 +14,7 @@ type API struct {
 	svc *control.Service
 	pg  *control.PGAccess      // PostgreSQL access; nil: its routes answer 501
 	dp  *control.DataPlane     // browser data plane; nil: its routes answer 501
+	fn  *control.Functions     // functions and secrets; nil: their routes answer 501
 	obs *control.Observability // nil: observability answers 501
 	a   web.Adapter
 }
@@ -70,6 +71,20 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /customer/databases/{database_id}/service-keys", authed(sk.create))
 	mux.Handle("GET /customer/databases/{database_id}/service-keys", authed(sk.list))
 	mux.Handle("DELETE /customer/databases/{database_id}/service-keys/{key_id}", authed(sk.revoke))
+	// functions, runs, logs, secrets
+	mux.Handle("POST /customer/databases/{database_id}/functions/bundles", authed(api.uploadBundle))
+	mux.Handle("POST /customer/databases/{database_id}/functions", authed(api.createFunction))
+	mux.Handle("GET /customer/databases/{database_id}/functions", authed(api.listFunctions))
+	mux.Handle("GET /customer/databases/{database_id}/functions/{function_id}", authed(api.getFunction))
+	mux.Handle("PUT /customer/databases/{database_id}/functions/{function_id}", authed(api.updateFunction))
+	mux.Handle("DELETE /customer/databases/{database_id}/functions/{function_id}", authed(api.deleteFunction))
+	mux.Handle("POST /customer/databases/{database_id}/functions/{function_id}/invoke", authed(api.invokeFunction))
+	mux.Handle("GET /customer/databases/{database_id}/functions/{function_id}/runs", authed(api.listRuns))
+	mux.Handle("GET /customer/databases/{database_id}/functions/{function_id}/runs/{run_id}", authed(api.getRun))
+	mux.Handle("GET /customer/databases/{database_id}/functions/{function_id}/runs/{run_id}/logs", authed(api.runLogs))
+	mux.Handle("GET /customer/databases/{database_id}/secrets", authed(api.listSecrets))
+	mux.Handle("PUT /customer/databases/{database_id}/secrets/{name}", authed(api.putSecret))
+	mux.Handle("DELETE /customer/databases/{database_id}/secrets/{name}", authed(api.deleteSecret))
 }
 
 // authedFunc is a handler that runs for an authenticated principal.

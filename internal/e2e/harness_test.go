@@ -38,6 +38,8 @@ func db9Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		// Function workers run as nobody and re-execute this binary.
+		_ = os.Chmod(dir, 0o755)
 		binPath = filepath.Join(dir, "db9")
 		out, err := exec.Command("go", "build", "-o", binPath, "github.com/db9/db9/cmd/db9").CombinedOutput()
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/dataapi"
+	"github.com/db9/db9/internal/postgres"
 )
 
 // snapshot is one reading of an instance's cumulative statistics.
@@ -43,12 +45,14 @@ const globalsSQL = `SELECT (SELECT sum(xact_commit) FROM pg_stat_database)::bigi
 	coalesce((SELECT stats_reset FROM extensions.pg_stat_statements_info)::text, '')`
 
 // statementsSQL reads the tenant's statements: top-level ones not run by
-// a platform role (the collector, password checks, the data API's setup
-// statement run as _db9_* roles).
+// the platform's plumbing roles (the superuser: the collector, password
+// checks; the data API's authenticator: its schema checks). Statements of
+// read-only API tokens (_db9_sys_readonly) and of functions (which run as
+// their run_as role) are the tenant's and count.
 const statementsSQL = `SELECT queryid::text, query, calls, total_exec_time, stddev_exec_time, rows
 	FROM extensions.pg_stat_statements(true)
 	WHERE toplevel AND queryid IS NOT NULL AND calls > 0
-	AND userid NOT IN (SELECT oid FROM pg_roles WHERE rolname LIKE '\_db9\_%')`
+	AND userid NOT IN (SELECT oid FROM pg_roles WHERE rolname IN ('` + postgres.Superuser + `', '` + dataapi.AuthenticatorRole + `'))`
 
 // fsSQL reads fs9's kept-up-to-date size counter (FS9.md).
 const fsSQL = `SELECT total_logical_bytes::bigint FROM extensions.fs9_storage_stats()`

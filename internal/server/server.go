@@ -20,6 +20,7 @@ import (
 	"github.com/db9/db9/internal/dataplane"
 	fs9schema "github.com/db9/db9/internal/fs9/schema"
 	"github.com/db9/db9/internal/fs9/wsserver"
+	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/observe"
 	"github.com/db9/db9/internal/oidc"
@@ -38,6 +39,8 @@ type Server struct {
 	inst *local.Driver
 	svc  *control.Service
 	dp   *control.DataPlane
+	fn   *control.Functions // functions.go
+	fnp  *worker.Pool
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
@@ -137,8 +140,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
 		return err
 	}
+	if err := s.openFunctions(ctx, sealer); err != nil {
+		return err
+	}
 	obs := control.NewObservability(s.svc.GetDatabase, s.cat, s.col)
-	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).WithObservability(obs).Register(mux)
+	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).WithFunctions(s.fn).WithObservability(obs).Register(mux)
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
@@ -202,7 +208,8 @@ func (s *Server) Close(ctx context.Context) error {
 		_ = s.pg.Close()
 		s.pg = nil
 	}
-	if s.colOpen { // a last reading of every running instance
+	s.closeFunctions(ctx)
+	if s.colOpen { // a last reading of every running instance, functions' runs included
 		s.col.Close(ctx)
 		s.colOpen = false
 	}

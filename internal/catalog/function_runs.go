@@ -1,0 +1,260 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrRunInProgress is returned by StartScheduledRun when a run of the
+// function is still queued or running: the tick is skipped.
+var ErrRunInProgress = errors.New("a run of the function is still in progress")
+
+// FunctionRun is one run of a function.
+type FunctionRun struct {
+	ID             string
+	FunctionID     string
+	DatabaseID     string
+	VersionID      string
+	Status         string
+	TriggerType    string
+	InputJSON      *string
+	ResultJSON     *string
+	Error          *string
+	DurationMS     *int64
+	IdempotencyKey string
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+}
+
+// RunLog is one line of a run's logs.
+type RunLog struct {
+	TS      time.Time
+	Level   string
+	Message string
+}
+
+const runColumns = `id, function_id, database_id, version_id, status, trigger_type, input_json, result_json, error, duration_ms,
+	coalesce(idempotency_key, ''), created_at, started_at, finished_at`
+
+func scanRun(row pgx.Row) (FunctionRun, error) {
+	var r FunctionRun
+	err := row.Scan(&r.ID, &r.FunctionID, &r.DatabaseID, &r.VersionID, &r.Status, &r.TriggerType, &r.InputJSON, &r.ResultJSON,
+		&r.Error, &r.DurationMS, &r.IdempotencyKey, &r.CreatedAt, &r.StartedAt, &r.FinishedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	return r, err
+}
+
+// IdempotencyWindow is how long an idempotency key names one run.
+const IdempotencyWindow = 24 * time.Hour
+
+// StartRun records r as running. With an idempotency key already used for
+// the function within IdempotencyWindow it records nothing and returns
+// that run with created false.
+func (c *Catalog) StartRun(ctx context.Context, r FunctionRun) (FunctionRun, bool, error) {
+	var out FunctionRun
+	created := false
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		var key *string
+		if r.IdempotencyKey != "" {
+			key = &r.IdempotencyKey
+			// A key older than the window names no run any more.
+			if _, err := tx.Exec(ctx, `UPDATE function_runs SET idempotency_key = NULL
+				WHERE function_id = $1 AND idempotency_key = $2 AND created_at < now() - make_interval(secs => $3)`,
+				r.FunctionID, r.IdempotencyKey, IdempotencyWindow.Seconds()); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = scanRun(tx.QueryRow(ctx, `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type,
+				input_json, idempotency_key, started_at)
+			VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, now())
+			ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			RETURNING `+runColumns, r.ID, r.FunctionID, r.DatabaseID, r.VersionID, r.TriggerType, r.InputJSON, key))
+		if err == nil {
+			created = true
+			return nil
+		}
+		if !errors.Is(err, ErrNotFound) || key == nil {
+			return err
+		}
+		out, err = scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM function_runs WHERE function_id = $1 AND idempotency_key = $2`,
+			r.FunctionID, r.IdempotencyKey))
+		return err
+	})
+	if err != nil {
+		return FunctionRun{}, false, fmt.Errorf("record run: %w", err)
+	}
+	return out, created, nil
+}
+
+// StartScheduledRun records r (a cron run) as running and moves the
+// function's next_run_at to next, unless a run of the function is still
+// queued or running (ErrRunInProgress; next_run_at moves all the same, as
+// the tick is skipped). ErrNotFound when the function is gone.
+func (c *Catalog) StartScheduledRun(ctx context.Context, r FunctionRun, next *time.Time) (FunctionRun, error) {
+	var out FunctionRun
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		// The function's row lock orders concurrent ticks of one function.
+		tag, err := tx.Exec(ctx, `UPDATE functions SET next_run_at = $2 WHERE id = $1`, r.FunctionID, next)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		var busy bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM function_runs WHERE function_id = $1 AND status IN ('queued', 'running'))`,
+			r.FunctionID).Scan(&busy); err != nil {
+			return err
+		}
+		if busy {
+			return ErrRunInProgress
+		}
+		out, err = scanRun(tx.QueryRow(ctx, `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type,
+				input_json, started_at)
+			VALUES ($1, $2, $3, $4, 'running', 'cron', $5, now()) RETURNING `+runColumns,
+			r.ID, r.FunctionID, r.DatabaseID, r.VersionID, r.InputJSON))
+		return err
+	})
+	if errors.Is(err, ErrRunInProgress) {
+		// The skip must still move next_run_at: commit that alone.
+		if _, uerr := c.pool.Exec(ctx, `UPDATE functions SET next_run_at = $2 WHERE id = $1`, r.FunctionID, next); uerr != nil {
+			return FunctionRun{}, fmt.Errorf("record skipped tick: %w", uerr)
+		}
+		return FunctionRun{}, ErrRunInProgress
+	}
+	if err != nil {
+		return FunctionRun{}, fmt.Errorf("record scheduled run: %w", err)
+	}
+	return out, nil
+}
+
+// FinishRun records how run id ended, with its logs.
+func (c *Catalog) FinishRun(ctx context.Context, id, status string, result, errText *string, duration time.Duration, logs []RunLog) (FunctionRun, error) {
+	var out FunctionRun
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanRun(tx.QueryRow(ctx, `UPDATE function_runs SET status = $2, result_json = $3, error = $4, duration_ms = $5,
+				finished_at = now()
+			WHERE id = $1 RETURNING `+runColumns, id, status, result, errText, duration.Milliseconds()))
+		if err != nil || len(logs) == 0 {
+			return err
+		}
+		ts, levels, msgs := make([]time.Time, len(logs)), make([]string, len(logs)), make([]string, len(logs))
+		for i, l := range logs {
+			ts[i], levels[i], msgs[i] = l.TS, l.Level, l.Message
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO function_run_logs (run_id, seq, ts, level, message)
+			SELECT $1, n, ts, level, message FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY AS l (ts, level, message, n)`,
+			id, ts, levels, msgs)
+		return err
+	})
+	if err != nil {
+		return FunctionRun{}, fmt.Errorf("record run outcome: %w", err)
+	}
+	return out, nil
+}
+
+// GetRun reads a run of a function.
+func (c *Catalog) GetRun(ctx context.Context, functionID, id string) (FunctionRun, error) {
+	return scanRun(c.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM function_runs WHERE function_id = $1 AND id = $2`, functionID, id))
+}
+
+// ListRuns lists a function's runs newest first, of one status when
+// status is not "".
+func (c *Catalog) ListRuns(ctx context.Context, functionID, status string, limit int) ([]FunctionRun, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+runColumns+` FROM function_runs WHERE function_id = $1 AND ($2 = '' OR status = $2)
+		ORDER BY created_at DESC, id LIMIT $3`, functionID, status, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FunctionRun, error) { return scanRun(r) })
+}
+
+// RunLogs reads a run's logs in order.
+func (c *Catalog) RunLogs(ctx context.Context, runID string) ([]RunLog, error) {
+	rows, err := c.pool.Query(ctx, `SELECT ts, level, message FROM function_run_logs WHERE run_id = $1 ORDER BY seq`, runID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunLog, error) {
+		var l RunLog
+		err := r.Scan(&l.TS, &l.Level, &l.Message)
+		return l, err
+	})
+}
+
+// FailUnfinishedRuns marks every queued or running run failed with
+// reason: at start, no run of a previous process can still be going.
+func (c *Catalog) FailUnfinishedRuns(ctx context.Context, reason string) (int64, error) {
+	tag, err := c.pool.Exec(ctx, `UPDATE function_runs SET status = 'failed', error = $1, finished_at = now(),
+			duration_ms = (extract(epoch FROM now() - coalesce(started_at, created_at)) * 1000)::bigint
+		WHERE status IN ('queued', 'running')`, reason)
+	return tag.RowsAffected(), err
+}
+
+// PruneRuns deletes the runs (and logs) older than age that are not
+// among the newest keep of their function, and forgets idempotency keys
+// older than IdempotencyWindow.
+func (c *Catalog) PruneRuns(ctx context.Context, age time.Duration, keep int) (int64, error) {
+	tag, err := c.pool.Exec(ctx, `DELETE FROM function_runs r USING (
+			SELECT id FROM (SELECT id, created_at, row_number() OVER (PARTITION BY function_id ORDER BY created_at DESC) AS n
+				FROM function_runs) x
+			WHERE x.n > $2 AND x.created_at < now() - make_interval(secs => $1)) old
+		WHERE r.id = old.id AND r.status NOT IN ('queued', 'running')`, age.Seconds(), keep)
+	if err != nil {
+		return 0, err
+	}
+	_, err = c.pool.Exec(ctx, `UPDATE function_runs SET idempotency_key = NULL
+		WHERE idempotency_key IS NOT NULL AND created_at < now() - make_interval(secs => $1)`, IdempotencyWindow.Seconds())
+	return tag.RowsAffected(), err
+}
+
+// Secret is a database secret's record; ValueEnc is sealed.
+type Secret struct {
+	Name      string
+	ValueEnc  []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// PutSecret creates or replaces a secret.
+func (c *Catalog) PutSecret(ctx context.Context, databaseID, name string, enc []byte) (Secret, error) {
+	s := Secret{Name: name}
+	err := c.pool.QueryRow(ctx, `INSERT INTO database_secrets (database_id, name, value_enc) VALUES ($1, $2, $3)
+		ON CONFLICT (database_id, name) DO UPDATE SET value_enc = excluded.value_enc, updated_at = now()
+		RETURNING created_at, updated_at`, databaseID, name, enc).Scan(&s.CreatedAt, &s.UpdatedAt)
+	return s, err
+}
+
+// ListSecrets lists a database's secrets by name, values included (sealed).
+func (c *Catalog) ListSecrets(ctx context.Context, databaseID string) ([]Secret, error) {
+	rows, err := c.pool.Query(ctx, `SELECT name, value_enc, created_at, updated_at FROM database_secrets WHERE database_id = $1 ORDER BY name`, databaseID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Secret, error) {
+		var s Secret
+		err := r.Scan(&s.Name, &s.ValueEnc, &s.CreatedAt, &s.UpdatedAt)
+		return s, err
+	})
+}
+
+// DeleteSecret removes a secret; ErrNotFound.
+func (c *Catalog) DeleteSecret(ctx context.Context, databaseID, name string) error {
+	tag, err := c.pool.Exec(ctx, `DELETE FROM database_secrets WHERE database_id = $1 AND name = $2`, databaseID, name)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/functions/egress"
+	"github.com/db9/db9/internal/functions/hostcall"
+	"github.com/db9/db9/internal/functions/worker"
+	"github.com/db9/db9/internal/placement"
+	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/sqlexec"
+)
+
+// FunctionsDeps are the collaborators of Functions, built by the server.
+type FunctionsDeps struct {
+	Catalog *catalog.Catalog
+	// Instances wakes databases for ctx.db and ctx.fs9 and for deploys.
+	Instances placement.Connector
+	Sealer    *auth.Sealer
+	// Pool runs invocations in worker processes; the server opens and
+	// closes it.
+	Pool *worker.Pool
+	// Lookup is the database lookup of the /customer API.
+	Lookup DatabaseLookup
+	// Fetcher performs fetch for functions; nil: a default one (public
+	// HTTPS and HTTP origins only, system roots).
+	Fetcher   *egress.Fetcher
+	SQLLimits sqlexec.Limits
+	Logger    *slog.Logger
+	// RunEnded is told the status of every run as it is recorded
+	// (metrics: observe.Metrics.FunctionRuns); nil: none.
+	RunEnded func(status string)
+}
+
+// Functions holds the use cases of db9 Functions (API.md "Functions,
+// secrets, cron"): bundles, deploys and versions, synchronous and
+// scheduled invocations with idempotency, runs and logs with retention,
+// and database secrets. The runtime (internal/functions) executes the
+// code; Functions decides what runs, under which grant, and records it.
+type Functions struct {
+	cat    *catalog.Catalog
+	inst   placement.Connector
+	sealer *auth.Sealer
+	pool   *worker.Pool
+	lookup DatabaseLookup
+	log    *slog.Logger
+	host   *fnHost
+	disp   *hostcall.Dispatcher
+
+	// waiting is closed when the run of that id, started by this process,
+	// has been recorded as ended (idempotent callers wait on it).
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+	closed  bool
+	runs    sync.WaitGroup // runs in progress, recorded before Close returns
+	stop    chan struct{}  // closed by Close: the prune loop ends
+	cancel  context.CancelFunc
+	base    context.Context // runs are detached from requests, not from Close
+	pruneWG sync.WaitGroup
+	ended   func(status string) // FunctionsDeps.RunEnded
+}
+
+// Retention of runs: a run is kept while it is younger than RunRetention
+// or among the newest RunRetentionCount of its function.
+const (
+	RunRetention      = 7 * 24 * time.Hour
+	RunRetentionCount = 1000
+	pruneEvery        = time.Hour
+)
+
+// NewFunctions wires the functions use cases. It does no I/O.
+func NewFunctions(d FunctionsDeps) *Functions {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "functions")
+	fetcher := d.Fetcher
+	if fetcher == nil {
+		fetcher = &egress.Fetcher{}
+	}
+	host := newFnHost(d.Instances, d.SQLLimits, log)
+	base, cancel := context.WithCancel(context.Background())
+	return &Functions{cat: d.Catalog, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, lookup: d.Lookup, log: log,
+		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher},
+		waiting: map[string]chan struct{}{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
+}
+
+// runLostReason is the error of runs a previous process left unfinished.
+const runLostReason = "the server stopped while the run was in progress"
+
+// Open marks the runs a previous process left queued or running as
+// failed (no run survives its process), prunes old runs and starts the
+// periodic prune. Call it before serving.
+func (f *Functions) Open(ctx context.Context) error {
+	n, err := f.cat.FailUnfinishedRuns(ctx, runLostReason)
+	if err != nil {
+		return fmt.Errorf("fail unfinished runs: %w", err)
+	}
+	if n > 0 {
+		f.log.Info("marked runs of a previous process failed", "runs", n)
+	}
+	f.pruneWG.Add(1)
+	go f.pruneLoop()
+	return nil
+}
+
+// Close lets the runs in progress end (the pool's Close, after this one,
+// ends their workers) and stops the prune. It is idempotent.
+func (f *Functions) Close(ctx context.Context) {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	f.closed = true
+	f.mu.Unlock()
+	close(f.stop)
+	f.pruneWG.Wait()
+	done := make(chan struct{})
+	go func() { f.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		f.cancel()
+		<-done
+	}
+	f.cancel()
+	f.host.close()
+}
+
+func (f *Functions) pruneLoop() {
+	defer f.pruneWG.Done()
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(f.base, time.Minute)
+		n, err := f.cat.PruneRuns(ctx, RunRetention, RunRetentionCount)
+		cancel()
+		if err != nil {
+			f.log.Warn("prune function runs", "err", err)
+		} else if n > 0 {
+			f.log.Info("pruned function runs", "runs", n)
+		}
+		t.Reset(pruneEvery)
+	}
+}
+
+// ForgetDatabase drops a deleted database's functions (their schedules
+// stop), runs and secrets, and its connection pools.
+func (f *Functions) ForgetDatabase(id string) {
+	ctx, cancel := context.WithTimeout(f.base, 30*time.Second)
+	defer cancel()
+	if err := f.cat.DeleteDatabaseFunctions(ctx, id); err != nil {
+		f.log.Error("delete functions of a deleted database", "db", id, "err", err)
+	}
+	f.host.forget(id)
+}
+
+// database looks up the caller's ACTIVE database; write asks for rw access.
+func (f *Functions) database(ctx context.Context, p Principal, idOrName string, write bool) (platform.Database, error) {
+	db, err := f.lookup(ctx, p, idOrName)
+	if err != nil {
+		return db, err
+	}
+	if write {
+		if err := requireWrite(p, db.ID); err != nil {
+			return db, err
+		}
+	}
+	if db.State != platform.StateActive {
+		return db, platform.Errorf(platform.CodeConflict, "database is %s, not ACTIVE", db.State)
+	}
+	return db, nil
+}
+
+// function finds a function of db by id or name.
+func (f *Functions) function(ctx context.Context, dbID, idOrName string) (catalog.Function, error) {
+	fn, err := f.cat.GetFunction(ctx, dbID, idOrName)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return fn, platform.NotFound("function")
+	}
+	return fn, err
+}
+
+var functionName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
+
+// GetFunction reads a function by id or name.
+func (f *Functions) GetFunction(ctx context.Context, p Principal, dbRef, fnRef string) (FunctionInfo, error) {
+	db, err := f.database(ctx, p, dbRef, false)
+	if err != nil {
+		return FunctionInfo{}, err
+	}
+	fn, err := f.function(ctx, db.ID, fnRef)
+	return functionInfo(fn), err
+}
+
+// ListFunctions lists a database's functions by name.
+func (f *Functions) ListFunctions(ctx context.Context, p Principal, dbRef string) ([]FunctionInfo, error) {
+	db, err := f.database(ctx, p, dbRef, false)
+	if err != nil {
+		return nil, err
+	}
+	fns, err := f.cat.ListFunctions(ctx, db.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list functions: %w", err)
+	}
+	out := make([]FunctionInfo, len(fns))
+	for i, fn := range fns {
+		out[i] = functionInfo(fn)
+	}
+	return out, nil
+}
+
+// DeleteFunction removes a function, its schedule and its runs.
+func (f *Functions) DeleteFunction(ctx context.Context, p Principal, dbRef, fnRef string) error {
+	db, err := f.database(ctx, p, dbRef, true)
+	if err != nil {
+		return err
+	}
+	fn, err := f.function(ctx, db.ID, fnRef)
+	if err != nil {
+		return err
+	}
+	if err := f.cat.DeleteFunction(ctx, db.ID, fn.ID); errors.Is(err, catalog.ErrNotFound) {
+		return platform.NotFound("function")
+	} else if err != nil {
+		return fmt.Errorf("delete function: %w", err)
+	}
+	return nil
+}
+
+// FunctionInfo is a function as the API shows it.
+type FunctionInfo struct {
+	ID               string
+	Name             string
+	VersionID        string
+	Version          int
+	Entrypoint       string
+	BundleRef        string
+	BundleDigest     string
+	RunAs            string
+	BypassRLS        bool
+	Limits           worker.Limits
+	NetworkAllowlist []string
+	FS9Scope         hostcall.Scope
+	SecretBindings   []string
+	CronSchedule     string // "" without one
+	NextRunAt        *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+func functionInfo(fn catalog.Function) FunctionInfo {
+	v := fn.Active
+	return FunctionInfo{ID: fn.ID, Name: fn.Name, VersionID: v.ID, Version: v.Version, Entrypoint: v.Entrypoint,
+		BundleRef: v.BundleRef, BundleDigest: v.BundleDigest, RunAs: v.RunAs, BypassRLS: v.BypassRLS,
+		Limits: worker.Limits{TimeoutMS: v.TimeoutMS, MemoryMB: v.MemoryMB}, NetworkAllowlist: v.NetworkAllowlist,
+		FS9Scope: hostcall.Scope{Read: v.FS9Read, Write: v.FS9Write}, SecretBindings: v.SecretBindings,
+		CronSchedule: fn.CronSchedule, NextRunAt: fn.NextRunAt, CreatedAt: fn.CreatedAt, UpdatedAt: fn.UpdatedAt}
+}

@@ -1,0 +1,278 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/functions/egress"
+	"github.com/db9/db9/internal/functions/hostcall"
+	"github.com/db9/db9/internal/functions/worker"
+	"github.com/db9/db9/internal/platform"
+)
+
+// Run is a function run as the API shows it.
+type Run = catalog.FunctionRun
+
+// RunLog is one line of a run's logs.
+type RunLog = catalog.RunLog
+
+// InvokeRequest is the body of POST .../invoke.
+type InvokeRequest struct {
+	Input          json.RawMessage // nil: null
+	IdempotencyKey string
+}
+
+// ErrRunSkipped is returned by InvokeScheduled when a run of the function
+// is still in progress: the tick is skipped, never queued.
+var ErrRunSkipped = errors.New("tick skipped: a run of the function is still in progress")
+
+const (
+	maxIdempotencyKey = 255
+	maxInputBytes     = 1 << 20
+)
+
+// Invoke runs a function synchronously and returns the ended run. With an
+// idempotency key used within 24 hours it runs nothing and returns that
+// key's run, once it has ended.
+func (f *Functions) Invoke(ctx context.Context, p Principal, dbRef, fnRef string, req InvokeRequest) (Run, error) {
+	db, err := f.database(ctx, p, dbRef, true)
+	if err != nil {
+		return Run{}, err
+	}
+	if len(req.IdempotencyKey) > maxIdempotencyKey {
+		return Run{}, platform.Errorf(platform.CodeInvalid, "idempotency_key: at most %d bytes", maxIdempotencyKey)
+	}
+	if len(req.Input) > maxInputBytes {
+		return Run{}, platform.Errorf(platform.CodeTooLarge, "input: at most %d bytes of JSON", maxInputBytes)
+	}
+	fn, err := f.function(ctx, db.ID, fnRef)
+	if err != nil {
+		return Run{}, err
+	}
+	input := "null"
+	if len(req.Input) > 0 {
+		input = string(req.Input)
+	}
+	run, created, err := f.cat.StartRun(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: db.ID,
+		VersionID: fn.Active.ID, TriggerType: "invoke", InputJSON: &input, IdempotencyKey: req.IdempotencyKey})
+	if err != nil {
+		return Run{}, err
+	}
+	if !created {
+		return f.awaitRun(ctx, fn.ID, run)
+	}
+	return f.execute(ctx, fn, run)
+}
+
+// InvokeScheduled runs a function for the scheduler's tick: trigger_type
+// "cron", input null. It moves next_run_at past tick, and returns
+// ErrRunSkipped (running nothing) while a run of the function is still in
+// progress. A function or database that is gone is platform.CodeNotFound.
+func (f *Functions) InvokeScheduled(ctx context.Context, databaseID, functionID string, tick time.Time) (Run, error) {
+	fn, err := f.function(ctx, databaseID, functionID)
+	if err != nil {
+		return Run{}, err
+	}
+	var next *time.Time
+	if fn.CronSchedule != "" {
+		t, err := NextRun(fn.CronSchedule, tick)
+		if err != nil { // stored schedules were checked at deploy
+			return Run{}, fmt.Errorf("function %s: %w", fn.ID, err)
+		}
+		next = &t
+	}
+	input := "null"
+	run, err := f.cat.StartScheduledRun(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: databaseID,
+		VersionID: fn.Active.ID, InputJSON: &input}, next)
+	if errors.Is(err, catalog.ErrRunInProgress) {
+		f.log.Info("scheduled run skipped: the previous run is still in progress", "db", databaseID, "function", fn.ID, "tick", tick.UTC())
+		return Run{}, ErrRunSkipped
+	}
+	if errors.Is(err, catalog.ErrNotFound) {
+		return Run{}, platform.NotFound("function")
+	}
+	if err != nil {
+		return Run{}, err
+	}
+	return f.execute(ctx, fn, run)
+}
+
+// execute runs a recorded run to its end and records how it ended. The run
+// is detached from ctx (a client that goes away does not cut the run of
+// those waiting on its idempotency key) but not from Close.
+func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run) (Run, error) {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return f.finish(fn, run, worker.Result{Status: "failed", Error: "the server is shutting down"})
+	}
+	done := make(chan struct{})
+	f.waiting[run.ID] = done
+	f.runs.Add(1)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.waiting, run.ID)
+		f.mu.Unlock()
+		close(done)
+		f.runs.Done()
+	}()
+
+	v := fn.Active
+	inv := worker.Invocation{DatabaseID: fn.DatabaseID, FunctionID: fn.ID, VersionID: v.ID, RunID: run.ID, Script: v.Script,
+		Export: v.Export, Limits: worker.Limits{TimeoutMS: v.TimeoutMS, MemoryMB: v.MemoryMB}, RunAs: v.RunAs, BypassRLS: v.BypassRLS,
+		Scope: hostcall.Scope{Read: v.FS9Read, Write: v.FS9Write}, Trigger: run.TriggerType}
+	if run.InputJSON != nil {
+		inv.Input = json.RawMessage(*run.InputJSON)
+	}
+	var res worker.Result
+	allow, err := egress.ParseAllowlist(v.NetworkAllowlist)
+	if err == nil {
+		inv.Allowlist = allow
+		inv.Secrets, err = f.boundSecrets(ctx, fn.DatabaseID, v.SecretBindings)
+	}
+	if err != nil {
+		f.log.Error("prepare function run", "db", fn.DatabaseID, "function", fn.ID, "run", run.ID, "err", err)
+		res = worker.Result{Status: "failed", Error: "the run could not be prepared"}
+	} else {
+		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(f.base, cancel)
+		res = f.pool.Invoke(runCtx, inv, f.disp)
+		stop()
+		cancel()
+	}
+	return f.finish(fn, run, res)
+}
+
+// finish records a run's outcome; it outlives the request's context.
+func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var result, errText *string
+	if res.Status == "succeeded" {
+		result = &res.ResultJSON
+	}
+	if res.Error != "" {
+		errText = &res.Error
+	}
+	logs := make([]catalog.RunLog, len(res.Logs))
+	for i, l := range res.Logs {
+		logs[i] = catalog.RunLog{TS: l.TS, Level: l.Level, Message: l.Message}
+	}
+	out, err := f.cat.FinishRun(ctx, run.ID, string(res.Status), result, errText, res.Duration, logs)
+	if err != nil {
+		f.log.Error("record function run", "db", fn.DatabaseID, "function", fn.ID, "run", run.ID, "err", err)
+		return Run{}, platform.Wrap(platform.CodeUnavailable, err, "the run ended but could not be recorded")
+	}
+	f.log.Debug("function run", "db", fn.DatabaseID, "function", fn.ID, "run", run.ID, "status", out.Status, "ms", res.Duration.Milliseconds())
+	if f.ended != nil {
+		f.ended(out.Status)
+	}
+	return out, nil
+}
+
+// awaitRun returns run once it has ended: at once when it has, on this
+// process's signal when it runs here, else by polling the catalog (it
+// runs in another server process).
+func (f *Functions) awaitRun(ctx context.Context, fnID string, run Run) (Run, error) {
+	for run.Status == "queued" || run.Status == "running" {
+		f.mu.Lock()
+		done := f.waiting[run.ID]
+		f.mu.Unlock()
+		wait := (<-chan time.Time)(nil)
+		if done == nil {
+			wait = time.After(100 * time.Millisecond)
+		}
+		select {
+		case <-done:
+		case <-wait:
+		case <-ctx.Done():
+			return Run{}, platform.Wrap(platform.CodeUnavailable, ctx.Err(), "request cancelled while waiting for the run of this idempotency key")
+		}
+		var err error
+		if run, err = f.cat.GetRun(ctx, fnID, run.ID); err != nil {
+			return Run{}, fmt.Errorf("read run: %w", err)
+		}
+	}
+	return run, nil
+}
+
+// boundSecrets opens the values of the secrets a version binds; a bound
+// name without a secret is absent (ctx.secrets.get answers undefined).
+func (f *Functions) boundSecrets(ctx context.Context, dbID string, names []string) (map[string]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	all, err := f.cat.ListSecrets(ctx, dbID)
+	if err != nil {
+		return nil, fmt.Errorf("read secrets: %w", err)
+	}
+	out := map[string]string{}
+	for _, s := range all {
+		for _, n := range names {
+			if n == s.Name {
+				v, err := f.sealer.Open(s.ValueEnc)
+				if err != nil {
+					return nil, fmt.Errorf("open secret %s: %w", s.Name, err)
+				}
+				out[n] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// ListRuns lists a function's runs newest first (limit 1-1000, default 50;
+// status one of the run statuses or "").
+func (f *Functions) ListRuns(ctx context.Context, p Principal, dbRef, fnRef, status string, limit int) ([]Run, error) {
+	switch status {
+	case "", "queued", "running", "succeeded", "failed", "timed_out":
+	default:
+		return nil, platform.Errorf(platform.CodeInvalid, "status: must be queued, running, succeeded, failed or timed_out")
+	}
+	if limit == 0 {
+		limit = 50
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, platform.Errorf(platform.CodeInvalid, "limit: must be from 1 to 1000")
+	}
+	db, err := f.database(ctx, p, dbRef, false)
+	if err != nil {
+		return nil, err
+	}
+	fn, err := f.function(ctx, db.ID, fnRef)
+	if err != nil {
+		return nil, err
+	}
+	return f.cat.ListRuns(ctx, fn.ID, status, limit)
+}
+
+// GetRun reads one run of a function.
+func (f *Functions) GetRun(ctx context.Context, p Principal, dbRef, fnRef, runID string) (Run, error) {
+	db, err := f.database(ctx, p, dbRef, false)
+	if err != nil {
+		return Run{}, err
+	}
+	fn, err := f.function(ctx, db.ID, fnRef)
+	if err != nil {
+		return Run{}, err
+	}
+	r, err := f.cat.GetRun(ctx, fn.ID, runID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return r, platform.NotFound("run")
+	}
+	return r, err
+}
+
+// RunLogs reads a run's logs in order.
+func (f *Functions) RunLogs(ctx context.Context, p Principal, dbRef, fnRef, runID string) ([]RunLog, error) {
+	r, err := f.GetRun(ctx, p, dbRef, fnRef, runID)
+	if err != nil {
+		return nil, err
+	}
+	return f.cat.RunLogs(ctx, r.ID)
+}

@@ -1,0 +1,73 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/platform"
+)
+
+// SecretInfo is a secret as the API shows it: never its value.
+type SecretInfo struct {
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// maxSecretBytes bounds one secret's value.
+const maxSecretBytes = 64 << 10
+
+// Secrets need rw access even to list: an ro token may read functions,
+// runs and logs, not manage secrets (API.md).
+
+// ListSecrets lists a database's secrets by name, without values.
+func (f *Functions) ListSecrets(ctx context.Context, p Principal, dbRef string) ([]SecretInfo, error) {
+	db, err := f.database(ctx, p, dbRef, true)
+	if err != nil {
+		return nil, err
+	}
+	all, err := f.cat.ListSecrets(ctx, db.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	out := make([]SecretInfo, len(all))
+	for i, s := range all {
+		out[i] = SecretInfo{Name: s.Name, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+	}
+	return out, nil
+}
+
+// PutSecret creates or replaces a secret, sealed with the master key.
+func (f *Functions) PutSecret(ctx context.Context, p Principal, dbRef, name, value string) (SecretInfo, error) {
+	db, err := f.database(ctx, p, dbRef, true)
+	if err != nil {
+		return SecretInfo{}, err
+	}
+	if !secretName.MatchString(name) {
+		return SecretInfo{}, platform.Errorf(platform.CodeInvalid, "name: 1-128 letters, digits or '_', not starting with a digit")
+	}
+	if len(value) > maxSecretBytes {
+		return SecretInfo{}, platform.Errorf(platform.CodeInvalid, "value: at most %d bytes", maxSecretBytes)
+	}
+	s, err := f.cat.PutSecret(ctx, db.ID, name, f.sealer.Seal(value))
+	if err != nil {
+		return SecretInfo{}, fmt.Errorf("store secret: %w", err)
+	}
+	return SecretInfo{Name: name, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}, nil
+}
+
+// DeleteSecret removes a secret.
+func (f *Functions) DeleteSecret(ctx context.Context, p Principal, dbRef, name string) error {
+	db, err := f.database(ctx, p, dbRef, true)
+	if err != nil {
+		return err
+	}
+	err = f.cat.DeleteSecret(ctx, db.ID, name)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return platform.NotFound("secret")
+	}
+	return err
+}
