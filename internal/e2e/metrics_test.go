@@ -99,6 +99,11 @@ func TestMetrics_Server(t *testing.T) {
 	waitFor(t, 30*time.Second, "the idle stop", func() bool { return s.postmasterOf(db.ID) == 0 })
 	stopped, _ := s.scrapeMetrics(t)
 	c.MustSQL(db.ID, "select 1") // a cold start
+	f := fnDB{c: c, db: db.ID}
+	f.deploy("metered-fn", []byte(`exports.handler = async (input, ctx) => (await ctx.db.query("select 1 as x")).rows`), nil)
+	if r := f.invoke("metered-fn", nil, ""); r.Status != "succeeded" {
+		t.Fatalf("function run: %+v", r)
+	}
 	b := c.StartBranch(db.ID, "metered-b", nil)
 	c.WaitBranch(b.ID, 60*time.Second)
 	time.Sleep(time.Second) // collector passes
@@ -121,6 +126,7 @@ func TestMetrics_Server(t *testing.T) {
 		{"db9_observe_collections_total", []string{"result", "ok"}, before},
 		{"db9_catalog_pool_acquires_total", nil, before},
 		{"db9_instances", []string{"state", "running"}, stopped},
+		{"db9_function_runs_total", []string{"status", "succeeded"}, before},
 	}
 	for _, m := range moved {
 		from, to := max(metricValue(m.from, m.family, m.labels...), 0), metricValue(after, m.family, m.labels...)
