@@ -140,6 +140,9 @@ func (c *Collector) pass(ctx context.Context) {
 		}
 	}
 	c.mu.Unlock()
+	if c.cfg.Requests != nil {
+		c.cfg.Requests.Keep(live)
+	}
 	if c.cfg.Metrics != nil {
 		c.cfg.Metrics.collectionSeconds.Observe(time.Since(start).Seconds())
 	}

@@ -32,6 +32,9 @@ type ReqMinute struct {
 	Peak int
 }
 
+// keptMinutes bounds the minutes kept for a database between Takes.
+const keptMinutes = 10
+
 // NewRequests returns an empty record; m (optional) also gets the
 // per-database request counter when it has one.
 func NewRequests(m *Metrics) *Requests {
@@ -50,6 +53,13 @@ func (r *Requests) Begin(db string) func(err error) {
 		r.dbs[db] = d
 	}
 	d.inflight++
+	if len(d.minutes) > keptMinutes { // nobody Takes them (collection off, or a stopped collector)
+		for t := range d.minutes {
+			if start.Sub(t) > keptMinutes*time.Minute {
+				delete(d.minutes, t)
+			}
+		}
+	}
 	m := d.minute(start.Truncate(time.Minute))
 	m.Peak = max(m.Peak, d.inflight)
 	r.mu.Unlock()
@@ -104,4 +114,16 @@ func (r *Requests) Take(db string) map[time.Time]ReqMinute {
 		delete(r.dbs, db)
 	}
 	return out
+}
+
+// Keep forgets the databases not in live that have no request running
+// (deleted databases).
+func (r *Requests) Keep(live map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, d := range r.dbs {
+		if !live[id] && d.inflight == 0 {
+			delete(r.dbs, id)
+		}
+	}
 }

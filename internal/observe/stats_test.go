@@ -1,8 +1,10 @@
 package observe
 
 import (
+	"errors"
 	"math"
 	"testing"
+	"time"
 )
 
 func stat(calls int64, mean, sd float64) queryStat {
@@ -69,5 +71,39 @@ func TestFraming(t *testing.T) {
 		if got := framing.MatchString(q); got != want {
 			t.Errorf("framing(%q) = %v, want %v", q, got, want)
 		}
+	}
+}
+
+func TestRequests_BeginTakeKeep(t *testing.T) {
+	r := NewRequests(nil)
+	now := time.Date(2026, 1, 1, 10, 0, 30, 0, time.UTC)
+	r.now = func() time.Time { return now }
+	end1 := r.Begin("a")
+	end2 := r.Begin("a")
+	if n := r.Inflight("a"); n != 2 {
+		t.Fatalf("inflight %d, want 2", n)
+	}
+	end1(nil)
+	now = now.Add(time.Minute) // the second ends in the next minute
+	end2(errors.New("x"))
+	got := r.Take("a")
+	m0, m1 := got[time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)], got[time.Date(2026, 1, 1, 10, 1, 0, 0, time.UTC)]
+	if m0.Count != 1 || m0.Errors != 0 || m0.Peak != 2 || m1.Count != 1 || m1.Errors != 1 {
+		t.Fatalf("minutes %+v", got)
+	}
+	if len(r.Take("a")) != 0 || r.Inflight("a") != 0 {
+		t.Fatal("Take did not forget")
+	}
+	// Without Takes a database keeps only the recent minutes.
+	for range 30 {
+		now = now.Add(time.Minute)
+		r.Begin("b")(nil)
+	}
+	if n := len(r.dbs["b"].minutes); n > keptMinutes+1 {
+		t.Errorf("%d minutes kept, want at most %d", n, keptMinutes+1)
+	}
+	r.Keep(map[string]bool{})
+	if len(r.dbs) != 0 {
+		t.Errorf("Keep left %d databases", len(r.dbs))
 	}
 }
