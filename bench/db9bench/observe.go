@@ -31,7 +31,7 @@ import (
 func benchObserve(args []string) error {
 	fs := flag.NewFlagSet("observe", flag.ExitOnError)
 	dur := fs.Duration("T", 10*time.Second, "pgbench -T per side and round")
-	rounds := fs.Int("rounds", 2, "rounds (each runs both sides)")
+	rounds := fs.Int("rounds", 2, "rounds (each runs both sides); 0: only the scrape measurement")
 	clients := fs.Int("c", 4, "pgbench -c")
 	scale := fs.Int("s", 10, "pgbench -i -s")
 	interval := fs.Duration("interval", time.Second, "collection interval of the collecting server")
@@ -45,6 +45,9 @@ func benchObserve(args []string) error {
 	}
 	defer cleanup()
 	ctx := context.Background()
+	if *rounds == 0 {
+		return scrapeMany(ctx, filepath.Join(dir, "many"), e, *dbs, *scrapes)
+	}
 
 	type side struct {
 		name string
@@ -133,8 +136,16 @@ func scrapeMany(ctx context.Context, dir string, e *env, n, scrapes int) error {
 	}
 	start := time.Now()
 	for i := range n {
-		if _, err := api.create(fmt.Sprintf("db%d", i)); err != nil {
-			return err
+		// A loaded machine may refuse a create for a moment (503): retry.
+		for try := 0; ; try++ {
+			_, err := api.create(fmt.Sprintf("db%d", i))
+			if err == nil {
+				break
+			}
+			if try == 5 || !strings.Contains(err.Error(), ": 503:") {
+				return err
+			}
+			time.Sleep(time.Duration(try+1) * time.Second)
 		}
 	}
 	fmt.Fprintf(os.Stderr, "created %d databases in %s\n", n, time.Since(start).Round(time.Second))
