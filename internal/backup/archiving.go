@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/walarchive"
 )
@@ -61,7 +62,7 @@ func (a *Archiving) InstanceSettings(id string, rel func(string) string, log *sl
 	// temporary file and renames it durably (fsync of file and directory)
 	// into the archive, refusing to replace a segment with other content:
 	// the guarantees of wal-archive, without a process started per segment
-	// (which cost writers ~20 % of their throughput on 2 cores).
+	// (which costs writers a measurable part of their throughput).
 	dir, err := a.Store.EnsureWALDir(id)
 	if err == nil {
 		return map[string]string{
@@ -70,7 +71,7 @@ func (a *Archiving) InstanceSettings(id string, rel func(string) string, log *sl
 			"basic_archive.archive_directory": rel(dir),
 		}
 	}
-	log.Warn("create WAL archive directory; falling back to archive_command", "component", "backup", "db", id, "err", err)
+	log.Warn("create WAL archive directory; falling back to archive_command", logkey.DB, id, logkey.Err, err)
 	return map[string]string{
 		"archive_mode":    "on",
 		"archive_command": walarchive.ArchiveCommand(rel(a.Exe), rel(a.Store.Root), id),
@@ -118,18 +119,18 @@ func (a *Archiving) Earliest(ctx context.Context, id string) (time.Time, error) 
 func (a *Archiving) Prune(ctx context.Context, log *slog.Logger) {
 	dbs, err := a.Store.Databases(ctx)
 	if err != nil {
-		log.Warn("prune archives", "component", "backup", "err", err)
+		log.Warn("prune archives", logkey.Err, err)
 		return
 	}
 	cutoff := time.Now().Add(-a.Retention)
 	for _, db := range dbs {
 		b, w, err := walarchive.Prune(ctx, a.Store, db, cutoff)
 		if err != nil {
-			log.Warn("prune archive", "component", "backup", "db", db, "err", err)
+			log.Warn("prune archive", logkey.DB, db, logkey.Err, err)
 			continue
 		}
 		if b+w > 0 {
-			log.Debug("pruned archive", "component", "backup", "db", db, "backups", b, "wal_files", w)
+			log.Debug("pruned archive", logkey.DB, db, logkey.Backups, b, logkey.WALFiles, w)
 		}
 	}
 }

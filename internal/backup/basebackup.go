@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
@@ -75,7 +76,7 @@ func (a *Archiving) Take(ctx context.Context, bin pgbin.Bin, runAs pgbin.RunAs, 
 	if err := a.Store.PutBackup(ctx, id, b, data); err != nil {
 		return walarchive.Backup{}, err
 	}
-	log.Info("base backup taken", "component", "backup", "db", id, "bytes", size, "ms", time.Since(start).Milliseconds())
+	log.Info("base backup taken", logkey.DB, id, logkey.Bytes, size, logkey.Ms, time.Since(start).Milliseconds())
 	return b, nil
 }
 

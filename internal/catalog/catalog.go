@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
 )
@@ -45,7 +46,7 @@ func New(cfg Config) *Catalog {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Catalog{cfg: cfg, log: cfg.Logger}
+	return &Catalog{cfg: cfg, log: cfg.Logger.With(logkey.Component, "catalog")}
 }
 
 // Open starts the managed cluster when needed (or uses one already running
@@ -96,7 +97,7 @@ func (c *Catalog) openManaged(ctx context.Context) (string, error) {
 	}
 	pm, err := postgres.Start(ctx, postgres.Options{
 		Bin: c.cfg.Bin, RunAs: c.cfg.RunAs, DataDir: data, SocketDir: sock,
-		Logger: c.log.With("db", "catalog"),
+		Logger: c.cfg.Logger.With(logkey.DB, "catalog"), // its postmaster logs as postgres
 	})
 	if err != nil {
 		return "", fmt.Errorf("start catalog: %w", err)
@@ -156,7 +157,7 @@ func (c *Catalog) Close(ctx context.Context) error {
 func (c *Catalog) closeManaged() {
 	if c.pm != nil {
 		if err := c.pm.Stop(30 * time.Second); err != nil {
-			c.log.Warn("stop catalog", "component", "catalog", "err", err)
+			c.log.Warn("stop catalog", logkey.Err, err)
 		}
 		c.pm = nil
 	}

@@ -124,12 +124,3 @@ func (c *Catalog) PruneObs(ctx context.Context, before time.Time) error {
 	b.Queue(`DELETE FROM obs_baselines b WHERE NOT EXISTS (SELECT 1 FROM databases d WHERE d.id = b.database_id AND d.deleted_at IS NULL)`)
 	return c.pool.SendBatch(ctx, b).Close()
 }
-
-// ActiveDatabaseIDs lists the ids of databases in state ACTIVE.
-func (c *Catalog) ActiveDatabaseIDs(ctx context.Context) ([]string, error) {
-	rows, err := c.pool.Query(ctx, `SELECT id FROM databases WHERE state = 'ACTIVE' AND deleted_at IS NULL`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}

@@ -18,7 +18,7 @@ func (a *app) newDBCmd() *cobra.Command {
   db9 db users list myapp`)
 	sql := a.newSQLCmd("sql")
 	cmd.AddCommand(a.newDBStatusCmd(), a.newResetPasswordCmd(), a.newConnectCmd(), a.newConnectTokenCmd(),
-		sql, a.newDumpCmd(), a.newUsersCmd(), a.newInspectCmd(), a.newAuthConfigCmd(), a.newKeysCmd())
+		sql, a.newDumpCmd(), a.newUsersCmd(), a.newInspectCmd(), a.newAuthConfigCmd(), a.newKeysCmd(), a.newCronCmd())
 	return cmd
 }
 

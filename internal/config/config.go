@@ -51,6 +51,11 @@ type Server struct {
 	// AllowPrivateJWKS lets auth-configs name a jwks_url on a loopback or
 	// private address (self-hosted identity providers).
 	AllowPrivateJWKS bool
+	// SchedulerTick is the scheduler's minute; 0: a minute. Not a flag:
+	// tests and benchmarks shorten it (DB9_TEST_SCHEDULER_TICK for a
+	// server process) so schedules fire in seconds; ticks are still
+	// claimed one by one, so "at most once per tick" holds.
+	SchedulerTick time.Duration
 	// MetricsPerDatabase adds /metrics series labelled by database id
 	// (one set per database: off by default for cardinality).
 	MetricsPerDatabase bool
@@ -137,6 +142,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_METRICS_PER_DATABASE: %q is not true or false", v)
 		}
 		c.MetricsPerDatabase = b
+	}
+	if v := getenv("DB9_TEST_SCHEDULER_TICK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_TEST_SCHEDULER_TICK: %w", err)
+		}
+		c.SchedulerTick = d
 	}
 	if v := getenv("DB9_ALLOW_PRIVATE_JWKS"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -227,6 +239,9 @@ func (c *Server) Validate() error {
 	}
 	if c.ObserveInterval < 0 || (c.ObserveInterval > 0 && c.ObserveInterval < 100*time.Millisecond) {
 		return fmt.Errorf("--observe-interval must be at least 100ms")
+	}
+	if c.SchedulerTick != 0 && (c.SchedulerTick < 100*time.Millisecond || c.SchedulerTick > time.Minute) {
+		return fmt.Errorf("scheduler tick must be between 100ms and 1m")
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("--idle-timeout must not be negative")

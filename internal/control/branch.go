@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -23,46 +25,55 @@ type BranchRequest struct {
 	SnapshotAt *time.Time
 }
 
-// cloner owns the background work of branches being made, so that a
-// shutdown can stop it and wait (the rows stay CLONING and the next start
-// makes them again).
-type cloner struct {
-	once   sync.Once
-	ctx    context.Context
+// Branches holds the use case of branching a database and the background
+// work of branches being made, so that a shutdown can stop it and wait
+// (the rows stay CLONING and the next start makes them again).
+type Branches struct {
+	retention time.Duration // PITR window; 0: unbounded
+	cat       *catalog.Catalog
+	place     placement.Provisioner
+	sealer    *auth.Sealer
+	dir       *directory
+	quota     quota
+	log       *slog.Logger
+
+	ctx    context.Context // ends at close: cuts the clones off
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup
 }
 
-func (c *cloner) init() *cloner {
-	c.once.Do(func() { c.ctx, c.cancel = context.WithCancel(context.Background()) })
-	return c
+func newBranches(retention time.Duration, cat *catalog.Catalog, place placement.Provisioner, sealer *auth.Sealer,
+	dir *directory, q quota, log *slog.Logger) *Branches {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Branches{retention: retention, cat: cat, place: place, sealer: sealer, dir: dir, quota: q, log: log,
+		ctx: ctx, cancel: cancel}
 }
 
-// Close stops branches being cloned and waits for their goroutines. Their
-// rows stay CLONING; Reconcile makes them again at the next start.
-func (s *Service) Close() {
-	c := s.clones.init()
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.cancel()
-	c.wg.Wait()
+// close stops branches being cloned and waits for their goroutines. Their
+// rows stay CLONING; Service.Open makes them again at the next start. It
+// is idempotent.
+func (b *Branches) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.cancel()
+	b.wg.Wait()
 }
 
 // BranchDatabase records a branch of a database as CLONING and makes it in
 // the background: a new database restored from the parent's base backup
 // and archived WAL up to SnapshotAt (inclusive), with an admin password of
 // its own. The caller polls until ACTIVE or CREATE_FAILED.
-func (s *Service) BranchDatabase(ctx context.Context, p Principal, parentRef string, req BranchRequest) (platform.Database, error) {
+func (b *Branches) BranchDatabase(ctx context.Context, p Principal, parentRef string, req BranchRequest) (platform.Database, error) {
 	if err := requireUnscoped(p); err != nil {
 		return platform.Database{}, err
 	}
 	if !platform.ValidDatabaseName(req.Name) {
 		return platform.Database{}, platform.Errorf(platform.CodeInvalid, "name: must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
 	}
-	parent, err := s.activeLookup(ctx, p, parentRef)
+	parent, err := b.dir.activeLookup(ctx, p, parentRef)
 	if err != nil {
 		return platform.Database{}, err
 	}
@@ -75,45 +86,41 @@ func (s *Service) BranchDatabase(ctx context.Context, p Principal, parentRef str
 			return platform.Database{}, platform.Errorf(platform.CodeInvalid, "snapshot_at: %s is in the future", target.UTC().Format(time.RFC3339Nano))
 		}
 	}
-	if err := s.checkRestorable(ctx, parent, target, now); err != nil {
+	if err := b.checkRestorable(ctx, parent, target, now); err != nil {
 		return platform.Database{}, err
 	}
-	limit := 0
-	if p.Customer.IsAnonymous {
-		limit = s.cfg.AnonymousDBLimit
-	}
-	row, err := s.cat.InsertBranch(ctx, catalog.DatabaseRow{
+	row, err := b.cat.InsertBranch(ctx, catalog.DatabaseRow{
 		Database: platform.Database{
 			ID: platform.NewID(platform.DatabaseIDLen), CustomerID: p.Customer.ID, Name: req.Name,
 			State: platform.StateCloning, Region: parent.Region, ParentDatabaseID: parent.ID, SnapshotAt: &target,
 		},
-		AdminPasswordEnc: s.sealer.Seal(auth.NewPassword()),
-	}, limit, maxCloning)
+		AdminPasswordEnc: b.sealer.Seal(auth.NewPassword()),
+	}, b.quota.limit(p), maxCloning)
 	switch {
 	case errors.Is(err, catalog.ErrNameTaken):
 		return platform.Database{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
 	case errors.Is(err, catalog.ErrQuota):
-		return platform.Database{}, s.quotaError()
+		return platform.Database{}, b.quota.err()
 	case errors.Is(err, catalog.ErrTooManyClones):
 		return platform.Database{}, platform.Errorf(platform.CodeRateLimited, "at most %d branches may be cloning at once; try again when one is ACTIVE", maxCloning)
 	case err != nil:
 		return platform.Database{}, fmt.Errorf("record branch: %w", err)
 	}
-	s.log.Info("branch requested", "component", "control", "db", row.ID, "parent", parent.ID, "snapshot_at", target, "customer", p.Customer.ID)
-	s.startClone(row)
+	b.log.Info("branch requested", logkey.DB, row.ID, logkey.Parent, parent.ID, logkey.SnapshotAt, target, logkey.Customer, p.Customer.ID)
+	b.startClone(row)
 	return row.Database, nil
 }
 
 // checkRestorable refuses a moment the parent's history cannot serve.
-func (s *Service) checkRestorable(ctx context.Context, parent catalog.DatabaseRow, target, now time.Time) error {
+func (b *Branches) checkRestorable(ctx context.Context, parent catalog.DatabaseRow, target, now time.Time) error {
 	at := target.UTC().Format(time.RFC3339Nano)
 	if target.Before(parent.CreatedAt) {
 		return platform.Errorf(platform.CodeUnprocessable, "snapshot_at: %s is before the database was created (%s)", at, parent.CreatedAt.UTC().Format(time.RFC3339Nano))
 	}
-	if r := s.cfg.PITRRetention; r > 0 && target.Before(now.Add(-r)) {
+	if r := b.retention; r > 0 && target.Before(now.Add(-r)) {
 		return platform.Errorf(platform.CodeUnprocessable, "snapshot_at: %s is outside the point-in-time window (%s back)", at, r)
 	}
-	earliest, err := s.place.EarliestRestorable(ctx, parent.ID)
+	earliest, err := b.place.EarliestRestorable(ctx, parent.ID)
 	if err != nil {
 		return fmt.Errorf("earliest restorable moment of %s: %w", parent.ID, err)
 	}
@@ -126,52 +133,51 @@ func (s *Service) checkRestorable(ctx context.Context, parent catalog.DatabaseRo
 	return nil
 }
 
-func (s *Service) startClone(row catalog.DatabaseRow) {
-	c := s.clones.init()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+func (b *Branches) startClone(row catalog.DatabaseRow) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
 		return
 	}
-	c.wg.Add(1)
+	b.wg.Add(1)
 	go func() {
-		defer c.wg.Done()
-		s.runClone(c.ctx, row)
+		defer b.wg.Done()
+		b.runClone(b.ctx, row)
 	}()
 }
 
 // runClone makes the branch and records the outcome. Cut off by a
 // shutdown it records nothing: the row stays CLONING and the next start
 // makes the branch again.
-func (s *Service) runClone(ctx context.Context, row catalog.DatabaseRow) {
+func (b *Branches) runClone(ctx context.Context, row catalog.DatabaseRow) {
 	start := time.Now()
-	err := s.clone(ctx, row)
+	err := b.clone(ctx, row)
 	if err != nil && ctx.Err() != nil {
-		s.log.Info("branch interrupted by shutdown; it is made again at the next start", "component", "control", "db", row.ID)
+		b.log.Info("branch interrupted by shutdown; it is made again at the next start", logkey.DB, row.ID)
 		return
 	}
 	// Recording the outcome must not be cut short by a shutdown either.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	defer s.forgetDatabase(row.ID)
+	defer b.dir.forget(row.ID)
 	if err == nil {
-		ok, ferr := s.cat.FinishClone(fctx, row.ID, platform.StateActive, "")
+		ok, ferr := b.cat.FinishClone(fctx, row.ID, platform.StateActive, "")
 		if ferr == nil && ok {
-			s.log.Info("branch active", "component", "control", "db", row.ID, "parent", row.ParentDatabaseID, "ms", time.Since(start).Milliseconds())
+			b.log.Info("branch active", logkey.DB, row.ID, logkey.Parent, row.ParentDatabaseID, logkey.Ms, time.Since(start).Milliseconds())
 			return
 		}
 		if ferr == nil { // deleted while cloning
-			_ = s.place.Destroy(fctx, row.ID)
+			_ = b.place.Destroy(fctx, row.ID)
 			return
 		}
 		err = fmt.Errorf("record branch active: %w", ferr)
 	}
-	s.log.Error("branch failed", "component", "control", "db", row.ID, "parent", row.ParentDatabaseID, "err", err)
-	if derr := s.place.Destroy(fctx, row.ID); derr != nil {
-		s.log.Error("remove failed branch instance", "component", "control", "db", row.ID, "err", derr)
+	b.log.Error("branch failed", logkey.DB, row.ID, logkey.Parent, row.ParentDatabaseID, logkey.Err, err)
+	if derr := b.place.Destroy(fctx, row.ID); derr != nil {
+		b.log.Error("remove failed branch instance", logkey.DB, row.ID, logkey.Err, derr)
 	}
-	if _, ferr := s.cat.FinishClone(fctx, row.ID, platform.StateCreateFailed, cloneFailureReason(err)); ferr != nil {
-		s.log.Error("record branch failure", "component", "control", "db", row.ID, "err", ferr)
+	if _, ferr := b.cat.FinishClone(fctx, row.ID, platform.StateCreateFailed, cloneFailureReason(err)); ferr != nil {
+		b.log.Error("record branch failure", logkey.DB, row.ID, logkey.Err, ferr)
 	}
 }
 
@@ -186,14 +192,14 @@ func cloneFailureReason(err error) string {
 
 // clone makes the branch's instance: the parent's WAL archived through the
 // target, then a restore of it under the branch's id.
-func (s *Service) clone(ctx context.Context, row catalog.DatabaseRow) error {
-	pw, err := s.sealer.Open(row.AdminPasswordEnc)
+func (b *Branches) clone(ctx context.Context, row catalog.DatabaseRow) error {
+	pw, err := b.sealer.Open(row.AdminPasswordEnc)
 	if err != nil {
 		return err
 	}
 	// The driver wakes the parent if it is stopped and has it archive
 	// through the target while the branch's base backup is copied.
-	prov, err := s.place.Restore(ctx, row.ID, placement.RestoreTarget{
+	prov, err := b.place.Restore(ctx, row.ID, placement.RestoreTarget{
 		Source: row.ParentDatabaseID, Time: *row.SnapshotAt, AdminPassword: pw,
 	})
 	if err != nil {
@@ -202,7 +208,7 @@ func (s *Service) clone(ctx context.Context, row catalog.DatabaseRow) error {
 		if errors.Is(err, placement.ErrNotFound) {
 			return fmt.Errorf("%w (%v)", errParentGone, err)
 		}
-		if _, gerr := s.cat.GetDatabase(ctx, row.CustomerID, row.ParentDatabaseID); errors.Is(gerr, catalog.ErrNotFound) {
+		if _, gerr := b.cat.GetDatabase(ctx, row.CustomerID, row.ParentDatabaseID); errors.Is(gerr, catalog.ErrNotFound) {
 			return fmt.Errorf("%w (%v)", errParentGone, err)
 		}
 		return err
@@ -213,20 +219,20 @@ func (s *Service) clone(ctx context.Context, row catalog.DatabaseRow) error {
 
 // resumeClones makes again, after a restart, the branches a crash or a
 // shutdown cut off (their half-made instances were removed by Open).
-func (s *Service) resumeClones(ctx context.Context, rows []catalog.DatabaseRow, active map[string]bool) error {
+func (b *Branches) resume(ctx context.Context, rows []catalog.DatabaseRow, active map[string]bool) error {
 	for _, d := range rows {
 		if d.State != platform.StateCloning {
 			continue
 		}
 		if !active[d.ParentDatabaseID] {
-			s.log.Warn("branch's parent is gone; marking CREATE_FAILED", "component", "control", "db", d.ID, "parent", d.ParentDatabaseID)
-			if _, err := s.cat.FinishClone(ctx, d.ID, platform.StateCreateFailed, errParentGone.Error()); err != nil {
+			b.log.Warn("branch's parent is gone; marking CREATE_FAILED", logkey.DB, d.ID, logkey.Parent, d.ParentDatabaseID)
+			if _, err := b.cat.FinishClone(ctx, d.ID, platform.StateCreateFailed, errParentGone.Error()); err != nil {
 				return err
 			}
 			continue
 		}
-		s.log.Info("resuming interrupted branch", "component", "control", "db", d.ID, "parent", d.ParentDatabaseID)
-		s.startClone(d)
+		b.log.Info("resuming interrupted branch", logkey.DB, d.ID, logkey.Parent, d.ParentDatabaseID)
+		b.startClone(d)
 	}
 	return nil
 }

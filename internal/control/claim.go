@@ -10,6 +10,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/platform"
 )
@@ -18,21 +19,24 @@ import (
 // the identity of an OIDC id_token. The database quota lifts with the next
 // request. Claiming again with the identity already linked to the caller
 // answers like the first claim.
-func (s *Service) Claim(ctx context.Context, p Principal, idToken string) (platform.Customer, error) {
-	if s.oidc == nil {
+func (a *Accounts) Claim(ctx context.Context, p Principal, idToken string) (platform.Customer, error) {
+	if a.oidc == nil {
 		return platform.Customer{}, platform.Errorf(platform.CodeNotImplemented, "claim is not configured on this server (DB9_OIDC_ISSUER, DB9_OIDC_AUDIENCE)")
 	}
 	if err := requireUnscoped(p); err != nil {
 		return platform.Customer{}, err
 	}
-	id, err := s.oidc.Verify(ctx, idToken)
+	id, err := a.oidc.Verify(ctx, idToken)
+	var invalid *oidc.InvalidError
 	switch {
+	case errors.As(err, &invalid):
+		return platform.Customer{}, platform.Wrap(platform.CodeUnauthorized, err, "id_token: "+invalid.Reason)
 	case errors.Is(err, oidc.ErrInvalid):
-		return platform.Customer{}, platform.Wrap(platform.CodeUnauthorized, err, strings.Replace(err.Error(), oidc.ErrInvalid.Error()+": ", "id_token: ", 1))
+		return platform.Customer{}, platform.Wrap(platform.CodeUnauthorized, err, "id_token: does not verify")
 	case err != nil:
 		return platform.Customer{}, platform.Wrap(platform.CodeUnavailable, err, "the OIDC issuer could not be reached; try again")
 	}
-	err = s.cat.ClaimCustomer(ctx, p.Customer.ID, catalog.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email})
+	err = a.cat.ClaimCustomer(ctx, p.Customer.ID, catalog.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email})
 	switch {
 	case errors.Is(err, catalog.ErrIdentityTaken):
 		return platform.Customer{}, platform.Errorf(platform.CodeConflict, "this identity is already linked to another account")
@@ -41,8 +45,8 @@ func (s *Service) Claim(ctx context.Context, p Principal, idToken string) (platf
 	case err != nil:
 		return platform.Customer{}, fmt.Errorf("claim customer: %w", err)
 	}
-	s.forgetCustomerTokens(p.Customer.ID)
-	email, anonymous, created, err := s.cat.GetCustomer(ctx, p.Customer.ID)
+	a.forgetCustomerTokens(p.Customer.ID)
+	email, anonymous, created, err := a.cat.GetCustomer(ctx, p.Customer.ID)
 	if err != nil {
 		return platform.Customer{}, err
 	}
@@ -50,7 +54,7 @@ func (s *Service) Claim(ctx context.Context, p Principal, idToken string) (platf
 	if email != nil {
 		c.Email = *email
 	}
-	s.log.Info("account claimed", "component", "control", "customer", c.ID)
+	a.log.Info("account claimed", logkey.Customer, c.ID)
 	return c, nil
 }
 
@@ -77,9 +81,9 @@ type AdoptPreflight struct {
 }
 
 // checkAnonymousSecret verifies possession of an anonymous account.
-func (s *Service) checkAnonymousSecret(ctx context.Context, src AdoptSource) error {
+func (a *Accounts) checkAnonymousSecret(ctx context.Context, src AdoptSource) error {
 	bad := platform.Errorf(platform.CodeUnauthorized, "invalid anonymous_customer_id or anonymous_secret")
-	h, err := s.cat.AnonymousSecretHash(ctx, src.CustomerID)
+	h, err := a.cat.AnonymousSecretHash(ctx, src.CustomerID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return bad
 	}
@@ -92,14 +96,15 @@ func (s *Service) checkAnonymousSecret(ctx context.Context, src AdoptSource) err
 	return nil
 }
 
-func (s *Service) quota(ctx context.Context, p Principal) (Quota, error) {
-	used, _, err := s.cat.CreateChecks(ctx, p.Customer.ID, "")
+// usage is the caller's quota and how much of it is used.
+func (a *Accounts) usage(ctx context.Context, p Principal) (Quota, error) {
+	used, _, err := a.cat.CreateChecks(ctx, p.Customer.ID, "")
 	if err != nil {
 		return Quota{}, err
 	}
 	q := Quota{Used: used}
 	if p.Customer.IsAnonymous {
-		limit, avail := s.cfg.AnonymousDBLimit, max(0, s.cfg.AnonymousDBLimit-used)
+		limit, avail := a.quota.anonymousLimit, max(0, a.quota.anonymousLimit-used)
 		q.Limit, q.Available = &limit, &avail
 	}
 	return q, nil
@@ -107,18 +112,18 @@ func (s *Service) quota(ctx context.Context, p Principal) (Quota, error) {
 
 // PreflightAdopt reports what adopting an anonymous account's databases
 // would do, changing nothing.
-func (s *Service) PreflightAdopt(ctx context.Context, p Principal, src AdoptSource) (AdoptPreflight, error) {
+func (a *Accounts) PreflightAdopt(ctx context.Context, p Principal, src AdoptSource) (AdoptPreflight, error) {
 	if err := requireUnscoped(p); err != nil {
 		return AdoptPreflight{}, err
 	}
-	if err := s.checkAnonymousSecret(ctx, src); err != nil {
+	if err := a.checkAnonymousSecret(ctx, src); err != nil {
 		return AdoptPreflight{}, err
 	}
-	rows, err := s.cat.ListDatabases(ctx, src.CustomerID, true)
+	rows, err := a.cat.ListDatabases(ctx, src.CustomerID, true)
 	if err != nil {
 		return AdoptPreflight{}, err
 	}
-	q, err := s.quota(ctx, p)
+	q, err := a.usage(ctx, p)
 	if err != nil {
 		return AdoptPreflight{}, err
 	}
@@ -136,7 +141,7 @@ func (s *Service) PreflightAdopt(ctx context.Context, p Principal, src AdoptSour
 		out.Reasons = append(out.Reasons, fmt.Sprintf("adopting %d databases would exceed the account limit (%d available)", len(rows), *q.Available))
 	}
 	for _, r := range rows {
-		if _, taken, err := s.cat.CreateChecks(ctx, p.Customer.ID, r.Name); err != nil {
+		if _, taken, err := a.cat.CreateChecks(ctx, p.Customer.ID, r.Name); err != nil {
 			return AdoptPreflight{}, err
 		} else if taken {
 			out.Reasons = append(out.Reasons, fmt.Sprintf("a database named %q already exists in this account", r.Name))
@@ -159,7 +164,7 @@ const maxAdoptIDs = 100
 // Adopt moves databases of an anonymous account to the caller, all or
 // none. The first answer is recorded under the idempotency key in the same
 // transaction: the same key again returns it and moves nothing twice.
-func (s *Service) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]string, error) {
+func (a *Accounts) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]string, error) {
 	if err := requireUnscoped(p); err != nil {
 		return nil, err
 	}
@@ -181,24 +186,21 @@ func (s *Service) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]s
 	fmt.Fprintf(h, "%s\x00%s", req.CustomerID, strings.Join(ids, ","))
 	// A retry is answered from the record before anything else is checked:
 	// the first call may have succeeded even if its answer was lost.
-	if prev, err := s.cat.AdoptAnswer(ctx, p.Customer.ID, req.IdempotencyKey, h.Sum(nil)); err == nil {
+	if prev, err := a.cat.AdoptAnswer(ctx, p.Customer.ID, req.IdempotencyKey, h.Sum(nil)); err == nil {
 		return prev, nil
 	} else if errors.Is(err, catalog.ErrIdempotencyMismatch) {
 		return nil, platform.Errorf(platform.CodeConflict, "idempotency_key was already used with a different request")
 	} else if !errors.Is(err, catalog.ErrNotFound) {
 		return nil, err
 	}
-	if err := s.checkAnonymousSecret(ctx, req.AdoptSource); err != nil {
+	if err := a.checkAnonymousSecret(ctx, req.AdoptSource); err != nil {
 		return nil, err
 	}
 	if req.CustomerID == p.Customer.ID {
 		return nil, platform.Errorf(platform.CodeInvalid, "anonymous_customer_id: is the caller's own account")
 	}
-	limit := 0
-	if p.Customer.IsAnonymous {
-		limit = s.cfg.AnonymousDBLimit
-	}
-	res, err := s.cat.Adopt(ctx, catalog.AdoptRequest{
+	limit := a.quota.limit(p)
+	res, err := a.cat.Adopt(ctx, catalog.AdoptRequest{
 		CustomerID: p.Customer.ID, FromID: req.CustomerID, IDs: ids, Key: req.IdempotencyKey,
 		RequestHash: h.Sum(nil), Limit: limit,
 	})
@@ -209,7 +211,7 @@ func (s *Service) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]s
 	case errors.Is(err, catalog.ErrIdempotencyMismatch):
 		return nil, platform.Errorf(platform.CodeConflict, "idempotency_key was already used with a different request")
 	case errors.Is(err, catalog.ErrQuota):
-		return nil, s.quotaError()
+		return nil, a.quota.err()
 	case errors.Is(err, catalog.ErrNameTaken):
 		return nil, platform.Errorf(platform.CodeConflict, "a database with the name of an adopted database already exists in this account")
 	case errors.Is(err, catalog.ErrConflictState):
@@ -218,12 +220,8 @@ func (s *Service) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]s
 		return nil, fmt.Errorf("adopt databases: %w", err)
 	}
 	if !res.Replayed {
-		moved := map[string]bool{}
-		for _, id := range res.Adopted {
-			moved[id] = true
-		}
-		s.dbs.removeIf(func(_ dbKey, r catalog.DatabaseRow) bool { return moved[r.ID] })
-		s.log.Info("databases adopted", "component", "control", "customer", p.Customer.ID, "from", req.CustomerID, "count", len(res.Adopted))
+		a.dir.forget(res.Adopted...)
+		a.log.Info("databases adopted", logkey.Customer, p.Customer.ID, logkey.From, req.CustomerID, logkey.Count, len(res.Adopted))
 	}
 	return res.Adopted, nil
 }

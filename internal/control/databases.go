@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/postgres"
@@ -35,12 +36,33 @@ type CreatedDatabase struct {
 	Credentials
 }
 
+// Databases holds the use cases of a database's life: create, get, list,
+// delete, its admin credentials and password.
+type Databases struct {
+	region string
+	cat    *catalog.Catalog
+	place  placement.Provisioner
+	sealer *auth.Sealer
+	dir    *directory
+	inst   *instances
+	door   frontDoor
+	quota  quota
+	log    *slog.Logger
+	// onDelete run when a database starts being deleted (OnDatabaseDeleted).
+	onDelete []func(id string)
+}
+
+func newDatabases(region string, cat *catalog.Catalog, place placement.Provisioner, sealer *auth.Sealer,
+	dir *directory, inst *instances, door frontDoor, q quota, log *slog.Logger) *Databases {
+	return &Databases{region: region, cat: cat, place: place, sealer: sealer, dir: dir, inst: inst, door: door, quota: q, log: log}
+}
+
 // CreateDatabase provisions an instance and records the database. The
 // instance is made first and the row written last, in one transaction with
 // the quota check: a crash before the commit leaves only a directory
 // without a row, which the next start removes; after the commit the
 // database is complete. So a 201 always means a usable database.
-func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDatabaseRequest) (CreatedDatabase, error) {
+func (d *Databases) CreateDatabase(ctx context.Context, p Principal, req CreateDatabaseRequest) (CreatedDatabase, error) {
 	if err := requireUnscoped(p); err != nil {
 		return CreatedDatabase{}, err
 	}
@@ -49,32 +71,29 @@ func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDat
 	}
 	region := req.Region
 	if region == "" {
-		region = s.cfg.Region
+		region = d.region
 	}
-	if region != s.cfg.Region {
-		return CreatedDatabase{}, platform.Errorf(platform.CodeInvalid, "region: unknown region %q (this server offers %q)", region, s.cfg.Region)
+	if region != d.region {
+		return CreatedDatabase{}, platform.Errorf(platform.CodeInvalid, "region: unknown region %q (this server offers %q)", region, d.region)
 	}
 	if req.AdminPassword != "" {
 		if err := validPassword(req.AdminPassword); err != nil {
 			return CreatedDatabase{}, err
 		}
 	}
-	live, taken, err := s.cat.CreateChecks(ctx, p.Customer.ID, req.Name)
+	live, taken, err := d.cat.CreateChecks(ctx, p.Customer.ID, req.Name)
 	if err != nil {
 		return CreatedDatabase{}, err
 	}
-	limit := 0
-	if p.Customer.IsAnonymous {
-		limit = s.cfg.AnonymousDBLimit
-		if live >= limit {
-			return CreatedDatabase{}, s.quotaError()
-		}
+	limit := d.quota.limit(p)
+	if p.Customer.IsAnonymous && live >= limit {
+		return CreatedDatabase{}, d.quota.err()
 	}
 	if taken {
 		return CreatedDatabase{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
 	}
 
-	prov, err := s.place.Provision(ctx)
+	prov, err := d.place.Provision(ctx)
 	if err != nil {
 		return CreatedDatabase{}, platform.Wrap(platform.CodeUnavailable, err, "could not start a database instance; try again")
 	}
@@ -85,11 +104,11 @@ func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDat
 		}
 	}
 	password := prov.AdminPassword()
-	row, err := s.cat.InsertDatabase(ctx, catalog.DatabaseRow{
+	row, err := d.cat.InsertDatabase(ctx, catalog.DatabaseRow{
 		Database: platform.Database{
 			ID: prov.ID(), CustomerID: p.Customer.ID, Name: req.Name, State: platform.StateActive, Region: region,
 		},
-		AdminPasswordEnc: s.sealer.Seal(password),
+		AdminPasswordEnc: d.sealer.Seal(password),
 	}, limit)
 	if err != nil {
 		prov.Abort()
@@ -97,17 +116,13 @@ func (s *Service) CreateDatabase(ctx context.Context, p Principal, req CreateDat
 		case errors.Is(err, catalog.ErrNameTaken):
 			return CreatedDatabase{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
 		case errors.Is(err, catalog.ErrQuota):
-			return CreatedDatabase{}, s.quotaError()
+			return CreatedDatabase{}, d.quota.err()
 		}
 		return CreatedDatabase{}, fmt.Errorf("record database: %w", err)
 	}
 	prov.Commit()
-	s.log.Info("database created", "component", "control", "db", row.ID, "customer", p.Customer.ID)
-	return CreatedDatabase{Database: row.Database, Credentials: s.credentials(row.ID, password)}, nil
-}
-
-func (s *Service) quotaError() error {
-	return platform.Errorf(platform.CodeQuotaExceeded, "anonymous account limit (%d databases)", s.cfg.AnonymousDBLimit)
+	d.log.Info("database created", logkey.DB, row.ID, logkey.Customer, p.Customer.ID)
+	return CreatedDatabase{Database: row.Database, Credentials: d.credentials(row.ID, password)}, nil
 }
 
 func validPassword(pw string) error {
@@ -120,50 +135,20 @@ func validPassword(pw string) error {
 	return nil
 }
 
-func (s *Service) credentials(id, password string) Credentials {
-	return Credentials{AdminUser: placement.AdminRole, AdminPassword: password, ConnectionString: s.ConnectionString(id, placement.AdminRole, password)}
+func (d *Databases) credentials(id, password string) Credentials {
+	return Credentials{AdminUser: AdminUser, AdminPassword: password, ConnectionString: d.door.connectionString(id, AdminUser, password)}
 }
 
 // GetDatabase returns a customer's database by id or name. Other
 // customers' databases are reported as not found.
-func (s *Service) GetDatabase(ctx context.Context, p Principal, idOrName string) (platform.Database, error) {
-	row, err := s.lookup(ctx, p, idOrName)
+func (d *Databases) GetDatabase(ctx context.Context, p Principal, idOrName string) (platform.Database, error) {
+	row, err := d.dir.lookup(ctx, p, idOrName)
 	return row.Database, err
 }
 
-func (s *Service) lookup(ctx context.Context, p Principal, idOrName string) (catalog.DatabaseRow, error) {
-	if !platform.ValidDatabaseName(idOrName) {
-		return catalog.DatabaseRow{}, platform.NotFound("database")
-	}
-	key := dbKey{p.Customer.ID, idOrName}
-	row, ok := s.dbs.get(key)
-	if !ok {
-		var err error
-		row, err = s.cat.GetDatabase(ctx, p.Customer.ID, idOrName)
-		if errors.Is(err, catalog.ErrNotFound) {
-			return catalog.DatabaseRow{}, platform.NotFound("database")
-		}
-		if err != nil {
-			return row, err
-		}
-		s.dbs.put(key, row, time.Time{})
-	}
-	// A scoped token sees only its databases; the others answer exactly
-	// like databases that do not exist.
-	if p.Scope.access(row.ID) == "" {
-		return catalog.DatabaseRow{}, platform.NotFound("database")
-	}
-	return row, nil
-}
-
-// forgetDatabase drops cached lookups of a database whose row changed.
-func (s *Service) forgetDatabase(id string) {
-	s.dbs.removeIf(func(_ dbKey, r catalog.DatabaseRow) bool { return r.ID == id })
-}
-
 // ListDatabases lists a customer's databases, newest first.
-func (s *Service) ListDatabases(ctx context.Context, p Principal, all bool) ([]platform.Database, error) {
-	rows, err := s.cat.ListDatabases(ctx, p.Customer.ID, all)
+func (d *Databases) ListDatabases(ctx context.Context, p Principal, all bool) ([]platform.Database, error) {
+	rows, err := d.cat.ListDatabases(ctx, p.Customer.ID, all)
 	if err != nil {
 		return nil, err
 	}
@@ -180,44 +165,55 @@ func (s *Service) ListDatabases(ctx context.Context, p Principal, all bool) ([]p
 // files. The row goes to DISABLING first (only one concurrent caller wins),
 // then to DISABLED once the files are gone; a crash in between is finished
 // at the next start.
-func (s *Service) DeleteDatabase(ctx context.Context, p Principal, idOrName string) error {
+func (d *Databases) DeleteDatabase(ctx context.Context, p Principal, idOrName string) error {
 	if err := requireUnscoped(p); err != nil {
 		return err
 	}
-	row, err := s.lookup(ctx, p, idOrName)
+	row, err := d.dir.lookup(ctx, p, idOrName)
 	if err != nil {
 		return err
 	}
-	s.forgetDatabase(row.ID)
-	if err := s.cat.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
+	d.dir.forget(row.ID)
+	if err := d.cat.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("database")
 	} else if err != nil {
 		return err
 	}
-	for _, f := range s.onDelete {
+	for _, f := range d.onDelete {
 		f(row.ID)
 	}
 	// The removal must finish even if the client goes away.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.place.Destroy(ctx, row.ID); err != nil {
+	if err := d.place.Destroy(ctx, row.ID); err != nil {
 		return fmt.Errorf("destroy instance %s: %w", row.ID, err)
 	}
-	s.types.Delete(row.ID)
-	if err := s.cat.FinishDelete(ctx, row.ID); err != nil {
+	if err := d.cat.FinishDelete(ctx, row.ID); err != nil {
 		return err
 	}
-	s.log.Info("database deleted", "component", "control", "db", row.ID, "customer", p.Customer.ID)
+	d.log.Info("database deleted", logkey.DB, row.ID, logkey.Customer, p.Customer.ID)
 	return nil
 }
 
 // OnDatabaseDeleted registers f to run once a database is marked for
-// deletion, so that other use cases' caches (data plane keys) drop it at
-// once. Register before serving; f must not block.
-func (s *Service) OnDatabaseDeleted(f func(id string)) { s.onDelete = append(s.onDelete, f) }
+// deletion, so that other use cases' caches drop it at once. Register
+// before serving; f must not block.
+func (d *Databases) OnDatabaseDeleted(f func(id string)) { d.onDelete = append(d.onDelete, f) }
+
+// ConnectionString renders the connection string of a database for role,
+// with the password when given.
+func (d *Databases) ConnectionString(id, role, password string) string {
+	return d.door.connectionString(id, role, password)
+}
+
+// Host is where clients reach the PostgreSQL front door.
+func (d *Databases) Host() string { return d.door.host }
+
+// Port is the public port of the PostgreSQL front door.
+func (d *Databases) Port() int { return d.door.port }
 
 // Credentials returns the admin credentials of a database.
-func (s *Service) Credentials(ctx context.Context, p Principal, idOrName string) (Credentials, error) {
-	row, err := s.activeLookup(ctx, p, idOrName)
+func (d *Databases) Credentials(ctx context.Context, p Principal, idOrName string) (Credentials, error) {
+	row, err := d.dir.activeLookup(ctx, p, idOrName)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -228,35 +224,24 @@ func (s *Service) Credentials(ctx context.Context, p Principal, idOrName string)
 	if row.AdminPasswordEnc == nil {
 		return Credentials{}, platform.Errorf(platform.CodeConflict, "database has no stored admin password")
 	}
-	pw, err := s.sealer.Open(row.AdminPasswordEnc)
+	pw, err := d.sealer.Open(row.AdminPasswordEnc)
 	if err != nil {
 		return Credentials{}, err
 	}
-	return s.credentials(row.ID, pw), nil
-}
-
-func (s *Service) activeLookup(ctx context.Context, p Principal, idOrName string) (catalog.DatabaseRow, error) {
-	row, err := s.lookup(ctx, p, idOrName)
-	if err != nil {
-		return row, err
-	}
-	if row.State != platform.StateActive {
-		return row, platform.Errorf(platform.CodeConflict, "database is %s, not ACTIVE", row.State)
-	}
-	return row, nil
+	return d.credentials(row.ID, pw), nil
 }
 
 // ResetPassword gives the admin role a new random password; the old one
 // stops working at once.
-func (s *Service) ResetPassword(ctx context.Context, p Principal, idOrName string) (Credentials, error) {
-	row, err := s.activeLookup(ctx, p, idOrName)
+func (d *Databases) ResetPassword(ctx context.Context, p Principal, idOrName string) (Credentials, error) {
+	row, err := d.dir.activeLookup(ctx, p, idOrName)
 	if err != nil {
 		return Credentials{}, err
 	}
 	if err := requireWrite(p, row.ID); err != nil {
 		return Credentials{}, err
 	}
-	lease, err := s.acquire(ctx, row.ID)
+	lease, err := d.inst.acquire(ctx, row.ID)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -267,34 +252,13 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, idOrName strin
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	password := auth.NewPassword()
-	if err := postgres.SetRolePassword(ctx, conn, placement.AdminRole, password); err != nil {
+	if err := postgres.SetRolePassword(ctx, conn, AdminUser, password); err != nil {
 		return Credentials{}, err
 	}
-	err = s.cat.SetAdminPassword(ctx, row.ID, s.sealer.Seal(password))
-	s.forgetDatabase(row.ID)
+	err = d.cat.SetAdminPassword(ctx, row.ID, d.sealer.Seal(password))
+	d.dir.forget(row.ID)
 	if err != nil {
 		return Credentials{}, err
 	}
-	return s.credentials(row.ID, password), nil
-}
-
-// acquire holds the instance running, mapping instance errors to public ones.
-func (s *Service) acquire(ctx context.Context, id string) (placement.Lease, error) {
-	start := time.Now()
-	lease, err := s.place.Acquire(ctx, id)
-	switch {
-	case errors.Is(err, placement.ErrNotFound):
-		return nil, platform.NotFound("database")
-	case errors.Is(err, placement.ErrClosed):
-		return nil, platform.Errorf(platform.CodeUnavailable, "server is shutting down")
-	case err != nil:
-		if ctx.Err() != nil {
-			return nil, platform.Wrap(platform.CodeUnavailable, err, "request cancelled while the database was starting")
-		}
-		return nil, platform.Wrap(platform.CodeUnavailable, err, "database could not be started; try again")
-	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		s.log.Debug("acquired instance", "component", "control", "db", id, "ms", d.Milliseconds())
-	}
-	return lease, nil
+	return d.credentials(row.ID, password), nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/jwtverify"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/ratelimit"
 )
@@ -20,7 +21,7 @@ import (
 // DatabaseLookup resolves a caller's database by id or name with the
 // rules of every /customer call: another customer's database, or one
 // outside a scoped token's scope, is platform.CodeNotFound.
-// Service.GetDatabase is one.
+// Databases.GetDatabase is one.
 type DatabaseLookup func(ctx context.Context, p Principal, idOrName string) (platform.Database, error)
 
 // DataPlane holds the control-plane use cases of the browser data plane
@@ -50,10 +51,10 @@ type DataPlane struct {
 	touch dataKeyToucher
 }
 
-// NewDataPlane wires the data plane use cases. kc checks jwks_urls (and is
+// newDataPlane wires the data plane use cases. kc checks jwks_urls (and is
 // the one the data API's verifiers share); lookup is the database lookup
 // of the /customer API. It does no I/O.
-func NewDataPlane(cat *catalog.Catalog, kc *jwtverify.KeyCache, lookup DatabaseLookup, log *slog.Logger) *DataPlane {
+func newDataPlane(cat *catalog.Catalog, kc *jwtverify.KeyCache, lookup DatabaseLookup, log *slog.Logger) *DataPlane {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -62,9 +63,9 @@ func NewDataPlane(cat *catalog.Catalog, kc *jwtverify.KeyCache, lookup DatabaseL
 		configs: newTTLCache[string, AuthConfig](cacheTTL, 100_000)}
 }
 
-// Close waits for the last_used_at writes in flight and starts no more;
-// call it before closing the catalog. It is idempotent.
-func (d *DataPlane) Close() {
+// close waits for the last_used_at writes in flight and starts no more;
+// Service.Close calls it before the catalog closes. It is idempotent.
+func (d *DataPlane) close() {
 	d.touch.mu.Lock()
 	d.touch.closed = true
 	d.touch.mu.Unlock()
@@ -277,7 +278,7 @@ func (t *dataKeyToucher) touch(d *DataPlane, id string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := d.cat.TouchDataKey(ctx, id); err != nil {
-			d.log.Debug("update last_used_at", "component", "dataplane", "key", id, "err", err)
+			d.log.Debug("update last_used_at", logkey.Key, id, logkey.Err, err)
 			t.mu.Lock()
 			delete(t.last, id)
 			t.mu.Unlock()

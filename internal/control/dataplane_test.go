@@ -52,8 +52,8 @@ func newDataPlaneEnv(t *testing.T, allowPrivate bool) *dataPlaneEnv {
 	}
 	t.Cleanup(func() { _ = cat.Close(context.Background()) })
 	e := &dataPlaneEnv{cluster: cl, cat: cat,
-		dp: NewDataPlane(cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: allowPrivate}), testLookup(cat), nil)}
-	t.Cleanup(e.dp.Close) // before the catalog closes
+		dp: newDataPlane(cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: allowPrivate}), testLookup(cat), nil)}
+	t.Cleanup(e.dp.close) // before the catalog closes
 	e.p, e.db = e.newCustomer(t, "app")
 	return e
 }
@@ -185,8 +185,8 @@ func TestDataPlane_ResolveDataKey_Expiry(t *testing.T) {
 
 	// And by the catalog, for a process that has not cached it.
 	e.catalogExec(t, `UPDATE data_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, pk.ID)
-	fresh := NewDataPlane(e.cat, e.dp.kc, testLookup(e.cat), nil)
-	defer fresh.Close()
+	fresh := newDataPlane(e.cat, e.dp.kc, testLookup(e.cat), nil)
+	defer fresh.close()
 	_, err = fresh.ResolveDataKey(ctx, pk.Secret)
 	wantCode(t, "expired key, uncached", err, platform.CodeUnauthorized)
 }
@@ -208,8 +208,8 @@ func TestDataPlane_DatabaseDeleted(t *testing.T) {
 	e.dp.ForgetDatabase(e.db.ID)
 	_, err = e.dp.ResolveDataKey(ctx, pk.Secret)
 	wantCode(t, "key of a deleted database", err, platform.CodeUnauthorized)
-	fresh := NewDataPlane(e.cat, e.dp.kc, testLookup(e.cat), nil)
-	defer fresh.Close()
+	fresh := newDataPlane(e.cat, e.dp.kc, testLookup(e.cat), nil)
+	defer fresh.close()
 	_, err = fresh.ResolveDataKey(ctx, pk.Secret)
 	wantCode(t, "key of a deleted database, uncached", err, platform.CodeUnauthorized)
 }

@@ -29,7 +29,7 @@ const dumpTimeout = 5 * time.Minute
 // customerSchemasSQL lists the customer's schemas: all but PostgreSQL's and
 // the platform's ($1).
 const customerSchemasSQL = `SELECT nspname FROM pg_namespace
-	WHERE nspname <> ALL ($1::text[]) AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg\_%'
+	WHERE nspname <> ALL ($1::text[]) AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg\_%' AND nspname NOT LIKE '\_db9%'
 	ORDER BY nspname`
 
 // customerExtensionsSQL lists extensions installed into the customer's
@@ -43,12 +43,8 @@ const customerExtensionsSQL = `SELECT e.extname, n.nspname FROM pg_extension e J
 // pg_dump over the instance's socket as the platform superuser, the
 // customer's schemas only, data as multi-row INSERTs with column names (the
 // SQL endpoint has no COPY FROM STDIN), without owners, privileges or roles.
-func (s *Service) DumpDatabase(ctx context.Context, p Principal, idOrName string, ddlOnly bool) (Dump, error) {
-	bin, err := s.pgBin()
-	if err != nil {
-		return Dump{}, fmt.Errorf("find pg_dump: %w", err)
-	}
-	d, err := s.openDB(ctx, p, idOrName, false)
+func (q *SQL) DumpDatabase(ctx context.Context, p Principal, idOrName string, ddlOnly bool) (Dump, error) {
+	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return Dump{}, err
 	}
@@ -73,7 +69,7 @@ func (s *Service) DumpDatabase(ctx context.Context, p Principal, idOrName string
 	}
 	ctx, cancel := context.WithTimeout(ctx, dumpTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin.Path("pg_dump"), args...)
+	cmd := exec.CommandContext(ctx, q.bin.Path("pg_dump"), args...)
 	// The options outrank per-database settings the tenant may have made
 	// (ALTER DATABASE postgres SET role = ...), as for every platform session.
 	cmd.Env = []string{"PGOPTIONS=-c role=none -c local_preload_libraries= -c default_transaction_read_only=off",

@@ -16,7 +16,7 @@ import (
 
 // WithFS9 sets the URL fs-connect hands out (ws://host:port/ or wss://);
 // the server knows it only once the fs9 listener listens.
-func (a *PGAccess) WithFS9(wsURL string) *PGAccess {
+func (a *WireAccess) WithFS9(wsURL string) *WireAccess {
 	a.fs9URL = wsURL
 	return a
 }
@@ -38,14 +38,14 @@ func fileRole(role string) bool {
 // defaults to admin, or to the read-only role for a token with read-only
 // access to the database; such a token may not ask for admin (as it may
 // not mint a connect token at all).
-func (a *PGAccess) FSConnect(ctx context.Context, p Principal, idOrName, role string) (FSConnect, error) {
+func (a *WireAccess) FSConnect(ctx context.Context, p Principal, idOrName, role string) (FSConnect, error) {
 	if a.fs9URL == "" {
 		return FSConnect{}, platform.Errorf(platform.CodeNotImplemented, "fs9 is not enabled on this server")
 	}
 	if role != "" && !fileRole(role) {
 		return FSConnect{}, platform.Errorf(platform.CodeInvalid, "role: only %q and %q have file access", placement.AdminRole, placement.ReadOnlyRole)
 	}
-	row, err := a.s.activeLookup(ctx, p, idOrName)
+	row, err := a.dir.activeLookup(ctx, p, idOrName)
 	if err != nil {
 		return FSConnect{}, err
 	}
@@ -70,7 +70,7 @@ func (a *PGAccess) FSConnect(ctx context.Context, p Principal, idOrName, role st
 // "<db id or name>.<role>", password as for Login. The read-only role, which
 // the front door refuses, is accepted here with a connect token minted for
 // it (fs-connect) and nothing else. The instance is returned leased.
-func (a *PGAccess) FSLogin(ctx context.Context, username, password string) (*PGSession, error) {
+func (a *WireAccess) FSLogin(ctx context.Context, username, password string) (*PGSession, error) {
 	dbRef, role, ok := strings.Cut(username, ".")
 	if !ok || dbRef == "" || role == "" {
 		return nil, platform.Errorf(platform.CodeUnauthorized, "username must be <database id or name>.<role>")

@@ -14,19 +14,20 @@ import (
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 )
 
-// FunctionsDeps are the collaborators of Functions, built by the server.
-type FunctionsDeps struct {
+// functionsDeps are the collaborators of Functions.
+type functionsDeps struct {
 	Catalog *catalog.Catalog
 	// Instances wakes databases for ctx.db and ctx.fs9 and for deploys.
 	Instances placement.Connector
 	Sealer    *auth.Sealer
-	// Pool runs invocations in worker processes; the server opens and
-	// closes it.
+	// Pool runs invocations in worker processes; the server opens it
+	// before Service.Open and closes it after Service.Close.
 	Pool *worker.Pool
 	// Lookup is the database lookup of the /customer API.
 	Lookup DatabaseLookup
@@ -65,7 +66,7 @@ type Functions struct {
 	cancel  context.CancelFunc
 	base    context.Context // runs are detached from requests, not from Close
 	pruneWG sync.WaitGroup
-	ended   func(status string) // FunctionsDeps.RunEnded
+	ended   func(status string) // functionsDeps.RunEnded
 }
 
 // Retention of runs: a run is kept while it is younger than RunRetention
@@ -76,13 +77,13 @@ const (
 	pruneEvery        = time.Hour
 )
 
-// NewFunctions wires the functions use cases. It does no I/O.
-func NewFunctions(d FunctionsDeps) *Functions {
+// newFunctions wires the functions use cases. It does no I/O.
+func newFunctions(d functionsDeps) *Functions {
 	log := d.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "functions")
+	log = log.With(logkey.Component, "functions")
 	fetcher := d.Fetcher
 	if fetcher == nil {
 		fetcher = &egress.Fetcher{}
@@ -97,25 +98,26 @@ func NewFunctions(d FunctionsDeps) *Functions {
 // runLostReason is the error of runs a previous process left unfinished.
 const runLostReason = "the server stopped while the run was in progress"
 
-// Open marks the runs a previous process left queued or running as
+// open marks the runs a previous process left queued or running as
 // failed (no run survives its process), prunes old runs and starts the
-// periodic prune. Call it before serving.
-func (f *Functions) Open(ctx context.Context) error {
+// periodic prune; Service.Open calls it.
+func (f *Functions) open(ctx context.Context) error {
 	n, err := f.cat.FailUnfinishedRuns(ctx, runLostReason)
 	if err != nil {
 		return fmt.Errorf("fail unfinished runs: %w", err)
 	}
 	if n > 0 {
-		f.log.Info("marked runs of a previous process failed", "runs", n)
+		f.log.Info("marked runs of a previous process failed", logkey.Count, n)
 	}
 	f.pruneWG.Add(1)
 	go f.pruneLoop()
 	return nil
 }
 
-// Close lets the runs in progress end (the pool's Close, after this one,
-// ends their workers) and stops the prune. It is idempotent.
-func (f *Functions) Close(ctx context.Context) {
+// close lets the runs in progress end (the pool's Close, after this one,
+// ends their workers) and stops the prune; Service.Close calls it. It is
+// idempotent.
+func (f *Functions) close(ctx context.Context) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -151,9 +153,9 @@ func (f *Functions) pruneLoop() {
 		n, err := f.cat.PruneRuns(ctx, RunRetention, RunRetentionCount)
 		cancel()
 		if err != nil {
-			f.log.Warn("prune function runs", "err", err)
+			f.log.Warn("prune function runs", logkey.Err, err)
 		} else if n > 0 {
-			f.log.Info("pruned function runs", "runs", n)
+			f.log.Info("pruned function runs", logkey.Count, n)
 		}
 		t.Reset(pruneEvery)
 	}
@@ -165,7 +167,7 @@ func (f *Functions) ForgetDatabase(id string) {
 	ctx, cancel := context.WithTimeout(f.base, 30*time.Second)
 	defer cancel()
 	if err := f.cat.DeleteDatabaseFunctions(ctx, id); err != nil {
-		f.log.Error("delete functions of a deleted database", "db", id, "err", err)
+		f.log.Error("delete functions of a deleted database", logkey.DB, id, logkey.Err, err)
 	}
 	f.host.forget(id)
 }

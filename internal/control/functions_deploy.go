@@ -15,6 +15,7 @@ import (
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -91,7 +92,7 @@ func (f *Functions) CreateFunction(ctx context.Context, p Principal, dbRef strin
 	if err != nil {
 		return FunctionInfo{}, err
 	}
-	f.log.Info("function deployed", "db", db.ID, "function", fn.ID, "version", 1)
+	f.log.Info("function deployed", logkey.DB, db.ID, logkey.Function, fn.ID, logkey.Version, 1)
 	return functionInfo(fn), nil
 }
 
@@ -120,7 +121,7 @@ func (f *Functions) UpdateFunction(ctx context.Context, p Principal, dbRef, fnRe
 	if err != nil {
 		return FunctionInfo{}, err
 	}
-	f.log.Info("function deployed", "db", db.ID, "function", fn.ID, "version", fn.Active.Version)
+	f.log.Info("function deployed", logkey.DB, db.ID, logkey.Function, fn.ID, logkey.Version, fn.Active.Version)
 	return functionInfo(fn), nil
 }
 

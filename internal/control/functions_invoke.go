@@ -11,6 +11,7 @@ import (
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -89,7 +90,7 @@ func (f *Functions) InvokeScheduled(ctx context.Context, databaseID, functionID 
 	run, err := f.cat.StartScheduledRun(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: databaseID,
 		VersionID: fn.Active.ID, InputJSON: &input}, next)
 	if errors.Is(err, catalog.ErrRunInProgress) {
-		f.log.Info("scheduled run skipped: the previous run is still in progress", "db", databaseID, "function", fn.ID, "tick", tick.UTC())
+		f.log.Info("scheduled run skipped: the previous run is still in progress", logkey.DB, databaseID, logkey.Function, fn.ID, logkey.Tick, tick.UTC())
 		return Run{}, ErrRunSkipped
 	}
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -136,7 +137,7 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run) (
 		inv.Secrets, err = f.boundSecrets(ctx, fn.DatabaseID, v.SecretBindings)
 	}
 	if err != nil {
-		f.log.Error("prepare function run", "db", fn.DatabaseID, "function", fn.ID, "run", run.ID, "err", err)
+		f.log.Error("prepare function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		res = worker.Result{Status: "failed", Error: "the run could not be prepared"}
 	} else {
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -165,10 +166,10 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run
 	}
 	out, err := f.cat.FinishRun(ctx, run.ID, string(res.Status), result, errText, res.Duration, logs)
 	if err != nil {
-		f.log.Error("record function run", "db", fn.DatabaseID, "function", fn.ID, "run", run.ID, "err", err)
+		f.log.Error("record function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		return Run{}, platform.Wrap(platform.CodeUnavailable, err, "the run ended but could not be recorded")
 	}
-	f.log.Debug("function run", "db", fn.DatabaseID, "function", fn.ID, "run", run.ID, "status", out.Status, "ms", res.Duration.Milliseconds())
+	f.log.Debug("function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Status, out.Status, logkey.Ms, res.Duration.Milliseconds())
 	if f.ended != nil {
 		f.ended(out.Status)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
@@ -47,8 +48,8 @@ func sqlErrorOf(e *pgconn.PgError) *sqlexec.SQLError {
 const previewChars = 200
 
 // ListMigrations lists the migrations recorded in a database, oldest first.
-func (s *Service) ListMigrations(ctx context.Context, p Principal, idOrName string) ([]Migration, error) {
-	d, err := s.openDB(ctx, p, idOrName, false)
+func (q *SQL) ListMigrations(ctx context.Context, p Principal, idOrName string) ([]Migration, error) {
+	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func (s *Service) ListMigrations(ctx context.Context, p Principal, idOrName stri
 // transaction inside the database: either both happen or neither. A name
 // already recorded with the same checksum is not run again; with another
 // checksum it is a conflict.
-func (s *Service) ApplyMigration(ctx context.Context, p Principal, idOrName, name, sql, checksum string) (Migration, string, error) {
+func (q *SQL) ApplyMigration(ctx context.Context, p Principal, idOrName, name, sql, checksum string) (Migration, string, error) {
 	if name == "" || utf8.RuneCountInString(name) > 255 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return Migration{}, "", platform.Errorf(platform.CodeInvalid, "name: must be 1 to 255 characters without control characters")
 	}
@@ -94,7 +95,7 @@ func (s *Service) ApplyMigration(ctx context.Context, p Principal, idOrName, nam
 	if want := hex.EncodeToString(sum[:]); checksum != want {
 		return Migration{}, "", platform.Errorf(platform.CodeInvalid, "checksum: must be the lowercase hex SHA-256 of sql")
 	}
-	d, err := s.openDB(ctx, p, idOrName, true)
+	d, err := q.openDB(ctx, p, idOrName, true)
 	if err != nil {
 		return Migration{}, "", err
 	}
@@ -171,7 +172,7 @@ func (s *Service) ApplyMigration(ctx context.Context, p Principal, idOrName, nam
 	if m.AppliedAt, err = parsePGTime(at); err != nil {
 		return Migration{}, "", err
 	}
-	s.log.Info("migration applied", "component", "control", "db", d.row.ID)
+	q.log.Info("migration applied", logkey.DB, d.row.ID)
 	return m, status, nil
 }
 

@@ -22,9 +22,10 @@ import (
 // and the schema endpoint leave it out.
 const PlatformSchema = "_db9"
 
-// platformSchemas are the schemas of the platform in every instance,
+// platformSchemas are the schemas of the platform in every instance (with
+// every schema named _db9*, e.g. fs9's _db9_fs),
 // left out of dumps and of the schema endpoint.
-var platformSchemas = []string{"auth", "extensions", PlatformSchema}
+var platformSchemas = []string{"auth", "extensions", "cron", PlatformSchema}
 
 // PlatformSQL creates (idempotently) the platform schema: a part of the
 // platform objects (internal/platformsql) that every database gets. It is also run
@@ -57,8 +58,8 @@ GRANT EXECUTE ON FUNCTION _db9.record_migration(text, text, text) TO admin;
 
 // ensurePlatformSchema makes sure the platform schema exists in a running
 // instance, once per database per process.
-func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease placement.Lease) error {
-	if _, ok := s.meta.Load(id); ok {
+func (q *SQL) ensurePlatformSchema(ctx context.Context, id string, lease placement.Lease) error {
+	if _, ok := q.meta.Load(id); ok {
 		return nil
 	}
 	conn, err := lease.Connect(ctx, placement.Superuser)
@@ -74,7 +75,7 @@ func (s *Service) ensurePlatformSchema(ctx context.Context, id string, lease pla
 		}
 		return fmt.Errorf("create platform schema in %s: %w", id, err)
 	}
-	s.meta.Store(id, struct{}{})
+	q.meta.Store(id, struct{}{})
 	return nil
 }
 
@@ -89,8 +90,8 @@ type dbSession struct {
 // openDB looks a database up for the caller (write: the token must have
 // rw access), starts its instance and prepares the platform schema.
 // Release the lease when done.
-func (s *Service) openDB(ctx context.Context, p Principal, idOrName string, write bool) (*dbSession, error) {
-	row, err := s.activeLookup(ctx, p, idOrName)
+func (q *SQL) openDB(ctx context.Context, p Principal, idOrName string, write bool) (*dbSession, error) {
+	row, err := q.dir.activeLookup(ctx, p, idOrName)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +100,11 @@ func (s *Service) openDB(ctx context.Context, p Principal, idOrName string, writ
 			return nil, err
 		}
 	}
-	lease, err := s.acquire(ctx, row.ID)
+	lease, err := q.inst.acquire(ctx, row.ID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.ensurePlatformSchema(ctx, row.ID, lease); err != nil {
+	if err := q.ensurePlatformSchema(ctx, row.ID, lease); err != nil {
 		lease.Release()
 		return nil, err
 	}

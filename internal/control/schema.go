@@ -17,7 +17,7 @@ WITH rels AS (
   SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'v', 'm')
-    AND n.nspname <> ALL ($1::text[]) AND n.nspname <> 'information_schema'
+    AND n.nspname <> ALL ($1::text[]) AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE '\_db9%'
     AND n.nspname NOT LIKE 'pg\_%'
 ), cols AS (
   SELECT a.attrelid, json_agg(json_build_object(
@@ -54,8 +54,8 @@ SELECT json_build_object(
     WHERE r.relkind IN ('v', 'm')), '[]'::json))::text`
 
 // Schema returns the JSON answer of GET .../schema.
-func (s *Service) Schema(ctx context.Context, p Principal, idOrName string) (json.RawMessage, error) {
-	d, err := s.openDB(ctx, p, idOrName, false)
+func (q *SQL) Schema(ctx context.Context, p Principal, idOrName string) (json.RawMessage, error) {
+	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return nil, err
 	}

@@ -2,17 +2,16 @@ package control
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/functions/egress"
+	"github.com/db9/db9/internal/functions/worker"
+	"github.com/db9/db9/internal/jwtverify"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
@@ -32,52 +31,102 @@ type Config struct {
 	// OIDC verifies the id_token of POST /customer/claim; nil when no
 	// issuer is configured (claim answers 501).
 	OIDC *oidc.Verifier
-	// Requests is told of every SQL-over-HTTP call (observability); nil: none.
-	Requests RequestObserver
+	// FrontDoorTLS says whether the PostgreSQL front door offers TLS (it
+	// is reported in connect-token answers).
+	FrontDoorTLS bool
 }
 
-// Service implements the use cases.
+// Deps are the collaborators of the use cases, built by the server.
+type Deps struct {
+	Catalog   *catalog.Catalog
+	Placement placement.Driver
+	Sealer    *auth.Sealer
+	// Signer signs connect tokens; nil leaves Service.Wire nil (its
+	// routes answer 501).
+	Signer *auth.ConnectSigner
+	// Bin are the PostgreSQL client programs (pg_dump).
+	Bin pgbin.Bin
+	// Workers run function invocations; nil leaves Service.Functions nil
+	// (its routes answer 501). The server opens the pool before
+	// Service.Open and closes it after Service.Close.
+	Workers *worker.Pool
+	// Fetcher performs fetch for functions; nil: a default one.
+	Fetcher *egress.Fetcher
+	// KeyCache checks the jwks_urls of auth-configs and is the one the
+	// data API's verifiers share; nil leaves Service.DataPlane nil (its
+	// routes answer 501).
+	KeyCache *jwtverify.KeyCache
+	Logger   *slog.Logger
+	// FunctionRunEnded is told the status of every function run as it is
+	// recorded (metrics); nil: none.
+	FunctionRunEnded func(status string)
+}
+
+// Service is the control plane as one component: the use cases, grouped
+// by concern into types of their own, and the lifecycle they share. Open
+// reconciles the catalog with the placement driver and opens it; Close
+// stops the background work of the use cases and closes the driver.
+//
+// The use cases share two small collaborators instead of each other's
+// fields: a directory (the catalog and its cached database lookups) and
+// instances (leases on running databases, with their errors made public).
 type Service struct {
-	cfg    Config
-	cat    *catalog.Catalog
-	place  placement.Driver
-	sealer *auth.Sealer
-	log    *slog.Logger
+	Accounts  *Accounts
+	Databases *Databases
+	Branches  *Branches
+	SQL       *SQL
+	Wire      *WireAccess // nil without Deps.Signer
+	DataPlane *DataPlane  // nil without Deps.KeyCache
+	Functions *Functions  // nil without Deps.Workers
 
-	types  sync.Map                              // database id -> *sqlexec.TypeCache
-	touch  tokenToucher                          // last_used_at updates
-	oidc   *oidc.Verifier                        // nil: claim is not configured
-	meta   sync.Map                              // database id -> struct{}: platform schema checked
-	pgBin  func() (pgbin.Bin, error)             // PostgreSQL binaries, for pg_dump
-	tokens *ttlCache[string, catalog.Token]      // token hash -> token
-	dbs    *ttlCache[dbKey, catalog.DatabaseRow] // (customer, id or name) -> database
-	// revoked holds ids of tokens revoked by this process for longer than a
-	// cached lookup can live.
-	revoked *ttlCache[string, bool]
-	clones  cloner // branches being made (branch.go)
-	// onDelete run when a database starts being deleted (OnDatabaseDeleted).
-	onDelete []func(id string)
+	cat   *catalog.Catalog
+	place placement.Driver
+	log   *slog.Logger
 }
-
-type dbKey struct{ customer, idOrName string }
 
 // cacheTTL bounds how long a cached token or database lookup is trusted.
 const cacheTTL = 5 * time.Second
 
-// New wires a Service from its dependencies.
-func New(cfg Config, cat *catalog.Catalog, place placement.Driver, sealer *auth.Sealer, log *slog.Logger) *Service {
-	return &Service{cfg: cfg, cat: cat, place: place, sealer: sealer, log: log,
-		tokens:  newTTLCache[string, catalog.Token](cacheTTL, 100_000),
-		dbs:     newTTLCache[dbKey, catalog.DatabaseRow](cacheTTL, 100_000),
-		revoked: newTTLCache[string, bool](2*cacheTTL, 100_000),
-		oidc:    cfg.OIDC,
-		pgBin:   sync.OnceValues(pgbin.Find)}
+// New wires the use cases from their dependencies. It does no I/O.
+func New(cfg Config, d Deps) *Service {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(logkey.Component, "control")
+	dir := newDirectory(d.Catalog)
+	inst := &instances{place: d.Placement, log: log}
+	door := frontDoor{host: cfg.PublicHost, port: cfg.PublicPort}
+	q := quota{anonymousLimit: cfg.AnonymousDBLimit}
+	s := &Service{cat: d.Catalog, place: d.Placement, log: log,
+		Accounts:  newAccounts(d.Catalog, dir, q, cfg.OIDC, log),
+		Databases: newDatabases(cfg.Region, d.Catalog, d.Placement, d.Sealer, dir, inst, door, q, log),
+		Branches:  newBranches(cfg.PITRRetention, d.Catalog, d.Placement, d.Sealer, dir, q, log),
+		SQL:       newSQL(cfg.SQLLimits, d.Bin, dir, inst, log),
+	}
+	s.Databases.OnDatabaseDeleted(s.SQL.forget)
+	if d.Signer != nil {
+		s.Wire = newWireAccess(d.Catalog, d.Signer, cfg.FrontDoorTLS, dir, inst, door, log)
+	}
+	if d.KeyCache != nil {
+		s.DataPlane = newDataPlane(d.Catalog, d.KeyCache, s.Databases.GetDatabase, log)
+		s.Databases.OnDatabaseDeleted(s.DataPlane.ForgetDatabase)
+	}
+	if d.Workers != nil {
+		// Functions is a subsystem of its own in the log (component functions).
+		s.Functions = newFunctions(functionsDeps{Catalog: d.Catalog, Instances: d.Placement, Sealer: d.Sealer, Pool: d.Workers,
+			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, SQLLimits: cfg.SQLLimits, Logger: d.Logger,
+			RunEnded: d.FunctionRunEnded})
+		s.Databases.OnDatabaseDeleted(s.Functions.ForgetDatabase)
+	}
+	return s
 }
 
-// Reconcile brings the catalog and the disk into agreement after a start,
-// finishing or rolling back what a crash cut off, and opens the placement
-// driver. It must run before any request is served.
-func (s *Service) Reconcile(ctx context.Context) error {
+// Open brings the catalog and the disk into agreement after a start,
+// finishing or rolling back what a crash cut off, opens the placement
+// driver and resumes the branches a shutdown interrupted. It must run
+// before any request is served.
+func (s *Service) Open(ctx context.Context) error {
 	rows, err := s.cat.DatabasesInStates(ctx, platform.StateCreating, platform.StateActive, platform.StateCloning, platform.StateDisabling)
 	if err != nil {
 		return fmt.Errorf("list databases: %w", err)
@@ -98,167 +147,53 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	missing, err := s.place.Open(ctx, keep)
 	if err != nil {
-		return err
+		return fmt.Errorf("open placement: %w", err)
 	}
 	for _, id := range deleting { // files already removed by Open (not in keep)
 		if err := s.cat.FinishDelete(ctx, id); err != nil {
 			return err
 		}
-		s.log.Info("finished interrupted delete", "component", "control", "db", id)
+		s.log.Info("finished interrupted delete", logkey.DB, id)
 	}
 	for _, id := range creating {
 		if err := s.cat.DeleteRow(ctx, id); err != nil {
 			return err
 		}
-		s.log.Info("rolled back interrupted create", "component", "control", "db", id)
+		s.log.Info("rolled back interrupted create", logkey.DB, id)
 	}
 	for _, id := range missing {
-		s.log.Error("database has no instance directory; marking CREATE_FAILED", "component", "control", "db", id)
+		s.log.Error("database has no instance directory; marking CREATE_FAILED", logkey.DB, id)
 		if err := s.cat.SetState(ctx, id, platform.StateCreateFailed, "instance files missing"); err != nil {
 			return err
 		}
 		delete(keep, id)
 	}
-	return s.resumeClones(ctx, rows, keep)
-}
-
-// Principal is the authenticated caller of a request.
-type Principal struct {
-	Customer platform.Customer
-	TokenID  string
-	// Scope limits the token to some databases; nil is full access.
-	Scope *Scope
-}
-
-// Authenticate resolves a bearer token to its principal.
-func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
-	if token == "" {
-		return Principal{}, platform.Errorf(platform.CodeUnauthorized, "missing bearer token")
+	if err := s.Branches.resume(ctx, rows, keep); err != nil {
+		return err
 	}
-	hash := auth.HashToken(token)
-	t, ok := s.tokens.get(string(hash))
-	if !ok {
-		var err error
-		t, err = s.cat.LookupToken(ctx, hash)
-		if errors.Is(err, catalog.ErrNotFound) {
-			return Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
-		}
-		if err != nil {
-			return Principal{}, err
-		}
-		s.tokens.put(string(hash), t, t.ExpiresAt)
-	}
-	if _, gone := s.revoked.get(t.ID); gone {
-		return Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
-	}
-	scope, err := parseStoredScope(t.Scope)
-	if err != nil {
-		return Principal{}, fmt.Errorf("token %s: %w", t.ID, err)
-	}
-	s.touchToken(t.ID)
-	return Principal{Customer: t.Customer, TokenID: t.ID, Scope: scope}, nil
-}
-
-// AnonymousRegistration is the answer to anonymous-register.
-type AnonymousRegistration struct {
-	Token           string
-	ExpiresAt       time.Time
-	CustomerID      string
-	AnonymousSecret string
-}
-
-const (
-	anonymousTokenLife = 90 * 24 * time.Hour
-	defaultTokenLife   = 365 * 24 * time.Hour
-)
-
-// RegisterAnonymous creates an anonymous account with its first token.
-func (s *Service) RegisterAnonymous(ctx context.Context) (AnonymousRegistration, error) {
-	secret := auth.NewSecret()
-	token := auth.NewAPIToken()
-	exp := time.Now().Add(anonymousTokenLife).UTC().Truncate(time.Second)
-	cust := platform.Customer{ID: platform.NewUUID(), IsAnonymous: true}
-	if _, err := s.cat.CreateCustomer(ctx, cust, auth.HashToken(secret), platform.NewID(16), "anonymous", auth.HashToken(token), exp); err != nil {
-		return AnonymousRegistration{}, fmt.Errorf("register anonymous: %w", err)
-	}
-	return AnonymousRegistration{Token: token, ExpiresAt: exp, CustomerID: cust.ID, AnonymousSecret: secret}, nil
-}
-
-// RefreshAnonymous issues a new token for an anonymous account given its secret.
-func (s *Service) RefreshAnonymous(ctx context.Context, id, secret string) (string, time.Time, error) {
-	bad := platform.Errorf(platform.CodeUnauthorized, "invalid anonymous_id or anonymous_secret")
-	h, err := s.cat.AnonymousSecretHash(ctx, id)
-	if errors.Is(err, catalog.ErrNotFound) {
-		return "", time.Time{}, bad
-	}
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	if !auth.EqualHash(h, auth.HashToken(secret)) {
-		return "", time.Time{}, bad
-	}
-	token := auth.NewAPIToken()
-	exp := time.Now().Add(anonymousTokenLife).UTC().Truncate(time.Second)
-	if err := s.cat.AddToken(ctx, id, platform.NewID(16), "anonymous-refresh", auth.HashToken(token), exp); err != nil {
-		return "", time.Time{}, err
-	}
-	return token, exp, nil
-}
-
-// CreateCustomer creates a full (non-anonymous) customer and its first API
-// token: the operator's way in to a self-hosted install.
-func (s *Service) CreateCustomer(ctx context.Context, email string) (platform.Customer, string, error) {
-	return CreateCustomer(ctx, s.cat, email)
-}
-
-// CreateCustomer is the use case on a bare catalog, for the operator CLI
-// that runs without a server.
-func CreateCustomer(ctx context.Context, cat *catalog.Catalog, email string) (platform.Customer, string, error) {
-	if !validEmail(email) {
-		return platform.Customer{}, "", platform.Errorf(platform.CodeInvalid, "email: %q is not an email address", email)
-	}
-	token := auth.NewAPIToken()
-	cust, err := cat.CreateCustomer(ctx, platform.Customer{ID: platform.NewUUID(), Email: email}, nil,
-		platform.NewID(16), "admin-created", auth.HashToken(token), time.Now().Add(defaultTokenLife))
-	if errors.Is(err, catalog.ErrNameTaken) {
-		return platform.Customer{}, "", platform.Errorf(platform.CodeConflict, "a customer with email %s already exists", email)
-	}
-	return cust, token, err
-}
-
-func validEmail(s string) bool {
-	if len(s) < 3 || len(s) > 254 {
-		return false
-	}
-	at := -1
-	for i, c := range s {
-		if c <= ' ' || c == 0x7f {
-			return false
-		}
-		if c == '@' {
-			if at >= 0 {
-				return false
-			}
-			at = i
+	if s.Functions != nil {
+		if err := s.Functions.open(ctx); err != nil {
+			return fmt.Errorf("open functions: %w", err)
 		}
 	}
-	return at > 0 && at < len(s)-1
+	return nil
 }
 
-// ConnectionString renders the connection string of a database, with the
-// password when given.
-func (s *Service) ConnectionString(id, role, password string) string {
-	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(s.cfg.PublicHost, strconv.Itoa(s.cfg.PublicPort)), Path: "/postgres"}
-	if password != "" {
-		u.User = url.UserPassword(id+"."+role, password)
-	} else {
-		u.User = url.User(id + "." + role)
+// Close lets function runs in progress end, stops the branches being
+// cloned (their rows stay CLONING and are made again at the next start),
+// waits for every goroutine the use cases started, then closes the placement driver, stopping every instance. Call
+// it before closing the catalog. It is idempotent.
+func (s *Service) Close(ctx context.Context) error {
+	if s.Functions != nil {
+		s.Functions.close(ctx) // runs in progress end first: they hold leases
 	}
-	return u.String()
+	s.Branches.close()
+	s.Accounts.close()
+	if s.DataPlane != nil {
+		s.DataPlane.close()
+	}
+	if err := s.place.Close(ctx); err != nil {
+		return fmt.Errorf("close placement: %w", err)
+	}
+	return nil
 }
-
-// Host and Port are where clients reach the PostgreSQL front door.
-func (s *Service) Host() string { return s.cfg.PublicHost }
-
-// Port is the public port of the PostgreSQL front door.
-func (s *Service) Port() int { return s.cfg.PublicPort }

@@ -3,32 +3,64 @@ package control
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 )
+
+// SQL holds the use cases that work inside a database on the customer's
+// behalf: SQL over HTTP, the schema, dumps, users and migrations.
+type SQL struct {
+	limits sqlexec.Limits
+	bin    pgbin.Bin // pg_dump
+	dir    *directory
+	inst   *instances
+	log    *slog.Logger
+
+	types sync.Map // database id -> *sqlexec.TypeCache
+	meta  sync.Map // database id -> struct{}: platform schema checked
+	reqs  RequestObserver
+}
+
+// ObserveRequests has every SQL-over-HTTP call told to o (observability);
+// call it before serving.
+func (q *SQL) ObserveRequests(o RequestObserver) { q.reqs = o }
+
+func newSQL(limits sqlexec.Limits, bin pgbin.Bin, dir *directory, inst *instances, log *slog.Logger) *SQL {
+	return &SQL{limits: limits, bin: bin, dir: dir, inst: inst, log: log}
+}
+
+// forget drops what is kept of a database being deleted.
+func (q *SQL) forget(id string) {
+	q.types.Delete(id)
+	q.meta.Delete(id)
+}
 
 // RunSQL runs a request of POST .../sql on a database as its admin role
 // (the read-only role for a token with ro access),
 // starting the instance first if it is stopped. A connection that turns
 // out dead before the query was sent (the postmaster crashed a moment ago)
 // is retried on a fresh one after a short pause.
-func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req sqlexec.Request) (*sqlexec.Result, error) {
-	row, err := s.activeLookup(ctx, p, idOrName)
+func (q *SQL) RunSQL(ctx context.Context, p Principal, idOrName string, req sqlexec.Request) (*sqlexec.Result, error) {
+	row, err := q.dir.activeLookup(ctx, p, idOrName)
 	if err != nil {
 		return nil, err
 	}
-	role := placement.AdminRole
+	role := AdminUser
 	if p.Scope.access(row.ID) == AccessRO {
 		role = placement.ReadOnlyRole
 	}
-	if o := s.cfg.Requests; o != nil {
-		end := o.Begin(row.ID)
-		res, err := s.runSQL(ctx, row.ID, role, req)
+	if q.reqs != nil {
+		end := q.reqs.Begin(row.ID)
+		res, err := q.runSQL(ctx, row.ID, role, req)
 		if err == nil && res != nil && res.Error != nil {
 			end(errSQLFailed)
 		} else {
@@ -36,7 +68,7 @@ func (s *Service) RunSQL(ctx context.Context, p Principal, idOrName string, req 
 		}
 		return res, err
 	}
-	return s.runSQL(ctx, row.ID, role, req)
+	return q.runSQL(ctx, row.ID, role, req)
 }
 
 // errSQLFailed tells the request observer that a call's SQL failed (the
@@ -45,13 +77,13 @@ var errSQLFailed = errors.New("sql failed")
 
 // runSQL runs a request, again on a fresh connection when it failed
 // before reaching the database.
-func (s *Service) runSQL(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
+func (q *SQL) runSQL(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := s.runSQLOnce(ctx, id, role, req)
+		res, err := q.runSQLOnce(ctx, id, role, req)
 		if err == nil || attempt >= len(retryDelays) || !retryable(err) || ctx.Err() != nil {
 			return res, err
 		}
-		s.log.Info("retrying SQL on a fresh connection", "component", "control", "db", id, "err", err)
+		q.log.Info("retrying SQL on a fresh connection", logkey.DB, id, logkey.Err, err)
 		select {
 		case <-ctx.Done():
 			return nil, err
@@ -78,8 +110,8 @@ func retryable(err error) bool {
 	return errors.As(err, &r)
 }
 
-func (s *Service) runSQLOnce(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
-	lease, err := s.acquire(ctx, id)
+func (q *SQL) runSQLOnce(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
+	lease, err := q.inst.acquire(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +125,13 @@ func (s *Service) runSQLOnce(ctx context.Context, id, role string, req sqlexec.R
 		return nil, errRetryable{platform.Wrap(platform.CodeUnavailable, err, "could not connect to the database; try again")}
 	}
 	defer conn.Release()
-	tc, ok := s.types.Load(id)
+	tc, ok := q.types.Load(id)
 	if !ok {
-		tc, _ = s.types.LoadOrStore(id, sqlexec.NewTypeCache())
+		tc, _ = q.types.LoadOrStore(id, sqlexec.NewTypeCache())
 	}
 	// Pooled connections are not reset on release: the request resets its
 	// connection in the same write as its SQL (no extra round trip).
-	res, err := sqlexec.ExecFresh(ctx, conn.Conn().PgConn(), tc.(*sqlexec.TypeCache), req, s.cfg.SQLLimits)
+	res, err := sqlexec.ExecFresh(ctx, conn.Conn().PgConn(), tc.(*sqlexec.TypeCache), req, q.limits)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, platform.Wrap(platform.CodeUnavailable, err, "request cancelled")

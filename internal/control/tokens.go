@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -114,8 +114,16 @@ func requireWrite(p Principal, id string) error {
 
 // TokenView is an API token as the API shows it.
 type TokenView struct {
-	catalog.TokenInfo
-	Scope *Scope // nil = full
+	ID         string
+	Name       string
+	Scope      *Scope // nil = full
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt *time.Time
+}
+
+func tokenView(t catalog.TokenInfo, scope *Scope) TokenView {
+	return TokenView{ID: t.ID, Name: t.Name, Scope: scope, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
 }
 
 // CreateTokenRequest is the input of CreateToken.
@@ -134,7 +142,7 @@ type CreatedToken struct {
 const maxTokenDays = 3650
 
 // CreateToken issues a new API token for the caller's account.
-func (s *Service) CreateToken(ctx context.Context, p Principal, req CreateTokenRequest) (CreatedToken, error) {
+func (a *Accounts) CreateToken(ctx context.Context, p Principal, req CreateTokenRequest) (CreatedToken, error) {
 	if err := requireUnscoped(p); err != nil {
 		return CreatedToken{}, err
 	}
@@ -160,7 +168,7 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, req CreateTokenR
 		}
 		seen := map[string]bool{}
 		for i, d := range scope.Databases {
-			row, err := s.lookup(ctx, p, d.ID)
+			row, err := a.dir.lookup(ctx, p, d.ID)
 			if platform.ErrorCode(err) == platform.CodeNotFound {
 				return CreatedToken{}, platform.Errorf(platform.CodeInvalid, "scope_json: databases[%d]: database %q not found", i, d.ID)
 			} else if err != nil {
@@ -176,19 +184,19 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, req CreateTokenR
 	}
 	token := auth.NewAPIToken()
 	exp := time.Now().Add(life).UTC().Truncate(time.Second)
-	info, err := s.cat.InsertToken(ctx, p.Customer.ID, platform.NewID(16), req.Name, auth.HashToken(token), raw, exp)
+	info, err := a.cat.InsertToken(ctx, p.Customer.ID, platform.NewID(16), req.Name, auth.HashToken(token), raw, exp)
 	if err != nil {
 		return CreatedToken{}, fmt.Errorf("create token: %w", err)
 	}
-	return CreatedToken{TokenView: TokenView{TokenInfo: info, Scope: scope}, Token: token}, nil
+	return CreatedToken{TokenView: tokenView(info, scope), Token: token}, nil
 }
 
 // ListTokens lists the caller's unrevoked tokens, newest first.
-func (s *Service) ListTokens(ctx context.Context, p Principal) ([]TokenView, error) {
+func (a *Accounts) ListTokens(ctx context.Context, p Principal) ([]TokenView, error) {
 	if err := requireUnscoped(p); err != nil {
 		return nil, err
 	}
-	rows, err := s.cat.ListTokens(ctx, p.Customer.ID)
+	rows, err := a.cat.ListTokens(ctx, p.Customer.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +206,7 @@ func (s *Service) ListTokens(ctx context.Context, p Principal) ([]TokenView, err
 		if err != nil {
 			return nil, err
 		}
-		out[i] = TokenView{TokenInfo: r, Scope: sc}
+		out[i] = tokenView(r, sc)
 	}
 	return out, nil
 }
@@ -206,20 +214,20 @@ func (s *Service) ListTokens(ctx context.Context, p Principal) ([]TokenView, err
 // RevokeToken revokes one of the caller's tokens. It stops working at once
 // in this process (its cache entry is dropped); other processes sharing
 // the catalog notice within the cache's ttl.
-func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) error {
+func (a *Accounts) RevokeToken(ctx context.Context, p Principal, id string) error {
 	if err := requireUnscoped(p); err != nil {
 		return err
 	}
 	if id == "" || len(id) > 64 {
 		return platform.NotFound("token")
 	}
-	err := s.cat.RevokeToken(ctx, p.Customer.ID, id)
+	err := a.cat.RevokeToken(ctx, p.Customer.ID, id)
 	if err == nil {
 		// A lookup that read the row just before the revoke may cache it
 		// just after; remembering the id closes that window.
-		s.revoked.put(id, true, time.Time{})
+		a.revoked.put(id, true, time.Time{})
 	}
-	s.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.ID == id })
+	a.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.ID == id })
 	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("token")
 	}
@@ -228,8 +236,8 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) error
 
 // forgetCustomerTokens drops the cached tokens of a customer whose account
 // changed (claim), so the change applies to the next request.
-func (s *Service) forgetCustomerTokens(customerID string) {
-	s.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.CustomerID == customerID })
+func (a *Accounts) forgetCustomerTokens(customerID string) {
+	a.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.CustomerID == customerID })
 }
 
 // touchInterval is how often at most last_used_at is written per token.
@@ -237,40 +245,54 @@ const touchInterval = time.Minute
 
 // tokenToucher throttles last_used_at updates: at most one per token per
 // touchInterval in this process, written in the background so that no
-// request waits for it, with a bound on the writes in flight.
+// request waits for it, with a bound on the writes in flight. close waits
+// for them.
 type tokenToucher struct {
 	mu       sync.Mutex
 	last     map[string]time.Time
-	inflight atomic.Int32
+	inflight int
+	closed   bool
+	wg       sync.WaitGroup
 }
 
-func (s *Service) touchToken(id string) {
-	t := &s.touch
+// maxTouchesInFlight bounds the last_used_at writes running at once; a
+// touch over it is skipped and tried again on a later request.
+const maxTouchesInFlight = 8
+
+func (a *Accounts) touchToken(id string) {
+	t := &a.touch
 	now := time.Now()
 	t.mu.Lock()
 	if t.last == nil || len(t.last) > 100_000 {
 		t.last = map[string]time.Time{}
 	}
-	if prev, ok := t.last[id]; ok && now.Sub(prev) < touchInterval {
+	if prev, ok := t.last[id]; ok && now.Sub(prev) < touchInterval || t.closed || t.inflight >= maxTouchesInFlight {
 		t.mu.Unlock()
 		return
 	}
-	if t.inflight.Load() >= 8 {
-		t.mu.Unlock()
-		return // try again on a later request
-	}
 	t.last[id] = now
-	t.inflight.Add(1)
+	t.inflight++
+	t.wg.Add(1)
 	t.mu.Unlock()
 	go func() {
-		defer t.inflight.Add(-1)
+		defer t.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.cat.TouchToken(ctx, id); err != nil {
-			s.log.Debug("update last_used_at", "component", "control", "token", id, "err", err)
-			t.mu.Lock()
+		err := a.cat.TouchToken(ctx, id)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.inflight--
+		if err != nil {
+			a.log.Debug("update last_used_at", logkey.Token, id, logkey.Err, err)
 			delete(t.last, id)
-			t.mu.Unlock()
 		}
 	}()
+}
+
+// close waits for the writes in flight and starts no more.
+func (t *tokenToucher) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/dataapi"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -67,8 +68,8 @@ const customerRolesSQL = `SELECT r.rolname, r.rolcanlogin, pg_catalog.date_part(
 	ORDER BY u.created_at DESC NULLS LAST, r.rolname`
 
 // ListUsers lists the roles customers made in a database, plus admin.
-func (s *Service) ListUsers(ctx context.Context, p Principal, idOrName string) ([]User, error) {
-	d, err := s.openDB(ctx, p, idOrName, false)
+func (q *SQL) ListUsers(ctx context.Context, p Principal, idOrName string) ([]User, error) {
+	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +115,7 @@ func parsePGTime(s string) (time.Time, error) {
 
 // CreateUser creates a login role in a database. The password (generated
 // when empty) reaches the instance only as a SCRAM verifier.
-func (s *Service) CreateUser(ctx context.Context, p Principal, idOrName, username, password string) (string, error) {
+func (q *SQL) CreateUser(ctx context.Context, p Principal, idOrName, username, password string) (string, error) {
 	if err := checkUsername(username); err != nil {
 		return "", err
 	}
@@ -124,7 +125,7 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, idOrName, usernam
 		strings.ContainsFunc(password, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "", platform.Errorf(platform.CodeInvalid, "password: must be 8 to 128 characters without control characters")
 	}
-	d, err := s.openDB(ctx, p, idOrName, true)
+	d, err := q.openDB(ctx, p, idOrName, true)
 	if err != nil {
 		return "", err
 	}
@@ -157,17 +158,17 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, idOrName, usernam
 	if err != nil {
 		return "", fmt.Errorf("create user in %s: %w", d.row.ID, err)
 	}
-	s.log.Info("user created", "component", "control", "db", d.row.ID)
+	q.log.Info("user created", logkey.DB, d.row.ID)
 	return password, nil
 }
 
 // DeleteUser drops a role made through the API: its sessions end, what it
 // owned passes to admin, its privileges go.
-func (s *Service) DeleteUser(ctx context.Context, p Principal, idOrName, username string) error {
+func (q *SQL) DeleteUser(ctx context.Context, p Principal, idOrName, username string) error {
 	if reservedUsername(username) {
 		return platform.Errorf(platform.CodeInvalid, "username: %q is reserved and cannot be deleted", username)
 	}
-	d, err := s.openDB(ctx, p, idOrName, true)
+	d, err := q.openDB(ctx, p, idOrName, true)
 	if err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, idOrName, usernam
 	if err != nil {
 		return fmt.Errorf("delete user in %s: %w", d.row.ID, err)
 	}
-	s.log.Info("user deleted", "component", "control", "db", d.row.ID)
+	q.log.Info("user deleted", logkey.DB, d.row.ID)
 	return nil
 }
 

@@ -22,7 +22,7 @@ func (api *API) anonymousRegister(w http.ResponseWriter, r *http.Request) error 
 	if _, err := web.ReadBody(r); err != nil {
 		return err
 	}
-	reg, err := api.svc.RegisterAnonymous(r.Context())
+	reg, err := api.accounts.RegisterAnonymous(r.Context())
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (api *API) anonymousRefresh(w http.ResponseWriter, r *http.Request) error {
 	if req.AnonymousSecret == nil || *req.AnonymousSecret == "" {
 		return platform.Errorf(platform.CodeInvalid, "anonymous_secret: required")
 	}
-	token, exp, err := api.svc.RefreshAnonymous(r.Context(), *req.AnonymousID, *req.AnonymousSecret)
+	token, exp, err := api.accounts.RefreshAnonymous(r.Context(), *req.AnonymousID, *req.AnonymousSecret)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ func (api *API) claim(w http.ResponseWriter, r *http.Request, p control.Principa
 	if req.IDToken == nil || *req.IDToken == "" {
 		return platform.Errorf(platform.CodeInvalid, "id_token: required")
 	}
-	c, err := api.svc.Claim(r.Context(), p, *req.IDToken)
+	c, err := api.accounts.Claim(r.Context(), p, *req.IDToken)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (api *API) adoptPreflight(w http.ResponseWriter, r *http.Request, p control
 	if err != nil {
 		return err
 	}
-	pf, err := api.svc.PreflightAdopt(r.Context(), p, src)
+	pf, err := api.accounts.PreflightAdopt(r.Context(), p, src)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (api *API) adopt(w http.ResponseWriter, r *http.Request, p control.Principa
 	if b.IdempotencyKey == nil {
 		return platform.Errorf(platform.CodeInvalid, "idempotency_key: required")
 	}
-	ids, err := api.svc.Adopt(r.Context(), p, control.AdoptRequest{AdoptSource: src, DatabaseIDs: b.DatabaseIDs, IdempotencyKey: *b.IdempotencyKey})
+	ids, err := api.accounts.Adopt(r.Context(), p, control.AdoptRequest{AdoptSource: src, DatabaseIDs: b.DatabaseIDs, IdempotencyKey: *b.IdempotencyKey})
 	if err != nil {
 		return err
 	}

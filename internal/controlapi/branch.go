@@ -42,7 +42,7 @@ func (api *API) branchDatabase(w http.ResponseWriter, r *http.Request, p control
 	if err != nil {
 		return err
 	}
-	d, err := api.svc.BranchDatabase(r.Context(), p, r.PathValue("database_id"), in)
+	d, err := api.branches.BranchDatabase(r.Context(), p, r.PathValue("database_id"), in)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/control"
-	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
@@ -53,8 +52,8 @@ func (api *API) databaseObject(d platform.Database) databaseJSON {
 	}
 	return databaseJSON{
 		ID: d.ID, Name: d.Name, State: string(d.State), StateReason: optional(d.StateReason), Region: d.Region,
-		CreatedAt: d.CreatedAt.UTC(), Host: api.svc.Host(), Port: api.svc.Port(), Database: "postgres",
-		AdminUser: placement.AdminRole, ConnectionString: api.svc.ConnectionString(d.ID, placement.AdminRole, ""),
+		CreatedAt: d.CreatedAt.UTC(), Host: api.databases.Host(), Port: api.databases.Port(), Database: "postgres",
+		AdminUser: control.AdminUser, ConnectionString: api.databases.ConnectionString(d.ID, control.AdminUser, ""),
 		ParentDatabaseID: optional(d.ParentDatabaseID), SnapshotAt: snap,
 	}
 }
@@ -93,7 +92,7 @@ func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control
 	if err != nil {
 		return err
 	}
-	d, err := api.svc.CreateDatabase(r.Context(), p, in)
+	d, err := api.databases.CreateDatabase(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
@@ -105,7 +104,7 @@ func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control
 
 func (api *API) listDatabases(w http.ResponseWriter, r *http.Request, p control.Principal) error {
 	all := r.URL.Query().Get("all") == "true"
-	dbs, err := api.svc.ListDatabases(r.Context(), p, all)
+	dbs, err := api.databases.ListDatabases(r.Context(), p, all)
 	if err != nil {
 		return err
 	}
@@ -118,7 +117,7 @@ func (api *API) listDatabases(w http.ResponseWriter, r *http.Request, p control.
 }
 
 func (api *API) getDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	d, err := api.svc.GetDatabase(r.Context(), p, r.PathValue("database_id"))
+	d, err := api.databases.GetDatabase(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -127,7 +126,7 @@ func (api *API) getDatabase(w http.ResponseWriter, r *http.Request, p control.Pr
 }
 
 func (api *API) deleteDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := api.svc.DeleteDatabase(r.Context(), p, r.PathValue("database_id")); err != nil {
+	if err := api.databases.DeleteDatabase(r.Context(), p, r.PathValue("database_id")); err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Database disabled"})
@@ -135,7 +134,7 @@ func (api *API) deleteDatabase(w http.ResponseWriter, r *http.Request, p control
 }
 
 func (api *API) resetPassword(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	c, err := api.svc.ResetPassword(r.Context(), p, r.PathValue("database_id"))
+	c, err := api.databases.ResetPassword(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -144,7 +143,7 @@ func (api *API) resetPassword(w http.ResponseWriter, r *http.Request, p control.
 }
 
 func (api *API) credentials(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	c, err := api.svc.Credentials(r.Context(), p, r.PathValue("database_id"))
+	c, err := api.databases.Credentials(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,9 @@ import (
 	"github.com/db9/db9/internal/web"
 )
 
-// WithDataPlane enables the browser data plane's routes (auth-config,
-// publishable-keys, service-keys) on the API.
-func (api *API) WithDataPlane(dp *control.DataPlane) *API {
-	api.dp = dp
-	return api
-}
-
+// dataPlane is the use cases of the browser data plane's routes
+// (auth-config, publishable-keys, service-keys), when the server enables
+// them.
 func (api *API) dataPlane() (*control.DataPlane, error) {
 	if api.dp == nil {
 		return nil, platform.Errorf(platform.CodeNotImplemented, "the data plane is not enabled on this server")

@@ -18,7 +18,7 @@ type fsConnectJSON struct {
 // fsConnect is POST .../fs-connect {role?}: a connect token for the fs9
 // WebSocket protocol (API.md "Files (fs9)").
 func (api *API) fsConnect(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.pgAccess()
+	pg, err := api.wireAccess()
 	if err != nil {
 		return err
 	}

@@ -18,12 +18,6 @@ import (
 
 // Functions, runs, logs and secrets (API.md "Functions, secrets, cron").
 
-// WithFunctions enables the functions and secrets routes.
-func (api *API) WithFunctions(fn *control.Functions) *API {
-	api.fn = fn
-	return api
-}
-
 func (api *API) functions() (*control.Functions, error) {
 	if api.fn == nil {
 		return nil, platform.Errorf(platform.CodeNotImplemented, "functions are not enabled on this server")

@@ -34,7 +34,7 @@ type migrationErrorJSON struct {
 }
 
 func (api *API) listMigrations(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	ms, err := api.svc.ListMigrations(r.Context(), p, r.PathValue("database_id"))
+	ms, err := api.inside.ListMigrations(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (api *API) applyMigration(w http.ResponseWriter, r *http.Request, p control
 			return platform.Errorf(platform.CodeInvalid, "%s: required", f.name)
 		}
 	}
-	m, status, err := api.svc.ApplyMigration(r.Context(), p, r.PathValue("database_id"), *req.Name, *req.SQL, *req.Checksum)
+	m, status, err := api.inside.ApplyMigration(r.Context(), p, r.PathValue("database_id"), *req.Name, *req.SQL, *req.Checksum)
 	var me *control.MigrationError
 	if errors.As(err, &me) {
 		web.WriteJSON(w, http.StatusUnprocessableEntity, migrationErrorJSON{

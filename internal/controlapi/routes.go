@@ -9,19 +9,24 @@ import (
 	"github.com/db9/db9/internal/web"
 )
 
-// API is the /customer HTTP surface.
+// API is the /customer HTTP surface. It talks to control's use cases
+// only, one field per group.
 type API struct {
-	svc *control.Service
-	pg  *control.PGAccess      // PostgreSQL access; nil: its routes answer 501
-	dp  *control.DataPlane     // browser data plane; nil: its routes answer 501
-	fn  *control.Functions     // functions and secrets; nil: their routes answer 501
-	obs *control.Observability // nil: observability answers 501
-	a   web.Adapter
+	accounts  *control.Accounts
+	databases *control.Databases
+	branches  *control.Branches
+	inside    *control.SQL           // SQL, schema, dump, users, migrations
+	wire      *control.WireAccess    // nil: its routes answer 501
+	dp        *control.DataPlane     // browser data plane; nil: its routes answer 501
+	fn        *control.Functions     // functions and secrets; nil: their routes answer 501
+	obs       *control.Observability // nil: observability answers 501
+	a         web.Adapter
 }
 
-// New returns the API over a control service.
+// New returns the API over the control plane's use cases.
 func New(svc *control.Service, log *slog.Logger) *API {
-	return &API{svc: svc, a: web.NewAdapter(log)}
+	return &API{accounts: svc.Accounts, databases: svc.Databases, branches: svc.Branches, inside: svc.SQL, wire: svc.Wire, dp: svc.DataPlane, fn: svc.Functions,
+		a: web.NewAdapter(log)}
 }
 
 // Register adds every route to mux.
@@ -55,13 +60,13 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /customer/databases/{database_id}/users/{username}", authed(api.deleteUser))
 	mux.Handle("GET /customer/databases/{database_id}/migrations", authed(api.listMigrations))
 	mux.Handle("POST /customer/databases/{database_id}/migrations", authed(api.applyMigration))
-	// PostgreSQL access: connect-token, connect-keys
+	// wire access: connect-token, connect-keys
 	mux.Handle("POST /customer/databases/{database_id}/connect-token", authed(api.connectToken))
 	mux.Handle("POST /customer/databases/{database_id}/connect-keys", authed(api.createConnectKey))
 	mux.Handle("GET /customer/databases/{database_id}/connect-keys", authed(api.listConnectKeys))
 	mux.Handle("DELETE /customer/databases/{database_id}/connect-keys/{key_id}", authed(api.revokeConnectKey))
 	mux.Handle("POST /customer/databases/{database_id}/fs-connect", authed(api.fsConnect))
-	// browser data plane (issue 13): auth-config, publishable-keys, service-keys
+	// browser data plane: auth-config, publishable-keys, service-keys
 	pk, sk := api.dataKeys(auth.PublishableKey), api.dataKeys(auth.ServiceKey)
 	mux.Handle("GET /customer/databases/{database_id}/auth-config", authed(api.getAuthConfig))
 	mux.Handle("PUT /customer/databases/{database_id}/auth-config", authed(api.putAuthConfig))
@@ -92,7 +97,7 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, p control.Principal
 
 func (api *API) authed(h authedFunc) http.Handler {
 	return api.a.Handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := api.svc.Authenticate(r.Context(), bearer(r))
+		p, err := api.accounts.Authenticate(r.Context(), bearer(r))
 		if err != nil {
 			return err
 		}

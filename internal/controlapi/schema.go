@@ -8,7 +8,7 @@ import (
 )
 
 func (api *API) schema(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	raw, err := api.svc.Schema(r.Context(), p, r.PathValue("database_id"))
+	raw, err := api.inside.Schema(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -23,7 +23,7 @@ func (api *API) dump(w http.ResponseWriter, r *http.Request, p control.Principal
 	if err := web.DecodeJSON(r, &req, true); err != nil {
 		return err
 	}
-	d, err := api.svc.DumpDatabase(r.Context(), p, r.PathValue("database_id"), req.DDLOnly != nil && *req.DDLOnly)
+	d, err := api.inside.DumpDatabase(r.Context(), p, r.PathValue("database_id"), req.DDLOnly != nil && *req.DDLOnly)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func (api *API) sql(w http.ResponseWriter, r *http.Request, p control.Principal)
 	if err != nil {
 		return err
 	}
-	res, err := api.svc.RunSQL(r.Context(), p, r.PathValue("database_id"), req)
+	res, err := api.inside.RunSQL(r.Context(), p, r.PathValue("database_id"), req)
 	if err != nil {
 		return err
 	}

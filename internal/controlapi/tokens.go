@@ -66,7 +66,7 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request, p control.Pr
 	if err != nil {
 		return err
 	}
-	t, err := api.svc.CreateToken(r.Context(), p, in)
+	t, err := api.accounts.CreateToken(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request, p control.Pr
 }
 
 func (api *API) listTokens(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	ts, err := api.svc.ListTokens(r.Context(), p)
+	ts, err := api.accounts.ListTokens(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (api *API) listTokens(w http.ResponseWriter, r *http.Request, p control.Pri
 }
 
 func (api *API) revokeToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := api.svc.RevokeToken(r.Context(), p, r.PathValue("token_id")); err != nil {
+	if err := api.accounts.RevokeToken(r.Context(), p, r.PathValue("token_id")); err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Token revoked"})

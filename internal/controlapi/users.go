@@ -22,7 +22,7 @@ type userJSON struct {
 }
 
 func (api *API) listUsers(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	us, err := api.svc.ListUsers(r.Context(), p, r.PathValue("database_id"))
+	us, err := api.inside.ListUsers(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (api *API) createUser(w http.ResponseWriter, r *http.Request, p control.Pri
 			return platform.Errorf(platform.CodeInvalid, "password: must not be empty (omit it to have one generated)")
 		}
 	}
-	pw, err := api.svc.CreateUser(r.Context(), p, r.PathValue("database_id"), *req.Username, pw)
+	pw, err := api.inside.CreateUser(r.Context(), p, r.PathValue("database_id"), *req.Username, pw)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (api *API) createUser(w http.ResponseWriter, r *http.Request, p control.Pri
 }
 
 func (api *API) deleteUser(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := api.svc.DeleteUser(r.Context(), p, r.PathValue("database_id"), r.PathValue("username")); err != nil {
+	if err := api.inside.DeleteUser(r.Context(), p, r.PathValue("database_id"), r.PathValue("username")); err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "User deleted"})

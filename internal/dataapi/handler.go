@@ -14,6 +14,7 @@ import (
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
+	"github.com/db9/db9/internal/logkey"
 )
 
 // Handler serves the data API of every database through one Backend.
@@ -28,7 +29,7 @@ func NewHandler(backend Backend, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{backend: backend, log: log.With("component", "dataapi"), cache: newSchemaCache()}
+	return &Handler{backend: backend, log: log.With(logkey.Component, "dataapi"), cache: newSchemaCache()}
 }
 
 // Serve answers one request for database db. path is what follows
@@ -38,7 +39,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, db, path string,
 	if err := h.serve(w, r, db, path, p); err != nil {
 		pe := toPgrst(err, p.Anonymous)
 		if pe.Status >= 500 && pe.Code == "PGRST000" {
-			h.log.Error("data api request failed", "db", db, "err", err)
+			h.log.Error("data api request failed", logkey.DB, db, logkey.Err, err)
 		}
 		writeError(w, pe)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/jwtverify"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/ratelimit"
@@ -58,7 +59,7 @@ func New(cfg Config) *Handler {
 		api:   dataapi.NewHandler(b, log),
 		users: newEndUsers(cfg.Keys.KeyCache(), b),
 		limit: ratelimit.New(ratelimit.Config{}),
-		log:   log.With("component", "dataplane"),
+		log:   log.With(logkey.Component, "dataplane"),
 		reqs:  cfg.Requests,
 	}
 }
@@ -259,7 +260,7 @@ func (h *Handler) principal(w http.ResponseWriter, r *http.Request, k control.Da
 	res, err := v.Verify(ctx, jwt)
 	if err != nil {
 		if errors.Is(err, jwtverify.ErrUnavailable) {
-			h.log.Warn("jwks unavailable", "db", k.DatabaseID, "err", err)
+			h.log.Warn("jwks unavailable", logkey.DB, k.DatabaseID, logkey.Err, err)
 		}
 		code := "PGRST301"
 		if errors.Is(err, jwtverify.ErrExpired) {
@@ -307,7 +308,7 @@ func quote(s string) string {
 
 // unavailable answers 503 for a failure that is not the caller's.
 func (h *Handler) unavailable(w http.ResponseWriter, db string, err error) {
-	h.log.Error("data api request failed", "db", db, "err", err)
+	h.log.Error("data api request failed", logkey.DB, db, logkey.Err, err)
 	writeError(w, &pgrst.Error{Status: http.StatusServiceUnavailable, Code: "PGRST000", Message: "Database client error. Retrying the connection."})
 }
 

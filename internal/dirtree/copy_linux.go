@@ -15,9 +15,9 @@ import (
 // The Linux tree walk works on directory file descriptors with raw system
 // calls: a PostgreSQL data directory is a thousand mostly tiny files, and
 // per file the os package's path lookups, poller registration and
-// copy_file_range probing cost about twice the work of the copy itself
-// (~17 system calls against 7 here: open, fstat, create, fchown,
-// copy_file_range, close, close). docs/BENCHMARKS.md has the numbers.
+// copy_file_range probing cost more than the copy itself, which here is
+// seven system calls: open, fstat, create, fchown, copy_file_range, close,
+// close.
 
 // Copy copies the directory tree src to dst (which must not exist),
 // keeping modes and, when running as root, ownership. The sockets and

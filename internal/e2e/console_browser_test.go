@@ -24,7 +24,7 @@ const chromiumPath = "/usr/bin/chromium"
 // degradable are the API paths the console may find missing on a server
 // (404/501) and must then show as "not available": the browser logs such
 // an answer as a network error, which is expected for these paths only.
-var degradable = []string{"/observability", "/publishable-keys", "/service-keys", "/functions", "/fs-connect"}
+var degradable = []string{"/observability"}
 
 // browserLog collects what the page reports while a test drives it.
 type browserLog struct {
@@ -128,9 +128,11 @@ func artifactsDir(t *testing.T) string {
 // TestConsole_Browser drives the web console in headless Chromium against a
 // real server, at a laptop's and a phone's viewport: sign in, create a
 // database, run SQL and read the grid, see an SQL error's position, browse
-// the schema, branch and wait for ACTIVE, open observability and keys
-// (which degrade where the server lacks them), sign out. No console error,
-// no exception and no request off the server's origin is allowed.
+// the schema, branch and wait for ACTIVE, open observability (which
+// degrades where the server lacks it), create and revoke a publishable key,
+// see a function's run and logs, upload, preview, download and delete files
+// over fs9 (console_tabs_test.go), sign out. No console error, no exception
+// and no request off the server's origin is allowed.
 func TestConsole_Browser(t *testing.T) {
 	needChromium(t)
 	s := StartServer(t)
@@ -185,43 +187,73 @@ func startBrowser(t *testing.T, blog *browserLog, width, height int64) context.C
 	return ctx
 }
 
+// consolePage drives one browser tab through the console.
+type consolePage struct {
+	t         *testing.T
+	ctx       context.Context
+	blog      *browserLog
+	artifacts string
+	name      string // the viewport's, prefixing screenshots
+}
+
+// shot saves a screenshot named after the viewport and step.
+func (p *consolePage) shot(step string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		buf, err := chromedp.CaptureScreenshot()(ctx, tg)
+		if err != nil {
+			return chromedp.Void{}, err
+		}
+		f := filepath.Join(p.artifacts, fmt.Sprintf("%s-%s.png", p.name, step))
+		if err := os.WriteFile(f, buf, 0o644); err != nil {
+			return chromedp.Void{}, err
+		}
+		p.t.Logf("screenshot %s", f)
+		return chromedp.Void{}, nil
+	}
+}
+
+// do runs steps, failing the test with what the page reported so far.
+func (p *consolePage) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.blog.mu.Lock()
+		defer p.blog.mu.Unlock()
+		p.t.Fatalf("%s: %v\nbrowser problems so far: %v", what, err, p.blog.errs)
+	}
+}
+
+// text is the text of the first element matching sel.
+func (p *consolePage) text(sel string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("read %s: %v", sel, err)
+	}
+	return v
+}
+
+// waitJS polls a JavaScript expression until it is truthy and returns it.
+func (p *consolePage) waitJS(what, expr string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Poll[string](expr, chromedp.WithPollingTimeout(time.Minute)))
+	if err != nil {
+		p.blog.mu.Lock()
+		defer p.blog.mu.Unlock()
+		p.t.Fatalf("%s: %v\nbrowser problems so far: %v", what, err, p.blog.errs)
+	}
+	return v
+}
+
 func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height int64, mobile bool) {
 	token := s.Anonymous().Token
 	origin := "http://" + s.Addr
 	blog := &browserLog{origin: origin}
 
 	ctx := startBrowser(t, blog, width, height)
-
-	shot := func(step string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			buf, err := chromedp.CaptureScreenshot()(ctx, tg)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			p := filepath.Join(artifacts, fmt.Sprintf("%s-%s.png", name, step))
-			if err := os.WriteFile(p, buf, 0o644); err != nil {
-				return chromedp.Void{}, err
-			}
-			t.Logf("screenshot %s", p)
-			return chromedp.Void{}, nil
-		}
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			blog.mu.Lock()
-			defer blog.mu.Unlock()
-			t.Fatalf("%s: %v\nbrowser problems so far: %v", what, err, blog.errs)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return v
-	}
+	p := &consolePage{t: t, ctx: ctx, blog: blog, artifacts: artifacts, name: name}
+	shot, do, text := p.shot, p.do, p.text
+	// The test's own API client, bound to this subtest and the page's account.
+	api := &Client{t: t, base: origin, Token: token}
 	var vpOpts []chromedp.EmulateViewportOption
 	if mobile {
 		vpOpts = append(vpOpts, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch)
@@ -306,11 +338,17 @@ func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height
 		t.Errorf("observability shows %q", got)
 	}
 
-	do("open keys",
-		chromedp.Click(chromedp.ID("tab-keys")),
-		chromedp.WaitVisible(chromedp.CSS("#connect-keys table, #connect-keys .notice, #connect-keys p.muted")),
-		chromedp.WaitVisible(chromedp.CSS("#service-keys table, #service-keys .notice")),
-		shot("7-keys"))
+	var dbID string
+	for _, d := range api.ListDBs(false) {
+		if d.Name == dbName {
+			dbID = d.ID
+		}
+	}
+	if dbID == "" {
+		t.Fatalf("the API does not list %s", dbName)
+	}
+
+	driveKeys(p, api, dbID)
 
 	do("create a user",
 		chromedp.Click(chromedp.ID("tab-users")),
@@ -324,24 +362,20 @@ func driveConsole(t *testing.T, s *Server, artifacts, name string, width, height
 		t.Errorf("users list %q lacks app_reader", got)
 	}
 
-	for _, tab := range []string{"functions", "files"} {
-		do("open "+tab,
-			chromedp.Click(chromedp.ID("tab-"+tab)),
-			chromedp.WaitVisible(chromedp.CSS("#tab-body .notice, #tab-body .card")))
-	}
-	do("screenshot files", shot("9-files"))
+	driveFunctions(p, api, dbID)
+	driveFiles(p, api, dbID)
 
 	do("open the account",
 		chromedp.Click(chromedp.ID("account-link")),
 		chromedp.WaitVisible(chromedp.CSS("#sec-api-tokens ~ div table, #sec-api-tokens ~ div p.muted")),
-		shot("10-account"))
+		shot("11-account"))
 
 	do("delete the branch, confirming by its name",
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/db/`+branch+`'`),
 		chromedp.WaitVisible(chromedp.ID("delete-db")),
 		chromedp.Click(chromedp.ID("delete-db")),
 		chromedp.WaitVisible(chromedp.ID("confirm-input")),
-		shot("11-confirm-delete"),
+		shot("12-confirm-delete"),
 		chromedp.SendKeys(chromedp.ID("confirm-input"), branch),
 		chromedp.Click(chromedp.ID("confirm-ok")),
 		chromedp.WaitVisible(chromedp.ID("new-db-name")),

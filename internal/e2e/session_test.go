@@ -91,7 +91,7 @@ func TestSession_StateDoesNotLeak(t *testing.T) {
 
 	base, _ := probe(t, c, db)
 	wantBase := map[string]any{
-		"search_path": `"$user", public`, "app_x": "", "role": "admin", "temp_tables": false,
+		"search_path": `"$user", public, extensions`, "app_x": "", "role": "admin", "temp_tables": false,
 		"prepared": float64(0), "cursors": float64(0), "advisory_locks": float64(0),
 		"listening": float64(0), "in_transaction": false,
 	}

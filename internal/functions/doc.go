@@ -1,5 +1,5 @@
 // Package functions is the runtime of db9 Functions: customer JavaScript or
-// TypeScript run next to the database (issue 14, API.md "Functions,
+// TypeScript run next to the database (API.md "Functions,
 // secrets, cron").
 //
 // It is split by concern:

@@ -23,6 +23,14 @@ type expiredError struct{}
 func (*expiredError) Error() string        { return "JWT expired" }
 func (*expiredError) Is(target error) bool { return target == ErrInvalid }
 
+// InvalidError is a token that does not verify, with the reason; it
+// matches ErrInvalid. Callers that word the reason their own way take
+// Reason instead of rewriting the error's text.
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string        { return ErrInvalid.Error() + ": " + e.Reason }
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
 }

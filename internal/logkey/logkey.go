@@ -14,6 +14,9 @@ const (
 	Customer = "customer"
 	// Token is an API token's id, never its secret.
 	Token = "token"
+	// Key is a data plane (publishable or service) key's id, never its
+	// secret.
+	Key = "key"
 	// Role is a PostgreSQL role name.
 	Role = "role"
 	// Dir is a directory on disk (golden copies, instance directories).
@@ -27,6 +30,13 @@ const (
 	From = "from"
 	// SnapshotAt is the moment a branch reaches back to.
 	SnapshotAt = "snapshot_at"
+	// Function is a function's id; Run is the id of one of its runs, Tick
+	// the scheduled moment a run is for.
+	Function = "function"
+	Run      = "run"
+	Tick     = "tick"
+	// Version is a version of the platform's objects inside a database.
+	Version = "version"
 	// BaseBackup is the name of a base backup.
 	BaseBackup = "base_backup"
 )
@@ -40,7 +50,7 @@ const (
 	Method = "method"
 	// Path is the HTTP request path.
 	Path = "path"
-	// Status is the HTTP status sent.
+	// Status is the HTTP status sent, or the outcome of a function run.
 	Status = "status"
 	// Code is the platform error code (platform.Code) of a failure.
 	Code = "code"
@@ -48,6 +58,12 @@ const (
 	SQLState = "sqlstate"
 	// Stage is the step a wire connection or a restore was in.
 	Stage = "stage"
+	// PID is the process id of a child process (a function worker).
+	PID = "pid"
+	// Line is a line a child process wrote to its stderr.
+	Line = "line"
+	// Op is the operation a request or host call asked for (fs9, functions).
+	Op = "op"
 	// Err is the error; its text is for operators only.
 	Err = "err"
 )
@@ -56,6 +72,8 @@ const (
 const (
 	HTTPAddr = "http_addr" // REST API listen address
 	PGAddr   = "pg_addr"   // wire front door listen address
+	FS9Addr  = "fs9_addr"  // fs9 WebSocket listen address ("" when none)
+	Addr     = "addr"      // another address (an origin functions may fetch)
 	Postgres = "postgres"  // directory of the PostgreSQL binaries
 	Major    = "major"     // PostgreSQL major version
 	OSUser   = "os_user"   // OS user PostgreSQL runs as

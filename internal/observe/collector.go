@@ -22,10 +22,11 @@ type Store interface {
 	ActiveDatabaseIDs(ctx context.Context) ([]string, error)
 }
 
-// Peeker leases a database only while it runs (local.Driver.Peek): the
-// collector must never start an instance nor keep one awake.
+// Peeker leases a database only while it runs, without restarting its
+// idle clock (placement.Connector.Peek): the collector must never start
+// an instance nor keep one awake.
 type Peeker interface {
-	Peek(id string, f func(placement.Lease)) bool
+	Peek(id string) (placement.Lease, bool)
 }
 
 // CollectorConfig configures a Collector.
@@ -131,7 +132,10 @@ func (c *Collector) pass(ctx context.Context) {
 	live := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		live[id] = true
-		c.cfg.Instances.Peek(id, func(l placement.Lease) { c.Collect(ctx, l) })
+		if l, ok := c.cfg.Instances.Peek(id); ok {
+			c.Collect(ctx, l)
+			l.Release()
+		}
 	}
 	c.mu.Lock()
 	for id := range c.bases {
@@ -239,17 +243,18 @@ func (c *Collector) baseline(ctx context.Context, id string) (*baseline, error) 
 // LiveSizes reads a running database's storage figures now, without
 // starting it; ok is false when it is stopped.
 func (c *Collector) LiveSizes(ctx context.Context, id string) (dbSize, fsBytes int64, ok bool) {
-	c.cfg.Instances.Peek(id, func(l placement.Lease) {
-		pool, err := l.Pool(placement.Superuser)
-		if err != nil {
-			return
-		}
-		if err := pool.QueryRow(ctx, `SELECT pg_database_size(current_database()),
-			coalesce((SELECT total_logical_bytes::bigint FROM extensions.fs9_storage_stats()), 0)`).Scan(&dbSize, &fsBytes); err == nil {
-			ok = true
-		}
-	})
-	return dbSize, fsBytes, ok
+	l, running := c.cfg.Instances.Peek(id)
+	if !running {
+		return 0, 0, false
+	}
+	defer l.Release()
+	pool, err := l.Pool(placement.Superuser)
+	if err != nil {
+		return 0, 0, false
+	}
+	err = pool.QueryRow(ctx, `SELECT pg_database_size(current_database()),
+		coalesce((SELECT total_logical_bytes::bigint FROM extensions.fs9_storage_stats()), 0)`).Scan(&dbSize, &fsBytes)
+	return dbSize, fsBytes, err == nil
 }
 
 // Connections is the front door's sessions of a database plus the HTTP

@@ -71,8 +71,15 @@ func New(cfg Config) *Verifier {
 	return &Verifier{cfg: cfg, now: time.Now, jwksURL: cfg.JWKSURL}
 }
 
+// InvalidError is an id_token that does not verify, with the reason; it
+// matches ErrInvalid.
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string        { return ErrInvalid.Error() + ": " + e.Reason }
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
 }
 
 type claims struct {
@@ -86,8 +93,11 @@ type claims struct {
 func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	payload, _, err := jwtverify.VerifySignature(ctx, raw, algorithms, v)
 	if err != nil {
-		if errors.Is(err, jwtverify.ErrInvalid) {
-			return Identity{}, invalid("%s", strings.TrimPrefix(err.Error(), jwtverify.ErrInvalid.Error()+": "))
+		if ie := (*jwtverify.InvalidError)(nil); errors.As(err, &ie) {
+			return Identity{}, invalid("%s", ie.Reason)
+		}
+		if errors.Is(err, jwtverify.ErrInvalid) { // expired
+			return Identity{}, invalid("%s", err.Error())
 		}
 		return Identity{}, err
 	}

@@ -17,9 +17,8 @@ import (
 // sockets of many sessions, reading once on readiness and writing straight
 // to the peer socket. Per relayed message that is one read and one write,
 // with no goroutine wake-up, no second read that ends in EAGAIN and no
-// netpoller round trip: on 2 shared cores the two-goroutine relay spent
-// more CPU in the Go scheduler than in its own reads and writes
-// (docs/BENCHMARKS.md, issue 4).
+// netpoller round trip: the two-goroutine relay spends more CPU in the Go
+// scheduler than in its own reads and writes.
 type eventLoops struct {
 	loops []*eventLoop
 	next  atomic.Uint32

@@ -2,6 +2,7 @@ package pgproxy
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"runtime"
@@ -62,10 +63,10 @@ func FuzzNegotiate(f *testing.F) {
 		f.Fatal(err)
 	}
 	p := New(Config{Addr: "127.0.0.1:0", TLS: cfg, Auth: refuseAll{}, StartupTimeout: 2 * time.Second})
-	if err := p.Open(); err != nil {
+	if err := p.Open(context.Background()); err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { p.Close() })
+	f.Cleanup(func() { p.Close(context.Background()) })
 	seed := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	f.Add(seed(startupBytes(pgproto3.ProtocolVersion30, "user", "db.admin"), passwordBytes("pw")))
 	f.Add(seed(special(codeGSSENCRequest), startupBytes(pgproto3.ProtocolVersion30, "user", "db.admin"), passwordBytes("a.b.c")))

@@ -16,11 +16,12 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 )
 
 // Authenticator checks a login and returns the database's instance leased.
-// *control.PGAccess implements it.
+// *control.WireAccess implements it.
 type Authenticator interface {
 	Login(ctx context.Context, dbRef, role, password string) (*control.PGSession, error)
 }
@@ -42,11 +43,10 @@ type Config struct {
 	// password, wake, backend startup (default 30s).
 	StartupTimeout time.Duration
 	// RelayLoops is the number of event loops relaying plaintext sessions
-	// (default one per 4 of GOMAXPROCS, at least one: on 2 cores, against
-	// the goroutine relay in the same runs, one loop relayed 1.34 times
-	// as much and two loops 0.94 times, each of two waking for fewer
-	// events); negative: none, every session relays with two goroutines
-	// of its own, as TLS sessions always do.
+	// (default one per 4 of GOMAXPROCS, at least one: a loop of its own
+	// per core relays less, each loop waking for fewer events); negative:
+	// none, every session relays with two goroutines of its own, as TLS
+	// sessions always do.
 	RelayLoops int
 	Logger     *slog.Logger
 	// Events are told of sessions and their bytes (metrics); may be nil.
@@ -72,6 +72,9 @@ type Proxy struct {
 	loops   *eventLoops // nil: goroutine relay only
 	noLoops atomic.Bool // setLoopRelay(false)
 
+	// stop ends at Close: logins in flight (waking an instance) end with it.
+	stop   context.Context
+	cancel context.CancelFunc
 	mu     sync.Mutex
 	conns  map[io.Closer]struct{} // client and backend connections and loop sessions, closed by Close
 	perDB  map[string]int
@@ -94,8 +97,9 @@ func New(cfg Config) *Proxy {
 		cfg.RelayLoops = max(1, runtime.GOMAXPROCS(0)/4)
 	}
 
-	return &Proxy{cfg: cfg, log: cfg.Logger.With("component", "pgproxy"), cancels: newCancelRegistry(),
-		conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
+	stop, cancel := context.WithCancel(context.Background())
+	return &Proxy{cfg: cfg, log: cfg.Logger.With(logkey.Component, "pgproxy"), cancels: newCancelRegistry(),
+		stop: stop, cancel: cancel, conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
 }
 
 // setLoopRelay chooses how sessions started from now on relay: on event
@@ -104,19 +108,21 @@ func New(cfg Config) *Proxy {
 func (p *Proxy) setLoopRelay(on bool) { p.noLoops.Store(!on) }
 
 // Open listens on the configured address and starts accepting clients.
-func (p *Proxy) Open() error {
+func (p *Proxy) Open(ctx context.Context) error {
 	if p.cfg.RelayLoops > 0 {
 		loops, err := newEventLoops(p.cfg.RelayLoops)
 		if err != nil {
 			// The goroutine relay serves every session then.
-			p.log.Warn("relay event loops unavailable", "err", err)
+			p.log.Warn("relay event loops unavailable", logkey.Err, err)
 		}
 		p.loops = loops
 	}
-	ln, err := net.Listen("tcp", p.cfg.Addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", p.cfg.Addr)
 	if err != nil {
 		if p.loops != nil {
 			p.loops.close()
+			p.loops = nil
 		}
 		return fmt.Errorf("listen on --pg-addr %s: %w", p.cfg.Addr, err)
 	}
@@ -129,15 +135,17 @@ func (p *Proxy) Open() error {
 // Addr is the address the proxy listens on.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-// Close stops accepting, ends every session and waits for their goroutines.
-// It is idempotent.
-func (p *Proxy) Close() error {
+// Close stops accepting, ends every session and waits for their goroutines
+// and the relay loops. It is idempotent. Sessions end at once, so ctx does
+// not bound the wait.
+func (p *Proxy) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
+	p.cancel()
 	for c := range p.conns {
 		c.Close()
 	}
@@ -166,7 +174,7 @@ func (p *Proxy) accept() {
 			}
 			// Out of file descriptors and the like: back off, keep serving.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			p.log.Warn("accept", "err", err)
+			p.log.Warn("accept", logkey.Err, err)
 			time.Sleep(delay)
 			continue
 		}
@@ -251,16 +259,16 @@ func (p *Proxy) fail(conn net.Conn, err error, stage string) {
 	switch {
 	case errors.As(err, &we):
 		writeError(conn, err)
-		p.log.Debug("refused", "stage", stage, "sqlstate", we.code, "err", we.msg)
+		p.log.Debug("refused", logkey.Stage, stage, logkey.SQLState, we.code, logkey.Err, we.msg)
 	case errors.As(err, &pe):
 		writeError(conn, err)
 		if pe.Code == platform.CodeInternal || pe.Code == platform.CodeUnavailable {
-			p.log.Warn("refused", "stage", stage, "err", err)
+			p.log.Warn("refused", logkey.Stage, stage, logkey.Err, err)
 		} else {
-			p.log.Debug("refused", "stage", stage, "err", err)
+			p.log.Debug("refused", logkey.Stage, stage, logkey.Err, err)
 		}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		p.log.Debug("client went away", "stage", stage)
+		p.log.Debug("client went away", logkey.Stage, stage)
 	default:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -268,7 +276,7 @@ func (p *Proxy) fail(conn net.Conn, err error, stage string) {
 		} else if _, isTLS := conn.(*tls.Conn); !isTLS {
 			writeError(conn, platform.Wrap(platform.CodeInternal, err, "internal error"))
 		}
-		p.log.Debug("startup failed", "stage", stage, "err", err)
+		p.log.Debug("startup failed", logkey.Stage, stage, logkey.Err, err)
 	}
 }
 

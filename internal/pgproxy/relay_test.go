@@ -3,6 +3,7 @@ package pgproxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -45,7 +46,7 @@ func startRelay(t *testing.T, loops bool, cancel *cancelTarget) *relayRig {
 	t.Helper()
 	r := &relayRig{fds: openFDs(t), goroutines0: runtime.NumGoroutine(), ended: make(chan struct{})}
 	r.p = New(Config{Addr: "127.0.0.1:0", Auth: refuseAll{}})
-	if err := r.p.Open(); err != nil {
+	if err := r.p.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var key cancelKey
@@ -56,7 +57,7 @@ func startRelay(t *testing.T, loops bool, cancel *cancelTarget) *relayRig {
 	if loops && r.p.loops == nil {
 		t.Fatal("no event loops")
 	}
-	t.Cleanup(func() { r.p.Close() })
+	t.Cleanup(func() { r.p.Close(context.Background()) })
 
 	var proxyClient, proxyBackend net.Conn
 	r.client, proxyClient, proxyBackend, r.backend = sessionSockets(t)
@@ -88,7 +89,7 @@ func (r *relayRig) waitEnded(t *testing.T, within time.Duration) {
 	}
 	r.client.Close()
 	r.backend.Close()
-	r.p.Close()
+	r.p.Close(context.Background())
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		fds, gs := openFDs(t), runtime.NumGoroutine()
@@ -346,7 +347,7 @@ func TestRelay_ProxyCloseEndsSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 			done := make(chan struct{})
-			go func() { r.p.Close(); close(done) }()
+			go func() { r.p.Close(context.Background()); close(done) }()
 			select {
 			case <-done:
 			case <-time.After(5 * time.Second):

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 
 	"github.com/db9/db9/internal/placement"
@@ -74,7 +75,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		}
 		dbRef, password = ep, pw
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), start.Add(p.cfg.StartupTimeout))
+	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
 	defer cancel()
 	sess, err := p.cfg.Auth.Login(ctx, dbRef, role, password)
 	if err != nil {
@@ -85,7 +86,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		return
 	}
 	defer sess.Lease.Release()
-	log := p.log.With("db", sess.DatabaseID, "role", role, "method", sess.Method)
+	log := p.log.With(logkey.DB, sess.DatabaseID, logkey.Role, role, logkey.Method, sess.Method)
 	if !p.takeSlot(sess.DatabaseID) {
 		p.fail(conn, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", sess.DatabaseID, p.cfg.MaxConnsPerDB)}, "login")
 		return
@@ -96,7 +97,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	backend, err := ep.Dial(ctx)
 	if err != nil {
 		p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}, "backend")
-		log.Warn("dial backend", "err", err)
+		log.Warn("dial backend", logkey.Err, err)
 		return
 	}
 	if !p.track(backend) {
@@ -119,7 +120,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	if err != nil {
 		if !errors.Is(err, errClientGone) {
 			p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database closed the connection during startup; try again"}, "backend")
-			log.Warn("backend startup", "err", err)
+			log.Warn("backend startup", logkey.Err, err)
 		}
 		return
 	}
@@ -129,7 +130,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	defer p.cancels.remove(key)
 	_ = backend.SetDeadline(time.Time{})
 	_ = conn.SetDeadline(time.Time{})
-	log.Debug("session started", "startup_ms", time.Since(start).Milliseconds())
+	log.Debug("session started", logkey.StartupMs, time.Since(start).Milliseconds())
 	if ev := p.cfg.Events; ev != nil {
 		ev.SessionStarted(sess.DatabaseID)
 		var in, out int64
@@ -138,7 +139,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	} else {
 		p.relay(conn, backend, br, key)
 	}
-	log.Debug("session ended", "s", int(time.Since(start).Seconds()))
+	log.Debug("session ended", logkey.Seconds, int(time.Since(start).Seconds()))
 }
 
 var errClientGone = errors.New("client went away")
@@ -220,7 +221,7 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey)
 				p.waitLoopSession(s, key)
 				return s.client.read, s.backend.read
 			}
-			p.log.Debug("relay on a goroutine pair", "err", err)
+			p.log.Debug("relay on a goroutine pair", logkey.Err, err)
 		}
 	}
 	backendDone := make(chan struct{})

@@ -89,6 +89,11 @@ type Connector interface {
 	Acquire(ctx context.Context, id string) (Lease, error)
 	// Running reports whether the instance runs now, without waking it.
 	Running(id string) bool
+	// Peek holds a running instance without waking a stopped one and
+	// without restarting its idle clock (for platform reads, such as the
+	// scheduler's, that must not keep a database awake); ok is false when
+	// it is not running. Release the lease as any other.
+	Peek(id string) (l Lease, ok bool)
 	// BeforeIdleStop registers hook, called with a lease on an instance
 	// that is about to be stopped for idleness (to read its statistics
 	// once more). Its lease does not restart the idle clock. The stop

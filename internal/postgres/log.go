@@ -17,9 +17,9 @@ func relayLog(r io.Reader, logger *slog.Logger, tail *tailBuffer) {
 		// A fast shutdown ends sessions with FATAL "administrator command":
 		// expected on every stop, so not a warning.
 		if (strings.Contains(line, "FATAL:") && !strings.Contains(line, "due to administrator command")) || strings.Contains(line, "PANIC:") {
-			logger.Warn(line, "component", "postgres")
+			logger.Warn(line)
 		} else {
-			logger.Debug(line, "component", "postgres")
+			logger.Debug(line)
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)

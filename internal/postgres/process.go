@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 )
 
@@ -89,6 +90,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	logger = logger.With(logkey.Component, "postgres")
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
@@ -157,8 +159,7 @@ func (p *Process) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		time.Sleep(delay)
 		// Reading the small pid file is cheap; a coarser poll would add
-		// up to its interval to every start (a restore is ready at
-		// ~35 ms: polling at 16 ms steps found it at ~47).
+		// up to its interval to every start.
 		if delay < 2*time.Millisecond {
 			delay *= 2
 		}

@@ -50,9 +50,9 @@ var instanceSettings = []string{
 	"min_wal_size = 2MB",
 	"max_wal_size = 64MB",
 	"wal_level = replica",
-	// Full-page images compressed: under pgbench TPC-B 6x less WAL to
-	// write, archive, keep for the retention window and replay into
-	// branches, at no measurable cost in throughput (docs/BENCHMARKS.md).
+	// Full-page images compressed: several times less WAL to write,
+	// archive, keep for the retention window and replay into branches, at
+	// no measurable cost in throughput.
 	"wal_compression = lz4",
 	"max_wal_senders = 2",
 	"shared_preload_libraries = 'pg_stat_statements'",
@@ -98,8 +98,8 @@ var goldenSetupSQL = []string{
 	  SELECT coalesce(nullif(current_setting('request.jwt.claim.role', true), ''), auth.jwt() ->> 'role') $$`,
 	`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO PUBLIC`,
 	// template0 is of no use inside a tenant instance (admin may not create
-	// databases) and is a third of every copy a database, a branch or a
-	// backup makes: ~300 files, 7 MB (docs/adr/0003).
+	// databases) and is a large part of every copy a database, a branch
+	// or a backup makes (docs/adr/0003).
 	`ALTER DATABASE template0 IS_TEMPLATE false`,
 	`DROP DATABASE template0`,
 	`CHECKPOINT`,

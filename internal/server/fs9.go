@@ -16,6 +16,7 @@ import (
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/fs9"
 	"github.com/db9/db9/internal/fs9/wsserver"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -29,13 +30,14 @@ import (
 
 // openFS9 creates the protocol server, mounts it on mux and opens its
 // listener. It records the URL fs-connect hands out when there is one.
-func (s *Server) openFS9(pga *control.PGAccess, conn placement.Connector, tlsCfg *tls.Config, mux *http.ServeMux) error {
-	s.fs9 = wsserver.New(wsserver.Config{Auth: fs9Auth{pga}, Backend: fs9Backend{conn}, Logger: s.log})
+func (s *Server) openFS9(ctx context.Context, wire *control.WireAccess, conn placement.Connector, tlsCfg *tls.Config, mux *http.ServeMux) error {
+	s.fs9 = wsserver.New(wsserver.Config{Auth: fs9Auth{wire}, Backend: fs9Backend{conn}, Logger: s.base})
 	mux.Handle("GET /fs9", s.fs9)
 	if s.cfg.FS9Addr == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", s.cfg.FS9Addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.FS9Addr)
 	if err != nil {
 		return fmt.Errorf("listen on --fs9-addr %s: %w", s.cfg.FS9Addr, err)
 	}
@@ -49,26 +51,28 @@ func (s *Server) openFS9(pga *control.PGAccess, conn placement.Connector, tlsCfg
 	s.fs9http = &http.Server{
 		Handler:           s.fs9,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(s.fs9log().Handler(), slog.LevelDebug),
 	}
-	go func(hs *http.Server) {
+	s.fs9done = make(chan struct{})
+	go func(hs *http.Server, done chan struct{}) {
+		defer close(done)
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("fs9 listener failed", "component", "fs9", "err", err)
+			s.fs9log().Error("fs9 listener failed", logkey.Err, err)
 		}
-	}(s.fs9http)
+	}(s.fs9http, s.fs9done)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	pga.WithFS9(scheme + "://" + net.JoinHostPort(s.cfg.PublicHost, port) + "/")
+	wire.WithFS9(scheme + "://" + net.JoinHostPort(s.cfg.PublicHost, port) + "/")
 	return nil
 }
 
 // fs9HTTPURL makes fs-connect point at /fs9 on the HTTP server when there
 // is no fs9 listener; httpLn is the HTTP server's listener.
-func (s *Server) fs9HTTPURL(pga *control.PGAccess, httpLn net.Listener) {
+func (s *Server) fs9HTTPURL(wire *control.WireAccess, httpLn net.Listener) {
 	if s.cfg.FS9Addr != "" {
 		return
 	}
 	_, port, _ := net.SplitHostPort(httpLn.Addr().String())
-	pga.WithFS9("ws://" + net.JoinHostPort(s.cfg.PublicHost, port) + "/fs9")
+	wire.WithFS9("ws://" + net.JoinHostPort(s.cfg.PublicHost, port) + "/fs9")
 }
 
 // FS9Addr is the address of the fs9 listener ("" when there is none).
@@ -79,27 +83,37 @@ func (s *Server) FS9Addr() string {
 	return s.fs9ln.Addr().String()
 }
 
-// closeFS9 ends every fs9 connection (they hold leases) and the listener.
-func (s *Server) closeFS9(ctx context.Context) {
+// fs9log is the logger of the server's fs9 wiring.
+func (s *Server) fs9log() *slog.Logger { return s.base.With(logkey.Component, "fs9") }
+
+// closeFS9 ends every fs9 connection (they hold leases) and the listener,
+// and waits for the listener's goroutine.
+func (s *Server) closeFS9(ctx context.Context) error {
+	var errs []error
 	if s.fs9http != nil {
-		_ = s.fs9http.Close() // upgraded connections are the wsserver's to end
-		s.fs9http, s.fs9ln = nil, nil
+		// upgraded connections are the wsserver's to end
+		if err := s.fs9http.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close fs9 listener: %w", err))
+		}
+		<-s.fs9done
+		s.fs9http, s.fs9ln, s.fs9done = nil, nil, nil
 	}
 	if s.fs9 != nil {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := s.fs9.Close(cctx); err != nil {
-			s.log.Warn("fs9 connections did not end in time", "component", "fs9", "err", err)
+			errs = append(errs, fmt.Errorf("close fs9 connections: %w", err))
 		}
 		cancel()
 		s.fs9 = nil
 	}
+	return errors.Join(errs...)
 }
 
 // fs9Auth checks auth frames with the front door's credentials.
-type fs9Auth struct{ pga *control.PGAccess }
+type fs9Auth struct{ wire *control.WireAccess }
 
 func (a fs9Auth) Authenticate(ctx context.Context, username, password string) (wsserver.Identity, error) {
-	sess, err := a.pga.FSLogin(ctx, username, password)
+	sess, err := a.wire.FSLogin(ctx, username, password)
 	if err != nil {
 		var pe *platform.Error
 		if !errors.As(err, &pe) {

@@ -10,31 +10,25 @@ import (
 	"net/url"
 	"os"
 
-	"github.com/db9/db9/internal/auth"
-	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/worker"
+	"github.com/db9/db9/internal/logkey"
 )
 
-// openFunctions starts the worker pool (workers are this binary, run as
-// `db9 function-worker`) and the functions use cases.
-func (s *Server) openFunctions(ctx context.Context, sealer *auth.Sealer) error {
+// openWorkers starts the worker pool of functions (workers are this
+// binary, run as `db9 function-worker`) before control, whose Functions
+// use cases run on it, and returns their egress.
+func (s *Server) openWorkers(ctx context.Context) (*egress.Fetcher, error) {
 	fetcher, err := s.fetcher()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.fnp = worker.NewPool(worker.Config{Logger: s.log})
+	s.fnp = worker.NewPool(worker.Config{Logger: s.base})
 	if err := s.fnp.Open(ctx); err != nil {
-		return fmt.Errorf("open function workers: %w", err)
+		s.fnp = nil
+		return nil, fmt.Errorf("open function workers: %w", err)
 	}
-	s.fn = control.NewFunctions(control.FunctionsDeps{Catalog: s.cat, Instances: s.inst, Sealer: sealer, Pool: s.fnp,
-		Lookup: s.svc.GetDatabase, Fetcher: fetcher, Logger: s.log,
-		RunEnded: func(status string) { s.metrics.FunctionRuns.WithLabelValues(status).Inc() }})
-	s.svc.OnDatabaseDeleted(s.fn.ForgetDatabase)
-	if err := s.fn.Open(ctx); err != nil {
-		return fmt.Errorf("open functions: %w", err)
-	}
-	return nil
+	return fetcher, nil
 }
 
 // fetcher is the egress of functions. Only tests configure
@@ -64,19 +58,21 @@ func (s *Server) fetcher() (*egress.Fetcher, error) {
 	if !roots.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("unsafe fetch trust: %s holds no PEM certificate", t.CAFile)
 	}
-	s.log.Warn("functions may fetch a loopback origin (test configuration)", "component", "functions", "addr", net.JoinHostPort(ap.Addr().String(), u.Port()))
+	s.log.Warn("functions may fetch a loopback origin (test configuration)", logkey.Addr, net.JoinHostPort(ap.Addr().String(), u.Port()))
 	return &egress.Fetcher{Guard: &egress.Guard{UnsafeAllowAddrPorts: []netip.AddrPort{ap}},
 		TLSConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}, nil
 }
 
-// closeFunctions lets runs in progress end, then ends the workers.
-func (s *Server) closeFunctions(ctx context.Context) {
-	if s.fn != nil {
-		s.fn.Close(ctx)
-		s.fn = nil
+// closeWorkers ends the workers, after control's Close let the runs in
+// progress end.
+func (s *Server) closeWorkers(ctx context.Context) error {
+	if s.fnp == nil {
+		return nil
 	}
-	if s.fnp != nil {
-		_ = s.fnp.Close(ctx)
-		s.fnp = nil
+	err := s.fnp.Close(ctx)
+	s.fnp = nil
+	if err != nil {
+		return fmt.Errorf("close function workers: %w", err)
 	}
+	return nil
 }

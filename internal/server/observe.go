@@ -27,8 +27,7 @@ func (s *Server) instanceEvents() local.Events {
 }
 
 // watch registers the gauges read from components at scrape time.
-func (s *Server) watch() {
-	inst := s.inst
+func (s *Server) watch(inst *local.Driver) {
 	s.metrics.WatchInstances(func() observe.InstanceCounts {
 		c := inst.Counts()
 		return observe.InstanceCounts{Running: c.Running, Stopped: c.Stopped, Warm: c.Warm, Spare: c.Spare}
@@ -42,15 +41,15 @@ func (s *Server) watch() {
 // every running instance read each interval and once before it stops for
 // idleness. The collector also answers the live part of observability
 // (connections, sizes of a running database) when collection is off.
-func (s *Server) openCollector() {
+func (s *Server) openCollector(inst *local.Driver) {
 	s.col = observe.NewCollector(observe.CollectorConfig{
-		Store: s.cat, Instances: s.inst, Sessions: s.pg.Sessions, Requests: s.reqs, Metrics: s.metrics,
-		Interval: s.cfg.ObserveInterval, Logger: s.log,
+		Store: s.cat, Instances: inst, Sessions: s.pg.Sessions, Requests: s.reqs, Metrics: s.metrics,
+		Interval: s.cfg.ObserveInterval, Logger: s.base,
 	})
 	if s.cfg.ObserveOff {
 		return
 	}
-	s.inst.BeforeIdleStop(s.col.BeforeIdleStop)
+	inst.BeforeIdleStop(s.col.BeforeIdleStop)
 	s.col.Open()
 	s.colOpen = true
 }

@@ -22,29 +22,34 @@ import (
 	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/observe"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
 	"github.com/db9/db9/internal/placement/local"
 	"github.com/db9/db9/internal/platformsql"
+	"github.com/db9/db9/internal/scheduler"
 	"github.com/db9/db9/internal/web"
 )
 
-// Server is a running db9 server.
+// Server is a running db9 server: the composition root. Open opens the
+// components in order (catalog, function workers, control with the
+// placement driver, the wire front door, fs9, the scheduler, HTTP); Close
+// closes them in reverse.
 type Server struct {
 	cfg  config.Server
-	log  *slog.Logger
+	base *slog.Logger // given to the components, which name themselves
+	log  *slog.Logger // the server's own lines
 	cat  *catalog.Catalog
-	inst *local.Driver
 	svc  *control.Service
-	dp   *control.DataPlane
-	fn   *control.Functions // functions.go
-	fnp  *worker.Pool
+	fnp  *worker.Pool // functions.go: the workers of control.Functions
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	sched *scheduler.Scheduler
 
 	metrics *observe.Metrics // observe.go
 	reqs    *observe.Requests
@@ -54,11 +59,12 @@ type Server struct {
 	fs9     *wsserver.Server // fs9.go
 	fs9http *http.Server
 	fs9ln   net.Listener
+	fs9done chan struct{} // closed when the fs9 listener's goroutine ends
 }
 
 // New returns a Server for a validated configuration; it does no I/O.
 func New(cfg config.Server, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, log: log}
+	return &Server{cfg: cfg, base: log, log: log.With(logkey.Component, "server")}
 }
 
 // Open starts every component and begins serving HTTP. On error whatever
@@ -66,7 +72,9 @@ func New(cfg config.Server, log *slog.Logger) *Server {
 func (s *Server) Open(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
-			s.Close(context.Background())
+			if cerr := s.Close(context.WithoutCancel(ctx)); cerr != nil {
+				s.log.Error("close after a failed start", logkey.Err, cerr)
+			}
 		}
 	}()
 	bin, err := pgbin.Find()
@@ -83,13 +91,13 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := runAs.CheckReachable(s.cfg.DataDir + "/x"); err != nil {
 		return err
 	}
-	s.log.Info("starting", "component", "server", "data_dir", s.cfg.DataDir, "postgres", bin.Dir, "major", bin.Major, "os_user", runAs.Name)
+	s.log.Info("starting", logkey.DataDir, s.cfg.DataDir, logkey.Postgres, bin.Dir, logkey.Major, bin.Major, logkey.OSUser, runAs.Name)
 	sealer, err := auth.LoadOrCreateMasterKey(s.cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	s.newMetrics()
-	s.cat = catalog.New(catalog.Config{URL: s.cfg.CatalogURL, DataDir: s.cfg.DataDir, Bin: bin, RunAs: runAs, Logger: s.log})
+	s.cat = catalog.New(catalog.Config{URL: s.cfg.CatalogURL, DataDir: s.cfg.DataDir, Bin: bin, RunAs: runAs, Logger: s.base})
 	if err := s.cat.Open(ctx); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
 	}
@@ -97,25 +105,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	s.inst = local.New(local.Config{
+	place := local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
-		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.log, Archive: archiving,
+		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.base, Archive: archiving,
 		Platform: platformObjects(), Events: s.instanceEvents(),
 	})
-	s.watch()
+	s.watch(place)
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
 		verifier = oidc.New(oidc.Config{Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience, JWKSURL: s.cfg.OIDCJWKSURL})
 	}
-	s.svc = control.New(control.Config{
-		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
-		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
-		Requests: s.reqs,
-	}, s.cat, s.inst, sealer, s.log)
-	if err := s.svc.Reconcile(ctx); err != nil {
-		return fmt.Errorf("reconcile: %w", err)
-	}
-
 	signer, err := auth.LoadOrCreateConnectKey(s.cfg.DataDir)
 	if err != nil {
 		return err
@@ -124,31 +123,47 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	pga := control.NewPGAccess(s.svc, signer, true)
-	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: pga, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.log, Events: s.metrics})
-	if err := s.pg.Open(); err != nil {
+	fetcher, err := s.openWorkers(ctx)
+	if err != nil {
 		return err
 	}
-	s.openCollector()
+	// control owns the placement driver from here: its Open opens the
+	// driver with the databases the catalog keeps, its Close closes it.
+	s.svc = control.New(control.Config{
+		Region: s.cfg.Region, PublicHost: s.cfg.PublicHost, PublicPort: s.cfg.PGPort(),
+		AnonymousDBLimit: s.cfg.AnonymousDBLimit, OIDC: verifier, PITRRetention: s.cfg.PITRRetention,
+		FrontDoorTLS: tlsCfg != nil,
+	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base,
+		KeyCache: jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}),
+		Workers:  s.fnp, Fetcher: fetcher, FunctionRunEnded: func(status string) { s.metrics.FunctionRuns.WithLabelValues(status).Inc() }})
+	if err := s.svc.Open(ctx); err != nil {
+		return fmt.Errorf("open control: %w", err)
+	}
+	s.svc.SQL.ObserveRequests(s.reqs)
 
-	s.dp = control.NewDataPlane(s.cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}), s.svc.GetDatabase, s.log)
-	s.svc.OnDatabaseDeleted(s.dp.ForgetDatabase)
-	data := dataplane.New(dataplane.Config{Keys: s.dp, Placement: s.inst, Logger: s.log, Requests: s.reqs})
-	s.svc.OnDatabaseDeleted(data.Forget)
+	wire := s.svc.Wire
+	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: wire, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.base, Events: s.metrics})
+	if err := s.pg.Open(ctx); err != nil {
+		return err
+	}
+	s.openCollector(place)
+
+	data := dataplane.New(dataplane.Config{Keys: s.svc.DataPlane, Placement: place, Logger: s.base, Requests: s.reqs})
+	s.svc.Databases.OnDatabaseDeleted(data.Forget)
 
 	mux := http.NewServeMux()
-	if err := s.openFS9(pga, s.inst, tlsCfg, mux); err != nil {
+	if err := s.openFS9(ctx, wire, place, tlsCfg, mux); err != nil {
 		return err
 	}
-	if err := s.openFunctions(ctx, sealer); err != nil {
+	if err := s.openScheduler(ctx, place); err != nil {
 		return err
 	}
-	obs := control.NewObservability(s.svc.GetDatabase, s.cat, s.col)
-	controlapi.New(s.svc, s.log).WithPGAccess(pga).WithDataPlane(s.dp).WithFunctions(s.fn).WithObservability(obs).Register(mux)
+	obs := control.NewObservability(s.svc.Databases.GetDatabase, s.cat, s.col)
+	controlapi.New(s.svc, s.base).WithObservability(obs).Register(mux)
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		web.WriteJSON(w, http.StatusOK, pga.JWKS())
+		web.WriteJSON(w, http.StatusOK, wire.JWKS())
 	})
 	data.Register(mux)
 	consoleHandler := console.Handler()
@@ -157,21 +172,22 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.ln, err = net.Listen("tcp", s.cfg.HTTPAddr)
+	var lc net.ListenConfig
+	s.ln, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", s.cfg.HTTPAddr, err)
 	}
-	s.fs9HTTPURL(pga, s.ln)
+	s.fs9HTTPURL(wire, s.ln)
 	s.http = &http.Server{
-		Handler:           s.metrics.HTTP(mux, web.Middleware(mux, s.log)),
+		Handler:           s.metrics.HTTP(mux, web.Middleware(mux, s.base)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(s.base.With(logkey.Component, "http").Handler(), slog.LevelDebug),
 	}
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", "component", "server", "http_addr", s.ln.Addr().String(), "pg_addr", s.pg.Addr(), "fs9_addr", s.FS9Addr())
+	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.FS9Addr, s.FS9Addr())
 	return nil
 }
 
@@ -194,40 +210,57 @@ func (s *Server) Wait(ctx context.Context) error {
 	}
 }
 
-// Close stops serving and shuts every instance and the catalog down. It is
-// idempotent.
+// Close stops serving and closes every component in the reverse order of
+// opening: HTTP, the scheduler, fs9, the wire front door, control (function runs end;
+// branches still cloning resume at the next start; every instance stops),
+// the function workers, the catalog. It
+// reports every component that failed to close. It is idempotent.
 func (s *Server) Close(ctx context.Context) error {
+	var errs []error
 	if s.http != nil {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_ = s.http.Shutdown(sctx)
+		if err := s.http.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("close http: %w", err))
+		}
 		cancel()
 		s.http = nil
 	}
-	s.closeFS9(ctx)
+	if s.sched != nil {
+		// runs cut off record so in the database
+		if err := s.sched.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close scheduler: %w", err))
+		}
+		s.sched = nil
+	}
+	if err := s.closeFS9(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if s.pg != nil {
-		_ = s.pg.Close()
+		if err := s.pg.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close wire front door: %w", err))
+		}
 		s.pg = nil
 	}
-	s.closeFunctions(ctx)
-	if s.colOpen { // a last reading of every running instance, functions' runs included
+	if s.colOpen { // a last reading of every running instance
 		s.col.Close(ctx)
 		s.colOpen = false
 	}
 	if s.svc != nil {
-		s.svc.Close() // branches still cloning resume at the next start
+		if err := s.svc.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close control: %w", err))
+		}
+		s.svc = nil
 	}
-	if s.dp != nil {
-		s.dp.Close()
-	}
-	if s.inst != nil {
-		_ = s.inst.Close(ctx)
-		s.inst = nil
+	if err := s.closeWorkers(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if s.cat != nil {
-		_ = s.cat.Close(ctx)
+		if err := s.cat.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close catalog: %w", err))
+		}
 		s.cat = nil
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // platformObjects is the platform's objects inside every database, one part
@@ -239,5 +272,6 @@ func platformObjects() *platformsql.Set {
 		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},
+		platformsql.Part{Name: "cron", SQL: scheduler.PlatformSQL},
 	)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/db9/db9/internal/fs9"
 	"github.com/db9/db9/internal/fs9/store"
+	"github.com/db9/db9/internal/logkey"
 )
 
 // ChunkSize is the size of the binary chunks of streamed reads, and the
@@ -58,7 +59,7 @@ func (c *conn) send(v any) error {
 func (c *conn) ok(id []byte, data any) { _ = c.send(response{ID: id, OK: true, Data: data}) }
 
 func (c *conn) fail(id []byte, err error) {
-	_ = c.send(c.s.errResponse(id, err, "db", c.id.Database, "role", c.id.Role))
+	_ = c.send(c.s.errResponse(id, err, logkey.DB, c.id.Database, logkey.Role, c.id.Role))
 }
 
 // refuse answers the first frame with an error and closes the connection.
@@ -80,7 +81,7 @@ func (c *conn) serve() {
 		if err := c.readFrame(); err != nil {
 			code := websocket.CloseStatus(err)
 			if code == -1 && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
-				c.s.log.Debug("fs9 connection ended", "db", c.id.Database, "err", err)
+				c.s.log.Debug("fs9 connection ended", logkey.DB, c.id.Database, logkey.Err, err)
 			}
 			_ = c.ws.Close(websocket.StatusNormalClosure, "")
 			return
@@ -126,7 +127,7 @@ func (c *conn) authenticate() bool {
 	id, err := c.s.cfg.Auth.Authenticate(ctx, req.Username, req.Password)
 	if err != nil {
 		if code := fs9.ErrorCode(err); code != fs9.EAUTH && code != fs9.EACCES && code != fs9.EAGAIN {
-			c.s.log.Error("fs9 authentication failed", "err", err)
+			c.s.log.Error("fs9 authentication failed", logkey.Err, err)
 			err = fs9.Errorf(fs9.EAUTH, "authentication failed")
 		}
 		c.refuse(req.ID, err)
@@ -143,7 +144,7 @@ func (c *conn) authenticate() bool {
 	sess, err := c.s.cfg.Backend.Open(c.ctx, id)
 	if err != nil {
 		c.s.releaseSlot(id.Database)
-		c.s.log.Error("fs9 open database", "db", id.Database, "err", err)
+		c.s.log.Error("fs9 open database", logkey.DB, id.Database, logkey.Err, err)
 		c.refuse(req.ID, fs9.Errorf(fs9.EIO, "database is unavailable; try again"))
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/db9/db9/internal/fs9"
+	"github.com/db9/db9/internal/logkey"
 )
 
 // Identity is who a connection acts as: a database and a role in it.
@@ -103,7 +104,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, log: cfg.Logger.With("component", "fs9"), ctx: ctx, cancel: cancel, conns: map[string]int{}}
+	return &Server{cfg: cfg, log: cfg.Logger.With(logkey.Component, "fs9"), ctx: ctx, cancel: cancel, conns: map[string]int{}}
 }
 
 // Close ends every connection and waits for their goroutines, or ctx.
@@ -161,11 +162,11 @@ func (s *Server) releaseSlot(db string) {
 func (s *Server) errResponse(id []byte, err error, attrs ...any) response {
 	var e *fs9.Error
 	if !errors.As(err, &e) {
-		s.log.Error("fs9 request failed", append(attrs, "err", err)...)
+		s.log.Error("fs9 request failed", append(attrs, logkey.Err, err)...)
 		return response{ID: id, Error: &errBody{Code: fs9.EIO, Message: "internal error"}}
 	}
 	if e.Err != nil {
-		s.log.Warn("fs9 request failed", append(attrs, "code", e.Code, "err", e.Err)...)
+		s.log.Warn("fs9 request failed", append(attrs, logkey.Code, e.Code, logkey.Err, e.Err)...)
 	}
 	return response{ID: id, Error: &errBody{Code: e.Code, Message: e.Message}}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/db9/db9/internal/fs9"
+	"github.com/db9/db9/internal/logkey"
 )
 
 // Watching: every change inserts a numbered row into _db9_fs.events and
@@ -194,7 +195,7 @@ func (c *conn) listen(w *watcher) {
 		n, err := w.lconn.Conn().WaitForNotification(c.ctx)
 		if err != nil {
 			if c.ctx.Err() == nil {
-				c.s.log.Warn("fs9 watch listener ended", "db", c.id.Database, "err", err)
+				c.s.log.Warn("fs9 watch listener ended", logkey.DB, c.id.Database, logkey.Err, err)
 			}
 			return
 		}

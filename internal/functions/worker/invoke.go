@@ -8,6 +8,7 @@ import (
 
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/runtime"
+	"github.com/db9/db9/internal/logkey"
 )
 
 // Invoke runs inv in a worker bound to its database and version and
@@ -56,7 +57,7 @@ func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
 		case runCtx.Err() != nil:
 			return p.ctxResult(ctx, "starting a worker")
 		}
-		p.log.Error("start function worker", "db", inv.DatabaseID, "err", err)
+		p.log.Error("start function worker", logkey.DB, inv.DatabaseID, logkey.Err, err)
 		return fail("the function could not be started")
 	}
 	remaining := time.Until(deadline)
@@ -154,7 +155,7 @@ func (p *Pool) serveCall(ctx context.Context, w *proc, g *hostcall.Grant, host H
 	if err != nil {
 		var ce *runtime.CallError
 		if !errors.As(err, &ce) {
-			p.log.Warn("function host call", "db", g.DatabaseID, "op", m.Op, "err", err)
+			p.log.Warn("function host call", logkey.DB, g.DatabaseID, logkey.Op, m.Op, logkey.Err, err)
 			ce = &runtime.CallError{Code: "EIO", Message: m.Op + " failed"}
 		}
 		reply.Error = ce

@@ -15,6 +15,7 @@ import (
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/runtime"
+	"github.com/db9/db9/internal/logkey"
 )
 
 // Limits of one function version, as API.md's limits object.
@@ -155,7 +156,7 @@ func NewPool(cfg Config) *Pool {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pool{cfg: cfg, log: log.With("component", "functions"), idle: map[string][]*proc{},
+	return &Pool{cfg: cfg, log: log.With(logkey.Component, "functions"), idle: map[string][]*proc{},
 		busy: map[*proc]struct{}{}, dbSlots: map[string]chan struct{}{}}
 }
 

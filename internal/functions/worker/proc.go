@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/db9/db9/internal/logkey"
 )
 
 // proc is one worker process as the parent sees it.
@@ -97,7 +99,7 @@ func (w *proc) relayStderr(r io.Reader, log *slog.Logger) {
 			w.stderr = w.stderr[1:]
 		}
 		w.mu.Unlock()
-		log.Debug("function worker stderr", "pid", w.cmd.Process.Pid, "line", line)
+		log.Debug("function worker stderr", logkey.PID, w.cmd.Process.Pid, logkey.Line, line)
 	}
 }
 

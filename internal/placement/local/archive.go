@@ -9,6 +9,7 @@ import (
 
 	"github.com/db9/db9/internal/backup"
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/postgres"
@@ -20,13 +21,14 @@ import (
 // copy recorded as each one's first base backup, and the loop that takes
 // scheduled base backups and applies the retention window.
 type archiver struct {
-	a     *backup.Archiving
-	lay   layout.Layout
-	runAs pgbin.RunAs
-	bin   pgbin.Bin
-	log   *slog.Logger
-	sup   *supervisor
-	gold  *goldens
+	a         *backup.Archiving
+	lay       layout.Layout
+	runAs     pgbin.RunAs
+	bin       pgbin.Bin
+	log       *slog.Logger
+	backupLog *slog.Logger // given to package backup: its lines are component backup
+	sup       *supervisor
+	gold      *goldens
 	// goldenRedo is the WAL segment of the golden directory's checkpoint,
 	// where replay from a golden base backup starts.
 	goldenRedo string
@@ -34,7 +36,7 @@ type archiver struct {
 
 // settings are instance id's archiving settings (-c flags at start).
 func (r *archiver) settings(id string) map[string]string {
-	return r.a.InstanceSettings(id, func(p string) string { return r.fromData(id, p) }, r.log)
+	return r.a.InstanceSettings(id, func(p string) string { return r.fromData(id, p) }, r.backupLog)
 }
 
 // fromData returns path relative to instance id's data directory (the
@@ -57,12 +59,12 @@ func (r *archiver) switchWAL(in *inst) {
 	defer cancel()
 	conn, err := connect(ctx, in, placement.Superuser)
 	if err != nil {
-		r.log.Warn("switch wal before stop", "component", "instance", "db", in.id, "err", err)
+		r.log.Warn("switch wal before stop", logkey.DB, in.id, logkey.Err, err)
 		return
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "SELECT pg_switch_wal()").ReadAll(); err != nil {
-		r.log.Warn("switch wal before stop", "component", "instance", "db", in.id, "err", err)
+		r.log.Warn("switch wal before stop", logkey.DB, in.id, logkey.Err, err)
 	}
 }
 
@@ -142,9 +144,9 @@ func (r *archiver) maintain(quit <-chan struct{}) {
 		r.backupDue(ctx, sched)
 		if time.Since(lastPrune) >= max(every, time.Minute) || r.a.Retention < time.Hour {
 			lastPrune = time.Now()
-			r.a.Prune(ctx, r.log)
+			r.a.Prune(ctx, r.backupLog)
 			if err := r.gold.prune(ctx); err != nil {
-				r.log.Warn("prune golden directories", "component", "instance", "err", err)
+				r.log.Warn("prune golden directories", logkey.Err, err)
 			}
 		}
 	}
@@ -161,12 +163,12 @@ func (r *archiver) backupDue(ctx context.Context, sched *backup.Schedule) {
 			continue
 		}
 		start := time.Now()
-		_, err := r.a.Take(ctx, r.bin, r.runAs, backup.Source{ID: in.id, SocketDir: in.cl.SocketDir, Postmaster: pm}, r.log)
+		_, err := r.a.Take(ctx, r.bin, r.runAs, backup.Source{ID: in.id, SocketDir: in.cl.SocketDir, Postmaster: pm}, r.backupLog)
 		r.sup.release(in)
 		sched.Took(in.id, start)
 		r.sup.events.backedUp(time.Since(start), err)
 		if err != nil && ctx.Err() == nil {
-			r.log.Warn("scheduled base backup", "component", "instance", "db", in.id, "err", err)
+			r.log.Warn("scheduled base backup", logkey.DB, in.id, logkey.Err, err)
 		}
 	}
 	sched.Keep(alive)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/db9/db9/internal/backup"
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
@@ -87,17 +88,19 @@ func New(cfg Config) *Driver {
 	if cfg.WarmDecay <= 0 {
 		cfg.WarmDecay = 10 * time.Minute
 	}
-	d := &Driver{cfg: cfg, log: cfg.Logger, lay: layout.Layout{DataDir: cfg.DataDir}, quit: make(chan struct{})}
-	d.gold = &goldens{bin: cfg.Bin, runAs: cfg.RunAs, lay: d.lay, log: d.log, arch: cfg.Archive, recipe: postgres.Recipe("")}
+	// The driver logs as instance; the postmasters it starts log as
+	// postgres and the backups it takes as backup, each named once here.
+	d := &Driver{cfg: cfg, log: cfg.Logger.With(logkey.Component, "instance"), lay: layout.Layout{DataDir: cfg.DataDir}, quit: make(chan struct{})}
+	d.gold = &goldens{bin: cfg.Bin, runAs: cfg.RunAs, lay: d.lay, log: d.log, pmLog: cfg.Logger, arch: cfg.Archive, recipe: postgres.Recipe("")}
 	if cfg.Platform != nil {
 		d.gold.extra = postgres.Extra{Version: cfg.Platform.Version(), Apply: cfg.Platform.Apply}
 		d.gold.recipe = postgres.Recipe(cfg.Platform.Version())
 	}
-	d.sup = &supervisor{bin: cfg.Bin, runAs: cfg.RunAs, log: d.log, idle: cfg.IdleTimeout, maxConns: cfg.MaxConns, platform: cfg.Platform,
+	d.sup = &supervisor{bin: cfg.Bin, runAs: cfg.RunAs, log: d.log, pmLog: cfg.Logger, idle: cfg.IdleTimeout, maxConns: cfg.MaxConns, platform: cfg.Platform,
 		insts: map[string]*inst{}, quit: d.quit, events: cfg.Events,
 		settings: func(string) map[string]string { return nil }, beforeStop: func(*inst) {}}
 	if cfg.Archive != nil {
-		d.arch = &archiver{a: cfg.Archive, lay: d.lay, runAs: cfg.RunAs, bin: cfg.Bin, log: d.log, sup: d.sup, gold: d.gold}
+		d.arch = &archiver{a: cfg.Archive, lay: d.lay, runAs: cfg.RunAs, bin: cfg.Bin, log: d.log, backupLog: cfg.Logger.With(logkey.Component, "backup"), sup: d.sup, gold: d.gold}
 		d.sup.settings, d.sup.beforeStop = d.arch.settings, d.arch.switchWAL
 	}
 	d.pool = newPools(cfg, d.lay, d.log, d.provisionReady, d.discard)
@@ -144,7 +147,7 @@ func (d *Driver) Open(ctx context.Context, keep map[string]bool) (missing []stri
 			}
 			continue
 		}
-		d.log.Info("removing instance directory with no database", "component", "instance", "db", id)
+		d.log.Info("removing instance directory with no database", logkey.DB, id)
 		if err := d.removeDir(id); err != nil {
 			return nil, err
 		}
@@ -200,6 +203,7 @@ func (d *Driver) Close(ctx context.Context) error {
 				_ = d.removeDir(in.id)
 			}
 		})
+		d.sup.watchers.Wait()
 	})
 	return nil
 }
@@ -215,6 +219,15 @@ func (d *Driver) Acquire(ctx context.Context, id string) (placement.Lease, error
 
 // Running implements placement.Connector.
 func (d *Driver) Running(id string) bool { return d.sup.pid(id) != 0 }
+
+// Peek implements placement.Connector.
+func (d *Driver) Peek(id string) (placement.Lease, bool) {
+	in := d.sup.get(id)
+	if in == nil || !d.sup.hold(in) {
+		return nil, false
+	}
+	return &lease{s: d.sup, in: in, peek: true}, true
+}
 
 // BeforeIdleStop implements placement.Connector.
 func (d *Driver) BeforeIdleStop(hook func(ctx context.Context, db placement.Lease)) {

@@ -917,3 +917,38 @@ func TestDriver_Platform_UpgradesInPlace(t *testing.T) {
 		t.Fatalf("new database has the objects: %s, want 1", got)
 	}
 }
+
+// Peek holds a running instance without waking a stopped one, and its
+// leases (taken again and again, as the scheduler does every tick) never
+// restart the idle clock.
+func TestManager_Peek(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.IdleTimeout = 700 * time.Millisecond
+	m, _ := e.open(cfg, nil)
+	p := provision(t, m)
+	stopped := false
+	deadline := time.Now().Add(15 * time.Second)
+	for !stopped && time.Now().Before(deadline) {
+		l, ok := m.Peek(p.ID())
+		if ok {
+			if got := query(t, superuser(t, l), "SELECT 1"); len(got) != 1 {
+				t.Errorf("query through a peek: %v", got)
+			}
+			l.Release()
+			l.Release() // idempotent
+		}
+		stopped = !m.Running(p.ID())
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !stopped {
+		t.Fatal("peeking every 50ms kept an idle instance from stopping")
+	}
+	if _, ok := m.Peek(p.ID()); ok {
+		t.Fatal("Peek gave a lease on a stopped instance")
+	}
+	if m.Running(p.ID()) {
+		t.Fatal("Peek woke a stopped instance")
+	}
+}

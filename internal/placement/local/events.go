@@ -1,10 +1,6 @@
 package local
 
-import (
-	"time"
-
-	"github.com/db9/db9/internal/placement"
-)
+import "time"
 
 // Events are told of instance lifecycle events, for metrics. Every field
 // may be nil; each is called on the goroutine of the event, so it must be
@@ -65,18 +61,4 @@ func (d *Driver) Counts() Counts {
 	}
 	c.Warm, c.Spare = d.pool.sizes()
 	return c
-}
-
-// Peek runs f with a lease on database id only if its instance is running
-// now, and reports whether it did. It never starts the instance, and its
-// lease does not restart the idle clock (the observability collector reads
-// statistics this way without keeping a database awake).
-func (d *Driver) Peek(id string, f func(placement.Lease)) bool {
-	in := d.sup.get(id)
-	if in == nil || !d.sup.hold(in) {
-		return false
-	}
-	defer in.leases.Add(-1)
-	f(&lease{s: d.sup, in: in, quiet: true})
-	return true
 }

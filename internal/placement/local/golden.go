@@ -11,6 +11,7 @@ import (
 
 	"github.com/db9/db9/internal/backup"
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
 )
@@ -23,6 +24,7 @@ type goldens struct {
 	runAs pgbin.RunAs
 	lay   layout.Layout
 	log   *slog.Logger
+	pmLog *slog.Logger      // given to the template's postmaster
 	arch  *backup.Archiving // nil: no backup refers to a golden directory
 	// recipe is the version of goldens built now: postgres' recipe with
 	// the platform objects of extra.
@@ -44,7 +46,7 @@ func (g *goldens) ensure(ctx context.Context) error {
 	start := time.Now()
 	tmp := dir + ".tmp"
 	_ = os.RemoveAll(tmp)
-	if err := postgres.BuildTemplate(ctx, g.bin, g.runAs, tmp, g.lay.GoldenSocketDir(), g.log, g.extra); err != nil {
+	if err := postgres.BuildTemplate(ctx, g.bin, g.runAs, tmp, g.lay.GoldenSocketDir(), g.pmLog, g.extra); err != nil {
 		return err
 	}
 	if err := g.retire(ctx, dir); err != nil {
@@ -53,7 +55,7 @@ func (g *goldens) ensure(ctx context.Context) error {
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	g.log.Info("built golden data directory", "component", "instance", "dir", dir, "ms", time.Since(start).Milliseconds())
+	g.log.Info("built golden data directory", logkey.Dir, dir, logkey.Ms, time.Since(start).Milliseconds())
 	return nil
 }
 
@@ -126,7 +128,7 @@ func (g *goldens) prune(ctx context.Context) error {
 	for _, dir := range old {
 		v := strings.TrimPrefix(dir, g.dir+"-")
 		if !refs[v] && !strings.HasSuffix(dir, ".tmp") {
-			g.log.Info("removing unreferenced golden directory", "component", "instance", "dir", dir)
+			g.log.Info("removing unreferenced golden directory", logkey.Dir, dir)
 			if err := os.RemoveAll(dir); err != nil {
 				return err
 			}

@@ -22,6 +22,9 @@ type lease struct {
 	// quiet: held by the driver for a BeforeIdleStop hook, which must
 	// not restart the idle clock; Release does nothing.
 	quiet bool
+	// peek: taken by Driver.Peek; Release ends it without restarting
+	// the idle clock.
+	peek bool
 }
 
 func (l *lease) ID() string { return l.in.id }
@@ -29,7 +32,10 @@ func (l *lease) ID() string { return l.in.id }
 func (l *lease) Endpoint() placement.Endpoint { return l.in.ep }
 
 func (l *lease) Release() {
-	if !l.quiet {
+	switch {
+	case l.peek:
+		l.once.Do(func() { l.in.leases.Add(-1) })
+	case !l.quiet:
 		l.once.Do(func() { l.s.release(l.in) })
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/db9/db9/internal/dirtree"
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
@@ -25,9 +26,9 @@ import (
 //     password set, handed out as they are;
 //   - spares: copies of the golden directory under spare/<id>, stopped.
 //     Taking one is a rename into dbs/ (same filesystem), so a create that
-//     finds the warm pool empty pays for a start (~30 ms) but not for the
-//     copy. Spares survive restarts as long as the golden recipe is
-//     unchanged; a half-copied one (still named *.tmp) is removed at Open.
+//     finds the warm pool empty pays for a start but not for the copy.
+//     Spares survive restarts as long as the golden recipe is unchanged;
+//     a half-copied one (still named *.tmp) is removed at Open.
 //
 // One goroutine (run) refills both, one instance at a time, so refilling
 // never competes hard with the creates it serves.
@@ -98,7 +99,7 @@ func (p *pools) takeSpare() string {
 		src := p.lay.Spare(id).Dir
 		_ = os.Remove(filepath.Join(src, spareMarker))
 		if err := os.Rename(src, p.lay.DB(id).Dir); err != nil {
-			p.log.Warn("take spare instance", "component", "instance", "db", id, "err", err)
+			p.log.Warn("take spare instance", logkey.DB, id, logkey.Err, err)
 			_ = os.RemoveAll(src)
 			continue
 		}
@@ -170,7 +171,7 @@ func (p *pools) run(quit <-chan struct{}) {
 				break
 			}
 			if err != nil {
-				p.log.Error("fill instance pools", "component", "instance", "err", err)
+				p.log.Error("fill instance pools", logkey.Err, err)
 				select {
 				case <-quit:
 					return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/postgres"
@@ -145,6 +146,6 @@ func (p *provisioned) Abort() {
 
 func (d *Driver) discard(id string) {
 	if err := d.Destroy(context.Background(), id); err != nil {
-		d.log.Error("remove instance", "component", "instance", "db", id, "err", err)
+		d.log.Error("remove instance", logkey.DB, id, logkey.Err, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/dirtree"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
@@ -243,7 +244,7 @@ func (r *restore) replay(ctx context.Context) error {
 		"recovery_target_timeline":  "latest",
 		"hot_standby":               "off", // accept connections only once promoted
 		// Before replaying, PostgreSQL makes the copied files durable: one
-		// syncfs instead of an open and fsync of each of ~700 files.
+		// syncfs instead of an open and fsync of each copied file.
 		"recovery_init_sync_method": "syncfs",
 	}
 	if standby {
@@ -318,10 +319,10 @@ func (r *restore) logDone() {
 	if s != nil {
 		walMB = s.bytes >> 20
 	}
-	r.d.log.Info("restored instance", "component", "instance", "db", r.id, "source", r.t.Source, "base_backup", r.b.Name,
-		"copy_ms", r.copied.Milliseconds(), "wal_mb", walMB, "standby", s != nil, "stage_ms", r.staged.Milliseconds(),
-		"prepare_ms", r.prepared.Milliseconds(), "replay_ms", r.replayed.Milliseconds(),
-		"finish_ms", time.Since(r.finishAt).Milliseconds(), "total_ms", time.Since(r.start).Milliseconds())
+	r.d.log.Info("restored instance", logkey.DB, r.id, logkey.Source, r.t.Source, logkey.BaseBackup, r.b.Name,
+		logkey.CopyMs, r.copied.Milliseconds(), logkey.WALMB, walMB, logkey.Standby, s != nil, logkey.StageMs, r.staged.Milliseconds(),
+		logkey.PrepareMs, r.prepared.Milliseconds(), logkey.ReplayMs, r.replayed.Milliseconds(),
+		logkey.FinishMs, time.Since(r.finishAt).Milliseconds(), logkey.TotalMs, time.Since(r.start).Milliseconds())
 }
 
 // writeFileDurable replaces file with b (owned by the instances' OS user)

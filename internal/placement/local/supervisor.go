@@ -60,6 +60,7 @@ type supervisor struct {
 	bin      pgbin.Bin
 	runAs    pgbin.RunAs
 	log      *slog.Logger
+	pmLog    *slog.Logger  // given to the postmasters, which name themselves
 	idle     time.Duration // 0: never stopped for idleness
 	maxConns int32
 	platform *platformsql.Set // nil: none to ensure
@@ -75,6 +76,9 @@ type supervisor struct {
 	closed atomic.Bool // set under mu, so add never races with close
 
 	quit <-chan struct{} // the driver's: closed at Close
+	// watchers counts the watch goroutines, which the driver's Close
+	// waits for once every instance is stopped.
+	watchers sync.WaitGroup
 }
 
 // add registers a new instance; it fails after close or when id is taken.
@@ -201,15 +205,19 @@ func (s *supervisor) startLocked(ctx context.Context, in *inst, readyTimeout tim
 	start := time.Now()
 	pm, err := postgres.Start(ctx, postgres.Options{
 		Bin: s.bin, RunAs: s.runAs, DataDir: in.cl.Data, SocketDir: in.cl.SocketDir,
-		Settings: s.settings(in.id), Logger: s.log.With("db", in.id), ReadyTimeout: readyTimeout,
+		Settings: s.settings(in.id), Logger: s.pmLog.With(logkey.DB, in.id), ReadyTimeout: readyTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("start instance %s: %w", in.id, err)
 	}
 	in.pm = pm
 	s.ensurePlatform(ctx, in)
-	s.log.Debug("instance started", "component", "instance", "db", in.id, "ms", time.Since(start).Milliseconds())
-	go s.watch(in, pm)
+	s.log.Debug("instance started", logkey.DB, in.id, logkey.Ms, time.Since(start).Milliseconds())
+	s.watchers.Add(1)
+	go func() {
+		defer s.watchers.Done()
+		s.watch(in, pm)
+	}()
 	return nil
 }
 
@@ -226,7 +234,7 @@ func (s *supervisor) watch(in *inst, pm *postgres.Process) {
 		in.mu.Unlock()
 		return
 	}
-	s.log.Warn("instance exited unexpectedly; restarting", "component", "instance", "db", in.id, "err", pm.ExitErr())
+	s.log.Warn("instance exited unexpectedly; restarting", logkey.DB, in.id, logkey.Err, pm.ExitErr())
 	s.afterExitLocked(in, pm)
 	var err error
 	if !in.deleted.Load() && !s.closed.Load() {
@@ -239,7 +247,7 @@ func (s *supervisor) watch(in *inst, pm *postgres.Process) {
 	}
 	in.mu.Unlock()
 	if err != nil {
-		s.log.Error("restart instance failed; next use will retry", "component", "instance", "db", in.id, "err", err)
+		s.log.Error("restart instance failed; next use will retry", logkey.DB, in.id, logkey.Err, err)
 	}
 }
 
@@ -277,7 +285,7 @@ func (s *supervisor) stopLocked(in *inst) {
 	pools := in.pools
 	in.pools = nil
 	if err := pm.Stop(10 * time.Second); err != nil {
-		s.log.Warn("stop instance", "component", "instance", "db", in.id, "err", err)
+		s.log.Warn("stop instance", logkey.DB, in.id, logkey.Err, err)
 	}
 	for _, p := range pools {
 		p.Close()
@@ -348,7 +356,7 @@ func (s *supervisor) stopIfIdle(in *inst) {
 	if in.pm == nil || !s.isIdle(in) {
 		return
 	}
-	s.log.Debug("stopping idle instance", "component", "instance", "db", in.id)
+	s.log.Debug("stopping idle instance", logkey.DB, in.id)
 	s.stopLocked(in)
 	s.events.stopped("idle")
 }
@@ -400,11 +408,11 @@ func (s *supervisor) ensurePlatform(ctx context.Context, in *inst) {
 			return err
 		}
 		if applied {
-			s.log.Info("upgraded platform objects", logkey.Component, "instance", logkey.DB, in.id, "version", s.platform.Version())
+			s.log.Info("upgraded platform objects", logkey.DB, in.id, logkey.Version, s.platform.Version())
 		}
 		return postgres.WriteMarker(in.cl.Data, postgres.PlatformMarker, s.platform.Version(), s.runAs)
 	}()
 	if err != nil {
-		s.log.Error("upgrade platform objects failed; the next start retries", logkey.Component, "instance", logkey.DB, in.id, logkey.Err, err)
+		s.log.Error("upgrade platform objects failed; the next start retries", logkey.DB, in.id, logkey.Err, err)
 	}
 }

@@ -19,8 +19,8 @@ import (
 // walStage is the WAL a restore replays from its source's archive
 // (walarchive.ReplayFiles), copied into the new data directory's pg_wal
 // ahead of replay, which then runs in standby mode and reads only pg_wal:
-// archive recovery would run restore_command (a shell and a cp, ~4 ms
-// here) for every segment and for every timeline-history probe.
+// archive recovery would run restore_command (a shell and a cp) for every
+// segment and for every timeline-history probe.
 //
 // At most a window of segments is staged ahead of the one being replayed,
 // so a restore that replays much WAL does not hold it all on disk at once:

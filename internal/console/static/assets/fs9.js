@@ -1,15 +1,44 @@
 // A client of fs9's WebSocket protocol (FS9.md): JSON requests matched by
-// id, binary frames [8-byte big-endian stream id][bytes] for streaming
-// reads and writes of large files.
+// id, binary frames [8-byte big-endian stream id][bytes] for streamed reads
+// and writes. Every read is streamed, so every download is checked against
+// the server's sha256; files of 1 MiB or more are written as a stream
+// (a JSON frame is limited to 2 MiB, base64 included).
 
-const STREAM_AT = 1 << 20; // files this large are written as a stream
-const TIMEOUT_MS = 60000;
+import { sha256Hex as sha256Fallback } from './sha256.js';
 
+const STREAM_AT = 1 << 20;
+const FRAME_BYTES = 256 << 10; // upload frames: any size is allowed, fewer cost less
+const HIGH_WATER = 4 << 20; // bytes queued in the socket before an upload waits
+const IDLE_MS = 60000; // a request fails after this long without a frame of its own
+
+// What each code means, for messages a person reads.
+const MEANING = {
+  ENOENT: 'No such file or folder',
+  EISDIR: 'That is a folder',
+  ENOTDIR: 'Not a folder',
+  EEXIST: 'Already exists',
+  ENOTEMPTY: 'The folder is not empty',
+  EACCES: 'Permission denied',
+  EFBIG: 'Too large',
+  EAGAIN: 'Busy, try again',
+  EAUTH: 'The file service refused the credentials',
+  EINVAL: 'Invalid request',
+  EPROTO: 'Protocol error',
+  ENOSYS: 'Not supported',
+  EIO: 'Input/output error',
+  ETIMEDOUT: 'No answer from the file service',
+  ECLOSED: 'The connection to the file service closed',
+  ECONNECT: 'Could not connect to the file service',
+};
+
+/** FS9Error is a refusal of the server or a failure of the connection. */
 export class FS9Error extends Error {
-  constructor(code, message) {
-    super(`${code}: ${message}`);
+  constructor(code, detail) {
+    const meaning = MEANING[code] || code;
+    super(detail ? `${meaning}: ${detail} (${code})` : `${meaning} (${code})`);
     this.name = 'FS9Error';
     this.code = code;
+    this.detail = detail || '';
   }
 }
 
@@ -26,24 +55,28 @@ function b64decode(str) {
   return out;
 }
 
-function concat(chunks, size) {
-  const out = new Uint8Array(size ?? chunks.reduce((n, c) => n + c.length, 0));
+function concat(chunks) {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let off = 0;
   for (const c of chunks) {
-    out.set(c.subarray(0, Math.min(c.length, out.length - off)), off);
+    out.set(c, off);
     off += c.length;
   }
   return out;
 }
 
-async function sha256Hex(bytes) {
-  // crypto.subtle exists only in secure contexts (https or localhost).
-  if (!globalThis.crypto || !crypto.subtle) return null;
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+/** sha256Hex hashes with WebCrypto where the page may use it, else in JS. */
+export async function sha256Hex(bytes) {
+  if (globalThis.crypto && crypto.subtle) {
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  return sha256Fallback(bytes);
 }
 
-/** wsURL is the /fs9 endpoint on the page's own origin. */
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+/** wsURL is the /fs9 endpoint on the page's own origin (the CSP allows no other). */
 export function wsURL() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/fs9`;
 }
@@ -52,15 +85,19 @@ export class FS9 {
   constructor(ws) {
     this.ws = ws;
     this.seq = 0;
-    this.pending = new Map(); // id → {resolve, reject, onMessage?}
-    this.streams = new Map(); // stream id (string) → chunk sink
+    this.pending = new Map(); // request id → {resolve, reject, touch, onMessage?}
+    this.streams = new Map(); // stream id (string) → request id of a streamed read
     this.closed = null;
     ws.binaryType = 'arraybuffer';
     ws.addEventListener('message', (e) => this.onMessage(e));
-    ws.addEventListener('close', (e) => this.fail(new FS9Error('ECLOSED', e.reason || `connection closed (${e.code})`)));
+    ws.addEventListener('close', (e) => this.fail(new FS9Error('ECLOSED', closeReason(e))));
   }
 
-  /** connect opens the socket and authenticates with a fs-connect answer. */
+  /**
+   * connect opens the socket and authenticates with a fs-connect answer
+   * ({username: "<db>.<role>", token}); the answer's ws_url names the fs9
+   * port, which the console's CSP forbids, so the page's own origin is used.
+   */
   static connect({ username, token }) {
     return new Promise((resolve, reject) => {
       let ws;
@@ -70,10 +107,10 @@ export class FS9 {
         reject(new FS9Error('ECONNECT', e.message));
         return;
       }
-      const onErr = () => reject(new FS9Error('ECONNECT', 'the file service is not reachable on this server'));
-      ws.addEventListener('error', onErr, { once: true });
+      const onClose = (e) => reject(new FS9Error('ECONNECT', closeReason(e)));
+      ws.addEventListener('close', onClose, { once: true });
       ws.addEventListener('open', async () => {
-        ws.removeEventListener('error', onErr);
+        ws.removeEventListener('close', onClose);
         const c = new FS9(ws);
         try {
           await c.request('auth', { username, password: token });
@@ -86,8 +123,12 @@ export class FS9 {
     });
   }
 
+  get usable() {
+    return !this.closed && this.ws.readyState === WebSocket.OPEN;
+  }
+
   close() {
-    if (this.ws.readyState <= 1) this.ws.close(1000, 'done');
+    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000, 'done');
   }
 
   fail(err) {
@@ -99,11 +140,13 @@ export class FS9 {
 
   onMessage(e) {
     if (typeof e.data !== 'string') {
-      const buf = new Uint8Array(e.data);
-      if (buf.length < 8) return;
+      if (e.data.byteLength < 8) return;
       const sid = new DataView(e.data).getBigUint64(0).toString();
-      const sink = this.streams.get(sid);
-      if (sink) sink(buf.subarray(8));
+      const p = this.pending.get(this.streams.get(sid));
+      if (p && p.onChunk) {
+        p.touch();
+        p.onChunk(new Uint8Array(e.data, 8));
+      }
       return;
     }
     let msg;
@@ -112,13 +155,18 @@ export class FS9 {
     } catch {
       return;
     }
-    if (msg.push) return; // watch events: not used by the browser
+    if (msg.push) return; // watch events: the console does not subscribe
     const p = this.pending.get(msg.id);
     if (!p) return;
-    if (p.onMessage && p.onMessage(msg)) return;
-    this.pending.delete(msg.id);
-    if (msg.ok) p.resolve(msg.data || {});
-    else p.reject(new FS9Error(msg.error?.code || 'EIO', msg.error?.message || 'request failed'));
+    p.touch();
+    if (!msg.ok) {
+      p.reject(new FS9Error(msg.error?.code || 'EIO', msg.error?.message || 'request failed'));
+      return;
+    }
+    // A streamed read or write answers more than once: its handler
+    // consumes the intermediate answers.
+    if (p.onMessage && p.onMessage(msg.data || {})) return;
+    p.resolve(msg.data || {});
   }
 
   send(obj) {
@@ -126,104 +174,143 @@ export class FS9 {
     this.ws.send(JSON.stringify(obj));
   }
 
-  /** request sends one op and resolves with its data. */
-  request(op, args = {}, onMessage) {
-    return new Promise((resolve, reject) => {
+  /**
+   * request sends one op and resolves with its data. hooks.onMessage sees
+   * every successful answer first and returns true to wait for more;
+   * hooks.onChunk receives a streamed read's bytes. The request fails when
+   * IDLE_MS pass without a frame of its own (or, uploading, a frame sent).
+   */
+  request(op, args = {}, hooks = {}) {
+    let id;
+    const promise = new Promise((resolve, reject) => {
       this.seq += 1;
-      const id = `c${this.seq}`;
-      const timer = setTimeout(() => {
-        if (this.pending.delete(id)) reject(new FS9Error('ETIMEDOUT', `${op} took too long`));
-      }, TIMEOUT_MS);
-      const done = (fn) => (v) => { clearTimeout(timer); fn(v); };
-      this.pending.set(id, { resolve: done(resolve), reject: done(reject), onMessage: onMessage && ((m) => onMessage(m, id)) });
+      id = `c${this.seq}`;
+      let timer;
+      const touch = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => entry.reject(new FS9Error('ETIMEDOUT', `${op} got no answer for ${IDLE_MS / 1000} s`)), IDLE_MS);
+      };
+      const end = (fn) => (v) => {
+        clearTimeout(timer);
+        if (this.pending.get(id) !== entry) return;
+        this.pending.delete(id);
+        for (const [sid, rid] of this.streams) if (rid === id) this.streams.delete(sid);
+        fn(v);
+      };
+      const entry = { resolve: end(resolve), reject: end(reject), touch, onMessage: hooks.onMessage, onChunk: hooks.onChunk };
+      this.pending.set(id, entry);
+      touch();
       try {
         this.send({ id, op, ...args });
       } catch (e) {
-        this.pending.delete(id);
-        clearTimeout(timer);
-        reject(e);
+        entry.reject(e);
       }
     });
+    promise.id = id;
+    return promise;
   }
 
   readdir(path) {
     return this.request('readdir', { path });
   }
 
-  /** readFile returns a file's bytes, inline or streamed. */
-  readFile(path) {
-    let chunks = null;
-    let sid = null;
-    let size = 0;
-    return new Promise((resolve, reject) => {
-      this.request('read', { path }, (msg) => {
-        if (!msg.ok) return false;
-        const d = msg.data || {};
-        if (d.streaming) {
-          sid = String(d.stream_id);
-          size = d.size;
-          chunks = [];
-          this.streams.set(sid, (c) => chunks.push(c.slice()));
-          return true;
-        }
-        if (d.stream === 'end' && chunks) {
-          this.streams.delete(sid);
-          const bytes = concat(chunks);
-          if (bytes.length !== size) {
-            this.pending.get(msg.id)?.reject(new FS9Error('EIO', `got ${bytes.length} of ${size} bytes`));
-            this.pending.delete(msg.id);
-            return true;
-          }
-          this.pending.get(msg.id)?.resolve({ bytes, checksum: d.checksum });
-          this.pending.delete(msg.id);
-          return true;
-        }
-        return false;
-      }).then(async (r) => {
-        if (r.bytes) {
-          const want = (r.checksum || '').replace(/^sha256:/, '');
-          const got = want ? await sha256Hex(r.bytes) : null;
-          if (got && got !== want) throw new FS9Error('EIO', 'checksum mismatch');
-          return r.bytes;
-        }
-        return b64decode(r.content);
-      }).then(resolve, reject);
-    });
+  stat(path) {
+    return this.request('stat', { path });
   }
 
-  /** writeFile writes bytes to path, streaming large files. */
-  async writeFile(path, bytes) {
+  /**
+   * readFile returns a file's bytes, always streamed and checked against
+   * the server's checksum. onProgress(done, total) follows the stream.
+   */
+  async readFile(path, onProgress) {
+    const chunks = [];
+    let got = 0;
+    let size = 0;
+    const req = this.request('read', { path, streaming: true }, {
+      onMessage: (d) => {
+        if (d.streaming) {
+          size = d.size;
+          this.streams.set(String(d.stream_id), req.id);
+          if (onProgress) onProgress(0, size);
+          return true;
+        }
+        return false; // the end, or an inline answer
+      },
+      onChunk: (c) => {
+        chunks.push(c);
+        got += c.length;
+        if (onProgress) onProgress(got, size);
+      },
+    });
+    const d = await req;
+    if (d.stream !== 'end') return b64decode(d.content);
+    const bytes = concat(chunks);
+    if (bytes.length !== size) throw new FS9Error('EIO', `received ${bytes.length} of ${size} bytes`);
+    const want = String(d.checksum || '').replace(/^sha256:/, '');
+    if (!want) throw new FS9Error('EPROTO', 'the stream ended without a checksum');
+    if (await sha256Hex(bytes) !== want) throw new FS9Error('EIO', 'the bytes received do not match the checksum');
+    return bytes;
+  }
+
+  /**
+   * writeFile writes bytes to path: inline below 1 MiB, else as a stream
+   * that the server commits whole at its end or not at all.
+   * onProgress(done, total) follows a streamed upload.
+   */
+  async writeFile(path, bytes, onProgress) {
     if (bytes.length < STREAM_AT) {
-      return this.request('write', { path, content: b64encode(bytes), encoding: 'base64' });
+      const d = await this.request('write', { path, content: b64encode(bytes), encoding: 'base64' });
+      if (onProgress) onProgress(bytes.length, bytes.length);
+      return d;
     }
     let ready;
     const readyP = new Promise((res) => { ready = res; });
-    const result = this.request('write', { path, streaming: true, size: bytes.length }, (msg) => {
-      const r = msg.ready ? msg : msg.data && msg.data.ready ? msg.data : null;
-      if (r) {
-        ready({ id: msg.id, sid: r.stream_id, chunk: r.chunk_size || 65536 });
-        return true;
-      }
-      return false;
+    const req = this.request('write', { path, streaming: true, size: bytes.length }, {
+      onMessage: (d) => {
+        if (d.ready) {
+          ready(d);
+          return true;
+        }
+        return false;
+      },
     });
-    const { id, sid, chunk } = await Promise.race([readyP, result.then(() => { throw new FS9Error('EPROTO', 'no stream offered'); })]);
-    for (let off = 0; off < bytes.length; off += chunk) {
-      const part = bytes.subarray(off, Math.min(off + chunk, bytes.length));
+    let failed = null;
+    const over = req.then(
+      () => { failed = new FS9Error('EPROTO', 'the server offered no stream'); throw failed; },
+      (e) => { failed = e; throw e; });
+    const r = await Promise.race([readyP, over]);
+    const sumP = sha256Hex(bytes);
+    for (let off = 0; off < bytes.length && !failed; off += FRAME_BYTES) {
+      // WebSocket.send never blocks: wait while the socket holds much,
+      // so progress is real and memory stays bounded.
+      while (this.ws.bufferedAmount > HIGH_WATER && !failed && !this.closed) await sleep(10);
+      if (this.closed) break;
+      const part = bytes.subarray(off, Math.min(off + FRAME_BYTES, bytes.length));
       const frame = new Uint8Array(8 + part.length);
-      new DataView(frame.buffer).setBigUint64(0, BigInt(sid));
+      new DataView(frame.buffer).setBigUint64(0, BigInt(r.stream_id));
       frame.set(part, 8);
       this.ws.send(frame);
+      this.pending.get(req.id)?.touch();
+      if (onProgress) onProgress(off + part.length, bytes.length);
     }
-    const sum = await sha256Hex(bytes);
-    this.send({ id, stream: 'end', stream_id: sid, ...(sum ? { checksum: `sha256:${sum}` } : {}) });
-    return result;
+    if (!failed && !this.closed) {
+      this.send({ id: req.id, stream: 'end', stream_id: r.stream_id, checksum: `sha256:${await sumP}` });
+    }
+    return req;
   }
 
+  /** mkdir makes one folder; an existing one is EEXIST. */
   mkdir(path) {
-    return this.request('mkdir', { path, recursive: true });
+    return this.request('mkdir', { path, recursive: false });
   }
 
   rm(path, recursive) {
     return this.request('rm', { path, recursive: !!recursive });
   }
+}
+
+function closeReason(e) {
+  if (e.reason) return `${e.reason} (close code ${e.code})`;
+  if (e.code === 1006) return 'the connection was cut (is /fs9 served by this server?)';
+  return `close code ${e.code}`;
 }

@@ -29,7 +29,9 @@ export async function renderFunctions(ctx, db, sub) {
     { label: 'Updated', cell: (f) => timeCell(f.updated_at), class: 'hide-narrow' },
   ], fns || [], { label: 'Functions', empty: 'No functions deployed. Deploy one with `db9 functions deploy`.' })));
   if (!fnId) return;
-  const runsSec = section(`Runs of ${fnId}`, h('p', { class: 'muted' }, 'Loading runs…'));
+  const fn = (fns || []).find((f) => f.id === fnId || f.name === fnId);
+  const fnName = fn ? fn.name : fnId;
+  const runsSec = section(`Runs of ${fnName}`, h('p', { class: 'muted' }, 'Loading runs…'));
   main.append(runsSec);
   let runs;
   try {
@@ -39,7 +41,7 @@ export async function renderFunctions(ctx, db, sub) {
     replace(runsSec, errorNotice(e, 'Runs'));
     return;
   }
-  replace(runsSec, h('h3', {}, `Runs of ${fnId}`), table([
+  replace(runsSec, h('h3', {}, `Runs of ${fnName}`), table([
     { label: 'Run', cell: (r) => h('a', { href: `${base}/${encodeURIComponent(fnId)}/${encodeURIComponent(r.id)}` }, h('code', {}, r.id)) },
     { label: 'Status', cell: (r) => h('span', { class: `badge ${STATUS_CLASS[r.status] || ''}` }, r.status) },
     { label: 'Trigger', cell: (r) => r.trigger_type, class: 'hide-narrow' },

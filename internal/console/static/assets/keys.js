@@ -69,6 +69,7 @@ async function keySection(ctx, db, kind) {
     try {
       const k = await api('POST', dbPath(db.id, kind.path), body);
       replace(out, secretPanel(`${kind.title.replace(/s$/, '')} ${k.name} created`, [['Key', k[kind.secret]]]));
+      out.scrollIntoView({ block: 'nearest' });
       await load();
       return true;
     } catch (e) {

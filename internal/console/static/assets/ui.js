@@ -43,7 +43,7 @@ export function section(title, ...children) {
  * table renders rows as a table. columns: [{label, cell: row => node|string, class?}].
  */
 export function table(columns, rows, opts = {}) {
-  if (!rows.length) return h('p', { class: 'muted' }, opts.empty || 'Nothing here yet.');
+  if (!rows.length) return h('p', { class: 'muted empty' }, opts.empty || 'Nothing here yet.');
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': opts.label || 'table' },
     h('table', { class: opts.class || 'data' },
       opts.caption ? h('caption', { class: 'sr-only' }, opts.caption) : null,

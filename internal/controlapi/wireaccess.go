@@ -4,24 +4,18 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
 
-// WithPGAccess enables the PostgreSQL access routes (connect-token,
-// connect-keys) on the API.
-func (api *API) WithPGAccess(pg *control.PGAccess) *API {
-	api.pg = pg
-	return api
-}
-
-func (api *API) pgAccess() (*control.PGAccess, error) {
-	if api.pg == nil {
+// wireAccess is the use cases of the wire access routes (connect-token,
+// connect-keys), when the server enables them.
+func (api *API) wireAccess() (*control.WireAccess, error) {
+	if api.wire == nil {
 		return nil, platform.Errorf(platform.CodeNotImplemented, "PostgreSQL access is not enabled on this server")
 	}
-	return api.pg, nil
+	return api.wire, nil
 }
 
 type connectTokenJSON struct {
@@ -50,7 +44,7 @@ func decodeConnectTokenRequest(body []byte) (role string, err error) {
 }
 
 func (api *API) connectToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.pgAccess()
+	pg, err := api.wireAccess()
 	if err != nil {
 		return err
 	}
@@ -99,7 +93,7 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-func connectKeyObject(k catalog.ConnectKey) connectKeyJSON {
+func connectKeyObject(k control.ConnectKey) connectKeyJSON {
 	return connectKeyJSON{ID: k.ID, Name: k.Name, Role: k.Role, Scopes: k.Scopes, CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utcPtr(k.ExpiresAt), LastUsedAt: utcPtr(k.LastUsedAt)}
 }
@@ -119,7 +113,7 @@ func decodeConnectKeyRequest(body []byte) (control.ConnectKeyRequest, error) {
 }
 
 func (api *API) createConnectKey(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.pgAccess()
+	pg, err := api.wireAccess()
 	if err != nil {
 		return err
 	}
@@ -141,7 +135,7 @@ func (api *API) createConnectKey(w http.ResponseWriter, r *http.Request, p contr
 }
 
 func (api *API) listConnectKeys(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.pgAccess()
+	pg, err := api.wireAccess()
 	if err != nil {
 		return err
 	}
@@ -158,7 +152,7 @@ func (api *API) listConnectKeys(w http.ResponseWriter, r *http.Request, p contro
 }
 
 func (api *API) revokeConnectKey(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.pgAccess()
+	pg, err := api.wireAccess()
 	if err != nil {
 		return err
 	}

@@ -21,12 +21,16 @@ import (
 	"github.com/db9/db9/internal/platform"
 )
 
-// PGAccess holds the use cases of PostgreSQL access: connect tokens,
-// connect keys, and the login check of the PostgreSQL front door.
-type PGAccess struct {
-	s      *Service
+// WireAccess holds the use cases of access over the PostgreSQL wire
+// protocol: connect tokens, connect keys, and the login check of the
+// front door.
+type WireAccess struct {
+	cat    *catalog.Catalog
 	signer *auth.ConnectSigner
 	tls    bool
+	dir    *directory
+	inst   *instances
+	door   frontDoor
 	log    *slog.Logger
 
 	// pwKey keys the HMAC that stands for a password in pwCache, so the
@@ -48,18 +52,18 @@ type pwCacheKey struct {
 // password (reset-password, users API, ALTER ROLE) takes effect at once.
 const passwordCacheTTL = 10 * time.Minute
 
-// NewPGAccess wires the PostgreSQL access use cases. tls says whether the
+// newWireAccess wires the wire access use cases. tls says whether the
 // front door offers TLS (it is reported in connect-token answers).
-func NewPGAccess(s *Service, signer *auth.ConnectSigner, tls bool) *PGAccess {
+func newWireAccess(cat *catalog.Catalog, signer *auth.ConnectSigner, tls bool, dir *directory, inst *instances, door frontDoor, log *slog.Logger) *WireAccess {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &PGAccess{s: s, signer: signer, tls: tls, log: s.log, pwKey: key,
+	return &WireAccess{cat: cat, signer: signer, tls: tls, dir: dir, inst: inst, door: door, log: log, pwKey: key,
 		pwCache: newTTLCache[pwCacheKey, string](passwordCacheTTL, 100_000),
 		dbs:     newTTLCache[string, catalog.DatabaseRow](cacheTTL, 100_000)}
 }
 
 // JWKS is the public key set of connect tokens.
-func (a *PGAccess) JWKS() any { return a.signer.JWKS() }
+func (a *WireAccess) JWKS() any { return a.signer.JWKS() }
 
 // ConnectKeyPrefix starts every connect key.
 const ConnectKeyPrefix = "db9ck_"
@@ -96,14 +100,14 @@ type ConnectToken struct {
 }
 
 // ConnectToken mints a 900-second connect token for role (default admin).
-func (a *PGAccess) ConnectToken(ctx context.Context, p Principal, idOrName, role string) (ConnectToken, error) {
+func (a *WireAccess) ConnectToken(ctx context.Context, p Principal, idOrName, role string) (ConnectToken, error) {
 	if role == "" {
-		role = placement.AdminRole
+		role = AdminUser
 	}
 	if err := validRole("role", role); err != nil {
 		return ConnectToken{}, err
 	}
-	row, err := a.s.activeLookup(ctx, p, idOrName)
+	row, err := a.dir.activeLookup(ctx, p, idOrName)
 	if err != nil {
 		return ConnectToken{}, err
 	}
@@ -115,7 +119,7 @@ func (a *PGAccess) ConnectToken(ctx context.Context, p Principal, idOrName, role
 	if err != nil {
 		return ConnectToken{}, err
 	}
-	return ConnectToken{Host: a.s.cfg.PublicHost, Port: a.s.cfg.PublicPort, User: row.ID + "." + role, Token: tok,
+	return ConnectToken{Host: a.door.host, Port: a.door.port, User: row.ID + "." + role, Token: tok,
 		ExpiresAt: time.Unix(c.ExpiresAt, 0).UTC(), ExpiresIn: int(c.ExpiresAt - c.IssuedAt), TLS: a.tls}, nil
 }
 
@@ -127,17 +131,34 @@ type ConnectKeyRequest struct {
 	ExpiresInDays *int
 }
 
+// ConnectKey is a connect key as the API shows it (never its secret).
+type ConnectKey struct {
+	ID         string
+	DatabaseID string
+	Name       string
+	Role       string
+	Scopes     []string
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time // nil: never
+	LastUsedAt *time.Time
+}
+
+func connectKeyView(k catalog.ConnectKey) ConnectKey {
+	return ConnectKey{ID: k.ID, DatabaseID: k.DatabaseID, Name: k.Name, Role: k.Role, Scopes: k.Scopes,
+		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt}
+}
+
 // CreatedConnectKey is a new key with its secret, shown once.
 type CreatedConnectKey struct {
-	catalog.ConnectKey
+	ConnectKey
 	Secret string
 }
 
 const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // CreateConnectKey makes a long-lived connect key for a role of a database.
-func (a *PGAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName string, req ConnectKeyRequest) (CreatedConnectKey, error) {
-	k := catalog.ConnectKey{Name: "connect-key", Role: placement.AdminRole, Scopes: []string{ScopePG}}
+func (a *WireAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName string, req ConnectKeyRequest) (CreatedConnectKey, error) {
+	k := catalog.ConnectKey{Name: "connect-key", Role: AdminUser, Scopes: []string{ScopePG}}
 	if req.Name != nil {
 		k.Name = *req.Name
 		if k.Name == "" || len(k.Name) > 100 || strings.ContainsFunc(k.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
@@ -169,7 +190,7 @@ func (a *PGAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName s
 		exp := time.Now().Add(time.Duration(d) * 24 * time.Hour).UTC().Truncate(time.Second)
 		k.ExpiresAt = &exp
 	}
-	row, err := a.s.activeLookup(ctx, p, idOrName)
+	row, err := a.dir.activeLookup(ctx, p, idOrName)
 	if err != nil {
 		return CreatedConnectKey{}, err
 	}
@@ -178,32 +199,40 @@ func (a *PGAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName s
 	}
 	k.ID, k.DatabaseID, k.CustomerID = platform.NewID(16), row.ID, row.CustomerID
 	secret := ConnectKeyPrefix + platform.RandomString(43, keyAlphabet)
-	k, err = a.s.cat.InsertConnectKey(ctx, k, auth.HashToken(secret))
+	k, err = a.cat.InsertConnectKey(ctx, k, auth.HashToken(secret))
 	if err != nil {
 		return CreatedConnectKey{}, fmt.Errorf("record connect key: %w", err)
 	}
-	return CreatedConnectKey{ConnectKey: k, Secret: secret}, nil
+	return CreatedConnectKey{ConnectKey: connectKeyView(k), Secret: secret}, nil
 }
 
 // ListConnectKeys lists a database's live keys, newest first.
-func (a *PGAccess) ListConnectKeys(ctx context.Context, p Principal, idOrName string) ([]catalog.ConnectKey, error) {
-	row, err := a.s.lookup(ctx, p, idOrName)
+func (a *WireAccess) ListConnectKeys(ctx context.Context, p Principal, idOrName string) ([]ConnectKey, error) {
+	row, err := a.dir.lookup(ctx, p, idOrName)
 	if err != nil {
 		return nil, err
 	}
-	return a.s.cat.ListConnectKeys(ctx, row.ID)
+	ks, err := a.cat.ListConnectKeys(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ConnectKey, len(ks))
+	for i, k := range ks {
+		out[i] = connectKeyView(k)
+	}
+	return out, nil
 }
 
 // RevokeConnectKey revokes a key; new logins with it fail at once.
-func (a *PGAccess) RevokeConnectKey(ctx context.Context, p Principal, idOrName, keyID string) error {
-	row, err := a.s.lookup(ctx, p, idOrName)
+func (a *WireAccess) RevokeConnectKey(ctx context.Context, p Principal, idOrName, keyID string) error {
+	row, err := a.dir.lookup(ctx, p, idOrName)
 	if err != nil {
 		return err
 	}
 	if err := requireWrite(p, row.ID); err != nil {
 		return err
 	}
-	if err := a.s.cat.RevokeConnectKey(ctx, row.ID, keyID); errors.Is(err, catalog.ErrNotFound) {
+	if err := a.cat.RevokeConnectKey(ctx, row.ID, keyID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("connect key")
 	} else if err != nil {
 		return err
@@ -231,7 +260,7 @@ type PGSession struct {
 // connect token or key the database is known from the credential, so the
 // name only has to be that database's. With a password a name several
 // customers use is refused (3D000), asking for the id.
-func (a *PGAccess) Login(ctx context.Context, dbRef, role, password string) (*PGSession, error) {
+func (a *WireAccess) Login(ctx context.Context, dbRef, role, password string) (*PGSession, error) {
 	if ReservedRole(role) || role == "" || len(role) > 63 {
 		return nil, platform.Errorf(platform.CodeForbidden, "role %q may not log in", role)
 	}
@@ -248,8 +277,8 @@ func badLogin(role string) error {
 	return platform.Errorf(platform.CodeUnauthorized, "password authentication failed for user %q", role)
 }
 
-func (a *PGAccess) loginKey(ctx context.Context, dbRef, role, secret string) (*PGSession, error) {
-	k, d, err := a.s.cat.UseConnectKey(ctx, auth.HashToken(secret))
+func (a *WireAccess) loginKey(ctx context.Context, dbRef, role, secret string) (*PGSession, error) {
+	k, d, err := a.cat.UseConnectKey(ctx, auth.HashToken(secret))
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, platform.Errorf(platform.CodeUnauthorized, "connect key is invalid, revoked or expired")
 	}
@@ -277,7 +306,7 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-func (a *PGAccess) loginToken(ctx context.Context, dbRef, role, token string) (*PGSession, error) {
+func (a *WireAccess) loginToken(ctx context.Context, dbRef, role, token string) (*PGSession, error) {
 	c, raw, err := a.signer.Verify(token)
 	switch {
 	case errors.Is(err, auth.ErrTokenExpired):
@@ -298,7 +327,7 @@ func (a *PGAccess) loginToken(ctx context.Context, dbRef, role, token string) (*
 	return a.open(ctx, d, role, "connect_token", raw)
 }
 
-func (a *PGAccess) loginPassword(ctx context.Context, dbRef, role, password string) (*PGSession, error) {
+func (a *WireAccess) loginPassword(ctx context.Context, dbRef, role, password string) (*PGSession, error) {
 	d, err := a.find(ctx, dbRef)
 	if err != nil {
 		return nil, err
@@ -317,7 +346,7 @@ func (a *PGAccess) loginPassword(ctx context.Context, dbRef, role, password stri
 // checkPassword checks password against the role's stored verifier in the
 // instance. A password that matched this very verifier before is not
 // checked again (PBKDF2 costs milliseconds by design).
-func (a *PGAccess) checkPassword(ctx context.Context, lease placement.Lease, dbID, role, password string) error {
+func (a *WireAccess) checkPassword(ctx context.Context, lease placement.Lease, dbID, role, password string) error {
 	pool, err := lease.Pool(placement.Superuser)
 	if err != nil {
 		return platform.Wrap(platform.CodeUnavailable, err, "database is unavailable; try again")
@@ -353,14 +382,14 @@ func (a *PGAccess) checkPassword(ctx context.Context, lease placement.Lease, dbI
 }
 
 // find resolves a database of any customer by id or unambiguous name.
-func (a *PGAccess) find(ctx context.Context, ref string) (catalog.DatabaseRow, error) {
+func (a *WireAccess) find(ctx context.Context, ref string) (catalog.DatabaseRow, error) {
 	if !platform.ValidDatabaseName(ref) {
 		return catalog.DatabaseRow{}, platform.Errorf(platform.CodeNotFound, "database %q does not exist", ref)
 	}
 	if d, ok := a.dbs.get(ref); ok {
 		return d, nil
 	}
-	d, err := a.s.cat.FindDatabase(ctx, ref)
+	d, err := a.cat.FindDatabase(ctx, ref)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
 		return d, platform.Errorf(platform.CodeNotFound, "database %q does not exist", ref)
@@ -374,7 +403,7 @@ func (a *PGAccess) find(ctx context.Context, ref string) (catalog.DatabaseRow, e
 }
 
 // open checks the database's state and wakes its instance, leased.
-func (a *PGAccess) open(ctx context.Context, d catalog.DatabaseRow, role, method string, claims map[string]any) (*PGSession, error) {
+func (a *WireAccess) open(ctx context.Context, d catalog.DatabaseRow, role, method string, claims map[string]any) (*PGSession, error) {
 	switch d.State {
 	case platform.StateActive:
 	case platform.StateCloning, platform.StateCreating:
@@ -382,7 +411,7 @@ func (a *PGAccess) open(ctx context.Context, d catalog.DatabaseRow, role, method
 	default:
 		return nil, platform.Errorf(platform.CodeNotFound, "database %q does not exist", d.ID)
 	}
-	lease, err := a.s.acquire(ctx, d.ID)
+	lease, err := a.inst.acquire(ctx, d.ID)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
 		a.dbs.removeIf(func(_ string, r catalog.DatabaseRow) bool { return r.ID == d.ID })
 		return nil, platform.Errorf(platform.CodeNotFound, "database %q does not exist", d.ID)
