@@ -8,6 +8,7 @@
 //	go run ./bench/db9bench sqlhttp   [-n 3000] [-duration 5s] [-rounds 1] [-cpuprofile f]
 //	go run ./bench/db9bench resetcost [-clients 16] [-duration 3s] [-variant 'DISCARD ALL' ...]
 //	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
+//	go run ./bench/db9bench observe   [-T 10s] [-rounds 2] [-interval 1s] [-dbs 1000]
 //	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30] [-paths direct,db9,db9goroutines,db9tls,bouncer]
 package main
 
@@ -32,7 +33,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|observe [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -68,6 +69,8 @@ func main() {
 		err = benchArchive(os.Args[2:])
 	case "proxy":
 		err = benchProxy(os.Args[2:])
+	case "observe":
+		err = benchObserve(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

@@ -132,9 +132,11 @@ func (a *app) newUsersDeleteCmd() *cobra.Command {
 }
 
 func (a *app) newInspectCmd() *cobra.Command {
-	cmd := newGroupCmd("inspect", "Look at a database's schemas and tables",
+	cmd := newGroupCmd("inspect", "Look at a database's schemas, tables, figures and top queries",
 		`  db9 db inspect schemas myapp
-  db9 db inspect tables myapp --schema public`)
+  db9 db inspect tables myapp --schema public
+  db9 db inspect summary myapp --window 24h
+  db9 db inspect queries myapp --slow`)
 	var schema string
 	tables := &cobra.Command{
 		Use:   "tables [<db>]",
@@ -223,6 +225,7 @@ func (a *app) newInspectCmd() *cobra.Command {
 		}),
 	}
 	cmd.AddCommand(schemas, tables)
+	cmd.AddCommand(a.newInspectFiguresCmds()...)
 	return cmd
 }
 

@@ -63,6 +63,16 @@ type Server struct {
 	// server process) so schedules fire in seconds; ticks are still
 	// claimed one by one, so "at most once per tick" holds.
 	SchedulerTick time.Duration
+	// MetricsPerDatabase adds /metrics series labelled by database id
+	// (one set per database: off by default for cardinality).
+	MetricsPerDatabase bool
+	// ObserveInterval is how often the observability collector reads the
+	// running instances (default one minute; figures stay per wall-clock
+	// minute whatever it is). Hidden: tests and benchmarks shorten it.
+	ObserveInterval time.Duration
+	// ObserveOff turns the collector off (hidden: the overhead benchmark
+	// compares with it).
+	ObserveOff bool
 	// UnsafeFetchTrust lets functions fetch one loopback HTTPS origin
 	// served by a test, trusting its CA. Not a flag and not documented:
 	// only DB9_UNSAFE_FETCH_TRUST_ORIGIN and _CA set it, for tests.
@@ -142,6 +152,13 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 			return c, fmt.Errorf("DB9_PG_POOL_IDLE_TIMEOUT: %w", err)
 		}
 		c.PGPoolIdleTimeout = d
+	}
+	if v := getenv("DB9_METRICS_PER_DATABASE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_METRICS_PER_DATABASE: %q is not true or false", v)
+		}
+		c.MetricsPerDatabase = b
 	}
 	if v := getenv("DB9_TEST_SCHEDULER_TICK"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -246,6 +263,9 @@ func (c *Server) Validate() error {
 	}
 	if c.PGPoolIdleTimeout <= 0 {
 		return fmt.Errorf("--pg-pool-idle-timeout must be positive")
+	}
+	if c.ObserveInterval < 0 || (c.ObserveInterval > 0 && c.ObserveInterval < 100*time.Millisecond) {
+		return fmt.Errorf("--observe-interval must be at least 100ms")
 	}
 	if c.SchedulerTick != 0 && (c.SchedulerTick < 100*time.Millisecond || c.SchedulerTick > time.Minute) {
 		return fmt.Errorf("scheduler tick must be between 100ms and 1m")

@@ -36,6 +36,9 @@ type functionsDeps struct {
 	Fetcher   *egress.Fetcher
 	SQLLimits sqlexec.Limits
 	Logger    *slog.Logger
+	// RunEnded is told the status of every run as it is recorded
+	// (metrics: observe.Metrics.FunctionRuns); nil: none.
+	RunEnded func(status string)
 }
 
 // Functions holds the use cases of db9 Functions (API.md "Functions,
@@ -63,6 +66,7 @@ type Functions struct {
 	cancel  context.CancelFunc
 	base    context.Context // runs are detached from requests, not from Close
 	pruneWG sync.WaitGroup
+	ended   func(status string) // functionsDeps.RunEnded
 }
 
 // Retention of runs: a run is kept while it is younger than RunRetention
@@ -88,7 +92,7 @@ func newFunctions(d functionsDeps) *Functions {
 	base, cancel := context.WithCancel(context.Background())
 	return &Functions{cat: d.Catalog, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, lookup: d.Lookup, log: log,
 		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher},
-		waiting: map[string]chan struct{}{}, stop: make(chan struct{}), base: base, cancel: cancel}
+		waiting: map[string]chan struct{}{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
 }
 
 // runLostReason is the error of runs a previous process left unfinished.

@@ -170,6 +170,9 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run
 		return Run{}, platform.Wrap(platform.CodeUnavailable, err, "the run ended but could not be recorded")
 	}
 	f.log.Debug("function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Status, out.Status, logkey.Ms, res.Duration.Milliseconds())
+	if f.ended != nil {
+		f.ended(out.Status)
+	}
 	return out, nil
 }
 

@@ -59,6 +59,9 @@ type Deps struct {
 	// routes answer 501).
 	KeyCache *jwtverify.KeyCache
 	Logger   *slog.Logger
+	// FunctionRunEnded is told the status of every function run as it is
+	// recorded (metrics); nil: none.
+	FunctionRunEnded func(status string)
 }
 
 // Service is the control plane as one component: the use cases, grouped
@@ -114,7 +117,8 @@ func New(cfg Config, d Deps) *Service {
 	if d.Workers != nil {
 		// Functions is a subsystem of its own in the log (component functions).
 		s.Functions = newFunctions(functionsDeps{Catalog: d.Catalog, Instances: d.Placement, Sealer: d.Sealer, Pool: d.Workers,
-			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, SQLLimits: cfg.SQLLimits, Logger: d.Logger})
+			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, SQLLimits: cfg.SQLLimits, Logger: d.Logger,
+			RunEnded: d.FunctionRunEnded})
 		s.Databases.OnDatabaseDeleted(s.Functions.ForgetDatabase)
 	}
 	return s

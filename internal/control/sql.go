@@ -27,7 +27,12 @@ type SQL struct {
 
 	types sync.Map // database id -> *sqlexec.TypeCache
 	meta  sync.Map // database id -> struct{}: platform schema checked
+	reqs  RequestObserver
 }
+
+// ObserveRequests has every SQL-over-HTTP call told to o (observability);
+// call it before serving.
+func (q *SQL) ObserveRequests(o RequestObserver) { q.reqs = o }
 
 func newSQL(limits sqlexec.Limits, bin pgbin.Bin, dir *directory, inst *instances, log *slog.Logger) *SQL {
 	return &SQL{limits: limits, bin: bin, dir: dir, inst: inst, log: log}
@@ -53,12 +58,32 @@ func (q *SQL) RunSQL(ctx context.Context, p Principal, idOrName string, req sqle
 	if p.Scope.access(row.ID) == AccessRO {
 		role = placement.ReadOnlyRole
 	}
+	if q.reqs != nil {
+		end := q.reqs.Begin(row.ID)
+		res, err := q.runSQL(ctx, row.ID, role, req)
+		if err == nil && res != nil && res.Error != nil {
+			end(errSQLFailed)
+		} else {
+			end(err)
+		}
+		return res, err
+	}
+	return q.runSQL(ctx, row.ID, role, req)
+}
+
+// errSQLFailed tells the request observer that a call's SQL failed (the
+// call itself answers 200 with the error in its result).
+var errSQLFailed = errors.New("sql failed")
+
+// runSQL runs a request, again on a fresh connection when it failed
+// before reaching the database.
+func (q *SQL) runSQL(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := q.runSQLOnce(ctx, row.ID, role, req)
+		res, err := q.runSQLOnce(ctx, id, role, req)
 		if err == nil || attempt >= len(retryDelays) || !retryable(err) || ctx.Err() != nil {
 			return res, err
 		}
-		q.log.Info("retrying SQL on a fresh connection", logkey.DB, row.ID, logkey.Err, err)
+		q.log.Info("retrying SQL on a fresh connection", logkey.DB, id, logkey.Err, err)
 		select {
 		case <-ctx.Done():
 			return nil, err

@@ -15,10 +15,11 @@ type API struct {
 	accounts  *control.Accounts
 	databases *control.Databases
 	branches  *control.Branches
-	inside    *control.SQL        // SQL, schema, dump, users, migrations
-	wire      *control.WireAccess // nil: its routes answer 501
-	dp        *control.DataPlane  // browser data plane; nil: its routes answer 501
-	fn        *control.Functions  // functions and secrets; nil: their routes answer 501
+	inside    *control.SQL           // SQL, schema, dump, users, migrations
+	wire      *control.WireAccess    // nil: its routes answer 501
+	dp        *control.DataPlane     // browser data plane; nil: its routes answer 501
+	fn        *control.Functions     // functions and secrets; nil: their routes answer 501
+	obs       *control.Observability // nil: observability answers 501
 	a         web.Adapter
 }
 
@@ -50,6 +51,7 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /customer/databases/{database_id}/credentials", authed(api.credentials))
 	mux.Handle("POST /customer/databases/{database_id}/branch", authed(api.branchDatabase))
 	mux.Handle("POST /customer/databases/{database_id}/sql", authed(api.sql))
+	mux.Handle("GET /customer/databases/{database_id}/observability", authed(api.observability))
 	// schema, dump, users, migrations
 	mux.Handle("GET /customer/databases/{database_id}/schema", authed(api.schema))
 	mux.Handle("POST /customer/databases/{database_id}/dump", authed(api.dump))

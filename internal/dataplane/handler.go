@@ -32,6 +32,9 @@ type Config struct {
 	Keys      Keys
 	Placement placement.Connector
 	Logger    *slog.Logger
+	// Requests is told of every request that reaches a database
+	// (observability); nil: none.
+	Requests control.RequestObserver
 }
 
 // Handler serves /data/<db>/rest/v1/... for every database.
@@ -41,6 +44,7 @@ type Handler struct {
 	users *endUsers
 	limit *ratelimit.Limiter
 	log   *slog.Logger
+	reqs  control.RequestObserver
 }
 
 // New returns a Handler; it does no I/O.
@@ -56,6 +60,7 @@ func New(cfg Config) *Handler {
 		users: newEndUsers(cfg.Keys.KeyCache(), b),
 		limit: ratelimit.New(ratelimit.Config{}),
 		log:   log.With(logkey.Component, "dataplane"),
+		reqs:  cfg.Requests,
 	}
 }
 
@@ -171,7 +176,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.api.Serve(w, r, k.DatabaseID, rest, p)
+	if h.reqs == nil {
+		h.api.Serve(w, r, k.DatabaseID, rest, p)
+		return
+	}
+	end := h.reqs.Begin(k.DatabaseID)
+	sw := &statusWriter{ResponseWriter: w}
+	h.api.Serve(sw, r, k.DatabaseID, rest, p)
+	end(sw.failure())
+}
+
+// statusWriter remembers the status of a data API answer, for the
+// request's observability record: a status of 400 or more is an error
+// (PostgREST's mapping of the SQLSTATE, or a request refused before it).
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var errStatus = errors.New("data API request failed")
+
+func (w *statusWriter) failure() error {
+	if w.code >= 400 {
+		return errStatus
+	}
+	return nil
 }
 
 // principal decides who the request runs as, or answers it and returns

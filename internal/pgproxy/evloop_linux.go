@@ -136,6 +136,7 @@ type loopFD struct {
 	outOwn  bool   // out lies in outBuf, not in the loop's read buffer
 	outBuf  []byte // allocated on the first partial write
 	events  uint32 // epoll interest registered; 0: not in the epoll set
+	read    int64  // bytes read from this socket (metrics; read after done)
 }
 
 // relayBuf is the read size of a loop: the goroutine relay's, so that a
@@ -305,6 +306,7 @@ func (l *eventLoop) handle(f *loopFD, ev uint32) {
 		n, err := readFD(f.fd, l.buf)
 		switch {
 		case n > 0:
+			f.read += int64(n)
 			f.peer.out, f.peer.outOwn = l.buf[:n], false
 			if !l.flush(f.peer) {
 				return

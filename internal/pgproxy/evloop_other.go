@@ -11,7 +11,10 @@ import (
 // two goroutines.
 type eventLoops struct{}
 
-type loopSession struct{ clientGone, done chan struct{} }
+type loopSession struct {
+	clientGone, done chan struct{}
+	client, backend  struct{ read int64 }
+}
 
 func (s *loopSession) Close() error { return nil }
 

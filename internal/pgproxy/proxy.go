@@ -62,6 +62,18 @@ type Config struct {
 	// (default 60s), so an instance whose clients are idle can stop.
 	PoolIdleTimeout time.Duration
 	Logger          *slog.Logger
+	// Events are told of sessions and their bytes (metrics); may be nil.
+	Events Events
+}
+
+// Events receives the front door's session events, for metrics. The
+// methods are called on the session's goroutine and must be quick.
+type Events interface {
+	// SessionStarted: a client session of database db began relaying.
+	SessionStarted(db string)
+	// SessionEnded: it ended; fromClient and fromBackend are the bytes
+	// relayed each way after startup (counted at the end of a session).
+	SessionEnded(db string, fromClient, fromBackend int64)
 }
 
 // Proxy is the PostgreSQL front door.

@@ -157,7 +157,14 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	_ = backend.SetDeadline(time.Time{})
 	_ = conn.SetDeadline(time.Time{})
 	log.Debug("session started", logkey.StartupMs, time.Since(start).Milliseconds())
-	p.relay(conn, backend, br, key)
+	if ev := p.cfg.Events; ev != nil {
+		ev.SessionStarted(sess.DatabaseID)
+		var in, out int64
+		defer func() { ev.SessionEnded(sess.DatabaseID, in, out) }()
+		in, out = p.relay(conn, backend, br, key)
+	} else {
+		p.relay(conn, backend, br, key)
+	}
 	log.Debug("session ended", logkey.Seconds, int(time.Since(start).Seconds()))
 }
 
@@ -254,13 +261,13 @@ const clientGoneGrace = 100 * time.Millisecond
 // relay copies bytes both ways until one side ends: on an event loop when
 // it can (a plaintext client, nothing read ahead from the backend), else
 // with two goroutines.
-func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey) {
+func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey) (fromClient, fromBackend int64) {
 	if p.loops != nil && !p.noLoops.Load() && br.Buffered() == 0 {
 		if _, isTLS := client.(*tls.Conn); !isTLS {
 			s, err := p.loops.start(client, backend)
 			if err == nil {
 				p.waitLoopSession(s, key)
-				return
+				return s.client.read, s.backend.read
 			}
 			p.log.Debug("relay on a goroutine pair", logkey.Err, err)
 		}
@@ -268,12 +275,12 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey)
 	backendDone := make(chan struct{})
 	go func() {
 		defer close(backendDone)
-		_, _ = io.CopyBuffer(writerOnly{client}, readerOnly{br}, make([]byte, 32<<10))
+		fromBackend, _ = io.CopyBuffer(writerOnly{client}, readerOnly{br}, make([]byte, 32<<10))
 		// The backend ended (or the client cannot take more): end the
 		// client's side, which also ends the copy below.
 		client.Close()
 	}()
-	_, _ = io.CopyBuffer(writerOnly{backend}, readerOnly{client}, make([]byte, 32<<10))
+	fromClient, _ = io.CopyBuffer(writerOnly{backend}, readerOnly{client}, make([]byte, 32<<10))
 	// The client ended (Terminate and close, or vanished). A backend
 	// that is idle or reading sees EOF and exits; one in the middle of a
 	// query would run it to the end.
@@ -283,6 +290,7 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey)
 	p.cancelLingering(backendDone, key)
 	backend.Close()
 	<-backendDone
+	return fromClient, fromBackend
 }
 
 // waitLoopSession waits for the end of a session relayed on an event loop.

@@ -17,7 +17,11 @@ import (
 func (s *Server) openScheduler(ctx context.Context, place placement.Connector) error {
 	s.sched = scheduler.New(scheduler.Config{Store: s.cat, Placement: place, Tick: s.cfg.SchedulerTick, Logger: s.base,
 		Functions: functionSchedules{s.cat}, Firer: scheduler.FunctionFirerFunc(fireFunction(s.svc.Functions))})
-	return s.sched.Open(ctx)
+	if err := s.sched.Open(ctx); err != nil {
+		return err
+	}
+	s.metrics.SetSchedulerLag(s.sched.Lag)
+	return nil
 }
 
 // functionSchedules is the catalog's functions as the scheduler lists them.

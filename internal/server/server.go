@@ -24,6 +24,7 @@ import (
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/neon"
+	"github.com/db9/db9/internal/observe"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/pgproxy"
@@ -50,6 +51,11 @@ type Server struct {
 	done chan error
 
 	sched *scheduler.Scheduler
+
+	metrics *observe.Metrics // observe.go
+	reqs    *observe.Requests
+	col     *observe.Collector
+	colOpen bool
 
 	fs9     *wsserver.Server // fs9.go
 	fs9http *http.Server
@@ -91,6 +97,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.newMetrics()
 	s.cat = catalog.New(catalog.Config{URL: s.cfg.CatalogURL, DataDir: s.cfg.DataDir, Bin: bin, RunAs: runAs, Logger: s.base})
 	if err := s.cat.Open(ctx); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
@@ -102,8 +109,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	place := local.New(local.Config{
 		Bin: bin, RunAs: runAs, DataDir: s.cfg.DataDir, IdleTimeout: s.cfg.IdleTimeout,
 		WarmPool: s.cfg.WarmPool, WarmPoolMax: s.cfg.WarmPoolMax, SparePool: s.cfg.SparePool, Logger: s.base, Archive: archiving,
-		Platform: platformObjects(), MaxConnections: s.cfg.InstanceMaxConnections(),
+		Platform: platformObjects(), MaxConnections: s.cfg.InstanceMaxConnections(), Events: s.instanceEvents(),
 	})
+	s.watch(place)
 	var verifier *oidc.Verifier
 	if s.cfg.OIDCIssuer != "" {
 		verifier = oidc.New(oidc.Config{Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience, JWKSURL: s.cfg.OIDCJWKSURL})
@@ -128,19 +136,21 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		FrontDoorTLS: tlsCfg != nil,
 	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base,
 		KeyCache: jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}),
-		Workers:  s.fnp, Fetcher: fetcher})
+		Workers:  s.fnp, Fetcher: fetcher, FunctionRunEnded: func(status string) { s.metrics.FunctionRuns.WithLabelValues(status).Inc() }})
 	if err := s.svc.Open(ctx); err != nil {
 		return fmt.Errorf("open control: %w", err)
 	}
+	s.svc.SQL.ObserveRequests(s.reqs)
 
 	wire := s.svc.Wire
 	s.pg = pgproxy.New(pgproxy.Config{Addr: s.cfg.PGAddr, TLS: tlsCfg, Auth: wire, PublicHost: s.cfg.PublicHost, MaxConnsPerDB: s.cfg.PGMaxConns, RelayLoops: s.cfg.PGRelayLoops, Logger: s.base,
-		PoolAddr: s.cfg.PGPoolAddr, PoolIdleTimeout: s.cfg.PGPoolIdleTimeout, Placement: place})
+		PoolAddr: s.cfg.PGPoolAddr, PoolIdleTimeout: s.cfg.PGPoolIdleTimeout, Placement: place, Events: s.metrics})
 	if err := s.pg.Open(ctx); err != nil {
 		return err
 	}
+	s.openCollector(place)
 
-	data := dataplane.New(dataplane.Config{Keys: s.svc.DataPlane, Placement: place, Logger: s.base})
+	data := dataplane.New(dataplane.Config{Keys: s.svc.DataPlane, Placement: place, Logger: s.base, Requests: s.reqs})
 	s.svc.Databases.OnDatabaseDeleted(data.Forget)
 
 	mux := http.NewServeMux()
@@ -150,7 +160,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openScheduler(ctx, place); err != nil {
 		return err
 	}
-	controlapi.New(s.svc, s.base).Register(mux)
+	obs := control.NewObservability(s.svc.Databases.GetDatabase, s.cat, s.col)
+	controlapi.New(s.svc, s.base).WithObservability(obs).Register(mux)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		web.WriteJSON(w, http.StatusOK, wire.JWKS())
@@ -170,7 +182,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.fs9HTTPURL(wire, s.ln)
 	s.http = &http.Server{
-		Handler:           web.Middleware(mux, s.base),
+		Handler:           s.metrics.HTTP(mux, web.Middleware(mux, s.base)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.base.With(logkey.Component, "http").Handler(), slog.LevelDebug),
@@ -234,6 +246,10 @@ func (s *Server) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close wire front door: %w", err))
 		}
 		s.pg = nil
+	}
+	if s.colOpen { // a last reading of every running instance
+		s.col.Close(ctx)
+		s.colOpen = false
 	}
 	if s.svc != nil {
 		if err := s.svc.Close(ctx); err != nil {

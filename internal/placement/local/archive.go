@@ -166,6 +166,7 @@ func (r *archiver) backupDue(ctx context.Context, sched *backup.Schedule) {
 		_, err := r.a.Take(ctx, r.bin, r.runAs, backup.Source{ID: in.id, SocketDir: in.cl.SocketDir, Postmaster: pm}, r.backupLog)
 		r.sup.release(in)
 		sched.Took(in.id, start)
+		r.sup.events.backedUp(time.Since(start), err)
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("scheduled base backup", logkey.DB, in.id, logkey.Err, err)
 		}

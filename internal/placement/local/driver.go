@@ -57,6 +57,8 @@ type Config struct {
 	// built into the golden directory, and ensured once in every other
 	// database when its instance next starts.
 	Platform *platformsql.Set
+	// Events are told of starts, stops, restores and backups (metrics).
+	Events Events
 }
 
 // Driver is the local placement driver: every database is a postgres
@@ -101,7 +103,7 @@ func New(cfg Config) *Driver {
 		d.gold.recipe = postgres.Recipe(cfg.Platform.Version())
 	}
 	d.sup = &supervisor{bin: cfg.Bin, runAs: cfg.RunAs, log: d.log, pmLog: cfg.Logger, idle: cfg.IdleTimeout, maxConns: cfg.MaxConns, platform: cfg.Platform,
-		insts: map[string]*inst{}, quit: d.quit,
+		insts: map[string]*inst{}, quit: d.quit, events: cfg.Events,
 		settings: func(string) map[string]string { return nil }, beforeStop: func(*inst) {}}
 	if cfg.Archive != nil {
 		d.arch = &archiver{a: cfg.Archive, lay: d.lay, runAs: cfg.RunAs, bin: cfg.Bin, log: d.log, backupLog: cfg.Logger.With(logkey.Component, "backup"), sup: d.sup, gold: d.gold}

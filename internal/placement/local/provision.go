@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -100,12 +101,14 @@ func (d *Driver) provisionNew(ctx context.Context) (*inst, error) {
 		return fail(err)
 	}
 	in.mu.Lock()
+	start := time.Now()
 	err := d.sup.startLocked(ctx, in, 0)
 	in.mu.Unlock()
 	if err != nil {
 		d.sup.remove(id)
 		return fail(err)
 	}
+	d.sup.events.started(false, time.Since(start))
 	return in, nil
 }
 

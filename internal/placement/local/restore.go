@@ -48,10 +48,12 @@ func (d *Driver) Restore(ctx context.Context, id string, t placement.RestoreTarg
 	}
 	for _, step := range []func(context.Context) error{r.copy, r.stage, r.replay, r.finish} {
 		if err := step(ctx); err != nil {
+			d.sup.events.restored(time.Since(r.start), err)
 			return nil, r.fail(err)
 		}
 	}
 	r.logDone()
+	d.sup.events.restored(time.Since(r.start), nil)
 	return &provisioned{d: d, in: r.in, conn: r.conn, password: r.password}, nil
 }
 

@@ -68,6 +68,7 @@ type supervisor struct {
 	// (inst.mu held) before an instance that stays is stopped on purpose.
 	settings   func(id string) map[string]string
 	beforeStop func(in *inst)
+	events     Events
 
 	mu     sync.Mutex
 	insts  map[string]*inst
@@ -190,7 +191,12 @@ func (s *supervisor) ensureRunning(ctx context.Context, in *inst) error {
 	if s.closed.Load() {
 		return placement.ErrClosed
 	}
-	return s.startLocked(ctx, in, 0)
+	start := time.Now()
+	if err := s.startLocked(ctx, in, 0); err != nil {
+		return err
+	}
+	s.events.started(true, time.Since(start))
+	return nil
 }
 
 // startLocked starts the instance's postmaster and its watch; in.mu is
@@ -233,7 +239,10 @@ func (s *supervisor) watch(in *inst, pm *postgres.Process) {
 	var err error
 	if !in.deleted.Load() && !s.closed.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		err = s.startLocked(ctx, in, 0)
+		start := time.Now()
+		if err = s.startLocked(ctx, in, 0); err == nil {
+			s.events.started(false, time.Since(start))
+		}
 		cancel()
 	}
 	in.mu.Unlock()
@@ -258,6 +267,9 @@ func (s *supervisor) afterExitLocked(in *inst, pm *postgres.Process) {
 func (s *supervisor) stop(in *inst) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.pm != nil {
+		s.events.stopped("shutdown")
+	}
 	s.stopLocked(in)
 }
 
@@ -293,6 +305,7 @@ func (s *supervisor) stopNow(id string) bool {
 		return false
 	}
 	s.stopLocked(in)
+	s.events.stopped("requested")
 	return true
 }
 
@@ -345,6 +358,7 @@ func (s *supervisor) stopIfIdle(in *inst) {
 	}
 	s.log.Debug("stopping idle instance", logkey.DB, in.id)
 	s.stopLocked(in)
+	s.events.stopped("idle")
 }
 
 // close refuses new instances and leases from now on and returns every
