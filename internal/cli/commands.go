@@ -30,7 +30,7 @@ func (a *app) addClientCommands(root *cobra.Command) {
 		a.newCreateCmd(), a.newListCmd(), a.newDeleteCmd(), a.newUseCmd(),
 		a.newDBCmd(), a.newSQLCmd("sql"), a.newBranchCmd(), a.newMigrationCmd(),
 		// fs shortcuts; not rm, which deletes a database
-		a.newFSCmd(), a.newFSCatCmd("cat"), a.newFSMvCmd("mv"),
+		a.newFSCmd(), a.newFSCatCmd("cat"), a.newFSMvCmd("mv"), a.newFunctionsCmd(),
 	} {
 		c.GroupID = groupDatabases
 		root.AddCommand(c)

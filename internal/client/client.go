@@ -163,19 +163,25 @@ func (c *Client) call(ctx context.Context, method, path string, auth bool, in, o
 		}
 		body = b
 	}
-	err := c.once(ctx, method, path, auth, body, out)
+	return c.callBody(ctx, method, path, auth, "application/json", body, out)
+}
+
+// callBody is call with a body already encoded as contentType (a bundle's
+// raw bytes, say).
+func (c *Client) callBody(ctx context.Context, method, path string, auth bool, contentType string, body []byte, out any) error {
+	err := c.once(ctx, method, path, auth, contentType, body, out)
 	if auth && c.Refresh != nil && IsUnauthorized(err) {
 		tok, rerr := c.Refresh(ctx)
 		if rerr != nil {
 			return rerr
 		}
 		c.Token = tok
-		err = c.once(ctx, method, path, auth, body, out)
+		err = c.once(ctx, method, path, auth, contentType, body, out)
 	}
 	return err
 }
 
-func (c *Client) once(ctx context.Context, method, path string, auth bool, body []byte, out any) error {
+func (c *Client) once(ctx context.Context, method, path string, auth bool, contentType string, body []byte, out any) error {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -185,7 +191,7 @@ func (c *Client) once(ctx context.Context, method, path string, auth bool, body 
 		return fmt.Errorf("build request: %w", err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.UserAgent != "" {
