@@ -66,8 +66,14 @@ var instanceSettings = []string{
 	"huge_pages = off",
 	"bytea_output = 'hex'",
 	// fs9's SQL functions (FS9.md) are called unqualified.
-	`search_path = '"$user", public, extensions'`,
+	"search_path = '" + SearchPath + "'",
 }
+
+// SearchPath is the default search path of tenant sessions: fs9's
+// functions in schema extensions resolve unqualified (FS9.md). It is in the
+// recipe's settings and also passed at every start, so databases made by an
+// older recipe have it too.
+const SearchPath = `"$user", public, extensions`
 
 // goldenHBA trusts the private socket (ARCHITECTURE §2), including the
 // platform superuser's replication connections that pg_basebackup uses.

@@ -952,3 +952,38 @@ func TestManager_Peek(t *testing.T) {
 		t.Fatal("Peek woke a stopped instance")
 	}
 }
+
+// TestDriver_Start_SearchPathOfOlderRecipe: a database whose configuration
+// predates extensions on the search path gets it at its next start.
+func TestDriver_Start_SearchPathOfOlderRecipe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "oldconf00001"
+	cl := e.lay.DB(id)
+	e.instanceDir(cl)
+	conf := filepath.Join(cl.Data, "postgresql.conf")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "search_path") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(conf, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := e.open(e.config(), map[string]bool{id: true})
+	l := acquire(t, m, id)
+	defer l.Release()
+	conn, err := l.Connect(ctx(t), placement.AdminRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if got := query(t, conn, `SHOW search_path`)[0][0]; got != postgres.SearchPath {
+		t.Fatalf("search_path = %q, want %q", got, postgres.SearchPath)
+	}
+}

@@ -205,7 +205,7 @@ func (s *supervisor) startLocked(ctx context.Context, in *inst, readyTimeout tim
 	start := time.Now()
 	pm, err := postgres.Start(ctx, postgres.Options{
 		Bin: s.bin, RunAs: s.runAs, DataDir: in.cl.Data, SocketDir: in.cl.SocketDir,
-		Settings: s.settings(in.id), Logger: s.pmLog.With(logkey.DB, in.id), ReadyTimeout: readyTimeout,
+		Settings: startSettings(s.settings(in.id)), Logger: s.pmLog.With(logkey.DB, in.id), ReadyTimeout: readyTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("start instance %s: %w", in.id, err)
@@ -415,4 +415,15 @@ func (s *supervisor) ensurePlatform(ctx context.Context, in *inst) {
 	if err != nil {
 		s.log.Error("upgrade platform objects failed; the next start retries", logkey.DB, in.id, logkey.Err, err)
 	}
+}
+
+// startSettings are an instance's -c flags: the archiver's, and settings of
+// the current recipe that a data directory made by an older one lacks.
+func startSettings(extra map[string]string) map[string]string {
+	m := make(map[string]string, len(extra)+1)
+	for k, v := range extra {
+		m[k] = v
+	}
+	m["search_path"] = postgres.SearchPath
+	return m
 }
