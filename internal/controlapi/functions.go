@@ -156,10 +156,7 @@ func (api *API) listFunctions(w http.ResponseWriter, r *http.Request, p control.
 	if err != nil {
 		return err
 	}
-	out := make([]functionJSON, len(fs))
-	for i, f := range fs {
-		out[i] = functionObject(f)
-	}
+	out := mapAll(fs, functionObject)
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -225,10 +222,7 @@ func (api *API) listRuns(w http.ResponseWriter, r *http.Request, p control.Princ
 	if err != nil {
 		return err
 	}
-	out := make([]runJSON, len(runs))
-	for i, run := range runs {
-		out[i] = runObject(run)
-	}
+	out := mapAll(runs, runObject)
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -287,10 +281,7 @@ func (api *API) listSecrets(w http.ResponseWriter, r *http.Request, p control.Pr
 	if err != nil {
 		return err
 	}
-	out := make([]secretJSON, len(ss))
-	for i, s := range ss {
-		out[i] = secretObject(s)
-	}
+	out := mapAll(ss, secretObject)
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

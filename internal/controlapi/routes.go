@@ -113,3 +113,12 @@ func bearer(r *http.Request) string {
 	}
 	return ""
 }
+
+// mapAll renders every element of a list response with f.
+func mapAll[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}

@@ -143,10 +143,7 @@ func (api *API) listConnectKeys(w http.ResponseWriter, r *http.Request, p contro
 	if err != nil {
 		return err
 	}
-	out := make([]connectKeyJSON, len(keys))
-	for i, k := range keys {
-		out[i] = connectKeyObject(k)
-	}
+	out := mapAll(keys, connectKeyObject)
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
