@@ -9,6 +9,8 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
+	"github.com/db9/db9/internal/control/ttlcache"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/platform"
 )
@@ -18,62 +20,54 @@ import (
 // databases), customers made by the operator, and tokens.
 type Accounts struct {
 	cat   *catalog.Catalog
-	dir   *directory // scopes name databases; adopt moves them
-	quota quota
+	dir   *tenancy.Directory // scopes name databases; adopt moves them
+	quota tenancy.Quota
 	oidc  *oidc.Verifier // nil: claim is not configured
 	log   *slog.Logger
 
-	tokens *ttlCache[string, catalog.Token] // token hash -> token
+	tokens *ttlcache.Cache[string, catalog.Token] // token hash -> token
 	// revoked holds ids of tokens revoked by this process for longer than a
 	// cached lookup can live.
-	revoked *ttlCache[string, bool]
+	revoked *ttlcache.Cache[string, bool]
 	touch   tokenToucher // last_used_at updates
 }
 
-func newAccounts(cat *catalog.Catalog, dir *directory, q quota, verifier *oidc.Verifier, log *slog.Logger) *Accounts {
+func newAccounts(cat *catalog.Catalog, dir *tenancy.Directory, q tenancy.Quota, verifier *oidc.Verifier, log *slog.Logger) *Accounts {
 	return &Accounts{cat: cat, dir: dir, quota: q, oidc: verifier, log: log,
-		tokens:  newTTLCache[string, catalog.Token](cacheTTL, 100_000),
-		revoked: newTTLCache[string, bool](2*cacheTTL, 100_000)}
+		tokens:  ttlcache.New[string, catalog.Token](tenancy.CacheTTL, 100_000),
+		revoked: ttlcache.New[string, bool](2*tenancy.CacheTTL, 100_000)}
 }
 
 // close waits for the last_used_at writes in flight and starts no more.
 func (a *Accounts) close() { a.touch.close() }
 
-// Principal is the authenticated caller of a request.
-type Principal struct {
-	Customer platform.Customer
-	TokenID  string
-	// Scope limits the token to some databases; nil is full access.
-	Scope *Scope
-}
-
 // Authenticate resolves a bearer token to its principal.
-func (a *Accounts) Authenticate(ctx context.Context, token string) (Principal, error) {
+func (a *Accounts) Authenticate(ctx context.Context, token string) (tenancy.Principal, error) {
 	if token == "" {
-		return Principal{}, platform.Errorf(platform.CodeUnauthorized, "missing bearer token")
+		return tenancy.Principal{}, platform.Errorf(platform.CodeUnauthorized, "missing bearer token")
 	}
 	hash := auth.HashToken(token)
-	t, ok := a.tokens.get(string(hash))
+	t, ok := a.tokens.Get(string(hash))
 	if !ok {
 		var err error
 		t, err = a.cat.LookupToken(ctx, hash)
 		if errors.Is(err, catalog.ErrNotFound) {
-			return Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
+			return tenancy.Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
 		}
 		if err != nil {
-			return Principal{}, err
+			return tenancy.Principal{}, err
 		}
-		a.tokens.put(string(hash), t, t.ExpiresAt)
+		a.tokens.Put(string(hash), t, t.ExpiresAt)
 	}
-	if _, gone := a.revoked.get(t.ID); gone {
-		return Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
+	if _, gone := a.revoked.Get(t.ID); gone {
+		return tenancy.Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
 	}
-	scope, err := parseStoredScope(t.Scope)
+	scope, err := tenancy.ParseStoredScope(t.Scope)
 	if err != nil {
-		return Principal{}, fmt.Errorf("token %s: %w", t.ID, err)
+		return tenancy.Principal{}, fmt.Errorf("token %s: %w", t.ID, err)
 	}
 	a.touchToken(t.ID)
-	return Principal{Customer: t.Customer, TokenID: t.ID, Scope: scope}, nil
+	return tenancy.Principal{Customer: t.Customer, TokenID: t.ID, Scope: scope}, nil
 }
 
 // AnonymousRegistration is the answer to anonymous-register.

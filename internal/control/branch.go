@@ -10,6 +10,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
@@ -33,8 +34,8 @@ type Branches struct {
 	cat       *catalog.Catalog
 	place     placement.Provisioner
 	sealer    *auth.Sealer
-	dir       *directory
-	quota     quota
+	dir       *tenancy.Directory
+	quota     tenancy.Quota
 	log       *slog.Logger
 
 	ctx    context.Context // ends at close: cuts the clones off
@@ -45,7 +46,7 @@ type Branches struct {
 }
 
 func newBranches(retention time.Duration, cat *catalog.Catalog, place placement.Provisioner, sealer *auth.Sealer,
-	dir *directory, q quota, log *slog.Logger) *Branches {
+	dir *tenancy.Directory, q tenancy.Quota, log *slog.Logger) *Branches {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Branches{retention: retention, cat: cat, place: place, sealer: sealer, dir: dir, quota: q, log: log,
 		ctx: ctx, cancel: cancel}
@@ -66,14 +67,14 @@ func (b *Branches) close() {
 // the background: a new database restored from the parent's base backup
 // and archived WAL up to SnapshotAt (inclusive), with an admin password of
 // its own. The caller polls until ACTIVE or CREATE_FAILED.
-func (b *Branches) BranchDatabase(ctx context.Context, p Principal, parentRef string, req BranchRequest) (platform.Database, error) {
-	if err := requireUnscoped(p); err != nil {
+func (b *Branches) BranchDatabase(ctx context.Context, p tenancy.Principal, parentRef string, req BranchRequest) (platform.Database, error) {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return platform.Database{}, err
 	}
 	if !platform.ValidDatabaseName(req.Name) {
 		return platform.Database{}, platform.Errorf(platform.CodeInvalid, "name: must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
 	}
-	parent, err := b.dir.activeLookup(ctx, p, parentRef)
+	parent, err := b.dir.ActiveLookup(ctx, p, parentRef)
 	if err != nil {
 		return platform.Database{}, err
 	}
@@ -95,12 +96,12 @@ func (b *Branches) BranchDatabase(ctx context.Context, p Principal, parentRef st
 			State: platform.StateCloning, Region: parent.Region, ParentDatabaseID: parent.ID, SnapshotAt: &target,
 		},
 		AdminPasswordEnc: b.sealer.Seal(auth.NewPassword()),
-	}, b.quota.limit(p), maxCloning)
+	}, b.quota.Limit(p), maxCloning)
 	switch {
 	case errors.Is(err, catalog.ErrNameTaken):
 		return platform.Database{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
 	case errors.Is(err, catalog.ErrQuota):
-		return platform.Database{}, b.quota.err()
+		return platform.Database{}, b.quota.Err()
 	case errors.Is(err, catalog.ErrTooManyClones):
 		return platform.Database{}, platform.Errorf(platform.CodeRateLimited, "at most %d branches may be cloning at once; try again when one is ACTIVE", maxCloning)
 	case err != nil:
@@ -159,7 +160,7 @@ func (b *Branches) runClone(ctx context.Context, row catalog.DatabaseRow) {
 	// Recording the outcome must not be cut short by a shutdown either.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	defer b.dir.forget(row.ID)
+	defer b.dir.Forget(row.ID)
 	if err == nil {
 		ok, ferr := b.cat.FinishClone(fctx, row.ID, platform.StateActive, "")
 		if ferr == nil && ok {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/oidc"
 	"github.com/db9/db9/internal/platform"
@@ -19,11 +20,11 @@ import (
 // the identity of an OIDC id_token. The database quota lifts with the next
 // request. Claiming again with the identity already linked to the caller
 // answers like the first claim.
-func (a *Accounts) Claim(ctx context.Context, p Principal, idToken string) (platform.Customer, error) {
+func (a *Accounts) Claim(ctx context.Context, p tenancy.Principal, idToken string) (platform.Customer, error) {
 	if a.oidc == nil {
 		return platform.Customer{}, platform.Errorf(platform.CodeNotImplemented, "claim is not configured on this server (DB9_OIDC_ISSUER, DB9_OIDC_AUDIENCE)")
 	}
-	if err := requireUnscoped(p); err != nil {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return platform.Customer{}, err
 	}
 	id, err := a.oidc.Verify(ctx, idToken)
@@ -97,14 +98,14 @@ func (a *Accounts) checkAnonymousSecret(ctx context.Context, src AdoptSource) er
 }
 
 // usage is the caller's quota and how much of it is used.
-func (a *Accounts) usage(ctx context.Context, p Principal) (Quota, error) {
+func (a *Accounts) usage(ctx context.Context, p tenancy.Principal) (Quota, error) {
 	used, _, err := a.cat.CreateChecks(ctx, p.Customer.ID, "")
 	if err != nil {
 		return Quota{}, err
 	}
 	q := Quota{Used: used}
 	if p.Customer.IsAnonymous {
-		limit, avail := a.quota.anonymousLimit, max(0, a.quota.anonymousLimit-used)
+		limit, avail := a.quota.AnonymousLimit, max(0, a.quota.AnonymousLimit-used)
 		q.Limit, q.Available = &limit, &avail
 	}
 	return q, nil
@@ -112,8 +113,8 @@ func (a *Accounts) usage(ctx context.Context, p Principal) (Quota, error) {
 
 // PreflightAdopt reports what adopting an anonymous account's databases
 // would do, changing nothing.
-func (a *Accounts) PreflightAdopt(ctx context.Context, p Principal, src AdoptSource) (AdoptPreflight, error) {
-	if err := requireUnscoped(p); err != nil {
+func (a *Accounts) PreflightAdopt(ctx context.Context, p tenancy.Principal, src AdoptSource) (AdoptPreflight, error) {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return AdoptPreflight{}, err
 	}
 	if err := a.checkAnonymousSecret(ctx, src); err != nil {
@@ -164,8 +165,8 @@ const maxAdoptIDs = 100
 // Adopt moves databases of an anonymous account to the caller, all or
 // none. The first answer is recorded under the idempotency key in the same
 // transaction: the same key again returns it and moves nothing twice.
-func (a *Accounts) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]string, error) {
-	if err := requireUnscoped(p); err != nil {
+func (a *Accounts) Adopt(ctx context.Context, p tenancy.Principal, req AdoptRequest) ([]string, error) {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return nil, err
 	}
 	if n := len(req.DatabaseIDs); n < 1 || n > maxAdoptIDs {
@@ -199,7 +200,7 @@ func (a *Accounts) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]
 	if req.CustomerID == p.Customer.ID {
 		return nil, platform.Errorf(platform.CodeInvalid, "anonymous_customer_id: is the caller's own account")
 	}
-	limit := a.quota.limit(p)
+	limit := a.quota.Limit(p)
 	res, err := a.cat.Adopt(ctx, catalog.AdoptRequest{
 		CustomerID: p.Customer.ID, FromID: req.CustomerID, IDs: ids, Key: req.IdempotencyKey,
 		RequestHash: h.Sum(nil), Limit: limit,
@@ -211,7 +212,7 @@ func (a *Accounts) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]
 	case errors.Is(err, catalog.ErrIdempotencyMismatch):
 		return nil, platform.Errorf(platform.CodeConflict, "idempotency_key was already used with a different request")
 	case errors.Is(err, catalog.ErrQuota):
-		return nil, a.quota.err()
+		return nil, a.quota.Err()
 	case errors.Is(err, catalog.ErrNameTaken):
 		return nil, platform.Errorf(platform.CodeConflict, "a database with the name of an adopted database already exists in this account")
 	case errors.Is(err, catalog.ErrConflictState):
@@ -220,7 +221,7 @@ func (a *Accounts) Adopt(ctx context.Context, p Principal, req AdoptRequest) ([]
 		return nil, fmt.Errorf("adopt databases: %w", err)
 	}
 	if !res.Replayed {
-		a.dir.forget(res.Adopted...)
+		a.dir.Forget(res.Adopted...)
 		a.log.Info("databases adopted", logkey.Customer, p.Customer.ID, logkey.From, req.CustomerID, logkey.Count, len(res.Adopted))
 	}
 	return res.Adopted, nil

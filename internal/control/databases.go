@@ -10,6 +10,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
@@ -46,17 +47,17 @@ type Databases struct {
 	cat    *catalog.Catalog
 	place  placement.Provisioner
 	sealer *auth.Sealer
-	dir    *directory
-	inst   *instances
-	door   frontDoor
-	quota  quota
+	dir    *tenancy.Directory
+	inst   *tenancy.Instances
+	door   tenancy.FrontDoor
+	quota  tenancy.Quota
 	log    *slog.Logger
 	// onDelete run when a database starts being deleted (OnDatabaseDeleted).
 	onDelete []func(id string)
 }
 
 func newDatabases(region string, cat *catalog.Catalog, place placement.Provisioner, sealer *auth.Sealer,
-	dir *directory, inst *instances, door frontDoor, q quota, log *slog.Logger) *Databases {
+	dir *tenancy.Directory, inst *tenancy.Instances, door tenancy.FrontDoor, q tenancy.Quota, log *slog.Logger) *Databases {
 	return &Databases{region: region, cat: cat, place: place, sealer: sealer, dir: dir, inst: inst, door: door, quota: q, log: log}
 }
 
@@ -65,8 +66,8 @@ func newDatabases(region string, cat *catalog.Catalog, place placement.Provision
 // the quota check: a crash before the commit leaves only a directory
 // without a row, which the next start removes; after the commit the
 // database is complete. So a 201 always means a usable database.
-func (d *Databases) CreateDatabase(ctx context.Context, p Principal, req CreateDatabaseRequest) (CreatedDatabase, error) {
-	if err := requireUnscoped(p); err != nil {
+func (d *Databases) CreateDatabase(ctx context.Context, p tenancy.Principal, req CreateDatabaseRequest) (CreatedDatabase, error) {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return CreatedDatabase{}, err
 	}
 	if !platform.ValidDatabaseName(req.Name) {
@@ -88,9 +89,9 @@ func (d *Databases) CreateDatabase(ctx context.Context, p Principal, req CreateD
 	if err != nil {
 		return CreatedDatabase{}, err
 	}
-	limit := d.quota.limit(p)
+	limit := d.quota.Limit(p)
 	if p.Customer.IsAnonymous && live >= limit {
-		return CreatedDatabase{}, d.quota.err()
+		return CreatedDatabase{}, d.quota.Err()
 	}
 	if taken {
 		return CreatedDatabase{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
@@ -119,7 +120,7 @@ func (d *Databases) CreateDatabase(ctx context.Context, p Principal, req CreateD
 		case errors.Is(err, catalog.ErrNameTaken):
 			return CreatedDatabase{}, platform.Errorf(platform.CodeConflict, "a database named %q already exists", req.Name)
 		case errors.Is(err, catalog.ErrQuota):
-			return CreatedDatabase{}, d.quota.err()
+			return CreatedDatabase{}, d.quota.Err()
 		}
 		return CreatedDatabase{}, fmt.Errorf("record database: %w", err)
 	}
@@ -139,26 +140,26 @@ func validPassword(pw string) error {
 }
 
 func (d *Databases) credentials(id, password string) Credentials {
-	return Credentials{AdminUser: AdminUser, AdminPassword: password, ConnectionString: d.door.connectionString(id, AdminUser, password),
-		PooledConnectionString: d.door.pooledConnectionString(id, AdminUser, password)}
+	return Credentials{AdminUser: tenancy.AdminUser, AdminPassword: password, ConnectionString: d.door.ConnectionString(id, tenancy.AdminUser, password),
+		PooledConnectionString: d.door.PooledConnectionString(id, tenancy.AdminUser, password)}
 }
 
 // GetDatabase returns a customer's database by id or name. Other
 // customers' databases are reported as not found.
-func (d *Databases) GetDatabase(ctx context.Context, p Principal, idOrName string) (platform.Database, error) {
-	row, err := d.dir.lookup(ctx, p, idOrName)
+func (d *Databases) GetDatabase(ctx context.Context, p tenancy.Principal, idOrName string) (platform.Database, error) {
+	row, err := d.dir.Lookup(ctx, p, idOrName)
 	return row.Database, err
 }
 
 // ListDatabases lists a customer's databases, newest first.
-func (d *Databases) ListDatabases(ctx context.Context, p Principal, all bool) ([]platform.Database, error) {
+func (d *Databases) ListDatabases(ctx context.Context, p tenancy.Principal, all bool) ([]platform.Database, error) {
 	rows, err := d.cat.ListDatabases(ctx, p.Customer.ID, all)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]platform.Database, 0, len(rows))
 	for _, r := range rows {
-		if p.Scope.access(r.ID) != "" {
+		if p.Scope.Access(r.ID) != "" {
 			out = append(out, r.Database)
 		}
 	}
@@ -169,15 +170,15 @@ func (d *Databases) ListDatabases(ctx context.Context, p Principal, all bool) ([
 // files. The row goes to DISABLING first (only one concurrent caller wins),
 // then to DISABLED once the files are gone; a crash in between is finished
 // at the next start.
-func (d *Databases) DeleteDatabase(ctx context.Context, p Principal, idOrName string) error {
-	if err := requireUnscoped(p); err != nil {
+func (d *Databases) DeleteDatabase(ctx context.Context, p tenancy.Principal, idOrName string) error {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return err
 	}
-	row, err := d.dir.lookup(ctx, p, idOrName)
+	row, err := d.dir.Lookup(ctx, p, idOrName)
 	if err != nil {
 		return err
 	}
-	d.dir.forget(row.ID)
+	d.dir.Forget(row.ID)
 	if err := d.cat.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("database")
 	} else if err != nil {
@@ -206,23 +207,23 @@ func (d *Databases) OnDatabaseDeleted(f func(id string)) { d.onDelete = append(d
 // ConnectionString renders the connection string of a database for role,
 // with the password when given.
 func (d *Databases) ConnectionString(id, role, password string) string {
-	return d.door.connectionString(id, role, password)
+	return d.door.ConnectionString(id, role, password)
 }
 
 // Host is where clients reach the PostgreSQL front door.
-func (d *Databases) Host() string { return d.door.host }
+func (d *Databases) Host() string { return d.door.Host }
 
 // Port is the public port of the PostgreSQL front door.
-func (d *Databases) Port() int { return d.door.port }
+func (d *Databases) Port() int { return d.door.Port }
 
 // Credentials returns the admin credentials of a database.
-func (d *Databases) Credentials(ctx context.Context, p Principal, idOrName string) (Credentials, error) {
-	row, err := d.dir.activeLookup(ctx, p, idOrName)
+func (d *Databases) Credentials(ctx context.Context, p tenancy.Principal, idOrName string) (Credentials, error) {
+	row, err := d.dir.ActiveLookup(ctx, p, idOrName)
 	if err != nil {
 		return Credentials{}, err
 	}
 	// The admin password is write access: a read-only token must not get it.
-	if err := requireWrite(p, row.ID); err != nil {
+	if err := tenancy.RequireWrite(p, row.ID); err != nil {
 		return Credentials{}, err
 	}
 	if row.AdminPasswordEnc == nil {
@@ -237,15 +238,15 @@ func (d *Databases) Credentials(ctx context.Context, p Principal, idOrName strin
 
 // ResetPassword gives the admin role a new random password; the old one
 // stops working at once.
-func (d *Databases) ResetPassword(ctx context.Context, p Principal, idOrName string) (Credentials, error) {
-	row, err := d.dir.activeLookup(ctx, p, idOrName)
+func (d *Databases) ResetPassword(ctx context.Context, p tenancy.Principal, idOrName string) (Credentials, error) {
+	row, err := d.dir.ActiveLookup(ctx, p, idOrName)
 	if err != nil {
 		return Credentials{}, err
 	}
-	if err := requireWrite(p, row.ID); err != nil {
+	if err := tenancy.RequireWrite(p, row.ID); err != nil {
 		return Credentials{}, err
 	}
-	lease, err := d.inst.acquire(ctx, row.ID)
+	lease, err := d.inst.Acquire(ctx, row.ID)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -256,11 +257,11 @@ func (d *Databases) ResetPassword(ctx context.Context, p Principal, idOrName str
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	password := auth.NewPassword()
-	if err := postgres.SetRolePassword(ctx, conn, AdminUser, password); err != nil {
+	if err := postgres.SetRolePassword(ctx, conn, tenancy.AdminUser, password); err != nil {
 		return Credentials{}, err
 	}
 	err = d.cat.SetAdminPassword(ctx, row.ID, d.sealer.Seal(password))
-	d.dir.forget(row.ID)
+	d.dir.Forget(row.ID)
 	if err != nil {
 		return Credentials{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -38,18 +39,18 @@ func fileRole(role string) bool {
 // defaults to admin, or to the read-only role for a token with read-only
 // access to the database; such a token may not ask for admin (as it may
 // not mint a connect token at all).
-func (a *WireAccess) FSConnect(ctx context.Context, p Principal, idOrName, role string) (FSConnect, error) {
+func (a *WireAccess) FSConnect(ctx context.Context, p tenancy.Principal, idOrName, role string) (FSConnect, error) {
 	if a.fs9URL == "" {
 		return FSConnect{}, platform.Errorf(platform.CodeNotImplemented, "fs9 is not enabled on this server")
 	}
 	if role != "" && !fileRole(role) {
 		return FSConnect{}, platform.Errorf(platform.CodeInvalid, "role: only %q and %q have file access", placement.AdminRole, placement.ReadOnlyRole)
 	}
-	row, err := a.dir.activeLookup(ctx, p, idOrName)
+	row, err := a.dir.ActiveLookup(ctx, p, idOrName)
 	if err != nil {
 		return FSConnect{}, err
 	}
-	rw := p.Scope.access(row.ID) == AccessRW
+	rw := p.Scope.Access(row.ID) == tenancy.AccessRW
 	if role == "" {
 		role = placement.AdminRole
 		if !rw {

@@ -8,6 +8,10 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/dataaccess"
+	"github.com/db9/db9/internal/control/dbadmin"
+	"github.com/db9/db9/internal/control/functions"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
@@ -48,8 +52,8 @@ type Deps struct {
 	Signer *auth.ConnectSigner
 	// Bin are the PostgreSQL client programs (pg_dump).
 	Bin pgbin.Bin
-	// Workers run function invocations; nil leaves Service.Functions nil
-	// (its routes answer 501). The server opens the pool before
+	// Workers run function invocations; nil leaves Service.Functions,
+	// FunctionRuns and Secrets nil (their routes answer 501). The server opens the pool before
 	// Service.Open and closes it after Service.Close.
 	Workers *worker.Pool
 	// Fetcher performs fetch for functions; nil: a default one.
@@ -65,29 +69,31 @@ type Deps struct {
 }
 
 // Service is the control plane as one component: the use cases, grouped
-// by concern into types of their own, and the lifecycle they share. Open
+// by concern into types of their own (some in packages of their own:
+// functions, dataaccess, dbadmin), and the lifecycle they share. Open
 // reconciles the catalog with the placement driver and opens it; Close
 // stops the background work of the use cases and closes the driver.
 //
-// The use cases share two small collaborators instead of each other's
-// fields: a directory (the catalog and its cached database lookups) and
-// instances (leases on running databases, with their errors made public).
+// The use cases share small collaborators of package tenancy instead of
+// each other's fields: a Directory (the catalog and its cached database
+// lookups) and Instances (leases on running databases, with their errors
+// made public).
 type Service struct {
 	Accounts  *Accounts
 	Databases *Databases
 	Branches  *Branches
-	SQL       *SQL
-	Wire      *WireAccess // nil without Deps.Signer
-	DataPlane *DataPlane  // nil without Deps.KeyCache
-	Functions *Functions  // nil without Deps.Workers
+	SQL       *dbadmin.SQL
+	Wire      *WireAccess           // nil without Deps.Signer
+	DataPlane *dataaccess.DataPlane // nil without Deps.KeyCache
+	// Functions, FunctionRuns and Secrets are nil without Deps.Workers.
+	Functions    *functions.Functions
+	FunctionRuns *functions.Runs
+	Secrets      *functions.Secrets
 
 	cat   *catalog.Catalog
 	place placement.Driver
 	log   *slog.Logger
 }
-
-// cacheTTL bounds how long a cached token or database lookup is trusted.
-const cacheTTL = 5 * time.Second
 
 // New wires the use cases from their dependencies. It does no I/O.
 func New(cfg Config, d Deps) *Service {
@@ -96,29 +102,31 @@ func New(cfg Config, d Deps) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With(logkey.Component, "control")
-	dir := newDirectory(d.Catalog)
-	inst := &instances{place: d.Placement, log: log}
-	door := frontDoor{host: cfg.PublicHost, port: cfg.PublicPort, pooledPort: cfg.PooledPort}
-	q := quota{anonymousLimit: cfg.AnonymousDBLimit}
+	dir := tenancy.NewDirectory(d.Catalog)
+	inst := tenancy.NewInstances(d.Placement, log)
+	door := tenancy.FrontDoor{Host: cfg.PublicHost, Port: cfg.PublicPort, PooledPort: cfg.PooledPort}
+	q := tenancy.Quota{AnonymousLimit: cfg.AnonymousDBLimit}
 	s := &Service{cat: d.Catalog, place: d.Placement, log: log,
 		Accounts:  newAccounts(d.Catalog, dir, q, cfg.OIDC, log),
 		Databases: newDatabases(cfg.Region, d.Catalog, d.Placement, d.Sealer, dir, inst, door, q, log),
 		Branches:  newBranches(cfg.PITRRetention, d.Catalog, d.Placement, d.Sealer, dir, q, log),
-		SQL:       newSQL(cfg.SQLLimits, d.Bin, dir, inst, log),
+		SQL:       dbadmin.New(cfg.SQLLimits, d.Bin, dir, inst, log),
 	}
-	s.Databases.OnDatabaseDeleted(s.SQL.forget)
+	s.Databases.OnDatabaseDeleted(s.SQL.ForgetDatabase)
 	if d.Signer != nil {
 		s.Wire = newWireAccess(d.Catalog, d.Signer, cfg.FrontDoorTLS, dir, inst, door, log)
 	}
 	if d.KeyCache != nil {
-		s.DataPlane = newDataPlane(d.Catalog, d.KeyCache, s.Databases.GetDatabase, log)
+		s.DataPlane = dataaccess.New(d.Catalog, d.KeyCache, s.Databases.GetDatabase, log)
 		s.Databases.OnDatabaseDeleted(s.DataPlane.ForgetDatabase)
 	}
 	if d.Workers != nil {
 		// Functions is a subsystem of its own in the log (component functions).
-		s.Functions = newFunctions(functionsDeps{Catalog: d.Catalog, Instances: d.Placement, Sealer: d.Sealer, Pool: d.Workers,
+		s.Functions = functions.New(functions.Deps{Catalog: d.Catalog, Instances: d.Placement, Sealer: d.Sealer, Pool: d.Workers,
 			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, SQLLimits: cfg.SQLLimits, Logger: d.Logger,
 			RunEnded: d.FunctionRunEnded})
+		s.FunctionRuns = functions.NewRuns(d.Catalog, s.Databases.GetDatabase)
+		s.Secrets = functions.NewSecrets(d.Catalog, d.Sealer, s.Databases.GetDatabase)
 		s.Databases.OnDatabaseDeleted(s.Functions.ForgetDatabase)
 	}
 	return s
@@ -174,7 +182,7 @@ func (s *Service) Open(ctx context.Context) error {
 		return err
 	}
 	if s.Functions != nil {
-		if err := s.Functions.open(ctx); err != nil {
+		if err := s.Functions.Open(ctx); err != nil {
 			return fmt.Errorf("open functions: %w", err)
 		}
 	}
@@ -187,12 +195,12 @@ func (s *Service) Open(ctx context.Context) error {
 // it before closing the catalog. It is idempotent.
 func (s *Service) Close(ctx context.Context) error {
 	if s.Functions != nil {
-		s.Functions.close(ctx) // runs in progress end first: they hold leases
+		s.Functions.Close(ctx) // runs in progress end first: they hold leases
 	}
 	s.Branches.close()
 	s.Accounts.close()
 	if s.DataPlane != nil {
-		s.DataPlane.close()
+		s.DataPlane.Close()
 	}
 	if err := s.place.Close(ctx); err != nil {
 		return fmt.Errorf("close placement: %w", err)

@@ -12,117 +12,22 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 )
-
-// Access levels of a scoped token on a database.
-const (
-	AccessRO = "ro"
-	AccessRW = "rw"
-)
-
-// Scope is the parsed scope of an API token: the databases it may see and
-// how. A nil *Scope is full access.
-type Scope struct {
-	Databases []ScopeDatabase `json:"databases"`
-}
-
-// ScopeDatabase is one database of a scope.
-type ScopeDatabase struct {
-	ID     string `json:"id"`
-	Access string `json:"access"`
-}
-
-// access returns the token's access to database id ("" = none).
-func (s *Scope) access(id string) string {
-	if s == nil {
-		return AccessRW
-	}
-	for _, d := range s.Databases {
-		if d.ID == id {
-			return d.Access
-		}
-	}
-	return ""
-}
-
-// maxScopeDatabases bounds the databases one token's scope may name.
-const maxScopeDatabases = 100
-
-// parseStoredScope decodes a scope as the catalog stores it.
-func parseStoredScope(raw []byte) (*Scope, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var s Scope
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("decode stored scope: %w", err)
-	}
-	return &s, nil
-}
-
-// parseScopeJSON decodes scope_json as a client sends it. It is strict:
-// unknown keys are refused (a misspelt key must not widen a token), every
-// access is ro or rw, at least one database, no database twice.
-func parseScopeJSON(text string) (*Scope, error) {
-	bad := func(format string, args ...any) error {
-		return platform.Errorf(platform.CodeInvalid, "scope_json: "+format, args...)
-	}
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.DisallowUnknownFields()
-	var s Scope
-	if err := dec.Decode(&s); err != nil {
-		return nil, bad(`must be a JSON object {"databases":[{"id":"...","access":"ro"|"rw"}]}: %v`, err)
-	}
-	if dec.More() {
-		return nil, bad("has data after the JSON object")
-	}
-	if len(s.Databases) == 0 {
-		return nil, bad("databases: must name at least one database")
-	}
-	if len(s.Databases) > maxScopeDatabases {
-		return nil, bad("databases: at most %d", maxScopeDatabases)
-	}
-	for i, d := range s.Databases {
-		if d.ID == "" {
-			return nil, bad("databases[%d].id: required", i)
-		}
-		if d.Access != AccessRO && d.Access != AccessRW {
-			return nil, bad(`databases[%d].access: must be "ro" or "rw"`, i)
-		}
-	}
-	return &s, nil
-}
-
-// requireUnscoped refuses scoped tokens: account-wide operations (creating
-// and deleting databases, managing tokens, claim, adopt) need full access.
-func requireUnscoped(p Principal) error {
-	if p.Scope != nil {
-		return platform.Errorf(platform.CodeForbidden, "this operation needs an unscoped API token")
-	}
-	return nil
-}
-
-// requireWrite refuses tokens with read-only access to database id.
-func requireWrite(p Principal, id string) error {
-	if p.Scope.access(id) != AccessRW {
-		return platform.Errorf(platform.CodeForbidden, "this API token has read-only access to the database")
-	}
-	return nil
-}
 
 // TokenView is an API token as the API shows it.
 type TokenView struct {
 	ID         string
 	Name       string
-	Scope      *Scope // nil = full
+	Scope      *tenancy.Scope // nil = full
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	LastUsedAt *time.Time
 }
 
-func tokenView(t catalog.TokenInfo, scope *Scope) TokenView {
+func tokenView(t catalog.TokenInfo, scope *tenancy.Scope) TokenView {
 	return TokenView{ID: t.ID, Name: t.Name, Scope: scope, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
 }
 
@@ -142,8 +47,8 @@ type CreatedToken struct {
 const maxTokenDays = 3650
 
 // CreateToken issues a new API token for the caller's account.
-func (a *Accounts) CreateToken(ctx context.Context, p Principal, req CreateTokenRequest) (CreatedToken, error) {
-	if err := requireUnscoped(p); err != nil {
+func (a *Accounts) CreateToken(ctx context.Context, p tenancy.Principal, req CreateTokenRequest) (CreatedToken, error) {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return CreatedToken{}, err
 	}
 	if req.Name == "" {
@@ -159,16 +64,16 @@ func (a *Accounts) CreateToken(ctx context.Context, p Principal, req CreateToken
 		}
 		life = time.Duration(*req.ExpiresInDays) * 24 * time.Hour
 	}
-	var scope *Scope
+	var scope *tenancy.Scope
 	var raw []byte
 	if req.ScopeJSON != nil {
 		var err error
-		if scope, err = parseScopeJSON(*req.ScopeJSON); err != nil {
+		if scope, err = tenancy.ParseScopeJSON(*req.ScopeJSON); err != nil {
 			return CreatedToken{}, err
 		}
 		seen := map[string]bool{}
 		for i, d := range scope.Databases {
-			row, err := a.dir.lookup(ctx, p, d.ID)
+			row, err := a.dir.Lookup(ctx, p, d.ID)
 			if platform.ErrorCode(err) == platform.CodeNotFound {
 				return CreatedToken{}, platform.Errorf(platform.CodeInvalid, "scope_json: databases[%d]: database %q not found", i, d.ID)
 			} else if err != nil {
@@ -192,8 +97,8 @@ func (a *Accounts) CreateToken(ctx context.Context, p Principal, req CreateToken
 }
 
 // ListTokens lists the caller's unrevoked tokens, newest first.
-func (a *Accounts) ListTokens(ctx context.Context, p Principal) ([]TokenView, error) {
-	if err := requireUnscoped(p); err != nil {
+func (a *Accounts) ListTokens(ctx context.Context, p tenancy.Principal) ([]TokenView, error) {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return nil, err
 	}
 	rows, err := a.cat.ListTokens(ctx, p.Customer.ID)
@@ -202,7 +107,7 @@ func (a *Accounts) ListTokens(ctx context.Context, p Principal) ([]TokenView, er
 	}
 	out := make([]TokenView, len(rows))
 	for i, r := range rows {
-		sc, err := parseStoredScope(r.Scope)
+		sc, err := tenancy.ParseStoredScope(r.Scope)
 		if err != nil {
 			return nil, err
 		}
@@ -214,8 +119,8 @@ func (a *Accounts) ListTokens(ctx context.Context, p Principal) ([]TokenView, er
 // RevokeToken revokes one of the caller's tokens. It stops working at once
 // in this process (its cache entry is dropped); other processes sharing
 // the catalog notice within the cache's ttl.
-func (a *Accounts) RevokeToken(ctx context.Context, p Principal, id string) error {
-	if err := requireUnscoped(p); err != nil {
+func (a *Accounts) RevokeToken(ctx context.Context, p tenancy.Principal, id string) error {
+	if err := tenancy.RequireUnscoped(p); err != nil {
 		return err
 	}
 	if id == "" || len(id) > 64 {
@@ -225,9 +130,9 @@ func (a *Accounts) RevokeToken(ctx context.Context, p Principal, id string) erro
 	if err == nil {
 		// A lookup that read the row just before the revoke may cache it
 		// just after; remembering the id closes that window.
-		a.revoked.put(id, true, time.Time{})
+		a.revoked.Put(id, true, time.Time{})
 	}
-	a.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.ID == id })
+	a.tokens.RemoveIf(func(_ string, t catalog.Token) bool { return t.ID == id })
 	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("token")
 	}
@@ -237,7 +142,7 @@ func (a *Accounts) RevokeToken(ctx context.Context, p Principal, id string) erro
 // forgetCustomerTokens drops the cached tokens of a customer whose account
 // changed (claim), so the change applies to the next request.
 func (a *Accounts) forgetCustomerTokens(customerID string) {
-	a.tokens.removeIf(func(_ string, t catalog.Token) bool { return t.CustomerID == customerID })
+	a.tokens.RemoveIf(func(_ string, t catalog.Token) bool { return t.CustomerID == customerID })
 }
 
 // touchInterval is how often at most last_used_at is written per token.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
+	"github.com/db9/db9/internal/control/ttlcache"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -28,16 +30,16 @@ type WireAccess struct {
 	cat    *catalog.Catalog
 	signer *auth.ConnectSigner
 	tls    bool
-	dir    *directory
-	inst   *instances
-	door   frontDoor
+	dir    *tenancy.Directory
+	inst   *tenancy.Instances
+	door   tenancy.FrontDoor
 	log    *slog.Logger
 
 	// pwKey keys the HMAC that stands for a password in pwCache, so the
 	// cache never holds a plain hash of a password.
 	pwKey   []byte
-	pwCache *ttlCache[pwCacheKey, string]          // -> the verifier the password matched
-	dbs     *ttlCache[string, catalog.DatabaseRow] // id or name -> database, any customer
+	pwCache *ttlcache.Cache[pwCacheKey, string]          // -> the verifier the password matched
+	dbs     *ttlcache.Cache[string, catalog.DatabaseRow] // id or name -> database, any customer
 
 	fs9URL string // what fs-connect hands out; "": fs9 is not served
 }
@@ -54,12 +56,12 @@ const passwordCacheTTL = 10 * time.Minute
 
 // newWireAccess wires the wire access use cases. tls says whether the
 // front door offers TLS (it is reported in connect-token answers).
-func newWireAccess(cat *catalog.Catalog, signer *auth.ConnectSigner, tls bool, dir *directory, inst *instances, door frontDoor, log *slog.Logger) *WireAccess {
+func newWireAccess(cat *catalog.Catalog, signer *auth.ConnectSigner, tls bool, dir *tenancy.Directory, inst *tenancy.Instances, door tenancy.FrontDoor, log *slog.Logger) *WireAccess {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	return &WireAccess{cat: cat, signer: signer, tls: tls, dir: dir, inst: inst, door: door, log: log, pwKey: key,
-		pwCache: newTTLCache[pwCacheKey, string](passwordCacheTTL, 100_000),
-		dbs:     newTTLCache[string, catalog.DatabaseRow](cacheTTL, 100_000)}
+		pwCache: ttlcache.New[pwCacheKey, string](passwordCacheTTL, 100_000),
+		dbs:     ttlcache.New[string, catalog.DatabaseRow](tenancy.CacheTTL, 100_000)}
 }
 
 // JWKS is the public key set of connect tokens.
@@ -72,17 +74,11 @@ const ConnectKeyPrefix = "db9ck_"
 // is the only scope so far and the default.
 const ScopePG = "pg"
 
-// ReservedRole reports whether a role may never be logged into through the
-// front door nor named in a connect token or key: the platform's own roles.
-func ReservedRole(role string) bool {
-	return strings.HasPrefix(role, "_db9") || role == placement.Superuser || strings.HasPrefix(role, "pg_")
-}
-
 func validRole(field, role string) error {
 	if role == "" || len(role) > 63 || strings.ContainsFunc(role, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return platform.Errorf(platform.CodeInvalid, "%s: must be 1-63 bytes without control characters", field)
 	}
-	if ReservedRole(role) {
+	if tenancy.ReservedRole(role) {
 		return platform.Errorf(platform.CodeInvalid, "%s: %q is reserved by the platform", field, role)
 	}
 	return nil
@@ -100,26 +96,26 @@ type ConnectToken struct {
 }
 
 // ConnectToken mints a 900-second connect token for role (default admin).
-func (a *WireAccess) ConnectToken(ctx context.Context, p Principal, idOrName, role string) (ConnectToken, error) {
+func (a *WireAccess) ConnectToken(ctx context.Context, p tenancy.Principal, idOrName, role string) (ConnectToken, error) {
 	if role == "" {
-		role = AdminUser
+		role = tenancy.AdminUser
 	}
 	if err := validRole("role", role); err != nil {
 		return ConnectToken{}, err
 	}
-	row, err := a.dir.activeLookup(ctx, p, idOrName)
+	row, err := a.dir.ActiveLookup(ctx, p, idOrName)
 	if err != nil {
 		return ConnectToken{}, err
 	}
 	// A login as a database role is write access: not for ro tokens.
-	if err := requireWrite(p, row.ID); err != nil {
+	if err := tenancy.RequireWrite(p, row.ID); err != nil {
 		return ConnectToken{}, err
 	}
 	tok, c, err := a.signer.Sign(row.ID, role)
 	if err != nil {
 		return ConnectToken{}, err
 	}
-	return ConnectToken{Host: a.door.host, Port: a.door.port, User: row.ID + "." + role, Token: tok,
+	return ConnectToken{Host: a.door.Host, Port: a.door.Port, User: row.ID + "." + role, Token: tok,
 		ExpiresAt: time.Unix(c.ExpiresAt, 0).UTC(), ExpiresIn: int(c.ExpiresAt - c.IssuedAt), TLS: a.tls}, nil
 }
 
@@ -157,8 +153,8 @@ type CreatedConnectKey struct {
 const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // CreateConnectKey makes a long-lived connect key for a role of a database.
-func (a *WireAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName string, req ConnectKeyRequest) (CreatedConnectKey, error) {
-	k := catalog.ConnectKey{Name: "connect-key", Role: AdminUser, Scopes: []string{ScopePG}}
+func (a *WireAccess) CreateConnectKey(ctx context.Context, p tenancy.Principal, idOrName string, req ConnectKeyRequest) (CreatedConnectKey, error) {
+	k := catalog.ConnectKey{Name: "connect-key", Role: tenancy.AdminUser, Scopes: []string{ScopePG}}
 	if req.Name != nil {
 		k.Name = *req.Name
 		if k.Name == "" || len(k.Name) > 100 || strings.ContainsFunc(k.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
@@ -190,11 +186,11 @@ func (a *WireAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName
 		exp := time.Now().Add(time.Duration(d) * 24 * time.Hour).UTC().Truncate(time.Second)
 		k.ExpiresAt = &exp
 	}
-	row, err := a.dir.activeLookup(ctx, p, idOrName)
+	row, err := a.dir.ActiveLookup(ctx, p, idOrName)
 	if err != nil {
 		return CreatedConnectKey{}, err
 	}
-	if err := requireWrite(p, row.ID); err != nil {
+	if err := tenancy.RequireWrite(p, row.ID); err != nil {
 		return CreatedConnectKey{}, err
 	}
 	k.ID, k.DatabaseID, k.CustomerID = platform.NewID(16), row.ID, row.CustomerID
@@ -207,8 +203,8 @@ func (a *WireAccess) CreateConnectKey(ctx context.Context, p Principal, idOrName
 }
 
 // ListConnectKeys lists a database's live keys, newest first.
-func (a *WireAccess) ListConnectKeys(ctx context.Context, p Principal, idOrName string) ([]ConnectKey, error) {
-	row, err := a.dir.lookup(ctx, p, idOrName)
+func (a *WireAccess) ListConnectKeys(ctx context.Context, p tenancy.Principal, idOrName string) ([]ConnectKey, error) {
+	row, err := a.dir.Lookup(ctx, p, idOrName)
 	if err != nil {
 		return nil, err
 	}
@@ -224,12 +220,12 @@ func (a *WireAccess) ListConnectKeys(ctx context.Context, p Principal, idOrName 
 }
 
 // RevokeConnectKey revokes a key; new logins with it fail at once.
-func (a *WireAccess) RevokeConnectKey(ctx context.Context, p Principal, idOrName, keyID string) error {
-	row, err := a.dir.lookup(ctx, p, idOrName)
+func (a *WireAccess) RevokeConnectKey(ctx context.Context, p tenancy.Principal, idOrName, keyID string) error {
+	row, err := a.dir.Lookup(ctx, p, idOrName)
 	if err != nil {
 		return err
 	}
-	if err := requireWrite(p, row.ID); err != nil {
+	if err := tenancy.RequireWrite(p, row.ID); err != nil {
 		return err
 	}
 	if err := a.cat.RevokeConnectKey(ctx, row.ID, keyID); errors.Is(err, catalog.ErrNotFound) {
@@ -261,7 +257,7 @@ type PGSession struct {
 // name only has to be that database's. With a password a name several
 // customers use is refused (3D000), asking for the id.
 func (a *WireAccess) Login(ctx context.Context, dbRef, role, password string) (*PGSession, error) {
-	if ReservedRole(role) || role == "" || len(role) > 63 {
+	if tenancy.ReservedRole(role) || role == "" || len(role) > 63 {
 		return nil, platform.Errorf(platform.CodeForbidden, "role %q may not log in", role)
 	}
 	switch {
@@ -369,11 +365,11 @@ func (a *WireAccess) checkPassword(ctx context.Context, lease placement.Lease, d
 	m.Write([]byte(password))
 	key := pwCacheKey{db: dbID, role: role}
 	copy(key.mac[:], m.Sum(nil))
-	if v, ok := a.pwCache.get(key); !ok || v != *stored {
+	if v, ok := a.pwCache.Get(key); !ok || v != *stored {
 		if !auth.CheckRolePassword(*stored, role, password) {
 			return badLogin(role)
 		}
-		a.pwCache.put(key, *stored, time.Time{})
+		a.pwCache.Put(key, *stored, time.Time{})
 	}
 	if !canLogin || super {
 		return platform.Errorf(platform.CodeForbidden, "role %q is not permitted to log in", role)
@@ -386,7 +382,7 @@ func (a *WireAccess) find(ctx context.Context, ref string) (catalog.DatabaseRow,
 	if !platform.ValidDatabaseName(ref) {
 		return catalog.DatabaseRow{}, platform.Errorf(platform.CodeNotFound, "database %q does not exist", ref)
 	}
-	if d, ok := a.dbs.get(ref); ok {
+	if d, ok := a.dbs.Get(ref); ok {
 		return d, nil
 	}
 	d, err := a.cat.FindDatabase(ctx, ref)
@@ -398,7 +394,7 @@ func (a *WireAccess) find(ctx context.Context, ref string) (catalog.DatabaseRow,
 	case err != nil:
 		return d, platform.Wrap(platform.CodeUnavailable, err, "could not look up the database; try again")
 	}
-	a.dbs.put(ref, d, time.Time{})
+	a.dbs.Put(ref, d, time.Time{})
 	return d, nil
 }
 
@@ -411,9 +407,9 @@ func (a *WireAccess) open(ctx context.Context, d catalog.DatabaseRow, role, meth
 	default:
 		return nil, platform.Errorf(platform.CodeNotFound, "database %q does not exist", d.ID)
 	}
-	lease, err := a.inst.acquire(ctx, d.ID)
+	lease, err := a.inst.Acquire(ctx, d.ID)
 	if platform.ErrorCode(err) == platform.CodeNotFound {
-		a.dbs.removeIf(func(_ string, r catalog.DatabaseRow) bool { return r.ID == d.ID })
+		a.dbs.RemoveIf(func(_ string, r catalog.DatabaseRow) bool { return r.ID == d.ID })
 		return nil, platform.Errorf(platform.CodeNotFound, "database %q does not exist", d.ID)
 	}
 	if err != nil {

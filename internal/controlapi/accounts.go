@@ -5,9 +5,14 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
+
+// accountsHandlers serve anonymous accounts, /customer/me, API tokens
+// (tokens.go), claim and adopt-anonymous-databases (adopt.go).
+type accountsHandlers struct{ accounts *control.Accounts }
 
 type registerResponse struct {
 	Token           string    `json:"token"`
@@ -18,11 +23,11 @@ type registerResponse struct {
 	CustomerID      string    `json:"customer_id"`
 }
 
-func (api *API) anonymousRegister(w http.ResponseWriter, r *http.Request) error {
+func (h accountsHandlers) anonymousRegister(w http.ResponseWriter, r *http.Request) error {
 	if _, err := web.ReadBody(r); err != nil {
 		return err
 	}
-	reg, err := api.accounts.RegisterAnonymous(r.Context())
+	reg, err := h.accounts.RegisterAnonymous(r.Context())
 	if err != nil {
 		return err
 	}
@@ -33,7 +38,7 @@ func (api *API) anonymousRegister(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (api *API) anonymousRefresh(w http.ResponseWriter, r *http.Request) error {
+func (h accountsHandlers) anonymousRefresh(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		AnonymousID     *string `json:"anonymous_id"`
 		AnonymousSecret *string `json:"anonymous_secret"`
@@ -47,7 +52,7 @@ func (api *API) anonymousRefresh(w http.ResponseWriter, r *http.Request) error {
 	if req.AnonymousSecret == nil || *req.AnonymousSecret == "" {
 		return platform.Errorf(platform.CodeInvalid, "anonymous_secret: required")
 	}
-	token, exp, err := api.accounts.RefreshAnonymous(r.Context(), *req.AnonymousID, *req.AnonymousSecret)
+	token, exp, err := h.accounts.RefreshAnonymous(r.Context(), *req.AnonymousID, *req.AnonymousSecret)
 	if err != nil {
 		return err
 	}
@@ -63,7 +68,7 @@ type meResponse struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-func (api *API) me(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h accountsHandlers) me(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	c := p.Customer
 	var email *string
 	if c.Email != "" {

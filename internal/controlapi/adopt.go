@@ -4,11 +4,12 @@ import (
 	"net/http"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
 
-func (api *API) claim(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h accountsHandlers) claim(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	var req struct {
 		IDToken *string `json:"id_token"`
 	}
@@ -18,7 +19,7 @@ func (api *API) claim(w http.ResponseWriter, r *http.Request, p control.Principa
 	if req.IDToken == nil || *req.IDToken == "" {
 		return platform.Errorf(platform.CodeInvalid, "id_token: required")
 	}
-	c, err := api.accounts.Claim(r.Context(), p, *req.IDToken)
+	c, err := h.accounts.Claim(r.Context(), p, *req.IDToken)
 	if err != nil {
 		return err
 	}
@@ -65,7 +66,7 @@ type preflightJSON struct {
 	Reasons   []string            `json:"reasons"`
 }
 
-func (api *API) adoptPreflight(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h accountsHandlers) adoptPreflight(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	var b adoptBody
 	if err := web.DecodeJSON(r, &b, false); err != nil {
 		return err
@@ -74,7 +75,7 @@ func (api *API) adoptPreflight(w http.ResponseWriter, r *http.Request, p control
 	if err != nil {
 		return err
 	}
-	pf, err := api.accounts.PreflightAdopt(r.Context(), p, src)
+	pf, err := h.accounts.PreflightAdopt(r.Context(), p, src)
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (api *API) adoptPreflight(w http.ResponseWriter, r *http.Request, p control
 	return nil
 }
 
-func (api *API) adopt(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h accountsHandlers) adopt(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	var b adoptBody
 	if err := web.DecodeJSON(r, &b, false); err != nil {
 		return err
@@ -99,7 +100,7 @@ func (api *API) adopt(w http.ResponseWriter, r *http.Request, p control.Principa
 	if b.IdempotencyKey == nil {
 		return platform.Errorf(platform.CodeInvalid, "idempotency_key: required")
 	}
-	ids, err := api.accounts.Adopt(r.Context(), p, control.AdoptRequest{AdoptSource: src, DatabaseIDs: b.DatabaseIDs, IdempotencyKey: *b.IdempotencyKey})
+	ids, err := h.accounts.Adopt(r.Context(), p, control.AdoptRequest{AdoptSource: src, DatabaseIDs: b.DatabaseIDs, IdempotencyKey: *b.IdempotencyKey})
 	if err != nil {
 		return err
 	}

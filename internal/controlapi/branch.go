@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
@@ -33,7 +34,7 @@ func decodeBranchRequest(body []byte) (control.BranchRequest, error) {
 	return in, nil
 }
 
-func (api *API) branchDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h databasesHandlers) branchDatabase(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	body, err := web.ReadBody(r)
 	if err != nil {
 		return err
@@ -42,10 +43,10 @@ func (api *API) branchDatabase(w http.ResponseWriter, r *http.Request, p control
 	if err != nil {
 		return err
 	}
-	d, err := api.branches.BranchDatabase(r.Context(), p, r.PathValue("database_id"), in)
+	d, err := h.branches.BranchDatabase(r.Context(), p, r.PathValue("database_id"), in)
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusAccepted, api.databaseObject(d))
+	web.WriteJSON(w, http.StatusAccepted, h.databaseObject(d))
 	return nil
 }

@@ -5,9 +5,17 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
+
+// databasesHandlers serve a database's life: create, list, get, delete,
+// credentials, reset-password, and branches (branch.go).
+type databasesHandlers struct {
+	databases *control.Databases
+	branches  *control.Branches
+}
 
 // databaseJSON is the database object of API.md.
 type databaseJSON struct {
@@ -46,7 +54,7 @@ func optional(s string) *string {
 	return &s
 }
 
-func (api *API) databaseObject(d platform.Database) databaseJSON {
+func (h databasesHandlers) databaseObject(d platform.Database) databaseJSON {
 	var snap *time.Time
 	if d.SnapshotAt != nil {
 		t := d.SnapshotAt.UTC()
@@ -54,8 +62,8 @@ func (api *API) databaseObject(d platform.Database) databaseJSON {
 	}
 	return databaseJSON{
 		ID: d.ID, Name: d.Name, State: string(d.State), StateReason: optional(d.StateReason), Region: d.Region,
-		CreatedAt: d.CreatedAt.UTC(), Host: api.databases.Host(), Port: api.databases.Port(), Database: "postgres",
-		AdminUser: control.AdminUser, ConnectionString: api.databases.ConnectionString(d.ID, control.AdminUser, ""),
+		CreatedAt: d.CreatedAt.UTC(), Host: h.databases.Host(), Port: h.databases.Port(), Database: "postgres",
+		AdminUser: tenancy.AdminUser, ConnectionString: h.databases.ConnectionString(d.ID, tenancy.AdminUser, ""),
 		ParentDatabaseID: optional(d.ParentDatabaseID), SnapshotAt: snap,
 	}
 }
@@ -85,7 +93,7 @@ func decodeCreateDatabaseRequest(body []byte) (control.CreateDatabaseRequest, er
 	return in, nil
 }
 
-func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h databasesHandlers) createDatabase(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	body, err := web.ReadBody(r)
 	if err != nil {
 		return err
@@ -94,49 +102,49 @@ func (api *API) createDatabase(w http.ResponseWriter, r *http.Request, p control
 	if err != nil {
 		return err
 	}
-	d, err := api.databases.CreateDatabase(r.Context(), p, in)
+	d, err := h.databases.CreateDatabase(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
-	obj := api.databaseObject(d.Database)
+	obj := h.databaseObject(d.Database)
 	obj.ConnectionString = d.ConnectionString
 	web.WriteJSON(w, http.StatusCreated, createdDatabaseJSON{databaseJSON: obj, AdminPassword: d.AdminPassword, PooledConnectionString: d.PooledConnectionString})
 	return nil
 }
 
-func (api *API) listDatabases(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h databasesHandlers) listDatabases(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	all := r.URL.Query().Get("all") == "true"
-	dbs, err := api.databases.ListDatabases(r.Context(), p, all)
+	dbs, err := h.databases.ListDatabases(r.Context(), p, all)
 	if err != nil {
 		return err
 	}
 	out := make([]databaseJSON, len(dbs))
 	for i, d := range dbs {
-		out[i] = api.databaseObject(d)
+		out[i] = h.databaseObject(d)
 	}
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (api *API) getDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	d, err := api.databases.GetDatabase(r.Context(), p, r.PathValue("database_id"))
+func (h databasesHandlers) getDatabase(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	d, err := h.databases.GetDatabase(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, api.databaseObject(d))
+	web.WriteJSON(w, http.StatusOK, h.databaseObject(d))
 	return nil
 }
 
-func (api *API) deleteDatabase(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := api.databases.DeleteDatabase(r.Context(), p, r.PathValue("database_id")); err != nil {
+func (h databasesHandlers) deleteDatabase(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	if err := h.databases.DeleteDatabase(r.Context(), p, r.PathValue("database_id")); err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Database disabled"})
 	return nil
 }
 
-func (api *API) resetPassword(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	c, err := api.databases.ResetPassword(r.Context(), p, r.PathValue("database_id"))
+func (h databasesHandlers) resetPassword(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	c, err := h.databases.ResetPassword(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -144,8 +152,8 @@ func (api *API) resetPassword(w http.ResponseWriter, r *http.Request, p control.
 	return nil
 }
 
-func (api *API) credentials(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	c, err := api.databases.Credentials(r.Context(), p, r.PathValue("database_id"))
+func (h databasesHandlers) credentials(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	c, err := h.databases.Credentials(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}

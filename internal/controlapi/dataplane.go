@@ -6,30 +6,36 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/auth"
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/dataaccess"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/ratelimit"
 	"github.com/db9/db9/internal/web"
 )
 
-// dataPlane is the use cases of the browser data plane's routes
-// (auth-config, publishable-keys, service-keys), when the server enables
-// them.
-func (api *API) dataPlane() (*control.DataPlane, error) {
-	if api.dp == nil {
+// dataPlaneHandlers serve the browser data plane's control routes:
+// auth-config, and through dataKeyRoutes publishable-keys and service-keys.
+type dataPlaneHandlers struct {
+	dp *dataaccess.DataPlane // nil: the routes answer 501
+}
+
+// use is the use cases of the browser data plane's routes, when the
+// server enables them.
+func (h dataPlaneHandlers) use() (*dataaccess.DataPlane, error) {
+	if h.dp == nil {
 		return nil, platform.Errorf(platform.CodeNotImplemented, "the data plane is not enabled on this server")
 	}
-	return api.dp, nil
+	return h.dp, nil
 }
 
 // dataKeyRoutes are the handlers of one kind of key: publishable-keys or
 // service-keys share everything but the kind.
 type dataKeyRoutes struct {
-	api  *API
+	h    dataPlaneHandlers
 	kind auth.KeyKind
 }
 
-func (api *API) dataKeys(kind auth.KeyKind) dataKeyRoutes { return dataKeyRoutes{api, kind} }
+func (h dataPlaneHandlers) dataKeys(kind auth.KeyKind) dataKeyRoutes { return dataKeyRoutes{h, kind} }
 
 // byoJWTJSON is a stored byo_jwt config; every field is present (null
 // when unset), so clients read one shape.
@@ -50,7 +56,7 @@ type authConfigJSON struct {
 	UpdatedAt *time.Time  `json:"updated_at"`
 }
 
-func authConfigObject(c control.AuthConfig) authConfigJSON {
+func authConfigObject(c dataaccess.AuthConfig) authConfigJSON {
 	out := authConfigJSON{AuthMode: c.Mode, UpdatedAt: utcPtr(c.UpdatedAt)}
 	if b := c.BYOJWT; b != nil {
 		j := &byoJWTJSON{JWKSURL: optional(b.JWKSURL), JWKS: b.JWKS, Issuer: b.Issuer, Audience: optional(b.Audience),
@@ -63,8 +69,8 @@ func authConfigObject(c control.AuthConfig) authConfigJSON {
 	return out
 }
 
-func (api *API) getAuthConfig(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	dp, err := api.dataPlane()
+func (h dataPlaneHandlers) getAuthConfig(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	dp, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -78,22 +84,22 @@ func (api *API) getAuthConfig(w http.ResponseWriter, r *http.Request, p control.
 
 // decodeAuthConfigRequest decodes PUT .../auth-config. byo_jwt is kept raw:
 // the use case parses it strictly (jwtverify.ParseConfig).
-func decodeAuthConfigRequest(body []byte) (control.AuthConfigRequest, error) {
+func decodeAuthConfigRequest(body []byte) (dataaccess.AuthConfigRequest, error) {
 	var req struct {
 		AuthMode *string         `json:"auth_mode"`
 		BYOJWT   json.RawMessage `json:"byo_jwt"`
 	}
 	if err := web.Unmarshal(body, &req, false); err != nil {
-		return control.AuthConfigRequest{}, err
+		return dataaccess.AuthConfigRequest{}, err
 	}
 	if req.AuthMode == nil {
-		return control.AuthConfigRequest{}, platform.Errorf(platform.CodeInvalid, `auth_mode: required ("none" or "byo_jwt")`)
+		return dataaccess.AuthConfigRequest{}, platform.Errorf(platform.CodeInvalid, `auth_mode: required ("none" or "byo_jwt")`)
 	}
-	return control.AuthConfigRequest{Mode: *req.AuthMode, BYOJWT: req.BYOJWT}, nil
+	return dataaccess.AuthConfigRequest{Mode: *req.AuthMode, BYOJWT: req.BYOJWT}, nil
 }
 
-func (api *API) putAuthConfig(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	dp, err := api.dataPlane()
+func (h dataPlaneHandlers) putAuthConfig(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	dp, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -152,7 +158,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func dataKeyObject(k control.DataKeyInfo, secret string, listed bool) any {
+func dataKeyObject(k dataaccess.DataKeyInfo, secret string, listed bool) any {
 	if k.Kind == auth.ServiceKey {
 		o := serviceKeyJSON{ID: k.ID, Name: k.Name, Key: secret, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: utcPtr(k.ExpiresAt)}
 		if listed {
@@ -172,7 +178,7 @@ func dataKeyObject(k control.DataKeyInfo, secret string, listed bool) any {
 // decodeDataKeyRequest decodes the (optional) body of POST
 // .../publishable-keys or .../service-keys; a service key takes only name
 // and expires_in_days (other fields are ignored, as unknown ones are).
-func decodeDataKeyRequest(body []byte, kind auth.KeyKind) (control.DataKeyRequest, error) {
+func decodeDataKeyRequest(body []byte, kind auth.KeyKind) (dataaccess.DataKeyRequest, error) {
 	var req struct {
 		Name           *string  `json:"name"`
 		ExpiresInDays  *int     `json:"expires_in_days"`
@@ -190,26 +196,26 @@ func decodeDataKeyRequest(body []byte, kind auth.KeyKind) (control.DataKeyReques
 			ExpiresInDays *int    `json:"expires_in_days"`
 		}
 		if err := web.Unmarshal(body, &s, true); err != nil {
-			return control.DataKeyRequest{}, err
+			return dataaccess.DataKeyRequest{}, err
 		}
-		return control.DataKeyRequest{Name: s.Name, ExpiresInDays: s.ExpiresInDays}, nil
+		return dataaccess.DataKeyRequest{Name: s.Name, ExpiresInDays: s.ExpiresInDays}, nil
 	}
 	if err := web.Unmarshal(body, &req, true); err != nil {
-		return control.DataKeyRequest{}, err
+		return dataaccess.DataKeyRequest{}, err
 	}
-	out := control.DataKeyRequest{Name: req.Name, ExpiresInDays: req.ExpiresInDays, AllowedOrigins: req.AllowedOrigins,
+	out := dataaccess.DataKeyRequest{Name: req.Name, ExpiresInDays: req.ExpiresInDays, AllowedOrigins: req.AllowedOrigins,
 		ExposedSchemas: req.ExposedSchemas, ExposedTables: req.ExposedTables}
 	if rl := req.RateLimit; rl != nil {
 		if rl.RPS == nil || rl.Burst == nil {
-			return control.DataKeyRequest{}, platform.Errorf(platform.CodeInvalid, "rate_limit: rps and burst are both required (or rate_limit null for none)")
+			return dataaccess.DataKeyRequest{}, platform.Errorf(platform.CodeInvalid, "rate_limit: rps and burst are both required (or rate_limit null for none)")
 		}
 		out.RateLimit = &ratelimit.Limit{RPS: *rl.RPS, Burst: *rl.Burst}
 	}
 	return out, nil
 }
 
-func (k dataKeyRoutes) create(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	dp, err := k.api.dataPlane()
+func (k dataKeyRoutes) create(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	dp, err := k.h.use()
 	if err != nil {
 		return err
 	}
@@ -229,8 +235,8 @@ func (k dataKeyRoutes) create(w http.ResponseWriter, r *http.Request, p control.
 	return nil
 }
 
-func (k dataKeyRoutes) list(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	dp, err := k.api.dataPlane()
+func (k dataKeyRoutes) list(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	dp, err := k.h.use()
 	if err != nil {
 		return err
 	}
@@ -246,8 +252,8 @@ func (k dataKeyRoutes) list(w http.ResponseWriter, r *http.Request, p control.Pr
 	return nil
 }
 
-func (k dataKeyRoutes) revoke(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	dp, err := k.api.dataPlane()
+func (k dataKeyRoutes) revoke(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	dp, err := k.h.use()
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/web"
 )
 
@@ -17,8 +17,8 @@ type fsConnectJSON struct {
 
 // fsConnect is POST .../fs-connect {role?}: a connect token for the fs9
 // WebSocket protocol (API.md "Files (fs9)").
-func (api *API) fsConnect(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.wireAccess()
+func (h wireHandlers) fsConnect(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	pg, err := h.use()
 	if err != nil {
 		return err
 	}

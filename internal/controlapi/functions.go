@@ -5,10 +5,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/functions"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/functions/bundle"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
@@ -16,13 +16,25 @@ import (
 	"github.com/db9/db9/internal/web"
 )
 
-// Functions, runs, logs and secrets (API.md "Functions, secrets, cron").
+// Functions, bundles and invocations (API.md "Functions, secrets, cron");
+// runs and logs are in runs.go, secrets in secrets.go.
 
-func (api *API) functions() (*control.Functions, error) {
-	if api.fn == nil {
-		return nil, platform.Errorf(platform.CodeNotImplemented, "functions are not enabled on this server")
+// errFunctionsOff answers the routes of functions, runs and secrets when
+// the server runs without function workers.
+func errFunctionsOff() error {
+	return platform.Errorf(platform.CodeNotImplemented, "functions are not enabled on this server")
+}
+
+// functionsHandlers serve functions: bundles, deploys, invocations.
+type functionsHandlers struct {
+	fn *functions.Functions // nil: the routes answer 501
+}
+
+func (h functionsHandlers) use() (*functions.Functions, error) {
+	if h.fn == nil {
+		return nil, errFunctionsOff()
 	}
-	return api.fn, nil
+	return h.fn, nil
 }
 
 type functionJSON struct {
@@ -45,7 +57,7 @@ type functionJSON struct {
 	UpdatedAt        time.Time      `json:"updated_at"`
 }
 
-func functionObject(f control.FunctionInfo) functionJSON {
+func functionObject(f functions.FunctionInfo) functionJSON {
 	return functionJSON{ID: f.ID, Name: f.Name, VersionID: f.VersionID, Version: f.Version, Entrypoint: f.Entrypoint,
 		BundleRef: f.BundleRef, BundleDigest: f.BundleDigest, RunAs: f.RunAs, BypassRLS: f.BypassRLS, Limits: f.Limits,
 		NetworkAllowlist: f.NetworkAllowlist, FS9Scope: f.FS9Scope, SecretBindings: f.SecretBindings,
@@ -66,7 +78,7 @@ type runJSON struct {
 	FinishedAt  *time.Time `json:"finished_at"`
 }
 
-func runObject(r control.Run) runJSON {
+func runObject(r functions.Run) runJSON {
 	return runJSON{ID: r.ID, FunctionID: r.FunctionID, VersionID: r.VersionID, Status: r.Status, TriggerType: r.TriggerType,
 		InputJSON: r.InputJSON, ResultJSON: r.ResultJSON, Error: r.Error, DurationMS: r.DurationMS,
 		StartedAt: utcPtr(r.StartedAt), FinishedAt: utcPtr(r.FinishedAt)}
@@ -86,14 +98,14 @@ type functionRequestJSON struct {
 	CronSchedule     *string         `json:"cron_schedule"`
 }
 
-func (b functionRequestJSON) request() control.FunctionRequest {
-	return control.FunctionRequest{Name: b.Name, Entrypoint: b.Entrypoint, BundleRef: b.BundleRef, BundleDigest: b.BundleDigest,
+func (b functionRequestJSON) request() functions.FunctionRequest {
+	return functions.FunctionRequest{Name: b.Name, Entrypoint: b.Entrypoint, BundleRef: b.BundleRef, BundleDigest: b.BundleDigest,
 		RunAs: b.RunAs, BypassRLS: b.BypassRLS, Limits: b.Limits, NetworkAllowlist: b.NetworkAllowlist, FS9Scope: b.FS9Scope,
 		SecretBindings: b.SecretBindings, CronSchedule: b.CronSchedule}
 }
 
-func (api *API) uploadBundle(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
+func (h functionsHandlers) uploadBundle(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	fn, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -113,8 +125,8 @@ func (api *API) uploadBundle(w http.ResponseWriter, r *http.Request, p control.P
 	return nil
 }
 
-func (api *API) createFunction(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
+func (h functionsHandlers) createFunction(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	fn, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -130,8 +142,8 @@ func (api *API) createFunction(w http.ResponseWriter, r *http.Request, p control
 	return nil
 }
 
-func (api *API) updateFunction(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
+func (h functionsHandlers) updateFunction(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	fn, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -147,8 +159,8 @@ func (api *API) updateFunction(w http.ResponseWriter, r *http.Request, p control
 	return nil
 }
 
-func (api *API) listFunctions(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
+func (h functionsHandlers) listFunctions(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	fn, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -161,8 +173,8 @@ func (api *API) listFunctions(w http.ResponseWriter, r *http.Request, p control.
 	return nil
 }
 
-func (api *API) getFunction(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
+func (h functionsHandlers) getFunction(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	fn, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -174,8 +186,8 @@ func (api *API) getFunction(w http.ResponseWriter, r *http.Request, p control.Pr
 	return nil
 }
 
-func (api *API) deleteFunction(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
+func (h functionsHandlers) deleteFunction(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	fn, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -186,8 +198,8 @@ func (api *API) deleteFunction(w http.ResponseWriter, r *http.Request, p control
 	return nil
 }
 
-func (api *API) invokeFunction(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
+func (h functionsHandlers) invokeFunction(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	fn, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -199,123 +211,10 @@ func (api *API) invokeFunction(w http.ResponseWriter, r *http.Request, p control
 		return err
 	}
 	run, err := fn.Invoke(r.Context(), p, r.PathValue("database_id"), r.PathValue("function_id"),
-		control.InvokeRequest{Input: body.Input, IdempotencyKey: body.IdempotencyKey})
+		functions.InvokeRequest{Input: body.Input, IdempotencyKey: body.IdempotencyKey})
 	if err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, runObject(run))
-	return nil
-}
-
-func (api *API) listRuns(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
-	if err != nil {
-		return err
-	}
-	limit := 0
-	if s := r.URL.Query().Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 {
-			return platform.Errorf(platform.CodeInvalid, "limit: must be a positive number")
-		}
-	}
-	runs, err := fn.ListRuns(r.Context(), p, r.PathValue("database_id"), r.PathValue("function_id"), r.URL.Query().Get("status"), limit)
-	if err != nil {
-		return err
-	}
-	out := mapAll(runs, runObject)
-	web.WriteJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (api *API) getRun(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
-	if err != nil {
-		return err
-	}
-	run, err := fn.GetRun(r.Context(), p, r.PathValue("database_id"), r.PathValue("function_id"), r.PathValue("run_id"))
-	if err != nil {
-		return err
-	}
-	web.WriteJSON(w, http.StatusOK, runObject(run))
-	return nil
-}
-
-func (api *API) runLogs(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
-	if err != nil {
-		return err
-	}
-	logs, err := fn.RunLogs(r.Context(), p, r.PathValue("database_id"), r.PathValue("function_id"), r.PathValue("run_id"))
-	if err != nil {
-		return err
-	}
-	type logJSON struct {
-		TS      time.Time `json:"ts"`
-		Level   string    `json:"level"`
-		Message string    `json:"message"`
-	}
-	out := make([]logJSON, len(logs))
-	for i, l := range logs {
-		out[i] = logJSON{TS: l.TS.UTC(), Level: l.Level, Message: l.Message}
-	}
-	web.WriteJSON(w, http.StatusOK, out)
-	return nil
-}
-
-type secretJSON struct {
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func secretObject(s control.SecretInfo) secretJSON {
-	return secretJSON{Name: s.Name, CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}
-}
-
-func (api *API) listSecrets(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
-	if err != nil {
-		return err
-	}
-	ss, err := fn.ListSecrets(r.Context(), p, r.PathValue("database_id"))
-	if err != nil {
-		return err
-	}
-	out := mapAll(ss, secretObject)
-	web.WriteJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (api *API) putSecret(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
-	if err != nil {
-		return err
-	}
-	var body struct {
-		Value *string `json:"value"`
-	}
-	if err := web.DecodeJSON(r, &body, false); err != nil {
-		return err
-	}
-	if body.Value == nil {
-		return platform.Errorf(platform.CodeInvalid, "value: required")
-	}
-	s, err := fn.PutSecret(r.Context(), p, r.PathValue("database_id"), r.PathValue("name"), *body.Value)
-	if err != nil {
-		return err
-	}
-	web.WriteJSON(w, http.StatusOK, secretObject(s))
-	return nil
-}
-
-func (api *API) deleteSecret(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	fn, err := api.functions()
-	if err != nil {
-		return err
-	}
-	if err := fn.DeleteSecret(r.Context(), p, r.PathValue("database_id"), r.PathValue("name")); err != nil {
-		return err
-	}
-	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "secret deleted"})
 	return nil
 }

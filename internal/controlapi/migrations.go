@@ -5,7 +5,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/dbadmin"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 	"github.com/db9/db9/internal/web"
@@ -33,8 +34,8 @@ type migrationErrorJSON struct {
 	Error   *sqlexec.SQLError `json:"error"`
 }
 
-func (api *API) listMigrations(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	ms, err := api.inside.ListMigrations(r.Context(), p, r.PathValue("database_id"))
+func (h sqlHandlers) listMigrations(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	ms, err := h.inside.ListMigrations(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (api *API) listMigrations(w http.ResponseWriter, r *http.Request, p control
 	return nil
 }
 
-func (api *API) applyMigration(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h sqlHandlers) applyMigration(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	var req struct {
 		Name     *string `json:"name"`
 		SQL      *string `json:"sql"`
@@ -63,8 +64,8 @@ func (api *API) applyMigration(w http.ResponseWriter, r *http.Request, p control
 			return platform.Errorf(platform.CodeInvalid, "%s: required", f.name)
 		}
 	}
-	m, status, err := api.inside.ApplyMigration(r.Context(), p, r.PathValue("database_id"), *req.Name, *req.SQL, *req.Checksum)
-	var me *control.MigrationError
+	m, status, err := h.inside.ApplyMigration(r.Context(), p, r.PathValue("database_id"), *req.Name, *req.SQL, *req.Checksum)
+	var me *dbadmin.MigrationError
 	if errors.As(err, &me) {
 		web.WriteJSON(w, http.StatusUnprocessableEntity, migrationErrorJSON{
 			Message: me.Error(), Code: string(platform.CodeUnprocessable), Error: me.SQL})
@@ -74,7 +75,7 @@ func (api *API) applyMigration(w http.ResponseWriter, r *http.Request, p control
 		return err
 	}
 	code := http.StatusCreated
-	if status == control.MigrationAlreadyApplied {
+	if status == dbadmin.MigrationAlreadyApplied {
 		code = http.StatusOK
 	}
 	web.WriteJSON(w, code, appliedMigrationJSON{Name: m.Name, Checksum: m.Checksum, AppliedAt: m.AppliedAt, Status: status})

@@ -6,11 +6,16 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/dbadmin"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/sqlexec"
 	"github.com/db9/db9/internal/web"
 )
+
+// sqlHandlers serve what works inside a database: SQL over HTTP, schema
+// and dump (schema.go), users (users.go), migrations (migrations.go).
+type sqlHandlers struct{ inside *dbadmin.SQL }
 
 // decodeSQLRequest decodes and validates the body of POST .../sql.
 func decodeSQLRequest(body []byte) (sqlexec.Request, error) {
@@ -88,7 +93,7 @@ func decodeSQLRequestJSON(body []byte) (sqlexec.Request, error) {
 	return req, nil
 }
 
-func (api *API) sql(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h sqlHandlers) sql(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	body, err := web.ReadBody(r)
 	if err != nil {
 		return err
@@ -97,7 +102,7 @@ func (api *API) sql(w http.ResponseWriter, r *http.Request, p control.Principal)
 	if err != nil {
 		return err
 	}
-	res, err := api.inside.RunSQL(r.Context(), p, r.PathValue("database_id"), req)
+	res, err := h.inside.RunSQL(r.Context(), p, r.PathValue("database_id"), req)
 	if err != nil {
 		return err
 	}

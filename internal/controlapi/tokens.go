@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
@@ -28,7 +29,7 @@ type createdTokenJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func scopeJSON(s *control.Scope) any {
+func scopeJSON(s *tenancy.Scope) any {
 	if s == nil {
 		return "full"
 	}
@@ -57,7 +58,7 @@ func decodeCreateTokenRequest(body []byte) (control.CreateTokenRequest, error) {
 	return out, nil
 }
 
-func (api *API) createToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h accountsHandlers) createToken(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	body, err := web.ReadBody(r)
 	if err != nil {
 		return err
@@ -66,7 +67,7 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request, p control.Pr
 	if err != nil {
 		return err
 	}
-	t, err := api.accounts.CreateToken(r.Context(), p, in)
+	t, err := h.accounts.CreateToken(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
@@ -75,8 +76,8 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request, p control.Pr
 	return nil
 }
 
-func (api *API) listTokens(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	ts, err := api.accounts.ListTokens(r.Context(), p)
+func (h accountsHandlers) listTokens(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	ts, err := h.accounts.ListTokens(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -93,8 +94,8 @@ func (api *API) listTokens(w http.ResponseWriter, r *http.Request, p control.Pri
 	return nil
 }
 
-func (api *API) revokeToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := api.accounts.RevokeToken(r.Context(), p, r.PathValue("token_id")); err != nil {
+func (h accountsHandlers) revokeToken(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	if err := h.accounts.RevokeToken(r.Context(), p, r.PathValue("token_id")); err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "Token revoked"})

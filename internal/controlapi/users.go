@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
@@ -21,8 +21,8 @@ type userJSON struct {
 	CreatedAt     *time.Time `json:"created_at,omitempty"`
 }
 
-func (api *API) listUsers(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	us, err := api.inside.ListUsers(r.Context(), p, r.PathValue("database_id"))
+func (h sqlHandlers) listUsers(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	us, err := h.inside.ListUsers(r.Context(), p, r.PathValue("database_id"))
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (api *API) listUsers(w http.ResponseWriter, r *http.Request, p control.Prin
 	return nil
 }
 
-func (api *API) createUser(w http.ResponseWriter, r *http.Request, p control.Principal) error {
+func (h sqlHandlers) createUser(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
 	var req struct {
 		Username *string `json:"username"`
 		Password *string `json:"password"`
@@ -53,7 +53,7 @@ func (api *API) createUser(w http.ResponseWriter, r *http.Request, p control.Pri
 			return platform.Errorf(platform.CodeInvalid, "password: must not be empty (omit it to have one generated)")
 		}
 	}
-	pw, err := api.inside.CreateUser(r.Context(), p, r.PathValue("database_id"), *req.Username, pw)
+	pw, err := h.inside.CreateUser(r.Context(), p, r.PathValue("database_id"), *req.Username, pw)
 	if err != nil {
 		return err
 	}
@@ -61,8 +61,8 @@ func (api *API) createUser(w http.ResponseWriter, r *http.Request, p control.Pri
 	return nil
 }
 
-func (api *API) deleteUser(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	if err := api.inside.DeleteUser(r.Context(), p, r.PathValue("database_id"), r.PathValue("username")); err != nil {
+func (h sqlHandlers) deleteUser(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	if err := h.inside.DeleteUser(r.Context(), p, r.PathValue("database_id"), r.PathValue("username")); err != nil {
 		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"message": "User deleted"})

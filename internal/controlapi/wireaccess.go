@@ -5,17 +5,24 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
 
-// wireAccess is the use cases of the wire access routes (connect-token,
-// connect-keys), when the server enables them.
-func (api *API) wireAccess() (*control.WireAccess, error) {
-	if api.wire == nil {
+// wireHandlers serve access over the PostgreSQL wire protocol:
+// connect-token, connect-keys, and fs-connect (fs9.go).
+type wireHandlers struct {
+	wire *control.WireAccess // nil: the routes answer 501
+}
+
+// use is the use cases of the wire access routes, when the server enables
+// them.
+func (h wireHandlers) use() (*control.WireAccess, error) {
+	if h.wire == nil {
 		return nil, platform.Errorf(platform.CodeNotImplemented, "PostgreSQL access is not enabled on this server")
 	}
-	return api.wire, nil
+	return h.wire, nil
 }
 
 type connectTokenJSON struct {
@@ -43,8 +50,8 @@ func decodeConnectTokenRequest(body []byte) (role string, err error) {
 	return "", nil
 }
 
-func (api *API) connectToken(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.wireAccess()
+func (h wireHandlers) connectToken(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	pg, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -112,8 +119,8 @@ func decodeConnectKeyRequest(body []byte) (control.ConnectKeyRequest, error) {
 	return control.ConnectKeyRequest{Name: req.Name, Role: req.Role, Scopes: req.Scopes, ExpiresInDays: req.ExpiresInDays}, nil
 }
 
-func (api *API) createConnectKey(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.wireAccess()
+func (h wireHandlers) createConnectKey(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	pg, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -134,8 +141,8 @@ func (api *API) createConnectKey(w http.ResponseWriter, r *http.Request, p contr
 	return nil
 }
 
-func (api *API) listConnectKeys(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.wireAccess()
+func (h wireHandlers) listConnectKeys(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	pg, err := h.use()
 	if err != nil {
 		return err
 	}
@@ -148,8 +155,8 @@ func (api *API) listConnectKeys(w http.ResponseWriter, r *http.Request, p contro
 	return nil
 }
 
-func (api *API) revokeConnectKey(w http.ResponseWriter, r *http.Request, p control.Principal) error {
-	pg, err := api.wireAccess()
+func (h wireHandlers) revokeConnectKey(w http.ResponseWriter, r *http.Request, p tenancy.Principal) error {
+	pg, err := h.use()
 	if err != nil {
 		return err
 	}

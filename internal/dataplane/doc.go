@@ -15,7 +15,7 @@
 // limit, then the end user's JWT, if any, is verified against the
 // database's auth-config and its role checked against the database.
 //
-// It does not store keys or auth-configs (control.DataPlane does), does not
+// It does not store keys or auth-configs (control/dataaccess does), does not
 // verify signatures itself (jwtverify), and does not translate the dialect
 // (dataapi).
 package dataplane

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/dataaccess"
 	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/jwtverify"
 )
@@ -50,8 +50,8 @@ func newEndUsers(kc *jwtverify.KeyCache, b dataapi.Backend) *endUsers {
 var errNoAuthConfig = errors.New("this database accepts no end-user JWTs (auth_mode is none)")
 
 // verifier returns the verifier of the database's current auth-config.
-func (e *endUsers) verifier(cfg control.AuthConfig, db string) (*jwtverify.Verifier, error) {
-	if cfg.Mode != control.AuthModeBYOJWT || cfg.BYOJWT == nil {
+func (e *endUsers) verifier(cfg dataaccess.AuthConfig, db string) (*jwtverify.Verifier, error) {
+	if cfg.Mode != dataaccess.AuthModeBYOJWT || cfg.BYOJWT == nil {
 		return nil, errNoAuthConfig
 	}
 	e.mu.Lock()

@@ -9,7 +9,8 @@ import (
 	"strings"
 
 	"github.com/db9/db9/internal/auth"
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/dataaccess"
+	"github.com/db9/db9/internal/control/observability"
 	"github.com/db9/db9/internal/cors"
 	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/dataapi/pgrst"
@@ -20,10 +21,10 @@ import (
 	"github.com/db9/db9/internal/ratelimit"
 )
 
-// Keys is what the data plane needs of control: control.DataPlane.
+// Keys is what the data plane needs of control: dataaccess.DataPlane.
 type Keys interface {
-	ResolveDataKey(ctx context.Context, key string) (control.DataKey, error)
-	AuthConfig(ctx context.Context, databaseID string) (control.AuthConfig, error)
+	ResolveDataKey(ctx context.Context, key string) (dataaccess.DataKey, error)
+	AuthConfig(ctx context.Context, databaseID string) (dataaccess.AuthConfig, error)
 	KeyCache() *jwtverify.KeyCache
 }
 
@@ -34,7 +35,7 @@ type Config struct {
 	Logger    *slog.Logger
 	// Requests is told of every request that reaches a database
 	// (observability); nil: none.
-	Requests control.RequestObserver
+	Requests observability.RequestObserver
 }
 
 // Handler serves /data/<db>/rest/v1/... for every database.
@@ -44,7 +45,7 @@ type Handler struct {
 	users *endUsers
 	limit *ratelimit.Limiter
 	log   *slog.Logger
-	reqs  control.RequestObserver
+	reqs  observability.RequestObserver
 }
 
 // New returns a Handler; it does no I/O.
@@ -78,7 +79,7 @@ func (h *Handler) Forget(databaseID string) {
 }
 
 // Messages of the 401 answers. Which of the reasons applies to a key is
-// not told (control.DataPlane.ResolveDataKey gives one answer for all).
+// not told (dataaccess.DataPlane.ResolveDataKey gives one answer for all).
 const (
 	keyMessage   = "Invalid API key"
 	keyHint      = "Double check the apikey header: the key must be a live publishable or service key of this database."
@@ -214,7 +215,7 @@ func (w *statusWriter) failure() error {
 
 // principal decides who the request runs as, or answers it and returns
 // false.
-func (h *Handler) principal(w http.ResponseWriter, r *http.Request, k control.DataKey, jwt string) (*dataapi.Principal, bool) {
+func (h *Handler) principal(w http.ResponseWriter, r *http.Request, k dataaccess.DataKey, jwt string) (*dataapi.Principal, bool) {
 	if k.Kind == auth.ServiceKey {
 		if cors.RefuseBrowser(w, r) {
 			return nil, false

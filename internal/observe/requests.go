@@ -43,7 +43,7 @@ func NewRequests(m *Metrics) *Requests {
 
 // Begin records the start of a request on database db; the returned
 // function records its end (failed when err is not nil). It implements
-// control.RequestObserver.
+// observability.RequestObserver (internal/control/observability).
 func (r *Requests) Begin(db string) func(err error) {
 	start := r.now()
 	r.mu.Lock()

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/catalog"
-	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/functions"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/scheduler"
@@ -41,11 +41,11 @@ func (f functionSchedules) ScheduledFunctions(ctx context.Context) ([]scheduler.
 
 // fireFunction runs a function for a tick; the run's outcome is in its
 // record, so only not starting it is an error here.
-func fireFunction(fns *control.Functions) func(ctx context.Context, db, fn string, tick time.Time) error {
+func fireFunction(fns *functions.Functions) func(ctx context.Context, db, fn string, tick time.Time) error {
 	return func(ctx context.Context, db, fn string, tick time.Time) error {
 		_, err := fns.InvokeScheduled(ctx, db, fn, tick)
 		switch {
-		case errors.Is(err, control.ErrRunSkipped):
+		case errors.Is(err, functions.ErrRunSkipped):
 			return scheduler.ErrSkipped
 		case platform.ErrorCode(err) == platform.CodeNotFound: // deleted since it was listed
 			return nil

@@ -15,6 +15,8 @@ import (
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/console"
 	"github.com/db9/db9/internal/control"
+	"github.com/db9/db9/internal/control/dbadmin"
+	"github.com/db9/db9/internal/control/observability"
 	"github.com/db9/db9/internal/controlapi"
 	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/dataplane"
@@ -44,7 +46,7 @@ type Server struct {
 	log  *slog.Logger // the server's own lines
 	cat  *catalog.Catalog
 	svc  *control.Service
-	fnp  *worker.Pool // functions.go: the workers of control.Functions
+	fnp  *worker.Pool // functions.go: the workers of control/functions.Functions
 	pg   *pgproxy.Proxy
 	http *http.Server
 	ln   net.Listener
@@ -160,7 +162,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openScheduler(ctx, place); err != nil {
 		return err
 	}
-	obs := control.NewObservability(s.svc.Databases.GetDatabase, s.cat, s.col)
+	obs := observability.New(s.svc.Databases.GetDatabase, s.cat, s.col)
 	controlapi.New(s.svc, s.base).WithObservability(obs).Register(mux)
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
@@ -274,7 +276,7 @@ func (s *Server) Close(ctx context.Context) error {
 // golden directory, and once to every older database at its next start.
 func platformObjects() *platformsql.Set {
 	return platformsql.New(
-		platformsql.Part{Name: "db9", SQL: control.PlatformSQL},
+		platformsql.Part{Name: "db9", SQL: dbadmin.PlatformSQL},
 		platformsql.Part{Name: "dataapi", SQL: dataapi.PlatformSQL},
 		platformsql.Part{Name: "dataplane", SQL: dataplane.PlatformSQL},
 		platformsql.Part{Name: "fs9", SQL: fs9schema.InstallSQL()},

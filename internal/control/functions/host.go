@@ -1,4 +1,4 @@
-package control
+package functions
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/fs9"
 	"github.com/db9/db9/internal/fs9/store"
 	"github.com/db9/db9/internal/functions/hostcall"
@@ -71,7 +72,7 @@ func deniedRunAs(role string) string {
 	switch {
 	case !roleName.MatchString(role):
 		return "must be 1-55 letters, digits or '_', not starting with a digit"
-	case ReservedRole(role):
+	case tenancy.ReservedRole(role):
 		return "is reserved by the platform"
 	case role == placement.ReadOnlyRole, role == "postgres":
 		// postgres is the platform's NOLOGIN compatibility role (pgcompat).

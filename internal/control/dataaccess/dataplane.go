@@ -1,4 +1,4 @@
-package control
+package dataaccess
 
 import (
 	"context"
@@ -12,35 +12,32 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
+	"github.com/db9/db9/internal/control/ttlcache"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/ratelimit"
 )
 
-// DatabaseLookup resolves a caller's database by id or name with the
-// rules of every /customer call: another customer's database, or one
-// outside a scoped token's scope, is platform.CodeNotFound.
-// Databases.GetDatabase is one.
-type DatabaseLookup func(ctx context.Context, p Principal, idOrName string) (platform.Database, error)
-
 // DataPlane holds the control-plane use cases of the browser data plane
 // (auth-config, publishable and service keys) and the lookups the data API
 // makes on every request (ResolveDataKey, AuthConfig).
 //
-// Lookups are cached for at most cacheTTL. A change made through this
+// Lookups are cached for at most tenancy.CacheTTL. A change made through this
 // process (revoke, delete of the database, PUT auth-config) is seen by the
 // next lookup here at once; other processes sharing the catalog see it
-// within cacheTTL. Expiry is checked on every use, not only on a miss.
+// within tenancy.CacheTTL. Expiry is checked on every use, not only on a
+// miss.
 type DataPlane struct {
 	cat    *catalog.Catalog
 	kc     *jwtverify.KeyCache
-	lookup DatabaseLookup
+	lookup tenancy.DatabaseLookup
 	log    *slog.Logger
 	now    func() time.Time
 
-	keys    *ttlCache[string, DataKey]    // key hash -> key
-	configs *ttlCache[string, AuthConfig] // database id -> auth-config
+	keys    *ttlcache.Cache[string, DataKey]    // key hash -> key
+	configs *ttlcache.Cache[string, AuthConfig] // database id -> auth-config
 	// gen orders an invalidation (revoke, delete, PUT auth-config) against
 	// a lookup that read the catalog before it: a lookup caches what it
 	// read only when no invalidation happened since it started, so a stale
@@ -51,21 +48,22 @@ type DataPlane struct {
 	touch dataKeyToucher
 }
 
-// newDataPlane wires the data plane use cases. kc checks jwks_urls (and is
-// the one the data API's verifiers share); lookup is the database lookup
-// of the /customer API. It does no I/O.
-func newDataPlane(cat *catalog.Catalog, kc *jwtverify.KeyCache, lookup DatabaseLookup, log *slog.Logger) *DataPlane {
+// New wires the data plane use cases. kc checks jwks_urls (and is the one
+// the data API's verifiers share); lookup is the database lookup of the
+// /customer API. It does no I/O.
+func New(cat *catalog.Catalog, kc *jwtverify.KeyCache, lookup tenancy.DatabaseLookup, log *slog.Logger) *DataPlane {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &DataPlane{cat: cat, kc: kc, lookup: lookup, log: log, now: time.Now,
-		keys:    newTTLCache[string, DataKey](cacheTTL, 100_000),
-		configs: newTTLCache[string, AuthConfig](cacheTTL, 100_000)}
+		keys:    ttlcache.New[string, DataKey](tenancy.CacheTTL, 100_000),
+		configs: ttlcache.New[string, AuthConfig](tenancy.CacheTTL, 100_000)}
 }
 
-// close waits for the last_used_at writes in flight and starts no more;
-// Service.Close calls it before the catalog closes. It is idempotent.
-func (d *DataPlane) close() {
+// Close waits for the last_used_at writes in flight and starts no more;
+// control.Service.Close calls it before the catalog closes. It is
+// idempotent.
+func (d *DataPlane) Close() {
 	d.touch.mu.Lock()
 	d.touch.closed = true
 	d.touch.mu.Unlock()
@@ -115,7 +113,7 @@ func (d *DataPlane) ResolveDataKey(ctx context.Context, key string) (DataKey, er
 		return DataKey{}, errBadDataKey()
 	}
 	hash := string(auth.HashDataKey(key))
-	k, ok := d.keys.get(hash)
+	k, ok := d.keys.Get(hash)
 	if !ok {
 		d.mu.Lock()
 		gen := d.gen
@@ -134,7 +132,7 @@ func (d *DataPlane) ResolveDataKey(ctx context.Context, key string) (DataKey, er
 			if k.ExpiresAt != nil {
 				until = *k.ExpiresAt
 			}
-			d.keys.put(hash, k, until)
+			d.keys.Put(hash, k, until)
 		}
 		d.mu.Unlock()
 	}
@@ -169,10 +167,10 @@ func (d *DataPlane) invalidate(databaseID string, drop func(DataKey) bool) {
 	d.gen++
 	d.mu.Unlock()
 	if drop != nil {
-		d.keys.removeIf(func(_ string, k DataKey) bool { return drop(k) })
+		d.keys.RemoveIf(func(_ string, k DataKey) bool { return drop(k) })
 	}
 	if databaseID != "" {
-		d.configs.removeIf(func(id string, _ AuthConfig) bool { return id == databaseID })
+		d.configs.RemoveIf(func(id string, _ AuthConfig) bool { return id == databaseID })
 	}
 }
 
@@ -204,7 +202,7 @@ type AuthConfig struct {
 // without a principal: the caller has resolved a key of that database).
 // A database never configured is AuthModeNone, version 0.
 func (d *DataPlane) AuthConfig(ctx context.Context, databaseID string) (AuthConfig, error) {
-	if c, ok := d.configs.get(databaseID); ok {
+	if c, ok := d.configs.Get(databaseID); ok {
 		return c, nil
 	}
 	d.mu.Lock()
@@ -216,7 +214,7 @@ func (d *DataPlane) AuthConfig(ctx context.Context, databaseID string) (AuthConf
 	}
 	d.mu.Lock()
 	if d.gen == gen {
-		d.configs.put(databaseID, c, time.Time{})
+		d.configs.Put(databaseID, c, time.Time{})
 	}
 	d.mu.Unlock()
 	return c, nil
@@ -246,6 +244,10 @@ func authConfigFromRow(row catalog.AuthConfig) (AuthConfig, error) {
 	}
 	return c, nil
 }
+
+// touchInterval is how often at most last_used_at is written per key, as
+// for API tokens.
+const touchInterval = time.Minute
 
 // dataKeyToucher throttles last_used_at writes of data keys as the token
 // toucher does for API tokens: at most one per key per touchInterval, in

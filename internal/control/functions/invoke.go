@@ -1,4 +1,4 @@
-package control
+package functions
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
@@ -39,7 +40,7 @@ const (
 // Invoke runs a function synchronously and returns the ended run. With an
 // idempotency key used within 24 hours it runs nothing and returns that
 // key's run, once it has ended.
-func (f *Functions) Invoke(ctx context.Context, p Principal, dbRef, fnRef string, req InvokeRequest) (Run, error) {
+func (f *Functions) Invoke(ctx context.Context, p tenancy.Principal, dbRef, fnRef string, req InvokeRequest) (Run, error) {
 	db, err := f.database(ctx, p, dbRef, true)
 	if err != nil {
 		return Run{}, err
@@ -225,55 +226,4 @@ func (f *Functions) boundSecrets(ctx context.Context, dbID string, names []strin
 		}
 	}
 	return out, nil
-}
-
-// ListRuns lists a function's runs newest first (limit 1-1000, default 50;
-// status one of the run statuses or "").
-func (f *Functions) ListRuns(ctx context.Context, p Principal, dbRef, fnRef, status string, limit int) ([]Run, error) {
-	switch status {
-	case "", "queued", "running", "succeeded", "failed", "timed_out":
-	default:
-		return nil, platform.Errorf(platform.CodeInvalid, "status: must be queued, running, succeeded, failed or timed_out")
-	}
-	if limit == 0 {
-		limit = 50
-	}
-	if limit < 1 || limit > 1000 {
-		return nil, platform.Errorf(platform.CodeInvalid, "limit: must be from 1 to 1000")
-	}
-	db, err := f.database(ctx, p, dbRef, false)
-	if err != nil {
-		return nil, err
-	}
-	fn, err := f.function(ctx, db.ID, fnRef)
-	if err != nil {
-		return nil, err
-	}
-	return f.cat.ListRuns(ctx, fn.ID, status, limit)
-}
-
-// GetRun reads one run of a function.
-func (f *Functions) GetRun(ctx context.Context, p Principal, dbRef, fnRef, runID string) (Run, error) {
-	db, err := f.database(ctx, p, dbRef, false)
-	if err != nil {
-		return Run{}, err
-	}
-	fn, err := f.function(ctx, db.ID, fnRef)
-	if err != nil {
-		return Run{}, err
-	}
-	r, err := f.cat.GetRun(ctx, fn.ID, runID)
-	if errors.Is(err, catalog.ErrNotFound) {
-		return r, platform.NotFound("run")
-	}
-	return r, err
-}
-
-// RunLogs reads a run's logs in order.
-func (f *Functions) RunLogs(ctx context.Context, p Principal, dbRef, fnRef, runID string) ([]RunLog, error) {
-	r, err := f.GetRun(ctx, p, dbRef, fnRef, runID)
-	if err != nil {
-		return nil, err
-	}
-	return f.cat.RunLogs(ctx, r.ID)
 }

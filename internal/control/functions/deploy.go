@@ -1,4 +1,4 @@
-package control
+package functions
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/functions/bundle"
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
@@ -68,7 +69,7 @@ var (
 )
 
 // CreateFunction deploys a new function (its version 1).
-func (f *Functions) CreateFunction(ctx context.Context, p Principal, dbRef string, req FunctionRequest) (FunctionInfo, error) {
+func (f *Functions) CreateFunction(ctx context.Context, p tenancy.Principal, dbRef string, req FunctionRequest) (FunctionInfo, error) {
 	db, err := f.database(ctx, p, dbRef, true)
 	if err != nil {
 		return FunctionInfo{}, err
@@ -98,7 +99,7 @@ func (f *Functions) CreateFunction(ctx context.Context, p Principal, dbRef strin
 
 // UpdateFunction deploys a new active version of a function; absent
 // fields keep the current version's values.
-func (f *Functions) UpdateFunction(ctx context.Context, p Principal, dbRef, fnRef string, req FunctionRequest) (FunctionInfo, error) {
+func (f *Functions) UpdateFunction(ctx context.Context, p tenancy.Principal, dbRef, fnRef string, req FunctionRequest) (FunctionInfo, error) {
 	db, err := f.database(ctx, p, dbRef, true)
 	if err != nil {
 		return FunctionInfo{}, err
@@ -270,7 +271,7 @@ type UploadedBundle struct {
 }
 
 // UploadBundle stores raw bundle bytes for the database's customer.
-func (f *Functions) UploadBundle(ctx context.Context, p Principal, dbRef string, raw []byte) (UploadedBundle, error) {
+func (f *Functions) UploadBundle(ctx context.Context, p tenancy.Principal, dbRef string, raw []byte) (UploadedBundle, error) {
 	db, err := f.database(ctx, p, dbRef, true)
 	if err != nil {
 		return UploadedBundle{}, err

@@ -1,4 +1,4 @@
-package control
+package dataaccess
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/pgtest"
 	"github.com/db9/db9/internal/platform"
@@ -28,14 +29,14 @@ type dataPlaneEnv struct {
 	cluster *pgtest.Cluster
 	cat     *catalog.Catalog
 	dp      *DataPlane
-	p       Principal
+	p       tenancy.Principal
 	db      catalog.DatabaseRow
 }
 
-func testLookup(cat *catalog.Catalog) DatabaseLookup {
-	return func(ctx context.Context, p Principal, ref string) (platform.Database, error) {
+func testLookup(cat *catalog.Catalog) tenancy.DatabaseLookup {
+	return func(ctx context.Context, p tenancy.Principal, ref string) (platform.Database, error) {
 		row, err := cat.GetDatabase(ctx, p.Customer.ID, ref)
-		if errors.Is(err, catalog.ErrNotFound) || err == nil && p.Scope.access(row.ID) == "" {
+		if errors.Is(err, catalog.ErrNotFound) || err == nil && p.Scope.Access(row.ID) == "" {
 			return platform.Database{}, platform.NotFound("database")
 		}
 		return row.Database, err
@@ -52,13 +53,13 @@ func newDataPlaneEnv(t *testing.T, allowPrivate bool) *dataPlaneEnv {
 	}
 	t.Cleanup(func() { _ = cat.Close(context.Background()) })
 	e := &dataPlaneEnv{cluster: cl, cat: cat,
-		dp: newDataPlane(cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: allowPrivate}), testLookup(cat), nil)}
-	t.Cleanup(e.dp.close) // before the catalog closes
+		dp: New(cat, jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: allowPrivate}), testLookup(cat), nil)}
+	t.Cleanup(e.dp.Close) // before the catalog closes
 	e.p, e.db = e.newCustomer(t, "app")
 	return e
 }
 
-func (e *dataPlaneEnv) newCustomer(t *testing.T, dbName string) (Principal, catalog.DatabaseRow) {
+func (e *dataPlaneEnv) newCustomer(t *testing.T, dbName string) (tenancy.Principal, catalog.DatabaseRow) {
 	t.Helper()
 	ctx := context.Background()
 	cust, err := e.cat.CreateCustomer(ctx, platform.Customer{ID: platform.NewUUID(), IsAnonymous: true}, auth.HashToken("s"+platform.NewID(8)),
@@ -71,7 +72,7 @@ func (e *dataPlaneEnv) newCustomer(t *testing.T, dbName string) (Principal, cata
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Principal{Customer: cust}, db
+	return tenancy.Principal{Customer: cust}, db
 }
 
 // catalogExec runs SQL on the catalog behind the DataPlane's back.
@@ -185,8 +186,8 @@ func TestDataPlane_ResolveDataKey_Expiry(t *testing.T) {
 
 	// And by the catalog, for a process that has not cached it.
 	e.catalogExec(t, `UPDATE data_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, pk.ID)
-	fresh := newDataPlane(e.cat, e.dp.kc, testLookup(e.cat), nil)
-	defer fresh.close()
+	fresh := New(e.cat, e.dp.kc, testLookup(e.cat), nil)
+	defer fresh.Close()
 	_, err = fresh.ResolveDataKey(ctx, pk.Secret)
 	wantCode(t, "expired key, uncached", err, platform.CodeUnauthorized)
 }
@@ -208,8 +209,8 @@ func TestDataPlane_DatabaseDeleted(t *testing.T) {
 	e.dp.ForgetDatabase(e.db.ID)
 	_, err = e.dp.ResolveDataKey(ctx, pk.Secret)
 	wantCode(t, "key of a deleted database", err, platform.CodeUnauthorized)
-	fresh := newDataPlane(e.cat, e.dp.kc, testLookup(e.cat), nil)
-	defer fresh.close()
+	fresh := New(e.cat, e.dp.kc, testLookup(e.cat), nil)
+	defer fresh.Close()
 	_, err = fresh.ResolveDataKey(ctx, pk.Secret)
 	wantCode(t, "key of a deleted database, uncached", err, platform.CodeUnauthorized)
 }
@@ -340,7 +341,7 @@ func TestDataPlane_Access(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ro := Principal{Customer: e.p.Customer, Scope: &Scope{Databases: []ScopeDatabase{{ID: e.db.ID, Access: AccessRO}}}}
+	ro := tenancy.Principal{Customer: e.p.Customer, Scope: &tenancy.Scope{Databases: []tenancy.ScopeDatabase{{ID: e.db.ID, Access: tenancy.AccessRO}}}}
 	if _, err := e.dp.ListDataKeys(ctx, ro, e.db.Name, auth.PublishableKey); err != nil {
 		t.Errorf("ro token cannot list keys: %v", err)
 	}

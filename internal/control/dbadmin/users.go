@@ -1,4 +1,4 @@
-package control
+package dbadmin
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/db9/db9/internal/auth"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/dataapi"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
@@ -69,7 +70,7 @@ const customerRolesSQL = `SELECT r.rolname, r.rolcanlogin, pg_catalog.date_part(
 	ORDER BY u.created_at DESC NULLS LAST, r.rolname`
 
 // ListUsers lists the roles customers made in a database, plus admin.
-func (q *SQL) ListUsers(ctx context.Context, p Principal, idOrName string) ([]User, error) {
+func (q *SQL) ListUsers(ctx context.Context, p tenancy.Principal, idOrName string) ([]User, error) {
 	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return nil, err
@@ -116,7 +117,7 @@ func parsePGTime(s string) (time.Time, error) {
 
 // CreateUser creates a login role in a database. The password (generated
 // when empty) reaches the instance only as a SCRAM verifier.
-func (q *SQL) CreateUser(ctx context.Context, p Principal, idOrName, username, password string) (string, error) {
+func (q *SQL) CreateUser(ctx context.Context, p tenancy.Principal, idOrName, username, password string) (string, error) {
 	if err := checkUsername(username); err != nil {
 		return "", err
 	}
@@ -165,7 +166,7 @@ func (q *SQL) CreateUser(ctx context.Context, p Principal, idOrName, username, p
 
 // DeleteUser drops a role made through the API: its sessions end, what it
 // owned passes to admin, its privileges go.
-func (q *SQL) DeleteUser(ctx context.Context, p Principal, idOrName, username string) error {
+func (q *SQL) DeleteUser(ctx context.Context, p tenancy.Principal, idOrName, username string) error {
 	if reservedUsername(username) {
 		return platform.Errorf(platform.CodeInvalid, "username: %q is reserved and cannot be deleted", username)
 	}

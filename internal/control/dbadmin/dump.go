@@ -1,4 +1,4 @@
-package control
+package dbadmin
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
@@ -43,7 +44,7 @@ const customerExtensionsSQL = `SELECT e.extname, n.nspname FROM pg_extension e J
 // pg_dump over the instance's socket as the platform superuser, the
 // customer's schemas only, data as multi-row INSERTs with column names (the
 // SQL endpoint has no COPY FROM STDIN), without owners, privileges or roles.
-func (q *SQL) DumpDatabase(ctx context.Context, p Principal, idOrName string, ddlOnly bool) (Dump, error) {
+func (q *SQL) DumpDatabase(ctx context.Context, p tenancy.Principal, idOrName string, ddlOnly bool) (Dump, error) {
 	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return Dump{}, err
@@ -98,7 +99,7 @@ func (d *dbSession) customerSchemas(ctx context.Context) ([]string, []extension,
 		return nil, nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	res := conn.ExecParams(ctx, customerSchemasSQL, [][]byte{[]byte(pgTextArray(platformSchemas))}, nil, nil, nil).Read()
+	res := conn.ExecParams(ctx, customerSchemasSQL, [][]byte{[]byte(pgTextArray(tenancy.PlatformSchemas()))}, nil, nil, nil).Read()
 	if res.Err != nil {
 		return nil, nil, fmt.Errorf("list schemas of %s: %w", d.row.ID, res.Err)
 	}

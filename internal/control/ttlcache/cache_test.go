@@ -1,4 +1,4 @@
-package control
+package ttlcache
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func keysOf[K comparable, V any](c *ttlCache[K, V]) []K {
+func keysOf[K comparable, V any](c *Cache[K, V]) []K {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []K
@@ -20,31 +20,31 @@ func keysOf[K comparable, V any](c *ttlCache[K, V]) []K {
 	return out
 }
 
-func sortedKeys(c *ttlCache[string, int]) []string {
+func sortedKeys(c *Cache[string, int]) []string {
 	ks := keysOf(c)
 	sort.Strings(ks)
 	return ks
 }
 
-func TestTTLCache_GetPut(t *testing.T) {
-	c := newTTLCache[string, int](time.Minute, 10)
-	if v, ok := c.get("a"); ok || v != 0 {
+func TestCache_GetPut(t *testing.T) {
+	c := New[string, int](time.Minute, 10)
+	if v, ok := c.Get("a"); ok || v != 0 {
 		t.Fatalf("get on empty cache = %d, %v", v, ok)
 	}
-	c.put("a", 1, time.Time{})
-	c.put("b", 2, time.Time{})
-	c.put("a", 3, time.Time{}) // replaces
+	c.Put("a", 1, time.Time{})
+	c.Put("b", 2, time.Time{})
+	c.Put("a", 3, time.Time{}) // replaces
 	for k, want := range map[string]int{"a": 3, "b": 2} {
-		if v, ok := c.get(k); !ok || v != want {
+		if v, ok := c.Get(k); !ok || v != want {
 			t.Errorf("get(%q) = %d, %v; want %d", k, v, ok, want)
 		}
 	}
-	if _, ok := c.get("c"); ok {
+	if _, ok := c.Get("c"); ok {
 		t.Error("get of a key never put succeeded")
 	}
 }
 
-func TestTTLCache_Get_Expiry(t *testing.T) {
+func TestCache_Get_Expiry(t *testing.T) {
 	tests := []struct {
 		name     string
 		ttl      time.Duration
@@ -58,94 +58,94 @@ func TestTTLCache_Get_Expiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := newTTLCache[string, int](tt.ttl, 10)
+			c := New[string, int](tt.ttl, 10)
 			var bound time.Time
 			if tt.notAfter != 0 {
 				bound = time.Now().Add(tt.notAfter)
 			}
-			c.put("k", 1, bound)
-			if _, ok := c.get("k"); !ok {
+			c.Put("k", 1, bound)
+			if _, ok := c.Get("k"); !ok {
 				t.Fatal("entry gone right after put")
 			}
 			time.Sleep(tt.goneAt)
-			if _, ok := c.get("k"); ok {
+			if _, ok := c.Get("k"); ok {
 				t.Errorf("entry still there after %s", tt.goneAt)
 			}
 		})
 	}
 }
 
-func TestTTLCache_Put_NotAfterInPast(t *testing.T) {
-	c := newTTLCache[string, int](time.Minute, 10)
-	c.put("expired-token", 1, time.Now().Add(-time.Second))
-	if _, ok := c.get("expired-token"); ok {
+func TestCache_Put_NotAfterInPast(t *testing.T) {
+	c := New[string, int](time.Minute, 10)
+	c.Put("expired-token", 1, time.Now().Add(-time.Second))
+	if _, ok := c.Get("expired-token"); ok {
 		t.Error("an entry whose notAfter has passed was returned")
 	}
 }
 
-func TestTTLCache_RemoveIf(t *testing.T) {
-	c := newTTLCache[string, int](time.Minute, 10)
+func TestCache_RemoveIf(t *testing.T) {
+	c := New[string, int](time.Minute, 10)
 	for i, k := range []string{"a", "b", "c", "d"} {
-		c.put(k, i, time.Time{})
+		c.Put(k, i, time.Time{})
 	}
-	c.removeIf(func(k string, v int) bool { return k == "a" || v == 2 })
+	c.RemoveIf(func(k string, v int) bool { return k == "a" || v == 2 })
 	if diff := cmp.Diff([]string{"b", "d"}, sortedKeys(c)); diff != "" {
-		t.Errorf("keys after removeIf (-want +got):\n%s", diff)
+		t.Errorf("keys after RemoveIf (-want +got):\n%s", diff)
 	}
-	c.removeIf(func(string, int) bool { return false })
+	c.RemoveIf(func(string, int) bool { return false })
 	if len(keysOf(c)) != 2 {
-		t.Error("removeIf that matches nothing removed entries")
+		t.Error("RemoveIf that matches nothing removed entries")
 	}
-	c.removeIf(func(string, int) bool { return true })
+	c.RemoveIf(func(string, int) bool { return true })
 	if len(keysOf(c)) != 0 {
-		t.Error("removeIf that matches everything left entries")
+		t.Error("RemoveIf that matches everything left entries")
 	}
 }
 
-func TestTTLCache_Put_MaxSize(t *testing.T) {
+func TestCache_Put_MaxSize(t *testing.T) {
 	const max = 4
-	c := newTTLCache[string, int](time.Minute, max)
+	c := New[string, int](time.Minute, max)
 	for i := range 100 {
-		c.put(fmt.Sprint(i), i, time.Time{})
+		c.Put(fmt.Sprint(i), i, time.Time{})
 		if n := len(keysOf(c)); n > max {
 			t.Fatalf("cache holds %d entries after %d puts, max %d", n, i+1, max)
 		}
-		if v, ok := c.get(fmt.Sprint(i)); !ok || v != i {
+		if v, ok := c.Get(fmt.Sprint(i)); !ok || v != i {
 			t.Fatalf("the entry just put is missing: %d, %v", v, ok)
 		}
 	}
 }
 
-func TestTTLCache_Put_FullDropsExpiredFirst(t *testing.T) {
-	c := newTTLCache[string, int](time.Minute, 3)
-	c.put("old", 0, time.Now().Add(10*time.Millisecond))
-	c.put("live1", 1, time.Time{})
-	c.put("live2", 2, time.Time{})
+func TestCache_Put_FullDropsExpiredFirst(t *testing.T) {
+	c := New[string, int](time.Minute, 3)
+	c.Put("old", 0, time.Now().Add(10*time.Millisecond))
+	c.Put("live1", 1, time.Time{})
+	c.Put("live2", 2, time.Time{})
 	time.Sleep(20 * time.Millisecond)
-	c.put("new", 3, time.Time{})
+	c.Put("new", 3, time.Time{})
 	if diff := cmp.Diff([]string{"live1", "live2", "new"}, sortedKeys(c)); diff != "" {
 		t.Errorf("keys (-want +got):\n%s", diff)
 	}
 }
 
-// TestTTLCache_Put_FullReplaceKeepsOthers: replacing an entry of a full
+// TestCache_Put_FullReplaceKeepsOthers: replacing an entry of a full
 // cache does not make room, so it must not flush the other entries.
-func TestTTLCache_Put_FullReplaceKeepsOthers(t *testing.T) {
-	c := newTTLCache[string, int](time.Minute, 3)
+func TestCache_Put_FullReplaceKeepsOthers(t *testing.T) {
+	c := New[string, int](time.Minute, 3)
 	for i, k := range []string{"a", "b", "c"} {
-		c.put(k, i, time.Time{})
+		c.Put(k, i, time.Time{})
 	}
-	c.put("b", 20, time.Time{})
+	c.Put("b", 20, time.Time{})
 	if diff := cmp.Diff([]string{"a", "b", "c"}, sortedKeys(c)); diff != "" {
 		t.Errorf("keys after replacing b (-want +got):\n%s", diff)
 	}
-	if v, _ := c.get("b"); v != 20 {
+	if v, _ := c.Get("b"); v != 20 {
 		t.Errorf("b = %d, want 20", v)
 	}
 }
 
-func TestTTLCache_Concurrent(t *testing.T) {
-	c := newTTLCache[int, int](time.Minute, 50)
+func TestCache_Concurrent(t *testing.T) {
+	c := New[int, int](time.Minute, 50)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -153,12 +153,12 @@ func TestTTLCache_Concurrent(t *testing.T) {
 			defer wg.Done()
 			for i := range 1000 {
 				k := (g*1000 + i) % 97
-				c.put(k, k, time.Time{})
-				if v, ok := c.get(k); ok && v != k {
+				c.Put(k, k, time.Time{})
+				if v, ok := c.Get(k); ok && v != k {
 					t.Errorf("get(%d) = %d", k, v)
 				}
 				if i%100 == 0 {
-					c.removeIf(func(k, _ int) bool { return k%2 == 0 })
+					c.RemoveIf(func(k, _ int) bool { return k%2 == 0 })
 				}
 			}
 		}()

@@ -1,10 +1,12 @@
-package control
+package dbadmin
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/db9/db9/internal/control/tenancy"
 )
 
 // schemaSQL builds the whole answer of GET .../schema in one query, as
@@ -54,7 +56,7 @@ SELECT json_build_object(
     WHERE r.relkind IN ('v', 'm')), '[]'::json))::text`
 
 // Schema returns the JSON answer of GET .../schema.
-func (q *SQL) Schema(ctx context.Context, p Principal, idOrName string) (json.RawMessage, error) {
+func (q *SQL) Schema(ctx context.Context, p tenancy.Principal, idOrName string) (json.RawMessage, error) {
 	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func (q *SQL) Schema(ctx context.Context, p Principal, idOrName string) (json.Ra
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	res := conn.ExecParams(ctx, schemaSQL, [][]byte{[]byte(pgTextArray(platformSchemas))}, nil, nil, nil).Read()
+	res := conn.ExecParams(ctx, schemaSQL, [][]byte{[]byte(pgTextArray(tenancy.PlatformSchemas()))}, nil, nil, nil).Read()
 	if res.Err != nil {
 		return nil, fmt.Errorf("read schema of %s: %w", d.row.ID, res.Err)
 	}

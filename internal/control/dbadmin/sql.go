@@ -1,4 +1,4 @@
-package control
+package dbadmin
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/internal/control/observability"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
@@ -21,25 +23,27 @@ import (
 type SQL struct {
 	limits sqlexec.Limits
 	bin    pgbin.Bin // pg_dump
-	dir    *directory
-	inst   *instances
+	dir    *tenancy.Directory
+	inst   *tenancy.Instances
 	log    *slog.Logger
 
 	types sync.Map // database id -> *sqlexec.TypeCache
 	meta  sync.Map // database id -> struct{}: platform schema checked
-	reqs  RequestObserver
+	reqs  observability.RequestObserver
 }
 
 // ObserveRequests has every SQL-over-HTTP call told to o (observability);
 // call it before serving.
-func (q *SQL) ObserveRequests(o RequestObserver) { q.reqs = o }
+func (q *SQL) ObserveRequests(o observability.RequestObserver) { q.reqs = o }
 
-func newSQL(limits sqlexec.Limits, bin pgbin.Bin, dir *directory, inst *instances, log *slog.Logger) *SQL {
+// New wires the use cases inside databases: limits bound SQL over HTTP,
+// bin has pg_dump. It does no I/O.
+func New(limits sqlexec.Limits, bin pgbin.Bin, dir *tenancy.Directory, inst *tenancy.Instances, log *slog.Logger) *SQL {
 	return &SQL{limits: limits, bin: bin, dir: dir, inst: inst, log: log}
 }
 
-// forget drops what is kept of a database being deleted.
-func (q *SQL) forget(id string) {
+// ForgetDatabase drops what is kept of a database being deleted.
+func (q *SQL) ForgetDatabase(id string) {
 	q.types.Delete(id)
 	q.meta.Delete(id)
 }
@@ -49,13 +53,13 @@ func (q *SQL) forget(id string) {
 // starting the instance first if it is stopped. A connection that turns
 // out dead before the query was sent (the postmaster crashed a moment ago)
 // is retried on a fresh one after a short pause.
-func (q *SQL) RunSQL(ctx context.Context, p Principal, idOrName string, req sqlexec.Request) (*sqlexec.Result, error) {
-	row, err := q.dir.activeLookup(ctx, p, idOrName)
+func (q *SQL) RunSQL(ctx context.Context, p tenancy.Principal, idOrName string, req sqlexec.Request) (*sqlexec.Result, error) {
+	row, err := q.dir.ActiveLookup(ctx, p, idOrName)
 	if err != nil {
 		return nil, err
 	}
-	role := AdminUser
-	if p.Scope.access(row.ID) == AccessRO {
+	role := tenancy.AdminUser
+	if p.Scope.Access(row.ID) == tenancy.AccessRO {
 		role = placement.ReadOnlyRole
 	}
 	if q.reqs != nil {
@@ -111,7 +115,7 @@ func retryable(err error) bool {
 }
 
 func (q *SQL) runSQLOnce(ctx context.Context, id, role string, req sqlexec.Request) (*sqlexec.Result, error) {
-	lease, err := q.inst.acquire(ctx, id)
+	lease, err := q.inst.Acquire(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package control
+package dbadmin
 
 import (
 	"context"
@@ -9,23 +9,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
 )
-
-// PlatformSchema is the schema inside every instance where the platform
-// keeps what belongs to the database but not to the tenant: the migration
-// history and the creation times of users. It is owned by the platform
-// superuser; admin may read it and may add a migration record only through
-// _db9.record_migration (SECURITY DEFINER), so the tenant cannot rewrite
-// or delete history. Being inside the instance, branches carry it; dumps
-// and the schema endpoint leave it out.
-const PlatformSchema = "_db9"
-
-// platformSchemas are the schemas of the platform in every instance (with
-// every schema named _db9*, e.g. fs9's _db9_fs),
-// left out of dumps and of the schema endpoint.
-var platformSchemas = []string{"auth", "extensions", "cron", PlatformSchema}
 
 // PlatformSQL creates (idempotently) the platform schema: a part of the
 // platform objects (internal/platformsql) that every database gets. It is also run
@@ -71,7 +58,7 @@ func (q *SQL) ensurePlatformSchema(ctx context.Context, id string, lease placeme
 	if _, err := conn.Exec(ctx, PlatformSQL).ReadAll(); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42501" {
-			return platform.Errorf(platform.CodeConflict, "schema %s is reserved for the platform; rename or drop the schema of that name", PlatformSchema)
+			return platform.Errorf(platform.CodeConflict, "schema %s is reserved for the platform; rename or drop the schema of that name", tenancy.PlatformSchema)
 		}
 		return fmt.Errorf("create platform schema in %s: %w", id, err)
 	}
@@ -90,17 +77,17 @@ type dbSession struct {
 // openDB looks a database up for the caller (write: the token must have
 // rw access), starts its instance and prepares the platform schema.
 // Release the lease when done.
-func (q *SQL) openDB(ctx context.Context, p Principal, idOrName string, write bool) (*dbSession, error) {
-	row, err := q.dir.activeLookup(ctx, p, idOrName)
+func (q *SQL) openDB(ctx context.Context, p tenancy.Principal, idOrName string, write bool) (*dbSession, error) {
+	row, err := q.dir.ActiveLookup(ctx, p, idOrName)
 	if err != nil {
 		return nil, err
 	}
 	if write {
-		if err := requireWrite(p, row.ID); err != nil {
+		if err := tenancy.RequireWrite(p, row.ID); err != nil {
 			return nil, err
 		}
 	}
-	lease, err := q.inst.acquire(ctx, row.ID)
+	lease, err := q.inst.Acquire(ctx, row.ID)
 	if err != nil {
 		return nil, err
 	}

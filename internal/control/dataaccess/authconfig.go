@@ -1,4 +1,4 @@
-package control
+package dataaccess
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/jwtverify"
 	"github.com/db9/db9/internal/platform"
 )
@@ -19,7 +20,7 @@ type AuthConfigRequest struct {
 
 // GetAuthConfig returns a caller's database's auth-config; a database never
 // configured answers mode none. Read-only tokens may read it.
-func (d *DataPlane) GetAuthConfig(ctx context.Context, p Principal, idOrName string) (AuthConfig, error) {
+func (d *DataPlane) GetAuthConfig(ctx context.Context, p tenancy.Principal, idOrName string) (AuthConfig, error) {
 	db, err := d.lookup(ctx, p, idOrName)
 	if err != nil {
 		return AuthConfig{}, err
@@ -33,12 +34,12 @@ func (d *DataPlane) GetAuthConfig(ctx context.Context, p Principal, idOrName str
 // address (unless the server allows private JWKS), a 422
 // (CodeUnprocessable). The data API uses the new config from its next
 // request in this process.
-func (d *DataPlane) PutAuthConfig(ctx context.Context, p Principal, idOrName string, req AuthConfigRequest) (AuthConfig, error) {
+func (d *DataPlane) PutAuthConfig(ctx context.Context, p tenancy.Principal, idOrName string, req AuthConfigRequest) (AuthConfig, error) {
 	db, err := d.lookup(ctx, p, idOrName)
 	if err != nil {
 		return AuthConfig{}, err
 	}
-	if err := requireWrite(p, db.ID); err != nil {
+	if err := tenancy.RequireWrite(p, db.ID); err != nil {
 		return AuthConfig{}, err
 	}
 	present := len(req.BYOJWT) > 0 && string(req.BYOJWT) != "null"

@@ -1,4 +1,4 @@
-package control
+package observability
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -38,15 +39,15 @@ type ObsLive interface {
 // Observability is the use case behind GET .../observability: figures
 // from the catalog, never from waking the database.
 type Observability struct {
-	lookup func(ctx context.Context, p Principal, idOrName string) (platform.Database, error)
+	lookup tenancy.DatabaseLookup
 	store  ObsStore
 	live   ObsLive
 	now    func() time.Time
 }
 
-// NewObservability returns the use case; lookup resolves a principal's
-// database (Service.GetDatabase).
-func NewObservability(lookup func(ctx context.Context, p Principal, idOrName string) (platform.Database, error), store ObsStore, live ObsLive) *Observability {
+// New returns the use case; lookup resolves a principal's database
+// (control.Databases.GetDatabase).
+func New(lookup tenancy.DatabaseLookup, store ObsStore, live ObsLive) *Observability {
 	return &Observability{lookup: lookup, store: store, live: live, now: time.Now}
 }
 
@@ -104,7 +105,7 @@ type ObsReport struct {
 // of a database: one sample per minute of the window, oldest first (zero
 // for minutes with nothing recorded), totals, and the top statements by
 // total time.
-func (o *Observability) Report(ctx context.Context, p Principal, idOrName string, window int) (ObsReport, error) {
+func (o *Observability) Report(ctx context.Context, p tenancy.Principal, idOrName string, window int) (ObsReport, error) {
 	if window < ObsWindowMin || window > ObsWindowMax {
 		return ObsReport{}, platform.Errorf(platform.CodeInvalid, "window must be between %d and %d seconds", ObsWindowMin, ObsWindowMax)
 	}

@@ -1,4 +1,4 @@
-package control
+package functions
 
 import (
 	"context"
@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/platform"
 )
 
@@ -20,16 +22,28 @@ type SecretInfo struct {
 // maxSecretBytes bounds one secret's value.
 const maxSecretBytes = 64 << 10
 
+// Secrets holds the use cases of a database's secrets, which functions
+// bind by name (their values are opened only for a run, by Functions).
 // Secrets need rw access even to list: an ro token may read functions,
 // runs and logs, not manage secrets (API.md).
+type Secrets struct {
+	resolver
+	sealer *auth.Sealer
+}
+
+// NewSecrets returns the secrets use cases; sealer seals values with the
+// master key, lookup is the database lookup of the /customer API.
+func NewSecrets(cat *catalog.Catalog, sealer *auth.Sealer, lookup tenancy.DatabaseLookup) *Secrets {
+	return &Secrets{resolver: resolver{cat: cat, lookup: lookup}, sealer: sealer}
+}
 
 // ListSecrets lists a database's secrets by name, without values.
-func (f *Functions) ListSecrets(ctx context.Context, p Principal, dbRef string) ([]SecretInfo, error) {
-	db, err := f.database(ctx, p, dbRef, true)
+func (sec *Secrets) ListSecrets(ctx context.Context, p tenancy.Principal, dbRef string) ([]SecretInfo, error) {
+	db, err := sec.database(ctx, p, dbRef, true)
 	if err != nil {
 		return nil, err
 	}
-	all, err := f.cat.ListSecrets(ctx, db.ID)
+	all, err := sec.cat.ListSecrets(ctx, db.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
@@ -41,8 +55,8 @@ func (f *Functions) ListSecrets(ctx context.Context, p Principal, dbRef string) 
 }
 
 // PutSecret creates or replaces a secret, sealed with the master key.
-func (f *Functions) PutSecret(ctx context.Context, p Principal, dbRef, name, value string) (SecretInfo, error) {
-	db, err := f.database(ctx, p, dbRef, true)
+func (sec *Secrets) PutSecret(ctx context.Context, p tenancy.Principal, dbRef, name, value string) (SecretInfo, error) {
+	db, err := sec.database(ctx, p, dbRef, true)
 	if err != nil {
 		return SecretInfo{}, err
 	}
@@ -52,7 +66,7 @@ func (f *Functions) PutSecret(ctx context.Context, p Principal, dbRef, name, val
 	if len(value) > maxSecretBytes {
 		return SecretInfo{}, platform.Errorf(platform.CodeInvalid, "value: at most %d bytes", maxSecretBytes)
 	}
-	s, err := f.cat.PutSecret(ctx, db.ID, name, f.sealer.Seal(value))
+	s, err := sec.cat.PutSecret(ctx, db.ID, name, sec.sealer.Seal(value))
 	if err != nil {
 		return SecretInfo{}, fmt.Errorf("store secret: %w", err)
 	}
@@ -60,12 +74,12 @@ func (f *Functions) PutSecret(ctx context.Context, p Principal, dbRef, name, val
 }
 
 // DeleteSecret removes a secret.
-func (f *Functions) DeleteSecret(ctx context.Context, p Principal, dbRef, name string) error {
-	db, err := f.database(ctx, p, dbRef, true)
+func (sec *Secrets) DeleteSecret(ctx context.Context, p tenancy.Principal, dbRef, name string) error {
+	db, err := sec.database(ctx, p, dbRef, true)
 	if err != nil {
 		return err
 	}
-	err = f.cat.DeleteSecret(ctx, db.ID, name)
+	err = sec.cat.DeleteSecret(ctx, db.ID, name)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("secret")
 	}

@@ -1,15 +1,17 @@
-package control
+package dataaccess
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/cors"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/ratelimit"
@@ -64,7 +66,7 @@ type CreatedDataKey struct {
 }
 
 // CreateDataKey makes a publishable or service key for a database.
-func (d *DataPlane) CreateDataKey(ctx context.Context, p Principal, idOrName string, kind auth.KeyKind, req DataKeyRequest) (CreatedDataKey, error) {
+func (d *DataPlane) CreateDataKey(ctx context.Context, p tenancy.Principal, idOrName string, kind auth.KeyKind, req DataKeyRequest) (CreatedDataKey, error) {
 	kn, err := kindName(kind)
 	if err != nil {
 		return CreatedDataKey{}, err
@@ -73,7 +75,7 @@ func (d *DataPlane) CreateDataKey(ctx context.Context, p Principal, idOrName str
 	if err != nil {
 		return CreatedDataKey{}, err
 	}
-	if err := requireWrite(p, db.ID); err != nil {
+	if err := tenancy.RequireWrite(p, db.ID); err != nil {
 		return CreatedDataKey{}, err
 	}
 	row, err := buildDataKey(kind, req)
@@ -152,7 +154,7 @@ func buildDataKey(kind auth.KeyKind, req DataKeyRequest) (catalog.DataKey, error
 			if checkIdent(name) != nil || qualified && checkIdent(schema) != nil {
 				return k, bad(`exposed_tables: %q is not "table" or "schema.table" (names of 1-63 bytes without dots, quotes or control characters)`, t)
 			}
-			if qualified && !contains(k.ExposedSchemas, schema) {
+			if qualified && !slices.Contains(k.ExposedSchemas, schema) {
 				return k, bad("exposed_tables: %q is in a schema not in exposed_schemas", t)
 			}
 		}
@@ -182,7 +184,7 @@ func exposableSchema(s string) error {
 	if checkIdent(s) != nil {
 		return fmt.Errorf("%q is not a schema name (1-63 bytes without dots, quotes or control characters)", s)
 	}
-	if strings.HasPrefix(s, "pg_") || s == "information_schema" || strings.HasPrefix(s, PlatformSchema) || contains(platformSchemas, s) {
+	if strings.HasPrefix(s, "pg_") || s == "information_schema" || strings.HasPrefix(s, tenancy.PlatformSchema) || slices.Contains(tenancy.PlatformSchemas(), s) {
 		return fmt.Errorf("%q belongs to PostgreSQL or the platform and cannot be exposed", s)
 	}
 	return nil
@@ -190,7 +192,7 @@ func exposableSchema(s string) error {
 
 // ListDataKeys lists a database's unrevoked keys of one kind (expired ones
 // included), newest first. Read-only tokens may list.
-func (d *DataPlane) ListDataKeys(ctx context.Context, p Principal, idOrName string, kind auth.KeyKind) ([]DataKeyInfo, error) {
+func (d *DataPlane) ListDataKeys(ctx context.Context, p tenancy.Principal, idOrName string, kind auth.KeyKind) ([]DataKeyInfo, error) {
 	kn, err := kindName(kind)
 	if err != nil {
 		return nil, err
@@ -211,8 +213,8 @@ func (d *DataPlane) ListDataKeys(ctx context.Context, p Principal, idOrName stri
 }
 
 // RevokeDataKey revokes a key; it stops working at once in this process
-// (and within cacheTTL in others sharing the catalog).
-func (d *DataPlane) RevokeDataKey(ctx context.Context, p Principal, idOrName string, kind auth.KeyKind, keyID string) error {
+// (and within tenancy.CacheTTL in others sharing the catalog).
+func (d *DataPlane) RevokeDataKey(ctx context.Context, p tenancy.Principal, idOrName string, kind auth.KeyKind, keyID string) error {
 	kn, err := kindName(kind)
 	if err != nil {
 		return err
@@ -221,7 +223,7 @@ func (d *DataPlane) RevokeDataKey(ctx context.Context, p Principal, idOrName str
 	if err != nil {
 		return err
 	}
-	if err := requireWrite(p, db.ID); err != nil {
+	if err := tenancy.RequireWrite(p, db.ID); err != nil {
 		return err
 	}
 	what := kind.String() + " key"

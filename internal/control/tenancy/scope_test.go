@@ -1,4 +1,4 @@
-package control
+package tenancy
 
 import (
 	"encoding/json"
@@ -29,32 +29,32 @@ func TestParseScopeJSON(t *testing.T) {
 		{``, false},
 	}
 	for _, c := range cases {
-		s, err := parseScopeJSON(c.in)
+		s, err := ParseScopeJSON(c.in)
 		if (err == nil) != c.ok {
-			t.Errorf("parseScopeJSON(%q) = %v, %v; want ok %v", c.in, s, err, c.ok)
+			t.Errorf("ParseScopeJSON(%q) = %v, %v; want ok %v", c.in, s, err, c.ok)
 		}
 		if err != nil && platform.ErrorCode(err) != platform.CodeInvalid {
-			t.Errorf("parseScopeJSON(%q): code %s, want %s", c.in, platform.ErrorCode(err), platform.CodeInvalid)
+			t.Errorf("ParseScopeJSON(%q): code %s, want %s", c.in, platform.ErrorCode(err), platform.CodeInvalid)
 		}
 	}
 }
 
 func TestScope_Access(t *testing.T) {
 	var full *Scope
-	if full.access("x") != AccessRW {
+	if full.Access("x") != AccessRW {
 		t.Errorf("nil scope is not full access")
 	}
 	s := &Scope{Databases: []ScopeDatabase{{ID: "a", Access: AccessRO}, {ID: "b", Access: AccessRW}}}
 	for id, want := range map[string]string{"a": AccessRO, "b": AccessRW, "c": ""} {
-		if got := s.access(id); got != want {
+		if got := s.Access(id); got != want {
 			t.Errorf("access(%q) = %q, want %q", id, got, want)
 		}
 	}
-	if requireWrite(Principal{Scope: s}, "a") == nil || requireWrite(Principal{Scope: s}, "b") != nil || requireWrite(Principal{}, "a") != nil {
-		t.Errorf("requireWrite disagrees with the scope")
+	if RequireWrite(Principal{Scope: s}, "a") == nil || RequireWrite(Principal{Scope: s}, "b") != nil || RequireWrite(Principal{}, "a") != nil {
+		t.Errorf("RequireWrite disagrees with the scope")
 	}
-	if requireUnscoped(Principal{Scope: s}) == nil || requireUnscoped(Principal{}) != nil {
-		t.Errorf("requireUnscoped disagrees with the scope")
+	if RequireUnscoped(Principal{Scope: s}) == nil || RequireUnscoped(Principal{}) != nil {
+		t.Errorf("RequireUnscoped disagrees with the scope")
 	}
 }
 
@@ -66,7 +66,7 @@ func FuzzParseScopeJSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		s, err := parseScopeJSON(in)
+		s, err := ParseScopeJSON(in)
 		if err != nil {
 			if platform.ErrorCode(err) != platform.CodeInvalid {
 				t.Fatalf("error code %s", platform.ErrorCode(err))
@@ -85,7 +85,7 @@ func FuzzParseScopeJSON(f *testing.F) {
 			}
 		}
 		raw, _ := json.Marshal(s)
-		back, err := parseStoredScope(raw)
+		back, err := ParseStoredScope(raw)
 		if err != nil || len(back.Databases) != len(s.Databases) {
 			t.Fatalf("round trip of %s: %v", raw, err)
 		}

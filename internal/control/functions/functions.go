@@ -1,4 +1,4 @@
-package control
+package functions
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
@@ -20,17 +21,17 @@ import (
 	"github.com/db9/db9/internal/sqlexec"
 )
 
-// functionsDeps are the collaborators of Functions.
-type functionsDeps struct {
+// Deps are the collaborators of Functions.
+type Deps struct {
 	Catalog *catalog.Catalog
 	// Instances wakes databases for ctx.db and ctx.fs9 and for deploys.
 	Instances placement.Connector
 	Sealer    *auth.Sealer
 	// Pool runs invocations in worker processes; the server opens it
-	// before Service.Open and closes it after Service.Close.
+	// before Functions.Open and closes it after Functions.Close.
 	Pool *worker.Pool
 	// Lookup is the database lookup of the /customer API.
-	Lookup DatabaseLookup
+	Lookup tenancy.DatabaseLookup
 	// Fetcher performs fetch for functions; nil: a default one (public
 	// HTTPS and HTTP origins only, system roots).
 	Fetcher   *egress.Fetcher
@@ -43,18 +44,18 @@ type functionsDeps struct {
 
 // Functions holds the use cases of db9 Functions (API.md "Functions,
 // secrets, cron"): bundles, deploys and versions, synchronous and
-// scheduled invocations with idempotency, runs and logs with retention,
-// and database secrets. The runtime (internal/functions) executes the
-// code; Functions decides what runs, under which grant, and records it.
+// scheduled invocations with idempotency, and the retention of runs.
+// Reading runs and logs is Runs'; database secrets are Secrets'. The
+// runtime (internal/functions) executes the code; Functions decides what
+// runs, under which grant, and records it.
 type Functions struct {
-	cat    *catalog.Catalog
-	inst   placement.Connector
-	sealer *auth.Sealer
-	pool   *worker.Pool
-	lookup DatabaseLookup
-	log    *slog.Logger
-	host   *fnHost
-	disp   *hostcall.Dispatcher
+	resolver // cat, lookup
+	inst     placement.Connector
+	sealer   *auth.Sealer
+	pool     *worker.Pool
+	log      *slog.Logger
+	host     *fnHost
+	disp     *hostcall.Dispatcher
 
 	// waiting is closed when the run of that id, started by this process,
 	// has been recorded as ended (idempotent callers wait on it).
@@ -66,7 +67,7 @@ type Functions struct {
 	cancel  context.CancelFunc
 	base    context.Context // runs are detached from requests, not from Close
 	pruneWG sync.WaitGroup
-	ended   func(status string) // functionsDeps.RunEnded
+	ended   func(status string) // Deps.RunEnded
 }
 
 // Retention of runs: a run is kept while it is younger than RunRetention
@@ -77,8 +78,8 @@ const (
 	pruneEvery        = time.Hour
 )
 
-// newFunctions wires the functions use cases. It does no I/O.
-func newFunctions(d functionsDeps) *Functions {
+// New wires the functions use cases. It does no I/O.
+func New(d Deps) *Functions {
 	log := d.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -90,7 +91,7 @@ func newFunctions(d functionsDeps) *Functions {
 	}
 	host := newFnHost(d.Instances, d.SQLLimits, log)
 	base, cancel := context.WithCancel(context.Background())
-	return &Functions{cat: d.Catalog, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, lookup: d.Lookup, log: log,
+	return &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log,
 		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher},
 		waiting: map[string]chan struct{}{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
 }
@@ -98,10 +99,10 @@ func newFunctions(d functionsDeps) *Functions {
 // runLostReason is the error of runs a previous process left unfinished.
 const runLostReason = "the server stopped while the run was in progress"
 
-// open marks the runs a previous process left queued or running as
+// Open marks the runs a previous process left queued or running as
 // failed (no run survives its process), prunes old runs and starts the
-// periodic prune; Service.Open calls it.
-func (f *Functions) open(ctx context.Context) error {
+// periodic prune; control.Service.Open calls it.
+func (f *Functions) Open(ctx context.Context) error {
 	n, err := f.cat.FailUnfinishedRuns(ctx, runLostReason)
 	if err != nil {
 		return fmt.Errorf("fail unfinished runs: %w", err)
@@ -114,10 +115,10 @@ func (f *Functions) open(ctx context.Context) error {
 	return nil
 }
 
-// close lets the runs in progress end (the pool's Close, after this one,
-// ends their workers) and stops the prune; Service.Close calls it. It is
-// idempotent.
-func (f *Functions) close(ctx context.Context) {
+// Close lets the runs in progress end (the pool's Close, after this one,
+// ends their workers) and stops the prune; control.Service.Close calls
+// it. When ctx ends first, the runs are cut off. It is idempotent.
+func (f *Functions) Close(ctx context.Context) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -172,14 +173,21 @@ func (f *Functions) ForgetDatabase(id string) {
 	f.host.forget(id)
 }
 
+// resolver finds what a call names: the caller's database and one of its
+// functions. Functions, Runs and Secrets share it.
+type resolver struct {
+	cat    *catalog.Catalog
+	lookup tenancy.DatabaseLookup
+}
+
 // database looks up the caller's ACTIVE database; write asks for rw access.
-func (f *Functions) database(ctx context.Context, p Principal, idOrName string, write bool) (platform.Database, error) {
-	db, err := f.lookup(ctx, p, idOrName)
+func (r resolver) database(ctx context.Context, p tenancy.Principal, idOrName string, write bool) (platform.Database, error) {
+	db, err := r.lookup(ctx, p, idOrName)
 	if err != nil {
 		return db, err
 	}
 	if write {
-		if err := requireWrite(p, db.ID); err != nil {
+		if err := tenancy.RequireWrite(p, db.ID); err != nil {
 			return db, err
 		}
 	}
@@ -190,8 +198,8 @@ func (f *Functions) database(ctx context.Context, p Principal, idOrName string, 
 }
 
 // function finds a function of db by id or name.
-func (f *Functions) function(ctx context.Context, dbID, idOrName string) (catalog.Function, error) {
-	fn, err := f.cat.GetFunction(ctx, dbID, idOrName)
+func (r resolver) function(ctx context.Context, dbID, idOrName string) (catalog.Function, error) {
+	fn, err := r.cat.GetFunction(ctx, dbID, idOrName)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return fn, platform.NotFound("function")
 	}
@@ -201,7 +209,7 @@ func (f *Functions) function(ctx context.Context, dbID, idOrName string) (catalo
 var functionName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
 
 // GetFunction reads a function by id or name.
-func (f *Functions) GetFunction(ctx context.Context, p Principal, dbRef, fnRef string) (FunctionInfo, error) {
+func (f *Functions) GetFunction(ctx context.Context, p tenancy.Principal, dbRef, fnRef string) (FunctionInfo, error) {
 	db, err := f.database(ctx, p, dbRef, false)
 	if err != nil {
 		return FunctionInfo{}, err
@@ -211,7 +219,7 @@ func (f *Functions) GetFunction(ctx context.Context, p Principal, dbRef, fnRef s
 }
 
 // ListFunctions lists a database's functions by name.
-func (f *Functions) ListFunctions(ctx context.Context, p Principal, dbRef string) ([]FunctionInfo, error) {
+func (f *Functions) ListFunctions(ctx context.Context, p tenancy.Principal, dbRef string) ([]FunctionInfo, error) {
 	db, err := f.database(ctx, p, dbRef, false)
 	if err != nil {
 		return nil, err
@@ -228,7 +236,7 @@ func (f *Functions) ListFunctions(ctx context.Context, p Principal, dbRef string
 }
 
 // DeleteFunction removes a function, its schedule and its runs.
-func (f *Functions) DeleteFunction(ctx context.Context, p Principal, dbRef, fnRef string) error {
+func (f *Functions) DeleteFunction(ctx context.Context, p tenancy.Principal, dbRef, fnRef string) error {
 	db, err := f.database(ctx, p, dbRef, true)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package control
+package dbadmin
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/internal/control/tenancy"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
@@ -48,7 +49,7 @@ func sqlErrorOf(e *pgconn.PgError) *sqlexec.SQLError {
 const previewChars = 200
 
 // ListMigrations lists the migrations recorded in a database, oldest first.
-func (q *SQL) ListMigrations(ctx context.Context, p Principal, idOrName string) ([]Migration, error) {
+func (q *SQL) ListMigrations(ctx context.Context, p tenancy.Principal, idOrName string) ([]Migration, error) {
 	d, err := q.openDB(ctx, p, idOrName, false)
 	if err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func (q *SQL) ListMigrations(ctx context.Context, p Principal, idOrName string) 
 // transaction inside the database: either both happen or neither. A name
 // already recorded with the same checksum is not run again; with another
 // checksum it is a conflict.
-func (q *SQL) ApplyMigration(ctx context.Context, p Principal, idOrName, name, sql, checksum string) (Migration, string, error) {
+func (q *SQL) ApplyMigration(ctx context.Context, p tenancy.Principal, idOrName, name, sql, checksum string) (Migration, string, error) {
 	if name == "" || utf8.RuneCountInString(name) > 255 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return Migration{}, "", platform.Errorf(platform.CodeInvalid, "name: must be 1 to 255 characters without control characters")
 	}

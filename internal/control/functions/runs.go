@@ -1,0 +1,73 @@
+package functions
+
+import (
+	"context"
+	"errors"
+
+	"github.com/db9/db9/internal/catalog"
+	"github.com/db9/db9/internal/control/tenancy"
+	"github.com/db9/db9/internal/platform"
+)
+
+// Runs holds the use cases that read what functions did: their runs and
+// the logs of a run. Runs are recorded and pruned by Functions.
+type Runs struct {
+	resolver
+}
+
+// NewRuns returns the runs use cases; lookup is the database lookup of the
+// /customer API.
+func NewRuns(cat *catalog.Catalog, lookup tenancy.DatabaseLookup) *Runs {
+	return &Runs{resolver{cat: cat, lookup: lookup}}
+}
+
+// ListRuns lists a function's runs newest first (limit 1-1000, default 50;
+// status one of the run statuses or "").
+func (rs *Runs) ListRuns(ctx context.Context, p tenancy.Principal, dbRef, fnRef, status string, limit int) ([]Run, error) {
+	switch status {
+	case "", "queued", "running", "succeeded", "failed", "timed_out":
+	default:
+		return nil, platform.Errorf(platform.CodeInvalid, "status: must be queued, running, succeeded, failed or timed_out")
+	}
+	if limit == 0 {
+		limit = 50
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, platform.Errorf(platform.CodeInvalid, "limit: must be from 1 to 1000")
+	}
+	db, err := rs.database(ctx, p, dbRef, false)
+	if err != nil {
+		return nil, err
+	}
+	fn, err := rs.function(ctx, db.ID, fnRef)
+	if err != nil {
+		return nil, err
+	}
+	return rs.cat.ListRuns(ctx, fn.ID, status, limit)
+}
+
+// GetRun reads one run of a function.
+func (rs *Runs) GetRun(ctx context.Context, p tenancy.Principal, dbRef, fnRef, runID string) (Run, error) {
+	db, err := rs.database(ctx, p, dbRef, false)
+	if err != nil {
+		return Run{}, err
+	}
+	fn, err := rs.function(ctx, db.ID, fnRef)
+	if err != nil {
+		return Run{}, err
+	}
+	r, err := rs.cat.GetRun(ctx, fn.ID, runID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return r, platform.NotFound("run")
+	}
+	return r, err
+}
+
+// RunLogs reads a run's logs in order.
+func (rs *Runs) RunLogs(ctx context.Context, p tenancy.Principal, dbRef, fnRef, runID string) ([]RunLog, error) {
+	r, err := rs.GetRun(ctx, p, dbRef, fnRef, runID)
+	if err != nil {
+		return nil, err
+	}
+	return rs.cat.RunLogs(ctx, r.ID)
+}
