@@ -8,7 +8,7 @@
 //
 // It deliberately does not wake databases (the collector only looks at
 // running instances, with a lease that does not restart their idle
-// clock), does not answer HTTP for the customer API (control/observability.Observability
+// clock), does not answer HTTP for the customer API (control/observability
 // and controlapi do), and never puts a secret, token or customer SQL into
 // a metric label: labels are route patterns, status codes, reasons and,
 // only with --metrics-per-database, database ids.
