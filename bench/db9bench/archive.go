@@ -47,7 +47,7 @@ func archiveIdle(e *env, idle time.Duration) error {
 	}
 	defer cleanup()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, idle+3*time.Second)
+	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, idle+10*time.Second) // the stop comes well after the running window ends
 	if err != nil {
 		return err
 	}
