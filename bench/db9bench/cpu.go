@@ -77,3 +77,30 @@ func mallocs() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.Mallocs
 }
+
+// workersCPU is the CPU time used so far by the running child processes
+// of this process that run this same binary: the in-process server's
+// function workers (exited workers are not counted).
+func workersCPU() time.Duration {
+	self := os.Getpid()
+	exe, _ := os.Readlink("/proc/self/exe")
+	var ticks int64
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range dirs {
+		f := procStat(p)
+		if len(f) < 15 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid != self {
+			continue
+		}
+		if e, _ := os.Readlink(filepath.Join(filepath.Dir(p), "exe")); e != exe {
+			continue
+		}
+		for _, s := range f[11:13] {
+			n, _ := strconv.ParseInt(s, 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * clockTick
+}

@@ -9,6 +9,7 @@
 //	go run ./bench/db9bench resetcost [-clients 16] [-duration 3s] [-variant 'DISCARD ALL' ...]
 //	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
 //	go run ./bench/db9bench observe   [-T 10s] [-rounds 2] [-interval 1s] [-dbs 1000]
+//	bin/db9bench functions [-n 2000] [-cold 30] [-duration 5s] [-clients 16] [-rounds 3]
 //	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30] [-paths direct,db9,db9goroutines,db9tls,bouncer]
 package main
 
@@ -26,14 +27,20 @@ import (
 
 	"github.com/db9/db9/internal/cli"
 	"github.com/db9/db9/internal/config"
+	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/server"
 )
 
 func main() {
+	// The in-process server's function workers are this binary
+	// (worker.Subcommand), started with an empty environment.
+	if len(os.Args) == 2 && os.Args[1] == worker.Subcommand {
+		os.Exit(worker.Main())
+	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|observe [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|observe|functions [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -71,6 +78,8 @@ func main() {
 		err = benchProxy(os.Args[2:])
 	case "observe":
 		err = benchObserve(os.Args[2:])
+	case "functions":
+		err = benchFunctions(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

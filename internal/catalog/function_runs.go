@@ -58,6 +58,18 @@ const IdempotencyWindow = 24 * time.Hour
 // the function within IdempotencyWindow it records nothing and returns
 // that run with created false.
 func (c *Catalog) StartRun(ctx context.Context, r FunctionRun) (FunctionRun, bool, error) {
+	if r.IdempotencyKey == "" {
+		// One statement, one round trip: an invoke pays for this and
+		// FinishRun on top of the run itself.
+		out, err := scanRun(c.pool.QueryRow(ctx, `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type,
+				input_json, started_at)
+			VALUES ($1, $2, $3, $4, 'running', $5, $6, now())
+			RETURNING `+runColumns, r.ID, r.FunctionID, r.DatabaseID, r.VersionID, r.TriggerType, r.InputJSON))
+		if err != nil {
+			return FunctionRun{}, false, fmt.Errorf("record run: %w", err)
+		}
+		return out, true, nil
+	}
 	var out FunctionRun
 	created := false
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
@@ -138,24 +150,21 @@ func (c *Catalog) StartScheduledRun(ctx context.Context, r FunctionRun, next *ti
 
 // FinishRun records how run id ended, with its logs.
 func (c *Catalog) FinishRun(ctx context.Context, id, status string, result, errText *string, duration time.Duration, logs []RunLog) (FunctionRun, error) {
-	var out FunctionRun
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanRun(tx.QueryRow(ctx, `UPDATE function_runs SET status = $2, result_json = $3, error = $4, duration_ms = $5,
-				finished_at = now()
-			WHERE id = $1 RETURNING `+runColumns, id, status, result, errText, duration.Milliseconds()))
-		if err != nil || len(logs) == 0 {
-			return err
-		}
-		ts, levels, msgs := make([]time.Time, len(logs)), make([]string, len(logs)), make([]string, len(logs))
-		for i, l := range logs {
-			ts[i], levels[i], msgs[i] = l.TS, l.Level, l.Message
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO function_run_logs (run_id, seq, ts, level, message)
-			SELECT $1, n, ts, level, message FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY AS l (ts, level, message, n)`,
-			id, ts, levels, msgs)
-		return err
-	})
+	ts, levels, msgs := make([]time.Time, len(logs)), make([]string, len(logs)), make([]string, len(logs))
+	for i, l := range logs {
+		ts[i], levels[i], msgs[i] = l.TS, l.Level, l.Message
+	}
+	// One statement (atomic on its own, one round trip): the outcome and
+	// the logs, inserted only when the run was there to update.
+	out, err := scanRun(c.pool.QueryRow(ctx, `WITH run AS (
+			UPDATE function_runs SET status = $2, result_json = $3, error = $4, duration_ms = $5, finished_at = now()
+			WHERE id = $1 RETURNING `+runColumns+`
+		), logged AS (
+			INSERT INTO function_run_logs (run_id, seq, ts, level, message)
+			SELECT run.id, l.n, l.ts, l.level, l.message
+			FROM run, unnest($6::timestamptz[], $7::text[], $8::text[]) WITH ORDINALITY AS l (ts, level, message, n)
+		)
+		SELECT * FROM run`, id, status, result, errText, duration.Milliseconds(), ts, levels, msgs))
 	if err != nil {
 		return FunctionRun{}, fmt.Errorf("record run outcome: %w", err)
 	}

@@ -32,7 +32,7 @@ func (a *app) newFunctionsCmd() *cobra.Command {
 // deployFlags are the flags of create and update.
 type deployFlags struct {
 	file, entrypoint, runAs, cron string
-	bypassRLS                     bool
+	bypassRLS, noBundle           bool
 	timeoutMS, memoryMB           int
 	allowNet, fsRead, fsWrite     []string
 	secrets                       []string
@@ -40,7 +40,8 @@ type deployFlags struct {
 
 func (d *deployFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVarP(&d.file, "file", "f", "", "source: index.js or index.ts, a directory holding one (zipped), or - for stdin")
+	f.StringVarP(&d.file, "file", "f", "", "source: index.js or index.ts, a directory holding one, or - for stdin (bundled with its imports before the upload)")
+	f.BoolVar(&d.noBundle, "no-bundle", false, "upload the source as it is (a directory zipped without node_modules); the server bundles it")
 	f.StringVar(&d.entrypoint, "entrypoint", "index.handler", "<module>.<export> to call")
 	f.StringVar(&d.runAs, "run-as", "", "database role ctx.db.query runs as (default: the admin role)")
 	f.BoolVar(&d.bypassRLS, "bypass-rls", false, "run queries bypassing row-level security")
@@ -104,8 +105,9 @@ func (a *app) newFnCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create <name> --file <index.js|index.ts|dir|->",
 		Short: "Deploy a new function",
-		Long: "Uploads the source as a bundle, then deploys it. The server transpiles TypeScript and ESM\n" +
-			"and fails with a clear error when the bundle does not parse or lacks the entrypoint's export.",
+		Long: "Bundles the source with its imports (npm packages from node_modules included) into one\n" +
+			"script, uploads it, then deploys it. The server transpiles TypeScript and ESM and fails with a\n" +
+			"clear error when the bundle does not parse or lacks the entrypoint's export.",
 		Example: `  db9 functions create hello --file ./hello
   db9 functions create report --file report.ts --cron '0 * * * *' --secret SMTP_PASSWORD
   cat index.js | db9 functions create hello --file - -d myapp`,
@@ -141,7 +143,7 @@ func (a *app) deploy(cmd *cobra.Command, name string, d *deployFlags, update boo
 	if d.file == "" {
 		return usage(errors.New("--file is required (a file, a directory, or - for stdin)"), cmd.CommandPath()+" --help")
 	}
-	src, err := readSource(d.file, a.stdin())
+	src, err := sourceToUpload(d, a.stdin(), a.note)
 	if err != nil {
 		return err
 	}

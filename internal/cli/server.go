@@ -88,6 +88,7 @@ func newServerCmd(env Env) *cobra.Command {
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", cfg.OIDCIssuer, "OIDC issuer whose id_tokens POST /customer/claim accepts [DB9_OIDC_ISSUER]")
 	f.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "audience (client id) those id_tokens must carry [DB9_OIDC_AUDIENCE]")
 	f.StringVar(&cfg.OIDCJWKSURL, "oidc-jwks-url", cfg.OIDCJWKSURL, "JWKS of the issuer (default: from its discovery document) [DB9_OIDC_JWKS_URL]")
+	addS3Flags(f, &cfg.S3)
 	return cmd
 }
 

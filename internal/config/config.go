@@ -77,6 +77,20 @@ type Server struct {
 	// served by a test, trusting its CA. Not a flag and not documented:
 	// only DB9_UNSAFE_FETCH_TRUST_ORIGIN and _CA set it, for tests.
 	UnsafeFetchTrust FetchTrust
+	// S3 is the S3-compatible storage function bundles may name
+	// (s3://<bucket>/<key>); an empty Endpoint means none.
+	S3 S3
+}
+
+// S3 configures the server's S3-compatible storage (internal/s3store
+// checks it when the server opens).
+type S3 struct {
+	Endpoint  string // host[:port] or http(s)://host[:port]
+	Region    string
+	AccessKey string
+	SecretKey string
+	Insecure  bool     // plain HTTP to an endpoint given without scheme
+	Buckets   []string // the buckets bundles may be deployed from
 }
 
 // FetchTrust is an HTTPS origin (https://<ip>:<port>) exempt from the
@@ -132,6 +146,24 @@ func (c Server) FromEnv(getenv func(string) string) (Server, error) {
 	str("DB9_TLS_KEY", &c.TLSKey)
 	str("DB9_UNSAFE_FETCH_TRUST_ORIGIN", &c.UnsafeFetchTrust.Origin)
 	str("DB9_UNSAFE_FETCH_TRUST_CA", &c.UnsafeFetchTrust.CAFile)
+	// The AWS names are what S3 tools already export; DB9_* wins.
+	str("AWS_REGION", &c.S3.Region)
+	str("AWS_ACCESS_KEY_ID", &c.S3.AccessKey)
+	str("AWS_SECRET_ACCESS_KEY", &c.S3.SecretKey)
+	str("DB9_S3_ENDPOINT", &c.S3.Endpoint)
+	str("DB9_S3_REGION", &c.S3.Region)
+	str("DB9_S3_ACCESS_KEY", &c.S3.AccessKey)
+	str("DB9_S3_SECRET_KEY", &c.S3.SecretKey)
+	if v := getenv("DB9_S3_BUCKETS"); v != "" {
+		c.S3.Buckets = strings.Split(v, ",")
+	}
+	if v := getenv("DB9_S3_INSECURE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("DB9_S3_INSECURE: %q is not true or false", v)
+		}
+		c.S3.Insecure = b
+	}
 	if v := getenv("DB9_PITR_RETENTION"); v != "" {
 		d, err := ParseRetention(v)
 		if err != nil {

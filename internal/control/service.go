@@ -20,6 +20,7 @@ import (
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/s3store"
 	"github.com/db9/db9/internal/sqlexec"
 )
 
@@ -58,6 +59,8 @@ type Deps struct {
 	Workers *worker.Pool
 	// Fetcher performs fetch for functions; nil: a default one.
 	Fetcher *egress.Fetcher
+	// S3 is where s3:// function bundles are read; nil: none configured.
+	S3 *s3store.Store
 	// KeyCache checks the jwks_urls of auth-configs and is the one the
 	// data API's verifiers share; nil leaves Service.DataPlane nil (its
 	// routes answer 501).
@@ -123,7 +126,7 @@ func New(cfg Config, d Deps) *Service {
 	if d.Workers != nil {
 		// Functions is a subsystem of its own in the log (component functions).
 		s.Functions = functions.New(functions.Deps{Catalog: d.Catalog, Instances: d.Placement, Sealer: d.Sealer, Pool: d.Workers,
-			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, SQLLimits: cfg.SQLLimits, Logger: d.Logger,
+			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, S3: d.S3, SQLLimits: cfg.SQLLimits, Logger: d.Logger,
 			RunEnded: d.FunctionRunEnded})
 		s.FunctionRuns = functions.NewRuns(d.Catalog, s.Databases.GetDatabase)
 		s.Secrets = functions.NewSecrets(d.Catalog, d.Sealer, s.Databases.GetDatabase)

@@ -125,6 +125,22 @@ export async function handler(input: Input, ctx: any) {
 	}
 	keep(u.ok("functions", "secrets", "list", "fnapp"))
 
+	// The CLI bundles what the source imports, npm packages included,
+	// and says how big the upload is.
+	pkgDir := filepath.Join(t.TempDir(), "padded")
+	os.MkdirAll(filepath.Join(pkgDir, "node_modules", "pad-it", "lib"), 0o755)
+	os.WriteFile(filepath.Join(pkgDir, "node_modules", "pad-it", "package.json"), []byte(`{"name":"pad-it","main":"lib/pad.js"}`), 0o644)
+	os.WriteFile(filepath.Join(pkgDir, "node_modules", "pad-it", "lib", "pad.js"), []byte(`module.exports = (s) => "[" + s + "]";`), 0o644)
+	os.WriteFile(filepath.Join(pkgDir, "index.ts"), []byte(`import pad from "pad-it"; export const handler = (i: { s: string }) => pad(i.s);`), 0o644)
+	out, errOut, code = u.run("", "functions", "create", "padded", "--file", pkgDir, "-d", "fnapp")
+	if code != 0 || !strings.Contains(errOut, "Bundled "+filepath.Join(pkgDir, "index.ts")+" (2 files)") || !strings.Contains(errOut, "to upload") {
+		t.Fatalf("create with an npm package: exit %d\n%s%s", code, out, errOut)
+	}
+	if out := u.ok("functions", "invoke", "padded", "--input", `{"s":"x"}`, "-d", "fnapp"); !strings.Contains(out, `"[x]"`) {
+		t.Errorf("invoke of the bundled package:\n%s", out)
+	}
+	u.ok("functions", "delete", "padded", "-d", "fnapp")
+
 	var fns []client.Function
 	u.okJSON(&fns, "functions", "list", "fnapp")
 	if len(fns) != 2 {

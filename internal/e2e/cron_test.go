@@ -187,4 +187,61 @@ func TestCron_FunctionSchedule(t *testing.T) {
 			t.Errorf("%d runs in the tick of %v, want 1", n, tk)
 		}
 	}
+
+	// Restart across a tick: stop just before a boundary, start just
+	// after; the tick passed while down and the next each run once.
+	cronRuns := func(db string) []cronRun {
+		var rs []cronRun
+		c.MustDo("GET", "/customer/databases/"+db+"/functions/ticker/runs?limit=200", nil, 200, &rs)
+		return rs
+	}
+	boundary := time.Now().Truncate(cronTick).Add(cronTick)
+	if time.Until(boundary) < 2*time.Second {
+		boundary = boundary.Add(cronTick)
+	}
+	time.Sleep(time.Until(boundary.Add(-1500 * time.Millisecond)))
+	s.Stop()
+	stopped := time.Now()
+	if stopped.After(boundary) {
+		t.Skip("the server took longer than 1.5s to stop: cannot place the restart across a tick")
+	}
+	time.Sleep(time.Until(boundary.Add(200 * time.Millisecond)))
+	s.Start()
+	if time.Now().After(boundary.Add(cronTick - time.Second)) {
+		t.Skip("the server took longer than a tick to start: the missed tick and the next would merge (the catch-up policy)")
+	}
+	time.Sleep(time.Until(boundary.Add(cronTick + 2500*time.Millisecond)))
+	var after []cronRun
+	for _, r := range cronRuns(db.ID) {
+		if r.StartedAt.After(stopped) {
+			after = append(after, r)
+		}
+	}
+	if len(after) != 2 {
+		t.Fatalf("%d scheduled runs since the restart across the tick of %v, want 2 (the missed tick and the next): %+v", len(after), boundary, after)
+	}
+	for _, r := range after {
+		if r.Status != "succeeded" || r.TriggerType != "cron" {
+			t.Errorf("run after the restart %+v (error %v)", r.fnRun, deref(r.Error))
+		}
+	}
+
+	// A branch has the function and its schedule fires there too.
+	b := c.BranchActive(db.ID, "cronfns-branch", nil)
+	branched := time.Now()
+	waitFor(t, 4*cronTick, "a scheduled run of the function in the branch", func() bool {
+		for _, r := range cronRuns(b.ID) {
+			if r.StartedAt.After(branched) && r.TriggerType == "cron" && r.Status == "succeeded" {
+				return true
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		return false
+	})
+}
+
+// cronRun is a run with its start, as GET .../runs lists it.
+type cronRun struct {
+	fnRun
+	StartedAt time.Time `json:"started_at"`
 }

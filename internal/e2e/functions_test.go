@@ -294,6 +294,7 @@ func TestFunctions_EndToEnd(t *testing.T) {
 			{"digest mismatch", "bundle_digest", map[string]any{"bundle_ref": good, "bundle_digest": "sha256:" + strings.Repeat("0", 64)}},
 			{"unknown bundle", "uploaded", map[string]any{"bundle_ref": "db9://bundles/sha256:" + strings.Repeat("1", 64)}},
 			{"missing fs9 file", "/no/such.js", map[string]any{"bundle_ref": "fs9:///no/such.js"}},
+			{"no S3 storage configured", "--s3-endpoint", map[string]any{"bundle_ref": "s3://bundles/index.js"}},
 			{"bad cron", "cron_schedule", map[string]any{"bundle_ref": good, "cron_schedule": "every minute"}},
 			{"superuser run_as", "run_as", map[string]any{"bundle_ref": good, "run_as": "postgres"}},
 			{"platform run_as", "reserved", map[string]any{"bundle_ref": good, "run_as": "_db9_fn_authenticated"}},

@@ -13,22 +13,32 @@ import (
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/s3store"
 )
 
 // openWorkers starts the worker pool of functions (workers are this
 // binary, run as `db9 function-worker`) before control, whose Functions
-// use cases run on it, and returns their egress.
-func (s *Server) openWorkers(ctx context.Context) (*egress.Fetcher, error) {
+// use cases run on it, and returns their egress and the S3-compatible
+// storage s3:// bundles come from (nil: none configured).
+func (s *Server) openWorkers(ctx context.Context) (*egress.Fetcher, *s3store.Store, error) {
 	fetcher, err := s.fetcher()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var bundles *s3store.Store
+	if c := s.cfg.S3; c.Endpoint != "" {
+		bundles, err = s3store.New(s3store.Config{Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKey,
+			SecretKey: c.SecretKey, Insecure: c.Insecure, Buckets: c.Buckets})
+		if err != nil {
+			return nil, nil, fmt.Errorf("s3 storage: %w", err)
+		}
 	}
 	s.fnp = worker.NewPool(worker.Config{Logger: s.base})
 	if err := s.fnp.Open(ctx); err != nil {
 		s.fnp = nil
-		return nil, fmt.Errorf("open function workers: %w", err)
+		return nil, nil, fmt.Errorf("open function workers: %w", err)
 	}
-	return fetcher, nil
+	return fetcher, bundles, nil
 }
 
 // fetcher is the egress of functions. Only tests configure

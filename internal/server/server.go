@@ -126,7 +126,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	fetcher, err := s.openWorkers(ctx)
+	fetcher, bundles, err := s.openWorkers(ctx)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		FrontDoorTLS: tlsCfg != nil,
 	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base,
 		KeyCache: jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}),
-		Workers:  s.fnp, Fetcher: fetcher, FunctionRunEnded: func(status string) { s.metrics.FunctionRuns.WithLabelValues(status).Inc() }})
+		Workers:  s.fnp, Fetcher: fetcher, S3: bundles, FunctionRunEnded: func(status string) { s.metrics.FunctionRuns.WithLabelValues(status).Inc() }})
 	if err := s.svc.Open(ctx); err != nil {
 		return fmt.Errorf("open control: %w", err)
 	}

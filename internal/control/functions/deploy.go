@@ -18,6 +18,7 @@ import (
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/s3store"
 )
 
 // FunctionRequest is the body of POST .../functions (create) and PUT
@@ -258,9 +259,28 @@ func (f *Functions) bundleBytes(ctx context.Context, db platform.Database, ref s
 		return raw, nil
 	}
 	if strings.HasPrefix(ref, "s3://") {
-		return nil, unprocessable("bundle_ref: this server has no S3-compatible storage configured")
+		return f.s3Bundle(ctx, ref)
 	}
-	return nil, unprocessable(`bundle_ref: must be "db9://bundles/sha256:<hex>" or "fs9:///<path>"`)
+	return nil, unprocessable(`bundle_ref: must be "db9://bundles/sha256:<hex>", "fs9:///<path>" or "s3://<bucket>/<key>"`)
+}
+
+// s3Bundle reads an s3:// bundle from the server's S3-compatible storage.
+func (f *Functions) s3Bundle(ctx context.Context, ref string) ([]byte, error) {
+	if f.s3 == nil {
+		return nil, unprocessable("bundle_ref: this server has no S3-compatible storage configured (db9 server --s3-endpoint)")
+	}
+	bucket, key, err := s3store.ParseRef(ref)
+	if err == nil {
+		var raw []byte
+		if raw, err = f.s3.Get(ctx, bucket, key, bundle.MaxRaw); err == nil {
+			return raw, nil
+		}
+	}
+	var oe *s3store.ObjectError
+	if errors.As(err, &oe) {
+		return nil, unprocessable("bundle_ref: %s", oe.Message)
+	}
+	return nil, platform.Wrap(platform.CodeUnavailable, err, "could not read the bundle from S3-compatible storage; try again")
 }
 
 // UploadedBundle is the answer of POST .../functions/bundles.

@@ -18,6 +18,7 @@ import (
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/s3store"
 	"github.com/db9/db9/internal/sqlexec"
 )
 
@@ -34,7 +35,9 @@ type Deps struct {
 	Lookup tenancy.DatabaseLookup
 	// Fetcher performs fetch for functions; nil: a default one (public
 	// HTTPS and HTTP origins only, system roots).
-	Fetcher   *egress.Fetcher
+	Fetcher *egress.Fetcher
+	// S3 reads s3:// bundles; nil: none configured (such deploys are 422).
+	S3        *s3store.Store
 	SQLLimits sqlexec.Limits
 	Logger    *slog.Logger
 	// RunEnded is told the status of every run as it is recorded
@@ -56,6 +59,7 @@ type Functions struct {
 	log      *slog.Logger
 	host     *fnHost
 	disp     *hostcall.Dispatcher
+	s3       *s3store.Store // nil: no S3-compatible storage
 
 	// waiting is closed when the run of that id, started by this process,
 	// has been recorded as ended (idempotent callers wait on it).
@@ -91,7 +95,7 @@ func New(d Deps) *Functions {
 	}
 	host := newFnHost(d.Instances, d.SQLLimits, log)
 	base, cancel := context.WithCancel(context.Background())
-	return &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log,
+	return &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
 		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher},
 		waiting: map[string]chan struct{}{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
 }

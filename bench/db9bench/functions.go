@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/db9/db9/internal/postgres"
+)
+
+// Handlers the functions benchmark deploys.
+const (
+	fnTrivial = `module.exports = { handler: async () => "ok" };`
+	fnQuery   = `module.exports = { handler: async (input, ctx) => (await ctx.db.query("select 1")).rows[0][0] };`
+	// fnHold waits input.hold ms: one run keeps the warm worker busy
+	// while another, arriving meanwhile, must start a worker of its own.
+	fnHold = `module.exports = { handler: async (input) => { if (input && input.hold) await new Promise(r => setTimeout(r, input.hold)); return "held"; } };`
+)
+
+// benchFunctions (issue 14, must show 5): invokes of deployed functions
+// over the REST API, end to end over HTTP — a trivial handler warm and
+// right after its deploy, one `ctx.db.query` warm, a run that needs a new
+// worker — and invocations per second at -clients concurrent clients
+// against `POST /sql` of `select 1`, the peer, in the same run.
+func benchFunctions(args []string) error {
+	fs := flag.NewFlagSet("functions", flag.ExitOnError)
+	e := commonFlags(fs)
+	n := fs.Int("n", 2000, "sequential invokes per warm latency measurement")
+	cold := fs.Int("cold", 30, "deploys, each followed by its first invoke (and as many new-worker runs)")
+	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
+	clients := fs.Int("clients", 16, "concurrent clients of the throughput runs")
+	rounds := fs.Int("rounds", 3, "throughput runs per side, alternating invoke and /sql; the table keeps the best of each")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the bench process (client and server) during the first invoke throughput run")
+	fs.Parse(args)
+	srv, api, id, closeServer, err := serverWithDB(e, "fnbench")
+	if err != nil {
+		return err
+	}
+	defer closeServer()
+	base := "/customer/databases/" + id
+	fn := &fnClient{api: api, base: base}
+	for name, src := range map[string]string{"trivial": fnTrivial, "query": fnQuery, "hold": fnHold, "fresh": fnTrivial} {
+		if err := fn.create(name, src); err != nil {
+			return err
+		}
+	}
+	invoke := func(name, body string) (*rawHTTP, error) {
+		return newRawHTTP(srv.HTTPAddr(), base+"/functions/"+name+"/invoke", api.token, []byte(body))
+	}
+	succeeded := []byte(`"status":"succeeded"`)
+	checkRun := func(b []byte, err error) error {
+		if err == nil && !bytes.Contains(b, succeeded) {
+			err = fmt.Errorf("run did not succeed: %s", b)
+		}
+		return err
+	}
+	sqlRows := []byte(`"rows":[[1]]`)
+	checkSQL := func(b []byte, err error) error {
+		if err == nil && !bytes.Contains(b, sqlRows) {
+			err = fmt.Errorf("unexpected /sql answer %s", b)
+		}
+		return err
+	}
+	sql := func() (*rawHTTP, error) {
+		return newRawHTTP(srv.HTTPAddr(), base+"/sql", api.token, []byte(`{"query":"select 1"}`))
+	}
+
+	// Warm latency, one client: the trivial handler, the one query, and
+	// /sql select 1 interleaved so that drift hits all three alike.
+	triv, err := invoke("trivial", `{"input":null}`)
+	if err != nil {
+		return err
+	}
+	defer triv.close()
+	query, err := invoke("query", `{"input":null}`)
+	if err != nil {
+		return err
+	}
+	defer query.close()
+	peer, err := sql()
+	if err != nil {
+		return err
+	}
+	defer peer.close()
+	var tl, ql, sl []time.Duration
+	for i := 0; i < 200+*n; i++ {
+		for _, m := range []struct {
+			h     *rawHTTP
+			check func([]byte, error) error
+			into  *[]time.Duration
+		}{{triv, checkRun, &tl}, {query, checkRun, &ql}, {peer, checkSQL, &sl}} {
+			s := time.Now()
+			if err := m.check(m.h.do()); err != nil {
+				return err
+			}
+			if i >= 200 { // the first 200 warm up
+				*m.into = append(*m.into, time.Since(s))
+			}
+		}
+	}
+
+	// Right after a deploy: each PUT makes a new version, whose first
+	// invoke is timed. Then a run while the version's warm worker is busy,
+	// which has to start a worker of its own (a cold worker).
+	var deployL, firstL, newWorkerL []time.Duration
+	for i := 0; i < *cold; i++ {
+		s := time.Now()
+		if err := fn.update("fresh", fnTrivial); err != nil {
+			return err
+		}
+		deployL = append(deployL, time.Since(s))
+		s = time.Now()
+		if err := checkRun(fn.invokeOnce("fresh", `{"input":null}`)); err != nil {
+			return err
+		}
+		firstL = append(firstL, time.Since(s))
+
+		if err := fn.update("hold", fnHold); err != nil {
+			return err
+		}
+		busy := make(chan error, 1)
+		go func() { busy <- checkRun(fn.invokeOnce("hold", `{"input":{"hold":400}}`)) }()
+		time.Sleep(100 * time.Millisecond) // the holding run has the warm worker
+		s = time.Now()
+		if err := checkRun(fn.invokeOnce("hold", `{"input":null}`)); err != nil {
+			return err
+		}
+		newWorkerL = append(newWorkerL, time.Since(s))
+		if err := <-busy; err != nil {
+			return err
+		}
+	}
+
+	// Throughput, -clients concurrent clients, rounds alternating sides.
+	catPM := postgres.PostmasterPid(srv.lay.Catalog().Data)
+	instPM := srv.postmaster(id)
+	throughput := func(open func() (*rawHTTP, error), check func([]byte, error) error) (float64, stats, fnCPU, error) {
+		cpu0 := fnCPU{self: selfCPU(), catalog: postmasterCPU(catPM), instance: postmasterCPU(instPM), workers: workersCPU()}
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var all []time.Duration
+		var firstErr error
+		start := time.Now()
+		for c := 0; c < *clients; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var lat []time.Duration
+				h, err := open()
+				if err == nil {
+					for !stop.Load() {
+						s := time.Now()
+						if err = check(h.do()); err != nil {
+							break
+						}
+						lat = append(lat, time.Since(s))
+					}
+					h.close()
+				}
+				mu.Lock()
+				all = append(all, lat...)
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}()
+		}
+		time.Sleep(*dur)
+		stop.Store(true)
+		wg.Wait()
+		cpu := fnCPU{n: len(all), self: selfCPU() - cpu0.self, catalog: postmasterCPU(catPM) - cpu0.catalog,
+			instance: postmasterCPU(instPM) - cpu0.instance, workers: workersCPU() - cpu0.workers}
+		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), cpu, firstErr
+	}
+	waitPools(srv, api, e.warmPool, e.sparePool)
+	var invTPS, sqlTPS float64
+	var invS, sqlS stats
+	var invCPU, sqlCPU fnCPU
+	var roundRatios []string
+	for r := 0; r < max(1, *rounds); r++ {
+		if r == 0 && *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
+		it, is, ic, err := throughput(func() (*rawHTTP, error) { return invoke("trivial", `{"input":null}`) }, checkRun)
+		if r == 0 && *cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
+			return err
+		}
+		st, ss, sc, err := throughput(sql, checkSQL)
+		if err != nil {
+			return err
+		}
+		roundRatios = append(roundRatios, fmt.Sprintf("%.0f/%.0f=%.2f", it, st, it/st))
+		if it > invTPS {
+			invTPS, invS, invCPU = it, is, ic
+		}
+		if st > sqlTPS {
+			sqlTPS, sqlS, sqlCPU = st, ss, sc
+		}
+	}
+	fmt.Fprintln(os.Stderr, "rounds invoke/sql per second:", strings.Join(roundRatios, " "))
+
+	fmt.Println(tableHead)
+	fmt.Println(summarize(tl).row("invoke, trivial handler, warm (goal p50 ≤ 3 ms)"))
+	fmt.Println(summarize(ql).row("invoke, one `ctx.db.query`, warm (goal p50 ≤ 5 ms)"))
+	fmt.Println(summarize(sl).row("peer: `POST /sql` select 1"))
+	fmt.Println(summarize(firstL).row("invoke, trivial handler, first after its deploy (goal p50 ≤ 60 ms)"))
+	fmt.Println(summarize(deployL).row("deploy (PUT a new version; loads it in a worker)"))
+	fmt.Println(summarize(newWorkerL).row("invoke needing a new worker (the warm one busy)"))
+	fmt.Println(invS.row(fmt.Sprintf("invoke, trivial handler, %d clients", *clients)))
+	fmt.Println(sqlS.row(fmt.Sprintf("`POST /sql` select 1, %d clients", *clients)))
+	fmt.Printf("\n| throughput, %d clients | per second |\n|---|---|\n| invoke (trivial handler) | %.0f |\n| `POST /sql` select 1 | %.0f |\n| **ratio invoke / sql (goal ≥ 0.5)** | **%.2f** |\n",
+		*clients, invTPS, sqlTPS, invTPS/sqlTPS)
+	fmt.Printf("\n| CPU per request, %d clients, µs | bench process (client + server) | catalog PostgreSQL | database instance | function workers | total |\n|---|---|---|---|---|---|\n", *clients)
+	fmt.Println(invCPU.row("invoke (trivial handler)"))
+	fmt.Println(sqlCPU.row("`POST /sql` select 1"))
+	return nil
+}
+
+// fnCPU is the CPU a throughput run used, by process, for n requests.
+type fnCPU struct {
+	n                                int
+	self, catalog, instance, workers time.Duration
+}
+
+func (c fnCPU) row(name string) string {
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / float64(max(c.n, 1)) }
+	return fmt.Sprintf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f |", name, per(c.self), per(c.catalog), per(c.instance), per(c.workers),
+		per(c.self+c.catalog+c.instance+c.workers))
+}
+
+// fnClient deploys and invokes the benchmark's functions.
+type fnClient struct {
+	api  *apiClient
+	base string
+}
+
+// upload posts a bundle's raw bytes and returns its bundle_ref.
+func (f *fnClient) upload(src string) (string, error) {
+	req, err := http.NewRequest("POST", f.api.base+f.base+"/functions/bundles", strings.NewReader(src))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+f.api.token)
+	resp, err := f.api.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 {
+		return "", fmt.Errorf("upload bundle: %d: %s", resp.StatusCode, b)
+	}
+	const key = `"bundle_ref":"`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return "", fmt.Errorf("upload bundle: no bundle_ref in %s", b)
+	}
+	ref, _, _ := strings.Cut(string(b[i+len(key):]), `"`)
+	return ref, nil
+}
+
+func (f *fnClient) create(name, src string) error {
+	ref, err := f.upload(src)
+	if err != nil {
+		return err
+	}
+	return f.api.do("POST", f.base+"/functions", map[string]any{"name": name, "entrypoint": "index.handler", "bundle_ref": ref}, 201, nil)
+}
+
+// update deploys src as a new version of name.
+func (f *fnClient) update(name, src string) error {
+	ref, err := f.upload(src)
+	if err != nil {
+		return err
+	}
+	return f.api.do("PUT", f.base+"/functions/"+name, map[string]any{"bundle_ref": ref}, 200, nil)
+}
+
+// invokeOnce invokes name on a pooled connection and returns the run.
+func (f *fnClient) invokeOnce(name, body string) ([]byte, error) {
+	req, err := http.NewRequest("POST", f.api.base+f.base+"/functions/"+name+"/invoke", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+f.api.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.api.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("invoke %s: %d: %s", name, resp.StatusCode, b)
+	}
+	return b, err
+}
