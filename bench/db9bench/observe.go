@@ -161,7 +161,16 @@ func scrapeMany(ctx context.Context, dir string, e *env, n, scrapes int) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "created %d databases in %s\n", n, time.Since(start).Round(time.Second))
-	time.Sleep(3 * time.Second) // most stopped for idleness
+	// Scrape the steady state of a server of many idle databases, not the
+	// minute in which a thousand instances stop at once.
+	settle := time.Now()
+	for time.Since(settle) < 3*time.Minute {
+		time.Sleep(2 * time.Second)
+		if running, err := runningInstances(srv.HTTPAddr()); err == nil && running <= 5 {
+			break
+		}
+	}
+	fmt.Fprintf(os.Stderr, "instances stopped for idleness after %s\n", time.Since(settle).Round(time.Second))
 	var ds []time.Duration
 	var size, series int
 	for i := range scrapes + 3 {
@@ -187,4 +196,23 @@ func scrapeMany(ctx context.Context, dir string, e *env, n, scrapes int) error {
 	}
 	fmt.Printf("\n%s\n%s\n", tableHead, summarize(ds).row(fmt.Sprintf("GET /metrics, %d databases (%d series, %d KB)", n, series, size>>10)))
 	return nil
+}
+
+// runningInstances reads db9_instances{state="running"} from /metrics.
+func runningInstances(addr string) (int, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, `db9_instances{state="running"} `); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("no db9_instances{state=\"running\"} in /metrics")
 }
