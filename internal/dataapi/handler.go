@@ -108,6 +108,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			h.cache.invalidate(db, sc)
 			continue
 		}
+		if errors.As(err, &pg) && lostStatement(pg) && attempt == 0 {
+			// The session lost its prepared statements (a tenant's
+			// function ran DEALLOCATE ALL): the transaction rolled back
+			// at the Bind that failed, prepare again.
+			if err := forgetPrepared(ctx, pc); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -176,17 +185,13 @@ func setupStmt(req *request, s *scope, readOnly bool) stmt {
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
-	hdrs := map[string]string{}
-	for k, v := range req.headers {
-		hdrs[strings.ToLower(k)] = strings.Join(v, ",")
-	}
-	hj, _ := json.Marshal(hdrs)
+	hj := headersJSON(req.headers)
 	sql := "SELECT _db9.dataapi_check_schema(CAST($1 AS " + qi("pg_catalog") + "." + qi("int8") + "))" +
 		", set_config('role', " + b.p(req.p.Role) + ", true)" +
 		", set_config('request.jwt.claims', " + b.p(string(claims)) + ", true)" +
 		", set_config('request.method', " + b.p(req.method) + ", true)" +
 		", set_config('request.path', " + b.p(req.path) + ", true)" +
-		", set_config('request.headers', " + b.p(string(hj)) + ", true)" +
+		", set_config('request.headers', " + b.p(hj) + ", true)" +
 		", set_config('search_path', " + b.p(qi(s.profile)) + ", true)"
 	if readOnly {
 		sql += ", set_config('transaction_read_only', 'on', true)"
@@ -216,16 +221,38 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		}
 		n++
 	}
-	setup := setupStmt(req, s, bt.readOnly)
-	batch.ExecParams(setup.sql, setup.args, nil, nil, nil)
+	ps := preparedOf(pc)
+	send := func(st stmt, prepare bool) error {
+		var sd *pgconn.StatementDescription
+		if prepare {
+			var err error
+			if sd, err = ps.statement(ctx, pc, s.sc.Version, st.sql); err != nil {
+				return err
+			}
+		}
+		if sd != nil {
+			batch.ExecStatement(sd, st.args, nil, nil)
+		} else {
+			batch.ExecParams(st.sql, st.args, nil, nil, nil)
+		}
+		return nil
+	}
+	if err := send(setupStmt(req, s, bt.readOnly), true); err != nil {
+		return nil, err
+	}
 	n++
 	preAt := -1
 	if bt.pre != nil {
-		batch.ExecParams(bt.pre.sql, bt.pre.args, nil, nil, nil)
+		if err := send(*bt.pre, false); err != nil {
+			return nil, err
+		}
 		preAt = n
 		n++
 	}
-	batch.ExecParams(bt.main.sql, bt.main.args, nil, nil, nil)
+	// EXPLAIN output is rare and of another shape: sent as is.
+	if err := send(bt.main, req.out != outPlanJSON && req.out != outPlanText); err != nil {
+		return nil, err
+	}
 	mainAt := n
 	results, err := pc.ExecBatch(ctx, batch).ReadAll()
 	if err == nil {
@@ -336,4 +363,52 @@ func (h *Handler) stale(ctx context.Context, pc *pgconn.PgConn, sc *schema.Schem
 		return true
 	}
 	return string(rows[0].Rows[0][0]) != strconv.FormatInt(sc.Version, 10)
+}
+
+// headersJSON renders the request headers as PostgREST's request.headers:
+// one JSON object, names lower-cased, repeated headers joined by commas.
+// (Written out rather than through a map and encoding/json: it runs on
+// every request.)
+func headersJSON(h http.Header) string {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	first := true
+	for k, v := range h {
+		if !first {
+			sb.WriteByte(',')
+		}
+		first = false
+		appendJSONString(&sb, strings.ToLower(k))
+		sb.WriteByte(':')
+		if len(v) == 1 {
+			appendJSONString(&sb, v[0])
+		} else {
+			appendJSONString(&sb, strings.Join(v, ","))
+		}
+	}
+	sb.WriteByte('}')
+	return sb.String()
+}
+
+// appendJSONString writes s as a JSON string; invalid UTF-8 becomes
+// U+FFFD, as encoding/json does.
+func appendJSONString(sb *strings.Builder, s string) {
+	const hex = "0123456789abcdef"
+	s = strings.ToValidUTF8(s, "\ufffd")
+	sb.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case c < 0x20:
+			sb.WriteString("\\u00")
+			sb.WriteByte(hex[c>>4])
+			sb.WriteByte(hex[c&0xf])
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	sb.WriteByte('"')
 }
