@@ -135,7 +135,13 @@ func benchDataAPI(args []string) error {
 	// (when the server is still refilling its instance pools) and the
 	// machine's other load falls on both alike. Each round's ratio is of
 	// runs next to each other; the table reports each side's median.
-	rate := func(s side) (float64, error) {
+	// CPU per request is the steadier figure on a shared machine: the Go
+	// process (server and clients; direct pgx has no server part) and the
+	// instance's PostgreSQL processes, over each run.
+	type run struct{ rps, goCPU, pgCPU float64 }
+	rate := func(s side) (run, error) {
+		pm := srv.postmaster(id)
+		go0, pg0 := selfCPU(), postmasterCPU(pm)
 		var stop atomic.Bool
 		var count atomic.Int64
 		var wg sync.WaitGroup
@@ -165,9 +171,14 @@ func benchDataAPI(args []string) error {
 		time.Sleep(*dur)
 		stop.Store(true)
 		wg.Wait()
-		return float64(count.Load()) / time.Since(start).Seconds(), firstErr
+		n := float64(max(1, count.Load()))
+		return run{rps: float64(count.Load()) / time.Since(start).Seconds(),
+			goCPU: float64((selfCPU() - go0).Microseconds()) / n,
+			pgCPU: float64((postmasterCPU(pm) - pg0).Microseconds()) / n}, firstErr
 	}
 	rates := make([][]float64, len(sides))
+	goCPU := make([][]float64, len(sides))
+	pgCPU := make([][]float64, len(sides))
 	var ratios []string
 	for r := 0; r < max(1, *rounds); r++ {
 		order := []int{0, 1, 2}
@@ -180,14 +191,16 @@ func benchDataAPI(args []string) error {
 			if err != nil {
 				return err
 			}
-			got[i] = v
-			rates[i] = append(rates[i], v)
+			got[i] = v.rps
+			rates[i] = append(rates[i], v.rps)
+			goCPU[i] = append(goCPU[i], v.goCPU)
+			pgCPU[i] = append(pgCPU[i], v.pgCPU)
 		}
 		ratios = append(ratios, fmt.Sprintf("%.2f", got[0]/got[1]))
 	}
-	fmt.Printf("\n| throughput, %d clients (median of %d rounds) | requests/s |\n|---|---|\n", *clients, max(1, *rounds))
+	fmt.Printf("\n| throughput, %d clients (median of %d rounds) | requests/s | CPU µs/request: Go process | CPU µs/request: PostgreSQL |\n|---|---|---|---|\n", *clients, max(1, *rounds))
 	for i, s := range sides {
-		fmt.Printf("| %s | %.0f |\n", s.name, median(rates[i]))
+		fmt.Printf("| %s | %.0f | %.0f | %.0f |\n", s.name, median(rates[i]), median(goCPU[i]), median(pgCPU[i]))
 	}
 	fmt.Printf("\ndata API / POST /sql by round: %s (median %.2f)\n", strings.Join(ratios, " "), median(rates[0])/median(rates[1]))
 
