@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -170,41 +171,72 @@ type result struct {
 	planned   *int64
 }
 
-var claimName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-
 // setupStmt sets the role, claims and request settings for the
-// transaction, and fails with DB9SC when the schema cache is stale.
+// transaction, and fails with DB9SC when the schema cache is stale. Its
+// text depends only on the number of per-claim settings and readOnly
+// (setupSQL), so it is one prepared statement per shape.
 func setupStmt(req *request, s *scope, readOnly bool) stmt {
-	b := &sqlb{}
-	var version []byte
-	if s.sc.Version != schema.Unversioned {
-		version = []byte(strconv.FormatInt(s.sc.Version, 10))
-	}
-	b.args = append(b.args, version)
 	claims := req.p.Claims
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
-	hj := headersJSON(req.headers)
-	sql := "SELECT _db9.dataapi_check_schema(CAST($1 AS " + qi("pg_catalog") + "." + qi("int8") + "))" +
-		", set_config('role', " + b.p(req.p.Role) + ", true)" +
-		", set_config('request.jwt.claims', " + b.p(string(claims)) + ", true)" +
-		", set_config('request.method', " + b.p(req.method) + ", true)" +
-		", set_config('request.path', " + b.p(req.path) + ", true)" +
-		", set_config('request.headers', " + b.p(hj) + ", true)" +
-		", set_config('search_path', " + b.p(qi(s.profile)) + ", true)"
-	if readOnly {
-		sql += ", set_config('transaction_read_only', 'on', true)"
+	var version []byte
+	if s.sc.Version != schema.Unversioned {
+		version = strconv.AppendInt(nil, s.sc.Version, 10)
 	}
+	args := make([][]byte, 0, 8+4)
+	args = append(args, version, []byte(req.p.Role), claims, []byte(req.method), []byte(req.path),
+		[]byte(headersJSON(req.headers)), []byte(qi(s.profile)))
 	var m map[string]json.RawMessage
 	if json.Unmarshal(claims, &m) == nil {
 		for k, v := range m {
-			if claimName.MatchString(k) && len(k) < 40 {
-				sql += ", set_config(" + b.p("request.jwt.claim."+k) + ", " + b.p(scalarText(v)) + ", true)"
+			if claimKey(k) {
+				args = append(args, []byte("request.jwt.claim."+k), []byte(scalarText(v)))
 			}
 		}
 	}
-	return stmt{sql: sql, args: b.args}
+	return stmt{sql: setupSQL((len(args)-7)/2, readOnly), args: args}
+}
+
+// claimKey reports whether a claim gets its own request.jwt.claim.<name>
+// setting (a plain name of at most 39 characters).
+func claimKey(k string) bool {
+	if k == "" || len(k) >= 40 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// setupSQL is the setup statement for n per-claim settings. The schema
+// version is compared inline; the checking function (which raises DB9SC)
+// runs only when it differs, so a current cache costs no function call.
+// The sequence is read with the authenticator's privilege: the executor
+// checks it before set_config('role') runs.
+func setupSQL(n int, readOnly bool) string {
+	i8 := qi("pg_catalog") + "." + qi("int8")
+	var sb strings.Builder
+	sb.WriteString("SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
+		"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + qi("_db9") + "." + qi("dataapi_schema_seq") + ")" +
+		" THEN true ELSE " + qi("_db9") + "." + qi("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END" +
+		", pg_catalog.set_config('role', $2, true)" +
+		", pg_catalog.set_config('request.jwt.claims', $3, true)" +
+		", pg_catalog.set_config('request.method', $4, true)" +
+		", pg_catalog.set_config('request.path', $5, true)" +
+		", pg_catalog.set_config('request.headers', $6, true)" +
+		", pg_catalog.set_config('search_path', $7, true)")
+	if readOnly {
+		sb.WriteString(", pg_catalog.set_config('transaction_read_only', 'on', true)")
+	}
+	for i := range n {
+		fmt.Fprintf(&sb, ", pg_catalog.set_config($%d, $%d, true)", 8+2*i, 9+2*i)
+	}
+	return sb.String()
 }
 
 // execute runs the request as one pipelined round trip: [BEGIN;] setup;
