@@ -63,6 +63,9 @@ func benchDataAPI(args []string) error {
 	if err := api.do("POST", "/customer/databases/"+id+"/publishable-keys", map[string]any{}, 201, &key); err != nil {
 		return err
 	}
+	// Measure on a server whose instance pools are full again after the
+	// create, not while it copies and starts spares in the background.
+	waitPools(srv, api, e.warmPool, e.sparePool)
 	addr := srv.HTTPAddr()
 	dataReq := func(path string) []byte {
 		return []byte(fmt.Sprintf("GET /data/%s/rest/v1%s HTTP/1.1\r\nHost: %s\r\napikey: %s\r\n\r\n", id, path, addr, key.Key))
