@@ -17,7 +17,10 @@ func TestHandler_PostgRESTCompat(t *testing.T) {
 		INSERT INTO queue SELECT g, 'job ' || g FROM generate_series(1, 6) g;
 		GRANT ALL ON queue TO authenticated;
 		CREATE VIEW renamed_posts AS SELECT p.id AS post_no, p.author_id AS writer, upper(p.title) AS loud FROM posts p;
-		GRANT SELECT ON renamed_posts TO anon`); err != nil {
+		GRANT SELECT ON renamed_posts TO anon;
+		CREATE VIEW post_stats AS SELECT p.id, (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS n, p.author_id
+		  FROM posts p WHERE p.id IN (SELECT post_id FROM comments);
+		GRANT SELECT ON post_stats TO anon`); err != nil {
 		t.Fatal(err)
 	}
 	adaP := userP(ada)
@@ -39,6 +42,9 @@ func TestHandler_PostgRESTCompat(t *testing.T) {
 			want: `[{"post_no":1,"users":{"name":"Ada"}}]`},
 		{name: "renamed view column one-to-many", target: "/renamed_posts?select=post_no,comments(id)&post_no=eq.3", status: 200,
 			want: `[{"post_no":3,"comments":[{"id":3}]}]`},
+
+		{name: "view with subqueries", target: "/post_stats?select=id,n,users(name)&order=id", status: 200,
+			want: `[{"id":1,"n":2,"users":{"name":"Ada"}},{"id":3,"n":1,"users":{"name":"Bob"}}]`},
 
 		// PGRST201 with PostgREST 12's details array and hint.
 		{name: "ambiguous embedding", target: "/messages?select=id,users(name)", status: 300,
