@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,7 @@ func benchDataAPI(args []string) error {
 	n := fs.Int("n", 2000, "sequential requests per side for the latency measurement")
 	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
 	clients := fs.Int("clients", 16, "concurrent clients for the throughput run")
+	rounds := fs.Int("rounds", 3, "throughput runs per side, taking turns")
 	fs.Parse(args)
 	srv, api, id, closeServer, err := serverWithDB(e, "dataapi")
 	if err != nil {
@@ -60,6 +63,9 @@ func benchDataAPI(args []string) error {
 	if err := api.do("POST", "/customer/databases/"+id+"/publishable-keys", map[string]any{}, 201, &key); err != nil {
 		return err
 	}
+	// Measure on a server whose instance pools are full again after the
+	// create, not while it copies and starts spares in the background.
+	waitPools(srv, api, e.warmPool, e.sparePool)
 	addr := srv.HTTPAddr()
 	dataReq := func(path string) []byte {
 		return []byte(fmt.Sprintf("GET /data/%s/rest/v1%s HTTP/1.1\r\nHost: %s\r\napikey: %s\r\n\r\n", id, path, addr, key.Key))
@@ -127,8 +133,18 @@ func benchDataAPI(args []string) error {
 		done()
 		fmt.Println(summarize(lat).row(s.name + ", 1 client"))
 	}
-	fmt.Printf("\n| throughput, %d clients | requests/s |\n|---|---|\n", *clients)
-	for _, s := range sides {
+	// Throughput: the sides take turns, in reverse order every other
+	// round, so that neither always runs first after the database was made
+	// (when the server is still refilling its instance pools) and the
+	// machine's other load falls on both alike. Each round's ratio is of
+	// runs next to each other; the table reports each side's median.
+	// CPU per request is the steadier figure on a shared machine: the Go
+	// process (server and clients; direct pgx has no server part) and the
+	// instance's PostgreSQL processes, over each run.
+	type run struct{ rps, goCPU, pgCPU float64 }
+	rate := func(s side) (run, error) {
+		pm := srv.postmaster(id)
+		go0, pg0 := selfCPU(), postmasterCPU(pm)
 		var stop atomic.Bool
 		var count atomic.Int64
 		var wg sync.WaitGroup
@@ -158,11 +174,38 @@ func benchDataAPI(args []string) error {
 		time.Sleep(*dur)
 		stop.Store(true)
 		wg.Wait()
-		if firstErr != nil {
-			return firstErr
-		}
-		fmt.Printf("| %s | %.0f |\n", s.name, float64(count.Load())/time.Since(start).Seconds())
+		n := float64(max(1, count.Load()))
+		return run{rps: float64(count.Load()) / time.Since(start).Seconds(),
+			goCPU: float64((selfCPU() - go0).Microseconds()) / n,
+			pgCPU: float64((postmasterCPU(pm) - pg0).Microseconds()) / n}, firstErr
 	}
+	rates := make([][]float64, len(sides))
+	goCPU := make([][]float64, len(sides))
+	pgCPU := make([][]float64, len(sides))
+	var ratios []string
+	for r := 0; r < max(1, *rounds); r++ {
+		order := []int{0, 1, 2}
+		if r%2 == 1 {
+			order = []int{2, 1, 0}
+		}
+		got := make([]float64, len(sides))
+		for _, i := range order {
+			v, err := rate(sides[i])
+			if err != nil {
+				return err
+			}
+			got[i] = v.rps
+			rates[i] = append(rates[i], v.rps)
+			goCPU[i] = append(goCPU[i], v.goCPU)
+			pgCPU[i] = append(pgCPU[i], v.pgCPU)
+		}
+		ratios = append(ratios, fmt.Sprintf("%.2f", got[0]/got[1]))
+	}
+	fmt.Printf("\n| throughput, %d clients (median of %d rounds) | requests/s | CPU µs/request: Go process | CPU µs/request: PostgreSQL |\n|---|---|---|---|\n", *clients, max(1, *rounds))
+	for i, s := range sides {
+		fmt.Printf("| %s | %.0f | %.0f | %.0f |\n", s.name, median(rates[i]), median(goCPU[i]), median(pgCPU[i]))
+	}
+	fmt.Printf("\ndata API / POST /sql by round: %s (median %.2f)\n", strings.Join(ratios, " "), median(rates[0])/median(rates[1]))
 
 	// One embedded read, then what PostgreSQL ran for it.
 	if _, err := su.Exec(ctx, "select extensions.pg_stat_statements_reset()"); err != nil {
@@ -191,4 +234,16 @@ func benchDataAPI(args []string) error {
 		fmt.Printf("| %d | `%s…` |\n", calls, q)
 	}
 	return rows.Err()
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

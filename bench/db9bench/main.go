@@ -6,6 +6,7 @@
 //	go run ./bench/db9bench create    [-seq 100] [-conc 20]
 //	go run ./bench/db9bench coldstart [-n 30]
 //	go run ./bench/db9bench sqlhttp   [-n 3000] [-duration 5s] [-rounds 1] [-cpuprofile f]
+//	go run ./bench/db9bench dataapi   [-n 2000] [-duration 5s] [-clients 16] [-rounds 3]
 //	go run ./bench/db9bench resetcost [-clients 16] [-duration 3s] [-variant 'DISCARD ALL' ...]
 //	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
 //	go run ./bench/db9bench observe   [-T 10s] [-rounds 2] [-interval 1s] [-dbs 1000]

@@ -2,7 +2,10 @@ package dataapi
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"io"
 	"sort"
 	"strings"
 
@@ -140,4 +143,55 @@ func (br *bodyRows) allKeys() []string {
 		}
 	}
 	return sortedKeys(seen)
+}
+
+// csvToJSON turns a text/csv payload into the JSON array of objects
+// PostgREST makes of one: the first record names the columns, every value
+// is a string for the column's input function to read, an empty field is
+// the empty string and the bare word NULL is null.
+func csvToJSON(body []byte) ([]byte, error) {
+	r := csv.NewReader(bytes.NewReader(body))
+	header, err := r.Read()
+	if err != nil {
+		return nil, invalidCSV(err)
+	}
+	for i, h := range header {
+		header[i] = strings.TrimSpace(h)
+	}
+	var out bytes.Buffer
+	out.WriteByte('[')
+	for n := 0; ; n++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, invalidCSV(err)
+		}
+		if n > 0 {
+			out.WriteByte(',')
+		}
+		out.WriteByte('{')
+		for i, v := range rec {
+			if i > 0 {
+				out.WriteByte(',')
+			}
+			k, _ := json.Marshal(header[i])
+			out.Write(k)
+			out.WriteByte(':')
+			if v == "NULL" {
+				out.WriteString("null")
+				continue
+			}
+			jv, _ := json.Marshal(v)
+			out.Write(jv)
+		}
+		out.WriteByte('}')
+	}
+	out.WriteByte(']')
+	return out.Bytes(), nil
+}
+
+func invalidCSV(err error) error {
+	return &pgrst.Error{Status: 400, Code: "PGRST102", Message: "Empty or invalid csv", Details: err.Error()}
 }

@@ -1,8 +1,10 @@
 package dataapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
@@ -257,7 +259,19 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 		}
 	case http.MethodPatch:
 		bt.status = 200
-		obj, keys, err := decodeObject(req.body)
+		body := req.body
+		if req.csvBody {
+			// A CSV payload of one record is the object to set.
+			rows, err := decodeRows(body, false)
+			if err != nil {
+				return nil, err
+			}
+			if rows.n != 1 {
+				return nil, invalidBody("a CSV body of PATCH must hold exactly one record")
+			}
+			body, _ = json.Marshal(rows.rows[0])
+		}
+		obj, keys, err := decodeObject(body)
 		if err != nil {
 			return nil, err
 		}
@@ -271,13 +285,9 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 					Message: fmt.Sprintf("Could not find the '%s' column of '%s' in the schema cache", c, t.Name)}
 			}
 		}
-		conds, err := b.conditions(root)
+		where, err := b.mutationWhere(root, t)
 		if err != nil {
 			return nil, err
-		}
-		where := ""
-		if len(conds) > 0 {
-			where = " WHERE " + strings.Join(conds, " AND ")
 		}
 		if len(cols) == 0 {
 			dml = "SELECT " + qi(t.Name) + ".* FROM " + target + " WHERE false"
@@ -291,13 +301,9 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 		}
 	case http.MethodDelete:
 		bt.status = 200
-		conds, err := b.conditions(root)
+		where, err := b.mutationWhere(root, t)
 		if err != nil {
 			return nil, err
-		}
-		where := ""
-		if len(conds) > 0 {
-			where = " WHERE " + strings.Join(conds, " AND ")
 		}
 		dml = "DELETE FROM " + target + where + returning
 	}
@@ -369,4 +375,56 @@ func checkPut(t *schema.Table, n *pgrst.Node, rows *bodyRows) error {
 		}
 	}
 	return nil
+}
+
+// mutationWhere renders the WHERE clause of PATCH and DELETE: the filters,
+// or with limit/offset the rows an ordered, limited read of them picks
+// (PostgREST 12's limited update/delete: PostgreSQL has no UPDATE ...
+// LIMIT). Rows are named by (tableoid, ctid), which holds for partitioned
+// tables too; a view has no ctid, so it cannot be limited.
+func (b *sqlb) mutationWhere(root *relNode, t *schema.Table) (string, error) {
+	conds, err := b.conditions(root)
+	if err != nil {
+		return "", err
+	}
+	p := root.params
+	if p.Limit == nil && p.Offset == nil {
+		if len(conds) == 0 {
+			return "", nil
+		}
+		return " WHERE " + strings.Join(conds, " AND "), nil
+	}
+	if len(p.Order) == 0 {
+		return "", &pgrst.Error{Status: 400, Code: "PGRST109", Message: "A 'limit' was applied without an explicit 'order'",
+			Hint: "Apply an 'order' using unique column(s)"}
+	}
+	for _, o := range p.Order {
+		if o.Relation != "" {
+			return "", &pgrst.Error{Status: 400, Code: "PGRST118",
+				Message: fmt.Sprintf("A related order on '%s' is not possible", o.Relation),
+				Details: "A limited update or delete is ordered by columns of its own table"}
+		}
+	}
+	if t.Kind != "r" && t.Kind != "p" {
+		return "", &pgrst.Error{Status: 400, Code: "PGRST100",
+			Message: fmt.Sprintf("A 'limit' on an update or delete of '%s' is not possible", t.Name),
+			Details: "Only tables can be limited: views have no row identity (ctid)"}
+	}
+	order, err := b.orderBy(root)
+	if err != nil {
+		return "", err
+	}
+	a := qi(root.alias)
+	pick := "SELECT " + a + ".tableoid, " + a + ".ctid FROM " + qn(t.QName()) + " AS " + a
+	if len(conds) > 0 {
+		pick += " WHERE " + strings.Join(conds, " AND ")
+	}
+	pick += " ORDER BY " + strings.Join(order, ", ")
+	if p.Limit != nil {
+		pick += " LIMIT " + b.p(strconv.FormatInt(*p.Limit, 10))
+	}
+	if p.Offset != nil && *p.Offset > 0 {
+		pick += " OFFSET " + b.p(strconv.FormatInt(*p.Offset, 10))
+	}
+	return " WHERE (" + a + ".tableoid, " + a + ".ctid) IN (" + pick + ")", nil
 }

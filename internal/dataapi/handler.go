@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -108,6 +109,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			h.cache.invalidate(db, sc)
 			continue
 		}
+		if errors.As(err, &pg) && lostStatement(pg) && attempt == 0 {
+			// The session lost its prepared statements (a tenant's
+			// function ran DEALLOCATE ALL): the transaction rolled back
+			// at the Bind that failed, prepare again.
+			if err := forgetPrepared(ctx, pc); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -161,45 +171,72 @@ type result struct {
 	planned   *int64
 }
 
-var claimName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-
 // setupStmt sets the role, claims and request settings for the
-// transaction, and fails with DB9SC when the schema cache is stale.
+// transaction, and fails with DB9SC when the schema cache is stale. Its
+// text depends only on the number of per-claim settings and readOnly
+// (setupSQL), so it is one prepared statement per shape.
 func setupStmt(req *request, s *scope, readOnly bool) stmt {
-	b := &sqlb{}
-	var version []byte
-	if s.sc.Version != schema.Unversioned {
-		version = []byte(strconv.FormatInt(s.sc.Version, 10))
-	}
-	b.args = append(b.args, version)
 	claims := req.p.Claims
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
-	hdrs := map[string]string{}
-	for k, v := range req.headers {
-		hdrs[strings.ToLower(k)] = strings.Join(v, ",")
+	var version []byte
+	if s.sc.Version != schema.Unversioned {
+		version = strconv.AppendInt(nil, s.sc.Version, 10)
 	}
-	hj, _ := json.Marshal(hdrs)
-	sql := "SELECT _db9.dataapi_check_schema(CAST($1 AS " + qi("pg_catalog") + "." + qi("int8") + "))" +
-		", set_config('role', " + b.p(req.p.Role) + ", true)" +
-		", set_config('request.jwt.claims', " + b.p(string(claims)) + ", true)" +
-		", set_config('request.method', " + b.p(req.method) + ", true)" +
-		", set_config('request.path', " + b.p(req.path) + ", true)" +
-		", set_config('request.headers', " + b.p(string(hj)) + ", true)" +
-		", set_config('search_path', " + b.p(qi(s.profile)) + ", true)"
-	if readOnly {
-		sql += ", set_config('transaction_read_only', 'on', true)"
-	}
+	args := make([][]byte, 0, 8+4)
+	args = append(args, version, []byte(req.p.Role), claims, []byte(req.method), []byte(req.path),
+		[]byte(headersJSON(req.headers)), []byte(qi(s.profile)))
 	var m map[string]json.RawMessage
 	if json.Unmarshal(claims, &m) == nil {
 		for k, v := range m {
-			if claimName.MatchString(k) && len(k) < 40 {
-				sql += ", set_config(" + b.p("request.jwt.claim."+k) + ", " + b.p(scalarText(v)) + ", true)"
+			if claimKey(k) {
+				args = append(args, []byte("request.jwt.claim."+k), []byte(scalarText(v)))
 			}
 		}
 	}
-	return stmt{sql: sql, args: b.args}
+	return stmt{sql: setupSQL((len(args)-7)/2, readOnly), args: args}
+}
+
+// claimKey reports whether a claim gets its own request.jwt.claim.<name>
+// setting (a plain name of at most 39 characters).
+func claimKey(k string) bool {
+	if k == "" || len(k) >= 40 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// setupSQL is the setup statement for n per-claim settings. The schema
+// version is compared inline; the checking function (which raises DB9SC)
+// runs only when it differs, so a current cache costs no function call.
+// The sequence is read with the authenticator's privilege: the executor
+// checks it before set_config('role') runs.
+func setupSQL(n int, readOnly bool) string {
+	i8 := qi("pg_catalog") + "." + qi("int8")
+	var sb strings.Builder
+	sb.WriteString("SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
+		"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + qi("_db9") + "." + qi("dataapi_schema_seq") + ")" +
+		" THEN true ELSE " + qi("_db9") + "." + qi("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END" +
+		", pg_catalog.set_config('role', $2, true)" +
+		", pg_catalog.set_config('request.jwt.claims', $3, true)" +
+		", pg_catalog.set_config('request.method', $4, true)" +
+		", pg_catalog.set_config('request.path', $5, true)" +
+		", pg_catalog.set_config('request.headers', $6, true)" +
+		", pg_catalog.set_config('search_path', $7, true)")
+	if readOnly {
+		sb.WriteString(", pg_catalog.set_config('transaction_read_only', 'on', true)")
+	}
+	for i := range n {
+		fmt.Fprintf(&sb, ", pg_catalog.set_config($%d, $%d, true)", 8+2*i, 9+2*i)
+	}
+	return sb.String()
 }
 
 // execute runs the request as one pipelined round trip: [BEGIN;] setup;
@@ -216,16 +253,38 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		}
 		n++
 	}
-	setup := setupStmt(req, s, bt.readOnly)
-	batch.ExecParams(setup.sql, setup.args, nil, nil, nil)
+	ps := preparedOf(pc)
+	send := func(st stmt, prepare bool) error {
+		var sd *pgconn.StatementDescription
+		if prepare {
+			var err error
+			if sd, err = ps.statement(ctx, pc, s.sc.Version, st.sql); err != nil {
+				return err
+			}
+		}
+		if sd != nil {
+			batch.ExecStatement(sd, st.args, nil, nil)
+		} else {
+			batch.ExecParams(st.sql, st.args, nil, nil, nil)
+		}
+		return nil
+	}
+	if err := send(setupStmt(req, s, bt.readOnly), true); err != nil {
+		return nil, err
+	}
 	n++
 	preAt := -1
 	if bt.pre != nil {
-		batch.ExecParams(bt.pre.sql, bt.pre.args, nil, nil, nil)
+		if err := send(*bt.pre, false); err != nil {
+			return nil, err
+		}
 		preAt = n
 		n++
 	}
-	batch.ExecParams(bt.main.sql, bt.main.args, nil, nil, nil)
+	// EXPLAIN output is rare and of another shape: sent as is.
+	if err := send(bt.main, req.out != outPlanJSON && req.out != outPlanText); err != nil {
+		return nil, err
+	}
 	mainAt := n
 	results, err := pc.ExecBatch(ctx, batch).ReadAll()
 	if err == nil {
@@ -336,4 +395,52 @@ func (h *Handler) stale(ctx context.Context, pc *pgconn.PgConn, sc *schema.Schem
 		return true
 	}
 	return string(rows[0].Rows[0][0]) != strconv.FormatInt(sc.Version, 10)
+}
+
+// headersJSON renders the request headers as PostgREST's request.headers:
+// one JSON object, names lower-cased, repeated headers joined by commas.
+// (Written out rather than through a map and encoding/json: it runs on
+// every request.)
+func headersJSON(h http.Header) string {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	first := true
+	for k, v := range h {
+		if !first {
+			sb.WriteByte(',')
+		}
+		first = false
+		appendJSONString(&sb, strings.ToLower(k))
+		sb.WriteByte(':')
+		if len(v) == 1 {
+			appendJSONString(&sb, v[0])
+		} else {
+			appendJSONString(&sb, strings.Join(v, ","))
+		}
+	}
+	sb.WriteByte('}')
+	return sb.String()
+}
+
+// appendJSONString writes s as a JSON string; invalid UTF-8 becomes
+// U+FFFD, as encoding/json does.
+func appendJSONString(sb *strings.Builder, s string) {
+	const hex = "0123456789abcdef"
+	s = strings.ToValidUTF8(s, "\ufffd")
+	sb.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case c < 0x20:
+			sb.WriteString("\\u00")
+			sb.WriteByte(hex[c>>4])
+			sb.WriteByte(hex[c&0xf])
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	sb.WriteByte('"')
 }

@@ -165,18 +165,43 @@ func (s *scope) findRel(t *schema.Table, name, hint string) (*schema.Relationshi
 		}
 		return nil, &pgrst.Error{Status: 400, Code: "PGRST200", Message: msg, Details: details}
 	}
-	var opts []string
-	for _, r := range cands {
-		via := r.Constraint
-		if r.Junction != nil {
-			via = r.Junction.Table.Name
-		}
-		opts = append(opts, fmt.Sprintf("%s using %s(%s) and %s", r.Card, t.Name, strings.Join(r.Cols, ","), via))
+	details := make([]ambiguousRel, len(cands))
+	hints := make([]string, len(cands))
+	for i, r := range cands {
+		details[i], hints[i] = describeRel(r)
 	}
 	return nil, &pgrst.Error{Status: 300, Code: "PGRST201",
-		Message: fmt.Sprintf("Could not embed because more than one relationship was found for '%s' and '%s'", t.Name, name),
-		Hint:    fmt.Sprintf("Try changing '%s' to one of the relationships listed in the 'details' key, with an !hint", name),
-		Details: strings.Join(opts, "; ")}
+		Message:    fmt.Sprintf("Could not embed because more than one relationship was found for '%s' and '%s'", t.Name, name),
+		Hint:       fmt.Sprintf("Try changing '%s' to one of the following: %s. Find the desired relationship in the 'details' key.", name, strings.Join(hints, ", ")),
+		DetailList: details}
+}
+
+// ambiguousRel is one entry of PGRST201's details, as PostgREST 12 lists
+// the candidate relationships.
+type ambiguousRel struct {
+	Cardinality  string `json:"cardinality"`
+	Embedding    string `json:"embedding"`
+	Relationship string `json:"relationship"`
+}
+
+var cardinalityNames = map[schema.Cardinality]string{
+	schema.ManyToOne: "many-to-one", schema.OneToMany: "one-to-many",
+	schema.OneToOne: "one-to-one", schema.ManyToMany: "many-to-many",
+}
+
+// describeRel renders a candidate relationship and the `target!hint` that
+// selects it, in PostgREST 12's words.
+func describeRel(r *schema.Relationship) (ambiguousRel, string) {
+	cols := func(c []string) string { return "(" + strings.Join(c, ", ") + ")" }
+	d := ambiguousRel{Cardinality: cardinalityNames[r.Card], Embedding: r.Table.Name + " with " + r.Foreign.Name}
+	hint := r.Constraint
+	if j := r.Junction; j != nil {
+		d.Relationship = j.Table.Name + " using " + j.Constraint1 + cols(j.JCols) + " and " + j.Constraint2 + cols(j.JFCols)
+		hint = j.Table.Name
+	} else {
+		d.Relationship = r.Constraint + " using " + r.Table.Name + cols(r.Cols) + " and " + r.Foreign.Name + cols(r.FCols)
+	}
+	return d, "'" + r.Foreign.Name + "!" + hint + "'"
 }
 
 func contains(list []string, s string) bool {

@@ -148,6 +148,27 @@ func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*se
 		return nil, err
 	}
 	sp.where = append(sp.where, conds...)
+	if sp.orderBy, err = b.orderBy(n); err != nil {
+		return nil, err
+	}
+	if limit == nil {
+		limit = n.params.Limit
+	}
+	if offset == nil {
+		offset = n.params.Offset
+	}
+	if limit != nil {
+		sp.limit = b.p(fmt.Sprint(*limit))
+	}
+	if offset != nil && *offset > 0 {
+		sp.offset = b.p(fmt.Sprint(*offset))
+	}
+	return sp, nil
+}
+
+// orderBy renders the node's order terms.
+func (b *sqlb) orderBy(n *relNode) ([]string, error) {
+	var out []string
 	for _, o := range n.params.Order {
 		expr, err := b.orderExpr(n, o)
 		if err != nil {
@@ -164,21 +185,9 @@ func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*se
 		case "last":
 			expr += " NULLS LAST"
 		}
-		sp.orderBy = append(sp.orderBy, expr)
+		out = append(out, expr)
 	}
-	if limit == nil {
-		limit = n.params.Limit
-	}
-	if offset == nil {
-		offset = n.params.Offset
-	}
-	if limit != nil {
-		sp.limit = b.p(fmt.Sprint(*limit))
-	}
-	if offset != nil && *offset > 0 {
-		sp.offset = b.p(fmt.Sprint(*offset))
-	}
-	return sp, nil
+	return out, nil
 }
 
 func (b *sqlb) orderExpr(n *relNode, o pgrst.OrderTerm) (string, error) {

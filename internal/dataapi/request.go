@@ -1,6 +1,7 @@
 package dataapi
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +35,7 @@ type request struct {
 	rng      *pgrst.Range
 	profile  string // header value
 	headers  http.Header
+	csvBody  bool // body was text/csv, now a JSON array of rows
 }
 
 // maxBody bounds request bodies (bulk inserts included).
@@ -70,9 +72,16 @@ func parseRequest(r *http.Request, path string, p *Principal) (*request, error) 
 			return nil, errBodyTooLarge
 		}
 		req.body = b
-		if len(strings.TrimSpace(string(b))) > 0 {
-			ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
-			if ct != "" && ct != "application/json" && ct != "application/vnd.pgrst.object+json" && ct != "text/plain" {
+		if len(bytes.TrimSpace(b)) > 0 {
+			ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+			switch ct = strings.ToLower(strings.TrimSpace(ct)); ct {
+			case "", "application/json", "application/vnd.pgrst.object+json", "text/plain":
+			case "text/csv":
+				if req.body, err = csvToJSON(b); err != nil {
+					return nil, err
+				}
+				req.csvBody = true
+			default:
 				return nil, &pgrst.Error{Status: 415, Code: "PGRST107", Message: "The request's Content-Type is not acceptable: " + ct}
 			}
 		}

@@ -198,6 +198,68 @@ func TestDataAPI_EndToEnd(t *testing.T) {
 		expect("column added through /sql", s.dataDo(t, "GET", db.Name, "/fresh?select=v,w", anon, ""), 200, `[{"v":"new","w":7}]`)
 	})
 
+	t.Run("embedded read is one statement", func(t *testing.T) {
+		// Must-show 5: a post with its author and ten comments is one
+		// statement in PostgreSQL (pg_stat_statements of the instance).
+		c.MustSQL(db.ID, `create table authors (id int primary key, name text);
+			create table posts (id int primary key, author_id int references authors, title text);
+			create table comments (id int primary key, post_id int references posts, body text);
+			insert into authors values (1, 'ada');
+			insert into posts values (1, 1, 'hello');
+			insert into comments select g, 1, 'comment ' || g from generate_series(1, 10) g;
+			grant select on authors, posts, comments to anon`)
+		const target = "/posts?select=title,authors(name),comments(body)&id=eq.1"
+		read := func() {
+			t.Helper()
+			r := s.dataDo(t, "GET", db.Name, target, anon, "")
+			var got []struct {
+				Title    string
+				Authors  struct{ Name string }
+				Comments []struct{ Body string }
+			}
+			if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || len(got) != 1 || got[0].Authors.Name != "ada" || len(got[0].Comments) != 10 {
+				t.Fatalf("embedded read: %s", r)
+			}
+		}
+		read() // loads the schema cache after the DDL
+		sc := s.superConn(t, db.ID)
+		ctx := context.Background()
+		if _, err := sc.Exec(ctx, "select extensions.pg_stat_statements_reset()"); err != nil {
+			t.Fatal(err)
+		}
+		read()
+		rows, err := sc.Query(ctx, `select query, calls from extensions.pg_stat_statements
+			where query not like '%pg_stat_statements%' order by query`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+			Query string
+			Calls int64
+		}])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reads []string
+		for _, st := range stmts {
+			if strings.Contains(st.Query, "set_config") {
+				continue // the transaction's role and claims, not a read
+			}
+			for _, rel := range []string{`"posts"`, `"authors"`, `"comments"`} {
+				if strings.Contains(st.Query, rel) {
+					reads = append(reads, st.Query)
+					if st.Calls != 1 {
+						t.Errorf("statement ran %d times for one request: %s", st.Calls, st.Query)
+					}
+					break
+				}
+			}
+		}
+		if len(reads) != 1 || !strings.Contains(reads[0], `"authors"`) || !strings.Contains(reads[0], `"comments"`) {
+			t.Fatalf("the embedded read ran %d statements besides the setup, want one reading posts, authors and comments: %q", len(reads), reads)
+		}
+	})
+
 	t.Run("end-user JWT", func(t *testing.T) {
 		idp := newTestIdP(t)
 		const alice, bob = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"

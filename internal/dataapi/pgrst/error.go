@@ -13,7 +13,10 @@ type Error struct {
 	Code    string
 	Message string
 	Details string
-	Hint    string
+	// DetailList, when set, is sent as the details instead of Details:
+	// PostgREST answers some errors (PGRST201) with an array of objects.
+	DetailList any
+	Hint       string
 	// Headers are added to the response (e.g. WWW-Authenticate on 401).
 	Headers map[string]string
 }
@@ -23,7 +26,9 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // MarshalJSON writes PostgREST's body, keys in its order.
 func (e *Error) MarshalJSON() ([]byte, error) {
 	var details, hint any
-	if e.Details != "" {
+	if e.DetailList != nil {
+		details = e.DetailList
+	} else if e.Details != "" {
 		details = e.Details
 	}
 	if e.Hint != "" {

@@ -20,10 +20,12 @@ const typeJSON = `json_build_object('schema', tn.nspname, 'name', ty.typname, 'd
 var catalogSQL = `SELECT json_build_object(
  'schemas', (SELECT coalesce(json_agg(n.nspname ORDER BY n.nspname), '[]') FROM pg_namespace n WHERE ` + schemaFilter + `),
  'tables', (SELECT coalesce(json_agg(t), '[]') FROM (
-   SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+   SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
      obj_description(c.oid, 'pg_class') AS description,
+     (SELECT r.ev_action::text FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN'
+        AND c.relkind IN ('v', 'm')) AS view_def,
      (SELECT coalesce(json_agg(json_build_object(
-         'name', a.attname, 'type', ` + fmt.Sprintf(typeJSON, "a.atttypmod") + `,
+         'name', a.attname, 'num', a.attnum, 'type', ` + fmt.Sprintf(typeJSON, "a.atttypmod") + `,
          'nullable', NOT a.attnotnull, 'default', pg_get_expr(d.adbin, d.adrelid),
          'generated', a.attgenerated <> '',
          'enum', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = ty.oid),
@@ -41,7 +43,7 @@ var catalogSQL = `SELECT json_build_object(
         FROM pg_index x WHERE x.indrelid = c.oid AND x.indisunique AND x.indpred IS NULL AND x.indexprs IS NULL) u) AS uniques
    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition AND ` + schemaFilter + `) t),
- 'fkeys', (SELECT coalesce(json_agg(f), '[]') FROM (
+ 'fkeys', (SELECT coalesce(json_agg(f ORDER BY f.schema, f.table, f.name), '[]') FROM (
    SELECT co.conname AS name, n.nspname AS schema, c.relname AS table, fn.nspname AS fschema, fc.relname AS ftable,
      (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(co.conkey) WITH ORDINALITY k(attnum, i)
         JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.attnum) AS cols,
@@ -132,8 +134,11 @@ func Decode(version int64, doc []byte) (*Schema, error) {
 	}
 	s := &Schema{Version: version, Tables: map[QName]*Table{}, Functions: map[QName][]*Function{},
 		Rels: map[QName][]*Relationship{}, Schemas: raw.Schemas}
+	byOID := make(map[int64]*Table, len(raw.Tables))
 	for _, t := range raw.Tables {
+		t.index()
 		s.Tables[t.QName()] = t
+		byOID[t.OID] = t
 	}
 	for _, f := range raw.Functions {
 		q := QName{f.Schema, f.Name}
@@ -159,6 +164,33 @@ func Decode(version int64, doc []byte) (*Schema, error) {
 			Constraint: k.name, Cols: k.cols, FCols: k.fcols})
 		s.Rels[k.to] = append(s.Rels[k.to], &Relationship{Table: k.to, Foreign: k.from, Card: back,
 			Constraint: k.name, Cols: k.fcols, FCols: k.cols})
+	}
+	// Views take part in the foreign keys of the tables their columns come
+	// from (as PostgREST infers them): every view (or the table itself) on
+	// the referencing side that shows all of the key's columns, with every
+	// one on the referenced side that shows all of the referenced columns.
+	views := viewColumns(raw.Tables, byOID)
+	for _, k := range fks {
+		srcs := viewsShowing(views, k.from, k.cols)
+		dsts := viewsShowing(views, k.to, k.fcols)
+		card, back := ManyToOne, OneToMany
+		if s.Tables[k.from].unique(k.cols) {
+			card, back = OneToOne, OneToOne
+		}
+		for _, src := range srcs {
+			for _, dst := range dsts {
+				if src.rel == k.from && dst.rel == k.to {
+					continue // the tables' own relationship, added above
+				}
+				s.Rels[src.rel] = append(s.Rels[src.rel], &Relationship{Table: src.rel, Foreign: dst.rel, Card: card,
+					Constraint: k.name, Cols: src.cols, FCols: dst.cols})
+				s.Rels[dst.rel] = append(s.Rels[dst.rel], &Relationship{Table: dst.rel, Foreign: src.rel, Card: back,
+					Constraint: k.name, Cols: dst.cols, FCols: src.cols})
+			}
+		}
+	}
+	for _, t := range raw.Tables {
+		t.ViewDef = "" // parsed; not kept in the cache
 	}
 	// Many-to-many: a junction whose two foreign keys' columns are both part
 	// of its primary key (or of one unique constraint).

@@ -21,6 +21,7 @@ type Type struct {
 // Column is a column of a table or view, or an output column of a function.
 type Column struct {
 	Name        string   `json:"name"`
+	Num         int      `json:"num"` // pg_attribute.attnum
 	Type        Type     `json:"type"`
 	Nullable    bool     `json:"nullable"`
 	Default     *string  `json:"default"`
@@ -32,6 +33,7 @@ type Column struct {
 
 // Table is a table, view, materialized view or foreign table.
 type Table struct {
+	OID         int64      `json:"oid"`
 	Schema      string     `json:"schema"`
 	Name        string     `json:"name"`
 	Kind        string     `json:"kind"` // r, p, v, m, f
@@ -39,6 +41,9 @@ type Table struct {
 	PK          []string   `json:"pk"`
 	Uniques     [][]string `json:"uniques"`
 	Description *string    `json:"description"`
+	// ViewDef is a view's query tree (pg_rewrite.ev_action) while the
+	// schema is decoded; empty afterwards.
+	ViewDef string `json:"view_def"`
 
 	byName map[string]*Column
 }
@@ -49,12 +54,18 @@ func (t *Table) QName() QName { return QName{t.Schema, t.Name} }
 // Column returns the named column or nil.
 func (t *Table) Column(name string) *Column {
 	if t.byName == nil {
-		t.byName = make(map[string]*Column, len(t.Columns))
-		for _, c := range t.Columns {
-			t.byName[c.Name] = c
-		}
+		t.index()
 	}
 	return t.byName[name]
+}
+
+// index builds the column index. Decode builds it for every cached table,
+// so that requests sharing a table only read it.
+func (t *Table) index() {
+	t.byName = make(map[string]*Column, len(t.Columns))
+	for _, c := range t.Columns {
+		t.byName[c.Name] = c
+	}
 }
 
 // IsView reports whether the relation is a view of some kind.
