@@ -26,8 +26,10 @@ type globalFlags struct {
 }
 
 // app is what every client command depends on: the outside world (Env),
-// the global flags and the ~/.db9 store. Commands get it from their
-// constructor; nothing here is global.
+// the global flags, the ~/.db9 store, authenticated sessions and output.
+// The commands themselves are methods of small types by group (dbCommands,
+// fsCommands, functionsCommands, ...), each embedding the one *app they
+// share; nothing here is global.
 type app struct {
 	env   Env
 	flags globalFlags
@@ -213,7 +215,7 @@ func (a *app) authed(ctx context.Context, register bool) (*session, error) {
 			s.creds = creds
 			break
 		}
-		reg, err := c.RegisterAnonymous(ctx)
+		reg, err := c.Accounts.RegisterAnonymous(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("register an anonymous account: %w", err)
 		}
@@ -229,7 +231,7 @@ func (a *app) authed(ctx context.Context, register bool) (*session, error) {
 	c.Token = s.creds.Token
 	if s.creds.canRefresh() {
 		c.Refresh = func(ctx context.Context) (string, error) {
-			ses, err := c.RefreshAnonymous(ctx, s.creds.AnonymousID, s.creds.AnonymousSecret)
+			ses, err := c.Accounts.RefreshAnonymous(ctx, s.creds.AnonymousID, s.creds.AnonymousSecret)
 			if err != nil {
 				if client.IsUnauthorized(err) {
 					return "", hint(fmt.Errorf("the anonymous session could not be refreshed: the server rejected its secret"),

@@ -11,7 +11,11 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
-func (a *app) newBranchCmd() *cobra.Command {
+// branchCommands are `db9 branch`. A branch is a database, so they print
+// and delete one as the database commands do, through dbCommands.
+type branchCommands struct{ dbCommands }
+
+func (a branchCommands) newBranchCmd() *cobra.Command {
 	cmd := newGroupCmd("branch", "Branch a database: a full copy as of now or a past moment",
 		`  db9 branch create myapp --name myapp-preview
   db9 branch list myapp
@@ -20,7 +24,7 @@ func (a *app) newBranchCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newBranchCreateCmd() *cobra.Command {
+func (a branchCommands) newBranchCreateCmd() *cobra.Command {
 	var name, snapshot string
 	var noWait bool
 	var timeout time.Duration
@@ -53,7 +57,7 @@ func (a *app) newBranchCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.c.Branch(ctx, parent, req)
+			d, err := s.c.Databases.Branch(ctx, parent, req)
 			if err != nil {
 				return a.notFoundDB(ctx, s, parent, "branching", err)
 			}
@@ -62,7 +66,7 @@ func (a *app) newBranchCreateCmd() *cobra.Command {
 					return err
 				}
 				if show.password || show.all || show.connString {
-					if cr, err := s.c.Credentials(ctx, d.ID); err == nil {
+					if cr, err := s.c.Databases.Credentials(ctx, d.ID); err == nil {
 						d.AdminPassword, d.ConnectionString = cr.AdminPassword, cr.ConnectionString
 					}
 				}
@@ -87,7 +91,7 @@ func (a *app) newBranchCreateCmd() *cobra.Command {
 }
 
 // waitActive polls d until it is ACTIVE, showing progress on stderr.
-func (a *app) waitActive(ctx context.Context, s *session, d client.Database, timeout time.Duration) (client.Database, error) {
+func (a branchCommands) waitActive(ctx context.Context, s *session, d client.Database, timeout time.Duration) (client.Database, error) {
 	start := time.Now()
 	tty := isTerminal(a.stderr()) && !a.flags.quiet
 	spin := []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
@@ -125,7 +129,7 @@ func (a *app) waitActive(ctx context.Context, s *session, d client.Database, tim
 		case <-time.After(delay):
 		}
 		delay = min(delay*3/2, 2*time.Second)
-		nd, err := s.c.GetDatabase(ctx, d.ID)
+		nd, err := s.c.Databases.Get(ctx, d.ID)
 		if client.IsNotFound(err) {
 			return d, fmt.Errorf("branch %s disappeared while cloning (it failed and was removed)", d.Name)
 		}
@@ -136,7 +140,7 @@ func (a *app) waitActive(ctx context.Context, s *session, d client.Database, tim
 	}
 }
 
-func (a *app) newBranchListCmd() *cobra.Command {
+func (a branchCommands) newBranchListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "list [<parent>]",
 		Aliases: []string{"ls"},
@@ -152,7 +156,7 @@ func (a *app) newBranchListCmd() *cobra.Command {
 			}
 			parentID := ""
 			if len(args) == 1 {
-				p, err := s.c.GetDatabase(ctx, args[0])
+				p, err := s.c.Databases.Get(ctx, args[0])
 				if client.IsNotFound(err) {
 					return dbNotFound(args[0])
 				}
@@ -161,7 +165,7 @@ func (a *app) newBranchListCmd() *cobra.Command {
 				}
 				parentID = p.ID
 			}
-			dbs, err := s.c.ListDatabases(ctx, true)
+			dbs, err := s.c.Databases.List(ctx, true)
 			if err != nil {
 				return err
 			}
@@ -184,7 +188,7 @@ func (a *app) newBranchListCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newBranchDeleteCmd() *cobra.Command {
+func (a branchCommands) newBranchDeleteCmd() *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
 		Use:     "delete <branch>",
@@ -198,7 +202,7 @@ func (a *app) newBranchDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.c.GetDatabase(ctx, args[0])
+			d, err := s.c.Databases.Get(ctx, args[0])
 			if client.IsNotFound(err) {
 				return dbNotFound(args[0])
 			}

@@ -15,28 +15,33 @@ const (
 	groupPlatform  = "platform"
 )
 
-func (a *app) addGlobalFlags(root *cobra.Command) {
+// addGlobalFlags adds the client commands' persistent flags to root,
+// parsed into flags.
+func addGlobalFlags(root *cobra.Command, flags *globalFlags) {
 	f := root.PersistentFlags()
-	f.StringVar(&a.flags.apiURL, "api-url", "", "db9 API URL (default http://127.0.0.1:8080) [DB9_API_URL]")
-	f.BoolVar(&a.flags.asJSON, "json", false, "print the API's JSON instead of tables (same as --output json)")
-	f.StringVar(&a.flags.output, "output", "", "output format: table or json")
-	f.StringVarP(&a.flags.database, "database", "d", "", "database to use when none is named [DB9_DATABASE]")
-	f.BoolVar(&a.flags.quiet, "quiet", false, "print only results: no notes or progress")
+	f.StringVar(&flags.apiURL, "api-url", "", "db9 API URL (default http://127.0.0.1:8080) [DB9_API_URL]")
+	f.BoolVar(&flags.asJSON, "json", false, "print the API's JSON instead of tables (same as --output json)")
+	f.StringVar(&flags.output, "output", "", "output format: table or json")
+	f.StringVarP(&flags.database, "database", "d", "", "database to use when none is named [DB9_DATABASE]")
+	f.BoolVar(&flags.quiet, "quiet", false, "print only results: no notes or progress")
 }
 
-// addClientCommands adds every client command to root.
-func (a *app) addClientCommands(root *cobra.Command) {
+// addClientCommands adds every client command to root. The commands are
+// methods of small types by group (dbCommands, fsCommands, ...), each a
+// view of the one app they share.
+func addClientCommands(root *cobra.Command, a *app) {
+	db, fs, account := dbCommands{a}, fsCommands{a}, accountCommands{a}
 	for _, c := range []*cobra.Command{
-		a.newCreateCmd(), a.newListCmd(), a.newDeleteCmd(), a.newUseCmd(),
-		a.newDBCmd(), a.newSQLCmd("sql"), a.newBranchCmd(), a.newMigrationCmd(),
+		db.newCreateCmd(), db.newListCmd(), db.newDeleteCmd(), db.newUseCmd(),
+		db.newDBCmd(), sqlCommands{a}.newSQLCmd("sql"), branchCommands{db}.newBranchCmd(), migrationCommands{a}.newMigrationCmd(),
 		// fs shortcuts; not rm, which deletes a database
-		a.newFSCmd(), a.newFSCatCmd("cat"), a.newFSMvCmd("mv"), a.newFunctionsCmd(),
+		fs.newFSCmd(), fs.newFSCatCmd("cat"), fs.newFSMvCmd("mv"), functionsCommands{a}.newFunctionsCmd(),
 	} {
 		c.GroupID = groupDatabases
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{
-		a.newStatusCmd(), a.newLoginCmd(), a.newLogoutCmd(), a.newClaimCmd(), a.newTokenCmd(),
+		account.newStatusCmd(), account.newLoginCmd(), account.newLogoutCmd(), account.newClaimCmd(), tokenCommands{a}.newTokenCmd(),
 	} {
 		c.GroupID = groupAccount
 		root.AddCommand(c)

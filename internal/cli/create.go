@@ -23,7 +23,7 @@ func (f *secretFlags) add(cmd *cobra.Command) {
 }
 
 // writeDatabase prints a database; secrets only when asked for.
-func (a *app) writeDatabase(d client.Database, show secretFlags) {
+func (a dbCommands) writeDatabase(d client.Database, show secretFlags) {
 	fields := [][2]string{{"Name", d.Name}, {"ID", d.ID}, {"State", d.State}}
 	if r := deref(d.StateReason); r != "" {
 		fields = append(fields, [2]string{"Reason", r})
@@ -61,7 +61,7 @@ func redactPassword(u string) string {
 	return u[:scheme+3+colon+1] + "****" + u[at:]
 }
 
-func (a *app) newCreateCmd() *cobra.Command {
+func (a dbCommands) newCreateCmd() *cobra.Command {
 	var name, password, region string
 	var show secretFlags
 	cmd := &cobra.Command{
@@ -82,7 +82,7 @@ func (a *app) newCreateCmd() *cobra.Command {
 			if name == "" {
 				name = friendlyName()
 			}
-			d, err := s.c.CreateDatabase(ctx, client.CreateDatabaseRequest{Name: name, Region: region, AdminPassword: password})
+			d, err := s.c.Databases.Create(ctx, client.CreateDatabaseRequest{Name: name, Region: region, AdminPassword: password})
 			if err != nil {
 				return err
 			}
@@ -107,7 +107,7 @@ func (a *app) newCreateCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newDeleteCmd() *cobra.Command {
+func (a dbCommands) newDeleteCmd() *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
 		Use:     "delete <db>",
@@ -126,7 +126,7 @@ func (a *app) newDeleteCmd() *cobra.Command {
 }
 
 // deleteDatabase deletes db after confirmation (on a terminal) or --yes.
-func (a *app) deleteDatabase(ctx context.Context, db string, yes bool) error {
+func (a dbCommands) deleteDatabase(ctx context.Context, db string, yes bool) error {
 	if !yes {
 		if !isTerminal(a.stdin()) {
 			return usage(fmt.Errorf("refusing to delete %q without --yes (stdin is not a terminal)", db), "add --yes to confirm")
@@ -141,7 +141,7 @@ func (a *app) deleteDatabase(ctx context.Context, db string, yes bool) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.c.DeleteDatabase(ctx, db)
+	m, err := s.c.Databases.Delete(ctx, db)
 	if client.IsNotFound(err) {
 		return dbNotFound(db)
 	}
@@ -156,7 +156,7 @@ func (a *app) deleteDatabase(ctx context.Context, db string, yes bool) error {
 }
 
 // forgetDefault drops the remembered default database when it was db.
-func (a *app) forgetDefault(db string) error {
+func (a dbCommands) forgetDefault(db string) error {
 	st, err := a.store()
 	if err != nil {
 		return err

@@ -13,7 +13,11 @@ import (
 	"github.com/db9/db9/internal/platform"
 )
 
-func (a *app) newStatusCmd() *cobra.Command {
+// accountCommands are status, login, logout and claim: who the CLI is
+// and where its credentials come from.
+type accountCommands struct{ *app }
+
+func (a accountCommands) newStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show the API, who you are and the default database",
@@ -35,7 +39,7 @@ func (a *app) newStatusCmd() *cobra.Command {
 			switch {
 			case err == nil:
 				out["auth_source"] = map[authSource]string{authEnv: "DB9_API_KEY", authFile: "credentials file"}[s.source]
-				me, err := s.c.Me(ctx)
+				me, err := s.c.Accounts.Me(ctx)
 				if err != nil {
 					callErr = err
 					break
@@ -82,7 +86,7 @@ func (a *app) newStatusCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newLoginCmd() *cobra.Command {
+func (a accountCommands) newLoginCmd() *cobra.Command {
 	var apiKey string
 	cmd := &cobra.Command{
 		Use:   "login --api-key <key>",
@@ -115,7 +119,7 @@ func (a *app) newLoginCmd() *cobra.Command {
 				return err
 			}
 			c.Token = apiKey
-			me, err := c.Me(ctx)
+			me, err := c.Accounts.Me(ctx)
 			if client.IsUnauthorized(err) {
 				return hint(errors.New("the server rejected this API key"), "check the key and --api-url; keys come from `db9 token create`")
 			}
@@ -154,7 +158,7 @@ func (a *app) newLoginCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newLogoutCmd() *cobra.Command {
+func (a accountCommands) newLogoutCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
 		Short: "Remove ~/.db9/credentials",
@@ -188,7 +192,7 @@ func (a *app) newLogoutCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newClaimCmd() *cobra.Command {
+func (a accountCommands) newClaimCmd() *cobra.Command {
 	var idToken string
 	cmd := &cobra.Command{
 		Use:   "claim --id-token <token>",
@@ -209,10 +213,10 @@ func (a *app) newClaimCmd() *cobra.Command {
 			if s.source == authFile && !s.creds.IsAnonymous {
 				return hint(errors.New("this account is not anonymous: nothing to claim"), "`db9 status` shows the account")
 			}
-			me, err := s.c.Claim(ctx, strings.TrimSpace(idToken))
+			me, err := s.c.Accounts.Claim(ctx, strings.TrimSpace(idToken))
 			switch {
 			case client.IsNotFound(err):
-				return errUnsupported(a, "claiming accounts")
+				return errUnsupported(a.app, "claiming accounts")
 			case client.CodeOf(err) == platform.CodeConflict:
 				return hint(errors.New("that identity is already linked to another account"), "log in to that account with `db9 login --api-key`")
 			case err != nil:

@@ -16,7 +16,10 @@ import (
 // functions (API.md "Scheduled SQL"), as the database's admin: what they
 // do, an agent's SQL can do too.
 
-func (a *app) newCronCmd() *cobra.Command {
+// cronCommands are `db9 db cron`.
+type cronCommands struct{ *app }
+
+func (a cronCommands) newCronCmd() *cobra.Command {
 	cmd := newGroupCmd("cron", "Schedule SQL inside a database (pg_cron's cron.schedule)",
 		`  db9 db cron myapp list
   db9 db cron myapp create --name nightly --schedule '0 3 * * *' --command 'vacuum analyze'
@@ -56,8 +59,8 @@ func (a *app) newCronCmd() *cobra.Command {
 }
 
 // cronSQL runs one query on the database and fails on an SQL error.
-func (a *app) cronSQL(ctx context.Context, s *session, db, query string, params ...any) (client.SQLResult, error) {
-	r, err := s.c.SQL(ctx, db, client.SQLRequest{Query: query, Params: params})
+func (a cronCommands) cronSQL(ctx context.Context, s *session, db, query string, params ...any) (client.SQLResult, error) {
+	r, err := s.c.Databases.SQL(ctx, db, client.SQLRequest{Query: query, Params: params})
 	if err != nil {
 		return r, a.notFoundDB(ctx, s, db, "", err)
 	}
@@ -72,7 +75,7 @@ func (a *app) cronSQL(ctx context.Context, s *session, db, query string, params 
 }
 
 // jobAndDB splits `[<db>] <job>`.
-func (a *app) jobAndDB(args []string) (db, job string, err error) {
+func (a cronCommands) jobAndDB(args []string) (db, job string, err error) {
 	if len(args) == 2 {
 		return args[0], args[1], nil
 	}
@@ -120,7 +123,7 @@ func rowsAs[T any](r client.SQLResult) ([]T, error) {
 	return out, nil
 }
 
-func (a *app) newCronListCmd() *cobra.Command {
+func (a cronCommands) newCronListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "list [<db>]",
 		Aliases: []string{"ls"},
@@ -155,7 +158,7 @@ func (a *app) newCronListCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newCronCreateCmd() *cobra.Command {
+func (a cronCommands) newCronCreateCmd() *cobra.Command {
 	var name, schedule, command string
 	cmd := &cobra.Command{
 		Use:   "create [<db>] --name <job> --schedule <cron> --command <sql>",
@@ -191,7 +194,7 @@ func (a *app) newCronCreateCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newCronDeleteCmd() *cobra.Command {
+func (a cronCommands) newCronDeleteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "delete [<db>] <job name or id>",
 		Aliases: []string{"rm"},
@@ -224,7 +227,7 @@ func (a *app) newCronDeleteCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newCronActiveCmd(verb string, active bool) *cobra.Command {
+func (a cronCommands) newCronActiveCmd(verb string, active bool) *cobra.Command {
 	return &cobra.Command{
 		Use:     verb + " [<db>] <job name or id>",
 		Short:   fmt.Sprintf("Turn a job %s (cron.alter_job active => %v)", map[bool]string{true: "on", false: "off"}[active], active),
@@ -256,7 +259,7 @@ func (a *app) newCronActiveCmd(verb string, active bool) *cobra.Command {
 	}
 }
 
-func (a *app) newCronHistoryCmd() *cobra.Command {
+func (a cronCommands) newCronHistoryCmd() *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:     "history [<db>] [<job name or id>]",

@@ -13,9 +13,13 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
+// dataPlaneCommands are `db9 db auth-config` and `db9 db keys`: what the
+// browser data API of a database needs from its owner.
+type dataPlaneCommands struct{ *app }
+
 // newAuthConfigCmd is `db9 db auth-config`: how the data API verifies end
 // users' JWTs.
-func (a *app) newAuthConfigCmd() *cobra.Command {
+func (a dataPlaneCommands) newAuthConfigCmd() *cobra.Command {
 	cmd := newGroupCmd("auth-config", "Show or set how the data API verifies end users' JWTs",
 		`  db9 db auth-config get myapp
   db9 db auth-config set myapp --jwks-url https://idp.example.com/.well-known/jwks.json --issuer https://idp.example.com
@@ -24,7 +28,7 @@ func (a *app) newAuthConfigCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newAuthConfigGetCmd() *cobra.Command {
+func (a dataPlaneCommands) newAuthConfigGetCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "get [<db>]",
 		Short:   "Show a database's auth-config",
@@ -36,7 +40,7 @@ func (a *app) newAuthConfigGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := s.c.GetAuthConfig(ctx, db)
+			c, err := s.c.DataPlane.GetAuthConfig(ctx, db)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "auth-config", err)
 			}
@@ -49,7 +53,7 @@ func (a *app) newAuthConfigGetCmd() *cobra.Command {
 	}
 }
 
-func (a *app) writeAuthConfig(c client.AuthConfig) {
+func (a dataPlaneCommands) writeAuthConfig(c client.AuthConfig) {
 	fields := [][2]string{{"Mode", c.AuthMode}}
 	if b := c.BYOJWT; b != nil {
 		keys := b.JWKSURL
@@ -68,7 +72,7 @@ func (a *app) writeAuthConfig(c client.AuthConfig) {
 	writeFields(a.stdout(), fields)
 }
 
-func (a *app) newAuthConfigSetCmd() *cobra.Command {
+func (a dataPlaneCommands) newAuthConfigSetCmd() *cobra.Command {
 	var mode, jwksURL, jwksFile, issuer, audience, roleClaim, defaultRole string
 	var algorithms, allowlist []string
 	cmd := &cobra.Command{
@@ -126,7 +130,7 @@ func (a *app) newAuthConfigSetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := s.c.PutAuthConfig(ctx, db, cfg)
+			c, err := s.c.DataPlane.PutAuthConfig(ctx, db, cfg)
 			if err != nil {
 				return withHelp(a.notFoundDB(ctx, s, db, "auth-config", err), help)
 			}
@@ -151,7 +155,7 @@ func (a *app) newAuthConfigSetCmd() *cobra.Command {
 }
 
 // newKeysCmd is `db9 db keys`: publishable and service keys of the data API.
-func (a *app) newKeysCmd() *cobra.Command {
+func (a dataPlaneCommands) newKeysCmd() *cobra.Command {
 	cmd := newGroupCmd("keys", "Manage a database's data API keys (publishable for browsers, service for servers)",
 		`  db9 db keys create myapp --publishable --origin https://app.example.com
   db9 db keys create myapp --service --name backend
@@ -217,7 +221,7 @@ func parseRateLimit(s string) (*client.RateLimit, error) {
 	return &client.RateLimit{RPS: rps, Burst: burst}, nil
 }
 
-func (a *app) newKeysCreateCmd() *cobra.Command {
+func (a dataPlaneCommands) newKeysCreateCmd() *cobra.Command {
 	var publishable, service bool
 	var name, rate string
 	var origins, schemas, tables []string
@@ -262,7 +266,7 @@ func (a *app) newKeysCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, err := s.c.CreateDataKey(ctx, db, kind, req)
+			k, err := s.c.DataPlane.CreateKey(ctx, db, kind, req)
 			if err != nil {
 				return withHelp(a.notFoundDB(ctx, s, db, kindWord(kind)+" keys", err), help)
 			}
@@ -315,7 +319,7 @@ func rateText(r *client.RateLimit) string {
 	return fmt.Sprintf("%g/s, burst %d", r.RPS, r.Burst)
 }
 
-func (a *app) newKeysListCmd() *cobra.Command {
+func (a dataPlaneCommands) newKeysListCmd() *cobra.Command {
 	var publishable, service bool
 	cmd := &cobra.Command{
 		Use:     "list [<db>] [--publishable|--service]",
@@ -343,7 +347,7 @@ func (a *app) newKeysListCmd() *cobra.Command {
 			}
 			var all []listed
 			for _, k := range kinds {
-				ks, err := s.c.ListDataKeys(ctx, db, k)
+				ks, err := s.c.DataPlane.ListKeys(ctx, db, k)
 				if err != nil {
 					return a.notFoundDB(ctx, s, db, kindWord(k)+" keys", err)
 				}
@@ -378,7 +382,7 @@ func (a *app) newKeysListCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newKeysRevokeCmd() *cobra.Command {
+func (a dataPlaneCommands) newKeysRevokeCmd() *cobra.Command {
 	var publishable, service bool
 	cmd := &cobra.Command{
 		Use:     "revoke [<db>] <key-id> --publishable|--service",
@@ -402,9 +406,9 @@ func (a *app) newKeysRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := s.c.RevokeDataKey(ctx, db, kind, id)
+			m, err := s.c.DataPlane.RevokeKey(ctx, db, kind, id)
 			if client.IsNotFound(err) {
-				if _, lerr := s.c.ListDataKeys(ctx, db, kind); lerr == nil {
+				if _, lerr := s.c.DataPlane.ListKeys(ctx, db, kind); lerr == nil {
 					return hint(fmt.Errorf("no %s key with id %s in %s", kindWord(kind), id, db), "`db9 db keys list "+db+"` shows the ids and kinds")
 				}
 			}

@@ -11,18 +11,26 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
-func (a *app) newDBCmd() *cobra.Command {
+// dbCommands are the commands about whole databases: create, list, delete,
+// use, and `db9 db` (status, credentials, connect, dump), which also holds
+// the groups of other types about one database (sql, users, inspect,
+// auth-config, keys, cron).
+type dbCommands struct{ *app }
+
+func (a dbCommands) newDBCmd() *cobra.Command {
 	cmd := newGroupCmd("db", "Work with one database: status, credentials, SQL, dump, users, schema",
 		`  db9 db status myapp
   db9 db sql myapp -q "select count(*) from users"
   db9 db users list myapp`)
-	sql := a.newSQLCmd("sql")
+	sql := sqlCommands(a).newSQLCmd("sql")
+	dataPlane := dataPlaneCommands(a)
 	cmd.AddCommand(a.newDBStatusCmd(), a.newResetPasswordCmd(), a.newConnectCmd(), a.newConnectTokenCmd(),
-		sql, a.newDumpCmd(), a.newUsersCmd(), a.newInspectCmd(), a.newAuthConfigCmd(), a.newKeysCmd(), a.newCronCmd())
+		sql, a.newDumpCmd(), userCommands(a).newUsersCmd(), inspectCommands(a).newInspectCmd(),
+		dataPlane.newAuthConfigCmd(), dataPlane.newKeysCmd(), cronCommands(a).newCronCmd())
 	return cmd
 }
 
-func (a *app) newDBStatusCmd() *cobra.Command {
+func (a dbCommands) newDBStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status [<db>]",
 		Short: "Show a database: state, region, host, connection string",
@@ -35,7 +43,7 @@ func (a *app) newDBStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.c.GetDatabase(ctx, db)
+			d, err := s.c.Databases.Get(ctx, db)
 			if client.IsNotFound(err) {
 				return dbNotFound(db)
 			}
@@ -51,7 +59,7 @@ func (a *app) newDBStatusCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newResetPasswordCmd() *cobra.Command {
+func (a dbCommands) newResetPasswordCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "reset-password [<db>]",
 		Short: "Give the admin a new password (the old one stops working)",
@@ -64,7 +72,7 @@ func (a *app) newResetPasswordCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cr, err := s.c.ResetPassword(ctx, db)
+			cr, err := s.c.Databases.ResetPassword(ctx, db)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "", err)
 			}
@@ -78,7 +86,7 @@ func (a *app) newResetPasswordCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newConnectCmd() *cobra.Command {
+func (a dbCommands) newConnectCmd() *cobra.Command {
 	var asEnv bool
 	cmd := &cobra.Command{
 		Use:   "connect [<db>]",
@@ -95,7 +103,7 @@ func (a *app) newConnectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cr, err := s.c.Credentials(ctx, db)
+			cr, err := s.c.Databases.Credentials(ctx, db)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "", err)
 			}
@@ -133,7 +141,7 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func (a *app) newConnectTokenCmd() *cobra.Command {
+func (a dbCommands) newConnectTokenCmd() *cobra.Command {
 	var role string
 	cmd := &cobra.Command{
 		Use:   "connect-token [<db>]",
@@ -148,7 +156,7 @@ func (a *app) newConnectTokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := s.c.ConnectToken(ctx, db, role)
+			t, err := s.c.Databases.ConnectToken(ctx, db, role)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "connect tokens", err)
 			}
@@ -164,7 +172,7 @@ func (a *app) newConnectTokenCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newDumpCmd() *cobra.Command {
+func (a dbCommands) newDumpCmd() *cobra.Command {
 	var ddlOnly bool
 	var out string
 	cmd := &cobra.Command{
@@ -181,7 +189,7 @@ func (a *app) newDumpCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.c.Dump(ctx, db, ddlOnly)
+			d, err := s.c.Databases.Dump(ctx, db, ddlOnly)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "dumps", err)
 			}

@@ -116,7 +116,7 @@ func (a *app) notFoundDB(ctx context.Context, s *session, db, feature string, er
 	if !client.IsNotFound(err) {
 		return err
 	}
-	if _, gerr := s.c.GetDatabase(ctx, db); client.IsNotFound(gerr) {
+	if _, gerr := s.c.Databases.Get(ctx, db); client.IsNotFound(gerr) {
 		return dbNotFound(db)
 	} else if gerr != nil {
 		return gerr

@@ -38,14 +38,17 @@ func (p fsPath) String() string {
 	return p.db + ":" + p.path
 }
 
+// fsCommands are `db9 fs` and its shortcuts `db9 cat` and `db9 mv`.
+type fsCommands struct{ *app }
+
 // fsConns opens one WebSocket connection per database a command touches.
 type fsConns struct {
-	a     *app
+	a     fsCommands
 	s     *session
 	conns map[string]*wsclient.Client
 }
 
-func (a *app) fsSession(ctx context.Context) (*fsConns, error) {
+func (a fsCommands) fsSession(ctx context.Context) (*fsConns, error) {
 	s, err := a.authed(ctx, false)
 	if err != nil {
 		return nil, err
@@ -57,7 +60,7 @@ func (f *fsConns) get(ctx context.Context, db string) (*wsclient.Client, error) 
 	if c := f.conns[db]; c != nil {
 		return c, nil
 	}
-	fc, err := f.s.c.FSConnect(ctx, db, "")
+	fc, err := f.s.c.FS9.Connect(ctx, db, "")
 	if err != nil {
 		return nil, f.a.notFoundDB(ctx, f.s, db, "files", err)
 	}
@@ -85,7 +88,7 @@ func remoteArg(cmd *cobra.Command, s string) (fsPath, error) {
 }
 
 // withFS runs fn with the connection of the database named by args[0].
-func (a *app) withFS(fn func(ctx context.Context, c *wsclient.Client, p fsPath, args []string) error) func(*cobra.Command, []string) error {
+func (a fsCommands) withFS(fn func(ctx context.Context, c *wsclient.Client, p fsPath, args []string) error) func(*cobra.Command, []string) error {
 	return a.run(func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
 		p, err := remoteArg(cmd, args[0])
@@ -105,7 +108,7 @@ func (a *app) withFS(fn func(ctx context.Context, c *wsclient.Client, p fsPath, 
 	})
 }
 
-func (a *app) newFSCmd() *cobra.Command {
+func (a fsCommands) newFSCmd() *cobra.Command {
 	cmd := newGroupCmd("fs", "Files of a database: ls, cp, cat, rm, mv, mkdir, stat, watch",
 		"  db9 fs cp report.csv myapp:/data/\n  db9 fs ls -l myapp:/data\n  db9 fs cat myapp:/data/report.csv")
 	cmd.AddCommand(a.newFSLsCmd(), a.newFSCpCmd(), a.newFSCatCmd("cat"), a.newFSRmCmd("rm"), a.newFSMvCmd("mv"),
@@ -113,7 +116,7 @@ func (a *app) newFSCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newFSLsCmd() *cobra.Command {
+func (a fsCommands) newFSLsCmd() *cobra.Command {
 	var long, recursive bool
 	cmd := &cobra.Command{
 		Use:     "ls [-l] [-R] <db>:/path",
@@ -164,7 +167,7 @@ func (a *app) newFSLsCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newFSCatCmd(use string) *cobra.Command {
+func (a fsCommands) newFSCatCmd(use string) *cobra.Command {
 	return &cobra.Command{
 		Use:     use + " <db>:/path",
 		Short:   "Print a file of a database",
@@ -177,7 +180,7 @@ func (a *app) newFSCatCmd(use string) *cobra.Command {
 	}
 }
 
-func (a *app) newFSRmCmd(use string) *cobra.Command {
+func (a fsCommands) newFSRmCmd(use string) *cobra.Command {
 	var recursive bool
 	cmd := &cobra.Command{
 		Use:     use + " [-r] <db>:/path",
@@ -196,7 +199,7 @@ func (a *app) newFSRmCmd(use string) *cobra.Command {
 	return cmd
 }
 
-func (a *app) newFSMvCmd(use string) *cobra.Command {
+func (a fsCommands) newFSMvCmd(use string) *cobra.Command {
 	return &cobra.Command{
 		Use:     use + " <db>:/old <db>:/new",
 		Short:   "Rename a file or directory within a database",
@@ -215,7 +218,7 @@ func (a *app) newFSMvCmd(use string) *cobra.Command {
 	}
 }
 
-func (a *app) newFSMkdirCmd() *cobra.Command {
+func (a fsCommands) newFSMkdirCmd() *cobra.Command {
 	var parents bool
 	cmd := &cobra.Command{
 		Use:     "mkdir [-p] <db>:/path",
@@ -230,7 +233,7 @@ func (a *app) newFSMkdirCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newFSStatCmd() *cobra.Command {
+func (a fsCommands) newFSStatCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "stat <db>:/path",
 		Short:   "Show a path's type, size, mode, generation and mtime",
@@ -251,7 +254,7 @@ func (a *app) newFSStatCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newFSWatchCmd() *cobra.Command {
+func (a fsCommands) newFSWatchCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "watch <db>:/path",
 		Short:   "Print changes under a path as they happen (until interrupted)",
@@ -297,7 +300,7 @@ func (a *app) newFSWatchCmd() *cobra.Command {
 
 // progress shows a copy's progress on stderr when it is a terminal and
 // the file is large enough to wait for.
-func (a *app) progress(name string) (func(done, total int64), func()) {
+func (a fsCommands) progress(name string) (func(done, total int64), func()) {
 	if !isTerminal(a.stderr()) || a.flags.quiet {
 		return func(int64, int64) {}, func() {}
 	}

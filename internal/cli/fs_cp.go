@@ -16,7 +16,7 @@ import (
 	"github.com/db9/db9/internal/fs9/wsclient"
 )
 
-func (a *app) newFSCpCmd() *cobra.Command {
+func (a fsCommands) newFSCpCmd() *cobra.Command {
 	var recursive bool
 	cmd := &cobra.Command{
 		Use:   "cp [-r] <src>... <dst>",
@@ -64,7 +64,7 @@ func (a *app) newFSCpCmd() *cobra.Command {
 }
 
 type copier struct {
-	a         *app
+	a         fsCommands
 	f         *fsConns
 	recursive bool
 }

@@ -16,7 +16,11 @@ import (
 // functions (API.md "Functions, secrets, cron"). The database is -d/--database
 // or the default one; the positional arguments name functions and runs.
 
-func (a *app) newFunctionsCmd() *cobra.Command {
+// functionsCommands are `db9 functions`: deploys (here), invocations and
+// runs (functions_runs.go).
+type functionsCommands struct{ *app }
+
+func (a functionsCommands) newFunctionsCmd() *cobra.Command {
 	cmd := newGroupCmd("functions", "Deploy and run JavaScript/TypeScript functions next to a database",
 		`  db9 functions create hello --file ./hello      # a directory with index.ts or index.js
   db9 functions invoke hello --input '{"name":"ada"}'
@@ -25,7 +29,7 @@ func (a *app) newFunctionsCmd() *cobra.Command {
   db9 functions secrets set API_TOKEN < token.txt`)
 	cmd.Aliases = []string{"fn"}
 	cmd.AddCommand(a.newFnCreateCmd(), a.newFnUpdateCmd(), a.newFnListCmd(), a.newFnInvokeCmd(),
-		a.newFnHistoryCmd(), a.newFnLogsCmd(), a.newFnDeleteCmd(), a.newSecretsCmd())
+		a.newFnHistoryCmd(), a.newFnLogsCmd(), a.newFnDeleteCmd(), secretsCommands(a).newSecretsCmd())
 	return cmd
 }
 
@@ -100,7 +104,7 @@ func (d *deployFlags) request(cmd *cobra.Command, b client.Bundle, cur *client.F
 	return req
 }
 
-func (a *app) newFnCreateCmd() *cobra.Command {
+func (a functionsCommands) newFnCreateCmd() *cobra.Command {
 	var d deployFlags
 	cmd := &cobra.Command{
 		Use:   "create <name> --file <index.js|index.ts|dir|->",
@@ -120,7 +124,7 @@ func (a *app) newFnCreateCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newFnUpdateCmd() *cobra.Command {
+func (a functionsCommands) newFnUpdateCmd() *cobra.Command {
 	var d deployFlags
 	cmd := &cobra.Command{
 		Use:   "update <function> --file <index.js|index.ts|dir|->",
@@ -138,7 +142,7 @@ func (a *app) newFnUpdateCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) deploy(cmd *cobra.Command, name string, d *deployFlags, update bool) error {
+func (a functionsCommands) deploy(cmd *cobra.Command, name string, d *deployFlags, update bool) error {
 	ctx := cmd.Context()
 	if d.file == "" {
 		return usage(errors.New("--file is required (a file, a directory, or - for stdin)"), cmd.CommandPath()+" --help")
@@ -153,23 +157,23 @@ func (a *app) deploy(cmd *cobra.Command, name string, d *deployFlags, update boo
 	}
 	var cur *client.Function
 	if update {
-		f, err := s.c.GetFunction(ctx, db, name)
+		f, err := s.c.Functions.Get(ctx, db, name)
 		if err != nil {
 			return a.fnNotFound(ctx, s, db, name, err)
 		}
 		cur = &f
 	}
-	b, err := s.c.UploadBundle(ctx, db, src)
+	b, err := s.c.Functions.UploadBundle(ctx, db, src)
 	if err != nil {
 		return a.notFoundDB(ctx, s, db, "functions", err)
 	}
 	req := d.request(cmd, b, cur)
 	var f client.Function
 	if update {
-		f, err = s.c.UpdateFunction(ctx, db, name, req)
+		f, err = s.c.Functions.Update(ctx, db, name, req)
 	} else {
 		req.Name = &name
-		f, err = s.c.CreateFunction(ctx, db, req)
+		f, err = s.c.Functions.Create(ctx, db, req)
 	}
 	if err != nil {
 		if client.IsNotFound(err) {
@@ -205,7 +209,7 @@ func functionFields(f client.Function) [][2]string {
 	return append(fields, [2]string{"Updated", fmtTime(f.UpdatedAt)})
 }
 
-func (a *app) newFnListCmd() *cobra.Command {
+func (a functionsCommands) newFnListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "list [<db>]",
 		Aliases: []string{"ls"},
@@ -218,7 +222,7 @@ func (a *app) newFnListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fs, err := s.c.ListFunctions(ctx, db)
+			fs, err := s.c.Functions.List(ctx, db)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "functions", err)
 			}
@@ -242,7 +246,7 @@ func (a *app) newFnListCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newFnDeleteCmd() *cobra.Command {
+func (a functionsCommands) newFnDeleteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "delete <function>",
 		Aliases: []string{"rm"},
@@ -255,7 +259,7 @@ func (a *app) newFnDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := s.c.DeleteFunction(ctx, db, args[0])
+			m, err := s.c.Functions.Delete(ctx, db, args[0])
 			if err != nil {
 				return a.fnNotFound(ctx, s, db, args[0], err)
 			}
@@ -269,15 +273,15 @@ func (a *app) newFnDeleteCmd() *cobra.Command {
 }
 
 // fnNotFound explains a 404 about function fn of database db.
-func (a *app) fnNotFound(ctx context.Context, s *session, db, fn string, err error) error {
+func (a functionsCommands) fnNotFound(ctx context.Context, s *session, db, fn string, err error) error {
 	if !client.IsNotFound(err) {
 		return err
 	}
 	if derr := a.notFoundDB(ctx, s, db, "", err); derr != err {
 		return derr
 	}
-	if _, lerr := s.c.ListFunctions(ctx, db); client.IsNotFound(lerr) {
-		return errUnsupported(a, "functions")
+	if _, lerr := s.c.Functions.List(ctx, db); client.IsNotFound(lerr) {
+		return errUnsupported(a.app, "functions")
 	}
 	return hint(fmt.Errorf("function %q not found in database %s", fn, db), "`db9 functions list "+db+"` shows them")
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
-func (a *app) newFnInvokeCmd() *cobra.Command {
+func (a functionsCommands) newFnInvokeCmd() *cobra.Command {
 	var input, key string
 	cmd := &cobra.Command{
 		Use:   "invoke <function> [--input <json>|-] [--idempotency-key <key>]",
@@ -37,7 +37,7 @@ func (a *app) newFnInvokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, err := s.c.InvokeFunction(ctx, db, args[0], raw, key)
+			run, err := s.c.Functions.Invoke(ctx, db, args[0], raw, key)
 			if err != nil {
 				return a.fnNotFound(ctx, s, db, args[0], err)
 			}
@@ -69,7 +69,7 @@ func (a *app) newFnInvokeCmd() *cobra.Command {
 }
 
 // invokeInput reads and checks --input; "" is no input.
-func (a *app) invokeInput(input string) (json.RawMessage, error) {
+func (a functionsCommands) invokeInput(input string) (json.RawMessage, error) {
 	var b []byte
 	switch {
 	case input == "":
@@ -117,7 +117,7 @@ func prettyJSON(s string) string {
 	return buf.String()
 }
 
-func (a *app) newFnHistoryCmd() *cobra.Command {
+func (a functionsCommands) newFnHistoryCmd() *cobra.Command {
 	var limit int
 	var status string
 	cmd := &cobra.Command{
@@ -140,7 +140,7 @@ func (a *app) newFnHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			runs, err := s.c.ListRuns(ctx, db, args[0], limit, status)
+			runs, err := s.c.Functions.ListRuns(ctx, db, args[0], limit, status)
 			if err != nil {
 				return a.fnNotFound(ctx, s, db, args[0], err)
 			}
@@ -171,7 +171,7 @@ func (a *app) newFnHistoryCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newFnLogsCmd() *cobra.Command {
+func (a functionsCommands) newFnLogsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "logs <function> <run id>",
 		Short:   "Print what a run logged (console.*), in order",
@@ -183,10 +183,10 @@ func (a *app) newFnLogsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			logs, err := s.c.RunLogs(ctx, db, args[0], args[1])
+			logs, err := s.c.Functions.RunLogs(ctx, db, args[0], args[1])
 			if err != nil {
 				if client.IsNotFound(err) {
-					if _, ferr := s.c.GetFunction(ctx, db, args[0]); ferr == nil {
+					if _, ferr := s.c.Functions.Get(ctx, db, args[0]); ferr == nil {
 						return hint(fmt.Errorf("run %q of function %s not found", args[1], args[0]),
 							"`db9 functions history "+args[0]+"` lists its runs")
 					}

@@ -15,7 +15,10 @@ import (
 // value, and set reads it from stdin unless --value is given, so it stays
 // out of shell history and process listings.
 
-func (a *app) newSecretsCmd() *cobra.Command {
+// secretsCommands are `db9 functions secrets`.
+type secretsCommands struct{ *app }
+
+func (a secretsCommands) newSecretsCmd() *cobra.Command {
 	cmd := newGroupCmd("secrets", "Manage the secrets functions read with ctx.secrets.get",
 		`  db9 functions secrets list
   printf %s "$TOKEN" | db9 functions secrets set API_TOKEN
@@ -24,7 +27,7 @@ func (a *app) newSecretsCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newSecretsListCmd() *cobra.Command {
+func (a secretsCommands) newSecretsListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "list [<db>]",
 		Aliases: []string{"ls"},
@@ -37,7 +40,7 @@ func (a *app) newSecretsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ss, err := s.c.ListSecrets(ctx, db)
+			ss, err := s.c.Secrets.List(ctx, db)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "secrets", err)
 			}
@@ -61,7 +64,7 @@ func (a *app) newSecretsListCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newSecretsSetCmd() *cobra.Command {
+func (a secretsCommands) newSecretsSetCmd() *cobra.Command {
 	var value string
 	cmd := &cobra.Command{
 		Use:   "set <name> [--value <value>]",
@@ -86,7 +89,7 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sec, err := s.c.PutSecret(ctx, db, args[0], value)
+			sec, err := s.c.Secrets.Put(ctx, db, args[0], value)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "secrets", err)
 			}
@@ -101,7 +104,7 @@ func (a *app) newSecretsSetCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newSecretsDeleteCmd() *cobra.Command {
+func (a secretsCommands) newSecretsDeleteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "delete <name>",
 		Aliases: []string{"rm"},
@@ -114,10 +117,10 @@ func (a *app) newSecretsDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := s.c.DeleteSecret(ctx, db, args[0])
+			m, err := s.c.Secrets.Delete(ctx, db, args[0])
 			if err != nil {
 				if client.IsNotFound(err) {
-					if _, lerr := s.c.ListSecrets(ctx, db); lerr == nil {
+					if _, lerr := s.c.Secrets.List(ctx, db); lerr == nil {
 						return hint(fmt.Errorf("secret %q not found in %s", args[0], db), "`db9 functions secrets list "+db+"` shows them")
 					}
 				}

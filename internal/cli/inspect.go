@@ -11,9 +11,128 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
+// inspectCommands are `db9 db inspect`: a database's schemas and tables,
+// its figures and top queries.
+type inspectCommands struct{ *app }
+
+func (a inspectCommands) newInspectCmd() *cobra.Command {
+	cmd := newGroupCmd("inspect", "Look at a database's schemas, tables, figures and top queries",
+		`  db9 db inspect schemas myapp
+  db9 db inspect tables myapp --schema public
+  db9 db inspect summary myapp --window 24h
+  db9 db inspect queries myapp --slow`)
+	var schema string
+	tables := &cobra.Command{
+		Use:   "tables [<db>]",
+		Short: "List tables and views with their columns and estimated rows",
+		Example: `  db9 db inspect tables myapp
+  db9 db inspect tables myapp --schema public --json`,
+		Args: maxArgs(1, "one database"),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			sc, err := a.fetchSchema(cmd, args)
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			var out client.Schema
+			for _, t := range sc.Tables {
+				if schema == "" || t.Schema == schema {
+					out.Tables = append(out.Tables, t)
+					rows = append(rows, []string{t.Schema, t.Name, "table", fmt.Sprint(len(t.Columns)),
+						strings.Join(t.PrimaryKey, ","), fmt.Sprintf("%.0f", max(t.RowEstimate, 0))})
+				}
+			}
+			for _, v := range sc.Views {
+				if schema == "" || v.Schema == schema {
+					out.Views = append(out.Views, v)
+					kind := "view"
+					if v.Materialized {
+						kind = "materialized view"
+					}
+					rows = append(rows, []string{v.Schema, v.Name, kind, fmt.Sprint(len(v.Columns)), "", ""})
+				}
+			}
+			if a.jsonOut() {
+				return a.printJSON(out)
+			}
+			if len(rows) == 0 {
+				a.note("No tables.")
+				return nil
+			}
+			writeList(a.stdout(), []string{"schema", "name", "kind", "columns", "primary key", "rows (est.)"}, rows)
+			return nil
+		}),
+	}
+	tables.Flags().StringVar(&schema, "schema", "", "only this schema")
+	schemas := &cobra.Command{
+		Use:     "schemas [<db>]",
+		Short:   "List schemas with their numbers of tables and views",
+		Example: "  db9 db inspect schemas myapp",
+		Args:    maxArgs(1, "one database"),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			sc, err := a.fetchSchema(cmd, args)
+			if err != nil {
+				return err
+			}
+			type counts struct {
+				Name   string `json:"name"`
+				Tables int    `json:"tables"`
+				Views  int    `json:"views"`
+			}
+			by := map[string]*counts{}
+			get := func(n string) *counts {
+				if by[n] == nil {
+					by[n] = &counts{Name: n}
+				}
+				return by[n]
+			}
+			for _, t := range sc.Tables {
+				get(t.Schema).Tables++
+			}
+			for _, v := range sc.Views {
+				get(v.Schema).Views++
+			}
+			list := make([]counts, 0, len(by))
+			for _, c := range by {
+				list = append(list, *c)
+			}
+			sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+			if a.jsonOut() {
+				return a.printJSON(list)
+			}
+			rows := make([][]string, len(list))
+			for i, c := range list {
+				rows[i] = []string{c.Name, fmt.Sprint(c.Tables), fmt.Sprint(c.Views)}
+			}
+			writeList(a.stdout(), []string{"schema", "tables", "views"}, rows)
+			return nil
+		}),
+	}
+	cmd.AddCommand(schemas, tables)
+	cmd.AddCommand(a.newInspectFiguresCmds()...)
+	return cmd
+}
+
+func (a inspectCommands) fetchSchema(cmd *cobra.Command, args []string) (client.Schema, error) {
+	ctx := cmd.Context()
+	db, err := a.database(args, 0)
+	if err != nil {
+		return client.Schema{}, err
+	}
+	s, err := a.authed(ctx, false)
+	if err != nil {
+		return client.Schema{}, err
+	}
+	sc, err := s.c.Databases.Schema(ctx, db)
+	if err != nil {
+		return sc, a.notFoundDB(ctx, s, db, "schema inspection", err)
+	}
+	return sc, nil
+}
+
 // newInspectFiguresCmds are the inspect subcommands over the database's
 // observability figures (summary, queries) and its table sizes.
-func (a *app) newInspectFiguresCmds() []*cobra.Command {
+func (a inspectCommands) newInspectFiguresCmds() []*cobra.Command {
 	var window time.Duration
 	var limit int
 	var slow bool
@@ -30,7 +149,7 @@ func (a *app) newInspectFiguresCmds() []*cobra.Command {
 		if err != nil {
 			return client.Observability{}, err
 		}
-		o, err := s.c.Observability(ctx, db, int(window.Seconds()))
+		o, err := s.c.Observability.Get(ctx, db, int(window.Seconds()))
 		if err != nil {
 			return o, a.notFoundDB(ctx, s, db, "observability", err)
 		}
@@ -126,7 +245,7 @@ func (a *app) newInspectFiguresCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := s.c.SQL(ctx, db, client.SQLRequest{Query: tableSizesSQL})
+			res, err := s.c.Databases.SQL(ctx, db, client.SQLRequest{Query: tableSizesSQL})
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "table sizes", err)
 			}

@@ -8,7 +8,7 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
-func (a *app) newListCmd() *cobra.Command {
+func (a dbCommands) newListCmd() *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -24,7 +24,7 @@ func (a *app) newListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dbs, err := s.c.ListDatabases(ctx, all)
+			dbs, err := s.c.Databases.List(ctx, all)
 			if err != nil {
 				return err
 			}
@@ -47,7 +47,7 @@ func (a *app) newListCmd() *cobra.Command {
 }
 
 // writeDatabases lists dbs, naming parents found in known.
-func (a *app) writeDatabases(dbs, known []client.Database) {
+func (a dbCommands) writeDatabases(dbs, known []client.Database) {
 	names := map[string]string{}
 	for _, d := range known {
 		names[d.ID] = d.Name
@@ -71,7 +71,7 @@ func (a *app) writeDatabases(dbs, known []client.Database) {
 	writeList(a.stdout(), []string{"name", "id", "state", "region", "parent", "created"}, rows)
 }
 
-func (a *app) newUseCmd() *cobra.Command {
+func (a dbCommands) newUseCmd() *cobra.Command {
 	var unset bool
 	cmd := &cobra.Command{
 		Use:   "use [<db>]",
@@ -116,7 +116,7 @@ func (a *app) newUseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.c.GetDatabase(ctx, args[0])
+			d, err := s.c.Databases.Get(ctx, args[0])
 			if client.IsNotFound(err) {
 				return dbNotFound(args[0])
 			}

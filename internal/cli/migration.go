@@ -99,7 +99,10 @@ func compareMigrations(local []migrationFile, applied []client.Migration) []migr
 	return out
 }
 
-func (a *app) newMigrationCmd() *cobra.Command {
+// migrationCommands are `db9 migration`.
+type migrationCommands struct{ *app }
+
+func (a migrationCommands) newMigrationCmd() *cobra.Command {
 	cmd := newGroupCmd("migration", "Versioned SQL migrations: files NNNN_name.sql applied in order",
 		`  db9 migration new create_users
   db9 migration up myapp
@@ -111,7 +114,7 @@ func (a *app) newMigrationCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) newMigrationNewCmd(dir *string) *cobra.Command {
+func (a migrationCommands) newMigrationNewCmd(dir *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "new <name>",
 		Short: "Create the next migration file",
@@ -156,7 +159,7 @@ func (a *app) newMigrationNewCmd(dir *string) *cobra.Command {
 	}
 }
 
-func (a *app) newMigrationListCmd() *cobra.Command {
+func (a migrationCommands) newMigrationListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "list [<db>]",
 		Aliases: []string{"ls"},
@@ -169,7 +172,7 @@ func (a *app) newMigrationListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ms, err := s.c.ListMigrations(ctx, db)
+			ms, err := s.c.Migrations.List(ctx, db)
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "migrations", err)
 			}
@@ -201,7 +204,7 @@ func short(sum string) string {
 }
 
 // migrationStates loads local files and the applied list of db.
-func (a *app) migrationStates(cmd *cobra.Command, args []string, dir string) (*session, string, []migrationFile, []migrationState, error) {
+func (a migrationCommands) migrationStates(cmd *cobra.Command, args []string, dir string) (*session, string, []migrationFile, []migrationState, error) {
 	ctx := cmd.Context()
 	db, err := a.database(args, 0)
 	if err != nil {
@@ -215,14 +218,14 @@ func (a *app) migrationStates(cmd *cobra.Command, args []string, dir string) (*s
 	if err != nil {
 		return nil, "", nil, nil, err
 	}
-	applied, err := s.c.ListMigrations(ctx, db)
+	applied, err := s.c.Migrations.List(ctx, db)
 	if err != nil {
 		return nil, "", nil, nil, a.notFoundDB(ctx, s, db, "migrations", err)
 	}
 	return s, db, local, compareMigrations(local, applied), nil
 }
 
-func (a *app) newMigrationStatusCmd(dir *string) *cobra.Command {
+func (a migrationCommands) newMigrationStatusCmd(dir *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status [<db>]",
 		Short: "Show which local migrations are applied, pending or changed",
@@ -254,7 +257,7 @@ func (a *app) newMigrationStatusCmd(dir *string) *cobra.Command {
 	}
 }
 
-func (a *app) newMigrationUpCmd(dir *string) *cobra.Command {
+func (a migrationCommands) newMigrationUpCmd(dir *string) *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "up [<db>]",
@@ -293,7 +296,7 @@ func (a *app) newMigrationUpCmd(dir *string) *cobra.Command {
 					}
 					continue
 				}
-				m, err := s.c.ApplyMigration(ctx, db, f.Name, f.SQL, f.Checksum)
+				m, err := s.c.Migrations.Apply(ctx, db, f.Name, f.SQL, f.Checksum)
 				if err != nil {
 					if a.jsonOut() {
 						_ = a.printJSON(results)

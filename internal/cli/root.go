@@ -70,7 +70,7 @@ func NewRoot(env Env) *cobra.Command {
   db9 server                       # run the platform itself`,
 	}
 	a := newApp(env)
-	a.addGlobalFlags(root)
+	addGlobalFlags(root, &a.flags)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage(err, c.CommandPath()+" --help")
 	})
@@ -85,7 +85,7 @@ func NewRoot(env Env) *cobra.Command {
 	admin.SetUsageTemplate(withoutGlobalFlags(root.UsageTemplate()))
 	root.AddCommand(server, admin)
 	root.AddCommand(newWALArchiveCmd()) // hidden: PostgreSQL's archive_command where basic_archive is unavailable
-	a.addClientCommands(root)
+	addClientCommands(root, a)
 	return root
 }
 

@@ -66,7 +66,7 @@ them; Tab completes SQL keywords and the names of tables, views and columns.`
 // shell runs the SQL session: statements end with ;, each input is sent
 // when complete. Interactive sessions prompt, keep history and survive SQL
 // errors; piped input stops at the first error.
-func (a *app) shell(ctx context.Context, s *session, db string, in io.Reader, interactive bool) error {
+func (a sqlCommands) shell(ctx context.Context, s *session, db string, in io.Reader, interactive bool) error {
 	var lr lineReader
 	var names *sqlCompleter
 	if interactive {
@@ -161,15 +161,15 @@ func (a *app) shell(ctx context.Context, s *session, db string, in io.Reader, in
 
 // refreshNames fetches the names Tab completes. Completion is a
 // convenience: without the schema it still offers keywords.
-func (a *app) refreshNames(ctx context.Context, s *session, db string, names *sqlCompleter) {
-	if sc, err := s.c.Schema(ctx, db); err == nil {
+func (a sqlCommands) refreshNames(ctx context.Context, s *session, db string, names *sqlCompleter) {
+	if sc, err := s.c.Databases.Schema(ctx, db); err == nil {
 		names.set(sc)
 	}
 }
 
 // historyFile is where the SQL session keeps its history; "" (no history
 // kept across sessions) when the home directory is unknown.
-func (a *app) historyFile() string {
+func (a sqlCommands) historyFile() string {
 	st, err := a.store()
 	if err != nil {
 		return ""
@@ -190,8 +190,8 @@ func oneLineSQL(stmt string) string {
 }
 
 // shellRun sends one input of the session and prints its result.
-func (a *app) shellRun(ctx context.Context, s *session, db, sql string) error {
-	res, err := s.c.SQL(ctx, db, client.SQLRequest{Query: sql})
+func (a sqlCommands) shellRun(ctx context.Context, s *session, db, sql string) error {
+	res, err := s.c.Databases.SQL(ctx, db, client.SQLRequest{Query: sql})
 	if err != nil {
 		return a.notFoundDB(ctx, s, db, "", err)
 	}
@@ -215,7 +215,7 @@ func (a *app) shellRun(ctx context.Context, s *session, db, sql string) error {
 }
 
 // shellMeta runs a backslash command; quit reports \q.
-func (a *app) shellMeta(ctx context.Context, s *session, db, cmd string, history []string) (quit bool, err error) {
+func (a sqlCommands) shellMeta(ctx context.Context, s *session, db, cmd string, history []string) (quit bool, err error) {
 	name, arg, _ := strings.Cut(cmd, " ")
 	arg = strings.TrimSpace(arg)
 	out := a.stdout()
@@ -230,7 +230,7 @@ func (a *app) shellMeta(ctx context.Context, s *session, db, cmd string, history
 		}
 	case `\r`:
 	case `\dt`, `\d`:
-		sc, err := s.c.Schema(ctx, db)
+		sc, err := s.c.Databases.Schema(ctx, db)
 		if err != nil {
 			return false, a.notFoundDB(ctx, s, db, "schema inspection", err)
 		}

@@ -13,7 +13,11 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
-func (a *app) newSQLCmd(use string) *cobra.Command {
+// sqlCommands are `db9 sql` (and `db9 db sql`): one query, a file, psql,
+// or the interactive session of shell.go.
+type sqlCommands struct{ *app }
+
+func (a sqlCommands) newSQLCmd(use string) *cobra.Command {
 	var query, file string
 	var psql bool
 	cmd := &cobra.Command{
@@ -62,7 +66,7 @@ func (a *app) newSQLCmd(use string) *cobra.Command {
 				}
 				return a.runSQL(cmd, s, db, client.SQLRequest{FileContent: text})
 			}
-			if _, err := s.c.GetDatabase(ctx, db); err != nil {
+			if _, err := s.c.Databases.Get(ctx, db); err != nil {
 				return a.notFoundDB(ctx, s, db, "", err)
 			}
 			return a.shell(cmd.Context(), s, db, a.stdin(), isTerminal(a.stdin()))
@@ -74,7 +78,7 @@ func (a *app) newSQLCmd(use string) *cobra.Command {
 	return cmd
 }
 
-func (a *app) readSQLFile(file string) (string, error) {
+func (a sqlCommands) readSQLFile(file string) (string, error) {
 	if file == "-" {
 		b, err := io.ReadAll(a.stdin())
 		if err != nil {
@@ -91,9 +95,9 @@ func (a *app) readSQLFile(file string) (string, error) {
 
 // runSQL runs one request and prints its result; an SQL error is the
 // command's error.
-func (a *app) runSQL(cmd *cobra.Command, s *session, db string, req client.SQLRequest) error {
+func (a sqlCommands) runSQL(cmd *cobra.Command, s *session, db string, req client.SQLRequest) error {
 	ctx := cmd.Context()
-	res, err := s.c.SQL(ctx, db, req)
+	res, err := s.c.Databases.SQL(ctx, db, req)
 	if err != nil {
 		return a.notFoundDB(ctx, s, db, "", err)
 	}
@@ -140,23 +144,23 @@ func sqlError(e *client.SQLError) error {
 
 // runPsql runs psql on db with a connect token (or, on a server without
 // connect tokens, the admin password) in its environment, never its argv.
-func (a *app) runPsql(cmd *cobra.Command, s *session, db, query, file string) error {
+func (a sqlCommands) runPsql(cmd *cobra.Command, s *session, db, query, file string) error {
 	ctx := cmd.Context()
 	path, err := exec.LookPath("psql")
 	if err != nil {
 		return hint(errors.New("psql is not on PATH"), "install the PostgreSQL client (e.g. apt install postgresql-client), or drop --psql")
 	}
 	var host, port, user, dbname, password string
-	tok, err := s.c.ConnectToken(ctx, db, "")
+	tok, err := s.c.Databases.ConnectToken(ctx, db, "")
 	switch {
 	case err == nil:
 		host, port, user, dbname, password = tok.Host, fmt.Sprint(tok.Port), tok.User, tok.Database, tok.Token
 	case client.IsNotFound(err):
-		d, gerr := s.c.GetDatabase(ctx, db)
+		d, gerr := s.c.Databases.Get(ctx, db)
 		if gerr != nil {
 			return a.notFoundDB(ctx, s, db, "", gerr)
 		}
-		cr, cerr := s.c.Credentials(ctx, d.ID)
+		cr, cerr := s.c.Databases.Credentials(ctx, d.ID)
 		if cerr != nil {
 			return cerr
 		}

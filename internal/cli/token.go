@@ -12,7 +12,10 @@ import (
 	"github.com/db9/db9/internal/client"
 )
 
-func (a *app) newTokenCmd() *cobra.Command {
+// tokenCommands are `db9 token`: the account's API tokens.
+type tokenCommands struct{ *app }
+
+func (a tokenCommands) newTokenCmd() *cobra.Command {
 	cmd := newGroupCmd("token", "Manage API tokens for scripts, CI and agents",
 		`  db9 token create --name ci --expires-in-days 30
   db9 token create --name reader --scope myapp:ro
@@ -35,7 +38,7 @@ func parseScopes(scopes []string) ([][2]string, error) {
 	return out, nil
 }
 
-func (a *app) newTokenCreateCmd() *cobra.Command {
+func (a tokenCommands) newTokenCreateCmd() *cobra.Command {
 	var name string
 	var days int
 	var scopes []string
@@ -68,7 +71,7 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 			if len(parsed) > 0 {
 				var sc client.TokenScope
 				for _, p := range parsed {
-					d, err := s.c.GetDatabase(ctx, p[0])
+					d, err := s.c.Databases.Get(ctx, p[0])
 					if client.IsNotFound(err) {
 						return dbNotFound(p[0])
 					}
@@ -80,9 +83,9 @@ func (a *app) newTokenCreateCmd() *cobra.Command {
 				b, _ := json.Marshal(sc)
 				req.ScopeJSON = string(b)
 			}
-			t, err := s.c.CreateToken(ctx, req)
+			t, err := s.c.Tokens.Create(ctx, req)
 			if client.IsNotFound(err) {
-				return errUnsupported(a, "API tokens")
+				return errUnsupported(a.app, "API tokens")
 			}
 			if err != nil {
 				return err
@@ -126,7 +129,7 @@ func scopeText(scope any) string {
 	return strings.Join(parts, ",")
 }
 
-func (a *app) newTokenListCmd() *cobra.Command {
+func (a tokenCommands) newTokenListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -139,9 +142,9 @@ func (a *app) newTokenListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ts, err := s.c.ListTokens(ctx)
+			ts, err := s.c.Tokens.List(ctx)
 			if client.IsNotFound(err) {
-				return errUnsupported(a, "API tokens")
+				return errUnsupported(a.app, "API tokens")
 			}
 			if err != nil {
 				return err
@@ -166,7 +169,7 @@ func (a *app) newTokenListCmd() *cobra.Command {
 	}
 }
 
-func (a *app) newTokenRevokeCmd() *cobra.Command {
+func (a tokenCommands) newTokenRevokeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "revoke <token-id>",
 		Aliases: []string{"delete", "rm"},
@@ -179,10 +182,10 @@ func (a *app) newTokenRevokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := s.c.RevokeToken(ctx, args[0])
+			m, err := s.c.Tokens.Revoke(ctx, args[0])
 			if client.IsNotFound(err) {
-				if _, lerr := s.c.ListTokens(ctx); lerr != nil {
-					return errUnsupported(a, "API tokens")
+				if _, lerr := s.c.Tokens.List(ctx); lerr != nil {
+					return errUnsupported(a.app, "API tokens")
 				}
 				return hint(errors.New("no token with id "+args[0]), "`db9 token list` shows the ids")
 			}

@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+// AccountsService is the caller's account: anonymous registration and
+// refresh, identity, and claiming an anonymous account.
+type AccountsService service
+
+// TokensService is the caller's API tokens.
+type TokensService service
+
 // Registration is the answer of POST /customer/anonymous-register.
 type Registration struct {
 	Token           string    `json:"token"`
@@ -32,32 +39,32 @@ type Me struct {
 }
 
 // RegisterAnonymous creates an anonymous account and returns its session.
-func (c *Client) RegisterAnonymous(ctx context.Context) (Registration, error) {
+func (s *AccountsService) RegisterAnonymous(ctx context.Context) (Registration, error) {
 	var r Registration
-	err := c.call(ctx, "POST", "/customer/anonymous-register", false, nil, &r)
+	err := s.client.call(ctx, "POST", "/customer/anonymous-register", false, nil, &r)
 	return r, err
 }
 
 // RefreshAnonymous trades an anonymous account's id and secret for a new token.
-func (c *Client) RefreshAnonymous(ctx context.Context, anonymousID, secret string) (Session, error) {
-	var s Session
+func (s *AccountsService) RefreshAnonymous(ctx context.Context, anonymousID, secret string) (Session, error) {
+	var ses Session
 	in := map[string]string{"anonymous_id": anonymousID, "anonymous_secret": secret}
-	err := c.call(ctx, "POST", "/customer/anonymous-refresh", false, in, &s)
-	return s, err
+	err := s.client.call(ctx, "POST", "/customer/anonymous-refresh", false, in, &ses)
+	return ses, err
 }
 
 // Me returns the identity behind the token.
-func (c *Client) Me(ctx context.Context) (Me, error) {
+func (s *AccountsService) Me(ctx context.Context) (Me, error) {
 	var m Me
-	err := c.call(ctx, "GET", "/customer/me", true, nil, &m)
+	err := s.client.call(ctx, "GET", "/customer/me", true, nil, &m)
 	return m, err
 }
 
 // Claim turns the anonymous account behind the token into a full one,
 // proven by an OIDC id_token.
-func (c *Client) Claim(ctx context.Context, idToken string) (Me, error) {
+func (s *AccountsService) Claim(ctx context.Context, idToken string) (Me, error) {
 	var m Me
-	err := c.call(ctx, "POST", "/customer/claim", true, map[string]string{"id_token": idToken}, &m)
+	err := s.client.call(ctx, "POST", "/customer/claim", true, map[string]string{"id_token": idToken}, &m)
 	return m, err
 }
 
@@ -92,24 +99,24 @@ type CreateTokenRequest struct {
 	ScopeJSON     string `json:"scope_json,omitempty"`
 }
 
-// CreateToken makes a new API token; the answer's Token is its only showing.
-func (c *Client) CreateToken(ctx context.Context, req CreateTokenRequest) (Token, error) {
+// Create makes a new API token; the answer's Token is its only showing.
+func (s *TokensService) Create(ctx context.Context, req CreateTokenRequest) (Token, error) {
 	var t Token
-	err := c.call(ctx, "POST", "/customer/tokens", true, req, &t)
+	err := s.client.call(ctx, "POST", "/customer/tokens", true, req, &t)
 	return t, err
 }
 
-// ListTokens lists the caller's API tokens, newest first.
-func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
+// List lists the caller's API tokens, newest first.
+func (s *TokensService) List(ctx context.Context) ([]Token, error) {
 	var ts []Token
-	err := c.call(ctx, "GET", "/customer/tokens", true, nil, &ts)
+	err := s.client.call(ctx, "GET", "/customer/tokens", true, nil, &ts)
 	return ts, err
 }
 
-// RevokeToken revokes an API token at once.
-func (c *Client) RevokeToken(ctx context.Context, id string) (Message, error) {
+// Revoke revokes an API token at once.
+func (s *TokensService) Revoke(ctx context.Context, id string) (Message, error) {
 	var m Message
-	err := c.call(ctx, "DELETE", "/customer/tokens/"+url.PathEscape(id), true, nil, &m)
+	err := s.client.call(ctx, "DELETE", "/customer/tokens/"+url.PathEscape(id), true, nil, &m)
 	return m, err
 }
 

@@ -18,7 +18,8 @@ import (
 // DefaultBaseURL is the API of a local `db9 server` with default flags.
 const DefaultBaseURL = "http://127.0.0.1:8080"
 
-// Client talks to one db9 API. A zero Client is not usable; use New.
+// Client talks to one db9 API. A zero Client is not usable, nor is a copy
+// (its services point at the original); use New.
 type Client struct {
 	baseURL string
 	http    *http.Client
@@ -30,7 +31,24 @@ type Client struct {
 	Refresh func(ctx context.Context) (string, error)
 	// UserAgent is sent with every request when not empty.
 	UserAgent string
+
+	// The API's parts, one service each (c.Databases.Create, ...). They
+	// share this Client's plumbing and token.
+	Accounts      *AccountsService
+	Tokens        *TokensService
+	Databases     *DatabasesService
+	Users         *UsersService
+	Migrations    *MigrationsService
+	DataPlane     *DataPlaneService
+	FS9           *FS9Service
+	Functions     *FunctionsService
+	Secrets       *SecretsService
+	Observability *ObservabilityService
 }
+
+// service is what every service is: a view of the client whose requests
+// it sends.
+type service struct{ client *Client }
 
 // New returns a client of the API at baseURL (scheme://host[:port], with or
 // without a trailing slash). httpClient may be nil.
@@ -42,7 +60,18 @@ func New(baseURL string, httpClient *http.Client) (*Client, error) {
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: 10 * time.Minute}
 	}
-	return &Client{baseURL: u.String(), http: httpClient}, nil
+	c := &Client{baseURL: u.String(), http: httpClient}
+	c.Accounts = &AccountsService{c}
+	c.Tokens = &TokensService{c}
+	c.Databases = &DatabasesService{c}
+	c.Users = &UsersService{c}
+	c.Migrations = &MigrationsService{c}
+	c.DataPlane = &DataPlaneService{c}
+	c.FS9 = &FS9Service{c}
+	c.Functions = &FunctionsService{c}
+	c.Secrets = &SecretsService{c}
+	c.Observability = &ObservabilityService{c}
+	return c, nil
 }
 
 // BaseURL returns the API base URL the client talks to.

@@ -23,7 +23,7 @@ func TestClient_ErrorCarriesStatusCodeAndMessage(t *testing.T) {
 	}))
 	defer srv.Close()
 	c, _ := New(srv.URL, nil)
-	_, err := c.Branch(context.Background(), "db", BranchRequest{Name: "b"})
+	_, err := c.Databases.Branch(context.Background(), "db", BranchRequest{Name: "b"})
 	var e *Error
 	if !errors.As(err, &e) || e.Status != 429 || e.Code != "rate_limited" || e.Message != "too many branches cloning" || e.RetryAfter != "3" {
 		t.Fatalf("err = %#v", err)
@@ -50,7 +50,7 @@ func TestClient_RefreshesOnceOn401(t *testing.T) {
 	c, _ := New(srv.URL+"/", nil)
 	c.Token = "stale"
 	c.Refresh = func(context.Context) (string, error) { refreshes.Add(1); return "fresh", nil }
-	d, err := c.CreateDatabase(context.Background(), CreateDatabaseRequest{Name: "x"})
+	d, err := c.Databases.Create(context.Background(), CreateDatabaseRequest{Name: "x"})
 	if err != nil || d.ID != "abc" || calls.Load() != 2 || refreshes.Load() != 1 || c.Token != "fresh" {
 		t.Fatalf("d %+v err %v calls %d refreshes %d", d, err, calls.Load(), refreshes.Load())
 	}
@@ -60,7 +60,7 @@ func TestClient_RefreshesOnceOn401(t *testing.T) {
 	c.Refresh = func(context.Context) (string, error) { refreshes.Add(1); return "still-bad", nil }
 	calls.Store(0)
 	refreshes.Store(0)
-	_, err = c.ListDatabases(context.Background(), false)
+	_, err = c.Databases.List(context.Background(), false)
 	if !IsUnauthorized(err) || calls.Load() != 2 || refreshes.Load() != 1 {
 		t.Fatalf("err %v calls %d refreshes %d", err, calls.Load(), refreshes.Load())
 	}
@@ -71,7 +71,7 @@ func TestClient_TransportErrorAndBadURL(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	c, _ := New(url, nil)
-	_, err := c.Me(context.Background())
+	_, err := c.Accounts.Me(context.Background())
 	var te *TransportError
 	if !errors.As(err, &te) || te.URL != url {
 		t.Fatalf("err = %#v", err)

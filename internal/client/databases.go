@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"time"
 )
 
@@ -44,6 +43,10 @@ type CreateDatabaseRequest struct {
 	AdminPassword string `json:"admin_password,omitempty"`
 }
 
+// DatabasesService is the databases of the caller: their life cycle,
+// credentials, branches, schema, dumps and SQL over HTTP.
+type DatabasesService service
+
 // Credentials are a database's admin login.
 type Credentials struct {
 	AdminUser        string `json:"admin_user"`
@@ -51,50 +54,50 @@ type Credentials struct {
 	ConnectionString string `json:"connection_string"`
 }
 
-// CreateDatabase creates a database; it is ACTIVE when this returns.
-func (c *Client) CreateDatabase(ctx context.Context, req CreateDatabaseRequest) (Database, error) {
+// Create creates a database; it is ACTIVE when this returns.
+func (s *DatabasesService) Create(ctx context.Context, req CreateDatabaseRequest) (Database, error) {
 	var d Database
-	err := c.call(ctx, "POST", "/customer/databases", true, req, &d)
+	err := s.client.call(ctx, "POST", "/customer/databases", true, req, &d)
 	return d, err
 }
 
-// ListDatabases lists the caller's databases, newest first; all includes
+// List lists the caller's databases, newest first; all includes
 // failed ones.
-func (c *Client) ListDatabases(ctx context.Context, all bool) ([]Database, error) {
+func (s *DatabasesService) List(ctx context.Context, all bool) ([]Database, error) {
 	p := "/customer/databases"
 	if all {
 		p += "?all=true"
 	}
 	var ds []Database
-	err := c.call(ctx, "GET", p, true, nil, &ds)
+	err := s.client.call(ctx, "GET", p, true, nil, &ds)
 	return ds, err
 }
 
-// GetDatabase returns a database by id or name.
-func (c *Client) GetDatabase(ctx context.Context, db string) (Database, error) {
+// Get returns a database by id or name.
+func (s *DatabasesService) Get(ctx context.Context, db string) (Database, error) {
 	var d Database
-	err := c.call(ctx, "GET", dbPath(db), true, nil, &d)
+	err := s.client.call(ctx, "GET", dbPath(db), true, nil, &d)
 	return d, err
 }
 
-// DeleteDatabase deletes a database by id or name.
-func (c *Client) DeleteDatabase(ctx context.Context, db string) (Message, error) {
+// Delete deletes a database by id or name.
+func (s *DatabasesService) Delete(ctx context.Context, db string) (Message, error) {
 	var m Message
-	err := c.call(ctx, "DELETE", dbPath(db), true, nil, &m)
+	err := s.client.call(ctx, "DELETE", dbPath(db), true, nil, &m)
 	return m, err
 }
 
 // ResetPassword gives the admin a new password; the old one stops working.
-func (c *Client) ResetPassword(ctx context.Context, db string) (Credentials, error) {
+func (s *DatabasesService) ResetPassword(ctx context.Context, db string) (Credentials, error) {
 	var cr Credentials
-	err := c.call(ctx, "POST", dbPath(db, "reset-password"), true, nil, &cr)
+	err := s.client.call(ctx, "POST", dbPath(db, "reset-password"), true, nil, &cr)
 	return cr, err
 }
 
 // Credentials returns the admin login of a database.
-func (c *Client) Credentials(ctx context.Context, db string) (Credentials, error) {
+func (s *DatabasesService) Credentials(ctx context.Context, db string) (Credentials, error) {
 	var cr Credentials
-	err := c.call(ctx, "GET", dbPath(db, "credentials"), true, nil, &cr)
+	err := s.client.call(ctx, "GET", dbPath(db, "credentials"), true, nil, &cr)
 	return cr, err
 }
 
@@ -106,9 +109,9 @@ type BranchRequest struct {
 
 // Branch starts a branch of db; it is CLONING until it becomes ACTIVE or
 // CREATE_FAILED (poll GetDatabase).
-func (c *Client) Branch(ctx context.Context, db string, req BranchRequest) (Database, error) {
+func (s *DatabasesService) Branch(ctx context.Context, db string, req BranchRequest) (Database, error) {
 	var d Database
-	err := c.call(ctx, "POST", dbPath(db, "branch"), true, req, &d)
+	err := s.client.call(ctx, "POST", dbPath(db, "branch"), true, req, &d)
 	return d, err
 }
 
@@ -125,52 +128,14 @@ type ConnectToken struct {
 }
 
 // ConnectToken mints a connect token for role (empty: admin).
-func (c *Client) ConnectToken(ctx context.Context, db, role string) (ConnectToken, error) {
+func (s *DatabasesService) ConnectToken(ctx context.Context, db, role string) (ConnectToken, error) {
 	in := map[string]string{}
 	if role != "" {
 		in["role"] = role
 	}
 	var t ConnectToken
-	err := c.call(ctx, "POST", dbPath(db, "connect-token"), true, in, &t)
+	err := s.client.call(ctx, "POST", dbPath(db, "connect-token"), true, in, &t)
 	return t, err
-}
-
-// User is a database role as the users endpoint lists it.
-type User struct {
-	Username  string     `json:"username"`
-	CanLogin  bool       `json:"can_login"`
-	CreatedAt *time.Time `json:"created_at,omitempty"`
-}
-
-// NewUser is the answer of creating a user: its password shows only here.
-type NewUser struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// ListUsers lists the roles customers made in db, plus admin.
-func (c *Client) ListUsers(ctx context.Context, db string) ([]User, error) {
-	var us []User
-	err := c.call(ctx, "GET", dbPath(db, "users"), true, nil, &us)
-	return us, err
-}
-
-// CreateUser creates a login role; an empty password is generated.
-func (c *Client) CreateUser(ctx context.Context, db, username, password string) (NewUser, error) {
-	in := map[string]string{"username": username}
-	if password != "" {
-		in["password"] = password
-	}
-	var u NewUser
-	err := c.call(ctx, "POST", dbPath(db, "users"), true, in, &u)
-	return u, err
-}
-
-// DeleteUser drops a role.
-func (c *Client) DeleteUser(ctx context.Context, db, username string) (Message, error) {
-	var m Message
-	err := c.call(ctx, "DELETE", dbPath(db, "users", url.PathEscape(username)), true, nil, &m)
-	return m, err
 }
 
 // Schema is the customer's tables and views (GET .../schema).
@@ -206,10 +171,10 @@ type Column struct {
 }
 
 // Schema returns db's tables and views.
-func (c *Client) Schema(ctx context.Context, db string) (Schema, error) {
-	var s Schema
-	err := c.call(ctx, "GET", dbPath(db, "schema"), true, nil, &s)
-	return s, err
+func (s *DatabasesService) Schema(ctx context.Context, db string) (Schema, error) {
+	var sc Schema
+	err := s.client.call(ctx, "GET", dbPath(db, "schema"), true, nil, &sc)
+	return sc, err
 }
 
 // Dump is a database as SQL.
@@ -219,35 +184,10 @@ type Dump struct {
 }
 
 // Dump returns db's schemas (and data unless ddlOnly) as SQL.
-func (c *Client) Dump(ctx context.Context, db string, ddlOnly bool) (Dump, error) {
+func (s *DatabasesService) Dump(ctx context.Context, db string, ddlOnly bool) (Dump, error) {
 	var d Dump
-	err := c.call(ctx, "POST", dbPath(db, "dump"), true, map[string]bool{"ddl_only": ddlOnly}, &d)
+	err := s.client.call(ctx, "POST", dbPath(db, "dump"), true, map[string]bool{"ddl_only": ddlOnly}, &d)
 	return d, err
-}
-
-// Migration is an applied migration (GET .../migrations).
-type Migration struct {
-	Name       string     `json:"name"`
-	Checksum   string     `json:"checksum"`
-	AppliedAt  *time.Time `json:"applied_at"`
-	SQLPreview string     `json:"sql_preview,omitempty"`
-	Status     string     `json:"status,omitempty"`
-}
-
-// ListMigrations lists db's applied migrations, oldest first.
-func (c *Client) ListMigrations(ctx context.Context, db string) ([]Migration, error) {
-	var ms []Migration
-	err := c.call(ctx, "GET", dbPath(db, "migrations"), true, nil, &ms)
-	return ms, err
-}
-
-// ApplyMigration runs sql and records it under name in one transaction.
-// checksum must be the lowercase hex SHA-256 of sql.
-func (c *Client) ApplyMigration(ctx context.Context, db, name, sql, checksum string) (Migration, error) {
-	var m Migration
-	in := map[string]string{"name": name, "sql": sql, "checksum": checksum}
-	err := c.call(ctx, "POST", dbPath(db, "migrations"), true, in, &m)
-	return m, err
 }
 
 // SQLRequest is the body of POST .../sql. FileContent, when not empty, is
@@ -316,8 +256,8 @@ func (e *SQLError) Error() string {
 
 // SQL runs SQL on db. A PostgreSQL error is returned in the result's Error,
 // with a nil Go error.
-func (c *Client) SQL(ctx context.Context, db string, req SQLRequest) (SQLResult, error) {
+func (s *DatabasesService) SQL(ctx context.Context, db string, req SQLRequest) (SQLResult, error) {
 	var r SQLResult
-	err := c.call(ctx, "POST", dbPath(db, "sql"), true, req, &r)
+	err := s.client.call(ctx, "POST", dbPath(db, "sql"), true, req, &r)
 	return r, err
 }

@@ -49,6 +49,11 @@ func (b *BYOJWT) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// DataPlaneService is what the browser data API of a database needs from
+// its owner: how end users' JWTs are verified, and publishable and service
+// keys.
+type DataPlaneService service
+
 // AuthConfig is a database's auth-config.
 type AuthConfig struct {
 	AuthMode  string     `json:"auth_mode"` // "none" or "byo_jwt"
@@ -57,21 +62,21 @@ type AuthConfig struct {
 }
 
 // GetAuthConfig returns a database's auth-config.
-func (c *Client) GetAuthConfig(ctx context.Context, db string) (AuthConfig, error) {
+func (s *DataPlaneService) GetAuthConfig(ctx context.Context, db string) (AuthConfig, error) {
 	var a AuthConfig
-	err := c.call(ctx, "GET", dbPath(db, "auth-config"), true, nil, &a)
+	err := s.client.call(ctx, "GET", dbPath(db, "auth-config"), true, nil, &a)
 	return a, err
 }
 
 // PutAuthConfig replaces a database's auth-config and returns it as stored
 // (defaults filled in).
-func (c *Client) PutAuthConfig(ctx context.Context, db string, cfg AuthConfig) (AuthConfig, error) {
+func (s *DataPlaneService) PutAuthConfig(ctx context.Context, db string, cfg AuthConfig) (AuthConfig, error) {
 	in := struct {
 		AuthMode string  `json:"auth_mode"`
 		BYOJWT   *BYOJWT `json:"byo_jwt"`
 	}{cfg.AuthMode, cfg.BYOJWT}
 	var a AuthConfig
-	err := c.call(ctx, "PUT", dbPath(db, "auth-config"), true, in, &a)
+	err := s.client.call(ctx, "PUT", dbPath(db, "auth-config"), true, in, &a)
 	return a, err
 }
 
@@ -114,23 +119,23 @@ const (
 	ServiceKeys     = "service-keys"
 )
 
-// CreateDataKey creates a key of kind (PublishableKeys or ServiceKeys).
-func (c *Client) CreateDataKey(ctx context.Context, db, kind string, req DataKeyRequest) (DataKey, error) {
+// CreateKey creates a key of kind (PublishableKeys or ServiceKeys).
+func (s *DataPlaneService) CreateKey(ctx context.Context, db, kind string, req DataKeyRequest) (DataKey, error) {
 	var k DataKey
-	err := c.call(ctx, "POST", dbPath(db, kind), true, req, &k)
+	err := s.client.call(ctx, "POST", dbPath(db, kind), true, req, &k)
 	return k, err
 }
 
-// ListDataKeys lists a database's keys of kind, newest first.
-func (c *Client) ListDataKeys(ctx context.Context, db, kind string) ([]DataKey, error) {
+// ListKeys lists a database's keys of kind, newest first.
+func (s *DataPlaneService) ListKeys(ctx context.Context, db, kind string) ([]DataKey, error) {
 	var ks []DataKey
-	err := c.call(ctx, "GET", dbPath(db, kind), true, nil, &ks)
+	err := s.client.call(ctx, "GET", dbPath(db, kind), true, nil, &ks)
 	return ks, err
 }
 
-// RevokeDataKey revokes a key of kind; it stops working at once.
-func (c *Client) RevokeDataKey(ctx context.Context, db, kind, id string) (Message, error) {
+// RevokeKey revokes a key of kind; it stops working at once.
+func (s *DataPlaneService) RevokeKey(ctx context.Context, db, kind, id string) (Message, error) {
 	var m Message
-	err := c.call(ctx, "DELETE", dbPath(db, kind, url.PathEscape(id)), true, nil, &m)
+	err := s.client.call(ctx, "DELETE", dbPath(db, kind, url.PathEscape(id)), true, nil, &m)
 	return m, err
 }

@@ -6,4 +6,10 @@
 // message. It deliberately knows nothing about where tokens are stored,
 // terminals or output formats: that is the CLI's business. The CLI and the
 // end-to-end tests both use it.
+//
+// The API's parts are services of a Client, as in go-github:
+// c.Databases.Create, c.Tokens.List, c.Functions.Invoke, c.FS9.Connect.
+// Each service lives in the file of its part (accounts.go holds Accounts
+// and Tokens, functions.go Functions, secrets.go Secrets, and so on); the
+// Client keeps only construction and the request plumbing they share.
 package client

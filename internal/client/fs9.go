@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// FS9Service is the way into a database's files: fs9 itself is a
+// WebSocket protocol (internal/fs9/wsclient), not part of the REST API.
+type FS9Service service
+
 // FSConnect is what the fs9 WebSocket protocol needs to log in: its URL,
 // the username and a connect token to send as the password.
 type FSConnect struct {
@@ -14,14 +18,14 @@ type FSConnect struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// FSConnect asks for fs9 credentials for role (empty: admin, or the
+// Connect asks for fs9 credentials for role (empty: admin, or the
 // read-only role for a read-only API token).
-func (c *Client) FSConnect(ctx context.Context, db, role string) (FSConnect, error) {
+func (s *FS9Service) Connect(ctx context.Context, db, role string) (FSConnect, error) {
 	in := map[string]string{}
 	if role != "" {
 		in["role"] = role
 	}
 	var f FSConnect
-	err := c.call(ctx, "POST", dbPath(db, "fs-connect"), true, in, &f)
+	err := s.client.call(ctx, "POST", dbPath(db, "fs-connect"), true, in, &f)
 	return f, err
 }

@@ -96,75 +96,72 @@ type RunLog struct {
 	Message string    `json:"message"`
 }
 
-// Secret is a secret as the API shows it: never its value.
-type Secret struct {
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
+// FunctionsService is a database's functions: deploying them (bundles,
+// versions), invoking them and reading their runs and logs.
+type FunctionsService service
 
 func fnPath(db, fn string, suffix ...string) string {
 	return dbPath(db, append([]string{"functions", url.PathEscape(fn)}, suffix...)...)
 }
 
 // UploadBundle uploads a bundle: one JavaScript file or a zip.
-func (c *Client) UploadBundle(ctx context.Context, db string, raw []byte) (Bundle, error) {
+func (s *FunctionsService) UploadBundle(ctx context.Context, db string, raw []byte) (Bundle, error) {
 	var b Bundle
-	err := c.callBody(ctx, "POST", dbPath(db, "functions", "bundles"), true, "application/octet-stream", raw, &b)
+	err := s.client.callBody(ctx, "POST", dbPath(db, "functions", "bundles"), true, "application/octet-stream", raw, &b)
 	return b, err
 }
 
-// CreateFunction deploys a new function.
-func (c *Client) CreateFunction(ctx context.Context, db string, req FunctionRequest) (Function, error) {
+// Create deploys a new function.
+func (s *FunctionsService) Create(ctx context.Context, db string, req FunctionRequest) (Function, error) {
 	var f Function
-	err := c.call(ctx, "POST", dbPath(db, "functions"), true, req, &f)
+	err := s.client.call(ctx, "POST", dbPath(db, "functions"), true, req, &f)
 	return f, err
 }
 
-// UpdateFunction deploys a new version of a function (id or name).
-func (c *Client) UpdateFunction(ctx context.Context, db, fn string, req FunctionRequest) (Function, error) {
+// Update deploys a new version of a function (id or name).
+func (s *FunctionsService) Update(ctx context.Context, db, fn string, req FunctionRequest) (Function, error) {
 	req.Name = nil
 	var f Function
-	err := c.call(ctx, "PUT", fnPath(db, fn), true, req, &f)
+	err := s.client.call(ctx, "PUT", fnPath(db, fn), true, req, &f)
 	return f, err
 }
 
-// ListFunctions lists a database's functions.
-func (c *Client) ListFunctions(ctx context.Context, db string) ([]Function, error) {
+// List lists a database's functions.
+func (s *FunctionsService) List(ctx context.Context, db string) ([]Function, error) {
 	var fs []Function
-	err := c.call(ctx, "GET", dbPath(db, "functions"), true, nil, &fs)
+	err := s.client.call(ctx, "GET", dbPath(db, "functions"), true, nil, &fs)
 	return fs, err
 }
 
-// GetFunction returns a function by id or name.
-func (c *Client) GetFunction(ctx context.Context, db, fn string) (Function, error) {
+// Get returns a function by id or name.
+func (s *FunctionsService) Get(ctx context.Context, db, fn string) (Function, error) {
 	var f Function
-	err := c.call(ctx, "GET", fnPath(db, fn), true, nil, &f)
+	err := s.client.call(ctx, "GET", fnPath(db, fn), true, nil, &f)
 	return f, err
 }
 
-// DeleteFunction deletes a function, its schedule and its runs.
-func (c *Client) DeleteFunction(ctx context.Context, db, fn string) (Message, error) {
+// Delete deletes a function, its schedule and its runs.
+func (s *FunctionsService) Delete(ctx context.Context, db, fn string) (Message, error) {
 	var m Message
-	err := c.call(ctx, "DELETE", fnPath(db, fn), true, nil, &m)
+	err := s.client.call(ctx, "DELETE", fnPath(db, fn), true, nil, &m)
 	return m, err
 }
 
-// InvokeFunction runs a function and returns the ended run. input is JSON
+// Invoke runs a function and returns the ended run. input is JSON
 // (nil: none); a non-empty key makes the call idempotent.
-func (c *Client) InvokeFunction(ctx context.Context, db, fn string, input json.RawMessage, idempotencyKey string) (Run, error) {
+func (s *FunctionsService) Invoke(ctx context.Context, db, fn string, input json.RawMessage, idempotencyKey string) (Run, error) {
 	body := struct {
 		Input          json.RawMessage `json:"input,omitempty"`
 		IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	}{input, idempotencyKey}
 	var r Run
-	err := c.call(ctx, "POST", fnPath(db, fn, "invoke"), true, body, &r)
+	err := s.client.call(ctx, "POST", fnPath(db, fn, "invoke"), true, body, &r)
 	return r, err
 }
 
 // ListRuns lists a function's runs, newest first; limit 0 and status ""
 // are the server's defaults (50, any).
-func (c *Client) ListRuns(ctx context.Context, db, fn string, limit int, status string) ([]Run, error) {
+func (s *FunctionsService) ListRuns(ctx context.Context, db, fn string, limit int, status string) ([]Run, error) {
 	q := url.Values{}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
@@ -177,41 +174,20 @@ func (c *Client) ListRuns(ctx context.Context, db, fn string, limit int, status 
 		p += "?" + q.Encode()
 	}
 	var rs []Run
-	err := c.call(ctx, "GET", p, true, nil, &rs)
+	err := s.client.call(ctx, "GET", p, true, nil, &rs)
 	return rs, err
 }
 
 // GetRun returns one run.
-func (c *Client) GetRun(ctx context.Context, db, fn, run string) (Run, error) {
+func (s *FunctionsService) GetRun(ctx context.Context, db, fn, run string) (Run, error) {
 	var r Run
-	err := c.call(ctx, "GET", fnPath(db, fn, "runs", url.PathEscape(run)), true, nil, &r)
+	err := s.client.call(ctx, "GET", fnPath(db, fn, "runs", url.PathEscape(run)), true, nil, &r)
 	return r, err
 }
 
 // RunLogs returns a run's log lines in order.
-func (c *Client) RunLogs(ctx context.Context, db, fn, run string) ([]RunLog, error) {
+func (s *FunctionsService) RunLogs(ctx context.Context, db, fn, run string) ([]RunLog, error) {
 	var ls []RunLog
-	err := c.call(ctx, "GET", fnPath(db, fn, "runs", url.PathEscape(run), "logs"), true, nil, &ls)
+	err := s.client.call(ctx, "GET", fnPath(db, fn, "runs", url.PathEscape(run), "logs"), true, nil, &ls)
 	return ls, err
-}
-
-// ListSecrets lists a database's secrets (names and times only).
-func (c *Client) ListSecrets(ctx context.Context, db string) ([]Secret, error) {
-	var ss []Secret
-	err := c.call(ctx, "GET", dbPath(db, "secrets"), true, nil, &ss)
-	return ss, err
-}
-
-// PutSecret creates or replaces a secret.
-func (c *Client) PutSecret(ctx context.Context, db, name, value string) (Secret, error) {
-	var s Secret
-	err := c.call(ctx, "PUT", dbPath(db, "secrets", url.PathEscape(name)), true, map[string]string{"value": value}, &s)
-	return s, err
-}
-
-// DeleteSecret deletes a secret.
-func (c *Client) DeleteSecret(ctx context.Context, db, name string) (Message, error) {
-	var m Message
-	err := c.call(ctx, "DELETE", dbPath(db, "secrets", url.PathEscape(name)), true, nil, &m)
-	return m, err
 }

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// ObservabilityService is a database's live figures.
+type ObservabilityService service
+
 // Observability is the answer of GET .../observability (API.md).
 type Observability struct {
 	Summary struct {
@@ -42,9 +45,9 @@ type TopQuery struct {
 	Rows    int64   `json:"rows"`
 }
 
-// Observability returns db's figures over the last window seconds.
-func (c *Client) Observability(ctx context.Context, db string, window int) (Observability, error) {
+// Get returns db's figures over the last window seconds.
+func (s *ObservabilityService) Get(ctx context.Context, db string, window int) (Observability, error) {
 	var o Observability
-	err := c.call(ctx, "GET", dbPath(db, "observability")+"?window="+strconv.Itoa(window), true, nil, &o)
+	err := s.client.call(ctx, "GET", dbPath(db, "observability")+"?window="+strconv.Itoa(window), true, nil, &o)
 	return o, err
 }

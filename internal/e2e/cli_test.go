@@ -148,7 +148,7 @@ func TestCLI_FirstCreateRegistersAnonymously(t *testing.T) {
 		t.Errorf("create without --name: %+v", d)
 	}
 	var me client.Me
-	me, err := u.apiClient().Me(context.Background())
+	me, err := u.apiClient().Accounts.Me(context.Background())
 	if err != nil || !me.IsAnonymous {
 		t.Errorf("me: %+v %v", me, err)
 	}
