@@ -223,6 +223,39 @@ func TestMount_Operations(t *testing.T) {
 		}
 	})
 
+	t.Run("shell tools", func(t *testing.T) {
+		// cp -r, >> appends, sed -i (temporary file, fchown, rename over),
+		// touch, mv: what agents run in a mounted directory.
+		script := `set -e
+mkdir -p tools/src
+printf 'one\ntwo\n' > tools/src/a.txt
+cp -r tools/src tools/copy
+echo three >> tools/copy/a.txt
+sed -i 's/two/TWO/' tools/copy/a.txt
+touch tools/copy/empty
+mv tools/copy tools/moved
+ls -l tools/moved > /dev/null
+cat tools/moved/a.txt`
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if string(out) != "one\nTWO\nthree\n" {
+			t.Errorf("cat through the mount: %q", out)
+		}
+		if got := e.sqlRead("/tools/moved/a.txt"); got != "one\nTWO\nthree\n" {
+			t.Errorf("fs9_read after the tools ran: %q", got)
+		}
+		if got := e.sqlRead("/tools/src/a.txt"); got != "one\ntwo\n" {
+			t.Errorf("the source of cp -r changed: %q", got)
+		}
+		if !e.sqlExists("/tools/moved/empty") || e.sqlExists("/tools/copy") {
+			t.Errorf("touch or mv not seen through SQL")
+		}
+	})
+
 	t.Run("remove", func(t *testing.T) {
 		err := os.Remove(at("/notes/2024"))
 		if !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {

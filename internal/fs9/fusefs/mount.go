@@ -178,18 +178,22 @@ func (m *Mount) mount() (*fuse.Server, error) {
 // Check reports whether FUSE can be used here: /dev/fuse can be opened
 // and, for a user other than root, fusermount3 (or fusermount) exists.
 func Check() error {
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	return check("/dev/fuse", os.Geteuid() == 0, []string{"fusermount3", "fusermount", "/bin/fusermount3", "/bin/fusermount"})
+}
+
+func check(dev string, root bool, helpers []string) error {
+	f, err := os.OpenFile(dev, os.O_RDWR, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &UnavailableError{Reason: "/dev/fuse does not exist (load the fuse module; in a container pass --device /dev/fuse)"}
+		return &UnavailableError{Reason: dev + " does not exist (load the fuse module; in a container pass --device /dev/fuse)"}
 	case err != nil:
-		return &UnavailableError{Reason: "cannot open /dev/fuse", Err: err}
+		return &UnavailableError{Reason: "cannot open " + dev, Err: err}
 	}
 	f.Close()
-	if os.Geteuid() == 0 {
-		return nil
+	if root {
+		return nil // root mounts directly
 	}
-	for _, name := range []string{"fusermount3", "fusermount", "/bin/fusermount3", "/bin/fusermount"} {
+	for _, name := range helpers {
 		if _, err := exec.LookPath(name); err == nil {
 			return nil
 		}
