@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,6 +89,8 @@ func mountHint(err error) error {
 			"FUSE needs /dev/fuse and, when not root, fusermount3 (apt-get install fuse3); `db9 fs cp` works without it")
 	case errors.As(err, &he), errors.As(err, new(*fs9.Error)):
 		return err
+	case errors.Is(err, syscall.ENOTCONN):
+		return hint(err, "an earlier mount there ended without unmounting; run `fusermount3 -u` (or umount) on it first")
 	}
 	return hint(err, "the mount point must be an existing directory you may mount on")
 }

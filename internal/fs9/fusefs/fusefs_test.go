@@ -313,6 +313,38 @@ cat tools/moved/a.txt`
 	})
 }
 
+// A busy mount is not unmounted: Close says so and works once the last
+// file is closed.
+func TestMount_Close_Busy(t *testing.T) {
+	requireFUSE(t)
+	e := newEnv(t)
+	m := e.mount(fusefs.Config{})
+	if err := os.WriteFile(filepath.Join(m.Dir(), "open.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(m.Dir(), "open.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = m.Close(ctx)
+	// root unmounts directly and gets the errno; fusermount3 only says it failed.
+	if err == nil || os.Geteuid() == 0 && !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("Close with a file open: %v, want EBUSY", err)
+	}
+	if !mounted(t, m.Dir()) {
+		t.Fatal("unmounted although busy")
+	}
+	f.Close()
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatalf("Close after the file was closed: %v", err)
+	}
+	if mounted(t, m.Dir()) {
+		t.Error("still mounted")
+	}
+}
+
 // A read-only mount reads and refuses every change with EROFS.
 func TestMount_ReadOnly(t *testing.T) {
 	requireFUSE(t)

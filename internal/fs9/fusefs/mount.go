@@ -48,8 +48,8 @@ type Mount struct {
 	uid  uint32        // owner shown for every file: who mounted
 	gid  uint32
 
-	closeOnce sync.Once
-	closeErr  error
+	closeMu sync.Mutex
+	closed  bool
 }
 
 // UnavailableError says that FUSE cannot be used on this machine: no
@@ -209,32 +209,42 @@ func (m *Mount) Dir() string { return m.dir }
 func (m *Mount) Done() <-chan struct{} { return m.done }
 
 // Close unmounts, trying again while the mount is busy until ctx ends,
-// then closes the connection. It is safe to call more than once.
+// then closes the connection. Once it succeeded, later calls do nothing;
+// after a failure (still busy) a later call tries again.
 func (m *Mount) Close(ctx context.Context) error {
-	m.closeOnce.Do(func() {
-		defer m.r.close()
-		if m.srv == nil {
-			return
+	m.closeMu.Lock()
+	defer m.closeMu.Unlock()
+	if m.closed {
+		return nil
+	}
+	if err := m.unmount(ctx); err != nil {
+		return err
+	}
+	m.closed = true
+	m.r.close()
+	return nil
+}
+
+func (m *Mount) unmount(ctx context.Context) error {
+	if m.srv == nil {
+		return nil
+	}
+	for {
+		select {
+		case <-m.done:
+			return nil // unmounted from outside
+		default:
 		}
-		for {
-			select {
-			case <-m.done:
-				return // unmounted from outside
-			default:
-			}
-			err := m.srv.Unmount()
-			if err == nil {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				m.closeErr = fmt.Errorf("unmount %s (busy while a process has a file or directory open there; `fusermount3 -u -z %s` detaches it lazily): %w", m.dir, m.dir, err)
-				return
-			case <-m.done:
-				return
-			case <-time.After(300 * time.Millisecond):
-			}
+		err := m.srv.Unmount()
+		if err == nil {
+			return nil
 		}
-	})
-	return m.closeErr
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("unmount %s (busy while a process has a file or directory open there; `fusermount3 -u -z %s` detaches it lazily): %w", m.dir, m.dir, err)
+		case <-m.done:
+			return nil
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
