@@ -215,7 +215,7 @@ func (h *handle) flush(ctx context.Context) syscall.Errno {
 		return toErrno(err)
 	}
 	h.dirty = false
-	h.n.forgetParent()
+	forgetParent(h.n)
 	return 0
 }
 

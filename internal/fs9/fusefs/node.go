@@ -85,7 +85,8 @@ func typeBits(t string) uint32 {
 	return syscall.S_IFREG
 }
 
-func (n *node) fill(out *fuse.Attr, info wsclient.Info) {
+// fill sets attributes from fs9's file info.
+func (m *Mount) fill(out *fuse.Attr, info wsclient.Info) {
 	out.Mode = typeBits(info.Type) | uint32(info.Mode)&0o7777
 	out.Size = uint64(info.Size)
 	out.Blocks = (out.Size + 511) / 512
@@ -97,7 +98,7 @@ func (n *node) fill(out *fuse.Attr, info wsclient.Info) {
 	if t, err := time.Parse(time.RFC3339, info.Mtime); err == nil {
 		out.SetTimes(&t, &t, &t)
 	}
-	out.Uid, out.Gid = n.m.uid, n.m.gid
+	out.Uid, out.Gid = m.uid, m.gid
 }
 
 // forget drops the cached listing: the directory changed.
@@ -108,7 +109,7 @@ func (n *node) forget() {
 }
 
 // forgetParent drops the listing of the directory holding n.
-func (n *node) forgetParent() {
+func forgetParent(n *node) {
 	if _, p := n.Parent(); p != nil {
 		if pn, ok := p.Operations().(*node); ok {
 			pn.forget()
@@ -119,7 +120,7 @@ func (n *node) forgetParent() {
 // newChild returns the inode for a looked-up entry: the known one when the
 // type matches, so open handles keep being found.
 func (n *node) newChild(ctx context.Context, name string, info wsclient.Info, out *fuse.EntryOut) *gofs.Inode {
-	n.fill(&out.Attr, info)
+	n.m.fill(&out.Attr, info)
 	mode := typeBits(info.Type)
 	if ch := n.GetChild(name); ch != nil && ch.StableAttr().Mode == mode {
 		if cn, ok := ch.Operations().(*node); ok {
@@ -186,7 +187,7 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 	if err != nil {
 		return toErrno(err)
 	}
-	n.fill(&out.Attr, info)
+	n.m.fill(&out.Attr, info)
 	n.bufferedSize(&out.Attr, f)
 	return 0
 }
@@ -212,13 +213,13 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 		} else if err := n.m.r.call(ctx, "truncate", map[string]any{"path": p, "size": size}, nil); err != nil {
 			return toErrno(err)
 		}
-		n.forgetParent()
+		forgetParent(n)
 	}
 	if mode, ok := in.GetMode(); ok {
 		if err := n.m.r.call(ctx, "chmod", map[string]any{"path": p, "mode": mode & 0o7777}, nil); err != nil {
 			return toErrno(err)
 		}
-		n.forgetParent()
+		forgetParent(n)
 	}
 	return n.Getattr(ctx, f, out)
 }
@@ -256,7 +257,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&writeFlags != 0 && n.m.cfg.ReadOnly {
 		return nil, 0, syscall.EROFS
 	}
-	h := n.newHandle(flags)
+	h := newHandle(n, flags)
 	if h.writable && flags&syscall.O_TRUNC != 0 {
 		h.setBuf(nil)
 		h.dirty = true
@@ -264,7 +265,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	return h, 0, 0
 }
 
-func (n *node) newHandle(flags uint32) *handle {
+// newHandle opens a handle on n; a writer is registered so stat sees its
+// buffered size.
+func newHandle(n *node, flags uint32) *handle {
 	h := &handle{n: n, mu: make(chanMutex, 1), writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0,
 		append: flags&syscall.O_APPEND != 0}
 	if h.writable {
@@ -299,7 +302,7 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 		return nil, nil, 0, toErrno(err)
 	}
 	ch := n.newChild(ctx, name, info, out)
-	h := ch.Operations().(*node).newHandle(flags | syscall.O_TRUNC)
+	h := newHandle(ch.Operations().(*node), flags|syscall.O_TRUNC)
 	h.setBuf(nil)
 	return ch, h, 0, 0
 }
