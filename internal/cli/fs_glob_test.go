@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -63,4 +64,23 @@ func TestLastLines(t *testing.T) {
 			t.Errorf("lastLines(%q, %d) = %q, %v; want %q, %v", c.in, c.n, c.in[i:], ok, c.want, c.ok)
 		}
 	}
+}
+
+// FuzzGlobMatch: any pattern and name are matched without a panic, a name
+// without glob characters matches itself, and ** matches everything below
+// its directory.
+func FuzzGlobMatch(f *testing.F) {
+	for _, s := range [][2]string{{"/logs/*.csv", "/logs/a.csv"}, {"/**/x", "/a/b/x"}, {"/[a-", "/a"}, {"/a/**/**/b", "/a/b"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		globMatch(pattern, name)
+		globBase(pattern)
+		if !hasGlob(name) && !strings.Contains(name, "\\") && !globMatch(name, name) {
+			t.Errorf("%q does not match itself", name)
+		}
+		if !globMatch("/**", "/"+strings.Trim(name, "/")) {
+			t.Errorf("/** does not match %q", name)
+		}
+	})
 }
