@@ -109,10 +109,10 @@ func (a fsCommands) withFS(fn func(ctx context.Context, c *wsclient.Client, p fs
 }
 
 func (a fsCommands) newFSCmd() *cobra.Command {
-	cmd := newGroupCmd("fs", "Files of a database: ls, cp, cat, rm, mv, mkdir, stat, watch",
+	cmd := newGroupCmd("fs", "Files of a database: ls, cp, cat, rm, mv, mkdir, stat, watch, tailf, mount",
 		"  db9 fs cp report.csv myapp:/data/\n  db9 fs ls -l myapp:/data\n  db9 fs cat myapp:/data/report.csv")
 	cmd.AddCommand(a.newFSLsCmd(), a.newFSCpCmd(), a.newFSCatCmd("cat"), a.newFSRmCmd("rm"), a.newFSMvCmd("mv"),
-		a.newFSMkdirCmd(), a.newFSStatCmd(), a.newFSWatchCmd())
+		a.newFSMkdirCmd(), a.newFSStatCmd(), a.newFSWatchCmd(), a.newFSTailfCmd(), a.newFSMountCmd())
 	return cmd
 }
 
@@ -326,7 +326,8 @@ func (a fsCommands) progress(name string) (func(done, total int64), func()) {
 // fsHint attaches a hint to an fs9 error by its code.
 func fsHint(err error) error {
 	var e *fs9.Error
-	if err == nil || !errors.As(err, &e) {
+	var he *hintedError
+	if err == nil || !errors.As(err, &e) || errors.As(err, &he) {
 		return err
 	}
 	h := map[fs9.Code]string{

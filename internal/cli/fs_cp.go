@@ -22,9 +22,11 @@ func (a fsCommands) newFSCpCmd() *cobra.Command {
 		Use:   "cp [-r] <src>... <dst>",
 		Short: "Copy files to, from or between databases",
 		Long: "Copies files; either side is <db>:/path or a local path, - is stdin or stdout. " +
+			"A source may be a glob (quote it for the shell): * and ? within a name, ** for any depth; " +
+			"matches keep their path below the pattern's fixed directory. " +
 			"A destination ending in / (or an existing directory) receives the sources under their own names. " +
 			"Each file is written in one transaction: it is replaced whole or not at all.",
-		Example: "  db9 fs cp data.csv myapp:/in/\n  db9 fs cp -r ./docs myapp:/docs\n  db9 fs cp myapp:/out/report.pdf .\n  pg_dump ... | db9 fs cp - myapp:/backup.sql",
+		Example: "  db9 fs cp data.csv myapp:/in/\n  db9 fs cp 'myapp:/logs/*.csv' ./logs\n  db9 fs cp -r ./docs myapp:/docs\n  db9 fs cp myapp:/out/report.pdf .\n  pg_dump ... | db9 fs cp - myapp:/backup.sql",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: a.run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -35,8 +37,16 @@ func (a fsCommands) newFSCpCmd() *cobra.Command {
 			defer f.close()
 			cp := &copier{a: a, f: f, recursive: recursive}
 			dst := parseFSPath(args[len(args)-1])
-			srcs := args[:len(args)-1]
-			intoDir := len(srcs) > 1 || strings.HasSuffix(dst.path, "/")
+			var srcs []cpSource
+			globbed := false
+			for _, s := range args[:len(args)-1] {
+				got, glob, err := cp.expand(ctx, parseFSPath(s))
+				if err != nil {
+					return fsHint(err)
+				}
+				srcs, globbed = append(srcs, got...), globbed || glob
+			}
+			intoDir := len(srcs) > 1 || globbed || strings.HasSuffix(dst.path, "/")
 			if !intoDir {
 				intoDir, err = cp.isDir(ctx, dst)
 				if err != nil {
@@ -44,15 +54,19 @@ func (a fsCommands) newFSCpCmd() *cobra.Command {
 				}
 			}
 			for _, s := range srcs {
-				src := parseFSPath(s)
 				to := dst
 				if intoDir {
-					if src.path == "-" {
+					if s.src.path == "-" {
 						return usage(errors.New("stdin needs a file as the destination"), cmd.CommandPath()+" --help")
 					}
-					to = join(dst, path.Base(filepath.ToSlash(strings.TrimRight(src.path, "/"))))
+					to = join(dst, s.name)
+					if dst.db == "" {
+						if err := os.MkdirAll(filepath.Dir(to.path), 0o755); err != nil {
+							return err
+						}
+					}
 				}
-				if err := cp.copy(ctx, src, to); err != nil {
+				if err := cp.copy(ctx, s.src, to); err != nil {
 					return fsHint(err)
 				}
 			}

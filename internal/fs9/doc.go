@@ -6,6 +6,9 @@
 //   - store: a Go API over pgx that calls those functions as the tenant's
 //     role, including streamed reads and writes of up to 100 MiB.
 //   - wsserver: DB9's JSON WebSocket protocol as an http.Handler.
+//   - wsclient: a Go client of that protocol (CLI, tests).
+//   - fusefs: a database's files mounted through FUSE over wsclient
+//     (db9 fs mount).
 //
 // fs9 deliberately knows nothing of instances, the catalog or the server:
 // the wsserver asks an Authenticator who is connecting and a Backend for a
