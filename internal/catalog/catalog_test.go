@@ -375,3 +375,28 @@ func TestCatalog_GetDatabase(t *testing.T) {
 		t.Errorf("GetDatabase row differs from the inserted one (-inserted +got):\n%s", diff)
 	}
 }
+
+// A domain store taken from a Catalog before Open serves once it is open:
+// the stores share the Catalog's pool by reference, so a component wired
+// with one (observe, scheduler) needs no Catalog at all.
+func TestCatalog_StoreTakenBeforeOpen(t *testing.T) {
+	t.Parallel()
+	sharedCatalog(t) // its cluster runs; this Catalog shares it
+	bin, runAs := pgtest.Env(t)
+	c := New(Config{DataDir: sharedDir, Bin: bin, RunAs: runAs, UseRunning: true})
+	dbs, tokens := c.Databases, c.Tokens
+	if err := c.Open(testCtx(t)); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	cust := newCustomer(t, c)
+	d := insert(t, c, cust, "taken-before-open", 0)
+	got, err := dbs.Get(testCtx(t), cust, d.Name)
+	if err != nil || got.ID != d.ID {
+		t.Fatalf("Databases.Get through the store taken before Open = %v, %v; want %s", got.ID, err, d.ID)
+	}
+	list, err := tokens.List(testCtx(t), cust)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Tokens.List = %d tokens, %v; want the customer's first token", len(list), err)
+	}
+}
