@@ -84,7 +84,7 @@ func (d *Databases) CreateDatabase(ctx context.Context, p Principal, req CreateD
 			return CreatedDatabase{}, err
 		}
 	}
-	live, taken, err := d.cat.CreateChecks(ctx, p.Customer.ID, req.Name)
+	live, taken, err := d.cat.Databases.CreateChecks(ctx, p.Customer.ID, req.Name)
 	if err != nil {
 		return CreatedDatabase{}, err
 	}
@@ -107,7 +107,7 @@ func (d *Databases) CreateDatabase(ctx context.Context, p Principal, req CreateD
 		}
 	}
 	password := prov.AdminPassword()
-	row, err := d.cat.InsertDatabase(ctx, catalog.DatabaseRow{
+	row, err := d.cat.Databases.Insert(ctx, catalog.DatabaseRow{
 		Database: platform.Database{
 			ID: prov.ID(), CustomerID: p.Customer.ID, Name: req.Name, State: platform.StateActive, Region: region,
 		},
@@ -152,7 +152,7 @@ func (d *Databases) GetDatabase(ctx context.Context, p Principal, idOrName strin
 
 // ListDatabases lists a customer's databases, newest first.
 func (d *Databases) ListDatabases(ctx context.Context, p Principal, all bool) ([]platform.Database, error) {
-	rows, err := d.cat.ListDatabases(ctx, p.Customer.ID, all)
+	rows, err := d.cat.Databases.List(ctx, p.Customer.ID, all)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (d *Databases) DeleteDatabase(ctx context.Context, p Principal, idOrName st
 		return err
 	}
 	d.dir.forget(row.ID)
-	if err := d.cat.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
+	if err := d.cat.Databases.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("database")
 	} else if err != nil {
 		return err
@@ -191,7 +191,7 @@ func (d *Databases) DeleteDatabase(ctx context.Context, p Principal, idOrName st
 	if err := d.place.Destroy(ctx, row.ID); err != nil {
 		return fmt.Errorf("destroy instance %s: %w", row.ID, err)
 	}
-	if err := d.cat.FinishDelete(ctx, row.ID); err != nil {
+	if err := d.cat.Databases.FinishDelete(ctx, row.ID); err != nil {
 		return err
 	}
 	d.log.Info("database deleted", logkey.DB, row.ID, logkey.Customer, p.Customer.ID)
@@ -259,7 +259,7 @@ func (d *Databases) ResetPassword(ctx context.Context, p Principal, idOrName str
 	if err := postgres.SetRolePassword(ctx, conn, AdminUser, password); err != nil {
 		return Credentials{}, err
 	}
-	err = d.cat.SetAdminPassword(ctx, row.ID, d.sealer.Seal(password))
+	err = d.cat.Databases.SetAdminPassword(ctx, row.ID, d.sealer.Seal(password))
 	d.dir.forget(row.ID)
 	if err != nil {
 		return Credentials{}, err

@@ -40,7 +40,7 @@ func (d *directory) lookup(ctx context.Context, p Principal, idOrName string) (c
 	row, ok := d.dbs.get(key)
 	if !ok {
 		var err error
-		row, err = d.cat.GetDatabase(ctx, p.Customer.ID, idOrName)
+		row, err = d.cat.Databases.Get(ctx, p.Customer.ID, idOrName)
 		if errors.Is(err, catalog.ErrNotFound) {
 			return catalog.DatabaseRow{}, platform.NotFound("database")
 		}

@@ -29,7 +29,7 @@ func (f *Functions) ListSecrets(ctx context.Context, p Principal, dbRef string) 
 	if err != nil {
 		return nil, err
 	}
-	all, err := f.cat.ListSecrets(ctx, db.ID)
+	all, err := f.cat.Secrets.List(ctx, db.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
@@ -52,7 +52,7 @@ func (f *Functions) PutSecret(ctx context.Context, p Principal, dbRef, name, val
 	if len(value) > maxSecretBytes {
 		return SecretInfo{}, platform.Errorf(platform.CodeInvalid, "value: at most %d bytes", maxSecretBytes)
 	}
-	s, err := f.cat.PutSecret(ctx, db.ID, name, f.sealer.Seal(value))
+	s, err := f.cat.Secrets.Put(ctx, db.ID, name, f.sealer.Seal(value))
 	if err != nil {
 		return SecretInfo{}, fmt.Errorf("store secret: %w", err)
 	}
@@ -65,7 +65,7 @@ func (f *Functions) DeleteSecret(ctx context.Context, p Principal, dbRef, name s
 	if err != nil {
 		return err
 	}
-	err = f.cat.DeleteSecret(ctx, db.ID, name)
+	err = f.cat.Secrets.Delete(ctx, db.ID, name)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("secret")
 	}

@@ -160,7 +160,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openScheduler(ctx, place); err != nil {
 		return err
 	}
-	obs := control.NewObservability(s.svc.Databases.GetDatabase, s.cat, s.col)
+	obs := control.NewObservability(s.svc.Databases.GetDatabase, s.cat.Observe, s.col)
 	controlapi.New(s.svc, s.base).WithObservability(obs).Register(mux)
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
