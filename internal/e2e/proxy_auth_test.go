@@ -2,6 +2,15 @@ package e2e
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +36,14 @@ func TestProxy_Refusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, _, _ := signer.WithClock(func() time.Time { return time.Now().Add(-901 * time.Second) }).Sign(f.db.ID, "admin")
+	expired := expiredConnectToken(t, f.s.DataDir, signer.KeyID(), f.db.ID)
 	parts := strings.Split(token, ".")
 	tampered := parts[0] + "." + strings.Replace(parts[1], parts[1][10:14], "AAAA", 1) + "." + parts[2]
-	foreignKey, _, _ := auth.NewConnectSigner(mustRSA(t)).Sign(f.db.ID, "admin")
+	foreign, err := auth.LoadOrCreateConnectKey(t.TempDir()) // another server's key
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignKey, _, _ := foreign.Sign(f.db.ID, "admin")
 
 	// A revoked key.
 	var key struct {
@@ -135,4 +148,39 @@ func TestProxy_ClaimsAndParameters(t *testing.T) {
 	if err := pc.QueryRow(ctx, `select current_setting('request.jwt.claims', true)`).Scan(&none); err != nil || none != nil && *none != "" {
 		t.Errorf("password login: request.jwt.claims = %v (%v), want unset", none, err)
 	}
+}
+
+// expiredConnectToken is a connect token for database db signed with the
+// server's own key (kid) that expired a second ago. db9 never issues one,
+// so it is made here the way auth.ConnectSigner makes tokens.
+func expiredConnectToken(t *testing.T, dataDir, kid, db string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "secrets", "connect-jwt.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatal("connect-jwt.pem: no PEM block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iat := time.Now().Add(-auth.ConnectTokenLife - time.Second).Unix()
+	c := auth.ConnectClaims{DatabaseID: db, Role: "admin", PGRole: "admin", Audience: auth.ConnectAudience,
+		Issuer: auth.ConnectIssuer, IssuedAt: iat, ExpiresAt: iat + int64(auth.ConnectTokenLife/time.Second)}
+	hdr, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
+	body, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	signing := enc(hdr) + "." + enc(body)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(nil, k.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + enc(sig)
 }
