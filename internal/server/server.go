@@ -194,12 +194,6 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// HTTPAddr is the address the HTTP server listens on.
-func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
-
-// PGAddr is the address the PostgreSQL front door listens on.
-func (s *Server) PGAddr() string { return s.pg.Addr() }
-
 // PGPoolAddr is the address of the pooled PostgreSQL endpoint ("" when off).
 func (s *Server) PGPoolAddr() string { return s.pg.PoolAddr() }
 
