@@ -135,6 +135,9 @@ func (s *benchServer) HTTPAddr() string { return s.addrs.get(logkey.HTTPAddr) }
 // PGAddr is the address of the server's PostgreSQL front door.
 func (s *benchServer) PGAddr() string { return s.addrs.get(logkey.PGAddr) }
 
+// FS9Addr is the address of the server's fs9 listener.
+func (s *benchServer) FS9Addr() string { return s.addrs.get(logkey.FS9Addr) }
+
 // listenAddrs is a log handler that keeps the listen addresses the server
 // logs once it serves (logkey.HTTPAddr, ...): the benchmarks listen on
 // port 0, and that log line is how they, like an operator, learn the

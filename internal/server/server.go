@@ -190,12 +190,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.PGPoolAddr, s.pg.PoolAddr(), logkey.FS9Addr, s.FS9Addr())
+	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.PGPoolAddr, s.pg.PoolAddr(), logkey.FS9Addr, s.fs9Addr())
 	return nil
 }
-
-// PGPoolAddr is the address of the pooled PostgreSQL endpoint ("" when off).
-func (s *Server) PGPoolAddr() string { return s.pg.PoolAddr() }
 
 // Wait blocks until ctx ends or the HTTP server fails.
 func (s *Server) Wait(ctx context.Context) error {
