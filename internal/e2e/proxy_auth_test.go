@@ -31,12 +31,10 @@ func TestProxy_Refusals(t *testing.T) {
 	admin := f.db.ID + ".admin"
 	token := f.creds[2].password
 
-	// Tokens made with the server's own key, at other times.
-	signer, err := auth.LoadOrCreateConnectKey(f.s.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expired := expiredConnectToken(t, f.s.DataDir, signer.KeyID(), f.db.ID)
+	// A token made with the server's own key, at another time. Re-dated
+	// into the future it works: what refuses the expired one is its date.
+	expired := redatedConnectToken(t, f.s.DataDir, token, -time.Second)
+	f.s.mustPG(t, admin, redatedConnectToken(t, f.s.DataDir, token, 5*time.Minute), "disable")
 	parts := strings.Split(token, ".")
 	tampered := parts[0] + "." + strings.Replace(parts[1], parts[1][10:14], "AAAA", 1) + "." + parts[2]
 	foreign, err := auth.LoadOrCreateConnectKey(t.TempDir()) // another server's key
@@ -150,10 +148,10 @@ func TestProxy_ClaimsAndParameters(t *testing.T) {
 	}
 }
 
-// expiredConnectToken is a connect token for database db signed with the
-// server's own key (kid) that expired a second ago. db9 never issues one,
-// so it is made here the way auth.ConnectSigner makes tokens.
-func expiredConnectToken(t *testing.T, dataDir, kid, db string) string {
+// redatedConnectToken is token, a connect token the server issued,
+// re-dated to expire expiresIn from now (negative: in the past) and
+// signed again with the server's key: db9 never issues an expired token.
+func redatedConnectToken(t *testing.T, dataDir, token string, expiresIn time.Duration) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dataDir, "secrets", "connect-jwt.pem"))
 	if err != nil {
@@ -167,20 +165,27 @@ func expiredConnectToken(t *testing.T, dataDir, kid, db string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iat := time.Now().Add(-auth.ConnectTokenLife - time.Second).Unix()
-	c := auth.ConnectClaims{DatabaseID: db, Role: "admin", PGRole: "admin", Audience: auth.ConnectAudience,
-		Issuer: auth.ConnectIssuer, IssuedAt: iat, ExpiresAt: iat + int64(auth.ConnectTokenLife/time.Second)}
-	hdr, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
-	body, err := json.Marshal(c)
+	parts := strings.Split(token, ".")
+	dec := base64.RawURLEncoding
+	body, err := dec.DecodeString(parts[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := base64.RawURLEncoding.EncodeToString
-	signing := enc(hdr) + "." + enc(body)
+	var claims map[string]any
+	if err := json.Unmarshal(body, &claims); err != nil {
+		t.Fatal(err)
+	}
+	life := claims["exp"].(float64) - claims["iat"].(float64)
+	exp := float64(time.Now().Add(expiresIn).Unix())
+	claims["iat"], claims["exp"] = exp-life, exp
+	if body, err = json.Marshal(claims); err != nil {
+		t.Fatal(err)
+	}
+	signing := parts[0] + "." + dec.EncodeToString(body)
 	sum := sha256.Sum256([]byte(signing))
 	sig, err := rsa.SignPKCS1v15(nil, k.(*rsa.PrivateKey), crypto.SHA256, sum[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signing + "." + enc(sig)
+	return signing + "." + dec.EncodeToString(sig)
 }
