@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,12 +25,14 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/db9/db9/internal/cli"
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/layout"
+	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/server"
 )
@@ -132,7 +135,70 @@ func (e *env) dataDir() (string, func(), error) {
 // peer of the front doors) and to see whether its postmaster runs.
 type benchServer struct {
 	*server.Server
-	lay layout.Layout
+	lay   layout.Layout
+	addrs *listenAddrs
+}
+
+// HTTPAddr is the address the server's HTTP API listens on.
+func (s *benchServer) HTTPAddr() string { return s.addrs.get(logkey.HTTPAddr) }
+
+// PGAddr is the address of the server's PostgreSQL front door.
+func (s *benchServer) PGAddr() string { return s.addrs.get(logkey.PGAddr) }
+
+// FS9Addr is the address of the server's fs9 listener.
+func (s *benchServer) FS9Addr() string { return s.addrs.get(logkey.FS9Addr) }
+
+// listenAddrs is a log handler that keeps the listen addresses the server
+// logs once it serves (logkey.HTTPAddr, ...): the benchmarks listen on
+// port 0, and that log line is how they, like an operator, learn the
+// ports. Every record goes on to next as it would without it.
+type listenAddrs struct {
+	next slog.Handler
+	st   *addrState
+}
+
+type addrState struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func newListenAddrs(next slog.Handler) *listenAddrs {
+	return &listenAddrs{next: next, st: &addrState{m: map[string]string{}}}
+}
+
+func (h *listenAddrs) get(key string) string {
+	h.st.mu.Lock()
+	defer h.st.mu.Unlock()
+	return h.st.m[key]
+}
+
+// Enabled lets Info records through to Handle, where the addresses are.
+func (h *listenAddrs) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+}
+
+func (h *listenAddrs) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case logkey.HTTPAddr, logkey.PGAddr, logkey.PGPoolAddr, logkey.FS9Addr:
+			h.st.mu.Lock()
+			h.st.m[a.Key] = a.Value.String()
+			h.st.mu.Unlock()
+		}
+		return true
+	})
+	if !h.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h *listenAddrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return &listenAddrs{next: h.next.WithAttrs(as), st: h.st}
+}
+
+func (h *listenAddrs) WithGroup(name string) slog.Handler {
+	return &listenAddrs{next: h.next.WithGroup(name), st: h.st}
 }
 
 // startServer runs an in-process db9 server on dir; set, when not nil,
@@ -158,12 +224,16 @@ func startServer(ctx context.Context, dir string, warmPool, sparePool int, idle 
 	if os.Getenv("DB9BENCH_LOG") == "info" { // e.g. the "restored instance" step times
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	s := server.New(cfg, log)
+	addrs := newListenAddrs(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	s := server.New(cfg, slog.New(addrs))
 	if err := s.Open(ctx); err != nil {
 		return nil, err
 	}
-	return &benchServer{Server: s, lay: layout.Layout{DataDir: cfg.DataDir}}, nil
+	if addrs.get(logkey.HTTPAddr) == "" || addrs.get(logkey.PGAddr) == "" {
+		s.Close(ctx)
+		return nil, errors.New("the server logged no listen addresses")
+	}
+	return &benchServer{Server: s, lay: layout.Layout{DataDir: cfg.DataDir}, addrs: addrs}, nil
 }
 
 // directConn is the connection string of user on database id's instance

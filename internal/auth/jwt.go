@@ -100,21 +100,21 @@ func LoadOrCreateConnectKey(dataDir string) (*ConnectSigner, error) {
 	if !ok {
 		return nil, fmt.Errorf("connect token key %s: not an RSA key", path)
 	}
-	return NewConnectSigner(rk), nil
+	return newConnectSigner(rk), nil
 }
 
-// NewConnectSigner returns a signer for key; its kid is the key's RFC 7638
+// newConnectSigner returns a signer for key; its kid is the key's RFC 7638
 // thumbprint.
-func NewConnectSigner(key *rsa.PrivateKey) *ConnectSigner {
+func newConnectSigner(key *rsa.PrivateKey) *ConnectSigner {
 	j := jwk(&key.PublicKey)
 	canon := fmt.Sprintf(`{"e":"%s","kty":"RSA","n":"%s"}`, j.E, j.N)
 	sum := sha256.Sum256([]byte(canon))
 	return &ConnectSigner{key: key, kid: b64(sum[:]), now: time.Now}
 }
 
-// WithClock returns a signer with the same key that reads the time from
-// now (for tests and tools that need tokens issued at another time).
-func (s *ConnectSigner) WithClock(now func() time.Time) *ConnectSigner {
+// withClock returns a signer with the same key that reads the time from
+// now (for tests that need tokens issued at another time).
+func (s *ConnectSigner) withClock(now func() time.Time) *ConnectSigner {
 	c := *s
 	c.now = now
 	return &c

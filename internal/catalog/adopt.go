@@ -45,7 +45,7 @@ func (e *MissingDatabaseError) Unwrap() error { return ErrNotFound }
 // under the idempotency key in the same transaction. The adopter's row is
 // locked first, so a concurrent retry with the same key waits and then
 // finds the recorded answer instead of moving anything.
-func (c *Catalog) Adopt(ctx context.Context, req AdoptRequest) (AdoptResult, error) {
+func (c *Accounts) Adopt(ctx context.Context, req AdoptRequest) (AdoptResult, error) {
 	var res AdoptResult
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		res = AdoptResult{}
@@ -131,7 +131,7 @@ func (c *Catalog) Adopt(ctx context.Context, req AdoptRequest) (AdoptResult, err
 // AdoptAnswer returns the recorded answer of an earlier adopt call with
 // the key; ErrIdempotencyMismatch when that call's request differed,
 // ErrNotFound when there was none.
-func (c *Catalog) AdoptAnswer(ctx context.Context, customerID, key string, requestHash []byte) ([]string, error) {
+func (c *Accounts) AdoptAnswer(ctx context.Context, customerID, key string, requestHash []byte) ([]string, error) {
 	var hash, stored []byte
 	err := c.pool.QueryRow(ctx, `SELECT request_hash, response FROM adopt_requests WHERE customer_id = $1 AND idempotency_key = $2`,
 		customerID, key).Scan(&hash, &stored)

@@ -15,11 +15,15 @@ import (
 // branches cloning at once that it may.
 var ErrTooManyClones = errors.New("too many branches cloning")
 
-// InsertBranch records a branch as CLONING, atomically with the checks a
+// Branches makes branch rows: CLONING until the copy is done, then
+// ACTIVE with the parent's functions, or CREATE_FAILED.
+type Branches struct{ *poolRef }
+
+// Insert records a branch as CLONING, atomically with the checks a
 // create makes (name, anonymous quota when limit > 0) and the bound on
 // branches cloning at once per customer, all under a lock on the customer
 // row so concurrent requests cannot both pass a count.
-func (c *Catalog) InsertBranch(ctx context.Context, d DatabaseRow, limit, maxCloning int) (DatabaseRow, error) {
+func (c *Branches) Insert(ctx context.Context, d DatabaseRow, limit, maxCloning int) (DatabaseRow, error) {
 	if d.State != platform.StateCloning || d.ParentDatabaseID == "" || d.SnapshotAt == nil {
 		return DatabaseRow{}, fmt.Errorf("insert branch %s: needs state CLONING, a parent and a snapshot time", d.ID)
 	}
@@ -60,7 +64,7 @@ func (c *Catalog) InsertBranch(ctx context.Context, d DatabaseRow, limit, maxClo
 //
 // A branch made ACTIVE gets its parent's functions, schedules and secrets
 // in the same transaction, so a crash cannot leave it without them.
-func (c *Catalog) FinishClone(ctx context.Context, id string, state platform.DatabaseState, reason string) (bool, error) {
+func (c *Branches) FinishClone(ctx context.Context, id string, state platform.DatabaseState, reason string) (bool, error) {
 	var ok bool
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE databases SET state = $2, state_reason = $3 WHERE id = $1 AND state = 'CLONING'`, id, string(state), reason)

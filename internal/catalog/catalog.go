@@ -30,13 +30,32 @@ type Config struct {
 	UseRunning bool
 }
 
-// Catalog is the open metadata store.
+// Catalog is the open metadata store: its own lifecycle (Open, Close)
+// and, as fields, the stores of each domain, which share its pool. The
+// fields are set by New and usable once Open returned.
 type Catalog struct {
-	cfg  Config
-	log  *slog.Logger
-	pm   *postgres.Process // the managed cluster, nil for an external one
-	pool *pgxpool.Pool
+	cfg Config
+	log *slog.Logger
+	pm  *postgres.Process // the managed cluster, nil for an external one
+	*poolRef
+
+	Accounts    *Accounts
+	Tokens      *Tokens
+	Databases   *Databases
+	Branches    *Branches
+	ConnectKeys *ConnectKeys
+	DataPlane   *DataPlane
+	Functions   *Functions
+	Runs        *Runs
+	Secrets     *Secrets
+	Scheduler   *Scheduler
+	Observe     *Observe
 }
+
+// poolRef is what a Catalog and its domain stores hold in common: the
+// pool, set by Open and cleared by Close, so a store taken from the
+// Catalog before Open works once it is open.
+type poolRef struct{ pool *pgxpool.Pool }
 
 // superuser of the managed catalog cluster.
 const superuser = "db9"
@@ -46,7 +65,11 @@ func New(cfg Config) *Catalog {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Catalog{cfg: cfg, log: cfg.Logger.With(logkey.Component, "catalog")}
+	p := &poolRef{}
+	return &Catalog{cfg: cfg, log: cfg.Logger.With(logkey.Component, "catalog"), poolRef: p,
+		Accounts: &Accounts{p}, Tokens: &Tokens{p}, Databases: &Databases{p}, Branches: &Branches{p},
+		ConnectKeys: &ConnectKeys{p}, DataPlane: &DataPlane{p}, Functions: &Functions{p}, Runs: &Runs{p},
+		Secrets: &Secrets{p}, Scheduler: &Scheduler{p}, Observe: &Observe{p}}
 }
 
 // Open starts the managed cluster when needed (or uses one already running
@@ -163,5 +186,5 @@ func (c *Catalog) closeManaged() {
 	}
 }
 
-// Pool exposes the connection pool (for tests and the migrations of later steps).
+// Pool is the connection pool the stores share (for the pool metrics).
 func (c *Catalog) Pool() *pgxpool.Pool { return c.pool }

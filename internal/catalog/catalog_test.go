@@ -82,7 +82,7 @@ func newCustomer(t *testing.T, c *Catalog) string {
 	t.Helper()
 	cust := platform.Customer{ID: platform.NewUUID(), IsAnonymous: true}
 	tok := auth.NewAPIToken()
-	if _, err := c.CreateCustomer(testCtx(t), cust, auth.HashToken("secret"), platform.NewID(12), "default", auth.HashToken(tok), time.Now().Add(time.Hour)); err != nil {
+	if _, err := c.Accounts.Create(testCtx(t), cust, auth.HashToken("secret"), platform.NewID(12), "default", auth.HashToken(tok), time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("CreateCustomer: %v", err)
 	}
 	return cust.ID
@@ -97,7 +97,7 @@ func dbRow(customer, name string) DatabaseRow {
 
 func insert(t *testing.T, c *Catalog, customer, name string, limit int) DatabaseRow {
 	t.Helper()
-	d, err := c.InsertDatabase(testCtx(t), dbRow(customer, name), limit)
+	d, err := c.Databases.Insert(testCtx(t), dbRow(customer, name), limit)
 	if err != nil {
 		t.Fatalf("InsertDatabase %s/%s: %v", customer, name, err)
 	}
@@ -190,19 +190,19 @@ func TestCatalog_InsertDatabase_NameUnique(t *testing.T) {
 			if first.State != platform.StateActive || first.CreatedAt.IsZero() || first.Name != "app" {
 				t.Errorf("inserted row = %+v", first)
 			}
-			if _, err := c.InsertDatabase(testCtx(t), dbRow(a, "app"), limit); !errors.Is(err, ErrNameTaken) {
+			if _, err := c.Databases.Insert(testCtx(t), dbRow(a, "app"), limit); !errors.Is(err, ErrNameTaken) {
 				t.Fatalf("second app of one customer: %v, want ErrNameTaken", err)
 			}
 			insert(t, c, b, "app", limit) // another customer may use the name
 
-			if err := c.BeginDelete(testCtx(t), a, first.ID); err != nil {
+			if err := c.Databases.BeginDelete(testCtx(t), a, first.ID); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.FinishDelete(testCtx(t), first.ID); err != nil {
+			if err := c.Databases.FinishDelete(testCtx(t), first.ID); err != nil {
 				t.Fatal(err)
 			}
 			again := insert(t, c, a, "app", limit) // DISABLED frees the name
-			got, err := c.GetDatabase(testCtx(t), a, "app")
+			got, err := c.Databases.Get(testCtx(t), a, "app")
 			if err != nil || got.ID != again.ID {
 				t.Errorf("GetDatabase(app) = %s, %v; want the new database %s", got.ID, err, again.ID)
 			}
@@ -223,7 +223,7 @@ func TestCatalog_InsertDatabase_QuotaConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[i] = c.InsertDatabase(testCtx(t), dbRow(cust, fmt.Sprintf("db-%d", i)), limit)
+			_, errs[i] = c.Databases.Insert(testCtx(t), dbRow(cust, fmt.Sprintf("db-%d", i)), limit)
 		}()
 	}
 	close(start)
@@ -242,21 +242,21 @@ func TestCatalog_InsertDatabase_QuotaConcurrent(t *testing.T) {
 	if ok != limit || quota != callers-limit {
 		t.Fatalf("%d succeeded and %d hit the quota; want %d and %d", ok, quota, limit, callers-limit)
 	}
-	live, _, err := c.CreateChecks(testCtx(t), cust, "x")
+	live, _, err := c.Databases.CreateChecks(testCtx(t), cust, "x")
 	if err != nil || live != limit {
 		t.Errorf("CreateChecks live = %d, %v; want %d", live, err, limit)
 	}
 
 	// A database being deleted no longer counts.
-	dbs, err := c.ListDatabases(testCtx(t), cust, true)
+	dbs, err := c.Databases.List(testCtx(t), cust, true)
 	if err != nil || len(dbs) != limit {
 		t.Fatalf("ListDatabases = %d rows, %v", len(dbs), err)
 	}
-	if err := c.BeginDelete(testCtx(t), cust, dbs[0].ID); err != nil {
+	if err := c.Databases.BeginDelete(testCtx(t), cust, dbs[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	insert(t, c, cust, "after-delete", limit)
-	if _, err := c.InsertDatabase(testCtx(t), dbRow(cust, "one-too-many"), limit); !errors.Is(err, ErrQuota) {
+	if _, err := c.Databases.Insert(testCtx(t), dbRow(cust, "one-too-many"), limit); !errors.Is(err, ErrQuota) {
 		t.Errorf("insert over the limit: %v, want ErrQuota", err)
 	}
 	// Limit 0 means no quota.
@@ -268,7 +268,7 @@ func TestCatalog_BeginDelete_OneWinner(t *testing.T) {
 	c := sharedCatalog(t)
 	cust, other := newCustomer(t, c), newCustomer(t, c)
 	d := insert(t, c, cust, "doomed", 0)
-	if err := c.BeginDelete(testCtx(t), other, d.ID); !errors.Is(err, ErrNotFound) {
+	if err := c.Databases.BeginDelete(testCtx(t), other, d.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another customer's BeginDelete: %v, want ErrNotFound", err)
 	}
 	const callers = 8
@@ -280,7 +280,7 @@ func TestCatalog_BeginDelete_OneWinner(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs[i] = c.BeginDelete(testCtx(t), cust, d.ID)
+			errs[i] = c.Databases.BeginDelete(testCtx(t), cust, d.ID)
 		}()
 	}
 	close(start)
@@ -297,10 +297,10 @@ func TestCatalog_BeginDelete_OneWinner(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d concurrent BeginDelete calls won, want exactly 1", won)
 	}
-	if _, err := c.GetDatabase(testCtx(t), cust, d.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Databases.Get(testCtx(t), cust, d.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("GetDatabase of a DISABLING database: %v, want ErrNotFound", err)
 	}
-	rows, err := c.DatabasesInStates(testCtx(t), platform.StateDisabling)
+	rows, err := c.Databases.InStates(testCtx(t), platform.StateDisabling)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,10 +311,10 @@ func TestCatalog_BeginDelete_OneWinner(t *testing.T) {
 	if !found {
 		t.Error("DatabasesInStates(DISABLING) does not list the database")
 	}
-	if err := c.FinishDelete(testCtx(t), d.ID); err != nil {
+	if err := c.Databases.FinishDelete(testCtx(t), d.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.BeginDelete(testCtx(t), cust, d.ID); !errors.Is(err, ErrNotFound) {
+	if err := c.Databases.BeginDelete(testCtx(t), cust, d.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("BeginDelete of a DISABLED database: %v, want ErrNotFound", err)
 	}
 }
@@ -325,7 +325,7 @@ func TestCatalog_GetDatabase(t *testing.T) {
 	cust, other := newCustomer(t, c), newCustomer(t, c)
 	byID := dbRow(cust, "first")
 	byID.ID = platform.NewID(platform.DatabaseIDLen)
-	first, err := c.InsertDatabase(testCtx(t), byID, 0)
+	first, err := c.Databases.Insert(testCtx(t), byID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestCatalog_GetDatabase(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := c.GetDatabase(testCtx(t), tt.customer, tt.key)
+			got, err := c.Databases.Get(testCtx(t), tt.customer, tt.key)
 			if tt.wantID == "" {
 				if !errors.Is(err, ErrNotFound) {
 					t.Fatalf("GetDatabase = %s, %v; want ErrNotFound", got.ID, err)
@@ -367,11 +367,36 @@ func TestCatalog_GetDatabase(t *testing.T) {
 			}
 		})
 	}
-	got, err := c.GetDatabase(testCtx(t), cust, "first")
+	got, err := c.Databases.Get(testCtx(t), cust, "first")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(first, got); diff != "" {
 		t.Errorf("GetDatabase row differs from the inserted one (-inserted +got):\n%s", diff)
+	}
+}
+
+// A domain store taken from a Catalog before Open serves once it is open:
+// the stores share the Catalog's pool by reference, so a component wired
+// with one (observe, scheduler) needs no Catalog at all.
+func TestCatalog_StoreTakenBeforeOpen(t *testing.T) {
+	t.Parallel()
+	sharedCatalog(t) // its cluster runs; this Catalog shares it
+	bin, runAs := pgtest.Env(t)
+	c := New(Config{DataDir: sharedDir, Bin: bin, RunAs: runAs, UseRunning: true})
+	dbs, tokens := c.Databases, c.Tokens
+	if err := c.Open(testCtx(t)); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	cust := newCustomer(t, c)
+	d := insert(t, c, cust, "taken-before-open", 0)
+	got, err := dbs.Get(testCtx(t), cust, d.Name)
+	if err != nil || got.ID != d.ID {
+		t.Fatalf("Databases.Get through the store taken before Open = %v, %v; want %s", got.ID, err, d.ID)
+	}
+	list, err := tokens.List(testCtx(t), cust)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Tokens.List = %d tokens, %v; want the customer's first token", len(list), err)
 	}
 }

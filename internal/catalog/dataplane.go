@@ -8,6 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// DataPlane is what the browser data API keeps per database: its
+// auth-config and its publishable and service keys.
+type DataPlane struct{ *poolRef }
+
 // AuthConfig is a database's stored auth-config. BYOJWT is the byo_jwt
 // object as JSON (nil with mode "none").
 type AuthConfig struct {
@@ -19,9 +23,9 @@ type AuthConfig struct {
 	UpdatedAt time.Time
 }
 
-// GetAuthConfig reads a database's auth-config; ErrNotFound when it was
+// AuthConfig reads a database's auth-config; ErrNotFound when it was
 // never set.
-func (c *Catalog) GetAuthConfig(ctx context.Context, databaseID string) (AuthConfig, error) {
+func (c *DataPlane) AuthConfig(ctx context.Context, databaseID string) (AuthConfig, error) {
 	a := AuthConfig{DatabaseID: databaseID}
 	err := c.pool.QueryRow(ctx, `SELECT auth_mode, byo_jwt, version, updated_at FROM auth_configs WHERE database_id = $1`, databaseID).
 		Scan(&a.Mode, &a.BYOJWT, &a.Version, &a.UpdatedAt)
@@ -33,7 +37,7 @@ func (c *Catalog) GetAuthConfig(ctx context.Context, databaseID string) (AuthCon
 
 // PutAuthConfig stores a database's auth-config (insert or replace) and
 // returns it with its new version.
-func (c *Catalog) PutAuthConfig(ctx context.Context, databaseID, mode string, byoJWT []byte) (AuthConfig, error) {
+func (c *DataPlane) PutAuthConfig(ctx context.Context, databaseID, mode string, byoJWT []byte) (AuthConfig, error) {
 	a := AuthConfig{DatabaseID: databaseID, Mode: mode, BYOJWT: byoJWT}
 	err := c.pool.QueryRow(ctx, `INSERT INTO auth_configs (database_id, auth_mode, byo_jwt) VALUES ($1, $2, $3)
 		ON CONFLICT (database_id) DO UPDATE SET auth_mode = excluded.auth_mode, byo_jwt = excluded.byo_jwt,
@@ -67,9 +71,9 @@ func dataKeyDest(k *DataKey) []any {
 		&k.RateRPS, &k.RateBurst, &k.CreatedAt, &k.ExpiresAt, &k.LastUsedAt}
 }
 
-// InsertDataKey records a new key by the hash of its secret; CreatedAt and
+// InsertKey records a new key by the hash of its secret; CreatedAt and
 // LastUsedAt of k are ignored.
-func (c *Catalog) InsertDataKey(ctx context.Context, k DataKey, hash []byte) (DataKey, error) {
+func (c *DataPlane) InsertKey(ctx context.Context, k DataKey, hash []byte) (DataKey, error) {
 	var out DataKey
 	err := c.pool.QueryRow(ctx, `INSERT INTO data_keys AS k (id, database_id, customer_id, kind, name, key_hash,
 			allowed_origins, exposed_schemas, exposed_tables, rate_rps, rate_burst, expires_at)
@@ -79,9 +83,9 @@ func (c *Catalog) InsertDataKey(ctx context.Context, k DataKey, hash []byte) (Da
 	return out, err
 }
 
-// ListDataKeys lists a database's unrevoked keys of one kind (expired ones
+// ListKeys lists a database's unrevoked keys of one kind (expired ones
 // included), newest first.
-func (c *Catalog) ListDataKeys(ctx context.Context, databaseID, kind string) ([]DataKey, error) {
+func (c *DataPlane) ListKeys(ctx context.Context, databaseID, kind string) ([]DataKey, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+dataKeyColumns+` FROM data_keys k
 		WHERE k.database_id = $1 AND k.kind = $2 AND k.revoked_at IS NULL ORDER BY k.created_at DESC, k.id`, databaseID, kind)
 	if err != nil {
@@ -94,9 +98,9 @@ func (c *Catalog) ListDataKeys(ctx context.Context, databaseID, kind string) ([]
 	})
 }
 
-// RevokeDataKey revokes a database's key of one kind; ErrNotFound when
+// RevokeKey revokes a database's key of one kind; ErrNotFound when
 // there is no such unrevoked key.
-func (c *Catalog) RevokeDataKey(ctx context.Context, databaseID, kind, id string) error {
+func (c *DataPlane) RevokeKey(ctx context.Context, databaseID, kind, id string) error {
 	tag, err := c.pool.Exec(ctx, `UPDATE data_keys SET revoked_at = now()
 		WHERE id = $1 AND database_id = $2 AND kind = $3 AND revoked_at IS NULL`, id, databaseID, kind)
 	if err != nil {
@@ -108,9 +112,9 @@ func (c *Catalog) RevokeDataKey(ctx context.Context, databaseID, kind, id string
 	return nil
 }
 
-// LookupDataKey finds a live key (unrevoked, unexpired, of a database that
+// LookupKey finds a live key (unrevoked, unexpired, of a database that
 // is not being deleted) by its hash, with its database's name.
-func (c *Catalog) LookupDataKey(ctx context.Context, hash []byte) (DataKey, string, error) {
+func (c *DataPlane) LookupKey(ctx context.Context, hash []byte) (DataKey, string, error) {
 	var k DataKey
 	var dbName string
 	err := c.pool.QueryRow(ctx, `SELECT `+dataKeyColumns+`, d.name FROM data_keys k JOIN databases d ON d.id = k.database_id
@@ -122,8 +126,8 @@ func (c *Catalog) LookupDataKey(ctx context.Context, hash []byte) (DataKey, stri
 	return k, dbName, err
 }
 
-// TouchDataKey sets a key's last_used_at to now.
-func (c *Catalog) TouchDataKey(ctx context.Context, id string) error {
+// TouchKey sets a key's last_used_at to now.
+func (c *DataPlane) TouchKey(ctx context.Context, id string) error {
 	_, err := c.pool.Exec(ctx, `UPDATE data_keys SET last_used_at = now() WHERE id = $1`, id)
 	return err
 }

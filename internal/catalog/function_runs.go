@@ -9,9 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrRunInProgress is returned by StartScheduledRun when a run of the
+// ErrRunInProgress is returned by Runs.StartScheduled when a run of the
 // function is still queued or running: the tick is skipped.
 var ErrRunInProgress = errors.New("a run of the function is still in progress")
+
+// Runs is the function_runs table and the runs' logs.
+type Runs struct{ *poolRef }
 
 // FunctionRun is one run of a function.
 type FunctionRun struct {
@@ -54,13 +57,13 @@ func scanRun(row pgx.Row) (FunctionRun, error) {
 // IdempotencyWindow is how long an idempotency key names one run.
 const IdempotencyWindow = 24 * time.Hour
 
-// StartRun records r as running. With an idempotency key already used for
+// Start records r as running. With an idempotency key already used for
 // the function within IdempotencyWindow it records nothing and returns
 // that run with created false.
-func (c *Catalog) StartRun(ctx context.Context, r FunctionRun) (FunctionRun, bool, error) {
+func (c *Runs) Start(ctx context.Context, r FunctionRun) (FunctionRun, bool, error) {
 	if r.IdempotencyKey == "" {
 		// One statement, one round trip: an invoke pays for this and
-		// FinishRun on top of the run itself.
+		// Finish on top of the run itself.
 		out, err := scanRun(c.pool.QueryRow(ctx, `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type,
 				input_json, started_at)
 			VALUES ($1, $2, $3, $4, 'running', $5, $6, now())
@@ -106,11 +109,11 @@ func (c *Catalog) StartRun(ctx context.Context, r FunctionRun) (FunctionRun, boo
 	return out, created, nil
 }
 
-// StartScheduledRun records r (a cron run) as running and moves the
+// StartScheduled records r (a cron run) as running and moves the
 // function's next_run_at to next, unless a run of the function is still
 // queued or running (ErrRunInProgress; next_run_at moves all the same, as
 // the tick is skipped). ErrNotFound when the function is gone.
-func (c *Catalog) StartScheduledRun(ctx context.Context, r FunctionRun, next *time.Time) (FunctionRun, error) {
+func (c *Runs) StartScheduled(ctx context.Context, r FunctionRun, next *time.Time) (FunctionRun, error) {
 	var out FunctionRun
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		// The function's row lock orders concurrent ticks of one function.
@@ -148,8 +151,8 @@ func (c *Catalog) StartScheduledRun(ctx context.Context, r FunctionRun, next *ti
 	return out, nil
 }
 
-// FinishRun records how run id ended, with its logs.
-func (c *Catalog) FinishRun(ctx context.Context, id, status string, result, errText *string, duration time.Duration, logs []RunLog) (FunctionRun, error) {
+// Finish records how run id ended, with its logs.
+func (c *Runs) Finish(ctx context.Context, id, status string, result, errText *string, duration time.Duration, logs []RunLog) (FunctionRun, error) {
 	ts, levels, msgs := make([]time.Time, len(logs)), make([]string, len(logs)), make([]string, len(logs))
 	for i, l := range logs {
 		ts[i], levels[i], msgs[i] = l.TS, l.Level, l.Message
@@ -171,14 +174,14 @@ func (c *Catalog) FinishRun(ctx context.Context, id, status string, result, errT
 	return out, nil
 }
 
-// GetRun reads a run of a function.
-func (c *Catalog) GetRun(ctx context.Context, functionID, id string) (FunctionRun, error) {
+// Get reads a run of a function.
+func (c *Runs) Get(ctx context.Context, functionID, id string) (FunctionRun, error) {
 	return scanRun(c.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM function_runs WHERE function_id = $1 AND id = $2`, functionID, id))
 }
 
-// ListRuns lists a function's runs newest first, of one status when
+// List lists a function's runs newest first, of one status when
 // status is not "".
-func (c *Catalog) ListRuns(ctx context.Context, functionID, status string, limit int) ([]FunctionRun, error) {
+func (c *Runs) List(ctx context.Context, functionID, status string, limit int) ([]FunctionRun, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+runColumns+` FROM function_runs WHERE function_id = $1 AND ($2 = '' OR status = $2)
 		ORDER BY created_at DESC, id LIMIT $3`, functionID, status, limit)
 	if err != nil {
@@ -187,8 +190,8 @@ func (c *Catalog) ListRuns(ctx context.Context, functionID, status string, limit
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FunctionRun, error) { return scanRun(r) })
 }
 
-// RunLogs reads a run's logs in order.
-func (c *Catalog) RunLogs(ctx context.Context, runID string) ([]RunLog, error) {
+// Logs reads a run's logs in order.
+func (c *Runs) Logs(ctx context.Context, runID string) ([]RunLog, error) {
 	rows, err := c.pool.Query(ctx, `SELECT ts, level, message FROM function_run_logs WHERE run_id = $1 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, err
@@ -200,19 +203,19 @@ func (c *Catalog) RunLogs(ctx context.Context, runID string) ([]RunLog, error) {
 	})
 }
 
-// FailUnfinishedRuns marks every queued or running run failed with
+// FailUnfinished marks every queued or running run failed with
 // reason: at start, no run of a previous process can still be going.
-func (c *Catalog) FailUnfinishedRuns(ctx context.Context, reason string) (int64, error) {
+func (c *Runs) FailUnfinished(ctx context.Context, reason string) (int64, error) {
 	tag, err := c.pool.Exec(ctx, `UPDATE function_runs SET status = 'failed', error = $1, finished_at = now(),
 			duration_ms = (extract(epoch FROM now() - coalesce(started_at, created_at)) * 1000)::bigint
 		WHERE status IN ('queued', 'running')`, reason)
 	return tag.RowsAffected(), err
 }
 
-// PruneRuns deletes the runs (and logs) older than age that are not
+// Prune deletes the runs (and logs) older than age that are not
 // among the newest keep of their function, and forgets idempotency keys
 // older than IdempotencyWindow.
-func (c *Catalog) PruneRuns(ctx context.Context, age time.Duration, keep int) (int64, error) {
+func (c *Runs) Prune(ctx context.Context, age time.Duration, keep int) (int64, error) {
 	tag, err := c.pool.Exec(ctx, `DELETE FROM function_runs r USING (
 			SELECT id FROM (SELECT id, created_at, row_number() OVER (PARTITION BY function_id ORDER BY created_at DESC) AS n
 				FROM function_runs) x
@@ -224,46 +227,4 @@ func (c *Catalog) PruneRuns(ctx context.Context, age time.Duration, keep int) (i
 	_, err = c.pool.Exec(ctx, `UPDATE function_runs SET idempotency_key = NULL
 		WHERE idempotency_key IS NOT NULL AND created_at < now() - make_interval(secs => $1)`, IdempotencyWindow.Seconds())
 	return tag.RowsAffected(), err
-}
-
-// Secret is a database secret's record; ValueEnc is sealed.
-type Secret struct {
-	Name      string
-	ValueEnc  []byte
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// PutSecret creates or replaces a secret.
-func (c *Catalog) PutSecret(ctx context.Context, databaseID, name string, enc []byte) (Secret, error) {
-	s := Secret{Name: name}
-	err := c.pool.QueryRow(ctx, `INSERT INTO database_secrets (database_id, name, value_enc) VALUES ($1, $2, $3)
-		ON CONFLICT (database_id, name) DO UPDATE SET value_enc = excluded.value_enc, updated_at = now()
-		RETURNING created_at, updated_at`, databaseID, name, enc).Scan(&s.CreatedAt, &s.UpdatedAt)
-	return s, err
-}
-
-// ListSecrets lists a database's secrets by name, values included (sealed).
-func (c *Catalog) ListSecrets(ctx context.Context, databaseID string) ([]Secret, error) {
-	rows, err := c.pool.Query(ctx, `SELECT name, value_enc, created_at, updated_at FROM database_secrets WHERE database_id = $1 ORDER BY name`, databaseID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Secret, error) {
-		var s Secret
-		err := r.Scan(&s.Name, &s.ValueEnc, &s.CreatedAt, &s.UpdatedAt)
-		return s, err
-	})
-}
-
-// DeleteSecret removes a secret; ErrNotFound.
-func (c *Catalog) DeleteSecret(ctx context.Context, databaseID, name string) error {
-	tag, err := c.pool.Exec(ctx, `DELETE FROM database_secrets WHERE database_id = $1 AND name = $2`, databaseID, name)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
 }

@@ -14,6 +14,10 @@ import (
 // of that name.
 var ErrFunctionNameTaken = errors.New("function name taken")
 
+// Functions is the functions and function_versions tables, with the
+// uploaded bundles and the schedules of functions (Due, Scheduled).
+type Functions struct{ *poolRef }
+
 // FunctionVersion is one deploy of a function.
 type FunctionVersion struct {
 	ID               string
@@ -81,9 +85,9 @@ func insertVersion(ctx context.Context, tx pgx.Tx, v FunctionVersion) error {
 	return err
 }
 
-// CreateFunction records a function and its first version (f.Active).
+// Create records a function and its first version (f.Active).
 // ErrFunctionNameTaken when the database has a function of that name.
-func (c *Catalog) CreateFunction(ctx context.Context, f Function) (Function, error) {
+func (c *Functions) Create(ctx context.Context, f Function) (Function, error) {
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO functions (id, database_id, name, active_version_id, version, cron_schedule, next_run_at)
 			VALUES ($1, $2, $3, $4, 1, $5, $6)`, f.ID, f.DatabaseID, f.Name, f.Active.ID, nullIfEmpty(f.CronSchedule), f.NextRunAt); err != nil {
@@ -99,12 +103,12 @@ func (c *Catalog) CreateFunction(ctx context.Context, f Function) (Function, err
 	if err != nil {
 		return Function{}, fmt.Errorf("insert function: %w", err)
 	}
-	return c.GetFunction(ctx, f.DatabaseID, f.ID)
+	return c.Get(ctx, f.DatabaseID, f.ID)
 }
 
-// UpdateFunction adds version v to function id and makes it active, with
+// Update adds version v to function id and makes it active, with
 // the function's schedule set to cron (and nextRun).
-func (c *Catalog) UpdateFunction(ctx context.Context, databaseID, id string, v FunctionVersion, cron string, nextRun *time.Time) (Function, error) {
+func (c *Functions) Update(ctx context.Context, databaseID, id string, v FunctionVersion, cron string, nextRun *time.Time) (Function, error) {
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `UPDATE functions SET version = version + 1, active_version_id = $3, cron_schedule = $4,
 				next_run_at = $5, updated_at = now()
@@ -121,17 +125,17 @@ func (c *Catalog) UpdateFunction(ctx context.Context, databaseID, id string, v F
 	if err != nil {
 		return Function{}, fmt.Errorf("update function: %w", err)
 	}
-	return c.GetFunction(ctx, databaseID, id)
+	return c.Get(ctx, databaseID, id)
 }
 
-// GetFunction finds a database's function by id or name.
-func (c *Catalog) GetFunction(ctx context.Context, databaseID, idOrName string) (Function, error) {
+// Get finds a database's function by id or name.
+func (c *Functions) Get(ctx context.Context, databaseID, idOrName string) (Function, error) {
 	return scanFunction(c.pool.QueryRow(ctx, `SELECT `+functionColumns+functionFrom+`
 		WHERE f.database_id = $1 AND (f.id = $2 OR f.name = $2) ORDER BY f.id = $2 DESC LIMIT 1`, databaseID, idOrName))
 }
 
-// ListFunctions lists a database's functions by name.
-func (c *Catalog) ListFunctions(ctx context.Context, databaseID string) ([]Function, error) {
+// List lists a database's functions by name.
+func (c *Functions) List(ctx context.Context, databaseID string) ([]Function, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+functionColumns+functionFrom+` WHERE f.database_id = $1 ORDER BY f.name`, databaseID)
 	if err != nil {
 		return nil, err
@@ -139,8 +143,8 @@ func (c *Catalog) ListFunctions(ctx context.Context, databaseID string) ([]Funct
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Function, error) { return scanFunction(r) })
 }
 
-// DeleteFunction removes a function with its versions, runs and logs.
-func (c *Catalog) DeleteFunction(ctx context.Context, databaseID, id string) error {
+// Delete removes a function with its versions, runs and logs.
+func (c *Functions) Delete(ctx context.Context, databaseID, id string) error {
 	tag, err := c.pool.Exec(ctx, `DELETE FROM functions WHERE database_id = $1 AND id = $2`, databaseID, id)
 	if err != nil {
 		return err
@@ -151,9 +155,9 @@ func (c *Catalog) DeleteFunction(ctx context.Context, databaseID, id string) err
 	return nil
 }
 
-// DeleteDatabaseFunctions removes a database's functions (their schedules
+// DeleteForDatabase removes a database's functions (their schedules
 // stop), runs and secrets, when the database is deleted.
-func (c *Catalog) DeleteDatabaseFunctions(ctx context.Context, databaseID string) error {
+func (c *Functions) DeleteForDatabase(ctx context.Context, databaseID string) error {
 	if _, err := c.pool.Exec(ctx, `DELETE FROM functions WHERE database_id = $1`, databaseID); err != nil {
 		return err
 	}
@@ -169,9 +173,9 @@ type ScheduledFunction struct {
 	NextRunAt    time.Time
 }
 
-// DueFunctions lists the scheduled functions of ACTIVE databases whose
+// Due lists the scheduled functions of ACTIVE databases whose
 // next_run_at is at or before now, oldest first.
-func (c *Catalog) DueFunctions(ctx context.Context, now time.Time, limit int) ([]ScheduledFunction, error) {
+func (c *Functions) Due(ctx context.Context, now time.Time, limit int) ([]ScheduledFunction, error) {
 	rows, err := c.pool.Query(ctx, `SELECT f.database_id, f.id, f.cron_schedule, f.next_run_at FROM functions f
 		JOIN databases d ON d.id = f.database_id AND d.state = 'ACTIVE'
 		WHERE f.next_run_at <= $1 ORDER BY f.next_run_at LIMIT $2`, now, limit)
@@ -186,14 +190,14 @@ func (c *Catalog) DueFunctions(ctx context.Context, now time.Time, limit int) ([
 }
 
 // PutBundle stores uploaded bundle bytes under their digest (once).
-func (c *Catalog) PutBundle(ctx context.Context, customerID, digest string, content []byte) error {
+func (c *Functions) PutBundle(ctx context.Context, customerID, digest string, content []byte) error {
 	_, err := c.pool.Exec(ctx, `INSERT INTO function_bundles (customer_id, digest, content) VALUES ($1, $2, $3)
 		ON CONFLICT (customer_id, digest) DO NOTHING`, customerID, digest, content)
 	return err
 }
 
 // GetBundle reads a customer's uploaded bundle; ErrNotFound.
-func (c *Catalog) GetBundle(ctx context.Context, customerID, digest string) ([]byte, error) {
+func (c *Functions) GetBundle(ctx context.Context, customerID, digest string) ([]byte, error) {
 	var b []byte
 	err := c.pool.QueryRow(ctx, `SELECT content FROM function_bundles WHERE customer_id = $1 AND digest = $2`, customerID, digest).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -233,4 +237,20 @@ func copyFunctions(ctx context.Context, tx pgx.Tx, child string) error {
 		}
 	}
 	return nil
+}
+
+// Scheduled lists every function with a cron_schedule in an
+// ACTIVE database (the scheduler matches the schedules against its ticks).
+func (c *Functions) Scheduled(ctx context.Context) ([]ScheduledFunction, error) {
+	rows, err := c.pool.Query(ctx, `SELECT f.database_id, f.id, f.cron_schedule, coalesce(f.next_run_at, 'epoch') FROM functions f
+		JOIN databases d ON d.id = f.database_id AND d.state = 'ACTIVE'
+		WHERE f.cron_schedule IS NOT NULL AND f.cron_schedule <> '' ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list scheduled functions: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ScheduledFunction, error) {
+		var s ScheduledFunction
+		err := r.Scan(&s.DatabaseID, &s.FunctionID, &s.CronSchedule, &s.NextRunAt)
+		return s, err
+	})
 }

@@ -8,6 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// Observe is the observability figures per database and minute, with
+// the collectors' baselines. It satisfies observe.Store and
+// control.ObsStore.
+type Observe struct{ *poolRef }
+
 // ObsMinute is one database's figures of one wall-clock minute: deltas
 // (calls, total time, commits, errors) and the largest or latest values
 // seen in it.
@@ -37,7 +42,7 @@ type ObsQuery struct {
 // AddObsMinute merges a collection into its minute: deltas add up, the
 // p99 estimate and connections keep their maximum, sizes their latest
 // known value.
-func (c *Catalog) AddObsMinute(ctx context.Context, db string, m ObsMinute, queries []ObsQuery) error {
+func (c *Observe) AddObsMinute(ctx context.Context, db string, m ObsMinute, queries []ObsQuery) error {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO obs_minutes AS t (database_id, minute, calls, total_ms, p99_ms, xact_commit, errors, connections, db_size_bytes, fs_logical_bytes)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -57,7 +62,7 @@ func (c *Catalog) AddObsMinute(ctx context.Context, db string, m ObsMinute, quer
 }
 
 // ObsMinutes returns a database's minutes from since on, oldest first.
-func (c *Catalog) ObsMinutes(ctx context.Context, db string, since time.Time) ([]ObsMinute, error) {
+func (c *Observe) ObsMinutes(ctx context.Context, db string, since time.Time) ([]ObsMinute, error) {
 	rows, err := c.pool.Query(ctx, `SELECT minute, calls, total_ms, p99_ms, xact_commit, errors, connections, db_size_bytes, fs_logical_bytes
 		FROM obs_minutes WHERE database_id = $1 AND minute >= $2 ORDER BY minute`, db, since)
 	if err != nil {
@@ -72,7 +77,7 @@ func (c *Catalog) ObsMinutes(ctx context.Context, db string, since time.Time) ([
 
 // ObsLastSizes returns the latest known storage figures of a database
 // (zero when none was ever read).
-func (c *Catalog) ObsLastSizes(ctx context.Context, db string) (dbSize, fsBytes int64, err error) {
+func (c *Observe) ObsLastSizes(ctx context.Context, db string) (dbSize, fsBytes int64, err error) {
 	err = c.pool.QueryRow(ctx, `SELECT
 		coalesce((SELECT db_size_bytes FROM obs_minutes WHERE database_id = $1 AND db_size_bytes IS NOT NULL ORDER BY minute DESC LIMIT 1), 0),
 		coalesce((SELECT fs_logical_bytes FROM obs_minutes WHERE database_id = $1 AND fs_logical_bytes IS NOT NULL ORDER BY minute DESC LIMIT 1), 0)`,
@@ -82,7 +87,7 @@ func (c *Catalog) ObsLastSizes(ctx context.Context, db string) (dbSize, fsBytes 
 
 // ObsTopQueries sums a database's per-query deltas from since on and
 // returns the limit largest by total time.
-func (c *Catalog) ObsTopQueries(ctx context.Context, db string, since time.Time, limit int) ([]ObsQuery, error) {
+func (c *Observe) ObsTopQueries(ctx context.Context, db string, since time.Time, limit int) ([]ObsQuery, error) {
 	rows, err := c.pool.Query(ctx, `SELECT queryid, (array_agg(query ORDER BY minute DESC))[1], sum(calls)::bigint, sum(total_ms), sum(rows)::bigint
 		FROM obs_query_minutes WHERE database_id = $1 AND minute >= $2
 		GROUP BY queryid ORDER BY sum(total_ms) DESC, queryid LIMIT $3`, db, since, limit)
@@ -98,7 +103,7 @@ func (c *Catalog) ObsTopQueries(ctx context.Context, db string, since time.Time,
 
 // ObsBaseline returns the last cumulative counters stored for a database
 // (the JSON its collector wrote); ErrNotFound when none.
-func (c *Catalog) ObsBaseline(ctx context.Context, db string) ([]byte, error) {
+func (c *Observe) ObsBaseline(ctx context.Context, db string) ([]byte, error) {
 	var b []byte
 	err := c.pool.QueryRow(ctx, `SELECT queries FROM obs_baselines WHERE database_id = $1`, db).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -108,7 +113,7 @@ func (c *Catalog) ObsBaseline(ctx context.Context, db string) ([]byte, error) {
 }
 
 // PutObsBaseline stores a database's cumulative counters.
-func (c *Catalog) PutObsBaseline(ctx context.Context, db string, xactCommit int64, state []byte) error {
+func (c *Observe) PutObsBaseline(ctx context.Context, db string, xactCommit int64, state []byte) error {
 	_, err := c.pool.Exec(ctx, `INSERT INTO obs_baselines (database_id, xact_commit, queries) VALUES ($1, $2, $3)
 		ON CONFLICT (database_id) DO UPDATE SET xact_commit = excluded.xact_commit, queries = excluded.queries, updated_at = now()`,
 		db, xactCommit, state)
@@ -117,10 +122,16 @@ func (c *Catalog) PutObsBaseline(ctx context.Context, db string, xactCommit int6
 
 // PruneObs removes figures older than before, and baselines of databases
 // that no longer exist.
-func (c *Catalog) PruneObs(ctx context.Context, before time.Time) error {
+func (c *Observe) PruneObs(ctx context.Context, before time.Time) error {
 	b := &pgx.Batch{}
 	b.Queue(`DELETE FROM obs_minutes WHERE minute < $1`, before)
 	b.Queue(`DELETE FROM obs_query_minutes WHERE minute < $1`, before)
 	b.Queue(`DELETE FROM obs_baselines b WHERE NOT EXISTS (SELECT 1 FROM databases d WHERE d.id = b.database_id AND d.deleted_at IS NULL)`)
 	return c.pool.SendBatch(ctx, b).Close()
+}
+
+// ActiveDatabaseIDs lists the ids of ACTIVE databases (those a collector
+// may find running).
+func (c *Observe) ActiveDatabaseIDs(ctx context.Context) ([]string, error) {
+	return activeDatabaseIDs(ctx, c.poolRef)
 }

@@ -9,6 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// Scheduler is what the scheduler keeps in the catalog: the copies of
+// databases' cron jobs, the last tick and the claims of ticks, so a
+// restart or a second server fires nothing twice. It satisfies
+// scheduler.Store.
+type Scheduler struct{ *poolRef }
+
 // CronJob is the catalog's copy of one active job of a database's
 // cron.job: enough to know when to wake the database for it.
 type CronJob struct {
@@ -18,7 +24,7 @@ type CronJob struct {
 }
 
 // CronJobs lists the copied jobs of every ACTIVE database.
-func (c *Catalog) CronJobs(ctx context.Context) ([]CronJob, error) {
+func (c *Scheduler) CronJobs(ctx context.Context) ([]CronJob, error) {
 	rows, err := c.pool.Query(ctx, `SELECT j.database_id, j.jobid, j.schedule FROM cron_jobs j
 		JOIN databases d ON d.id = j.database_id AND d.state = 'ACTIVE' ORDER BY 1, 2`)
 	if err != nil {
@@ -33,7 +39,7 @@ func (c *Catalog) CronJobs(ctx context.Context) ([]CronJob, error) {
 
 // ReplaceCronJobs makes jobs the copy of a database's active jobs. A
 // database without a row (being created or removed) is left alone.
-func (c *Catalog) ReplaceCronJobs(ctx context.Context, databaseID string, jobs []CronJob) error {
+func (c *Scheduler) ReplaceCronJobs(ctx context.Context, databaseID string, jobs []CronJob) error {
 	ids := make([]int64, len(jobs))
 	schedules := make([]string, len(jobs))
 	for i, j := range jobs {
@@ -55,8 +61,14 @@ func (c *Catalog) ReplaceCronJobs(ctx context.Context, databaseID string, jobs [
 }
 
 // ActiveDatabaseIDs lists the ids of ACTIVE databases.
-func (c *Catalog) ActiveDatabaseIDs(ctx context.Context) ([]string, error) {
-	rows, err := c.pool.Query(ctx, `SELECT id FROM databases WHERE state = 'ACTIVE' ORDER BY id`)
+func (c *Scheduler) ActiveDatabaseIDs(ctx context.Context) ([]string, error) {
+	return activeDatabaseIDs(ctx, c.poolRef)
+}
+
+// activeDatabaseIDs is shared by the Scheduler and Observe, which both
+// walk the running databases.
+func activeDatabaseIDs(ctx context.Context, p *poolRef) ([]string, error) {
+	rows, err := p.pool.Query(ctx, `SELECT id FROM databases WHERE state = 'ACTIVE' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list active databases: %w", err)
 	}
@@ -64,7 +76,7 @@ func (c *Catalog) ActiveDatabaseIDs(ctx context.Context) ([]string, error) {
 }
 
 // LastTick is the last tick the scheduler processed (zero when none).
-func (c *Catalog) LastTick(ctx context.Context) (time.Time, error) {
+func (c *Scheduler) LastTick(ctx context.Context) (time.Time, error) {
 	var t time.Time
 	err := c.pool.QueryRow(ctx, `SELECT last_tick FROM scheduler_state`).Scan(&t)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -77,7 +89,7 @@ func (c *Catalog) LastTick(ctx context.Context) (time.Time, error) {
 }
 
 // SetLastTick records a processed tick; it never moves the record back.
-func (c *Catalog) SetLastTick(ctx context.Context, tick time.Time) error {
+func (c *Scheduler) SetLastTick(ctx context.Context, tick time.Time) error {
 	_, err := c.pool.Exec(ctx, `INSERT INTO scheduler_state (last_tick) VALUES ($1)
 		ON CONFLICT (id) DO UPDATE SET last_tick = greatest(scheduler_state.last_tick, excluded.last_tick)`, tick)
 	if err != nil {
@@ -89,7 +101,7 @@ func (c *Catalog) SetLastTick(ctx context.Context, tick time.Time) error {
 // ClaimTick records that job of a database fires at tick; it reports
 // false when that was claimed before (by this server before a restart, or
 // by another one).
-func (c *Catalog) ClaimTick(ctx context.Context, kind, databaseID, job string, tick time.Time) (bool, error) {
+func (c *Scheduler) ClaimTick(ctx context.Context, kind, databaseID, job string, tick time.Time) (bool, error) {
 	tag, err := c.pool.Exec(ctx, `INSERT INTO scheduler_claims (kind, database_id, job, tick) VALUES ($1, $2, $3, $4)
 		ON CONFLICT DO NOTHING`, kind, databaseID, job, tick)
 	if err != nil {
@@ -99,25 +111,9 @@ func (c *Catalog) ClaimTick(ctx context.Context, kind, databaseID, job string, t
 }
 
 // PruneClaims removes claims of ticks before t.
-func (c *Catalog) PruneClaims(ctx context.Context, before time.Time) error {
+func (c *Scheduler) PruneClaims(ctx context.Context, before time.Time) error {
 	if _, err := c.pool.Exec(ctx, `DELETE FROM scheduler_claims WHERE tick < $1`, before); err != nil {
 		return fmt.Errorf("prune tick claims: %w", err)
 	}
 	return nil
-}
-
-// ScheduledFunctions lists every function with a cron_schedule in an
-// ACTIVE database (the scheduler matches the schedules against its ticks).
-func (c *Catalog) ScheduledFunctions(ctx context.Context) ([]ScheduledFunction, error) {
-	rows, err := c.pool.Query(ctx, `SELECT f.database_id, f.id, f.cron_schedule, coalesce(f.next_run_at, 'epoch') FROM functions f
-		JOIN databases d ON d.id = f.database_id AND d.state = 'ACTIVE'
-		WHERE f.cron_schedule IS NOT NULL AND f.cron_schedule <> '' ORDER BY 1, 2`)
-	if err != nil {
-		return nil, fmt.Errorf("list scheduled functions: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ScheduledFunction, error) {
-		var s ScheduledFunction
-		err := r.Scan(&s.DatabaseID, &s.FunctionID, &s.CronSchedule, &s.NextRunAt)
-		return s, err
-	})
 }

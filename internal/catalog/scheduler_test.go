@@ -21,7 +21,7 @@ func TestCatalog_ClaimTick_OneWinner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := c.ClaimTick(ctx, "sql", "db1", "7", tick)
+			ok, err := c.Scheduler.ClaimTick(ctx, "sql", "db1", "7", tick)
 			if err != nil {
 				t.Error(err)
 			}
@@ -35,17 +35,17 @@ func TestCatalog_ClaimTick_OneWinner(t *testing.T) {
 		t.Fatalf("%d claims of one tick won, want 1", n)
 	}
 	for _, other := range []struct{ kind, job string }{{"sql", "8"}, {"function", "7"}} {
-		if ok, err := c.ClaimTick(ctx, other.kind, "db1", other.job, tick); err != nil || !ok {
+		if ok, err := c.Scheduler.ClaimTick(ctx, other.kind, "db1", other.job, tick); err != nil || !ok {
 			t.Errorf("claim %v: %v %v, want a new claim", other, ok, err)
 		}
 	}
-	if ok, _ := c.ClaimTick(ctx, "sql", "db1", "7", tick.Add(time.Minute)); !ok {
+	if ok, _ := c.Scheduler.ClaimTick(ctx, "sql", "db1", "7", tick.Add(time.Minute)); !ok {
 		t.Error("the next tick was already claimed")
 	}
-	if err := c.PruneClaims(ctx, tick.Add(time.Minute)); err != nil {
+	if err := c.Scheduler.PruneClaims(ctx, tick.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := c.ClaimTick(ctx, "sql", "db1", "7", tick); !ok {
+	if ok, _ := c.Scheduler.ClaimTick(ctx, "sql", "db1", "7", tick); !ok {
 		t.Error("a pruned claim still blocks its tick")
 	}
 }
@@ -55,11 +55,11 @@ func TestCatalog_LastTick_NeverBack(t *testing.T) {
 	ctx := testCtx(t)
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tk := range []time.Time{t0, t0.Add(-time.Minute)} {
-		if err := c.SetLastTick(ctx, tk); err != nil {
+		if err := c.Scheduler.SetLastTick(ctx, tk); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, err := c.LastTick(ctx); err != nil || !got.Equal(t0) {
+	if got, err := c.Scheduler.LastTick(ctx); err != nil || !got.Equal(t0) {
 		t.Fatalf("LastTick = %v %v, want %v", got, err, t0)
 	}
 }
@@ -70,16 +70,16 @@ func TestCatalog_ReplaceCronJobs(t *testing.T) {
 	c := sharedCatalog(t)
 	ctx := testCtx(t)
 	d := insert(t, c, newCustomer(t, c), "cronjobs", 10)
-	if err := c.ReplaceCronJobs(ctx, d.ID, []CronJob{{JobID: 1, Schedule: "* * * * *"}, {JobID: 2, Schedule: "@hourly"}}); err != nil {
+	if err := c.Scheduler.ReplaceCronJobs(ctx, d.ID, []CronJob{{JobID: 1, Schedule: "* * * * *"}, {JobID: 2, Schedule: "@hourly"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ReplaceCronJobs(ctx, d.ID, []CronJob{{JobID: 2, Schedule: "@daily"}}); err != nil {
+	if err := c.Scheduler.ReplaceCronJobs(ctx, d.ID, []CronJob{{JobID: 2, Schedule: "@daily"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ReplaceCronJobs(ctx, "no-such-db", []CronJob{{JobID: 1, Schedule: "* * * * *"}}); err != nil {
+	if err := c.Scheduler.ReplaceCronJobs(ctx, "no-such-db", []CronJob{{JobID: 1, Schedule: "* * * * *"}}); err != nil {
 		t.Fatalf("copy for a database without a row: %v", err)
 	}
-	all, err := c.CronJobs(ctx)
+	all, err := c.Scheduler.CronJobs(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

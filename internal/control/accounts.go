@@ -50,7 +50,7 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (tenancy.Prin
 	t, ok := a.tokens.Get(string(hash))
 	if !ok {
 		var err error
-		t, err = a.cat.LookupToken(ctx, hash)
+		t, err = a.cat.Tokens.Lookup(ctx, hash)
 		if errors.Is(err, catalog.ErrNotFound) {
 			return tenancy.Principal{}, platform.Errorf(platform.CodeUnauthorized, "invalid or expired token")
 		}
@@ -89,7 +89,7 @@ func (a *Accounts) RegisterAnonymous(ctx context.Context) (AnonymousRegistration
 	token := auth.NewAPIToken()
 	exp := time.Now().Add(anonymousTokenLife).UTC().Truncate(time.Second)
 	cust := platform.Customer{ID: platform.NewUUID(), IsAnonymous: true}
-	if _, err := a.cat.CreateCustomer(ctx, cust, auth.HashToken(secret), platform.NewID(16), "anonymous", auth.HashToken(token), exp); err != nil {
+	if _, err := a.cat.Accounts.Create(ctx, cust, auth.HashToken(secret), platform.NewID(16), "anonymous", auth.HashToken(token), exp); err != nil {
 		return AnonymousRegistration{}, fmt.Errorf("register anonymous: %w", err)
 	}
 	return AnonymousRegistration{Token: token, ExpiresAt: exp, CustomerID: cust.ID, AnonymousSecret: secret}, nil
@@ -98,7 +98,7 @@ func (a *Accounts) RegisterAnonymous(ctx context.Context) (AnonymousRegistration
 // RefreshAnonymous issues a new token for an anonymous account given its secret.
 func (a *Accounts) RefreshAnonymous(ctx context.Context, id, secret string) (string, time.Time, error) {
 	bad := platform.Errorf(platform.CodeUnauthorized, "invalid anonymous_id or anonymous_secret")
-	h, err := a.cat.AnonymousSecretHash(ctx, id)
+	h, err := a.cat.Accounts.AnonymousSecretHash(ctx, id)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return "", time.Time{}, bad
 	}
@@ -110,7 +110,7 @@ func (a *Accounts) RefreshAnonymous(ctx context.Context, id, secret string) (str
 	}
 	token := auth.NewAPIToken()
 	exp := time.Now().Add(anonymousTokenLife).UTC().Truncate(time.Second)
-	if err := a.cat.AddToken(ctx, id, platform.NewID(16), "anonymous-refresh", auth.HashToken(token), exp); err != nil {
+	if err := a.cat.Tokens.Add(ctx, id, platform.NewID(16), "anonymous-refresh", auth.HashToken(token), exp); err != nil {
 		return "", time.Time{}, err
 	}
 	return token, exp, nil
@@ -129,7 +129,7 @@ func CreateCustomer(ctx context.Context, cat *catalog.Catalog, email string) (pl
 		return platform.Customer{}, "", platform.Errorf(platform.CodeInvalid, "email: %q is not an email address", email)
 	}
 	token := auth.NewAPIToken()
-	cust, err := cat.CreateCustomer(ctx, platform.Customer{ID: platform.NewUUID(), Email: email}, nil,
+	cust, err := cat.Accounts.Create(ctx, platform.Customer{ID: platform.NewUUID(), Email: email}, nil,
 		platform.NewID(16), "admin-created", auth.HashToken(token), time.Now().Add(defaultTokenLife))
 	if errors.Is(err, catalog.ErrNameTaken) {
 		return platform.Customer{}, "", platform.Errorf(platform.CodeConflict, "a customer with email %s already exists", email)

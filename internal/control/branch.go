@@ -90,7 +90,7 @@ func (b *Branches) BranchDatabase(ctx context.Context, p tenancy.Principal, pare
 	if err := b.checkRestorable(ctx, parent, target, now); err != nil {
 		return platform.Database{}, err
 	}
-	row, err := b.cat.InsertBranch(ctx, catalog.DatabaseRow{
+	row, err := b.cat.Branches.Insert(ctx, catalog.DatabaseRow{
 		Database: platform.Database{
 			ID: platform.NewID(platform.DatabaseIDLen), CustomerID: p.Customer.ID, Name: req.Name,
 			State: platform.StateCloning, Region: parent.Region, ParentDatabaseID: parent.ID, SnapshotAt: &target,
@@ -162,7 +162,7 @@ func (b *Branches) runClone(ctx context.Context, row catalog.DatabaseRow) {
 	defer cancel()
 	defer b.dir.Forget(row.ID)
 	if err == nil {
-		ok, ferr := b.cat.FinishClone(fctx, row.ID, platform.StateActive, "")
+		ok, ferr := b.cat.Branches.FinishClone(fctx, row.ID, platform.StateActive, "")
 		if ferr == nil && ok {
 			b.log.Info("branch active", logkey.DB, row.ID, logkey.Parent, row.ParentDatabaseID, logkey.Ms, time.Since(start).Milliseconds())
 			return
@@ -177,7 +177,7 @@ func (b *Branches) runClone(ctx context.Context, row catalog.DatabaseRow) {
 	if derr := b.place.Destroy(fctx, row.ID); derr != nil {
 		b.log.Error("remove failed branch instance", logkey.DB, row.ID, logkey.Err, derr)
 	}
-	if _, ferr := b.cat.FinishClone(fctx, row.ID, platform.StateCreateFailed, cloneFailureReason(err)); ferr != nil {
+	if _, ferr := b.cat.Branches.FinishClone(fctx, row.ID, platform.StateCreateFailed, cloneFailureReason(err)); ferr != nil {
 		b.log.Error("record branch failure", logkey.DB, row.ID, logkey.Err, ferr)
 	}
 }
@@ -209,7 +209,7 @@ func (b *Branches) clone(ctx context.Context, row catalog.DatabaseRow) error {
 		if errors.Is(err, placement.ErrNotFound) {
 			return fmt.Errorf("%w (%v)", errParentGone, err)
 		}
-		if _, gerr := b.cat.GetDatabase(ctx, row.CustomerID, row.ParentDatabaseID); errors.Is(gerr, catalog.ErrNotFound) {
+		if _, gerr := b.cat.Databases.Get(ctx, row.CustomerID, row.ParentDatabaseID); errors.Is(gerr, catalog.ErrNotFound) {
 			return fmt.Errorf("%w (%v)", errParentGone, err)
 		}
 		return err
@@ -227,7 +227,7 @@ func (b *Branches) resume(ctx context.Context, rows []catalog.DatabaseRow, activ
 		}
 		if !active[d.ParentDatabaseID] {
 			b.log.Warn("branch's parent is gone; marking CREATE_FAILED", logkey.DB, d.ID, logkey.Parent, d.ParentDatabaseID)
-			if _, err := b.cat.FinishClone(ctx, d.ID, platform.StateCreateFailed, errParentGone.Error()); err != nil {
+			if _, err := b.cat.Branches.FinishClone(ctx, d.ID, platform.StateCreateFailed, errParentGone.Error()); err != nil {
 				return err
 			}
 			continue

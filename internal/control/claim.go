@@ -37,7 +37,7 @@ func (a *Accounts) Claim(ctx context.Context, p tenancy.Principal, idToken strin
 	case err != nil:
 		return platform.Customer{}, platform.Wrap(platform.CodeUnavailable, err, "the OIDC issuer could not be reached; try again")
 	}
-	err = a.cat.ClaimCustomer(ctx, p.Customer.ID, catalog.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email})
+	err = a.cat.Accounts.Claim(ctx, p.Customer.ID, catalog.Identity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email})
 	switch {
 	case errors.Is(err, catalog.ErrIdentityTaken):
 		return platform.Customer{}, platform.Errorf(platform.CodeConflict, "this identity is already linked to another account")
@@ -47,7 +47,7 @@ func (a *Accounts) Claim(ctx context.Context, p tenancy.Principal, idToken strin
 		return platform.Customer{}, fmt.Errorf("claim customer: %w", err)
 	}
 	a.forgetCustomerTokens(p.Customer.ID)
-	email, anonymous, created, err := a.cat.GetCustomer(ctx, p.Customer.ID)
+	email, anonymous, created, err := a.cat.Accounts.Get(ctx, p.Customer.ID)
 	if err != nil {
 		return platform.Customer{}, err
 	}
@@ -84,7 +84,7 @@ type AdoptPreflight struct {
 // checkAnonymousSecret verifies possession of an anonymous account.
 func (a *Accounts) checkAnonymousSecret(ctx context.Context, src AdoptSource) error {
 	bad := platform.Errorf(platform.CodeUnauthorized, "invalid anonymous_customer_id or anonymous_secret")
-	h, err := a.cat.AnonymousSecretHash(ctx, src.CustomerID)
+	h, err := a.cat.Accounts.AnonymousSecretHash(ctx, src.CustomerID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return bad
 	}
@@ -99,7 +99,7 @@ func (a *Accounts) checkAnonymousSecret(ctx context.Context, src AdoptSource) er
 
 // usage is the caller's quota and how much of it is used.
 func (a *Accounts) usage(ctx context.Context, p tenancy.Principal) (Quota, error) {
-	used, _, err := a.cat.CreateChecks(ctx, p.Customer.ID, "")
+	used, _, err := a.cat.Databases.CreateChecks(ctx, p.Customer.ID, "")
 	if err != nil {
 		return Quota{}, err
 	}
@@ -120,7 +120,7 @@ func (a *Accounts) PreflightAdopt(ctx context.Context, p tenancy.Principal, src 
 	if err := a.checkAnonymousSecret(ctx, src); err != nil {
 		return AdoptPreflight{}, err
 	}
-	rows, err := a.cat.ListDatabases(ctx, src.CustomerID, true)
+	rows, err := a.cat.Databases.List(ctx, src.CustomerID, true)
 	if err != nil {
 		return AdoptPreflight{}, err
 	}
@@ -142,7 +142,7 @@ func (a *Accounts) PreflightAdopt(ctx context.Context, p tenancy.Principal, src 
 		out.Reasons = append(out.Reasons, fmt.Sprintf("adopting %d databases would exceed the account limit (%d available)", len(rows), *q.Available))
 	}
 	for _, r := range rows {
-		if _, taken, err := a.cat.CreateChecks(ctx, p.Customer.ID, r.Name); err != nil {
+		if _, taken, err := a.cat.Databases.CreateChecks(ctx, p.Customer.ID, r.Name); err != nil {
 			return AdoptPreflight{}, err
 		} else if taken {
 			out.Reasons = append(out.Reasons, fmt.Sprintf("a database named %q already exists in this account", r.Name))
@@ -187,7 +187,7 @@ func (a *Accounts) Adopt(ctx context.Context, p tenancy.Principal, req AdoptRequ
 	fmt.Fprintf(h, "%s\x00%s", req.CustomerID, strings.Join(ids, ","))
 	// A retry is answered from the record before anything else is checked:
 	// the first call may have succeeded even if its answer was lost.
-	if prev, err := a.cat.AdoptAnswer(ctx, p.Customer.ID, req.IdempotencyKey, h.Sum(nil)); err == nil {
+	if prev, err := a.cat.Accounts.AdoptAnswer(ctx, p.Customer.ID, req.IdempotencyKey, h.Sum(nil)); err == nil {
 		return prev, nil
 	} else if errors.Is(err, catalog.ErrIdempotencyMismatch) {
 		return nil, platform.Errorf(platform.CodeConflict, "idempotency_key was already used with a different request")
@@ -201,7 +201,7 @@ func (a *Accounts) Adopt(ctx context.Context, p tenancy.Principal, req AdoptRequ
 		return nil, platform.Errorf(platform.CodeInvalid, "anonymous_customer_id: is the caller's own account")
 	}
 	limit := a.quota.Limit(p)
-	res, err := a.cat.Adopt(ctx, catalog.AdoptRequest{
+	res, err := a.cat.Accounts.Adopt(ctx, catalog.AdoptRequest{
 		CustomerID: p.Customer.ID, FromID: req.CustomerID, IDs: ids, Key: req.IdempotencyKey,
 		RequestHash: h.Sum(nil), Limit: limit,
 	})

@@ -85,7 +85,7 @@ func (d *Databases) CreateDatabase(ctx context.Context, p tenancy.Principal, req
 			return CreatedDatabase{}, err
 		}
 	}
-	live, taken, err := d.cat.CreateChecks(ctx, p.Customer.ID, req.Name)
+	live, taken, err := d.cat.Databases.CreateChecks(ctx, p.Customer.ID, req.Name)
 	if err != nil {
 		return CreatedDatabase{}, err
 	}
@@ -108,7 +108,7 @@ func (d *Databases) CreateDatabase(ctx context.Context, p tenancy.Principal, req
 		}
 	}
 	password := prov.AdminPassword()
-	row, err := d.cat.InsertDatabase(ctx, catalog.DatabaseRow{
+	row, err := d.cat.Databases.Insert(ctx, catalog.DatabaseRow{
 		Database: platform.Database{
 			ID: prov.ID(), CustomerID: p.Customer.ID, Name: req.Name, State: platform.StateActive, Region: region,
 		},
@@ -153,7 +153,7 @@ func (d *Databases) GetDatabase(ctx context.Context, p tenancy.Principal, idOrNa
 
 // ListDatabases lists a customer's databases, newest first.
 func (d *Databases) ListDatabases(ctx context.Context, p tenancy.Principal, all bool) ([]platform.Database, error) {
-	rows, err := d.cat.ListDatabases(ctx, p.Customer.ID, all)
+	rows, err := d.cat.Databases.List(ctx, p.Customer.ID, all)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (d *Databases) DeleteDatabase(ctx context.Context, p tenancy.Principal, idO
 		return err
 	}
 	d.dir.Forget(row.ID)
-	if err := d.cat.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
+	if err := d.cat.Databases.BeginDelete(ctx, p.Customer.ID, row.ID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("database")
 	} else if err != nil {
 		return err
@@ -192,7 +192,7 @@ func (d *Databases) DeleteDatabase(ctx context.Context, p tenancy.Principal, idO
 	if err := d.place.Destroy(ctx, row.ID); err != nil {
 		return fmt.Errorf("destroy instance %s: %w", row.ID, err)
 	}
-	if err := d.cat.FinishDelete(ctx, row.ID); err != nil {
+	if err := d.cat.Databases.FinishDelete(ctx, row.ID); err != nil {
 		return err
 	}
 	d.log.Info("database deleted", logkey.DB, row.ID, logkey.Customer, p.Customer.ID)
@@ -260,7 +260,7 @@ func (d *Databases) ResetPassword(ctx context.Context, p tenancy.Principal, idOr
 	if err := postgres.SetRolePassword(ctx, conn, tenancy.AdminUser, password); err != nil {
 		return Credentials{}, err
 	}
-	err = d.cat.SetAdminPassword(ctx, row.ID, d.sealer.Seal(password))
+	err = d.cat.Databases.SetAdminPassword(ctx, row.ID, d.sealer.Seal(password))
 	d.dir.Forget(row.ID)
 	if err != nil {
 		return Credentials{}, err

@@ -140,7 +140,7 @@ func New(cfg Config, d Deps) *Service {
 // driver and resumes the branches a shutdown interrupted. It must run
 // before any request is served.
 func (s *Service) Open(ctx context.Context) error {
-	rows, err := s.cat.DatabasesInStates(ctx, platform.StateCreating, platform.StateActive, platform.StateCloning, platform.StateDisabling)
+	rows, err := s.cat.Databases.InStates(ctx, platform.StateCreating, platform.StateActive, platform.StateCloning, platform.StateDisabling)
 	if err != nil {
 		return fmt.Errorf("list databases: %w", err)
 	}
@@ -163,20 +163,20 @@ func (s *Service) Open(ctx context.Context) error {
 		return fmt.Errorf("open placement: %w", err)
 	}
 	for _, id := range deleting { // files already removed by Open (not in keep)
-		if err := s.cat.FinishDelete(ctx, id); err != nil {
+		if err := s.cat.Databases.FinishDelete(ctx, id); err != nil {
 			return err
 		}
 		s.log.Info("finished interrupted delete", logkey.DB, id)
 	}
 	for _, id := range creating {
-		if err := s.cat.DeleteRow(ctx, id); err != nil {
+		if err := s.cat.Databases.DeleteRow(ctx, id); err != nil {
 			return err
 		}
 		s.log.Info("rolled back interrupted create", logkey.DB, id)
 	}
 	for _, id := range missing {
 		s.log.Error("database has no instance directory; marking CREATE_FAILED", logkey.DB, id)
-		if err := s.cat.SetState(ctx, id, platform.StateCreateFailed, "instance files missing"); err != nil {
+		if err := s.cat.Databases.SetState(ctx, id, platform.StateCreateFailed, "instance files missing"); err != nil {
 			return err
 		}
 		delete(keep, id)

@@ -89,7 +89,7 @@ func (a *Accounts) CreateToken(ctx context.Context, p tenancy.Principal, req Cre
 	}
 	token := auth.NewAPIToken()
 	exp := time.Now().Add(life).UTC().Truncate(time.Second)
-	info, err := a.cat.InsertToken(ctx, p.Customer.ID, platform.NewID(16), req.Name, auth.HashToken(token), raw, exp)
+	info, err := a.cat.Tokens.Insert(ctx, p.Customer.ID, platform.NewID(16), req.Name, auth.HashToken(token), raw, exp)
 	if err != nil {
 		return CreatedToken{}, fmt.Errorf("create token: %w", err)
 	}
@@ -101,7 +101,7 @@ func (a *Accounts) ListTokens(ctx context.Context, p tenancy.Principal) ([]Token
 	if err := tenancy.RequireUnscoped(p); err != nil {
 		return nil, err
 	}
-	rows, err := a.cat.ListTokens(ctx, p.Customer.ID)
+	rows, err := a.cat.Tokens.List(ctx, p.Customer.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (a *Accounts) RevokeToken(ctx context.Context, p tenancy.Principal, id stri
 	if id == "" || len(id) > 64 {
 		return platform.NotFound("token")
 	}
-	err := a.cat.RevokeToken(ctx, p.Customer.ID, id)
+	err := a.cat.Tokens.Revoke(ctx, p.Customer.ID, id)
 	if err == nil {
 		// A lookup that read the row just before the revoke may cache it
 		// just after; remembering the id closes that window.
@@ -183,7 +183,7 @@ func (a *Accounts) touchToken(id string) {
 		defer t.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err := a.cat.TouchToken(ctx, id)
+		err := a.cat.Tokens.Touch(ctx, id)
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		t.inflight--

@@ -195,7 +195,7 @@ func (a *WireAccess) CreateConnectKey(ctx context.Context, p tenancy.Principal, 
 	}
 	k.ID, k.DatabaseID, k.CustomerID = platform.NewID(16), row.ID, row.CustomerID
 	secret := ConnectKeyPrefix + platform.RandomString(43, keyAlphabet)
-	k, err = a.cat.InsertConnectKey(ctx, k, auth.HashToken(secret))
+	k, err = a.cat.ConnectKeys.Insert(ctx, k, auth.HashToken(secret))
 	if err != nil {
 		return CreatedConnectKey{}, fmt.Errorf("record connect key: %w", err)
 	}
@@ -208,7 +208,7 @@ func (a *WireAccess) ListConnectKeys(ctx context.Context, p tenancy.Principal, i
 	if err != nil {
 		return nil, err
 	}
-	ks, err := a.cat.ListConnectKeys(ctx, row.ID)
+	ks, err := a.cat.ConnectKeys.List(ctx, row.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (a *WireAccess) RevokeConnectKey(ctx context.Context, p tenancy.Principal, 
 	if err := tenancy.RequireWrite(p, row.ID); err != nil {
 		return err
 	}
-	if err := a.cat.RevokeConnectKey(ctx, row.ID, keyID); errors.Is(err, catalog.ErrNotFound) {
+	if err := a.cat.ConnectKeys.Revoke(ctx, row.ID, keyID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("connect key")
 	} else if err != nil {
 		return err
@@ -274,7 +274,7 @@ func badLogin(role string) error {
 }
 
 func (a *WireAccess) loginKey(ctx context.Context, dbRef, role, secret string) (*PGSession, error) {
-	k, d, err := a.cat.UseConnectKey(ctx, auth.HashToken(secret))
+	k, d, err := a.cat.ConnectKeys.Use(ctx, auth.HashToken(secret))
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, platform.Errorf(platform.CodeUnauthorized, "connect key is invalid, revoked or expired")
 	}
@@ -385,7 +385,7 @@ func (a *WireAccess) find(ctx context.Context, ref string) (catalog.DatabaseRow,
 	if d, ok := a.dbs.Get(ref); ok {
 		return d, nil
 	}
-	d, err := a.cat.FindDatabase(ctx, ref)
+	d, err := a.cat.Databases.Find(ctx, ref)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
 		return d, platform.Errorf(platform.CodeNotFound, "database %q does not exist", ref)

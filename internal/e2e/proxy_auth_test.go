@@ -2,6 +2,15 @@ package e2e
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +31,17 @@ func TestProxy_Refusals(t *testing.T) {
 	admin := f.db.ID + ".admin"
 	token := f.creds[2].password
 
-	// Tokens made with the server's own key, at other times.
-	signer, err := auth.LoadOrCreateConnectKey(f.s.DataDir)
+	// A token made with the server's own key, at another time. Re-dated
+	// into the future it works: what refuses the expired one is its date.
+	expired := redatedConnectToken(t, f.s.DataDir, token, -time.Second)
+	f.s.mustPG(t, admin, redatedConnectToken(t, f.s.DataDir, token, 5*time.Minute), "disable")
+	parts := strings.Split(token, ".")
+	tampered := parts[0] + "." + strings.Replace(parts[1], parts[1][10:14], "AAAA", 1) + "." + parts[2]
+	foreign, err := auth.LoadOrCreateConnectKey(t.TempDir()) // another server's key
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, _, _ := signer.WithClock(func() time.Time { return time.Now().Add(-901 * time.Second) }).Sign(f.db.ID, "admin")
-	parts := strings.Split(token, ".")
-	tampered := parts[0] + "." + strings.Replace(parts[1], parts[1][10:14], "AAAA", 1) + "." + parts[2]
-	foreignKey, _, _ := auth.NewConnectSigner(mustRSA(t)).Sign(f.db.ID, "admin")
+	foreignKey, _, _ := foreign.Sign(f.db.ID, "admin")
 
 	// A revoked key.
 	var key struct {
@@ -135,4 +146,46 @@ func TestProxy_ClaimsAndParameters(t *testing.T) {
 	if err := pc.QueryRow(ctx, `select current_setting('request.jwt.claims', true)`).Scan(&none); err != nil || none != nil && *none != "" {
 		t.Errorf("password login: request.jwt.claims = %v (%v), want unset", none, err)
 	}
+}
+
+// redatedConnectToken is token, a connect token the server issued,
+// re-dated to expire expiresIn from now (negative: in the past) and
+// signed again with the server's key: db9 never issues an expired token.
+func redatedConnectToken(t *testing.T, dataDir, token string, expiresIn time.Duration) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "secrets", "connect-jwt.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatal("connect-jwt.pem: no PEM block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(token, ".")
+	dec := base64.RawURLEncoding
+	body, err := dec.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(body, &claims); err != nil {
+		t.Fatal(err)
+	}
+	life := claims["exp"].(float64) - claims["iat"].(float64)
+	exp := float64(time.Now().Add(expiresIn).Unix())
+	claims["iat"], claims["exp"] = exp-life, exp
+	if body, err = json.Marshal(claims); err != nil {
+		t.Fatal(err)
+	}
+	signing := parts[0] + "." + dec.EncodeToString(body)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(nil, k.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + dec.EncodeToString(sig)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/db9/db9/internal/placement"
 )
 
-// Store is the catalog's side of the collector.
+// Store is the catalog's side of the collector (catalog.Observe).
 type Store interface {
 	AddObsMinute(ctx context.Context, db string, m catalog.ObsMinute, queries []catalog.ObsQuery) error
 	ObsBaseline(ctx context.Context, db string) ([]byte, error)

@@ -242,7 +242,7 @@ func (pl *pool) get(ctx context.Context) (*backend, error) {
 			return b, nil
 		}
 		if pl.n < p.cfg.PoolSize {
-			if p.takeSlot(pl.key.db) {
+			if p.conns.takeSlot(pl.key.db) {
 				pl.n++
 				pl.mu.Unlock()
 				b, err := pl.open(ctx)
@@ -329,7 +329,7 @@ func (pl *pool) closeLocked(b *backend) {
 	_ = b.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, _ = b.conn.Write([]byte{'X', 0, 0, 0, 4})
 	b.conn.Close()
-	pl.pr.p.untrack(b.conn)
+	pl.pr.p.conns.untrack(b.conn)
 	pl.dropLocked()
 }
 
@@ -338,7 +338,7 @@ func (pl *pool) closeLocked(b *backend) {
 // open one now.
 func (pl *pool) dropLocked() {
 	pl.n--
-	pl.pr.p.freeSlot(pl.key.db)
+	pl.pr.p.conns.freeSlot(pl.key.db)
 	if pl.n == 0 && pl.lease != nil {
 		pl.lease.Release()
 		pl.lease = nil
@@ -385,13 +385,13 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 		p.log.Warn("dial backend", logkey.DB, pl.key.db, logkey.Err, err)
 		return nil, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}
 	}
-	if !p.track(conn) {
+	if !p.conns.track(conn) {
 		conn.Close()
 		return nil, &wireError{code: stateCannotConnectNow, msg: "the server is shutting down"}
 	}
 	fail := func(err error) (*backend, error) {
 		conn.Close()
-		p.untrack(conn)
+		p.conns.untrack(conn)
 		return nil, err
 	}
 	if d, ok := ctx.Deadline(); ok {

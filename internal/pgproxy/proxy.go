@@ -90,10 +90,7 @@ type Proxy struct {
 	// stop ends at Close: logins in flight (waking an instance) end with it.
 	stop   context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	conns  map[io.Closer]struct{} // client and backend connections and loop sessions, closed by Close
-	perDB  map[string]int
-	closed bool
+	conns  *registry
 	wg     sync.WaitGroup
 }
 
@@ -119,7 +116,7 @@ func New(cfg Config) *Proxy {
 	}
 	stop, cancel := context.WithCancel(context.Background())
 	p := &Proxy{cfg: cfg, log: cfg.Logger.With(logkey.Component, "pgproxy"), cancels: newCancelRegistry(),
-		stop: stop, cancel: cancel, conns: map[io.Closer]struct{}{}, perDB: map[string]int{}}
+		stop: stop, cancel: cancel, conns: newRegistry(cfg.MaxConnsPerDB)}
 	p.pool = newPooler(p)
 	return p
 }
@@ -191,17 +188,9 @@ func (p *Proxy) PoolAddr() string {
 // listeners that failed to close. It is idempotent. Sessions end at once,
 // so ctx does not bound the wait.
 func (p *Proxy) Close(ctx context.Context) error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.conns.close(p.cancel) {
 		return nil
 	}
-	p.closed = true
-	p.cancel()
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
 	var errs []error
 	if p.ln != nil {
 		if err := p.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -228,10 +217,7 @@ func (p *Proxy) accept(ln net.Listener, pooled bool) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			p.mu.Lock()
-			closed := p.closed
-			p.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
+			if p.conns.isClosed() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// Out of file descriptors and the like: back off, keep serving.
@@ -241,7 +227,7 @@ func (p *Proxy) accept(ln net.Listener, pooled bool) {
 			continue
 		}
 		delay = 0
-		if !p.track(c) {
+		if !p.conns.track(c) {
 			c.Close()
 			return
 		}
@@ -250,54 +236,14 @@ func (p *Proxy) accept(ln net.Listener, pooled bool) {
 	}
 }
 
-// track registers a connection for Close; false once closed.
-func (p *Proxy) track(c io.Closer) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *Proxy) untrack(c io.Closer) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-}
-
-// takeSlot counts a session of database id against the limit.
-func (p *Proxy) takeSlot(id string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.perDB[id] >= p.cfg.MaxConnsPerDB {
-		return false
-	}
-	p.perDB[id]++
-	return true
-}
-
-func (p *Proxy) freeSlot(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.perDB[id]--; p.perDB[id] <= 0 {
-		delete(p.perDB, id)
-	}
-}
-
 // Sessions returns the number of open client sessions of a database.
-func (p *Proxy) Sessions(id string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.perDB[id]
-}
+func (p *Proxy) Sessions(id string) int { return p.conns.sessions(id) }
 
 // serve runs one client connection; hostName is the host the client
 // addressed outside the protocol (ServeConn), "" for the listeners'.
 func (p *Proxy) serve(raw net.Conn, hostName string, pooled bool) {
 	defer p.wg.Done()
-	defer p.untrack(raw)
+	defer p.conns.untrack(raw)
 	defer raw.Close()
 	start := time.Now()
 	_ = raw.SetDeadline(start.Add(p.cfg.StartupTimeout))

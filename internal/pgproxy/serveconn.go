@@ -11,16 +11,10 @@ import "net"
 // it may name the database; a server name negotiated by TLS inside the
 // tunnel takes precedence.
 func (p *Proxy) ServeConn(conn net.Conn, hostName string) {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.conns.trackServing(conn, &p.wg) {
 		conn.Close()
 		return
 	}
-	p.conns[conn] = struct{}{}
-	// Under the lock that Close takes before it waits: no Add after Wait.
-	p.wg.Add(1)
-	p.mu.Unlock()
 	p.serve(conn, hostName, false)
 }
 

@@ -112,11 +112,11 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	defer sess.Lease.Release()
 	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
 	defer cancel()
-	if !p.takeSlot(sess.DatabaseID) {
+	if !p.conns.takeSlot(sess.DatabaseID) {
 		p.fail(conn, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", sess.DatabaseID, p.cfg.MaxConnsPerDB)}, "login")
 		return
 	}
-	defer p.freeSlot(sess.DatabaseID)
+	defer p.conns.freeSlot(sess.DatabaseID)
 
 	ep := sess.Lease.Endpoint()
 	backend, err := ep.Dial(ctx)
@@ -125,11 +125,11 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 		log.Warn("dial backend", logkey.Err, err)
 		return
 	}
-	if !p.track(backend) {
+	if !p.conns.track(backend) {
 		backend.Close()
 		return
 	}
-	defer p.untrack(backend)
+	defer p.conns.untrack(backend)
 	defer backend.Close()
 	_ = backend.SetDeadline(start.Add(p.cfg.StartupTimeout))
 	sm := &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: backendParams(params, role, sess.Settings)}
@@ -299,10 +299,10 @@ func (p *Proxy) waitLoopSession(s *loopSession, key cancelKey) {
 		s.Close()
 		<-s.done
 	}()
-	if !p.track(s) {
+	if !p.conns.track(s) {
 		return
 	}
-	defer p.untrack(s)
+	defer p.conns.untrack(s)
 	select {
 	case <-s.done:
 	case <-s.clientGone: // the loop has shut the backend's write side

@@ -78,8 +78,8 @@ var (
 // ValidDatabaseName reports whether s follows the name rules of API.md.
 func ValidDatabaseName(s string) bool { return nameRE.MatchString(s) }
 
-// LooksLikeDatabaseID reports whether s has the shape of a database id.
-func LooksLikeDatabaseID(s string) bool { return idRE.MatchString(s) }
+// looksLikeDatabaseID reports whether s has the shape of a database id.
+func looksLikeDatabaseID(s string) bool { return idRE.MatchString(s) }
 
 // NewUUID returns a random (version 4) UUID string, used for customer ids.
 func NewUUID() string {

@@ -15,7 +15,7 @@ func TestNewID_Shape(t *testing.T) {
 			t.Errorf("NewID(%d) = %q, want %d characters of [a-z0-9]", n, id, n)
 		}
 	}
-	if id := NewID(DatabaseIDLen); !LooksLikeDatabaseID(id) {
+	if id := NewID(DatabaseIDLen); !looksLikeDatabaseID(id) {
 		t.Errorf("NewID(DatabaseIDLen) = %q does not look like a database id", id)
 	}
 }
@@ -95,8 +95,8 @@ func TestLooksLikeDatabaseID(t *testing.T) {
 		{"abcdefghij12\n", false},
 	}
 	for _, tt := range tests {
-		if got := LooksLikeDatabaseID(tt.s); got != tt.want {
-			t.Errorf("LooksLikeDatabaseID(%q) = %v, want %v", tt.s, got, tt.want)
+		if got := looksLikeDatabaseID(tt.s); got != tt.want {
+			t.Errorf("looksLikeDatabaseID(%q) = %v, want %v", tt.s, got, tt.want)
 		}
 	}
 }

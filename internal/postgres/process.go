@@ -117,7 +117,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		timeout = 60 * time.Second
 	}
 	if err := pm.waitReady(ctx, timeout); err != nil {
-		pm.Kill()
+		pm.kill()
 		return nil, err
 	}
 	return pm, nil
@@ -186,12 +186,12 @@ func (p *Process) Stop(grace time.Duration) error {
 		return nil
 	case <-time.After(5 * time.Second):
 	}
-	p.Kill()
+	p.kill()
 	return errors.New("postgres did not stop; killed")
 }
 
-// Kill ends the process group at once and waits for the exit.
-func (p *Process) Kill() {
+// kill ends the process group at once and waits for the exit.
+func (p *Process) kill() {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/db9/db9/internal/placement"
 )
 
-// Store is the catalog as the scheduler uses it (catalog.Catalog).
+// Store is the catalog as the scheduler uses it (catalog.Scheduler).
 type Store interface {
 	CronJobs(ctx context.Context) ([]catalog.CronJob, error)
 	ReplaceCronJobs(ctx context.Context, databaseID string, jobs []catalog.CronJob) error

@@ -75,8 +75,8 @@ func (s *Server) fs9HTTPURL(wire *control.WireAccess, httpLn net.Listener) {
 	wire.WithFS9("ws://" + net.JoinHostPort(s.cfg.PublicHost, port) + "/fs9")
 }
 
-// FS9Addr is the address of the fs9 listener ("" when there is none).
-func (s *Server) FS9Addr() string {
+// fs9Addr is the address of the fs9 listener ("" when there is none).
+func (s *Server) fs9Addr() string {
 	if s.fs9ln == nil {
 		return ""
 	}

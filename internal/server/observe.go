@@ -43,7 +43,7 @@ func (s *Server) watch(inst *local.Driver) {
 // (connections, sizes of a running database) when collection is off.
 func (s *Server) openCollector(inst *local.Driver) {
 	s.col = observe.NewCollector(observe.CollectorConfig{
-		Store: s.cat, Instances: inst, Sessions: s.pg.Sessions, Requests: s.reqs, Metrics: s.metrics,
+		Store: s.cat.Observe, Instances: inst, Sessions: s.pg.Sessions, Requests: s.reqs, Metrics: s.metrics,
 		Interval: s.cfg.ObserveInterval, Logger: s.base,
 	})
 	if s.cfg.ObserveOff {

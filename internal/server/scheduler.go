@@ -15,7 +15,7 @@ import (
 // openScheduler starts the scheduler over the catalog, the placement
 // driver and control's functions (open already with control).
 func (s *Server) openScheduler(ctx context.Context, place placement.Connector) error {
-	s.sched = scheduler.New(scheduler.Config{Store: s.cat, Placement: place, Tick: s.cfg.SchedulerTick, Logger: s.base,
+	s.sched = scheduler.New(scheduler.Config{Store: s.cat.Scheduler, Placement: place, Tick: s.cfg.SchedulerTick, Logger: s.base,
 		Functions: functionSchedules{s.cat}, Firer: scheduler.FunctionFirerFunc(fireFunction(s.svc.Functions))})
 	if err := s.sched.Open(ctx); err != nil {
 		return err
@@ -28,7 +28,7 @@ func (s *Server) openScheduler(ctx context.Context, place placement.Connector) e
 type functionSchedules struct{ cat *catalog.Catalog }
 
 func (f functionSchedules) ScheduledFunctions(ctx context.Context) ([]scheduler.FunctionSchedule, error) {
-	fns, err := f.cat.ScheduledFunctions(ctx)
+	fns, err := f.cat.Functions.Scheduled(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -162,7 +162,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := s.openScheduler(ctx, place); err != nil {
 		return err
 	}
-	obs := observability.New(s.svc.Databases.GetDatabase, s.cat, s.col)
+	obs := observability.New(s.svc.Databases.GetDatabase, s.cat.Observe, s.col)
 	controlapi.New(s.svc, s.base).WithObservability(obs).Register(mux)
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /.well-known/db9-connect-jwks.json", func(w http.ResponseWriter, r *http.Request) {
@@ -192,18 +192,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.done = make(chan error, 1)
 	hs, ln, done := s.http, s.ln, s.done // Close may clear the fields before this runs
 	go func() { done <- hs.Serve(ln) }()
-	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.PGPoolAddr, s.pg.PoolAddr(), logkey.FS9Addr, s.FS9Addr())
+	s.log.Info("serving", logkey.HTTPAddr, s.ln.Addr().String(), logkey.PGAddr, s.pg.Addr(), logkey.PGPoolAddr, s.pg.PoolAddr(), logkey.FS9Addr, s.fs9Addr())
 	return nil
 }
-
-// HTTPAddr is the address the HTTP server listens on.
-func (s *Server) HTTPAddr() string { return s.ln.Addr().String() }
-
-// PGAddr is the address the PostgreSQL front door listens on.
-func (s *Server) PGAddr() string { return s.pg.Addr() }
-
-// PGPoolAddr is the address of the pooled PostgreSQL endpoint ("" when off).
-func (s *Server) PGPoolAddr() string { return s.pg.PoolAddr() }
 
 // Wait blocks until ctx ends or the HTTP server fails.
 func (s *Server) Wait(ctx context.Context) error {

@@ -71,7 +71,7 @@ func (d *DataPlane) PutAuthConfig(ctx context.Context, p tenancy.Principal, idOr
 	default:
 		return AuthConfig{}, platform.Errorf(platform.CodeInvalid, `auth_mode: must be "none" or "byo_jwt"`)
 	}
-	row, err := d.cat.PutAuthConfig(ctx, db.ID, req.Mode, stored)
+	row, err := d.cat.DataPlane.PutAuthConfig(ctx, db.ID, req.Mode, stored)
 	if err != nil {
 		return AuthConfig{}, fmt.Errorf("store auth-config: %w", err)
 	}

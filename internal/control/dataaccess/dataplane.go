@@ -118,7 +118,7 @@ func (d *DataPlane) ResolveDataKey(ctx context.Context, key string) (DataKey, er
 		d.mu.Lock()
 		gen := d.gen
 		d.mu.Unlock()
-		row, dbName, err := d.cat.LookupDataKey(ctx, []byte(hash))
+		row, dbName, err := d.cat.DataPlane.LookupKey(ctx, []byte(hash))
 		if errors.Is(err, catalog.ErrNotFound) {
 			return DataKey{}, errBadDataKey()
 		}
@@ -221,7 +221,7 @@ func (d *DataPlane) AuthConfig(ctx context.Context, databaseID string) (AuthConf
 }
 
 func (d *DataPlane) readAuthConfig(ctx context.Context, databaseID string) (AuthConfig, error) {
-	row, err := d.cat.GetAuthConfig(ctx, databaseID)
+	row, err := d.cat.DataPlane.AuthConfig(ctx, databaseID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return AuthConfig{Mode: AuthModeNone}, nil
 	}
@@ -279,7 +279,7 @@ func (t *dataKeyToucher) touch(d *DataPlane, id string) {
 		defer t.inflight.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := d.cat.TouchDataKey(ctx, id); err != nil {
+		if err := d.cat.DataPlane.TouchKey(ctx, id); err != nil {
 			d.log.Debug("update last_used_at", logkey.Key, id, logkey.Err, err)
 			t.mu.Lock()
 			delete(t.last, id)

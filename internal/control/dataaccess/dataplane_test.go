@@ -35,7 +35,7 @@ type dataPlaneEnv struct {
 
 func testLookup(cat *catalog.Catalog) tenancy.DatabaseLookup {
 	return func(ctx context.Context, p tenancy.Principal, ref string) (platform.Database, error) {
-		row, err := cat.GetDatabase(ctx, p.Customer.ID, ref)
+		row, err := cat.Databases.Get(ctx, p.Customer.ID, ref)
 		if errors.Is(err, catalog.ErrNotFound) || err == nil && p.Scope.Access(row.ID) == "" {
 			return platform.Database{}, platform.NotFound("database")
 		}
@@ -62,12 +62,12 @@ func newDataPlaneEnv(t *testing.T, allowPrivate bool) *dataPlaneEnv {
 func (e *dataPlaneEnv) newCustomer(t *testing.T, dbName string) (tenancy.Principal, catalog.DatabaseRow) {
 	t.Helper()
 	ctx := context.Background()
-	cust, err := e.cat.CreateCustomer(ctx, platform.Customer{ID: platform.NewUUID(), IsAnonymous: true}, auth.HashToken("s"+platform.NewID(8)),
+	cust, err := e.cat.Accounts.Create(ctx, platform.Customer{ID: platform.NewUUID(), IsAnonymous: true}, auth.HashToken("s"+platform.NewID(8)),
 		platform.NewID(16), "t", auth.HashToken(platform.NewID(20)), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := e.cat.InsertDatabase(ctx, catalog.DatabaseRow{Database: platform.Database{ID: platform.NewID(12), CustomerID: cust.ID,
+	db, err := e.cat.Databases.Insert(ctx, catalog.DatabaseRow{Database: platform.Database{ID: platform.NewID(12), CustomerID: cust.ID,
 		Name: dbName, State: platform.StateActive, Region: "local"}}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestDataPlane_DatabaseDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What Service.DeleteDatabase does: mark the row, then run its hooks.
-	if err := e.cat.BeginDelete(ctx, e.p.Customer.ID, e.db.ID); err != nil {
+	if err := e.cat.Databases.BeginDelete(ctx, e.p.Customer.ID, e.db.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.dp.ForgetDatabase(e.db.ID)

@@ -87,7 +87,7 @@ func (d *DataPlane) CreateDataKey(ctx context.Context, p tenancy.Principal, idOr
 	if kind == auth.ServiceKey {
 		secret = auth.NewServiceKey()
 	}
-	row, err = d.cat.InsertDataKey(ctx, row, auth.HashDataKey(secret))
+	row, err = d.cat.DataPlane.InsertKey(ctx, row, auth.HashDataKey(secret))
 	if err != nil {
 		return CreatedDataKey{}, fmt.Errorf("record %s key: %w", kn, err)
 	}
@@ -201,7 +201,7 @@ func (d *DataPlane) ListDataKeys(ctx context.Context, p tenancy.Principal, idOrN
 	if err != nil {
 		return nil, err
 	}
-	rows, err := d.cat.ListDataKeys(ctx, db.ID, kn)
+	rows, err := d.cat.DataPlane.ListKeys(ctx, db.ID, kn)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ func (d *DataPlane) RevokeDataKey(ctx context.Context, p tenancy.Principal, idOr
 	if keyID == "" || len(keyID) > 64 {
 		return platform.NotFound(what)
 	}
-	err = d.cat.RevokeDataKey(ctx, db.ID, kn, keyID)
+	err = d.cat.DataPlane.RevokeKey(ctx, db.ID, kn, keyID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound(what)
 	}

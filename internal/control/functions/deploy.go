@@ -78,7 +78,7 @@ func (f *Functions) CreateFunction(ctx context.Context, p tenancy.Principal, dbR
 	if req.Name == nil || !functionName.MatchString(*req.Name) {
 		return FunctionInfo{}, platform.Errorf(platform.CodeInvalid, "name: required, 1-63 letters, digits, '_' or '-', starting with a letter or digit")
 	}
-	if _, err := f.cat.GetFunction(ctx, db.ID, *req.Name); err == nil {
+	if _, err := f.cat.Functions.Get(ctx, db.ID, *req.Name); err == nil {
 		return FunctionInfo{}, platform.Errorf(platform.CodeConflict, "a function named %q already exists", *req.Name)
 	}
 	fn := catalog.Function{ID: platform.NewID(16), DatabaseID: db.ID, Name: *req.Name}
@@ -87,7 +87,7 @@ func (f *Functions) CreateFunction(ctx context.Context, p tenancy.Principal, dbR
 		return FunctionInfo{}, err
 	}
 	fn.Active, fn.CronSchedule, fn.NextRunAt = v, schedule, next
-	fn, err = f.cat.CreateFunction(ctx, fn)
+	fn, err = f.cat.Functions.Create(ctx, fn)
 	if errors.Is(err, catalog.ErrFunctionNameTaken) {
 		return FunctionInfo{}, platform.Errorf(platform.CodeConflict, "a function named %q already exists", *req.Name)
 	}
@@ -116,7 +116,7 @@ func (f *Functions) UpdateFunction(ctx context.Context, p tenancy.Principal, dbR
 	if err != nil {
 		return FunctionInfo{}, err
 	}
-	fn, err := f.cat.UpdateFunction(ctx, db.ID, cur.ID, v, schedule, next)
+	fn, err := f.cat.Functions.Update(ctx, db.ID, cur.ID, v, schedule, next)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return FunctionInfo{}, platform.NotFound("function")
 	}
@@ -234,7 +234,7 @@ func nonNil(s []string) []string {
 // bundleBytes reads what bundle_ref names.
 func (f *Functions) bundleBytes(ctx context.Context, db platform.Database, ref string) ([]byte, error) {
 	if m := uploadedRef.FindStringSubmatch(ref); m != nil {
-		raw, err := f.cat.GetBundle(ctx, db.CustomerID, m[1])
+		raw, err := f.cat.Functions.GetBundle(ctx, db.CustomerID, m[1])
 		if errors.Is(err, catalog.ErrNotFound) {
 			return nil, unprocessable("bundle_ref: no bundle %s was uploaded (POST .../functions/bundles)", m[1])
 		}
@@ -303,7 +303,7 @@ func (f *Functions) UploadBundle(ctx context.Context, p tenancy.Principal, dbRef
 		return UploadedBundle{}, platform.Errorf(platform.CodeTooLarge, "a bundle is at most %d bytes", bundle.MaxRaw)
 	}
 	digest := bundle.Digest(raw)
-	if err := f.cat.PutBundle(ctx, db.CustomerID, digest, raw); err != nil {
+	if err := f.cat.Functions.PutBundle(ctx, db.CustomerID, digest, raw); err != nil {
 		return UploadedBundle{}, fmt.Errorf("store bundle: %w", err)
 	}
 	return UploadedBundle{BundleRef: "db9://bundles/" + digest, BundleDigest: digest, Size: len(raw)}, nil

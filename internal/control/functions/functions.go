@@ -107,7 +107,7 @@ const runLostReason = "the server stopped while the run was in progress"
 // failed (no run survives its process), prunes old runs and starts the
 // periodic prune; control.Service.Open calls it.
 func (f *Functions) Open(ctx context.Context) error {
-	n, err := f.cat.FailUnfinishedRuns(ctx, runLostReason)
+	n, err := f.cat.Runs.FailUnfinished(ctx, runLostReason)
 	if err != nil {
 		return fmt.Errorf("fail unfinished runs: %w", err)
 	}
@@ -155,7 +155,7 @@ func (f *Functions) pruneLoop() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(f.base, time.Minute)
-		n, err := f.cat.PruneRuns(ctx, RunRetention, RunRetentionCount)
+		n, err := f.cat.Runs.Prune(ctx, RunRetention, RunRetentionCount)
 		cancel()
 		if err != nil {
 			f.log.Warn("prune function runs", logkey.Err, err)
@@ -171,7 +171,7 @@ func (f *Functions) pruneLoop() {
 func (f *Functions) ForgetDatabase(id string) {
 	ctx, cancel := context.WithTimeout(f.base, 30*time.Second)
 	defer cancel()
-	if err := f.cat.DeleteDatabaseFunctions(ctx, id); err != nil {
+	if err := f.cat.Functions.DeleteForDatabase(ctx, id); err != nil {
 		f.log.Error("delete functions of a deleted database", logkey.DB, id, logkey.Err, err)
 	}
 	f.host.forget(id)
@@ -203,7 +203,7 @@ func (r resolver) database(ctx context.Context, p tenancy.Principal, idOrName st
 
 // function finds a function of db by id or name.
 func (r resolver) function(ctx context.Context, dbID, idOrName string) (catalog.Function, error) {
-	fn, err := r.cat.GetFunction(ctx, dbID, idOrName)
+	fn, err := r.cat.Functions.Get(ctx, dbID, idOrName)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return fn, platform.NotFound("function")
 	}
@@ -228,7 +228,7 @@ func (f *Functions) ListFunctions(ctx context.Context, p tenancy.Principal, dbRe
 	if err != nil {
 		return nil, err
 	}
-	fns, err := f.cat.ListFunctions(ctx, db.ID)
+	fns, err := f.cat.Functions.List(ctx, db.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list functions: %w", err)
 	}
@@ -249,7 +249,7 @@ func (f *Functions) DeleteFunction(ctx context.Context, p tenancy.Principal, dbR
 	if err != nil {
 		return err
 	}
-	if err := f.cat.DeleteFunction(ctx, db.ID, fn.ID); errors.Is(err, catalog.ErrNotFound) {
+	if err := f.cat.Functions.Delete(ctx, db.ID, fn.ID); errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("function")
 	} else if err != nil {
 		return fmt.Errorf("delete function: %w", err)

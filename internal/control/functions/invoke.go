@@ -59,7 +59,7 @@ func (f *Functions) Invoke(ctx context.Context, p tenancy.Principal, dbRef, fnRe
 	if len(req.Input) > 0 {
 		input = string(req.Input)
 	}
-	run, created, err := f.cat.StartRun(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: db.ID,
+	run, created, err := f.cat.Runs.Start(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: db.ID,
 		VersionID: fn.Active.ID, TriggerType: "invoke", InputJSON: &input, IdempotencyKey: req.IdempotencyKey})
 	if err != nil {
 		return Run{}, err
@@ -88,7 +88,7 @@ func (f *Functions) InvokeScheduled(ctx context.Context, databaseID, functionID 
 		next = &t
 	}
 	input := "null"
-	run, err := f.cat.StartScheduledRun(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: databaseID,
+	run, err := f.cat.Runs.StartScheduled(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: databaseID,
 		VersionID: fn.Active.ID, InputJSON: &input}, next)
 	if errors.Is(err, catalog.ErrRunInProgress) {
 		f.log.Info("scheduled run skipped: the previous run is still in progress", logkey.DB, databaseID, logkey.Function, fn.ID, logkey.Tick, tick.UTC())
@@ -165,7 +165,7 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run
 	for i, l := range res.Logs {
 		logs[i] = catalog.RunLog{TS: l.TS, Level: l.Level, Message: l.Message}
 	}
-	out, err := f.cat.FinishRun(ctx, run.ID, string(res.Status), result, errText, res.Duration, logs)
+	out, err := f.cat.Runs.Finish(ctx, run.ID, string(res.Status), result, errText, res.Duration, logs)
 	if err != nil {
 		f.log.Error("record function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		return Run{}, platform.Wrap(platform.CodeUnavailable, err, "the run ended but could not be recorded")
@@ -196,7 +196,7 @@ func (f *Functions) awaitRun(ctx context.Context, fnID string, run Run) (Run, er
 			return Run{}, platform.Wrap(platform.CodeUnavailable, ctx.Err(), "request cancelled while waiting for the run of this idempotency key")
 		}
 		var err error
-		if run, err = f.cat.GetRun(ctx, fnID, run.ID); err != nil {
+		if run, err = f.cat.Runs.Get(ctx, fnID, run.ID); err != nil {
 			return Run{}, fmt.Errorf("read run: %w", err)
 		}
 	}
@@ -209,7 +209,7 @@ func (f *Functions) boundSecrets(ctx context.Context, dbID string, names []strin
 	if len(names) == 0 {
 		return nil, nil
 	}
-	all, err := f.cat.ListSecrets(ctx, dbID)
+	all, err := f.cat.Secrets.List(ctx, dbID)
 	if err != nil {
 		return nil, fmt.Errorf("read secrets: %w", err)
 	}

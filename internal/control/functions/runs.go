@@ -43,7 +43,7 @@ func (rs *Runs) ListRuns(ctx context.Context, p tenancy.Principal, dbRef, fnRef,
 	if err != nil {
 		return nil, err
 	}
-	return rs.cat.ListRuns(ctx, fn.ID, status, limit)
+	return rs.cat.Runs.List(ctx, fn.ID, status, limit)
 }
 
 // GetRun reads one run of a function.
@@ -56,7 +56,7 @@ func (rs *Runs) GetRun(ctx context.Context, p tenancy.Principal, dbRef, fnRef, r
 	if err != nil {
 		return Run{}, err
 	}
-	r, err := rs.cat.GetRun(ctx, fn.ID, runID)
+	r, err := rs.cat.Runs.Get(ctx, fn.ID, runID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return r, platform.NotFound("run")
 	}
@@ -69,5 +69,5 @@ func (rs *Runs) RunLogs(ctx context.Context, p tenancy.Principal, dbRef, fnRef, 
 	if err != nil {
 		return nil, err
 	}
-	return rs.cat.RunLogs(ctx, r.ID)
+	return rs.cat.Runs.Logs(ctx, r.ID)
 }

@@ -43,7 +43,7 @@ func (sec *Secrets) ListSecrets(ctx context.Context, p tenancy.Principal, dbRef 
 	if err != nil {
 		return nil, err
 	}
-	all, err := sec.cat.ListSecrets(ctx, db.ID)
+	all, err := sec.cat.Secrets.List(ctx, db.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
@@ -66,7 +66,7 @@ func (sec *Secrets) PutSecret(ctx context.Context, p tenancy.Principal, dbRef, n
 	if len(value) > maxSecretBytes {
 		return SecretInfo{}, platform.Errorf(platform.CodeInvalid, "value: at most %d bytes", maxSecretBytes)
 	}
-	s, err := sec.cat.PutSecret(ctx, db.ID, name, sec.sealer.Seal(value))
+	s, err := sec.cat.Secrets.Put(ctx, db.ID, name, sec.sealer.Seal(value))
 	if err != nil {
 		return SecretInfo{}, fmt.Errorf("store secret: %w", err)
 	}
@@ -79,7 +79,7 @@ func (sec *Secrets) DeleteSecret(ctx context.Context, p tenancy.Principal, dbRef
 	if err != nil {
 		return err
 	}
-	err = sec.cat.DeleteSecret(ctx, db.ID, name)
+	err = sec.cat.Secrets.Delete(ctx, db.ID, name)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("secret")
 	}

@@ -46,7 +46,7 @@ func (d *Directory) Lookup(ctx context.Context, p Principal, idOrName string) (c
 	row, ok := d.dbs.Get(key)
 	if !ok {
 		var err error
-		row, err = d.cat.GetDatabase(ctx, p.Customer.ID, idOrName)
+		row, err = d.cat.Databases.Get(ctx, p.Customer.ID, idOrName)
 		if errors.Is(err, catalog.ErrNotFound) {
 			return catalog.DatabaseRow{}, platform.NotFound("database")
 		}

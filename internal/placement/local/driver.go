@@ -102,7 +102,7 @@ func New(cfg Config) *Driver {
 		d.gold.extra = postgres.Extra{Version: cfg.Platform.Version(), Apply: cfg.Platform.Apply}
 		d.gold.recipe = postgres.Recipe(cfg.Platform.Version())
 	}
-	d.sup = &supervisor{bin: cfg.Bin, runAs: cfg.RunAs, log: d.log, pmLog: cfg.Logger, idle: cfg.IdleTimeout, maxConns: cfg.MaxConns, platform: cfg.Platform,
+	d.sup = &supervisor{bin: cfg.Bin, runAs: cfg.RunAs, log: d.log, pmLog: cfg.Logger, idle: cfg.IdleTimeout, maxConns: cfg.MaxConns, platform: platformUpgrade{set: cfg.Platform, runAs: cfg.RunAs, log: d.log},
 		insts: map[string]*inst{}, quit: d.quit, events: cfg.Events,
 		settings: func(string) map[string]string { return nil }, beforeStop: func(*inst) {}}
 	if cfg.Archive != nil {

@@ -8,14 +8,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/placement"
-	"github.com/db9/db9/internal/platformsql"
 	"github.com/db9/db9/internal/postgres"
 )
 
@@ -63,7 +61,7 @@ type supervisor struct {
 	pmLog    *slog.Logger  // given to the postmasters, which name themselves
 	idle     time.Duration // 0: never stopped for idleness
 	maxConns int32
-	platform *platformsql.Set // nil: none to ensure
+	platform platformUpgrade
 	// settings are an instance's -c flags at start; beforeStop runs
 	// (inst.mu held) before an instance that stays is stopped on purpose.
 	settings   func(id string) map[string]string
@@ -211,7 +209,7 @@ func (s *supervisor) startLocked(ctx context.Context, in *inst, readyTimeout tim
 		return fmt.Errorf("start instance %s: %w", in.id, err)
 	}
 	in.pm = pm
-	s.ensurePlatform(ctx, in)
+	s.platform.ensure(ctx, in)
 	s.log.Debug("instance started", logkey.DB, in.id, logkey.Ms, time.Since(start).Milliseconds())
 	s.watchers.Add(1)
 	go func() {
@@ -386,35 +384,6 @@ func (s *supervisor) stopAll(all []*inst, after func(*inst)) {
 		}()
 	}
 	wg.Wait()
-}
-
-// ensurePlatform brings the platform objects of a database that has just
-// started to the current version, once: the marker file in its data
-// directory says which version it holds, so a current database costs one
-// small file read per start. A failure is logged, not fatal: the database
-// serves what it has, and the next start tries again.
-func (s *supervisor) ensurePlatform(ctx context.Context, in *inst) {
-	if s.platform == nil || postgres.ReadMarker(in.cl.Data, postgres.PlatformMarker) == s.platform.Version() {
-		return
-	}
-	err := func() error {
-		conn, err := pgconn.Connect(ctx, postgres.SuperuserConnString(in.cl.SocketDir))
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		applied, err := s.platform.Ensure(ctx, conn)
-		if err != nil {
-			return err
-		}
-		if applied {
-			s.log.Info("upgraded platform objects", logkey.DB, in.id, logkey.Version, s.platform.Version())
-		}
-		return postgres.WriteMarker(in.cl.Data, postgres.PlatformMarker, s.platform.Version(), s.runAs)
-	}()
-	if err != nil {
-		s.log.Error("upgrade platform objects failed; the next start retries", logkey.DB, in.id, logkey.Err, err)
-	}
 }
 
 // startSettings are an instance's -c flags: the archiver's, and settings of

@@ -3,8 +3,6 @@ package catalog
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,75 +19,10 @@ var ErrNameTaken = errors.New("database name taken")
 // ErrQuota is returned when a customer is at its database limit.
 var ErrQuota = errors.New("database quota reached")
 
-// Token is an API token row as seen by authentication.
-type Token struct {
-	ID         string
-	CustomerID string
-	Scope      []byte // raw JSON, nil = full access
-	ExpiresAt  time.Time
-	Customer   platform.Customer
-}
-
-// CreateCustomer inserts a customer and its first API token in one transaction.
-func (c *Catalog) CreateCustomer(ctx context.Context, cust platform.Customer, secretHash []byte, tokenID, tokenName string, tokenHash []byte, tokenExpires time.Time) (platform.Customer, error) {
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		var email any
-		if cust.Email != "" {
-			email = cust.Email
-		}
-		err := tx.QueryRow(ctx, `INSERT INTO customers (id, email, is_anonymous, anonymous_secret_hash)
-			VALUES ($1, $2, $3, $4) RETURNING created_at`, cust.ID, email, cust.IsAnonymous, secretHash).Scan(&cust.CreatedAt)
-		if err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "23505" {
-				return fmt.Errorf("customer email %s: %w", cust.Email, ErrNameTaken)
-			}
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO api_tokens (id, customer_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			tokenID, cust.ID, tokenName, tokenHash, tokenExpires)
-		return err
-	})
-	return cust, err
-}
-
-// AddToken records a new API token of a customer.
-func (c *Catalog) AddToken(ctx context.Context, customerID, tokenID, name string, hash []byte, expires time.Time) error {
-	_, err := c.pool.Exec(ctx, `INSERT INTO api_tokens (id, customer_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		tokenID, customerID, name, hash, expires)
-	return err
-}
-
-// AnonymousSecretHash returns the stored secret hash of an anonymous customer.
-func (c *Catalog) AnonymousSecretHash(ctx context.Context, customerID string) ([]byte, error) {
-	var h []byte
-	err := c.pool.QueryRow(ctx, `SELECT anonymous_secret_hash FROM customers WHERE id = $1 AND is_anonymous AND status = 'active'`, customerID).Scan(&h)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	return h, err
-}
-
-// LookupToken finds a live (unrevoked, unexpired) token by its hash.
-func (c *Catalog) LookupToken(ctx context.Context, hash []byte) (Token, error) {
-	var t Token
-	var email *string
-	err := c.pool.QueryRow(ctx, `SELECT t.id, t.customer_id, t.scope, t.expires_at, c.email, c.is_anonymous, c.created_at
-		FROM api_tokens t JOIN customers c ON c.id = t.customer_id
-		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND c.status = 'active'`, hash).
-		Scan(&t.ID, &t.CustomerID, &t.Scope, &t.ExpiresAt, &email, &t.Customer.IsAnonymous, &t.Customer.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Token{}, ErrNotFound
-	}
-	if err != nil {
-		return Token{}, err
-	}
-	t.Customer.ID = t.CustomerID
-	if email != nil {
-		t.Customer.Email = *email
-	}
-	return t, nil
-}
+// Databases is the databases table: a database's row from create to
+// delete, found by its customer or (Find) by the front door. Branch rows
+// are made by Branches.
+type Databases struct{ *poolRef }
 
 // DatabaseRow is a database plus its sealed admin password.
 type DatabaseRow struct {
@@ -109,18 +42,18 @@ func scanDB(row pgx.Row) (DatabaseRow, error) {
 
 // CreateChecks returns, in one round trip, how many live databases a
 // customer has and whether one of them is named name.
-func (c *Catalog) CreateChecks(ctx context.Context, customerID, name string) (live int, nameTaken bool, err error) {
+func (c *Databases) CreateChecks(ctx context.Context, customerID, name string) (live int, nameTaken bool, err error) {
 	err = c.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state NOT IN ('DISABLING', 'DISABLED')),
 			coalesce(bool_or(name = $2 AND state <> 'DISABLED'), false)
 		FROM databases WHERE customer_id = $1 AND state <> 'DISABLED'`, customerID, name).Scan(&live, &nameTaken)
 	return live, nameTaken, err
 }
 
-// InsertDatabase records a database, enforcing name uniqueness and, when
+// Insert records a database, enforcing name uniqueness and, when
 // limit > 0, the customer's quota, atomically: the customer row is locked
 // so concurrent creates cannot both pass the count. Lock and conditional
 // insert travel in one round trip to keep the time the lock is held short.
-func (c *Catalog) InsertDatabase(ctx context.Context, d DatabaseRow, limit int) (DatabaseRow, error) {
+func (c *Databases) Insert(ctx context.Context, d DatabaseRow, limit int) (DatabaseRow, error) {
 	var snap any
 	if d.SnapshotAt != nil {
 		snap = *d.SnapshotAt
@@ -160,9 +93,9 @@ func (c *Catalog) InsertDatabase(ctx context.Context, d DatabaseRow, limit int) 
 	return d, err
 }
 
-// GetDatabase finds a customer's database by id, or else by name. Deleted
+// Get finds a customer's database by id, or else by name. Deleted
 // and deleting databases are not found.
-func (c *Catalog) GetDatabase(ctx context.Context, customerID, idOrName string) (DatabaseRow, error) {
+func (c *Databases) Get(ctx context.Context, customerID, idOrName string) (DatabaseRow, error) {
 	d, err := scanDB(c.pool.QueryRow(ctx, `SELECT `+dbColumns+` FROM databases
 		WHERE customer_id = $1 AND (id = $2 OR name = $2) AND state NOT IN ('DISABLING', 'DISABLED')
 		ORDER BY (id = $2) DESC LIMIT 1`, customerID, idOrName))
@@ -172,8 +105,8 @@ func (c *Catalog) GetDatabase(ctx context.Context, customerID, idOrName string) 
 	return d, err
 }
 
-// ListDatabases lists a customer's databases newest first; failed ones only with all.
-func (c *Catalog) ListDatabases(ctx context.Context, customerID string, all bool) ([]DatabaseRow, error) {
+// List lists a customer's databases newest first; failed ones only with all.
+func (c *Databases) List(ctx context.Context, customerID string, all bool) ([]DatabaseRow, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+dbColumns+` FROM databases
 		WHERE customer_id = $1 AND state NOT IN ('DISABLING', 'DISABLED') AND ($2 OR state <> 'CREATE_FAILED')
 		ORDER BY created_at DESC, id`, customerID, all)
@@ -185,7 +118,7 @@ func (c *Catalog) ListDatabases(ctx context.Context, customerID string, all bool
 
 // BeginDelete moves a live database to DISABLING. Only one caller wins;
 // the others get ErrNotFound.
-func (c *Catalog) BeginDelete(ctx context.Context, customerID, id string) error {
+func (c *Databases) BeginDelete(ctx context.Context, customerID, id string) error {
 	tag, err := c.pool.Exec(ctx, `UPDATE databases SET state = 'DISABLING' WHERE customer_id = $1 AND id = $2 AND state NOT IN ('DISABLING', 'DISABLED')`, customerID, id)
 	if err != nil {
 		return err
@@ -197,26 +130,26 @@ func (c *Catalog) BeginDelete(ctx context.Context, customerID, id string) error 
 }
 
 // FinishDelete marks a database DISABLED once its files are gone.
-func (c *Catalog) FinishDelete(ctx context.Context, id string) error {
+func (c *Databases) FinishDelete(ctx context.Context, id string) error {
 	_, err := c.pool.Exec(ctx, `UPDATE databases SET state = 'DISABLED', deleted_at = now(), admin_password_enc = NULL WHERE id = $1`, id)
 	return err
 }
 
 // SetAdminPassword stores a new sealed admin password.
-func (c *Catalog) SetAdminPassword(ctx context.Context, id string, enc []byte) error {
+func (c *Databases) SetAdminPassword(ctx context.Context, id string, enc []byte) error {
 	_, err := c.pool.Exec(ctx, `UPDATE databases SET admin_password_enc = $2 WHERE id = $1`, id, enc)
 	return err
 }
 
 // SetState changes a database's state and reason.
-func (c *Catalog) SetState(ctx context.Context, id string, state platform.DatabaseState, reason string) error {
+func (c *Databases) SetState(ctx context.Context, id string, state platform.DatabaseState, reason string) error {
 	_, err := c.pool.Exec(ctx, `UPDATE databases SET state = $2, state_reason = $3 WHERE id = $1`, id, string(state), reason)
 	return err
 }
 
-// DatabasesInStates lists every customer's databases in the given states
+// InStates lists every customer's databases in the given states
 // (for reconciliation at start).
-func (c *Catalog) DatabasesInStates(ctx context.Context, states ...platform.DatabaseState) ([]DatabaseRow, error) {
+func (c *Databases) InStates(ctx context.Context, states ...platform.DatabaseState) ([]DatabaseRow, error) {
 	ss := make([]string, len(states))
 	for i, s := range states {
 		ss[i] = string(s)
@@ -229,7 +162,34 @@ func (c *Catalog) DatabasesInStates(ctx context.Context, states ...platform.Data
 }
 
 // DeleteRow removes a database row outright (a create that never finished).
-func (c *Catalog) DeleteRow(ctx context.Context, id string) error {
+func (c *Databases) DeleteRow(ctx context.Context, id string) error {
 	_, err := c.pool.Exec(ctx, `DELETE FROM databases WHERE id = $1`, id)
 	return err
+}
+
+// ErrAmbiguous is returned when a database name matches live databases of
+// several customers.
+var ErrAmbiguous = errors.New("database name is ambiguous")
+
+// Find finds a live database of any customer by id, or else by a
+// name that exactly one customer uses (the PostgreSQL front door, where no
+// customer is known before the password is checked). A name that several
+// customers use is ErrAmbiguous.
+func (c *Databases) Find(ctx context.Context, idOrName string) (DatabaseRow, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+dbColumns+` FROM databases
+		WHERE (id = $1 OR name = $1) AND state NOT IN ('DISABLING', 'DISABLED')
+		ORDER BY (id = $1) DESC LIMIT 2`, idOrName)
+	if err != nil {
+		return DatabaseRow{}, err
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DatabaseRow, error) { return scanDB(r) })
+	switch {
+	case err != nil:
+		return DatabaseRow{}, err
+	case len(found) == 0:
+		return DatabaseRow{}, ErrNotFound
+	case found[0].ID == idOrName || len(found) == 1:
+		return found[0], nil
+	}
+	return DatabaseRow{}, ErrAmbiguous
 }
