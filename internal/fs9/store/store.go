@@ -254,15 +254,15 @@ func (s *Store) PWrite(ctx context.Context, p string, off int64, data []byte) (i
 	if off < 0 {
 		return 0, fs9.Errorf(fs9.EINVAL, "negative offset")
 	}
-	return s.pwrite(ctx, p, &off, data)
+	return pwrite(ctx, s.db, p, &off, data)
 }
 
 // Append adds data at the end of a file (creating it).
 func (s *Store) Append(ctx context.Context, p string, data []byte) (int64, error) {
-	return s.pwrite(ctx, p, nil, data)
+	return pwrite(ctx, s.db, p, nil, data)
 }
 
-func (s *Store) pwrite(ctx context.Context, p string, off *int64, data []byte) (int64, error) {
+func pwrite(ctx context.Context, db DB, p string, off *int64, data []byte) (int64, error) {
 	p, err := clean(p)
 	if err != nil {
 		return 0, err
@@ -271,7 +271,7 @@ func (s *Store) pwrite(ctx context.Context, p string, off *int64, data []byte) (
 		data = []byte{}
 	}
 	var n int64
-	err = s.db.QueryRow(ctx, `SELECT _db9_fs.pwrite($1, $2, $3)`, p, off, data).Scan(&n)
+	err = db.QueryRow(ctx, `SELECT _db9_fs.pwrite($1, $2, $3)`, p, off, data).Scan(&n)
 	return n, fs9.FromPG(err)
 }
 
