@@ -94,6 +94,8 @@ func writeTx(ctx context.Context, db DB, files []FileWrite, res []BatchResult) i
 		if data == nil {
 			data = []byte{}
 		}
+		// (A batch takes no per-statement QueryExecMode: the contents go as
+		// hex text, which for small files costs little next to the writes.)
 		b.Queue(`SELECT _db9_fs.write($1, $2, $3)`, p, data, modeArg(f.Mode))
 	}
 	br := tx.SendBatch(ctx, b)
