@@ -50,6 +50,7 @@ func benchFS9(args []string) error {
 	fs.IntVar(&o.files, "files", 1000, "files of the batch_write measurement")
 	fs.IntVar(&o.fileKiB, "file-kib", 4, "size of each of those files, KiB")
 	fs.IntVar(&o.batch, "batch", 250, "files per batch_write request (a JSON frame is at most 2 MiB)")
+	fs.IntVar(&o.inflight, "inflight", 4, "batch_write requests in flight at a time (the protocol allows 10), besides the sequential run")
 	fs.IntVar(&o.entries, "entries", 10000, "entries of the readdir directory")
 	fs.IntVar(&o.sqlMiB, "sql-mib", 10, "size of the file read through SQL, MiB")
 	fs.IntVar(&o.n, "n", 20, "repetitions of readdir and of each SQL read per round")
@@ -111,8 +112,8 @@ func benchFS9(args []string) error {
 }
 
 type fs9Opts struct {
-	mib, rounds, files, fileKiB, batch, entries, sqlMiB, n int
-	cpuprofile, only                                       string
+	mib, rounds, files, fileKiB, batch, inflight, entries, sqlMiB, n int
+	cpuprofile, only                                                 string
 }
 
 type fs9Bench struct {
