@@ -63,7 +63,8 @@ func scanInfo(row pgx.Row) (Info, error) {
 // SQL shares them, so they keep no statement state), which sends a []byte
 // as hex text and asks for results as text: a bytea came back as hex.
 // Twice the bytes on the socket and an encoding and a decoding at each
-// end made streamed transfers run at a third of COPY's speed. The fs9
+// end made streamed transfers run at a third of COPY's speed (and
+// listings parse every number and time from text). The fs9
 // statements are fixed calls of platform functions, whose signatures
 // change only when an instance starts (with new sessions), so describing
 // each once per session and caching that is safe.
@@ -78,7 +79,7 @@ func (s *Store) Stat(ctx context.Context, p string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	i, err := scanInfo(s.db.QueryRow(ctx, `SELECT `+infoCols+` FROM _db9_fs.stat($1)`, p))
+	i, err := scanInfo(s.db.QueryRow(ctx, `SELECT `+infoCols+` FROM _db9_fs.stat($1)`, inBinary, p))
 	return i, fs9.FromPG(err)
 }
 
@@ -99,7 +100,7 @@ func (s *Store) ReadDir(ctx context.Context, p string) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+infoCols+` FROM _db9_fs.readdir($1)`, p)
+	rows, err := s.db.Query(ctx, `SELECT `+infoCols+` FROM _db9_fs.readdir($1)`, inBinary, p)
 	if err != nil {
 		return nil, fs9.FromPG(err)
 	}
@@ -137,7 +138,7 @@ func (s *Store) ReadDirRecursive(ctx context.Context, p string, maxDepth, maxEnt
 		maxEntries = MaxWalkEntries
 	}
 	rows, err := s.db.Query(ctx, `SELECT (w.info).path, (w.info).type, (w.info).size, (w.info).mode, (w.info).generation,
-		(w.info).mtime, coalesce((w.info).target, '') FROM _db9_fs.walk($1, $2, $3) w`, p, maxDepth, maxEntries)
+		(w.info).mtime, coalesce((w.info).target, '') FROM _db9_fs.walk($1, $2, $3) w`, inBinary, p, maxDepth, maxEntries)
 	if err != nil {
 		return Walk{}, fs9.FromPG(err)
 	}
