@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -151,6 +152,18 @@ func timed(f func() error) (time.Duration, error) {
 	return time.Since(start), err
 }
 
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
 func mibps(n int, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
 
 // stream: the large file over WebSocket against COPY with psql.
@@ -190,7 +203,8 @@ func (b *fs9Bench) stream(ctx context.Context) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var best [6]float64 // MiB/s: ws write, copy in bin, copy in text, ws read, copy out bin, copy out text
+	var best [6]float64  // MiB/s: ws write, copy in bin, copy in text, ws read, copy out bin, copy out text
+	var wr, rr []float64 // each round's ratios to COPY (binary)
 	fmt.Println("| round | ws write | COPY in (binary) | COPY in (text) | ws read | COPY out (binary) | COPY out (text) | write / COPY bin | read / COPY bin |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for r := 1; r <= b.rounds; r++ {
@@ -260,13 +274,17 @@ func (b *fs9Bench) stream(ctx context.Context) error {
 		for i := range best {
 			best[i] = max(best[i], got[i])
 		}
+		wr, rr = append(wr, got[0]/got[1]), append(rr, got[3]/got[4])
 	}
 	fmt.Println()
-	w, rd := best[0]/best[1], best[3]/best[4]
-	b.result(fmt.Sprintf("%d MiB write: WebSocket stream / `\\copy ... from` (binary), best rounds", b.mib),
-		fmt.Sprintf("%.0f MiB/s", best[0]), fmt.Sprintf("%.0f MiB/s (text format %.0f)", best[1], best[2]), fmt.Sprintf("**%.2f** (/text %.2f)", w, best[0]/best[2]), "≥ 0.7", w >= 0.7)
-	b.result(fmt.Sprintf("%d MiB read: WebSocket stream / `\\copy (select) to` (binary), best rounds", b.mib),
-		fmt.Sprintf("%.0f MiB/s", best[3]), fmt.Sprintf("%.0f MiB/s (text format %.0f)", best[4], best[5]), fmt.Sprintf("**%.2f** (/text %.2f)", rd, best[3]/best[5]), "≥ 1.0", rd >= 1.0)
+	// Goals are judged on the median of the rounds' ratios (each round
+	// measures both sides within seconds of each other); the best figure
+	// of each side is printed for scale.
+	w, rd := median(wr), median(rr)
+	b.result(fmt.Sprintf("%d MiB write: WebSocket stream / `\\copy ... from` (binary); best rounds' MiB/s, median of the rounds' ratios", b.mib),
+		fmt.Sprintf("%.0f MiB/s", best[0]), fmt.Sprintf("%.0f MiB/s (text format %.0f)", best[1], best[2]), fmt.Sprintf("**%.2f** (best/best %.2f; /text %.2f)", w, best[0]/best[1], best[0]/best[2]), "≥ 0.7", w >= 0.7)
+	b.result(fmt.Sprintf("%d MiB read: WebSocket stream / `\\copy (select) to` (binary); best rounds' MiB/s, median of the rounds' ratios", b.mib),
+		fmt.Sprintf("%.0f MiB/s", best[3]), fmt.Sprintf("%.0f MiB/s (text format %.0f)", best[4], best[5]), fmt.Sprintf("**%.2f** (best/best %.2f; /text %.2f)", rd, best[3]/best[4], best[3]/best[5]), "≥ 1.0", rd >= 1.0)
 	_, err := b.pg.Exec(ctx, `DROP TABLE fs9bench_blob`)
 	return err
 }

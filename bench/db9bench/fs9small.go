@@ -243,6 +243,7 @@ func (b *fs9Bench) sqlRead(ctx context.Context) error {
 	fmt.Println("| round | fs9_read p50 ms | fs9_read_bytea p50 ms | select bytea p50 ms | fs9_read / select | fs9_read_bytea / select |")
 	fmt.Println("|---|---|---|---|---|---|")
 	var best [3]stats
+	var ratios []float64 // each round's fs9_read / select
 	for r := 1; r <= b.rounds; r++ {
 		lat := make([][]time.Duration, len(sides))
 		for i := 0; i < b.n; i++ {
@@ -262,12 +263,13 @@ func (b *fs9Bench) sqlRead(ctx context.Context) error {
 			}
 		}
 		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", r, ms(st[0].p50), ms(st[1].p50), ms(st[2].p50), ratio(st[0].p50, st[2].p50), ratio(st[1].p50, st[2].p50))
+		ratios = append(ratios, float64(st[0].p50)/float64(st[2].p50))
 	}
 	fmt.Println()
-	rt := float64(best[0].p50) / float64(best[2].p50)
-	b.result(fmt.Sprintf("SQL `fs9_read` of a %d MiB file / `select` of a %d MiB bytea (pgx, front door), p50 of the best round", b.sqlMiB, b.sqlMiB),
+	rt := median(ratios)
+	b.result(fmt.Sprintf("SQL `fs9_read` of a %d MiB file / `select` of a %d MiB bytea (pgx, front door); p50 of the best round, median of the rounds' ratios", b.sqlMiB, b.sqlMiB),
 		ms(best[0].p50)+" ms (fs9_read_bytea "+ms(best[1].p50)+" ms)", ms(best[2].p50)+" ms",
-		fmt.Sprintf("**%.2f** (bytea %s)", rt, ratio(best[1].p50, best[2].p50)), "≤ 1.5", rt <= 1.5)
+		fmt.Sprintf("**%.2f** (best/best %s; fs9_read_bytea %s)", rt, ratio(best[0].p50, best[2].p50), ratio(best[1].p50, best[2].p50)), "≤ 1.5", rt <= 1.5)
 	_, err := b.pg.Exec(ctx, `DROP TABLE fs9bench_sql`)
 	return err
 }
