@@ -136,20 +136,27 @@ BEGIN
 END $$;
 
 -- write replaces a file's content whole (creating it and its parents);
--- an existing file keeps its mode.
+-- an existing file keeps its mode. Most files written whole are small
+-- (batch_write): a new file has no pages to delete, and a file of one
+-- page is one INSERT, not put_range's read-modify-write machinery.
 CREATE OR REPLACE FUNCTION _db9_fs.write(p text, data bytea, mode integer) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE segs text[] := _db9_fs.split(p); o record; len bigint := octet_length(data);
 BEGIN
   IF data IS NULL THEN PERFORM _db9_fs.fail('EINVAL', 'content is NULL'); END IF;
-  IF len > 10485760 THEN PERFORM _db9_fs.fail('EFBIG', _db9_fs.join(segs) || ': more than 10 MiB in one call; stream it'); END IF;
+  p := _db9_fs.join(segs);
+  IF len > 10485760 THEN PERFORM _db9_fs.fail('EFBIG', p || ': more than 10 MiB in one call; stream it'); END IF;
   o := _db9_fs.open_file(segs, coalesce(mode, 420));
-  DELETE FROM _db9_fs.pages WHERE inode = (o.r).id;
-  PERFORM _db9_fs.put_range((o.r).id, 0, data, 0);
+  IF NOT o.created THEN DELETE FROM _db9_fs.pages WHERE inode = (o.r).id; END IF;
+  IF len > 262144 THEN
+    PERFORM _db9_fs.put_range((o.r).id, 0, data, 0);
+  ELSIF len > 0 THEN
+    INSERT INTO _db9_fs.pages (inode, pageno, data) VALUES ((o.r).id, 0, data);
+  END IF;
   UPDATE _db9_fs.inodes SET size = len, generation = generation + CASE WHEN o.created THEN 0 ELSE 1 END, mtime = now()
     WHERE id = (o.r).id;
   PERFORM _db9_fs.bump(0, 0, len - (o.r).size);
-  PERFORM _db9_fs.event(CASE WHEN o.created THEN 'CREATE' ELSE 'MODIFY' END, _db9_fs.join(segs), NULL, false, len);
+  PERFORM _db9_fs.event(CASE WHEN o.created THEN 'CREATE' ELSE 'MODIFY' END, p, NULL, false, len);
   RETURN len;
 END $$;
 
