@@ -1,7 +1,8 @@
 // Command db9bench measures db9 against peers in the same run on the same
 // machine: database creation (vs CREATE DATABASE in one shared cluster),
-// cold start, SQL over HTTP (vs direct pgx on the instance's socket) and
-// density. Results print as a Markdown table for docs/BENCHMARKS.md.
+// cold start, SQL over HTTP (vs direct pgx on the instance's socket),
+// density and fs9's transfers (vs COPY and plain selects). Results print
+// as a Markdown table for docs/BENCHMARKS.md.
 //
 //	go run ./bench/db9bench create    [-seq 100] [-conc 20]
 //	go run ./bench/db9bench coldstart [-n 30]
@@ -12,6 +13,7 @@
 //	go run ./bench/db9bench observe   [-T 10s] [-rounds 2] [-interval 1s] [-dbs 1000]
 //	bin/db9bench functions [-n 2000] [-cold 30] [-duration 5s] [-clients 16] [-rounds 3]
 //	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30] [-paths direct,db9,db9goroutines,db9tls,bouncer]
+//	go run ./bench/db9bench fs9       [-rounds 3] [-mib 100] [-files 1000] [-entries 10000] [-sql-mib 10] [-cpuprofile f]
 package main
 
 import (
@@ -44,7 +46,7 @@ func main() {
 		os.Exit(worker.Main())
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|observe|functions [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|observe|functions|fs9 [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -84,6 +86,8 @@ func main() {
 		err = benchObserve(os.Args[2:])
 	case "functions":
 		err = benchFunctions(os.Args[2:])
+	case "fs9":
+		err = benchFS9(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -243,62 +241,5 @@ func TestFS9_BranchAtMoment(t *testing.T) {
 	// The parent has moved on.
 	if got, err := ws.ReadFile(ctx, "/changed.bin"); err != nil || string(got) != "new content" {
 		t.Errorf("parent /changed.bin = %q, %v", got, err)
-	}
-}
-
-// gatedReader gives the first n bytes of b, then blocks until gate closes.
-type gatedReader struct {
-	b       []byte
-	n       int
-	reached chan struct{}
-	gate    chan struct{}
-}
-
-func (r *gatedReader) Read(p []byte) (int, error) {
-	if r.n == 0 {
-		close(r.reached)
-		<-r.gate
-		return 0, io.ErrUnexpectedEOF
-	}
-	k := copy(p[:min(len(p), r.n)], r.b)
-	r.b, r.n = r.b[k:], r.n-k
-	return k, nil
-}
-
-// kill -9 of the server in the middle of a streamed write: after the
-// restart the file has its old content, whole.
-func TestFS9_KillDuringStreamedWrite(t *testing.T) {
-	s := StartServer(t)
-	c := s.Anonymous()
-	d := c.CreateDB("fscrash")
-	ws := fsDial(t, s.fsURL(), d.ID+".admin", d.AdminPassword)
-	ctx := testCtx(t)
-	old := randomBytes(t, 2<<20)
-	if _, err := ws.WriteFile(ctx, "/big.bin", old); err != nil {
-		t.Fatal(err)
-	}
-	next := randomBytes(t, 8<<20)
-	r := &gatedReader{b: next, n: 5 << 20, reached: make(chan struct{}), gate: make(chan struct{})}
-	errc := make(chan error, 1)
-	go func() { _, err := ws.WriteFrom(ctx, "/big.bin", r, int64(len(next))); errc <- err }()
-	<-r.reached
-	time.Sleep(300 * time.Millisecond) // let the server write what it got
-	s.Kill9()
-	close(r.gate)
-	if err := <-errc; err == nil {
-		t.Fatal("the cut-off write succeeded")
-	}
-	s.Start()
-	ws2 := fsDial(t, s.fsURL(), d.ID+".admin", d.AdminPassword)
-	got, err := ws2.ReadFile(ctx, "/big.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, old) {
-		t.Fatalf("after kill -9 and restart /big.bin has %d bytes, not the old %d (new would be %d)", len(got), len(old), len(next))
-	}
-	st := c.MustSQL(d.ID, "select total_files::text, total_logical_bytes::text from fs9_storage_stats()")
-	if got := fmt.Sprint(st.Rows); got != "[[1 2097152]]" {
-		t.Errorf("storage stats after the crash: %s, want the old file alone", got)
 	}
 }

@@ -25,12 +25,21 @@ type BatchResult struct {
 	Err     error
 }
 
-// BatchWrite writes many files. They go in one transaction, pipelined
+// Batches are FS9.md's batch operations (batch_write, batch_stat,
+// batch_inline_read) over a store: many paths in one call, each with an
+// outcome of its own. They are a type apart from Store because they are
+// a protocol's shape, not file system operations of their own.
+type Batches struct{ s *Store }
+
+// BatchesOf returns the batch operations over s.
+func BatchesOf(s *Store) Batches { return Batches{s: s} }
+
+// Write writes many files. They go in one transaction, pipelined
 // (one round trip, one commit). atomic: all or nothing — on the first
 // failure nothing is written and every other entry says so. Otherwise a
 // failure sends the batch down the slow path, one transaction per file,
 // so that each file succeeds or fails on its own.
-func (s *Store) BatchWrite(ctx context.Context, files []FileWrite, atomic bool) ([]BatchResult, error) {
+func (b Batches) Write(ctx context.Context, files []FileWrite, atomic bool) ([]BatchResult, error) {
 	res := make([]BatchResult, len(files))
 	bad := -1
 	for i, f := range files {
@@ -44,7 +53,7 @@ func (s *Store) BatchWrite(ctx context.Context, files []FileWrite, atomic bool) 
 		}
 	}
 	if bad < 0 {
-		bad = s.batchWriteTx(ctx, files, res)
+		bad = writeTx(ctx, b.s.db, files, res)
 		if bad < 0 {
 			return res, nil
 		}
@@ -62,15 +71,15 @@ func (s *Store) BatchWrite(ctx context.Context, files []FileWrite, atomic bool) 
 		if _, err := clean(f.Path); err != nil {
 			continue // res[i].Err says why
 		}
-		res[i].Written, res[i].Err = s.Write(ctx, f.Path, f.Data, f.Mode)
+		res[i].Written, res[i].Err = b.s.Write(ctx, f.Path, f.Data, f.Mode)
 	}
 	return res, nil
 }
 
-// batchWriteTx runs the writes in one transaction and returns the index of
-// the first failure (the transaction then rolled back), or -1.
-func (s *Store) batchWriteTx(ctx context.Context, files []FileWrite, res []BatchResult) int {
-	tx, err := s.db.Begin(ctx)
+// writeTx runs the writes in one transaction and returns the index of the
+// first failure (the transaction then rolled back), or -1.
+func writeTx(ctx context.Context, db DB, files []FileWrite, res []BatchResult) int {
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		for i := range res {
 			res[i].Err = fs9.FromPG(err)
@@ -85,6 +94,8 @@ func (s *Store) batchWriteTx(ctx context.Context, files []FileWrite, res []Batch
 		if data == nil {
 			data = []byte{}
 		}
+		// (A batch takes no per-statement QueryExecMode: the contents go as
+		// hex text, which for small files costs little next to the writes.)
 		b.Queue(`SELECT _db9_fs.write($1, $2, $3)`, p, data, modeArg(f.Mode))
 	}
 	br := tx.SendBatch(ctx, b)
@@ -110,19 +121,19 @@ func (s *Store) batchWriteTx(ctx context.Context, files []FileWrite, res []Batch
 	return -1
 }
 
-// BatchStat stats many paths, each on its own.
-func (s *Store) BatchStat(ctx context.Context, paths []string) []BatchResult {
+// Stat stats many paths, each on its own.
+func (b Batches) Stat(ctx context.Context, paths []string) []BatchResult {
 	res := make([]BatchResult, len(paths))
 	for i, p := range paths {
 		res[i].Path = p
-		res[i].Info, res[i].Err = s.Stat(ctx, p)
+		res[i].Info, res[i].Err = b.s.Stat(ctx, p)
 	}
 	return res
 }
 
-// BatchRead reads many whole files (10 MiB each at most), each on its own;
+// Read reads many whole files (10 MiB each at most), each on its own;
 // duplicate paths are EINVAL.
-func (s *Store) BatchRead(ctx context.Context, paths []string) ([]BatchResult, error) {
+func (b Batches) Read(ctx context.Context, paths []string) ([]BatchResult, error) {
 	seen := make(map[string]bool, len(paths))
 	for _, p := range paths {
 		if seen[p] {
@@ -133,7 +144,7 @@ func (s *Store) BatchRead(ctx context.Context, paths []string) ([]BatchResult, e
 	res := make([]BatchResult, len(paths))
 	for i, p := range paths {
 		res[i].Path = p
-		res[i].Data, res[i].Err = s.Read(ctx, p)
+		res[i].Data, res[i].Err = b.s.Read(ctx, p)
 		if res[i].Err != nil && !errors.As(res[i].Err, new(*fs9.Error)) {
 			return nil, res[i].Err
 		}

@@ -122,7 +122,7 @@ func TestStore_Batch(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := []store.FileWrite{{Path: "/b/1", Data: []byte("1"), Mode: -1}, {Path: "/dir", Data: []byte("x"), Mode: -1}, {Path: "/b/2", Data: []byte("22"), Mode: -1}}
-	res, err := s.BatchWrite(ctx, files, true)
+	res, err := store.BatchesOf(s).Write(ctx, files, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,19 +137,19 @@ func TestStore_Batch(t *testing.T) {
 	if ok, _ := s.Exists(ctx, "/b/1"); ok {
 		t.Fatal("atomic batch left /b/1")
 	}
-	res, _ = s.BatchWrite(ctx, files, false)
+	res, _ = store.BatchesOf(s).Write(ctx, files, false)
 	if res[0].Err != nil || res[0].Written != 1 || code(res[1].Err) != fs9.EISDIR || res[2].Written != 2 {
 		t.Fatalf("non-atomic: %+v", res)
 	}
-	st := s.BatchStat(ctx, []string{"/b/2", "/nope"})
+	st := store.BatchesOf(s).Stat(ctx, []string{"/b/2", "/nope"})
 	if st[0].Info.Size != 2 || code(st[1].Err) != fs9.ENOENT {
 		t.Fatalf("BatchStat: %+v", st)
 	}
-	rd, err := s.BatchRead(ctx, []string{"/b/1", "/b/2"})
+	rd, err := store.BatchesOf(s).Read(ctx, []string{"/b/1", "/b/2"})
 	if err != nil || string(rd[1].Data) != "22" {
 		t.Fatalf("BatchRead: %+v %v", rd, err)
 	}
-	if _, err := s.BatchRead(ctx, []string{"/b/1", "/b/1"}); code(err) != fs9.EINVAL {
+	if _, err := store.BatchesOf(s).Read(ctx, []string{"/b/1", "/b/1"}); code(err) != fs9.EINVAL {
 		t.Fatalf("BatchRead duplicates: %v", err)
 	}
 }

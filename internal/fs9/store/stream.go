@@ -85,7 +85,7 @@ func (w *Writer) flush(ctx context.Context) error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	if _, err := w.tx.Exec(ctx, `SELECT _db9_fs.stream_append($1, $2)`, w.ino, w.buf); err != nil {
+	if _, err := w.tx.Exec(ctx, `SELECT _db9_fs.stream_append($1, $2)`, inBinary, w.ino, w.buf); err != nil {
 		return fs9.FromPG(err)
 	}
 	w.buf = w.buf[:0]
@@ -190,7 +190,7 @@ func (r *Reader) fetch() error {
 	first := r.off / PageSize
 	end := min(r.size, (first+readAhead)*PageSize)
 	out := make([]byte, end-r.off)
-	rows, err := r.tx.Query(r.ctx, `SELECT pageno, data FROM _db9_fs.read_pages($1, $2, $3)`, r.ino, int32(first), int32(readAhead))
+	rows, err := r.tx.Query(r.ctx, `SELECT pageno, data FROM _db9_fs.read_pages($1, $2, $3)`, inBinary, r.ino, int32(first), int32(readAhead))
 	if err != nil {
 		return fs9.FromPG(err)
 	}

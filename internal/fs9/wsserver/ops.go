@@ -1,6 +1,7 @@
 package wsserver
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 
@@ -102,12 +103,12 @@ func (c *conn) handle(req *request) {
 		err = st.Chmod(ctx, req.Path, *req.Mode)
 		data = empty{}
 	case "batch_stat":
-		data = map[string]any{"entries": batchEntries(st.BatchStat(ctx, req.Paths), func(e map[string]any, r store.BatchResult) {
+		data = map[string]any{"entries": batchEntries(store.BatchesOf(st).Stat(ctx, req.Paths), func(e map[string]any, r store.BatchResult) {
 			e["info"] = toInfo(r.Info)
 		})}
 	case "batch_inline_read":
 		var res []store.BatchResult
-		if res, err = st.BatchRead(ctx, req.Paths); err == nil {
+		if res, err = store.BatchesOf(st).Read(ctx, req.Paths); err == nil {
 			data = map[string]any{"entries": batchEntries(res, func(e map[string]any, r store.BatchResult) {
 				e["content"] = base64.StdEncoding.EncodeToString(r.Data)
 				e["size"] = len(r.Data)
@@ -115,12 +116,21 @@ func (c *conn) handle(req *request) {
 			})}
 		}
 	case "batch_write", "batch_write_atomic":
-		data, err = c.batchWrite(req, req.Op == "batch_write_atomic")
+		data, err = batchWrite(ctx, store.BatchesOf(st), req, req.Op == "batch_write_atomic")
 	case "watch_subscribe":
-		c.subscribe(req)
-		return
+		var p string
+		var w *watcher
+		if p, err = fs9.CleanPath(req.Path); err == nil {
+			if w, err = c.startWatcher(); err == nil {
+				w.subscribe(req, p)
+				return
+			}
+		}
 	case "watch_unsubscribe":
-		err = c.unsubscribe(req.SubscriptionID)
+		c.mu.Lock()
+		w := c.watch
+		c.mu.Unlock()
+		err = w.unsubscribe(req.SubscriptionID)
 		data = empty{}
 	default:
 		err = fs9.Errorf(fs9.ENOSYS, "unknown op %q", req.Op)
@@ -162,7 +172,8 @@ func batchEntries(res []store.BatchResult, fill func(map[string]any, store.Batch
 	return out
 }
 
-func (c *conn) batchWrite(req *request, atomic bool) (any, error) {
+// batchWrite answers batch_write and batch_write_atomic.
+func batchWrite(ctx context.Context, b store.Batches, req *request, atomic bool) (any, error) {
 	if len(req.Files) == 0 {
 		return nil, fs9.Errorf(fs9.EINVAL, "files is required")
 	}
@@ -188,12 +199,12 @@ func (c *conn) batchWrite(req *request, atomic bool) (any, error) {
 				res[j] = e
 			}
 			if !atomic {
-				return c.batchWriteSome(files, bad)
+				return batchWriteSome(ctx, b, files, bad)
 			}
 			return map[string]any{"entries": res}, nil
 		}
 	}
-	res, err := c.store.BatchWrite(c.ctx, files, atomic)
+	res, err := b.Write(ctx, files, atomic)
 	if err != nil {
 		return nil, err
 	}
@@ -201,14 +212,14 @@ func (c *conn) batchWrite(req *request, atomic bool) (any, error) {
 }
 
 // batchWriteSome writes the decodable files of a non-atomic batch.
-func (c *conn) batchWriteSome(files []store.FileWrite, bad []error) (any, error) {
+func batchWriteSome(ctx context.Context, b store.Batches, files []store.FileWrite, bad []error) (any, error) {
 	var good []store.FileWrite
 	for i, f := range files {
 		if bad[i] == nil {
 			good = append(good, f)
 		}
 	}
-	res, err := c.store.BatchWrite(c.ctx, good, false)
+	res, err := b.Write(ctx, good, false)
 	if err != nil {
 		return nil, err
 	}

@@ -54,9 +54,13 @@ func (c *conn) read(req *request) {
 	h := sha256.New()
 	frame := make([]byte, 8+ChunkSize)
 	binary.BigEndian.PutUint64(frame, sid)
-	for {
-		n, err := io.ReadFull(r, frame[8:])
-		if n > 0 {
+	pctx, stop := context.WithCancel(ctx)
+	p := prefetch(pctx, r)
+	defer func() { stop(); <-p.done }() // before r.Close: the goroutine uses r's session
+	for block := range p.blocks {
+		for len(block) > 0 {
+			n := copy(frame[8:], block)
+			block = block[n:]
 			h.Write(frame[8 : 8+n])
 			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			werr := c.ws.Write(wctx, websocket.MessageBinary, frame[:8+n])
@@ -65,16 +69,52 @@ func (c *conn) read(req *request) {
 				return // the connection is gone
 			}
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			c.fail(req.ID, err)
-			return
-		}
+	}
+	if p.err != nil {
+		c.fail(req.ID, p.err)
+		return
 	}
 	req.done()
 	c.ok(req.ID, map[string]any{"stream": "end", "stream_id": sid, "checksum": "sha256:" + hex.EncodeToString(h.Sum(nil))})
+}
+
+// prefetched is a reader drained by a goroutine of its own, a block at a
+// time, so that the database fetches the next pages while the current ones
+// go out on the socket: taking turns, a streamed read ran at 0.6 of COPY's
+// speed. blocks closes at the end, err (read after that) says why.
+type prefetched struct {
+	blocks chan []byte
+	err    error
+	done   chan struct{}
+}
+
+// prefetch starts draining r until its end or ctx's.
+func prefetch(ctx context.Context, r io.Reader) *prefetched {
+	p := &prefetched{blocks: make(chan []byte, 2), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer close(p.blocks)
+		for {
+			buf := make([]byte, 1<<20)
+			n, err := io.ReadFull(r, buf)
+			if n > 0 {
+				select {
+				case p.blocks <- buf[:n]:
+				case <-ctx.Done():
+					p.err = ctx.Err()
+					return
+				}
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return
+			}
+			if err != nil {
+				p.err = err
+				return
+			}
+		}
+	}()
+	return p
 }
 
 // upload is a streamed write in progress.

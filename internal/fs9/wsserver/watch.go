@@ -41,7 +41,10 @@ type subscription struct {
 	ready   bool
 }
 
+// watcher is a connection's watching: its subscriptions and the session
+// that LISTENs for them.
 type watcher struct {
+	c      *conn
 	mu     sync.Mutex
 	subs   map[string]*subscription
 	nextID int
@@ -77,25 +80,18 @@ func (c *conn) startWatcher() (*watcher, error) {
 		lc.Release()
 		return nil, fs9.FromPG(err)
 	}
-	w := &watcher{subs: map[string]*subscription{}, lconn: lc}
+	w := &watcher{c: c, subs: map[string]*subscription{}, lconn: lc}
 	c.watch = w
 	c.wg.Add(2)
-	go c.listen(w)
-	go c.heartbeat(w)
+	go w.listen()
+	go w.heartbeat()
 	return w, nil
 }
 
-func (c *conn) subscribe(req *request) {
-	p, err := fs9.CleanPath(req.Path)
-	if err != nil {
-		c.fail(req.ID, err)
-		return
-	}
-	w, err := c.startWatcher()
-	if err != nil {
-		c.fail(req.ID, err)
-		return
-	}
+// subscribe answers watch_subscribe: catch-up from since_seq, then live
+// events.
+func (w *watcher) subscribe(req *request, p string) {
+	c := w.c
 	ctx := c.ctx
 	pool := c.sess.Pool()
 	w.mu.Lock()
@@ -105,10 +101,10 @@ func (c *conn) subscribe(req *request) {
 	w.mu.Unlock()
 
 	var head, pruned int64
-	err = pool.QueryRow(ctx, `SELECT coalesce((SELECT max(seq) FROM _db9_fs.events), 0),
+	err := pool.QueryRow(ctx, `SELECT coalesce((SELECT max(seq) FROM _db9_fs.events), 0),
 		coalesce((SELECT value::bigint FROM _db9_fs.meta WHERE key = 'pruned_through'), 0)`).Scan(&head, &pruned)
 	if err != nil {
-		c.dropSub(w, sub.id)
+		w.drop(sub.id)
 		c.fail(req.ID, fs9.FromPG(err))
 		return
 	}
@@ -125,7 +121,7 @@ func (c *conn) subscribe(req *request) {
 			backlog, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (event, error) { return scanEvent(r) })
 		}
 		if err != nil {
-			c.dropSub(w, sub.id)
+			w.drop(sub.id)
 			c.fail(req.ID, fs9.FromPG(err))
 			return
 		}
@@ -141,25 +137,23 @@ func (c *conn) subscribe(req *request) {
 	for _, e := range backlog {
 		sub.sent[e.Seq] = true
 		if sub.matches(e) {
-			c.push(sub, e)
+			w.push(sub, e)
 		}
 	}
 	for _, e := range sub.pending {
-		c.deliver(sub, e)
+		w.deliver(sub, e)
 	}
 	sub.pending, sub.ready = nil, true
 }
 
-func (c *conn) dropSub(w *watcher, id string) {
+func (w *watcher) drop(id string) {
 	w.mu.Lock()
 	delete(w.subs, id)
 	w.mu.Unlock()
 }
 
-func (c *conn) unsubscribe(id string) error {
-	c.mu.Lock()
-	w := c.watch
-	c.mu.Unlock()
+// unsubscribe ends a subscription; w is nil when the connection has none.
+func (w *watcher) unsubscribe(id string) error {
 	if w != nil {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -172,22 +166,23 @@ func (c *conn) unsubscribe(id string) error {
 }
 
 // deliver pushes e to sub unless the catch-up already did. w.mu held.
-func (c *conn) deliver(sub *subscription, e event) {
+func (w *watcher) deliver(sub *subscription, e event) {
 	if e.Seq <= sub.head && sub.sent[e.Seq] {
 		return
 	}
 	if sub.matches(e) {
-		c.push(sub, e)
+		w.push(sub, e)
 	}
 }
 
-func (c *conn) push(sub *subscription, e event) {
-	_ = c.send(map[string]any{"push": "watch_event", "subscription_id": sub.id, "seq": e.Seq, "timestamp": e.Timestamp,
+func (w *watcher) push(sub *subscription, e event) {
+	_ = w.c.send(map[string]any{"push": "watch_event", "subscription_id": sub.id, "seq": e.Seq, "timestamp": e.Timestamp,
 		"event_type": e.EventType, "path": e.Path, "old_path": e.OldPath, "is_dir": e.IsDir, "size": e.Size, "event": e})
 }
 
 // listen turns notifications into pushes until the connection ends.
-func (c *conn) listen(w *watcher) {
+func (w *watcher) listen() {
+	c := w.c
 	defer c.wg.Done()
 	defer w.lconn.Release()
 	pool := c.sess.Pool()
@@ -214,13 +209,14 @@ func (c *conn) listen(w *watcher) {
 				sub.pending = append(sub.pending, e)
 				continue
 			}
-			c.deliver(sub, e)
+			w.deliver(sub, e)
 		}
 		w.mu.Unlock()
 	}
 }
 
-func (c *conn) heartbeat(w *watcher) {
+func (w *watcher) heartbeat() {
+	c := w.c
 	defer c.wg.Done()
 	t := time.NewTicker(c.s.cfg.HeartbeatInterval)
 	defer t.Stop()

@@ -196,12 +196,29 @@ BEGIN
 END $$;
 
 -- get_range reads len bytes at off of inode ino whose size is sz.
+-- Usually every page of the range is there and whole (only sparse files,
+-- made by writing past the end or growing truncations, have gaps): then
+-- the pages are concatenated in page order, sorting the rows while their
+-- data are still TOAST pointers. Cutting pieces out of the pages first
+-- made the aggregate sort the pieces themselves, 10 MiB spilled to a
+-- temporary file for a 10 MiB read, at five times the cost.
 CREATE OR REPLACE FUNCTION _db9_fs.get_range(ino bigint, sz bigint, off bigint, len bigint) RETURNS bytea
 LANGUAGE plpgsql STABLE AS $$
-DECLARE ps constant bigint := 262144; res bytea;
+DECLARE ps constant bigint := 262144; res bytea; p0 bigint; p1 bigint; n bigint; whole boolean;
 BEGIN
   IF off >= sz OR len <= 0 THEN RETURN ''::bytea; END IF;
   len := least(len, sz - off);
+  p0 := off / ps; p1 := (off + len - 1) / ps;
+  -- octet_length of an out-of-line value reads its TOAST pointer only
+  SELECT count(*), coalesce(bool_and(pg_catalog.octet_length(pg.data) = least(ps, sz - pg.pageno * ps)), false)
+    INTO n, whole
+    FROM _db9_fs.pages pg WHERE pg.inode = ino AND pg.pageno BETWEEN p0 AND p1;
+  IF n = p1 - p0 + 1 AND whole THEN
+    SELECT pg_catalog.string_agg(pg.data, ''::bytea ORDER BY pg.pageno) INTO res
+      FROM _db9_fs.pages pg WHERE pg.inode = ino AND pg.pageno BETWEEN p0 AND p1;
+    IF off = p0 * ps AND len = pg_catalog.octet_length(res) THEN RETURN res; END IF;
+    RETURN substring(res, (off - p0 * ps + 1)::integer, len::integer);
+  END IF;
   SELECT pg_catalog.string_agg(
       CASE WHEN pg_catalog.octet_length(coalesce(pg.data, ''::bytea)) >= x.e - g * ps
         THEN substring(pg.data, (x.s - g * ps + 1)::integer, (x.e - x.s)::integer)
@@ -209,7 +226,7 @@ BEGIN
                (x.s - g * ps + 1)::integer, (x.e - x.s)::integer) END,
       ''::bytea ORDER BY g)
     INTO res
-  FROM pg_catalog.generate_series(off / ps, (off + len - 1) / ps) g
+  FROM pg_catalog.generate_series(p0, p1) g
   CROSS JOIN LATERAL (SELECT greatest(off, g * ps) AS s, least(off + len, g * ps + ps) AS e) x
   LEFT JOIN _db9_fs.pages pg ON pg.inode = ino AND pg.pageno = g;
   RETURN coalesce(res, ''::bytea);
@@ -228,19 +245,19 @@ BEGIN
 END $$;
 
 -- to_text decodes UTF-8, replacing invalid sequences and NUL (which text
--- cannot hold) with U+FFFD. Valid input takes the fast path.
+-- cannot hold) with U+FFFD. Valid input takes the fast path: convert_from
+-- refuses NUL like any invalid byte, so no search for NUL goes first (a
+-- byte-by-byte position() that took as long as the decoding).
 CREATE OR REPLACE FUNCTION _db9_fs.to_text(b bytea) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 DECLARE n integer := pg_catalog.octet_length(b); i integer := 0; run integer := 0; c integer; need integer;
   lo integer; hi integer; ok boolean; parts text[] := '{}';
 BEGIN
-  IF position('\x00'::bytea IN b) = 0 THEN
-    BEGIN
-      RETURN pg_catalog.convert_from(b, 'UTF8');
-    EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
-      NULL; -- fall through to the slow path
-    END;
-  END IF;
+  BEGIN
+    RETURN pg_catalog.convert_from(b, 'UTF8');
+  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    NULL; -- fall through to the slow path
+  END;
   WHILE i < n LOOP
     c := pg_catalog.get_byte(b, i);
     need := CASE WHEN c BETWEEN 1 AND 127 THEN 0 WHEN c BETWEEN 194 AND 223 THEN 1
