@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
+	"github.com/db9/db9/internal/dataapi/sqlgen"
 )
 
 // stmt is one SQL statement with its text parameters.
@@ -38,17 +38,17 @@ type built struct {
 const finalAlias = "_postgrest_t"
 
 func bodyExpr(out outKind, scalar bool) string {
-	t := qi(finalAlias)
+	t := sqlgen.Ident(finalAlias)
 	if scalar {
-		t = qi(finalAlias) + "." + qi("pgrst_scalar")
+		t = sqlgen.Ident(finalAlias) + "." + sqlgen.Ident("pgrst_scalar")
 	}
 	switch out {
 	case outObject:
 		return "coalesce((json_agg(" + t + ")->0)::text, 'null')"
 	case outCSV:
-		row := "row_to_json(" + qi(finalAlias) + ")"
+		row := "row_to_json(" + sqlgen.Ident(finalAlias) + ")"
 		return "coalesce((SELECT string_agg(pgrst_k, ',') FROM json_object_keys((pg_catalog.array_agg(" + row + "))[1]) AS pgrst_k), '')" +
-			" || chr(10) || coalesce(string_agg(substring(" + qi(finalAlias) + "::text, 2, length(" + qi(finalAlias) + "::text) - 2), chr(10)), '')"
+			" || chr(10) || coalesce(string_agg(substring(" + sqlgen.Ident(finalAlias) + "::text, 2, length(" + sqlgen.Ident(finalAlias) + "::text) - 2), chr(10)), '')"
 	}
 	return "coalesce(json_agg(" + t + "), '[]')::text"
 }
@@ -60,8 +60,8 @@ func finalSQL(with, inner, total, body, extra string) string {
 	if extra == "" {
 		extra = "NULL"
 	}
-	s := "SELECT (" + total + ")::int8 AS total, pg_catalog.count(" + qi(finalAlias) + ") AS page_total, " +
-		body + " AS body, " + extra + " AS extra FROM (" + inner + ") AS " + qi(finalAlias)
+	s := "SELECT (" + total + ")::int8 AS total, pg_catalog.count(" + sqlgen.Ident(finalAlias) + ") AS page_total, " +
+		body + " AS body, " + extra + " AS extra FROM (" + inner + ") AS " + sqlgen.Ident(finalAlias)
 	if with != "" {
 		s = "WITH " + with + " " + s
 	}
@@ -93,12 +93,12 @@ func (s *scope) buildRead(req *request, t *schema.Table) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &sqlb{}
-	root, err := s.plan(b, t, t.Name, "", q.Select, q)
+	b := &sqlgen.Builder{}
+	root, err := s.plan(b, t, t.Name, q)
 	if err != nil {
 		return nil, err
 	}
-	limit, offset := root.params.Limit, root.params.Offset
+	limit, offset := root.Params.Limit, root.Params.Offset
 	if req.rng != nil {
 		off := req.rng.Offset
 		if offset != nil {
@@ -113,11 +113,11 @@ func (s *scope) buildRead(req *request, t *schema.Table) (*built, error) {
 		}
 		limit = l
 	}
-	sp, err := b.render(root, nil, limit, offset)
+	sp, err := b.Render(root, limit, offset)
 	if err != nil {
 		return nil, err
 	}
-	from := qn(t.QName()) + " AS " + qi(t.Name)
+	from := sqlgen.QualifiedName(t.QName()) + " AS " + sqlgen.Ident(t.Name)
 	bt := &built{readOnly: true, status: 200}
 	if offset != nil {
 		bt.offset = *offset
@@ -125,27 +125,26 @@ func (s *scope) buildRead(req *request, t *schema.Table) (*built, error) {
 	total := ""
 	switch req.prefer.Count {
 	case "exact":
-		total = sp.countSQL(from)
+		total = sp.CountSQL(from)
 	case "planned", "estimated":
-		pb := &sqlb{nalias: b.nalias + 1000}
-		rows, err := pb.filterParts(root)
+		pb := b.Separate()
+		rows, err := pb.FilterParts(root)
 		if err != nil {
 			return nil, err
 		}
-		bt.pre = &stmt{sql: "EXPLAIN (FORMAT JSON) " + rows.sql(from, false), args: pb.args}
+		bt.pre = &stmt{sql: "EXPLAIN (FORMAT JSON) " + rows.SQL(from, false), args: pb.Args()}
 		if req.prefer.Count == "estimated" {
 			bt.estimateAt = 1000
-			capped := selectParts{cols: []string{"1"}, laterals: sp.innerLaterals, where: sp.where, groupBy: sp.groupBy, limit: b.p("1001")}
-			total = "SELECT pg_catalog.count(*) FROM (" + capped.sql(from, true) + ") AS pgrst_count"
+			total = sp.CappedCountSQL(from, b.P("1001"))
 		}
 	}
-	main := finalSQL("", sp.sql(from, true), total, bodyExpr(req.out, false), "")
+	main := finalSQL("", sp.SQL(from, true), total, bodyExpr(req.out, false), "")
 	if req.out == outPlanJSON || req.out == outPlanText {
-		if main, err = explain(req.out, req.planOpts, sp.sql(from, true)); err != nil {
+		if main, err = explain(req.out, req.planOpts, sp.SQL(from, true)); err != nil {
 			return nil, err
 		}
 	}
-	bt.main = stmt{sql: main, args: b.args}
+	bt.main = stmt{sql: main, args: b.Args()}
 	return bt, nil
 }
 
@@ -157,14 +156,14 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &sqlb{}
-	root, err := s.plan(b, t, t.Name, "", q.Select, q)
+	b := &sqlgen.Builder{}
+	root, err := s.plan(b, t, t.Name, q)
 	if err != nil {
 		return nil, err
 	}
 	bt := &built{mutation: true, table: t, pkCols: t.PK}
-	target := qn(t.QName()) + " AS " + qi(t.Name)
-	returning := " RETURNING " + qi(t.Name) + ".*"
+	target := sqlgen.QualifiedName(t.QName()) + " AS " + sqlgen.Ident(t.Name)
+	returning := " RETURNING " + sqlgen.Ident(t.Name) + ".*"
 	var dml string
 	switch req.method {
 	case http.MethodPost, http.MethodPut:
@@ -193,10 +192,10 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 		resolution := req.prefer.Resolution
 		if req.method == http.MethodPut {
 			bt.status = 200
-			if err := checkPut(t, root.params, rows); err != nil {
+			if err := checkPut(t, root.Params, rows); err != nil {
 				return nil, err
 			}
-			root.params.Filters = nil
+			root.Params.Filters = nil
 			conflict, resolution = t.PK, "merge-duplicates"
 		}
 		if conflict == nil {
@@ -224,16 +223,16 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 			} else {
 				ins += " SELECT"
 			}
-			ins += " FROM json_populate_recordset(CAST(NULL AS " + qn(t.QName()) + "), " + b.p(payloads[i]) + ") AS " + qi("pgrst_body")
+			ins += " FROM json_populate_recordset(CAST(NULL AS " + sqlgen.QualifiedName(t.QName()) + "), " + b.P(payloads[i]) + ") AS " + sqlgen.Ident("pgrst_body")
 			if len(g) == 0 {
 				// Rows with no keys at all: every column takes its default.
-				ins = "INSERT INTO " + target + " SELECT FROM json_populate_recordset(CAST(NULL AS " + qn(t.QName()) + "), " + b.p(payloads[i]) + ") AS " + qi("pgrst_body")
+				ins = "INSERT INTO " + target + " SELECT FROM json_populate_recordset(CAST(NULL AS " + sqlgen.QualifiedName(t.QName()) + "), " + b.P(payloads[i]) + ") AS " + sqlgen.Ident("pgrst_body")
 			}
 			if resolution != "" && len(conflict) > 0 {
 				ins += " ON CONFLICT (" + strings.Join(quoteAll(conflict), ", ") + ")"
 				var set []string
 				for _, c := range g {
-					set = append(set, qi(c)+" = EXCLUDED."+qi(c))
+					set = append(set, sqlgen.Ident(c)+" = EXCLUDED."+sqlgen.Ident(c))
 				}
 				if resolution == "ignore-duplicates" || len(set) == 0 {
 					ins += " DO NOTHING"
@@ -251,11 +250,11 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 			var ctes, unions []string
 			for i, ins := range inserts {
 				n := fmt.Sprintf("pgrst_ins_%d", i)
-				ctes = append(ctes, qi(n)+" AS ("+ins+")")
-				unions = append(unions, "SELECT * FROM "+qi(n))
+				ctes = append(ctes, sqlgen.Ident(n)+" AS ("+ins+")")
+				unions = append(unions, "SELECT * FROM "+sqlgen.Ident(n))
 			}
 			dml = "" // assembled below
-			bt.main.sql = strings.Join(ctes, ", ") + ", " + qi("pgrst_source") + " AS (" + strings.Join(unions, " UNION ALL ") + ")"
+			bt.main.sql = strings.Join(ctes, ", ") + ", " + sqlgen.Ident("pgrst_source") + " AS (" + strings.Join(unions, " UNION ALL ") + ")"
 		}
 	case http.MethodPatch:
 		bt.status = 200
@@ -285,23 +284,23 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 					Message: fmt.Sprintf("Could not find the '%s' column of '%s' in the schema cache", c, t.Name)}
 			}
 		}
-		where, err := b.mutationWhere(root, t)
+		where, err := b.MutationWhere(root, t)
 		if err != nil {
 			return nil, err
 		}
 		if len(cols) == 0 {
-			dml = "SELECT " + qi(t.Name) + ".* FROM " + target + " WHERE false"
+			dml = "SELECT " + sqlgen.Ident(t.Name) + ".* FROM " + target + " WHERE false"
 		} else {
 			var set []string
 			for _, c := range cols {
-				set = append(set, qi(c)+" = "+qi("pgrst_body")+"."+qi(c))
+				set = append(set, sqlgen.Ident(c)+" = "+sqlgen.Ident("pgrst_body")+"."+sqlgen.Ident(c))
 			}
 			dml = "UPDATE " + target + " SET " + strings.Join(set, ", ") + " FROM (SELECT * FROM json_populate_record(CAST(NULL AS " +
-				qn(t.QName()) + "), " + b.p(obj) + ")) AS " + qi("pgrst_body") + where + returning
+				sqlgen.QualifiedName(t.QName()) + "), " + b.P(obj) + ")) AS " + sqlgen.Ident("pgrst_body") + where + returning
 		}
 	case http.MethodDelete:
 		bt.status = 200
-		where, err := b.mutationWhere(root, t)
+		where, err := b.MutationWhere(root, t)
 		if err != nil {
 			return nil, err
 		}
@@ -309,27 +308,27 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 	}
 	with := bt.main.sql
 	if dml != "" {
-		with = qi("pgrst_source") + " AS (" + dml + ")"
+		with = sqlgen.Ident("pgrst_source") + " AS (" + dml + ")"
 	}
 	// The representation is a read over the affected rows, embedding
 	// included; the filters were applied by the DML.
-	root.params = &pgrst.Node{}
-	inner := "SELECT 1 FROM " + qi("pgrst_source")
+	root.Params = &pgrst.Node{}
+	inner := "SELECT 1 FROM " + sqlgen.Ident("pgrst_source")
 	body := "NULL"
 	if wantsBody(req) || req.out == outPlanJSON || req.out == outPlanText {
-		sp, err := b.render(root, nil, nil, nil)
+		sp, err := b.Render(root, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		inner = sp.sql(qi("pgrst_source")+" AS "+qi(t.Name), false)
+		inner = sp.SQL(sqlgen.Ident("pgrst_source")+" AS "+sqlgen.Ident(t.Name), false)
 		body = bodyExpr(req.out, false)
 	}
 	extra := ""
 	if req.method == http.MethodPost && req.prefer.Return == "headers-only" && len(t.PK) > 0 {
-		extra = "(SELECT row_to_json(" + qi("pgrst_loc") + ") FROM (SELECT " + strings.Join(quoteAll(t.PK), ", ") +
-			" FROM " + qi("pgrst_source") + " LIMIT 1) AS " + qi("pgrst_loc") + ")::text"
+		extra = "(SELECT row_to_json(" + sqlgen.Ident("pgrst_loc") + ") FROM (SELECT " + strings.Join(quoteAll(t.PK), ", ") +
+			" FROM " + sqlgen.Ident("pgrst_source") + " LIMIT 1) AS " + sqlgen.Ident("pgrst_loc") + ")::text"
 	}
-	bt.main = stmt{sql: finalSQL(with, inner, "", body, extra), args: b.args}
+	bt.main = stmt{sql: finalSQL(with, inner, "", body, extra), args: b.Args()}
 	if req.out == outPlanJSON || req.out == outPlanText {
 		if bt.main.sql, err = explain(req.out, req.planOpts, bt.main.sql); err != nil {
 			return nil, err
@@ -344,7 +343,7 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 func quoteAll(cols []string) []string {
 	out := make([]string, len(cols))
 	for i, c := range cols {
-		out[i] = qi(c)
+		out[i] = sqlgen.Ident(c)
 	}
 	return out
 }
@@ -377,54 +376,11 @@ func checkPut(t *schema.Table, n *pgrst.Node, rows *bodyRows) error {
 	return nil
 }
 
-// mutationWhere renders the WHERE clause of PATCH and DELETE: the filters,
-// or with limit/offset the rows an ordered, limited read of them picks
-// (PostgREST 12's limited update/delete: PostgreSQL has no UPDATE ...
-// LIMIT). Rows are named by (tableoid, ctid), which holds for partitioned
-// tables too; a view has no ctid, so it cannot be limited.
-func (b *sqlb) mutationWhere(root *relNode, t *schema.Table) (string, error) {
-	conds, err := b.conditions(root)
-	if err != nil {
-		return "", err
-	}
-	p := root.params
-	if p.Limit == nil && p.Offset == nil {
-		if len(conds) == 0 {
-			return "", nil
-		}
-		return " WHERE " + strings.Join(conds, " AND "), nil
-	}
-	if len(p.Order) == 0 {
-		return "", &pgrst.Error{Status: 400, Code: "PGRST109", Message: "A 'limit' was applied without an explicit 'order'",
-			Hint: "Apply an 'order' using unique column(s)"}
-	}
-	for _, o := range p.Order {
-		if o.Relation != "" {
-			return "", &pgrst.Error{Status: 400, Code: "PGRST118",
-				Message: fmt.Sprintf("A related order on '%s' is not possible", o.Relation),
-				Details: "A limited update or delete is ordered by columns of its own table"}
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
 		}
 	}
-	if t.Kind != "r" && t.Kind != "p" {
-		return "", &pgrst.Error{Status: 400, Code: "PGRST100",
-			Message: fmt.Sprintf("A 'limit' on an update or delete of '%s' is not possible", t.Name),
-			Details: "Only tables can be limited: views have no row identity (ctid)"}
-	}
-	order, err := b.orderBy(root)
-	if err != nil {
-		return "", err
-	}
-	a := qi(root.alias)
-	pick := "SELECT " + a + ".tableoid, " + a + ".ctid FROM " + qn(t.QName()) + " AS " + a
-	if len(conds) > 0 {
-		pick += " WHERE " + strings.Join(conds, " AND ")
-	}
-	pick += " ORDER BY " + strings.Join(order, ", ")
-	if p.Limit != nil {
-		pick += " LIMIT " + b.p(strconv.FormatInt(*p.Limit, 10))
-	}
-	if p.Offset != nil && *p.Offset > 0 {
-		pick += " OFFSET " + b.p(strconv.FormatInt(*p.Offset, 10))
-	}
-	return " WHERE (" + a + ".tableoid, " + a + ".ctid) IN (" + pick + ")", nil
+	return false
 }

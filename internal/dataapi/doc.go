@@ -15,5 +15,6 @@
 // caller, which hands a Principal to ServeHTTP. It does not manage
 // connections or instances: a Backend supplies a connection logged in as
 // the authenticator role. Sub-packages: pgrst parses the dialect, schema
-// loads the catalogs.
+// loads the catalogs, sqlgen plans a select tree against them and renders
+// its SQL (this package assembles reads, writes and RPC calls from it).
 package dataapi

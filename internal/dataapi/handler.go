@@ -15,6 +15,7 @@ import (
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
+	"github.com/db9/db9/internal/dataapi/sqlgen"
 	"github.com/db9/db9/internal/logkey"
 )
 
@@ -186,7 +187,7 @@ func setupStmt(req *request, s *scope, readOnly bool) stmt {
 	}
 	args := make([][]byte, 0, 8+4)
 	args = append(args, version, []byte(req.p.Role), claims, []byte(req.method), []byte(req.path),
-		[]byte(headersJSON(req.headers)), []byte(qi(s.profile)))
+		[]byte(headersJSON(req.headers)), []byte(sqlgen.Ident(s.profile)))
 	var m map[string]json.RawMessage
 	if json.Unmarshal(claims, &m) == nil {
 		for k, v := range m {
@@ -219,11 +220,11 @@ func claimKey(k string) bool {
 // The sequence is read with the authenticator's privilege: the executor
 // checks it before set_config('role') runs.
 func setupSQL(n int, readOnly bool) string {
-	i8 := qi("pg_catalog") + "." + qi("int8")
+	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
 	var sb strings.Builder
 	sb.WriteString("SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
-		"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + qi("_db9") + "." + qi("dataapi_schema_seq") + ")" +
-		" THEN true ELSE " + qi("_db9") + "." + qi("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END" +
+		"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + ")" +
+		" THEN true ELSE " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END" +
 		", pg_catalog.set_config('role', $2, true)" +
 		", pg_catalog.set_config('request.jwt.claims', $3, true)" +
 		", pg_catalog.set_config('request.method', $4, true)" +

@@ -10,6 +10,7 @@ import (
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
+	"github.com/db9/db9/internal/dataapi/sqlgen"
 )
 
 func rpcNotFound(q schema.QName, args []string) error {
@@ -86,7 +87,7 @@ func (s *scope) buildRPC(req *request, name string) (*built, error) {
 		}
 		return nil, err
 	}
-	b := &sqlb{}
+	b := &sqlgen.Builder{}
 	var given []string
 	var bodyObj map[string]json.RawMessage
 	rawBody := false
@@ -125,44 +126,44 @@ func (s *scope) buildRPC(req *request, name string) (*built, error) {
 	from := ""
 	switch {
 	case req.method == http.MethodPost && len(in) == 1 && in[0].Name == "":
-		call = qn(qn0) + "(" + b.p(string(req.body)) + ")"
+		call = sqlgen.QualifiedName(qn0) + "(" + b.P(string(req.body)) + ")"
 	case req.method == http.MethodPost:
 		var defs, named []string
 		for _, a := range in {
 			if !contains(given, a.Name) {
 				continue
 			}
-			defs = append(defs, qi(a.Name)+" "+qtype(a.Type))
-			named = append(named, qi(a.Name)+" := "+qi("pgrst_args")+"."+qi(a.Name))
+			defs = append(defs, sqlgen.Ident(a.Name)+" "+sqlgen.TypeName(a.Type))
+			named = append(named, sqlgen.Ident(a.Name)+" := "+sqlgen.Ident("pgrst_args")+"."+sqlgen.Ident(a.Name))
 		}
 		if len(defs) > 0 {
-			from = "json_to_record(" + b.p(string(req.body)) + ") AS " + qi("pgrst_args") + "(" + strings.Join(defs, ", ") + "), LATERAL "
+			from = "json_to_record(" + b.P(string(req.body)) + ") AS " + sqlgen.Ident("pgrst_args") + "(" + strings.Join(defs, ", ") + "), LATERAL "
 		}
-		call = qn(qn0) + "(" + strings.Join(named, ", ") + ")"
+		call = sqlgen.QualifiedName(qn0) + "(" + strings.Join(named, ", ") + ")"
 	default:
 		var named []string
 		for _, a := range in {
 			for _, kv := range q.Params {
 				if kv.Key == a.Name {
-					named = append(named, qi(a.Name)+" := CAST("+b.p(kv.Value)+" AS "+qtype(a.Type)+")")
+					named = append(named, sqlgen.Ident(a.Name)+" := CAST("+b.P(kv.Value)+" AS "+sqlgen.TypeName(a.Type)+")")
 					break
 				}
 			}
 		}
-		call = qn(qn0) + "(" + strings.Join(named, ", ") + ")"
+		call = sqlgen.QualifiedName(qn0) + "(" + strings.Join(named, ", ") + ")"
 	}
 	alias := "pgrst_call"
 	bt := &built{status: 200, readOnly: req.method != http.MethodPost || f.Volatility != "v"}
 	if f.Ret.Name == "void" && !f.RetSet {
 		bt.void = true
 	}
-	source := from + call + " AS " + qi(alias)
+	source := from + call + " AS " + sqlgen.Ident(alias)
 	var inner string
 	scalar := f.Scalar()
 	if scalar {
-		inner = "SELECT " + qi(alias) + "." + qi(alias) + " AS " + qi("pgrst_scalar") + " FROM " + source
+		inner = "SELECT " + sqlgen.Ident(alias) + "." + sqlgen.Ident(alias) + " AS " + sqlgen.Ident("pgrst_scalar") + " FROM " + source
 		if len(q.Nodes) > 0 {
-			inner = "SELECT * FROM (" + inner + ") AS " + qi("pgrst_scalar_src")
+			inner = "SELECT * FROM (" + inner + ") AS " + sqlgen.Ident("pgrst_scalar_src")
 		}
 	} else {
 		var t *schema.Table
@@ -176,20 +177,17 @@ func (s *scope) buildRPC(req *request, name string) (*built, error) {
 			t2 := *t
 			t = &t2
 		}
-		root, err := s.plan(b, t, alias, "", q.Select, q)
+		root, err := s.plan(b, t, alias, q)
 		if err != nil {
 			return nil, err
 		}
-		if t != nil && f.RetRelation == nil {
-			root.table = t
-		}
-		sp, err := b.render(root, nil, nil, nil)
+		sp, err := b.Render(root, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		inner = sp.sql(source, true)
+		inner = sp.SQL(source, true)
 		if req.prefer.Count == "exact" {
-			bt.main.sql = sp.countSQL(source)
+			bt.main.sql = sp.CountSQL(source)
 		}
 	}
 	body := bodyExpr(req.out, scalar)
@@ -203,6 +201,6 @@ func (s *scope) buildRPC(req *request, name string) (*built, error) {
 			return nil, err
 		}
 	}
-	bt.main = stmt{sql: main, args: b.args}
+	bt.main = stmt{sql: main, args: b.Args()}
 	return bt, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
+	"github.com/db9/db9/internal/dataapi/sqlgen"
 )
 
 // scope is what one request may see: the schema cache filtered by the
@@ -54,6 +55,11 @@ func (s *scope) table(name string) (*schema.Table, error) {
 			Message: "Could not find the table '" + q.String() + "' in the schema cache"}
 	}
 	return t, nil
+}
+
+// plan resolves the select tree of q for t against what the request sees.
+func (s *scope) plan(b *sqlgen.Builder, t *schema.Table, alias string, q *pgrst.Query) (*sqlgen.Node, error) {
+	return sqlgen.Plan(b, s.sc, s.visible, t, alias, q)
 }
 
 // chooseProfile picks the schema named by the profile header (or the

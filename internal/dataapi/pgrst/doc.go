@@ -5,6 +5,6 @@
 // status) used by every layer of the data API.
 //
 // It knows nothing about a database: names are resolved against the schema
-// cache and turned into SQL elsewhere (package dataapi). It never panics on
+// cache and turned into SQL elsewhere (packages sqlgen and dataapi). It never panics on
 // any input; every malformed request is a PGRST100-family *Error.
 package pgrst

@@ -1,4 +1,4 @@
-package dataapi
+package sqlgen
 
 import (
 	"strconv"
@@ -7,35 +7,42 @@ import (
 	"github.com/db9/db9/internal/dataapi/schema"
 )
 
-// sqlb accumulates the parameters of one statement. Everything that reaches
+// Builder accumulates the parameters of one statement. Everything that reaches
 // SQL text goes through qi (a quoted identifier), p (a $n parameter, sent
 // as text of unknown type so PostgreSQL infers it as it would a literal)
 // or is a fixed keyword of this package.
-type sqlb struct {
+type Builder struct {
 	args   [][]byte
 	nalias int
 }
 
-// p adds a parameter and returns its placeholder.
-func (b *sqlb) p(v string) string {
+// P adds a parameter and returns its placeholder.
+func (b *Builder) P(v string) string {
 	b.args = append(b.args, []byte(v))
 	return "$" + strconv.Itoa(len(b.args))
 }
 
+// Args returns the parameters added so far, in placeholder order.
+func (b *Builder) Args() [][]byte { return b.args }
+
+// Separate returns a builder with parameters of its own for a second
+// statement made of the same plan, whose aliases cannot collide with b's.
+func (b *Builder) Separate() *Builder { return &Builder{nalias: b.nalias + 1000} }
+
 // alias returns a fresh relation alias.
-func (b *sqlb) alias() string {
+func (b *Builder) alias() string {
 	b.nalias++
 	return "pgrst_" + strconv.Itoa(b.nalias)
 }
 
-// qi quotes an identifier.
-func qi(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// Ident quotes an identifier.
+func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// qn quotes a qualified name.
-func qn(q schema.QName) string { return qi(q.Schema) + "." + qi(q.Name) }
+// QualifiedName quotes a schema-qualified name.
+func QualifiedName(q schema.QName) string { return Ident(q.Schema) + "." + Ident(q.Name) }
 
-// qtype names a catalog type by two quoted identifiers.
-func qtype(t schema.Type) string { return qi(t.Schema) + "." + qi(t.Name) }
+// TypeName names a catalog type by two quoted identifiers.
+func TypeName(t schema.Type) string { return Ident(t.Schema) + "." + Ident(t.Name) }
 
 // castTypes maps the type names accepted after :: to catalog names.
 var castTypes = map[string]string{
@@ -61,11 +68,11 @@ func castSQL(expr, cast string) string {
 		if arr {
 			c = "_" + c
 		}
-		t = qi("pg_catalog") + "." + qi(c)
+		t = Ident("pg_catalog") + "." + Ident(c)
 	} else if arr {
-		t = qi(base) + "[]"
+		t = Ident(base) + "[]"
 	} else {
-		t = qi(base)
+		t = Ident(base)
 	}
 	return "CAST(" + expr + " AS " + t + ")"
 }

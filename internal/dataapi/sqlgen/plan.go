@@ -1,35 +1,39 @@
-package dataapi
+package sqlgen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
 )
 
-// relNode is one level of a read: a relation, what is selected from it and
+// Node is one level of a read: a relation, what is selected from it and
 // the parameters addressed to it, with its embedded children.
-type relNode struct {
-	table  *schema.Table // nil for an RPC result of unknown shape
-	alias  string
-	path   string
-	items  []pgrst.SelectItem
-	params *pgrst.Node
+type Node struct {
+	table *schema.Table // nil for an RPC result of unknown shape
+	alias string
+	path  string
+	items []pgrst.SelectItem
+	// Params are the filters, order and paging addressed to this level;
+	// a caller may replace them before rendering (a write's representation
+	// is read back unfiltered).
+	Params *pgrst.Node
 	embeds []*embedNode
 }
 
 type embedNode struct {
 	e     *pgrst.Embed
 	rel   *schema.Relationship
-	child *relNode
+	child *Node
 	lat   string
 	inner bool
 	// isNull is "null" or "not_null" for a `rel=is.null` filter.
 	isNull string
 }
 
-func (n *relNode) tableName() string {
+func (n *Node) tableName() string {
 	if n.table == nil {
 		return n.alias
 	}
@@ -37,7 +41,7 @@ func (n *relNode) tableName() string {
 }
 
 // column checks a column name against the relation.
-func (n *relNode) column(name string) (*schema.Column, error) {
+func (n *Node) column(name string) (*schema.Column, error) {
 	if n.table == nil {
 		return nil, nil
 	}
@@ -48,12 +52,26 @@ func (n *relNode) column(name string) (*schema.Column, error) {
 		Message: fmt.Sprintf("column %s.%s does not exist", n.tableName(), name)}
 }
 
-// plan resolves the select tree against the schema: columns exist, every
-// embedded resource is reachable through one relationship and is visible.
-func (s *scope) plan(b *sqlb, t *schema.Table, alias, path string, items []pgrst.SelectItem, q *pgrst.Query) (*relNode, error) {
-	n := &relNode{table: t, alias: alias, path: path, items: items, params: q.Nodes[path]}
-	if n.params == nil {
-		n.params = &pgrst.Node{}
+// planner resolves names against what one request may see.
+type planner struct {
+	sc      *schema.Schema
+	visible func(schema.QName) bool
+}
+
+// Plan resolves the select tree of q for the relation t (nil for an RPC
+// result of unknown shape), named alias in SQL, against the schema cache:
+// columns exist, every embedded resource is reachable through one
+// relationship and is visible (a relation visible rejects is reported
+// exactly as a missing one).
+func Plan(b *Builder, sc *schema.Schema, visible func(schema.QName) bool, t *schema.Table, alias string, q *pgrst.Query) (*Node, error) {
+	return (&planner{sc: sc, visible: visible}).plan(b, t, alias, "", q.Select, q)
+}
+
+// plan resolves one level of the select tree and, recursively, its embeds.
+func (s *planner) plan(b *Builder, t *schema.Table, alias, path string, items []pgrst.SelectItem, q *pgrst.Query) (*Node, error) {
+	n := &Node{table: t, alias: alias, path: path, items: items, Params: q.Nodes[path]}
+	if n.Params == nil {
+		n.Params = &pgrst.Node{}
 	}
 	for _, it := range items {
 		switch {
@@ -75,7 +93,7 @@ func (s *scope) plan(b *sqlb, t *schema.Table, alias, path string, items []pgrst
 	}
 	// Filters naming an embedded resource are null filters on it.
 	var keep []pgrst.Filter
-	for _, f := range n.params.Filters {
+	for _, f := range n.Params.Filters {
 		if en := n.embedByName(f.Field.Name); en != nil && len(f.Field.Path) == 0 && f.Op == "is" && (f.Value == "null" || f.Value == "not_null") {
 			v := f.Value
 			if f.Negate {
@@ -89,11 +107,11 @@ func (s *scope) plan(b *sqlb, t *schema.Table, alias, path string, items []pgrst
 		}
 		keep = append(keep, f)
 	}
-	n.params.Filters = keep
+	n.Params.Filters = keep
 	return n, nil
 }
 
-func (n *relNode) embedByName(name string) *embedNode {
+func (n *Node) embedByName(name string) *embedNode {
 	for _, en := range n.embeds {
 		if en.e.OutName() == name || (en.e.Alias == "" && en.e.Name == name) {
 			return en
@@ -102,7 +120,7 @@ func (n *relNode) embedByName(name string) *embedNode {
 	return nil
 }
 
-func (s *scope) planEmbed(b *sqlb, parent *relNode, e *pgrst.Embed, q *pgrst.Query) (*embedNode, error) {
+func (s *planner) planEmbed(b *Builder, parent *Node, e *pgrst.Embed, q *pgrst.Query) (*embedNode, error) {
 	rel, err := s.findRel(parent.table, e.Name, e.Hint)
 	if err != nil {
 		return nil, err
@@ -124,7 +142,7 @@ func (s *scope) planEmbed(b *sqlb, parent *relNode, e *pgrst.Embed, q *pgrst.Que
 }
 
 // findRel finds the one relationship from t that `name!hint` designates.
-func (s *scope) findRel(t *schema.Table, name, hint string) (*schema.Relationship, error) {
+func (s *planner) findRel(t *schema.Table, name, hint string) (*schema.Relationship, error) {
 	var cands []*schema.Relationship
 	for _, r := range s.sc.Rels[t.QName()] {
 		if !s.visible(r.Foreign) || (r.Junction != nil && !s.visible(r.Junction.Table)) {
@@ -141,9 +159,9 @@ func (s *scope) findRel(t *schema.Table, name, hint string) (*schema.Relationshi
 		var src, any []*schema.Relationship
 		for _, r := range cands {
 			switch {
-			case contains(r.Cols, hint) && r.Junction == nil:
+			case slices.Contains(r.Cols, hint) && r.Junction == nil:
 				src = append(src, r)
-			case r.Constraint == hint || contains(r.FCols, hint) ||
+			case r.Constraint == hint || slices.Contains(r.FCols, hint) ||
 				(r.Junction != nil && (r.Junction.Table.Name == hint || r.Junction.Constraint1 == hint || r.Junction.Constraint2 == hint)):
 				any = append(any, r)
 			}
@@ -202,13 +220,4 @@ func describeRel(r *schema.Relationship) (ambiguousRel, string) {
 		d.Relationship = r.Constraint + " using " + r.Table.Name + cols(r.Cols) + " and " + r.Foreign.Name + cols(r.FCols)
 	}
 	return d, "'" + r.Foreign.Name + "!" + hint + "'"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

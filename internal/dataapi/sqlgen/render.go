@@ -1,33 +1,32 @@
-package dataapi
+package sqlgen
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
-	"github.com/db9/db9/internal/dataapi/schema"
 )
 
 // fieldSQL renders a column with its JSON path on a relation alias.
-func (b *sqlb) fieldSQL(alias string, f pgrst.Field) string {
-	expr := qi(alias) + "." + qi(f.Name)
+func (b *Builder) fieldSQL(alias string, f pgrst.Field) string {
+	expr := Ident(alias) + "." + Ident(f.Name)
 	for _, st := range f.Path {
 		op := "->"
 		if st.Text {
 			op = "->>"
 		}
 		if st.Index {
-			expr += op + "CAST(" + b.p(st.Key) + " AS " + qi("pg_catalog") + "." + qi("int4") + ")"
+			expr += op + "CAST(" + b.P(st.Key) + " AS " + Ident("pg_catalog") + "." + Ident("int4") + ")"
 		} else {
-			expr += op + "CAST(" + b.p(st.Key) + " AS " + qi("pg_catalog") + "." + qi("text") + ")"
+			expr += op + "CAST(" + b.P(st.Key) + " AS " + Ident("pg_catalog") + "." + Ident("text") + ")"
 		}
 	}
 	return expr
 }
 
-// selectParts renders one relation level:
+// Select is one rendered relation level:
 // SELECT cols FROM from laterals WHERE conds [GROUP BY] [ORDER BY] [LIMIT/OFFSET].
-type selectParts struct {
+type Select struct {
 	cols     []string
 	laterals []string
 	where    []string
@@ -39,7 +38,9 @@ type selectParts struct {
 	innerLaterals []string
 }
 
-func (sp *selectParts) sql(from string, withPaging bool) string {
+// SQL renders the level over from; withPaging adds its ORDER BY, LIMIT and
+// OFFSET.
+func (sp *Select) SQL(from string, withPaging bool) string {
 	var sb strings.Builder
 	sb.WriteString("SELECT ")
 	if len(sp.cols) == 0 {
@@ -75,16 +76,29 @@ func (sp *selectParts) sql(from string, withPaging bool) string {
 	return sb.String()
 }
 
-// countSQL counts the rows of the relation before paging.
-func (sp *selectParts) countSQL(from string) string {
-	c := selectParts{cols: []string{"1"}, laterals: sp.innerLaterals, where: sp.where, groupBy: sp.groupBy}
-	return "SELECT pg_catalog.count(*) FROM (" + c.sql(from, false) + ") AS pgrst_count"
+// CountSQL counts the rows of the relation before paging.
+func (sp *Select) CountSQL(from string) string {
+	c := Select{cols: []string{"1"}, laterals: sp.innerLaterals, where: sp.where, groupBy: sp.groupBy}
+	return "SELECT pg_catalog.count(*) FROM (" + c.SQL(from, false) + ") AS pgrst_count"
+}
+
+// Render renders the root level of a plan; limit/offset override the
+// root's own (the Range header).
+func (b *Builder) Render(n *Node, limit, offset *int64) (*Select, error) {
+	return b.render(n, nil, limit, offset)
+}
+
+// CappedCountSQL counts the rows of the relation before paging, but no
+// more than limit (a placeholder) of them: count=estimated.
+func (sp *Select) CappedCountSQL(from, limit string) string {
+	capped := Select{cols: []string{"1"}, laterals: sp.innerLaterals, where: sp.where, groupBy: sp.groupBy, limit: limit}
+	return "SELECT pg_catalog.count(*) FROM (" + capped.SQL(from, true) + ") AS pgrst_count"
 }
 
 // render renders a relation level; joinConds are the conditions tying it to
 // its parent. limit/offset override the node's own (root Range header).
-func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*selectParts, error) {
-	sp := &selectParts{where: joinConds}
+func (b *Builder) render(n *Node, joinConds []string, limit, offset *int64) (*Select, error) {
+	sp := &Select{where: joinConds}
 	hasAgg := false
 	var plain []string
 	for _, it := range n.items {
@@ -93,15 +107,15 @@ func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*se
 		}
 	}
 	if n.items == nil {
-		sp.cols = append(sp.cols, qi(n.alias)+".*")
+		sp.cols = append(sp.cols, Ident(n.alias)+".*")
 	}
 	for _, it := range n.items {
 		switch {
 		case it.Star:
-			sp.cols = append(sp.cols, qi(n.alias)+".*")
+			sp.cols = append(sp.cols, Ident(n.alias)+".*")
 			if hasAgg && n.table != nil {
 				for _, c := range n.table.Columns {
-					plain = append(plain, qi(n.alias)+"."+qi(c.Name))
+					plain = append(plain, Ident(n.alias)+"."+Ident(c.Name))
 				}
 			}
 		case it.Embed != nil:
@@ -121,7 +135,7 @@ func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*se
 			if name == "" {
 				name = it.Aggregate
 			}
-			sp.cols = append(sp.cols, expr+" AS "+qi(name))
+			sp.cols = append(sp.cols, expr+" AS "+Ident(name))
 		default:
 			expr := b.fieldSQL(n.alias, it.Field)
 			plain = append(plain, expr)
@@ -132,7 +146,7 @@ func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*se
 			if name == "" {
 				name = it.Field.DefaultAlias()
 			}
-			sp.cols = append(sp.cols, expr+" AS "+qi(name))
+			sp.cols = append(sp.cols, expr+" AS "+Ident(name))
 		}
 	}
 	if hasAgg {
@@ -152,24 +166,24 @@ func (b *sqlb) render(n *relNode, joinConds []string, limit, offset *int64) (*se
 		return nil, err
 	}
 	if limit == nil {
-		limit = n.params.Limit
+		limit = n.Params.Limit
 	}
 	if offset == nil {
-		offset = n.params.Offset
+		offset = n.Params.Offset
 	}
 	if limit != nil {
-		sp.limit = b.p(fmt.Sprint(*limit))
+		sp.limit = b.P(fmt.Sprint(*limit))
 	}
 	if offset != nil && *offset > 0 {
-		sp.offset = b.p(fmt.Sprint(*offset))
+		sp.offset = b.P(fmt.Sprint(*offset))
 	}
 	return sp, nil
 }
 
 // orderBy renders the node's order terms.
-func (b *sqlb) orderBy(n *relNode) ([]string, error) {
+func (b *Builder) orderBy(n *Node) ([]string, error) {
 	var out []string
-	for _, o := range n.params.Order {
+	for _, o := range n.Params.Order {
 		expr, err := b.orderExpr(n, o)
 		if err != nil {
 			return nil, err
@@ -190,7 +204,7 @@ func (b *sqlb) orderBy(n *relNode) ([]string, error) {
 	return out, nil
 }
 
-func (b *sqlb) orderExpr(n *relNode, o pgrst.OrderTerm) (string, error) {
+func (b *Builder) orderExpr(n *Node, o pgrst.OrderTerm) (string, error) {
 	if o.Relation == "" {
 		if _, err := n.column(o.Field.Name); err != nil {
 			return "", err
@@ -210,23 +224,23 @@ func (b *sqlb) orderExpr(n *relNode, o pgrst.OrderTerm) (string, error) {
 }
 
 // renderEmbed adds a LATERAL join for an embedded resource and its output.
-func (b *sqlb) renderEmbed(parent *relNode, en *embedNode, sp *selectParts) error {
+func (b *Builder) renderEmbed(parent *Node, en *embedNode, sp *Select) error {
 	rel, child := en.rel, en.child
-	from := qn(rel.Foreign) + " AS " + qi(child.alias)
+	from := QualifiedName(rel.Foreign) + " AS " + Ident(child.alias)
 	var join []string
 	if rel.Junction != nil {
 		jalias := b.alias()
 		var on []string
 		for i, c := range rel.Junction.JFCols {
-			on = append(on, qi(jalias)+"."+qi(c)+" = "+qi(child.alias)+"."+qi(rel.FCols[i]))
+			on = append(on, Ident(jalias)+"."+Ident(c)+" = "+Ident(child.alias)+"."+Ident(rel.FCols[i]))
 		}
-		from += " INNER JOIN " + qn(rel.Junction.Table) + " AS " + qi(jalias) + " ON " + strings.Join(on, " AND ")
+		from += " INNER JOIN " + QualifiedName(rel.Junction.Table) + " AS " + Ident(jalias) + " ON " + strings.Join(on, " AND ")
 		for i, c := range rel.Junction.JCols {
-			join = append(join, qi(jalias)+"."+qi(c)+" = "+qi(parent.alias)+"."+qi(rel.Cols[i]))
+			join = append(join, Ident(jalias)+"."+Ident(c)+" = "+Ident(parent.alias)+"."+Ident(rel.Cols[i]))
 		}
 	} else {
 		for i, c := range rel.FCols {
-			join = append(join, qi(child.alias)+"."+qi(c)+" = "+qi(parent.alias)+"."+qi(rel.Cols[i]))
+			join = append(join, Ident(child.alias)+"."+Ident(c)+" = "+Ident(parent.alias)+"."+Ident(rel.Cols[i]))
 		}
 	}
 	csp, err := b.render(child, join, nil, nil)
@@ -246,15 +260,15 @@ func (b *sqlb) renderEmbed(parent *relNode, en *embedNode, sp *selectParts) erro
 		return nil
 	}
 	if rel.Card.ToOne() {
-		lat = kind + " (" + csp.sql(from, false) + ") AS " + qi(en.lat) + " ON TRUE"
+		lat = kind + " (" + csp.SQL(from, false) + ") AS " + Ident(en.lat) + " ON TRUE"
 		if hidden {
 		} else if en.e.Spread {
-			sp.cols = append(sp.cols, qi(en.lat)+".*")
+			sp.cols = append(sp.cols, Ident(en.lat)+".*")
 		} else {
-			sp.cols = append(sp.cols, "row_to_json("+qi(en.lat)+".*) AS "+qi(out))
+			sp.cols = append(sp.cols, "row_to_json("+Ident(en.lat)+".*) AS "+Ident(out))
 		}
 		if en.isNull == "null" {
-			sp.where = append(sp.where, "row_to_json("+qi(en.lat)+".*) IS NULL")
+			sp.where = append(sp.where, "row_to_json("+Ident(en.lat)+".*) IS NULL")
 		}
 	} else {
 		inner := b.alias()
@@ -262,13 +276,13 @@ func (b *sqlb) renderEmbed(parent *relNode, en *embedNode, sp *selectParts) erro
 		if en.inner {
 			having = " HAVING pg_catalog.count(*) > 0"
 		}
-		lat = kind + " (SELECT coalesce(json_agg(" + qi(inner) + "), '[]') AS " + qi("body") +
-			" FROM (" + csp.sql(from, true) + ") AS " + qi(inner) + having + ") AS " + qi(en.lat) + " ON TRUE"
+		lat = kind + " (SELECT coalesce(json_agg(" + Ident(inner) + "), '[]') AS " + Ident("body") +
+			" FROM (" + csp.SQL(from, true) + ") AS " + Ident(inner) + having + ") AS " + Ident(en.lat) + " ON TRUE"
 		if !hidden {
-			sp.cols = append(sp.cols, qi(en.lat)+"."+qi("body")+" AS "+qi(out))
+			sp.cols = append(sp.cols, Ident(en.lat)+"."+Ident("body")+" AS "+Ident(out))
 		}
 		if en.isNull == "null" {
-			sp.where = append(sp.where, "json_array_length("+qi(en.lat)+"."+qi("body")+") = 0")
+			sp.where = append(sp.where, "json_array_length("+Ident(en.lat)+"."+Ident("body")+") = 0")
 		}
 	}
 	sp.laterals = append(sp.laterals, lat)
@@ -279,17 +293,17 @@ func (b *sqlb) renderEmbed(parent *relNode, en *embedNode, sp *selectParts) erro
 }
 
 // conditions renders the node's filters and logic trees.
-func (b *sqlb) conditions(n *relNode) ([]string, error) {
+func (b *Builder) conditions(n *Node) ([]string, error) {
 	var out []string
-	for i := range n.params.Filters {
-		c, err := b.filterSQL(n, &n.params.Filters[i])
+	for i := range n.Params.Filters {
+		c, err := b.filterSQL(n, &n.Params.Filters[i])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, c)
 	}
-	for i := range n.params.Logic {
-		c, err := b.logicSQL(n, &n.params.Logic[i])
+	for i := range n.Params.Logic {
+		c, err := b.logicSQL(n, &n.Params.Logic[i])
 		if err != nil {
 			return nil, err
 		}
@@ -298,7 +312,7 @@ func (b *sqlb) conditions(n *relNode) ([]string, error) {
 	return out, nil
 }
 
-func (b *sqlb) logicSQL(n *relNode, l *pgrst.Logic) (string, error) {
+func (b *Builder) logicSQL(n *Node, l *pgrst.Logic) (string, error) {
 	var parts []string
 	for _, c := range l.Children {
 		var s string
@@ -339,7 +353,7 @@ func likePattern(op, v string) string {
 	return v
 }
 
-func (b *sqlb) filterSQL(n *relNode, f *pgrst.Filter) (string, error) {
+func (b *Builder) filterSQL(n *Node, f *pgrst.Filter) (string, error) {
 	col, err := n.column(f.Field.Name)
 	if err != nil {
 		return "", err
@@ -348,21 +362,21 @@ func (b *sqlb) filterSQL(n *relNode, f *pgrst.Filter) (string, error) {
 	var s string
 	switch {
 	case f.Op == "in":
-		s = lhs + " = ANY(" + b.p(arrayLiteral(f.List)) + ")"
+		s = lhs + " = ANY(" + b.P(arrayLiteral(f.List)) + ")"
 	case f.Op == "is":
 		s = lhs + " IS " + map[string]string{"null": "NULL", "not_null": "NOT NULL", "true": "TRUE", "false": "FALSE", "unknown": "UNKNOWN"}[f.Value]
 	case f.Op == "isdistinct":
-		s = lhs + " IS DISTINCT FROM " + b.p(f.Value)
+		s = lhs + " IS DISTINCT FROM " + b.P(f.Value)
 	case ftsFuncs[f.Op] != "":
 		fn := ftsFuncs[f.Op]
 		var query string
 		vec := lhs
 		if f.Lang == "" {
-			query = fn + "(" + b.p(f.Value) + ")"
+			query = fn + "(" + b.P(f.Value) + ")"
 		}
 		if f.Lang != "" {
-			lang := "CAST(" + b.p(f.Lang) + " AS " + qi("pg_catalog") + "." + qi("regconfig") + ")"
-			query = fn + "(" + lang + ", " + b.p(f.Value) + ")"
+			lang := "CAST(" + b.P(f.Lang) + " AS " + Ident("pg_catalog") + "." + Ident("regconfig") + ")"
+			query = fn + "(" + lang + ", " + b.P(f.Value) + ")"
 			if col == nil || col.Type.Name != "tsvector" {
 				vec = "to_tsvector(" + lang + ", " + lhs + ")"
 			}
@@ -375,13 +389,13 @@ func (b *sqlb) filterSQL(n *relNode, f *pgrst.Filter) (string, error) {
 		for i, it := range f.List {
 			items[i] = likePattern(f.Op, it)
 		}
-		s = lhs + " " + simpleOps[f.Op] + " " + strings.ToUpper(f.Quant) + "(" + b.p(arrayLiteral(items)) + ")"
+		s = lhs + " " + simpleOps[f.Op] + " " + strings.ToUpper(f.Quant) + "(" + b.P(arrayLiteral(items)) + ")"
 	default:
 		op, ok := simpleOps[f.Op]
 		if !ok {
 			return "", pgrst.ParseError("filter", f.Op, "unknown operator")
 		}
-		s = lhs + " " + op + " " + b.p(likePattern(f.Op, f.Value))
+		s = lhs + " " + op + " " + b.P(likePattern(f.Op, f.Value))
 	}
 	if f.Negate {
 		s = "NOT (" + s + ")"
@@ -389,21 +403,19 @@ func (b *sqlb) filterSQL(n *relNode, f *pgrst.Filter) (string, error) {
 	return s, nil
 }
 
-var _ = schema.ManyToOne
-
-// filterParts renders only what restricts the relation (its conditions and
+// FilterParts renders only what restricts the relation (its conditions and
 // the laterals of inner embeds), so that every parameter of this builder is
 // referenced: a statement made of it (the EXPLAIN of planned counts) binds
 // exactly its own parameters.
-func (b *sqlb) filterParts(n *relNode) (*selectParts, error) {
-	sp := &selectParts{cols: []string{"1"}}
+func (b *Builder) FilterParts(n *Node) (*Select, error) {
+	sp := &Select{cols: []string{"1"}}
 	conds, err := b.conditions(n)
 	if err != nil {
 		return nil, err
 	}
 	for _, en := range n.embeds {
 		if en.inner || en.isNull != "" {
-			tmp := &selectParts{}
+			tmp := &Select{}
 			if err := b.renderEmbed(n, en, tmp); err != nil {
 				return nil, err
 			}
