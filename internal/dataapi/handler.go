@@ -214,6 +214,11 @@ func claimKey(k string) bool {
 	return true
 }
 
+// SetupMarker opens the text of the data API's per-request setup
+// statement, so that statistics (pg_stat_statements keeps the text as
+// sent) can tell the platform's plumbing from the tenant's statements.
+const SetupMarker = "/* db9 data API setup */"
+
 // setupSQL is the setup statement for n per-claim settings. The schema
 // version is compared inline; the checking function (which raises DB9SC)
 // runs only when it differs, so a current cache costs no function call.
@@ -222,7 +227,7 @@ func claimKey(k string) bool {
 func setupSQL(n int, readOnly bool) string {
 	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
 	var sb strings.Builder
-	sb.WriteString("SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
+	sb.WriteString(SetupMarker + " SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
 		"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + ")" +
 		" THEN true ELSE " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END" +
 		", pg_catalog.set_config('role', $2, true)" +
