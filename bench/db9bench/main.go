@@ -10,6 +10,7 @@
 //	go run ./bench/db9bench density   [-n 1000] -dir /var/tmp/db9-density
 //	go run ./bench/db9bench observe   [-T 10s] [-rounds 2] [-interval 1s] [-dbs 1000]
 //	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30] [-paths direct,db9,db9goroutines,db9tls,bouncer]
+//	go run ./bench/db9bench pooler    [-idle 2000] [-T 60s] [-rounds 4] [-c 200] [-j 2] [-n 500]
 package main
 
 import (
@@ -33,7 +34,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|observe [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|pooler|observe [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -71,6 +72,12 @@ func main() {
 		err = benchProxy(os.Args[2:])
 	case "observe":
 		err = benchObserve(os.Args[2:])
+	case "pooler":
+		err = benchPooler(os.Args[2:])
+	case "pooler-hold":
+		// The client side of the pooler benchmark's idle connections, in
+		// a process of its own so that its memory is not the server's.
+		err = poolerHold(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

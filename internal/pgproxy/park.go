@@ -2,9 +2,10 @@ package pgproxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -16,18 +17,17 @@ import (
 
 // Idle clients of the pooled endpoint are parked, PgBouncer's way: a
 // client that sends nothing for parkAfter between transactions (no
-// backend held) gives up its goroutine and its read buffer, and its
-// socket waits in the parker's epoll set (park_linux.go); when it becomes
-// readable (or hangs up), a new goroutine resumes the client where it
-// was. A thousand idle clients then cost their sockets and a few hundred
-// bytes of bookkeeping each, not a goroutine stack and a buffer.
+// backend held) gives up its goroutine, its read buffer and its net.Conn:
+// what remains is a descriptor of its socket, waiting in the parker's
+// epoll set (park_linux.go), and the client's bookkeeping. When the socket
+// becomes readable (or hangs up), a new goroutine wraps it in a net.Conn
+// again and resumes the client where it was.
 //
-// The first park hands the client a connection of its own (a duplicate
-// of the accepted socket): the goroutine that accepted it ends with the
-// park, closing the original, and the client is tracked for Proxy.Close
-// and counted in its wait group from then on. TLS clients (and
-// connections that are no TCP socket) are not parked: their state is not
-// the socket's alone.
+// From its first park on, a client is tracked by the Proxy itself (for
+// Close) and counted in its wait group: the goroutine that accepted it
+// ends with that park, closing its own descriptor of the socket. TLS
+// clients (and connections that are no TCP socket) are not parked: their
+// state is not the socket's alone.
 
 // parkAfter is how long a client between transactions stays on its
 // goroutine before it is parked: long enough that a client running
@@ -35,14 +35,15 @@ import (
 // soon cost little.
 const parkAfter = time.Second
 
-// parkState is a client's parking; the client goroutine's, except closing,
-// which is guarded by the parker's lock.
+// parkState is a client's parking. never and own are the client
+// goroutine's; fd, closing and the client's conn while parked are guarded
+// by the parker's lock.
 type parkState struct {
-	never      bool // the client cannot be parked (TLS, no parker)
-	own        bool // the connection is the client's own (handed off)
-	fd         int  // its descriptor, registered with the parker when registered
-	registered bool
-	closing    bool // Close was called (parker lock)
+	never   bool    // the client cannot be parked (TLS, no parker)
+	own     bool    // tracked by the Proxy and in its wait group (parked once)
+	pk      *parker // the parker, once own
+	fd      int     // the socket while parked (conn is nil then); -1 otherwise
+	closing bool    // Close was called
 }
 
 // parker returns the pooler's parker, started on first use; nil when
@@ -132,21 +133,37 @@ func (c *pooledClient) detached() bool {
 // its goroutine as before, and is not tried again). After true the
 // client is the parker's: its goroutine must not touch it.
 func (c *pooledClient) parkIdle() bool {
-	pk := c.p.pool.parker()
-	if pk == nil || !c.park.own && !c.handOff() {
+	pk := c.park.pk
+	if pk == nil {
+		pk = c.p.pool.parker()
+	}
+	if pk == nil {
+		c.park.never = true
+		return false
+	}
+	fd, err := dupFD(c.conn)
+	if err != nil {
+		c.park.never = true
+		return false
+	}
+	if !c.park.own && !c.own(pk) {
+		syscall.Close(fd)
 		c.park.never = true
 		return false
 	}
 	br := c.br
-	c.br = nil
-	if err := pk.park(c); err != nil {
-		c.br = br
+	conn, err := pk.park(c, fd)
+	if err != nil {
+		syscall.Close(fd)
 		c.park.never = true
 		if !errors.Is(err, errParkClosing) {
-			c.log.Warn("park pooled client", logkey.Err, err)
+			c.logAt(slog.LevelWarn, "park pooled client", logkey.Err, err)
 		}
 		return false
 	}
+	// The socket lives on in fd; this closes the net.Conn's descriptor
+	// (the accepted one on the first park: serve closes it again).
+	conn.Close()
 	putReader(br)
 	return true
 }
@@ -154,75 +171,77 @@ func (c *pooledClient) parkIdle() bool {
 // errParkClosing: the client is being closed, it is not parked.
 var errParkClosing = errors.New("client closing")
 
-// handOff makes the client's connection its own, a duplicate of the
-// accepted one, and makes the client a tracked connection of the Proxy
-// and a member of its wait group, so that the goroutine that accepted it
-// can end. False when the connection cannot be handed off (TLS) or the
-// Proxy is closing.
-func (c *pooledClient) handOff() bool {
-	tc, ok := c.conn.(*net.TCPConn)
-	if !ok {
-		return false
-	}
-	f, err := tc.File()
-	if err != nil {
-		return false
-	}
-	conn, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		return false
-	}
-	fd, err := connFD(conn)
-	if err != nil {
-		conn.Close()
-		return false
-	}
+// own makes the client a tracked connection of the Proxy and a member of
+// its wait group, so that the goroutine that accepted it can end. False
+// when the Proxy is closing.
+func (c *pooledClient) own(pk *parker) bool {
 	p := c.p
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
-		conn.Close()
 		return false
 	}
 	p.conns[c] = struct{}{}
 	// Under the lock that Close takes before it waits: no Add after Wait.
 	p.wg.Add(1)
-	p.mu.Unlock()
-	c.conn, c.park.own, c.park.fd = conn, true, fd
-	c.br.Reset(conn) // nothing buffered: the caller checked
+	c.park.own, c.park.pk = true, pk
 	return true
 }
 
-// resume runs a parked client again, on a goroutine of its own.
-func (c *pooledClient) resume() {
-	c.br = getReader(c.conn)
+// resume runs a parked client again, on a goroutine of its own: fd, taken
+// out of the parker's set, becomes a net.Conn again.
+func (c *pooledClient) resume(fd int) {
+	f := os.NewFile(uintptr(fd), "pooled client")
+	conn, err := net.FileConn(f)
+	f.Close()
+	pk := c.park.pk
+	pk.mu.Lock()
+	c.park.fd = -1
+	closing := c.park.closing
+	if err == nil {
+		c.conn = conn
+	}
+	pk.mu.Unlock()
+	if err != nil {
+		c.logAt(slog.LevelWarn, "resume parked pooled client", logkey.Err, err)
+		c.finish()
+		return
+	}
+	if closing { // Close came while this started: it found the client neither parked nor with a conn
+		conn.Close()
+	}
+	c.br = getReader(conn)
 	c.run()
 }
 
-// Close ends a client whose connection is its own (an io.Closer for
-// Proxy.Close): its connection is closed, and a parked client is resumed
-// to find that and end.
+// Close ends a client the Proxy tracks (own; an io.Closer for
+// Proxy.Close): a running one by closing its connection, a parked one
+// (finish on a goroutine of its own: Proxy.Close holds its lock).
 func (c *pooledClient) Close() error {
-	// The parker is running: Proxy.Close closes clients before it stops
-	// the parker, and a client has its own connection only once a parker
-	// ran.
-	parked := false
-	c.p.pool.pkMu.Lock()
-	pk := c.p.pool.pk
-	c.p.pool.pkMu.Unlock()
-	if pk != nil {
-		parked = pk.closing(c)
-	}
-	err := c.conn.Close()
+	pk := c.park.pk
+	pk.mu.Lock()
+	c.park.closing = true
+	conn, fd := c.conn, c.park.fd
+	parked := fd >= 0 && pk.parked[int32(fd)] == c
 	if parked {
-		go c.resume()
+		delete(pk.parked, int32(fd))
+		c.park.fd = -1
 	}
-	return err
+	pk.mu.Unlock()
+	if parked {
+		syscall.Close(fd) // leaves the epoll set with it
+		go c.finish()
+		return nil
+	}
+	if conn != nil {
+		return conn.Close()
+	}
+	return nil
 }
 
-// finish ends the session: the backend it holds (end), its cancel key,
-// its place in the pool, and the connection when it is the client's own.
+// finish ends the session: the backend it holds (end), its statements,
+// its cancel key, its place in the pool, and the Proxy's tracking once it
+// was parked.
 func (c *pooledClient) finish() {
 	c.end()
 	c.mu.Lock()
@@ -234,28 +253,22 @@ func (c *pooledClient) finish() {
 		putReader(c.br)
 		c.br = nil
 	}
-	c.log.Debug("pooled session ended", logkey.Seconds, int(time.Since(c.start).Seconds()))
+	c.logAt(slog.LevelDebug, "pooled session ended", logkey.Seconds, int(time.Since(c.start).Seconds()))
 	if c.park.own {
 		c.p.untrack(c)
-		c.conn.Close()
+		if c.conn != nil {
+			c.conn.Close()
+		}
 		c.p.wg.Done()
 	}
 }
 
-// connFD is a connection's descriptor (for the parker's epoll set; the
-// connection keeps it).
-func connFD(c net.Conn) (int, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return -1, fmt.Errorf("%T has no descriptor", c)
+// logAt logs a line of the client's, with its database, role and login
+// method.
+func (c *pooledClient) logAt(level slog.Level, msg string, args ...any) {
+	if !c.p.log.Enabled(context.Background(), level) {
+		return
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	if err := raw.Control(func(s uintptr) { fd = int(s) }); err != nil {
-		return -1, err
-	}
-	return fd, nil
+	c.p.log.Log(context.Background(), level, msg,
+		append([]any{logkey.DB, c.pool.key.db, logkey.Role, c.pool.key.role, logkey.Method, c.method}, args...)...)
 }

@@ -5,14 +5,15 @@ package pgproxy
 import (
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"syscall"
 )
 
 // parker is an epoll set of parked clients' sockets and the goroutine
 // that waits on it (park.go). Each socket is registered one-shot: its
-// first readiness (data, hang-up or error) takes the client out and
-// resumes it on a new goroutine.
+// first readiness (data, hang-up or error) takes the client out of the
+// set and resumes it on a new goroutine.
 type parker struct {
 	epfd         int
 	wakeR, wakeW int // a pipe that ends the wait at stop
@@ -47,41 +48,24 @@ func (pk *parker) closeFDs() {
 	syscall.Close(pk.wakeW)
 }
 
-// park puts c's socket in the set. The client may be resumed before park
-// returns.
-func (pk *parker) park(c *pooledClient) error {
+// park moves c's socket into the set as fd (a duplicate of its
+// connection's descriptor) and takes its connection away, returning it
+// for the caller to close. The client may be resumed before park returns.
+func (pk *parker) park(c *pooledClient, fd int) (net.Conn, error) {
 	pk.mu.Lock()
 	defer pk.mu.Unlock()
 	if c.park.closing {
-		return errParkClosing
+		return nil, errParkClosing
 	}
-	fd := int32(c.park.fd)
-	pk.parked[fd] = c
-	op := syscall.EPOLL_CTL_ADD
-	if c.park.registered {
-		op = syscall.EPOLL_CTL_MOD // one-shot: still in the set, disarmed
+	pk.parked[int32(fd)] = c
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+	if err := syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		delete(pk.parked, int32(fd))
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd}
-	if err := syscall.EpollCtl(pk.epfd, op, int(fd), &ev); err != nil {
-		delete(pk.parked, fd)
-		return fmt.Errorf("epoll_ctl: %w", err)
-	}
-	c.park.registered = true
-	return nil
-}
-
-// closing marks c as closing, so it is not parked again, and takes it out
-// of the set when it is parked (reported). The caller closes its socket,
-// which leaves the epoll set with it.
-func (pk *parker) closing(c *pooledClient) bool {
-	pk.mu.Lock()
-	defer pk.mu.Unlock()
-	c.park.closing = true
-	if c.park.own && pk.parked[int32(c.park.fd)] == c {
-		delete(pk.parked, int32(c.park.fd))
-		return true
-	}
-	return false
+	conn := c.conn
+	c.conn, c.br, c.park.fd = nil, nil, fd
+	return conn, nil
 }
 
 // run waits for parked sockets to become ready and resumes their clients,
@@ -103,17 +87,23 @@ func (pk *parker) run() {
 			}
 			pk.mu.Lock()
 			c := pk.parked[ev.Fd]
-			delete(pk.parked, ev.Fd)
+			if c != nil {
+				delete(pk.parked, ev.Fd)
+				// Out of the set before the descriptor is closed (resume
+				// wraps a duplicate of it): a registration outlives its
+				// descriptor while another refers to the same socket.
+				_ = syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_DEL, int(ev.Fd), nil)
+			}
 			pk.mu.Unlock()
 			if c != nil {
-				go c.resume()
+				go c.resume(int(ev.Fd))
 			}
 		}
 	}
 }
 
 // stop ends the wait and closes the set. Clients still parked were closed
-// by Proxy.Close before (Close resumes them).
+// by Proxy.Close before (Close finishes them).
 func (pk *parker) stop() {
 	_, _ = syscall.Write(pk.wakeW, []byte{0})
 	<-pk.done

@@ -2,14 +2,24 @@
 
 package pgproxy
 
-import "errors"
+import (
+	"errors"
+	"net"
+	"sync"
+)
 
 // Parking is Linux only (epoll); elsewhere idle clients keep their
 // goroutines.
-type parker struct{}
+type parker struct {
+	mu     sync.Mutex
+	parked map[int32]*pooledClient
+}
 
-func newParker() (*parker, error) { return nil, errors.New("parking needs Linux") }
+var errNoParking = errors.New("parking needs Linux")
 
-func (*parker) park(*pooledClient) error   { return errors.New("parking needs Linux") }
-func (*parker) closing(*pooledClient) bool { return false }
-func (*parker) stop()                      {}
+func newParker() (*parker, error) { return nil, errNoParking }
+
+func (*parker) park(*pooledClient, int) (net.Conn, error) { return nil, errNoParking }
+func (*parker) stop()                                     {}
+
+func dupFD(net.Conn) (int, error) { return -1, errNoParking }

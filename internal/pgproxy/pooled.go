@@ -42,7 +42,7 @@ func (p *Proxy) pooledSession(conn net.Conn, m *pgproto3.StartupMessage, start t
 		p.failPooled(conn, err, l.log)
 		return
 	}
-	c := &pooledClient{p: p, conn: conn, br: getReader(conn), pool: pl, log: l.log, start: start,
+	c := &pooledClient{p: p, conn: conn, br: getReader(conn), pool: pl, method: l.sess.Method, start: start,
 		key: p.cancels.addPooled(), stmts: map[string]*stmtDef{}}
 	out, _ := (&pgproto3.AuthenticationOk{}).Encode(nil)
 	out = append(out, status...)
@@ -113,7 +113,9 @@ type pooledClient struct {
 	br   *bufio.Reader
 	pool *pool
 	key  cancelKey
-	log  *slog.Logger
+	// method is how the client logged in, for its log lines (logAt): a
+	// logger of its own would cost each idle client hundreds of bytes.
+	method string
 
 	skipToSync bool    // an error refused an extended-protocol message: the rest up to Sync is dropped
 	out        *[]byte // messages for the backend not written yet (from outBufs)
@@ -478,7 +480,7 @@ func (c *pooledClient) write(b *backend, hdr, body, pre []byte) error {
 	c.out = nil
 	if err != nil {
 		// The relay sees the backend end too and tells the client.
-		c.log.Debug("write to pooled backend", logkey.Err, err)
+		c.logAt(slog.LevelDebug, "write to pooled backend", logkey.Err, err)
 		b.conn.Close()
 	}
 	return nil
@@ -636,7 +638,7 @@ func (c *pooledClient) backendGone(err error) {
 	if ended {
 		return
 	}
-	c.log.Debug("pooled backend ended", logkey.Err, err)
+	c.logAt(slog.LevelDebug, "pooled backend ended", logkey.Err, err)
 	writeError(c.conn, &wireError{code: "57P01", msg: "the database ended the connection (restart, deletion or terminated backend)"})
 	c.conn.Close()
 }
