@@ -14,6 +14,7 @@
 //	bin/db9bench functions [-n 2000] [-cold 30] [-duration 5s] [-clients 16] [-rounds 3]
 //	go run ./bench/db9bench proxy     [-T 30s] [-rounds 3] [-c 16] [-j 2] [-n 500] [-cold 30] [-paths direct,db9,db9goroutines,db9tls,bouncer]
 //	go run ./bench/db9bench fs9       [-rounds 3] [-mib 100] [-files 1000] [-entries 10000] [-sql-mib 10] [-cpuprofile f]
+//	go run ./bench/db9bench pooler    [-idle 2000] [-T 60s] [-rounds 4] [-c 200] [-j 2] [-n 500]
 package main
 
 import (
@@ -46,7 +47,7 @@ func main() {
 		os.Exit(worker.Main())
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|observe|functions|fs9 [flags]")
+		fmt.Fprintln(os.Stderr, "usage: db9bench create|coldstart|sqlhttp|resetcost|density|branch|archive|copy|proxy|pooler|observe|functions|fs9 [flags]")
 		os.Exit(2)
 	}
 	if p := os.Getenv("DB9BENCH_CPUPROFILE"); p != "" {
@@ -88,6 +89,12 @@ func main() {
 		err = benchFunctions(os.Args[2:])
 	case "fs9":
 		err = benchFS9(os.Args[2:])
+	case "pooler":
+		err = benchPooler(os.Args[2:])
+	case "pooler-hold":
+		// The client side of the pooler benchmark's idle connections, in
+		// a process of its own so that its memory is not the server's.
+		err = poolerHold(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
@@ -151,6 +158,9 @@ func (s *benchServer) PGAddr() string { return s.addrs.get(logkey.PGAddr) }
 
 // FS9Addr is the address of the server's fs9 listener.
 func (s *benchServer) FS9Addr() string { return s.addrs.get(logkey.FS9Addr) }
+
+// PGPoolAddr is the address of the server's pooled endpoint.
+func (s *benchServer) PGPoolAddr() string { return s.addrs.get(logkey.PGPoolAddr) }
 
 // listenAddrs is a log handler that keeps the listen addresses the server
 // logs once it serves (logkey.HTTPAddr, ...): the benchmarks listen on

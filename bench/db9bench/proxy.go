@@ -77,7 +77,7 @@ func benchProxy(args []string) error {
 	proxyURL := func(pw, sslmode string) string { return frontDoorURL(srv, db.ID, pw, sslmode) }
 	direct := srv.directConn(db.ID, "admin")
 
-	bouncer, bouncerPID, stopBouncer, err := startPgBouncer(dir, sock)
+	bouncer, bouncerPID, stopBouncer, err := startPgBouncer(dir, sock, bouncerOpts{mode: "session", maxClients: 200, poolSize: 40})
 	if err != nil {
 		return err
 	}
@@ -276,18 +276,18 @@ func connectTimes(ctx context.Context, conn string, n int) ([]time.Duration, err
 	return out, nil
 }
 
-// startPgBouncer runs PgBouncer in session mode in front of the instance
-// socket, as the OS user PostgreSQL runs as (PgBouncer refuses root, and
-// only that user can enter the socket directory). It returns its port and
-// process id.
-func startPgBouncer(dir, sock string) (string, int, func(), error) {
+// startPgBouncer runs PgBouncer (pool mode, client limit and pool size
+// from o) in front of the instance socket, as the OS user PostgreSQL runs
+// as (PgBouncer refuses root, and only that user can enter the socket
+// directory). It returns its port and process id.
+func startPgBouncer(dir, sock string, o bouncerOpts) (string, int, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", 0, nil, err
 	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	l.Close()
-	bdir := filepath.Join(dir, "pgbouncer")
+	bdir := filepath.Join(dir, "pgbouncer-"+o.mode)
 	if err := os.MkdirAll(bdir, 0o777); err != nil {
 		return "", 0, nil, err
 	}
@@ -300,12 +300,12 @@ listen_port = %s
 unix_socket_dir =
 auth_type = trust
 auth_file = %s/users.txt
-pool_mode = session
-max_client_conn = 200
-default_pool_size = 40
+pool_mode = %s
+max_client_conn = %d
+default_pool_size = %d
 logfile = %s/pgbouncer.log
 pidfile = %s/pgbouncer.pid
-`, sock, layout.Port, port, bdir, bdir, bdir)
+`, sock, layout.Port, port, bdir, o.mode, o.maxClients, o.poolSize, bdir, bdir)
 	if err := os.WriteFile(filepath.Join(bdir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
 		return "", 0, nil, err
 	}

@@ -44,7 +44,11 @@
 // There the protocol is read message by message: prepared statements are
 // tracked per client and per backend and prepared again on whichever
 // backend runs them; statements that leave session state (sqlscan.go) pin
-// the client to its backend; a pool leases its instance only while it has
+// the client to its backend; SQL naming statements (DEALLOCATE, EXECUTE)
+// gets the client's statements on its backend first (dealloc.go), and
+// statements a client dropped are closed on the backends it left them on
+// (stmtgc.go); idle clients are parked without a goroutine, their sockets
+// in an epoll set (park.go); a pool leases its instance only while it has
 // backends, so idle databases still stop.
 //
 // It does not route statements, and it does not know how credentials are

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +55,11 @@ type pooler struct {
 	pools map[poolKey]*pool
 	byDB  map[string]map[*pool]struct{}
 	quit  chan struct{}
+	// pk parks idle clients (park.go), started on first use; none after
+	// pkStopped. pkMu guards both; it is taken under Proxy.mu.
+	pkMu      sync.Mutex
+	pk        *parker
+	pkStopped bool
 }
 
 // pool is the backends of one poolKey: at most Config.PoolSize, idle
@@ -88,6 +94,12 @@ type backend struct {
 	stmts     map[string]*stmtDef // named statements prepared on it (as far as known)
 	unnamed   *stmtDef
 	idleSince time.Time
+	// dead are statements of clients that dropped them, to close before
+	// the next client's message (stmtgc.go); guarded by pool.mu, ndead
+	// is their number for a look without the lock.
+	dead  []deadStmt
+	ndead atomic.Int32
+	gone  atomic.Bool // closed
 }
 
 func newPooler(p *Proxy) *pooler {
@@ -170,6 +182,7 @@ func (pr *pooler) evictIdle(pl *pool) bool {
 // quarter of it, until the pooler is closed.
 func (pr *pooler) reap() {
 	defer pr.p.wg.Done()
+	defer pr.stopParker()
 	timeout := pr.p.cfg.PoolIdleTimeout
 	t := time.NewTicker(max(timeout/4, 50*time.Millisecond))
 	defer t.Stop()
@@ -329,6 +342,7 @@ func (pl *pool) closeLocked(b *backend) {
 	_ = b.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, _ = b.conn.Write([]byte{'X', 0, 0, 0, 4})
 	b.conn.Close()
+	b.gone.Store(true)
 	pl.pr.p.conns.untrack(b.conn)
 	pl.dropLocked()
 }

@@ -31,7 +31,6 @@ func (p *Proxy) pooledSession(conn net.Conn, m *pgproto3.StartupMessage, start t
 	}
 	startup := backendParams(l.params, l.role, l.sess.Settings)
 	pl := p.pool.join(newPoolKey(l.sess.DatabaseID, l.role, startup), startup)
-	defer p.pool.leave(pl)
 	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
 	status, err := pl.startupStatus(ctx)
 	cancel()
@@ -39,23 +38,25 @@ func (p *Proxy) pooledSession(conn net.Conn, m *pgproto3.StartupMessage, start t
 	// backends hold it.
 	l.sess.Lease.Release()
 	if err != nil {
+		p.pool.leave(pl)
 		p.failPooled(conn, err, l.log)
 		return
 	}
-	c := &pooledClient{p: p, conn: conn, br: bufio.NewReaderSize(conn, 1024), pool: pl, log: l.log,
+	c := &pooledClient{p: p, conn: conn, br: getReader(conn), pool: pl, method: l.sess.Method, start: start,
 		key: p.cancels.addPooled(), stmts: map[string]*stmtDef{}}
-	defer p.cancels.remove(c.key)
 	out, _ := (&pgproto3.AuthenticationOk{}).Encode(nil)
 	out = append(out, status...)
 	out, _ = (&pgproto3.BackendKeyData{ProcessID: c.key.pid, SecretKey: c.key.secretBytes()}).Encode(out)
 	out = append(out, 'Z', 0, 0, 0, 5, 'I')
 	if _, err := conn.Write(out); err != nil {
+		c.finish()
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
 	l.log.Debug("pooled session started", logkey.StartupMs, time.Since(start).Milliseconds())
+	// Ends the session, or parks the client (park.go): its connection is
+	// then its own, and this goroutine ends.
 	c.run()
-	l.log.Debug("pooled session ended", logkey.Seconds, int(time.Since(start).Seconds()))
 }
 
 // failPooled reports an error of the pool to the client, FATAL.
@@ -71,7 +72,9 @@ func (p *Proxy) failPooled(conn net.Conn, err error, log *slog.Logger) {
 // stmtDef is a prepared statement as a Parse message defines it.
 type stmtDef struct {
 	query  string
-	params []byte // the parameter type count and OIDs, as in Parse
+	params []byte     // the parameter type count and OIDs, as in Parse
+	names  *sqlEffect // the query's DEALLOCATE or EXECUTE (dealloc.go); nil: none
+	on     []*backend // backends it was prepared on (stmtgc.go; named statements)
 }
 
 func (d *stmtDef) same(o *stmtDef) bool {
@@ -110,10 +113,15 @@ type pooledClient struct {
 	br   *bufio.Reader
 	pool *pool
 	key  cancelKey
-	log  *slog.Logger
+	// method is how the client logged in, for its log lines (logAt): a
+	// logger of its own would cost each idle client hundreds of bytes.
+	method string
 
 	skipToSync bool    // an error refused an extended-protocol message: the rest up to Sync is dropped
 	out        *[]byte // messages for the backend not written yet (from outBufs)
+
+	start time.Time
+	park  parkState // client goroutine only, except where park.go says
 
 	mu      sync.Mutex // guards the fields below (the relay goroutine reads and writes them)
 	att     *attachment
@@ -123,13 +131,25 @@ type pooledClient struct {
 	unnamed *stmtDef
 }
 
-// run reads the client's messages until it ends and forwards them, each
-// to the backend the client holds, getting one first when it holds none.
-func (c *pooledClient) run() {
-	defer c.end()
+// run reads the client's messages and forwards them, each to the
+// backend the client holds, getting one first when it holds none, until
+// the session ends (finish) or the client, idle, is parked (park.go).
+func (c *pooledClient) run() (parked bool) {
+	defer func() {
+		if !parked {
+			c.finish()
+		}
+	}()
 	var hdr [5]byte
 	for {
-		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+		idle, err := c.readHeader(hdr[:])
+		if idle {
+			if c.parkIdle() {
+				return true
+			}
+			continue
+		}
+		if err != nil {
 			return
 		}
 		n := int(binary.BigEndian.Uint32(hdr[1:]))
@@ -300,6 +320,9 @@ func (c *pooledClient) attach(pin string) (*attachment, error) {
 // c.mu is held.
 func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect sqlEffect) (pre []byte) {
 	b := att.b
+	if b.ndead.Load() > 0 {
+		pre = c.closeDead(att, pre)
+	}
 	switch typ {
 	case 'Q', 'F':
 		att.inflight++
@@ -307,22 +330,16 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 		if typ == 'Q' {
 			// A simple query drops the unnamed statement.
 			c.unnamed, b.unnamed = nil, nil
-			if effect.deallocAll {
-				clear(c.stmts)
-				clear(b.stmts)
-			} else if effect.dealloc {
-				for _, name := range effect.deallocated {
-					delete(c.stmts, name)
-				}
-				clear(b.stmts) // which ones is not known for sure: prepare again when used
+			if effect.namesStatements() {
+				pre = c.namedBySQL(att, &effect, pre)
 			}
 		}
-		return nil
+		return pre
 	case 'S':
 		att.inflight++
 		att.sent++
 		att.unsynced = false
-		return nil
+		return pre
 	}
 	att.unsynced = true
 	switch typ {
@@ -330,6 +347,10 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 		name, rest := cut(body)
 		query, rest2 := cut(rest)
 		def := &stmtDef{query: query, params: bytes.Clone(rest2)}
+		if effect.namesStatements() {
+			names := effect // a copy of its own: effect stays on the stack
+			def.names = &names
+		}
 		e := pending{batch: att.sent, name: name, def: def}
 		switch {
 		case name == "":
@@ -343,12 +364,16 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 			// Another client's statement of that name may be there.
 			pre = c.inject(att, 'C', name, nil, pre)
 			c.stmts[name], b.stmts[name] = def, def
+			def.preparedOn(b)
 		}
 		att.parses = append(att.parses, e)
 	case 'B':
 		_, rest := cut(body) // portal
 		stmt, _ := cut(rest)
 		pre = c.prepare(att, stmt, pre)
+		if def := c.def(stmt); def != nil && def.names != nil {
+			pre = c.namedBySQL(att, def.names, pre)
+		}
 	case 'D':
 		if len(body) > 0 && body[0] == 'S' {
 			name, _ := cut(body[1:])
@@ -360,6 +385,9 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 			if name == "" {
 				c.unnamed, b.unnamed = nil, nil
 			} else {
+				if def := c.stmts[name]; def != nil {
+					dropStmt(name, def, b)
+				}
 				delete(c.stmts, name)
 				delete(b.stmts, name)
 			}
@@ -370,15 +398,25 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 }
 
 // prepare makes sure the backend has the client's statement name as the
-// client defined it, adding a Close and a Parse to pre when not.
+// client defined it, adding a Close and a Parse to pre when not, or none
+// of that name when the client has none.
 func (c *pooledClient) prepare(att *attachment, name string, pre []byte) []byte {
 	def := c.unnamed
 	have := att.b.unnamed
 	if name != "" {
 		def, have = c.stmts[name], att.b.stmts[name]
 	}
-	if def == nil || def.same(have) {
-		return pre // nothing to prepare (PostgreSQL reports an unknown name itself)
+	if def == nil {
+		if have != nil {
+			// Another client's, or one the client closed on another
+			// backend: the client has no statement of that name, so the
+			// backend must report it unknown, as PostgreSQL would.
+			pre = c.inject(att, 'C', name, nil, pre)
+		}
+		return pre
+	}
+	if def.same(have) {
+		return pre
 	}
 	if name != "" {
 		pre = c.inject(att, 'C', name, nil, pre)
@@ -409,6 +447,7 @@ func (c *pooledClient) inject(att *attachment, typ byte, name string, def *stmtD
 			att.b.unnamed = def
 		} else {
 			att.b.stmts[name] = def
+			def.preparedOn(att.b)
 		}
 	}
 	binary.BigEndian.PutUint32(pre[start+1:], uint32(len(pre)-start-1))
@@ -441,7 +480,7 @@ func (c *pooledClient) write(b *backend, hdr, body, pre []byte) error {
 	c.out = nil
 	if err != nil {
 		// The relay sees the backend end too and tells the client.
-		c.log.Debug("write to pooled backend", logkey.Err, err)
+		c.logAt(slog.LevelDebug, "write to pooled backend", logkey.Err, err)
 		b.conn.Close()
 	}
 	return nil
@@ -599,7 +638,7 @@ func (c *pooledClient) backendGone(err error) {
 	if ended {
 		return
 	}
-	c.log.Debug("pooled backend ended", logkey.Err, err)
+	c.logAt(slog.LevelDebug, "pooled backend ended", logkey.Err, err)
 	writeError(c.conn, &wireError{code: "57P01", msg: "the database ended the connection (restart, deletion or terminated backend)"})
 	c.conn.Close()
 }

@@ -16,6 +16,15 @@ type sqlEffect struct {
 	// named in deallocated.
 	dealloc     bool
 	deallocated []string
+	// executed names the prepared statements run by SQL EXECUTE.
+	executed []string
+}
+
+// namesStatements reports whether the SQL uses prepared statements by
+// name (DEALLOCATE, DISCARD ALL, EXECUTE): the pooler must have the
+// client's statements on the backend that runs it (dealloc.go).
+func (e *sqlEffect) namesStatements() bool {
+	return e.deallocAll || e.dealloc || len(e.executed) > 0
 }
 
 // sessionFuncs are functions whose effect outlives the transaction. The
@@ -85,15 +94,26 @@ func scanSQL(sql string) sqlEffect {
 			i++
 		case c == '"':
 			i++
+			start, doubled := i, false
 			for i < len(sql) {
 				if sql[i] == '"' {
 					if i+1 < len(sql) && sql[i+1] == '"' {
+						doubled = true
 						i += 2
 						continue
 					}
 					break
 				}
 				i++
+			}
+			if len(words) < 4 {
+				name := sql[start:min(i, len(sql))]
+				if doubled {
+					name = strings.ReplaceAll(name, `""`, `"`)
+				}
+				// Marked, so a quoted name is never read as a keyword
+				// ("all" is a statement's name, ALL is not).
+				words = append(words, `"`+name)
 			}
 			i++
 		case c == '$':
@@ -192,13 +212,27 @@ func (e *sqlEffect) command(w []string, hold bool) {
 		} else {
 			e.dealloc = true
 			if name != "" {
-				e.deallocated = append(e.deallocated, name)
+				e.deallocated = append(e.deallocated, stmtName(name))
 			}
+		}
+	case "execute":
+		if name := at(1); name != "" {
+			e.executed = append(e.executed, stmtName(name))
 		}
 	}
 	if e.session == "" {
 		e.session = pin
 	}
+}
+
+// stmtName is a statement's name as a word of the scan gives it: an
+// unquoted name folded to lower case (as PostgreSQL folds it), a quoted
+// one as it is.
+func stmtName(w string) string {
+	if strings.HasPrefix(w, `"`) {
+		return w[1:]
+	}
+	return w
 }
 
 func isIdentStart(c byte) bool {

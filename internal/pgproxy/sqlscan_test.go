@@ -56,8 +56,23 @@ func TestScanSQL_Dealloc(t *testing.T) {
 	if e := scanSQL("deallocate prepare s1"); !e.dealloc || len(e.deallocated) != 1 || e.deallocated[0] != "s1" {
 		t.Errorf("deallocate prepare s1: %+v", e)
 	}
-	if e := scanSQL(`deallocate "S1"`); !e.dealloc || len(e.deallocated) != 0 {
+	if e := scanSQL(`deallocate "S1"`); !e.dealloc || len(e.deallocated) != 1 || e.deallocated[0] != "S1" {
 		t.Errorf(`deallocate "S1": %+v`, e)
+	}
+	if e := scanSQL(`DEALLOCATE Stmtcache_1; deallocate "a""b"`); len(e.deallocated) != 2 || e.deallocated[0] != "stmtcache_1" || e.deallocated[1] != `a"b` {
+		t.Errorf("two names: %+v", e)
+	}
+	if e := scanSQL(`deallocate "all"`); e.deallocAll || len(e.deallocated) != 1 || e.deallocated[0] != "all" {
+		t.Errorf(`deallocate "all" (a statement named all): %+v`, e)
+	}
+	if e := scanSQL("execute ps(1, 'x')"); len(e.executed) != 1 || e.executed[0] != "ps" || !e.namesStatements() {
+		t.Errorf("execute ps: %+v", e)
+	}
+	if e := scanSQL(`select "execute" from t; set "x" = 1`); len(e.executed) != 0 || e.namesStatements() || e.session != "SET" {
+		t.Errorf("quoted words are no keywords: %+v", e)
+	}
+	if e := scanSQL(`deallocate "unterminated`); len(e.deallocated) != 1 || e.deallocated[0] != "unterminated" {
+		t.Errorf("unterminated quote: %+v", e)
 	}
 }
 

@@ -1,0 +1,25 @@
+//go:build !linux
+
+package pgproxy
+
+import (
+	"errors"
+	"net"
+	"sync"
+)
+
+// Parking is Linux only (epoll); elsewhere idle clients keep their
+// goroutines.
+type parker struct {
+	mu     sync.Mutex
+	parked map[int32]*pooledClient
+}
+
+var errNoParking = errors.New("parking needs Linux")
+
+func newParker() (*parker, error) { return nil, errNoParking }
+
+func (*parker) park(*pooledClient, int) (net.Conn, error) { return nil, errNoParking }
+func (*parker) stop()                                     {}
+
+func dupFD(net.Conn) (int, error) { return -1, errNoParking }
