@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"bufio"
@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/db9/db9/bench/internal/harness"
 )
 
-// benchPooler measures the pooled endpoint (transaction pooling) against
+// Pooler measures the pooled endpoint (transaction pooling) against
 // PgBouncer in transaction mode in front of the same instance, in one run,
 // through public surfaces only (REST to create the database, the wire
 // protocol for the rest): the memory of idle client connections held open
@@ -29,9 +31,9 @@ import (
 // PgBouncer's; the clients run in a child process so that their memory is
 // not counted), pgbench -S with many clients over few backends, paths
 // alternating in rounds, and connection setup on a warm database.
-func benchPooler(args []string) error {
+func Pooler(args []string) error {
 	fs := flag.NewFlagSet("pooler", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	idle := fs.Int("idle", 2000, "idle client connections held open per path")
 	dur := fs.Duration("T", 60*time.Second, "pgbench -T per path, split over -rounds")
 	rounds := fs.Int("rounds", 4, "rounds of pgbench, paths alternating")
@@ -55,7 +57,7 @@ func benchPooler(args []string) error {
 	if err := raiseNoFile(uint64(*idle + *clients + 1024)); err != nil {
 		return err
 	}
-	dir, cleanup, err := e.dataDir()
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
@@ -63,12 +65,12 @@ func benchPooler(args []string) error {
 	ctx := context.Background()
 	// No warm or spare instances: nothing runs in the server's background
 	// while its memory is measured.
-	srv, err := startServer(ctx, dir, 0, 0, 0)
+	srv, err := harness.StartServer(ctx, dir, 0, 0, 0)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
@@ -76,13 +78,13 @@ func benchPooler(args []string) error {
 		ID            string `json:"id"`
 		AdminPassword string `json:"admin_password"`
 	}
-	if err := api.do("POST", "/customer/databases", map[string]any{"name": "bench"}, 201, &db); err != nil {
+	if err := api.Do("POST", "/customer/databases", map[string]any{"name": "bench"}, 201, &db); err != nil {
 		return err
 	}
 	pooledURL := (&url.URL{Scheme: "postgresql", User: url.UserPassword(db.ID+".admin", db.AdminPassword), Host: srv.PGPoolAddr(),
 		Path: "/postgres", RawQuery: "sslmode=disable"}).String()
-	sessionURL := frontDoorURL(srv, db.ID, db.AdminPassword, "disable")
-	bouncer, bouncerPID, stopBouncer, err := startPgBouncer(dir, srv.lay.DB(db.ID).SocketDir,
+	sessionURL := harness.FrontDoorURL(srv, db.ID, db.AdminPassword, "disable")
+	bouncer, bouncerPID, stopBouncer, err := startPgBouncer(dir, srv.Layout.DB(db.ID).SocketDir,
 		bouncerOpts{mode: "transaction", maxClients: *idle + *clients + 50, poolSize: *poolSize})
 	if err != nil {
 		return err
@@ -167,7 +169,7 @@ func benchPooler(args []string) error {
 		return nil
 	}
 	fmt.Printf("Connection setup on a warm database (its instance running, the pool's backends open): connect + "+
-		"authenticate + `select 1` + close, %d times each after 20 not counted, sequential\n\n%s\n", *n, tableHead)
+		"authenticate + `select 1` + close, %d times each after 20 not counted, sequential\n\n%s\n", *n, harness.TableHead)
 	for _, s := range []struct{ name, conn string }{
 		{"db9 pooled endpoint, password (checked once, then cached)", pooledURL},
 		{"db9 session endpoint, password (a backend started per connection)", sessionURL},
@@ -180,7 +182,7 @@ func benchPooler(args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		fmt.Println(summarize(ds).row(s.name))
+		fmt.Println(harness.Summarize(ds).Row(s.name))
 	}
 	return nil
 }
@@ -338,10 +340,10 @@ func writeProfiles(file string) error {
 	return nil
 }
 
-// poolerHold is the child process of idleGrowth: it opens n connections,
+// PoolerHold is the child process of idleGrowth: it opens n connections,
 // each running select 1, prints "ready", and holds them until its stdin
 // ends.
-func poolerHold(args []string) error {
+func PoolerHold(args []string) error {
 	fs := flag.NewFlagSet("pooler-hold", flag.ExitOnError)
 	n := fs.Int("n", 2000, "connections")
 	conn := fs.String("conn", "", "connection string")

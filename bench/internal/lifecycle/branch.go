@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"context"
@@ -14,22 +14,24 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/db9/db9/bench/internal/harness"
 )
 
-// benchBranch: a branch of an N MB database until ACTIVE — at now, and at
+// Branch: a branch of an N MB database until ACTIVE — at now, and at
 // a moment -back ago under steady writes — against the logical copy a user
 // would otherwise make (a new database, then pg_dump | psql through the
 // front door), on the same data in the same run.
-func benchBranch(args []string) error {
+func Branch(args []string) error {
 	fs := flag.NewFlagSet("branch", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	sizes := fs.String("mb", "100", "database sizes in MB, comma separated")
 	back := fs.Duration("back", time.Minute, "how far back the past-moment branch reaches (steady writes meanwhile)")
 	settle := fs.Duration("settle", 30*time.Second, "steady writes between the end of the bulk load and the past moment (0: the moment right after the load, the worst case)")
 	n := fs.Int("n", 3, "repetitions of each measurement")
 	idleParent := fs.Bool("idle-parent", false, "also branch the parent at now after it was stopped for idleness (server --idle-timeout 2s)")
 	fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
@@ -39,12 +41,12 @@ func benchBranch(args []string) error {
 	if *idleParent {
 		idle = 2 * time.Second // the steady writes keep the parent up until the end
 	}
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, idle)
+	srv, err := harness.StartServer(ctx, dir, e.WarmPool, e.SparePool, idle)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
@@ -66,21 +68,8 @@ type createdDB struct {
 	AdminPassword string `json:"admin_password"`
 }
 
-func (c *apiClient) sql(id, q string) error {
-	var res struct {
-		Error any `json:"error"`
-	}
-	if err := c.do("POST", "/customer/databases/"+id+"/sql", map[string]string{"query": q}, 200, &res); err != nil {
-		return err
-	}
-	if res.Error != nil {
-		return fmt.Errorf("sql %q: %v", q, res.Error)
-	}
-	return nil
-}
-
 // branchUntilActive asks for a branch and polls until it is ACTIVE.
-func (c *apiClient) branchUntilActive(parent, name string, at *time.Time) (string, time.Duration, error) {
+func branchUntilActive(c *harness.APIClient, parent, name string, at *time.Time) (string, time.Duration, error) {
 	body := map[string]any{"name": name}
 	if at != nil {
 		body["snapshot_at"] = at.UTC().Format(time.RFC3339Nano)
@@ -91,12 +80,12 @@ func (c *apiClient) branchUntilActive(parent, name string, at *time.Time) (strin
 		State       string  `json:"state"`
 		StateReason *string `json:"state_reason"`
 	}
-	if err := c.do("POST", "/customer/databases/"+parent+"/branch", body, 202, &d); err != nil {
+	if err := c.Do("POST", "/customer/databases/"+parent+"/branch", body, 202, &d); err != nil {
 		return "", 0, err
 	}
 	for d.State == "CLONING" {
 		time.Sleep(2 * time.Millisecond)
-		if err := c.do("GET", "/customer/databases/"+d.ID, nil, 200, &d); err != nil {
+		if err := c.Do("GET", "/customer/databases/"+d.ID, nil, 200, &d); err != nil {
 			return "", 0, err
 		}
 	}
@@ -107,23 +96,23 @@ func (c *apiClient) branchUntilActive(parent, name string, at *time.Time) (strin
 	return d.ID, took, nil
 }
 
-func branchOneSize(api *apiClient, srv *benchServer, dir string, mb int, settle, back time.Duration, n int, idleParent bool) error {
+func branchOneSize(api *harness.APIClient, srv *harness.Server, dir string, mb int, settle, back time.Duration, n int, idleParent bool) error {
 	var p createdDB
-	if err := api.do("POST", "/customer/databases", map[string]string{"name": fmt.Sprintf("src-%d", mb)}, 201, &p); err != nil {
+	if err := api.Do("POST", "/customer/databases", map[string]string{"name": fmt.Sprintf("src-%d", mb)}, 201, &p); err != nil {
 		return err
 	}
-	if err := api.sql(p.ID, "CREATE TABLE big (g int, pad text) WITH (autovacuum_enabled = off); CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())"); err != nil {
+	if err := api.SQL(p.ID, "CREATE TABLE big (g int, pad text) WITH (autovacuum_enabled = off); CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())"); err != nil {
 		return err
 	}
 	const rowsPerMB = 1000 // ~1 KB a row with its overhead
 	for done := 0; done < mb; done += 50 {
 		step := min(50, mb-done)
 		q := fmt.Sprintf("INSERT INTO big SELECT g, repeat(md5(g::text), 28) FROM generate_series(%d, %d) g", done*rowsPerMB+1, (done+step)*rowsPerMB)
-		if err := api.sql(p.ID, q); err != nil {
+		if err := api.SQL(p.ID, q); err != nil {
 			return err
 		}
 	}
-	if err := api.sql(p.ID, "VACUUM ANALYZE big"); err != nil {
+	if err := api.SQL(p.ID, "VACUUM ANALYZE big"); err != nil {
 		return err
 	}
 	// Steady writes from here on: one small transaction every 10 ms.
@@ -138,7 +127,7 @@ func branchOneSize(api *apiClient, srv *benchServer, dir string, mb int, settle,
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
-			_ = api.sql(p.ID, "INSERT INTO ticks DEFAULT VALUES")
+			_ = api.SQL(p.ID, "INSERT INTO ticks DEFAULT VALUES")
 		}
 	}()
 	var stopOnce sync.Once
@@ -150,19 +139,19 @@ func branchOneSize(api *apiClient, srv *benchServer, dir string, mb int, settle,
 	label := fmt.Sprintf("%d MB", mb)
 	var now, past, peer []time.Duration
 	for i := range n {
-		id, d, err := api.branchUntilActive(p.ID, fmt.Sprintf("now-%d-%d", mb, i), nil)
+		id, d, err := branchUntilActive(api, p.ID, fmt.Sprintf("now-%d-%d", mb, i), nil)
 		if err != nil {
 			return err
 		}
 		now = append(now, d)
-		_ = api.do("DELETE", "/customer/databases/"+id, nil, 200, nil)
+		_ = api.Do("DELETE", "/customer/databases/"+id, nil, 200, nil)
 		at := mark.Add(time.Duration(i) * 10 * time.Millisecond)
-		id, d, err = api.branchUntilActive(p.ID, fmt.Sprintf("past-%d-%d", mb, i), &at)
+		id, d, err = branchUntilActive(api, p.ID, fmt.Sprintf("past-%d-%d", mb, i), &at)
 		if err != nil {
 			return err
 		}
 		past = append(past, d)
-		_ = api.do("DELETE", "/customer/databases/"+id, nil, 200, nil)
+		_ = api.Do("DELETE", "/customer/databases/"+id, nil, 200, nil)
 		d, err = logicalCopy(api, srv, p, fmt.Sprintf("copy-%d-%d", mb, i))
 		if err != nil {
 			return err
@@ -173,34 +162,34 @@ func branchOneSize(api *apiClient, srv *benchServer, dir string, mb int, settle,
 	if idleParent {
 		stopWrites()
 		for i := range n {
-			if err := srv.waitStopped(p.ID, time.Minute); err != nil {
+			if err := srv.WaitStopped(p.ID, time.Minute); err != nil {
 				return err
 			}
-			id, d, err := api.branchUntilActive(p.ID, fmt.Sprintf("cold-%d-%d", mb, i), nil)
+			id, d, err := branchUntilActive(api, p.ID, fmt.Sprintf("cold-%d-%d", mb, i), nil)
 			if err != nil {
 				return err
 			}
 			cold = append(cold, d)
-			_ = api.do("DELETE", "/customer/databases/"+id, nil, 200, nil)
+			_ = api.Do("DELETE", "/customer/databases/"+id, nil, 200, nil)
 		}
 	}
-	pn, pp, pc := summarize(now), summarize(past), summarize(peer)
-	fmt.Printf("| %s | db9 branch at now → ACTIVE | %d | %s | %s | **%s** |\n", label, pn.n, ms(pn.p50), ms(pn.max), ratio(pn.p50, pc.p50))
-	fmt.Printf("| %s | db9 branch at %s back (steady writes; load ended %s before) → ACTIVE | %d | %s | %s | **%s** |\n", label, back, settle, pp.n, ms(pp.p50), ms(pp.max), ratio(pp.p50, pc.p50))
+	pn, pp, pc := harness.Summarize(now), harness.Summarize(past), harness.Summarize(peer)
+	fmt.Printf("| %s | db9 branch at now → ACTIVE | %d | %s | %s | **%s** |\n", label, pn.N, harness.MS(pn.P50), harness.MS(pn.Max), harness.Ratio(pn.P50, pc.P50))
+	fmt.Printf("| %s | db9 branch at %s back (steady writes; load ended %s before) → ACTIVE | %d | %s | %s | **%s** |\n", label, back, settle, pp.N, harness.MS(pp.P50), harness.MS(pp.Max), harness.Ratio(pp.P50, pc.P50))
 	if len(cold) > 0 {
-		pi := summarize(cold)
-		fmt.Printf("| %s | db9 branch at now of the parent stopped for idleness → ACTIVE | %d | %s | %s | **%s** |\n", label, pi.n, ms(pi.p50), ms(pi.max), ratio(pi.p50, pc.p50))
+		pi := harness.Summarize(cold)
+		fmt.Printf("| %s | db9 branch at now of the parent stopped for idleness → ACTIVE | %d | %s | %s | **%s** |\n", label, pi.N, harness.MS(pi.P50), harness.MS(pi.Max), harness.Ratio(pi.P50, pc.P50))
 	}
-	fmt.Printf("| %s | peer: create + pg_dump \\| psql through the front door | %d | %s | %s | 1.00 |\n", label, pc.n, ms(pc.p50), ms(pc.max))
+	fmt.Printf("| %s | peer: create + pg_dump \\| psql through the front door | %d | %s | %s | 1.00 |\n", label, pc.N, harness.MS(pc.P50), harness.MS(pc.Max))
 	return nil
 }
 
 // logicalCopy is what a user does without branches: a new database, then
 // the parent's tables dumped into it through the PostgreSQL front door.
-func logicalCopy(api *apiClient, srv *benchServer, src createdDB, name string) (time.Duration, error) {
+func logicalCopy(api *harness.APIClient, srv *harness.Server, src createdDB, name string) (time.Duration, error) {
 	start := time.Now()
 	var dst createdDB
-	if err := api.do("POST", "/customer/databases", map[string]string{"name": name}, 201, &dst); err != nil {
+	if err := api.Do("POST", "/customer/databases", map[string]string{"name": name}, 201, &dst); err != nil {
 		return 0, err
 	}
 	conn := func(d createdDB) string {
@@ -213,7 +202,7 @@ func logicalCopy(api *apiClient, srv *benchServer, src createdDB, name string) (
 		return 0, fmt.Errorf("pg_dump | psql: %v: %s", err, out)
 	}
 	took := time.Since(start)
-	_ = api.do("DELETE", "/customer/databases/"+dst.ID, nil, 200, nil)
+	_ = api.Do("DELETE", "/customer/databases/"+dst.ID, nil, 200, nil)
 	return took, nil
 }
 

@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"context"
@@ -9,27 +9,28 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/dirtree"
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 )
 
-// benchCopy: copies of a data directory — by default the golden one every
+// Copy: copies of a data directory — by default the golden one every
 // database, spare and branch starts from — with dirtree.Copy against
 // `cp -a` (what a script would do), alternated in the same run.
-func benchCopy(args []string) error {
+func Copy(args []string) error {
 	fs := flag.NewFlagSet("copy", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	src := fs.String("src", "", "directory to copy (default: the golden data directory of a new server)")
 	n := fs.Int("n", 20, "copies per side")
 	fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	if *src == "" {
-		srv, err := startServer(context.Background(), dir, 0, 0, 0)
+		srv, err := harness.StartServer(context.Background(), dir, 0, 0, 0)
 		if err != nil {
 			return err
 		}
@@ -74,10 +75,10 @@ func benchCopy(args []string) error {
 		}
 	}
 	fmt.Printf("%s: %d files, %.1f MB\n\n| copier | n | p50 ms | max ms | ratio to cp -a p50 |\n|---|---|---|---|---|\n", *src, files, float64(bytes)/1e6)
-	peer := summarize(times[1]).p50
+	peer := harness.Summarize(times[1]).P50
 	for k, s := range sides {
-		st := summarize(times[k])
-		fmt.Printf("| %s | %d | %s | %s | **%.2f** |\n", s.name, st.n, ms(st.p50), ms(st.max), float64(st.p50)/float64(peer))
+		st := harness.Summarize(times[k])
+		fmt.Printf("| %s | %d | %s | %s | **%.2f** |\n", s.name, st.N, harness.MS(st.P50), harness.MS(st.Max), float64(st.P50)/float64(peer))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"context"
@@ -11,21 +11,22 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
 	"github.com/db9/db9/internal/walarchive"
 )
 
-// benchArchive: what archiving costs. WAL archived by an idle database
+// Archive: what archiving costs. WAL archived by an idle database
 // (running, and stopped for idleness), and pgbench's TPC-B-like write
 // throughput on one instance with archiving on, then off (the same data
 // directory started by hand without archive_mode while db9 has it
 // stopped), alternating. It drives the server through its surfaces only:
 // a front-door session keeps an instance running, --idle-timeout stops it.
-func benchArchive(args []string) error {
+func Archive(args []string) error {
 	fs := flag.NewFlagSet("archive", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	idle := fs.Duration("idle", time.Minute, "idle observation window (extrapolated to a day)")
 	dur := fs.Duration("T", 30*time.Second, "pgbench duration per round")
 	rounds := fs.Int("rounds", 2, "pgbench rounds per side")
@@ -40,30 +41,30 @@ func benchArchive(args []string) error {
 // archiveIdle measures the WAL an idle database archives: running with no
 // session for a window (the server's --idle-timeout is a little longer),
 // its idle stop, and stopped for a window.
-func archiveIdle(e *env, idle time.Duration) error {
-	dir, cleanup, err := e.dataDir()
+func archiveIdle(e *harness.Env, idle time.Duration) error {
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 2*idle+10*time.Second) // the stop comes well after both running windows
+	srv, err := harness.StartServer(ctx, dir, e.WarmPool, e.SparePool, 2*idle+10*time.Second) // the stop comes well after both running windows
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
-	id, err := api.create("idle")
+	id, err := api.Create("idle")
 	if err != nil {
 		return err
 	}
-	if err := api.sql(id, "CREATE TABLE t (i int); INSERT INTO t VALUES (1)"); err != nil {
+	if err := api.SQL(id, "CREATE TABLE t (i int); INSERT INTO t VALUES (1)"); err != nil {
 		return err
 	}
-	archive, err := (&walarchive.Local{Root: srv.lay.Archive()}).WALDir(id)
+	archive, err := (&walarchive.Local{Root: srv.Layout.Archive()}).WALDir(id)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func archiveIdle(e *env, idle time.Duration) error {
 	settled := before - settle
 	time.Sleep(idle)
 	runningIdle := duBytes(archive) - before
-	if err := srv.waitStopped(id, time.Minute); err != nil {
+	if err := srv.WaitStopped(id, time.Minute); err != nil {
 		return err
 	}
 	afterStop := duBytes(archive)
@@ -96,19 +97,19 @@ func archiveIdle(e *env, idle time.Duration) error {
 
 // archiveWrites compares pgbench on a db9 instance (archiving on) with the
 // same data directory started by hand without archiving.
-func archiveWrites(e *env, dur time.Duration, rounds, scale int) error {
-	dir, cleanup, err := e.dataDir()
+func archiveWrites(e *harness.Env, dur time.Duration, rounds, scale int) error {
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, time.Second)
+	srv, err := harness.StartServer(ctx, dir, e.WarmPool, e.SparePool, time.Second)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
@@ -120,14 +121,14 @@ func archiveWrites(e *env, dur time.Duration, rounds, scale int) error {
 	if err != nil {
 		return err
 	}
-	bid, err := api.create("pgbench")
+	bid, err := api.Create("pgbench")
 	if err != nil {
 		return err
 	}
 	var tok struct {
 		Token string `json:"token"`
 	}
-	if err := api.do("POST", "/customer/databases/"+bid+"/connect-token", nil, 200, &tok); err != nil {
+	if err := api.Do("POST", "/customer/databases/"+bid+"/connect-token", nil, 200, &tok); err != nil {
 		return err
 	}
 	// hold keeps db9's instance running: a session through the front door.
@@ -139,7 +140,7 @@ func archiveWrites(e *env, dur time.Duration, rounds, scale int) error {
 		}
 		return func() { c.Close(ctx) }, nil
 	}
-	cl := srv.lay.DB(bid)
+	cl := srv.Layout.DB(bid)
 	base := []string{"-h", cl.SocketDir, "-p", strconv.Itoa(layout.Port), "-U", postgres.Superuser}
 	release, err := hold()
 	if err != nil {
@@ -177,7 +178,7 @@ func archiveWrites(e *env, dur time.Duration, rounds, scale int) error {
 		return strconv.ParseFloat(string(m[1]), 64)
 	}
 	backups := func() int {
-		bs, _ := (&walarchive.Local{Root: srv.lay.Archive()}).ListBackups(ctx, bid)
+		bs, _ := (&walarchive.Local{Root: srv.Layout.Archive()}).ListBackups(ctx, bid)
 		return len(bs)
 	}
 	runOn := func(d time.Duration) (float64, int, error) {
@@ -193,7 +194,7 @@ func archiveWrites(e *env, dur time.Duration, rounds, scale int) error {
 	runOff := func(d time.Duration) (float64, error) {
 		// db9 stops its instance a second after the last session (a
 		// scheduled base backup may hold it a while longer).
-		if err := srv.waitStopped(bid, 5*time.Minute); err != nil {
+		if err := srv.WaitStopped(bid, 5*time.Minute); err != nil {
 			return 0, err
 		}
 		pm, err := postgres.Start(ctx, postgres.Options{Bin: bin, RunAs: runAs, DataDir: cl.Data, SocketDir: cl.SocketDir})

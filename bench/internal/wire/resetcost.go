@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"context"
@@ -12,17 +12,19 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/db9/db9/bench/internal/harness"
 )
 
-// benchResetCost measures what a session reset sent ahead of `select 1` in
+// ResetCost measures what a session reset sent ahead of `select 1` in
 // the same write (as sqlexec.ExecFresh does) costs the backend: queries/s
 // and backend CPU per query of each variant, in alternating rounds on one
 // instance, with concurrent clients on its Unix socket.
 //
 //	db9bench resetcost [-clients 16] [-duration 3s] [-rounds 3] [-variant 'DISCARD ALL' ...]
-func benchResetCost(args []string) error {
+func ResetCost(args []string) error {
 	fs := flag.NewFlagSet("resetcost", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	clients := fs.Int("clients", 16, "concurrent connections")
 	dur := fs.Duration("duration", 3*time.Second, "duration of each run")
 	rounds := fs.Int("rounds", 3, "rounds; each runs every variant once")
@@ -35,16 +37,16 @@ func benchResetCost(args []string) error {
 	if len(variants) == 0 {
 		variants = []string{"", "DISCARD ALL"}
 	}
-	srv, api, id, closeServer, err := serverWithDB(e, "resetcost")
+	srv, api, id, closeServer, err := harness.ServerWithDB(e, "resetcost")
 	if err != nil {
 		return err
 	}
 	defer closeServer()
 	ctx := context.Background()
-	waitPools(srv, api, e.warmPool, e.sparePool)
+	harness.WaitPools(srv, api, e.WarmPool, e.SparePool)
 	conns := make([]*pgconn.PgConn, *clients)
 	for i := range conns {
-		c, err := pgconn.Connect(ctx, srv.directConn(id, "admin"))
+		c, err := pgconn.Connect(ctx, srv.DirectConn(id, "admin"))
 		if err != nil {
 			return err
 		}
@@ -54,11 +56,11 @@ func benchResetCost(args []string) error {
 	backendsCPU := func() time.Duration {
 		var t time.Duration
 		for _, c := range conns {
-			if f := procStat(fmt.Sprintf("/proc/%d/stat", c.PID())); len(f) > 12 {
+			if f := harness.ProcStat(fmt.Sprintf("/proc/%d/stat", c.PID())); len(f) > 12 {
 				var u, s int64
 				fmt.Sscan(f[11], &u)
 				fmt.Sscan(f[12], &s)
-				t += time.Duration(u+s) * clockTick
+				t += time.Duration(u+s) * harness.ClockTick
 			}
 		}
 		return t

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/postgres"
 )
 
@@ -25,14 +26,14 @@ const (
 	fnHold = `module.exports = { handler: async (input) => { if (input && input.hold) await new Promise(r => setTimeout(r, input.hold)); return "held"; } };`
 )
 
-// benchFunctions (issue 14, must show 5): invokes of deployed functions
+// Functions (issue 14, must show 5): invokes of deployed functions
 // over the REST API, end to end over HTTP — a trivial handler warm and
 // right after its deploy, one `ctx.db.query` warm, a run that needs a new
 // worker — and invocations per second at -clients concurrent clients
 // against `POST /sql` of `select 1`, the peer, in the same run.
-func benchFunctions(args []string) error {
+func Functions(args []string) error {
 	fs := flag.NewFlagSet("functions", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	n := fs.Int("n", 2000, "sequential invokes per warm latency measurement")
 	cold := fs.Int("cold", 30, "deploys, each followed by its first invoke (and as many new-worker runs)")
 	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
@@ -40,7 +41,7 @@ func benchFunctions(args []string) error {
 	rounds := fs.Int("rounds", 3, "throughput runs per side, alternating invoke and /sql; the table keeps the best of each")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the bench process (client and server) during the first invoke throughput run")
 	fs.Parse(args)
-	srv, api, id, closeServer, err := serverWithDB(e, "fnbench")
+	srv, api, id, closeServer, err := harness.ServerWithDB(e, "fnbench")
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func benchFunctions(args []string) error {
 		}
 	}
 	invoke := func(name, body string) (*rawHTTP, error) {
-		return newRawHTTP(srv.HTTPAddr(), base+"/functions/"+name+"/invoke", api.token, []byte(body))
+		return newRawHTTP(srv.HTTPAddr(), base+"/functions/"+name+"/invoke", api.Token, []byte(body))
 	}
 	succeeded := []byte(`"status":"succeeded"`)
 	checkRun := func(b []byte, err error) error {
@@ -70,7 +71,7 @@ func benchFunctions(args []string) error {
 		return err
 	}
 	sql := func() (*rawHTTP, error) {
-		return newRawHTTP(srv.HTTPAddr(), base+"/sql", api.token, []byte(`{"query":"select 1"}`))
+		return newRawHTTP(srv.HTTPAddr(), base+"/sql", api.Token, []byte(`{"query":"select 1"}`))
 	}
 
 	// Warm latency, one client: the trivial handler, the one query, and
@@ -140,10 +141,10 @@ func benchFunctions(args []string) error {
 	}
 
 	// Throughput, -clients concurrent clients, rounds alternating sides.
-	catPM := postgres.PostmasterPid(srv.lay.Catalog().Data)
-	instPM := srv.postmaster(id)
-	throughput := func(open func() (*rawHTTP, error), check func([]byte, error) error) (float64, stats, fnCPU, error) {
-		cpu0 := fnCPU{self: selfCPU(), catalog: postmasterCPU(catPM), instance: postmasterCPU(instPM), workers: workersCPU()}
+	catPM := postgres.PostmasterPid(srv.Layout.Catalog().Data)
+	instPM := srv.Postmaster(id)
+	throughput := func(open func() (*rawHTTP, error), check func([]byte, error) error) (float64, harness.Stats, fnCPU, error) {
+		cpu0 := fnCPU{self: harness.SelfCPU(), catalog: harness.PostmasterCPU(catPM), instance: harness.PostmasterCPU(instPM), workers: harness.WorkersCPU()}
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -177,13 +178,13 @@ func benchFunctions(args []string) error {
 		time.Sleep(*dur)
 		stop.Store(true)
 		wg.Wait()
-		cpu := fnCPU{n: len(all), self: selfCPU() - cpu0.self, catalog: postmasterCPU(catPM) - cpu0.catalog,
-			instance: postmasterCPU(instPM) - cpu0.instance, workers: workersCPU() - cpu0.workers}
-		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), cpu, firstErr
+		cpu := fnCPU{n: len(all), self: harness.SelfCPU() - cpu0.self, catalog: harness.PostmasterCPU(catPM) - cpu0.catalog,
+			instance: harness.PostmasterCPU(instPM) - cpu0.instance, workers: harness.WorkersCPU() - cpu0.workers}
+		return float64(len(all)) / time.Since(start).Seconds(), harness.Summarize(all), cpu, firstErr
 	}
-	waitPools(srv, api, e.warmPool, e.sparePool)
+	harness.WaitPools(srv, api, e.WarmPool, e.SparePool)
 	var invTPS, sqlTPS float64
-	var invS, sqlS stats
+	var invS, sqlS harness.Stats
 	var invCPU, sqlCPU fnCPU
 	var roundRatios []string
 	for r := 0; r < max(1, *rounds); r++ {
@@ -217,15 +218,15 @@ func benchFunctions(args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, "rounds invoke/sql per second:", strings.Join(roundRatios, " "))
 
-	fmt.Println(tableHead)
-	fmt.Println(summarize(tl).row("invoke, trivial handler, warm (goal p50 ≤ 3 ms)"))
-	fmt.Println(summarize(ql).row("invoke, one `ctx.db.query`, warm (goal p50 ≤ 5 ms)"))
-	fmt.Println(summarize(sl).row("peer: `POST /sql` select 1"))
-	fmt.Println(summarize(firstL).row("invoke, trivial handler, first after its deploy (goal p50 ≤ 60 ms)"))
-	fmt.Println(summarize(deployL).row("deploy (PUT a new version; loads it in a worker)"))
-	fmt.Println(summarize(newWorkerL).row("invoke needing a new worker (the warm one busy)"))
-	fmt.Println(invS.row(fmt.Sprintf("invoke, trivial handler, %d clients", *clients)))
-	fmt.Println(sqlS.row(fmt.Sprintf("`POST /sql` select 1, %d clients", *clients)))
+	fmt.Println(harness.TableHead)
+	fmt.Println(harness.Summarize(tl).Row("invoke, trivial handler, warm (goal p50 ≤ 3 ms)"))
+	fmt.Println(harness.Summarize(ql).Row("invoke, one `ctx.db.query`, warm (goal p50 ≤ 5 ms)"))
+	fmt.Println(harness.Summarize(sl).Row("peer: `POST /sql` select 1"))
+	fmt.Println(harness.Summarize(firstL).Row("invoke, trivial handler, first after its deploy (goal p50 ≤ 60 ms)"))
+	fmt.Println(harness.Summarize(deployL).Row("deploy (PUT a new version; loads it in a worker)"))
+	fmt.Println(harness.Summarize(newWorkerL).Row("invoke needing a new worker (the warm one busy)"))
+	fmt.Println(invS.Row(fmt.Sprintf("invoke, trivial handler, %d clients", *clients)))
+	fmt.Println(sqlS.Row(fmt.Sprintf("`POST /sql` select 1, %d clients", *clients)))
 	fmt.Printf("\n| throughput, %d clients | per second |\n|---|---|\n| invoke (trivial handler) | %.0f |\n| `POST /sql` select 1 | %.0f |\n| **ratio invoke / sql (goal ≥ 0.5)** | **%.2f** |\n",
 		*clients, invTPS, sqlTPS, invTPS/sqlTPS)
 	fmt.Printf("\n| CPU per request, %d clients, µs | bench process (client + server) | catalog PostgreSQL | database instance | function workers | total |\n|---|---|---|---|---|---|\n", *clients)
@@ -248,18 +249,18 @@ func (c fnCPU) row(name string) string {
 
 // fnClient deploys and invokes the benchmark's functions.
 type fnClient struct {
-	api  *apiClient
+	api  *harness.APIClient
 	base string
 }
 
 // upload posts a bundle's raw bytes and returns its bundle_ref.
 func (f *fnClient) upload(src string) (string, error) {
-	req, err := http.NewRequest("POST", f.api.base+f.base+"/functions/bundles", strings.NewReader(src))
+	req, err := http.NewRequest("POST", f.api.Base+f.base+"/functions/bundles", strings.NewReader(src))
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+f.api.token)
-	resp, err := f.api.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+f.api.Token)
+	resp, err := f.api.HTTP.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -282,7 +283,7 @@ func (f *fnClient) create(name, src string) error {
 	if err != nil {
 		return err
 	}
-	return f.api.do("POST", f.base+"/functions", map[string]any{"name": name, "entrypoint": "index.handler", "bundle_ref": ref}, 201, nil)
+	return f.api.Do("POST", f.base+"/functions", map[string]any{"name": name, "entrypoint": "index.handler", "bundle_ref": ref}, 201, nil)
 }
 
 // update deploys src as a new version of name.
@@ -291,18 +292,18 @@ func (f *fnClient) update(name, src string) error {
 	if err != nil {
 		return err
 	}
-	return f.api.do("PUT", f.base+"/functions/"+name, map[string]any{"bundle_ref": ref}, 200, nil)
+	return f.api.Do("PUT", f.base+"/functions/"+name, map[string]any{"bundle_ref": ref}, 200, nil)
 }
 
 // invokeOnce invokes name on a pooled connection and returns the run.
 func (f *fnClient) invokeOnce(name, body string) ([]byte, error) {
-	req, err := http.NewRequest("POST", f.api.base+f.base+"/functions/"+name+"/invoke", strings.NewReader(body))
+	req, err := http.NewRequest("POST", f.api.Base+f.base+"/functions/"+name+"/invoke", strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+f.api.token)
+	req.Header.Set("Authorization", "Bearer "+f.api.Token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := f.api.http.Do(req)
+	resp, err := f.api.HTTP.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"context"
@@ -14,10 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/config"
 )
 
-// benchObserve measures what observability costs (issue 15, must show 4):
+// Observe measures what observability costs (issue 15, must show 4):
 //
 //   - pgbench -S and TPC-B through the front door of two servers started
 //     in the same run, one collecting (every -interval; the default 1s is
@@ -29,7 +30,7 @@ import (
 //     (stopped for idleness, as most are on a busy server).
 //
 //     go run ./bench/db9bench observe [-T 10s] [-rounds 2] [-c 4] [-s 10] [-interval 1s] [-dbs 1000] [-scrapes 50]
-func benchObserve(args []string) error {
+func Observe(args []string) error {
 	fs := flag.NewFlagSet("observe", flag.ExitOnError)
 	dur := fs.Duration("T", 10*time.Second, "pgbench -T per side and round")
 	rounds := fs.Int("rounds", 2, "rounds (each runs both sides); 0: only the scrape measurement")
@@ -38,9 +39,9 @@ func benchObserve(args []string) error {
 	interval := fs.Duration("interval", time.Second, "collection interval of the collecting server")
 	dbs := fs.Int("dbs", 1000, "databases of the scrape measurement (0: skip it)")
 	scrapes := fs.Int("scrapes", 50, "scrapes measured")
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	_ = fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
@@ -63,12 +64,12 @@ func benchObserve(args []string) error {
 			name = "collection on, every " + interval.String()
 			set = func(c *config.Server) { c.ObserveInterval = *interval }
 		}
-		srv, db, closeSrv, err := auxServer(ctx, filepath.Join(dir, strconv.FormatBool(on)), 0, set)
+		srv, db, closeSrv, err := harness.AuxServer(ctx, filepath.Join(dir, strconv.FormatBool(on)), 0, set)
 		if err != nil {
 			return err
 		}
 		defer closeSrv()
-		conn := frontDoorURL(srv, db.ID, db.AdminPassword, "disable")
+		conn := harness.FrontDoorURL(srv, db.ID, db.AdminPassword, "disable")
 		if out, err := exec.Command("pgbench", "-i", "-q", "-s", strconv.Itoa(*scale), conn).CombinedOutput(); err != nil {
 			return fmt.Errorf("pgbench -i: %v: %s", err, out)
 		}
@@ -83,7 +84,7 @@ func benchObserve(args []string) error {
 		if err != nil {
 			return fmt.Errorf("pgbench %s: %v: %s", mode, err, out)
 		}
-		m := tpsRE.FindSubmatch(out)
+		m := harness.TPSRE.FindSubmatch(out)
 		if m == nil {
 			return fmt.Errorf("pgbench output: %s", out)
 		}
@@ -136,13 +137,13 @@ func benchObserve(args []string) error {
 
 // scrapeMany creates n databases on a server (stopped a second after
 // their creation) and times GET /metrics.
-func scrapeMany(ctx context.Context, dir string, e *env, n, scrapes int) error {
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, time.Second)
+func scrapeMany(ctx context.Context, dir string, e *harness.Env, n, scrapes int) error {
+	srv, err := harness.StartServer(ctx, dir, e.WarmPool, e.SparePool, time.Second)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
@@ -150,7 +151,7 @@ func scrapeMany(ctx context.Context, dir string, e *env, n, scrapes int) error {
 	for i := range n {
 		// A loaded machine may refuse a create for a moment (503): retry.
 		for try := 0; ; try++ {
-			_, err := api.create(fmt.Sprintf("db%d", i))
+			_, err := api.Create(fmt.Sprintf("db%d", i))
 			if err == nil {
 				break
 			}
@@ -194,7 +195,7 @@ func scrapeMany(ctx context.Context, dir string, e *env, n, scrapes int) error {
 			}
 		}
 	}
-	fmt.Printf("\n%s\n%s\n", tableHead, summarize(ds).row(fmt.Sprintf("GET /metrics, %d databases (%d series, %d KB)", n, series, size>>10)))
+	fmt.Printf("\n%s\n%s\n", harness.TableHead, harness.Summarize(ds).Row(fmt.Sprintf("GET /metrics, %d databases (%d series, %d KB)", n, series, size>>10)))
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/db9/db9/bench/internal/harness"
 )
 
 // batchWrite: many small files through batch_write, against INSERTs of
@@ -143,7 +145,7 @@ func (b *fs9Bench) readdir(ctx context.Context) error {
 	}
 	fmt.Println("| round | readdir p50 ms | p95 ms | select p50 ms | readdir / select |")
 	fmt.Println("|---|---|---|---|---|")
-	var bestWS, bestPG stats
+	var bestWS, bestPG harness.Stats
 	for r := 1; r <= b.rounds; r++ {
 		var wl, pl []time.Duration
 		for i := 0; i < b.n; i++ {
@@ -181,19 +183,19 @@ func (b *fs9Bench) readdir(ctx context.Context) error {
 			}
 			pl = append(pl, d)
 		}
-		ws, pg := summarize(wl), summarize(pl)
-		fmt.Printf("| %d | %s | %s | %s | %s |\n", r, ms(ws.p50), ms(ws.p95), ms(pg.p50), ratio(ws.p50, pg.p50))
-		if r == 1 || ws.p50 < bestWS.p50 {
+		ws, pg := harness.Summarize(wl), harness.Summarize(pl)
+		fmt.Printf("| %d | %s | %s | %s | %s |\n", r, harness.MS(ws.P50), harness.MS(ws.P95), harness.MS(pg.P50), harness.Ratio(ws.P50, pg.P50))
+		if r == 1 || ws.P50 < bestWS.P50 {
 			bestWS = ws
 		}
-		if r == 1 || pg.p50 < bestPG.p50 {
+		if r == 1 || pg.P50 < bestPG.P50 {
 			bestPG = pg
 		}
 	}
 	fmt.Println()
 	b.result(fmt.Sprintf("`readdir` of %d entries over WebSocket, p50 of the best round", b.entries),
-		ms(bestWS.p50)+" ms", ms(bestPG.p50)+" ms (select of as many rows, pgx)", ratio(bestWS.p50, bestPG.p50),
-		"≤ 100 ms", bestWS.p50 <= 100*time.Millisecond)
+		harness.MS(bestWS.P50)+" ms", harness.MS(bestPG.P50)+" ms (select of as many rows, pgx)", harness.Ratio(bestWS.P50, bestPG.P50),
+		"≤ 100 ms", bestWS.P50 <= 100*time.Millisecond)
 	_, err := b.pg.Exec(ctx, `DROP TABLE fs9bench_ls`)
 	return err
 }
@@ -242,7 +244,7 @@ func (b *fs9Bench) sqlRead(ctx context.Context) error {
 	}
 	fmt.Println("| round | fs9_read p50 ms | fs9_read_bytea p50 ms | select bytea p50 ms | fs9_read / select | fs9_read_bytea / select |")
 	fmt.Println("|---|---|---|---|---|---|")
-	var best [3]stats
+	var best [3]harness.Stats
 	var ratios []float64 // each round's fs9_read / select
 	for r := 1; r <= b.rounds; r++ {
 		lat := make([][]time.Duration, len(sides))
@@ -255,21 +257,21 @@ func (b *fs9Bench) sqlRead(ctx context.Context) error {
 				lat[k] = append(lat[k], d)
 			}
 		}
-		var st [3]stats
+		var st [3]harness.Stats
 		for k := range st {
-			st[k] = summarize(lat[k])
-			if r == 1 || st[k].p50 < best[k].p50 {
+			st[k] = harness.Summarize(lat[k])
+			if r == 1 || st[k].P50 < best[k].P50 {
 				best[k] = st[k]
 			}
 		}
-		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", r, ms(st[0].p50), ms(st[1].p50), ms(st[2].p50), ratio(st[0].p50, st[2].p50), ratio(st[1].p50, st[2].p50))
-		ratios = append(ratios, float64(st[0].p50)/float64(st[2].p50))
+		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", r, harness.MS(st[0].P50), harness.MS(st[1].P50), harness.MS(st[2].P50), harness.Ratio(st[0].P50, st[2].P50), harness.Ratio(st[1].P50, st[2].P50))
+		ratios = append(ratios, float64(st[0].P50)/float64(st[2].P50))
 	}
 	fmt.Println()
 	rt := median(ratios)
 	b.result(fmt.Sprintf("SQL `fs9_read` of a %d MiB file / `select` of a %d MiB bytea (pgx, front door); p50 of the best round, median of the rounds' ratios", b.sqlMiB, b.sqlMiB),
-		ms(best[0].p50)+" ms (fs9_read_bytea "+ms(best[1].p50)+" ms)", ms(best[2].p50)+" ms",
-		fmt.Sprintf("**%.2f** (best/best %s; fs9_read_bytea %s)", rt, ratio(best[0].p50, best[2].p50), ratio(best[1].p50, best[2].p50)), "≤ 1.5", rt <= 1.5)
+		harness.MS(best[0].P50)+" ms (fs9_read_bytea "+harness.MS(best[1].P50)+" ms)", harness.MS(best[2].P50)+" ms",
+		fmt.Sprintf("**%.2f** (best/best %s; fs9_read_bytea %s)", rt, harness.Ratio(best[0].P50, best[2].P50), harness.Ratio(best[1].P50, best[2].P50)), "≤ 1.5", rt <= 1.5)
 	_, err := b.pg.Exec(ctx, `DROP TABLE fs9bench_sql`)
 	return err
 }

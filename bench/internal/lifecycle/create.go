@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"context"
@@ -10,22 +10,23 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/pgbin"
 	"github.com/db9/db9/internal/postgres"
 )
 
-// benchCreate: API call to usable database (create, then the first
+// Create: API call to usable database (create, then the first
 // `select 1` answered), sequential and concurrent, against CREATE DATABASE
 // (then connect and `select 1`) in one shared PostgreSQL cluster on the
 // same storage, with the same durability settings.
-func benchCreate(args []string) error {
+func Create(args []string) error {
 	fs := flag.NewFlagSet("create", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	seq := fs.Int("seq", 100, "sequential creates")
 	conc := fs.Int("conc", 20, "concurrent creates")
 	fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
@@ -76,31 +77,31 @@ func benchCreate(args []string) error {
 		return time.Since(start), nil
 	}
 
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	srv, err := harness.StartServer(ctx, dir, e.WarmPool, e.SparePool, 0)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
 	var apiCall []time.Duration
 	db9Create := func(name string) (time.Duration, error) {
 		start := time.Now()
-		id, err := api.create(name)
+		id, err := api.Create(name)
 		if err != nil {
 			return 0, err
 		}
 		mid := time.Since(start)
-		if err := api.select1(id); err != nil {
+		if err := api.Select1(id); err != nil {
 			return 0, err
 		}
 		total := time.Since(start)
 		return total, func() error { apiCall = append(apiCall, mid); return nil }()
 	}
 
-	run := func(label string, n, parallel int, f func(string) (time.Duration, error)) (stats, error) {
+	run := func(label string, n, parallel int, f func(string) (time.Duration, error)) (harness.Stats, error) {
 		var mu sync.Mutex
 		var ds []time.Duration
 		var firstErr error
@@ -122,10 +123,10 @@ func benchCreate(args []string) error {
 			}(i)
 		}
 		wg.Wait()
-		return summarize(ds), firstErr
+		return harness.Summarize(ds), firstErr
 	}
 
-	fmt.Println(tableHead)
+	fmt.Println(harness.TableHead)
 	var rows []string
 	for _, c := range []struct {
 		label  string
@@ -136,17 +137,17 @@ func benchCreate(args []string) error {
 			return fmt.Errorf("peer: %w", err)
 		}
 		apiCall = nil
-		waitPools(srv, api, e.warmPool, e.sparePool)
+		harness.WaitPools(srv, api, e.WarmPool, e.SparePool)
 		mine, err := run("db9"+c.label, c.n, c.par, db9Create)
 		if err != nil {
 			return fmt.Errorf("db9: %w", err)
 		}
-		call := summarize(apiCall)
+		call := harness.Summarize(apiCall)
 		rows = append(rows,
-			mine.row(fmt.Sprintf("db9 create→first select 1, %s (%d at once)", c.label, c.par)),
-			call.row(fmt.Sprintf("db9 create API call alone, %s", c.label)),
-			peer.row(fmt.Sprintf("peer CREATE DATABASE→connect→select 1, %s", c.label)),
-			fmt.Sprintf("| **ratio db9/peer p50, %s** | | **%s** | %s | |", c.label, ratio(mine.p50, peer.p50), ratio(mine.p95, peer.p95)))
+			mine.Row(fmt.Sprintf("db9 create→first select 1, %s (%d at once)", c.label, c.par)),
+			call.Row(fmt.Sprintf("db9 create API call alone, %s", c.label)),
+			peer.Row(fmt.Sprintf("peer CREATE DATABASE→connect→select 1, %s", c.label)),
+			fmt.Sprintf("| **ratio db9/peer p50, %s** | | **%s** | %s | |", c.label, harness.Ratio(mine.P50, peer.P50), harness.Ratio(mine.P95, peer.P95)))
 	}
 	for _, r := range rows {
 		fmt.Println(r)

@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"context"
@@ -12,32 +12,33 @@ import (
 	"sync"
 	"time"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/layout"
 )
 
-// benchDensity creates many databases on one server (most end up
+// Density creates many databases on one server (most end up
 // stopped by the idle reaper), then reports memory, disk per database, and
 // checks that every one still answers SQL.
-func benchDensity(args []string) error {
+func Density(args []string) error {
 	fs := flag.NewFlagSet("density", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	n := fs.Int("n", 1000, "databases to create")
 	idle := fs.Duration("idle", 2*time.Second, "server --idle-timeout")
 	par := fs.Int("parallel", 4, "concurrent creates")
 	fs.Parse(args)
-	dir, cleanup, err := e.dataDir()
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	ctx := context.Background()
 	memBefore := usedMemKB()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, *idle)
+	srv, err := harness.StartServer(ctx, dir, e.WarmPool, e.SparePool, *idle)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func benchDensity(args []string) error {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			id, err := api.create(fmt.Sprintf("d-%d", i))
+			id, err := api.Create(fmt.Sprintf("d-%d", i))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -80,7 +81,7 @@ func benchDensity(args []string) error {
 	start = time.Now()
 	failed := 0
 	for i, id := range ids {
-		if err := api.select1(id); err != nil {
+		if err := api.Select1(id); err != nil {
 			failed++
 			fmt.Fprintln(os.Stderr, "select 1:", err)
 		}

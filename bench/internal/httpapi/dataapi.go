@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bufio"
@@ -14,22 +14,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/db9/db9/bench/internal/harness"
 )
 
-// benchDataAPI: GET /data/<db>/rest/v1/t?id=eq.N with a publishable key
+// DataAPI: GET /data/<db>/rest/v1/t?id=eq.N with a publishable key
 // (role anon under an RLS policy) against POST /sql of the same query and
 // direct pgx, with 1 and -clients concurrent clients; then shows from
 // pg_stat_statements that an embedded read (post + author + 10 comments)
 // is one statement in PostgreSQL.
-func benchDataAPI(args []string) error {
+func DataAPI(args []string) error {
 	fs := flag.NewFlagSet("dataapi", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	n := fs.Int("n", 2000, "sequential requests per side for the latency measurement")
 	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
 	clients := fs.Int("clients", 16, "concurrent clients for the throughput run")
 	rounds := fs.Int("rounds", 3, "throughput runs per side, taking turns")
 	fs.Parse(args)
-	srv, api, id, closeServer, err := serverWithDB(e, "dataapi")
+	srv, api, id, closeServer, err := harness.ServerWithDB(e, "dataapi")
 	if err != nil {
 		return err
 	}
@@ -48,31 +50,31 @@ func benchDataAPI(args []string) error {
 		insert into comments select g, 1, 'comment ' || g from generate_series(1, 10) g;
 		grant select on authors, posts, comments to anon`
 	var res struct{ Error any }
-	if err := api.do("POST", "/customer/databases/"+id+"/sql", map[string]any{"query": schema}, 200, &res); err != nil {
+	if err := api.Do("POST", "/customer/databases/"+id+"/sql", map[string]any{"query": schema}, 200, &res); err != nil {
 		return err
 	}
 	if res.Error != nil {
 		return fmt.Errorf("schema: %v", res.Error)
 	}
-	su, err := pgx.Connect(ctx, srv.directConn(id, "_db9_super"))
+	su, err := pgx.Connect(ctx, srv.DirectConn(id, "_db9_super"))
 	if err != nil {
 		return err
 	}
 	defer su.Close(ctx)
 	var key struct{ Key string }
-	if err := api.do("POST", "/customer/databases/"+id+"/publishable-keys", map[string]any{}, 201, &key); err != nil {
+	if err := api.Do("POST", "/customer/databases/"+id+"/publishable-keys", map[string]any{}, 201, &key); err != nil {
 		return err
 	}
 	// Measure on a server whose instance pools are full again after the
 	// create, not while it copies and starts spares in the background.
-	waitPools(srv, api, e.warmPool, e.sparePool)
+	harness.WaitPools(srv, api, e.WarmPool, e.SparePool)
 	addr := srv.HTTPAddr()
 	dataReq := func(path string) []byte {
 		return []byte(fmt.Sprintf("GET /data/%s/rest/v1%s HTTP/1.1\r\nHost: %s\r\napikey: %s\r\n\r\n", id, path, addr, key.Key))
 	}
 	sqlBody := []byte(`{"query":"select id, v from t where id = 42"}`)
 	sqlReq := []byte(fmt.Sprintf("POST /customer/databases/%s/sql HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		id, addr, api.token, len(sqlBody), sqlBody))
+		id, addr, api.Token, len(sqlBody), sqlBody))
 	dial := func(req []byte) (*rawHTTP, error) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -103,7 +105,7 @@ func benchDataAPI(args []string) error {
 		httpSide("data API GET /rest/v1/t?id=eq.42 (anon, RLS)", dataReq("/t?select=id,v&id=eq.42"), `"value 42"`),
 		httpSide("POST /sql select id, v from t where id = 42", sqlReq, `"value 42"`),
 		{"direct pgx (admin)", func() (func() error, func(), error) {
-			c, err := pgx.Connect(ctx, srv.directConn(id, "admin"))
+			c, err := pgx.Connect(ctx, srv.DirectConn(id, "admin"))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -113,7 +115,7 @@ func benchDataAPI(args []string) error {
 			}, func() { c.Close(ctx) }, nil
 		}},
 	}
-	fmt.Println(tableHead)
+	fmt.Println(harness.TableHead)
 	for _, s := range sides {
 		do, done, err := s.open()
 		if err != nil {
@@ -131,7 +133,7 @@ func benchDataAPI(args []string) error {
 			}
 		}
 		done()
-		fmt.Println(summarize(lat).row(s.name + ", 1 client"))
+		fmt.Println(harness.Summarize(lat).Row(s.name + ", 1 client"))
 	}
 	// Throughput: the sides take turns, in reverse order every other
 	// round, so that neither always runs first after the database was made
@@ -143,8 +145,8 @@ func benchDataAPI(args []string) error {
 	// instance's PostgreSQL processes, over each run.
 	type run struct{ rps, goCPU, pgCPU float64 }
 	rate := func(s side) (run, error) {
-		pm := srv.postmaster(id)
-		go0, pg0 := selfCPU(), postmasterCPU(pm)
+		pm := srv.Postmaster(id)
+		go0, pg0 := harness.SelfCPU(), harness.PostmasterCPU(pm)
 		var stop atomic.Bool
 		var count atomic.Int64
 		var wg sync.WaitGroup
@@ -176,8 +178,8 @@ func benchDataAPI(args []string) error {
 		wg.Wait()
 		n := float64(max(1, count.Load()))
 		return run{rps: float64(count.Load()) / time.Since(start).Seconds(),
-			goCPU: float64((selfCPU() - go0).Microseconds()) / n,
-			pgCPU: float64((postmasterCPU(pm) - pg0).Microseconds()) / n}, firstErr
+			goCPU: float64((harness.SelfCPU() - go0).Microseconds()) / n,
+			pgCPU: float64((harness.PostmasterCPU(pm) - pg0).Microseconds()) / n}, firstErr
 	}
 	rates := make([][]float64, len(sides))
 	goCPU := make([][]float64, len(sides))

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bytes"
@@ -19,11 +19,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/fs9"
 	"github.com/db9/db9/internal/fs9/wsclient"
 )
 
-// benchFS9: fs9 (issue 12, must show 6) through the product's public
+// FS9: fs9 (issue 12, must show 6) through the product's public
 // surfaces only — REST to create the database and fetch its admin
 // password, the WebSocket listener (--fs9-addr) as DB9's SDK dials it, and
 // psql/pgx through the PostgreSQL front door — against what the same
@@ -41,9 +42,9 @@ import (
 //
 // Sides alternate in rounds so that load from elsewhere hits both; the
 // table keeps the best round of each side and prints every round's ratio.
-func benchFS9(args []string) error {
+func FS9(args []string) error {
 	fs := flag.NewFlagSet("fs9", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	o := fs9Opts{}
 	fs.IntVar(&o.mib, "mib", 100, "size of the streamed file, MiB")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of each measurement, sides alternating")
@@ -60,7 +61,7 @@ func benchFS9(args []string) error {
 	if _, err := exec.LookPath("psql"); err != nil {
 		return fmt.Errorf("psql is needed for the COPY peer: %w", err)
 	}
-	srv, api, id, closeServer, err := serverWithDB(e, "fs9bench")
+	srv, api, id, closeServer, err := harness.ServerWithDB(e, "fs9bench")
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func benchFS9(args []string) error {
 	var cred struct {
 		AdminPassword string `json:"admin_password"`
 	}
-	if err := api.do("GET", "/customer/databases/"+id+"/credentials", nil, 200, &cred); err != nil {
+	if err := api.Do("GET", "/customer/databases/"+id+"/credentials", nil, 200, &cred); err != nil {
 		return err
 	}
 	// sslmode=disable: the WebSocket side is plain ws, so neither pays for TLS.

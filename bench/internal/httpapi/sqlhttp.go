@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bytes"
@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/db9/db9/bench/internal/harness"
 )
 
-// benchSQLHTTP: `select 1` through POST .../sql against direct pgx on the
+// SQLHTTP: `select 1` through POST .../sql against direct pgx on the
 // same instance's socket, with 1 and 16 concurrent clients.
-func benchSQLHTTP(args []string) error {
+func SQLHTTP(args []string) error {
 	fs := flag.NewFlagSet("sqlhttp", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	n := fs.Int("n", 3000, "sequential requests per side for the latency measurement")
 	dur := fs.Duration("duration", 5*time.Second, "duration of each throughput run")
 	clients := fs.Int("clients", 16, "concurrent clients for the throughput run")
@@ -27,24 +29,24 @@ func benchSQLHTTP(args []string) error {
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole process, taken after the first HTTP throughput run, to this file")
 	rounds := fs.Int("rounds", 1, "throughput runs per side, alternating HTTP and direct; the table reports the best of each")
 	fs.Parse(args)
-	srv, api, id, closeServer, err := serverWithDB(e, "sqlhttp")
+	srv, api, id, closeServer, err := harness.ServerWithDB(e, "sqlhttp")
 	if err != nil {
 		return err
 	}
 	defer closeServer()
 	ctx := context.Background()
-	direct := func() (*pgx.Conn, error) { return pgx.Connect(ctx, srv.directConn(id, "admin")) }
+	direct := func() (*pgx.Conn, error) { return pgx.Connect(ctx, srv.DirectConn(id, "admin")) }
 	path := "/customer/databases/" + id + "/sql"
 	body := []byte(`{"query":"select 1"}`)
 	want := []byte(`"rows":[[1]]`)
-	raw := func() (*rawHTTP, error) { return newRawHTTP(srv.HTTPAddr(), path, api.token, body) }
+	raw := func() (*rawHTTP, error) { return newRawHTTP(srv.HTTPAddr(), path, api.Token, body) }
 	check := func(b []byte, err error) error {
 		if err == nil && !bytes.Contains(b, want) {
 			err = fmt.Errorf("unexpected answer %s", b)
 		}
 		return err
 	}
-	if err := api.select1(id); err != nil { // the API client agrees with the raw one
+	if err := api.Select1(id); err != nil { // the API client agrees with the raw one
 		return err
 	}
 	one, err := raw()
@@ -81,12 +83,12 @@ func benchSQLHTTP(args []string) error {
 		}
 		dl = append(dl, time.Since(s))
 	}
-	h1, d1 := summarize(hl), summarize(dl)
+	h1, d1 := harness.Summarize(hl), harness.Summarize(dl)
 
 	// Throughput with concurrent clients.
-	pm := srv.postmaster(id)
-	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, stats, cpuUse, error) {
-		cpu0, pg0, allocs0 := selfCPU(), postmasterCPU(pm), mallocs()
+	pm := srv.Postmaster(id)
+	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, harness.Stats, cpuUse, error) {
+		cpu0, pg0, allocs0 := harness.SelfCPU(), harness.PostmasterCPU(pm), harness.Mallocs()
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -110,8 +112,8 @@ func benchSQLHTTP(args []string) error {
 		time.Sleep(*dur)
 		stop.Store(true)
 		wg.Wait()
-		use := cpuUse{n: len(all), self: selfCPU() - cpu0, pg: postmasterCPU(pm) - pg0, allocs: mallocs() - allocs0}
-		return float64(len(all)) / time.Since(start).Seconds(), summarize(all), use, firstErr
+		use := cpuUse{n: len(all), self: harness.SelfCPU() - cpu0, pg: harness.PostmasterCPU(pm) - pg0, allocs: harness.Mallocs() - allocs0}
+		return float64(len(all)) / time.Since(start).Seconds(), harness.Summarize(all), use, firstErr
 	}
 	httpWorker := func(stop *atomic.Bool, lat *[]time.Duration) error {
 		h, err := raw()
@@ -147,10 +149,10 @@ func benchSQLHTTP(args []string) error {
 	// machine hits both; each round's ratio is printed, the table keeps the
 	// best round of each side.
 	var httpTPS, directTPS float64
-	var hN, dN stats
+	var hN, dN harness.Stats
 	var hCPU, dCPU cpuUse
 	var roundRatios []string
-	waitPools(srv, api, e.warmPool, e.sparePool) // no instance copies or starts during the runs
+	harness.WaitPools(srv, api, e.WarmPool, e.SparePool) // no instance copies or starts during the runs
 	for r := 0; r < max(1, *rounds); r++ {
 		if r == 0 && *cpuprofile != "" {
 			f, err := os.Create(*cpuprofile)
@@ -193,13 +195,13 @@ func benchSQLHTTP(args []string) error {
 	if len(roundRatios) > 1 {
 		fmt.Fprintln(os.Stderr, "rounds HTTP/direct queries/s:", strings.Join(roundRatios, " "))
 	}
-	fmt.Println(tableHead)
-	fmt.Println(h1.row("HTTP POST /sql select 1, 1 client"))
-	fmt.Println(d1.row("direct pgx select 1, 1 client"))
-	fmt.Printf("| **added latency p50, 1 client** | | **%.3f ms** | | |\n", float64((h1.p50-d1.p50).Microseconds())/1000)
-	fmt.Println(hN.row(fmt.Sprintf("HTTP POST /sql select 1, %d clients", *clients)))
-	fmt.Println(dN.row(fmt.Sprintf("direct pgx select 1, %d clients", *clients)))
-	fmt.Printf("| **added latency p50, %d clients** | | **%.3f ms** | | |\n", *clients, float64((hN.p50-dN.p50).Microseconds())/1000)
+	fmt.Println(harness.TableHead)
+	fmt.Println(h1.Row("HTTP POST /sql select 1, 1 client"))
+	fmt.Println(d1.Row("direct pgx select 1, 1 client"))
+	fmt.Printf("| **added latency p50, 1 client** | | **%.3f ms** | | |\n", float64((h1.P50-d1.P50).Microseconds())/1000)
+	fmt.Println(hN.Row(fmt.Sprintf("HTTP POST /sql select 1, %d clients", *clients)))
+	fmt.Println(dN.Row(fmt.Sprintf("direct pgx select 1, %d clients", *clients)))
+	fmt.Printf("| **added latency p50, %d clients** | | **%.3f ms** | | |\n", *clients, float64((hN.P50-dN.P50).Microseconds())/1000)
 	fmt.Printf("\n| throughput, %d clients | queries/s |\n|---|---|\n| HTTP | %.0f |\n| direct pgx | %.0f |\n| **ratio HTTP/direct** | **%.2f** |\n",
 		*clients, httpTPS, directTPS, httpTPS/directTPS)
 	fmt.Printf("\n| CPU per query, %d clients | bench process (client+server) µs | PostgreSQL (instance) µs | total µs | bench process allocations |\n|---|---|---|---|---|\n", *clients)

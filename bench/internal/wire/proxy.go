@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,19 +17,20 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/bench/internal/harness"
 	"github.com/db9/db9/internal/config"
 	"github.com/db9/db9/internal/layout"
 )
 
-// benchProxy measures the PostgreSQL front door against its peers, all in
+// Proxy measures the PostgreSQL front door against its peers, all in
 // one run against the same instance: pgbench -S through db9's proxy,
 // directly on the instance's socket, and through PgBouncer (session mode);
 // connection setup (connect + auth + select 1) with a password after the
 // first login and with a connect token; and cold connects to a stopped
 // database.
-func benchProxy(args []string) error {
+func Proxy(args []string) error {
 	fs := flag.NewFlagSet("proxy", flag.ExitOnError)
-	e := commonFlags(fs)
+	e := harness.Flags(fs)
 	dur := fs.Duration("T", 30*time.Second, "pgbench -T per path, split over -rounds")
 	rounds := fs.Int("rounds", 3, "rounds of pgbench, paths alternating")
 	clients := fs.Int("c", 16, "pgbench -c")
@@ -45,18 +45,18 @@ func benchProxy(args []string) error {
 			return fmt.Errorf("%s not found (bench/run installs pgbouncer with apt-get)", tool)
 		}
 	}
-	dir, cleanup, err := e.dataDir()
+	dir, cleanup, err := e.DataDir()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	ctx := context.Background()
-	srv, err := startServer(ctx, dir, e.warmPool, e.sparePool, 0)
+	srv, err := harness.StartServer(ctx, dir, e.WarmPool, e.SparePool, 0)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(ctx)
-	api, err := newAPIClient(srv.HTTPAddr())
+	api, err := harness.NewAPIClient(srv.HTTPAddr())
 	if err != nil {
 		return err
 	}
@@ -64,18 +64,18 @@ func benchProxy(args []string) error {
 		ID            string `json:"id"`
 		AdminPassword string `json:"admin_password"`
 	}
-	if err := api.do("POST", "/customer/databases", map[string]any{"name": "bench"}, 201, &db); err != nil {
+	if err := api.Do("POST", "/customer/databases", map[string]any{"name": "bench"}, 201, &db); err != nil {
 		return err
 	}
 	var tok struct {
 		Token string `json:"token"`
 	}
-	if err := api.do("POST", "/customer/databases/bench/connect-token", nil, 200, &tok); err != nil {
+	if err := api.Do("POST", "/customer/databases/bench/connect-token", nil, 200, &tok); err != nil {
 		return err
 	}
-	sock := srv.lay.DB(db.ID).SocketDir
-	proxyURL := func(pw, sslmode string) string { return frontDoorURL(srv, db.ID, pw, sslmode) }
-	direct := srv.directConn(db.ID, "admin")
+	sock := srv.Layout.DB(db.ID).SocketDir
+	proxyURL := func(pw, sslmode string) string { return harness.FrontDoorURL(srv, db.ID, pw, sslmode) }
+	direct := srv.DirectConn(db.ID, "admin")
 
 	bouncer, bouncerPID, stopBouncer, err := startPgBouncer(dir, sock, bouncerOpts{mode: "session", maxClients: 200, poolSize: 40})
 	if err != nil {
@@ -92,12 +92,12 @@ func benchProxy(args []string) error {
 	// (--pg-relay-loops off), with a database of the same size.
 	goroutinesURL := ""
 	if slices.Contains(strings.Split(*only, ","), "db9goroutines") {
-		gsrv, gdb, closeG, err := auxServer(ctx, filepath.Join(dir, "goroutines"), 0, func(c *config.Server) { c.PGRelayLoops = -1 })
+		gsrv, gdb, closeG, err := harness.AuxServer(ctx, filepath.Join(dir, "goroutines"), 0, func(c *config.Server) { c.PGRelayLoops = -1 })
 		if err != nil {
 			return err
 		}
 		defer closeG()
-		goroutinesURL = frontDoorURL(gsrv, gdb.ID, gdb.AdminPassword, "disable")
+		goroutinesURL = harness.FrontDoorURL(gsrv, gdb.ID, gdb.AdminPassword, "disable")
 		if out, err := exec.Command("pgbench", "-i", "-q", "-s", strconv.Itoa(*scale), goroutinesURL).CombinedOutput(); err != nil {
 			return fmt.Errorf("pgbench -i: %v: %s", err, out)
 		}
@@ -168,7 +168,7 @@ func benchProxy(args []string) error {
 	if *n == 0 {
 		return nil
 	}
-	fmt.Printf("Connection setup: connect + authenticate + `select 1` + close, %d times each, sequential\n\n%s\n", *n, tableHead)
+	fmt.Printf("Connection setup: connect + authenticate + `select 1` + close, %d times each, sequential\n\n%s\n", *n, harness.TableHead)
 	setups := []run{
 		{name: "db9 proxy, password (checked once, then cached)", conn: proxyURL(db.AdminPassword, "disable")},
 		{name: "db9 proxy, connect token", conn: proxyURL(tok.Token, "disable")},
@@ -181,12 +181,12 @@ func benchProxy(args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		fmt.Println(summarize(ds).row(s.name))
+		fmt.Println(harness.Summarize(ds).Row(s.name))
 	}
 
 	// Cold connects go to a second server whose databases stop moments
 	// after their last session (--idle-timeout).
-	csrv, cdb, closeC, err := auxServer(ctx, filepath.Join(dir, "cold"), coldIdle, nil)
+	csrv, cdb, closeC, err := harness.AuxServer(ctx, filepath.Join(dir, "cold"), harness.ColdIdle, nil)
 	if err != nil {
 		return err
 	}
@@ -194,14 +194,14 @@ func benchProxy(args []string) error {
 	var ctok struct {
 		Token string `json:"token"`
 	}
-	if err := cdb.api.do("POST", "/customer/databases/"+cdb.ID+"/connect-token", nil, 200, &ctok); err != nil {
+	if err := cdb.API.Do("POST", "/customer/databases/"+cdb.ID+"/connect-token", nil, 200, &ctok); err != nil {
 		return err
 	}
-	fmt.Printf("\nCold connect: the instance stopped for idleness, then connect + authenticate + `select 1`, %d times\n\n%s\n", *cold, tableHead)
-	for _, s := range []run{{name: "cold, password", conn: frontDoorURL(csrv, cdb.ID, cdb.AdminPassword, "disable")}, {name: "cold, connect token", conn: frontDoorURL(csrv, cdb.ID, ctok.Token, "disable")}} {
+	fmt.Printf("\nCold connect: the instance stopped for idleness, then connect + authenticate + `select 1`, %d times\n\n%s\n", *cold, harness.TableHead)
+	for _, s := range []run{{name: "cold, password", conn: harness.FrontDoorURL(csrv, cdb.ID, cdb.AdminPassword, "disable")}, {name: "cold, connect token", conn: harness.FrontDoorURL(csrv, cdb.ID, ctok.Token, "disable")}} {
 		var ds []time.Duration
 		for range *cold {
-			if err := csrv.waitStopped(cdb.ID, time.Minute); err != nil {
+			if err := csrv.WaitStopped(cdb.ID, time.Minute); err != nil {
 				return err
 			}
 			one, err := connectTimes(ctx, s.conn, 1)
@@ -210,15 +210,12 @@ func benchProxy(args []string) error {
 			}
 			ds = append(ds, one...)
 		}
-		fmt.Println(summarize(ds).row(s.name))
+		fmt.Println(harness.Summarize(ds).Row(s.name))
 	}
 	return nil
 }
 
-var (
-	tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
-	latRE = regexp.MustCompile(`latency average = ([0-9.]+) ms`)
-)
+var latRE = regexp.MustCompile(`latency average = ([0-9.]+) ms`)
 
 // pgbench runs pgbench -S and returns its tps, average latency and CPU
 // time.
@@ -228,7 +225,7 @@ func pgbench(conn string, c, j int, d time.Duration) (tps, lat float64, cpu time
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("pgbench: %v: %s", err, out)
 	}
-	m, l := tpsRE.FindSubmatch(out), latRE.FindSubmatch(out)
+	m, l := harness.TPSRE.FindSubmatch(out), latRE.FindSubmatch(out)
 	if m == nil || l == nil {
 		return 0, 0, 0, fmt.Errorf("pgbench output: %s", out)
 	}
@@ -339,40 +336,4 @@ pidfile = %s/pgbouncer.pid
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// frontDoorURL is the URL of database id through srv's PostgreSQL front door.
-func frontDoorURL(srv *benchServer, id, password, sslmode string) string {
-	return (&url.URL{Scheme: "postgresql", User: url.UserPassword(id+".admin", password), Host: srv.PGAddr(), Path: "/postgres",
-		RawQuery: "sslmode=" + sslmode}).String()
-}
-
-// auxDB is the database of an auxiliary server.
-type auxDB struct {
-	ID            string `json:"id"`
-	AdminPassword string `json:"admin_password"`
-	api           *apiClient
-}
-
-// auxServer starts a second server in dir (no warm or spare instances, so
-// it does no background work during the measurements) with one database.
-func auxServer(ctx context.Context, dir string, idle time.Duration, set func(*config.Server)) (*benchServer, auxDB, func(), error) {
-	var sets []func(*config.Server)
-	if set != nil {
-		sets = append(sets, set)
-	}
-	var db auxDB
-	srv, err := startServer(ctx, dir, 0, 0, idle, sets...)
-	if err != nil {
-		return nil, db, nil, err
-	}
-	closeSrv := func() { srv.Close(ctx) }
-	if db.api, err = newAPIClient(srv.HTTPAddr()); err == nil {
-		err = db.api.do("POST", "/customer/databases", map[string]any{"name": "bench"}, 201, &db)
-	}
-	if err != nil {
-		closeSrv()
-		return nil, db, nil, err
-	}
-	return srv, db, closeSrv, nil
 }

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"os"
@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-// clockTick is the unit of CPU times in /proc/<pid>/stat (USER_HZ, 100 on
+// ClockTick is the unit of CPU times in /proc/<pid>/stat (USER_HZ, 100 on
 // every Linux this runs on).
-const clockTick = 10 * time.Millisecond
+const ClockTick = 10 * time.Millisecond
 
-// selfCPU is the user plus system CPU time this process has used so far.
-func selfCPU() time.Duration {
+// SelfCPU is the user plus system CPU time this process has used so far.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -23,17 +23,17 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// postmasterCPU is the CPU time used so far by a postmaster and its
+// PostmasterCPU is the CPU time used so far by a postmaster and its
 // children: the running ones read one by one, the exited ones (already
 // reaped by the postmaster) from the postmaster's cutime and cstime.
-func postmasterCPU(pm int) time.Duration {
+func PostmasterCPU(pm int) time.Duration {
 	if pm <= 0 {
 		return 0
 	}
 	var ticks int64
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range dirs {
-		f := procStat(p)
+		f := ProcStat(p)
 		if len(f) < 15 {
 			continue
 		}
@@ -53,12 +53,12 @@ func postmasterCPU(pm int) time.Duration {
 			ticks += n
 		}
 	}
-	return time.Duration(ticks) * clockTick
+	return time.Duration(ticks) * ClockTick
 }
 
-// procStat returns the pid followed by the fields after the command name
+// ProcStat returns the pid followed by the fields after the command name
 // of a /proc/<pid>/stat file (the name may hold spaces and parentheses).
-func procStat(path string) []string {
+func ProcStat(path string) []string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil
@@ -71,23 +71,23 @@ func procStat(path string) []string {
 	return append([]string{strings.TrimSpace(s[:open])}, strings.Fields(s[close+1:])[1:]...)
 }
 
-// mallocs is the number of heap allocations this process has made so far.
-func mallocs() uint64 {
+// Mallocs is the number of heap allocations this process has made so far.
+func Mallocs() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.Mallocs
 }
 
-// workersCPU is the CPU time used so far by the running child processes
+// WorkersCPU is the CPU time used so far by the running child processes
 // of this process that run this same binary: the in-process server's
 // function workers (exited workers are not counted).
-func workersCPU() time.Duration {
+func WorkersCPU() time.Duration {
 	self := os.Getpid()
 	exe, _ := os.Readlink("/proc/self/exe")
 	var ticks int64
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range dirs {
-		f := procStat(p)
+		f := ProcStat(p)
 		if len(f) < 15 {
 			continue
 		}
@@ -102,5 +102,5 @@ func workersCPU() time.Duration {
 			ticks += n
 		}
 	}
-	return time.Duration(ticks) * clockTick
+	return time.Duration(ticks) * ClockTick
 }
