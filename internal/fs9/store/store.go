@@ -349,18 +349,6 @@ func (s *Store) Chmod(ctx context.Context, p string, mode int) error {
 	return fs9.FromPG(err)
 }
 
-// Stats are the database's file totals, kept up to date by every change.
-type Stats struct {
-	Files, Directories, LogicalBytes int64
-}
-
-// Stats reads the totals (16 rows, not a scan of the files).
-func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	var st Stats
-	err := s.db.QueryRow(ctx, `SELECT * FROM _db9_fs.stats()`).Scan(&st.Files, &st.Directories, &st.LogicalBytes)
-	return st, fs9.FromPG(err)
-}
-
 func containsNUL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == 0 {
