@@ -21,7 +21,16 @@ BEGIN PERFORM _db9_fs.require(false, path); RETURN _db9_fs.read(path, NULL, NULL
 
 CREATE OR REPLACE FUNCTION extensions.fs9_read(path text) RETURNS text
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
-BEGIN PERFORM _db9_fs.require(false, path); RETURN _db9_fs.to_text(_db9_fs.read(path, NULL, NULL)); END $$;
+BEGIN
+  PERFORM _db9_fs.require(false, path);
+  -- Valid UTF-8 (the common case) without to_text's extra layer; the
+  -- rest read again and repaired there.
+  BEGIN
+    RETURN pg_catalog.convert_from(_db9_fs.read(path, NULL, NULL), 'UTF8');
+  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    RETURN _db9_fs.to_text(_db9_fs.read(path, NULL, NULL));
+  END;
+END $$;
 
 CREATE OR REPLACE FUNCTION extensions.fs9_read_at_bytea(path text, "offset" bigint, length bigint) RETURNS bytea
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
