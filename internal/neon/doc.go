@@ -6,7 +6,7 @@
 //   - SQL over HTTP, POST /sql: the Neon-Connection-String header carries
 //     postgresql://user:password@host/postgres; the user, options, host and
 //     password name the database and role exactly as at the PostgreSQL
-//     front door (pgproxy.Route), and the login is checked by the same
+//     front door (pgproxy/wire.Route), and the login is checked by the same
 //     Authenticator. The body is {query, params} or {queries: [...]} (one
 //     transaction; Neon-Batch-Isolation-Level, -Read-Only, -Deferrable).
 //     Each query is one extended-protocol statement with text params of

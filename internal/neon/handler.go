@@ -13,7 +13,7 @@ import (
 
 	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/logkey"
-	"github.com/db9/db9/internal/pgproxy"
+	"github.com/db9/db9/internal/pgproxy/wire"
 	"github.com/db9/db9/internal/platform"
 	"github.com/db9/db9/internal/web"
 )
@@ -150,7 +150,7 @@ func (h *Handler) sql(w http.ResponseWriter, r *http.Request) ([]byte, int, erro
 			w.Header()[k] = v
 		}
 	}
-	dbRef, role, password, err := pgproxy.Route(ci.user, ci.options, ci.host, h.cfg.PublicHost, ci.password)
+	dbRef, role, password, err := wire.Route(ci.user, ci.options, ci.host, h.cfg.PublicHost, ci.password)
 	if err != nil {
 		return nil, 0, &loginError{err: err}
 	}
@@ -201,7 +201,7 @@ func (h *Handler) errorBody(r *http.Request, err error) (int, []byte) {
 	case errors.As(err, &ue):
 		return http.StatusBadRequest, mustJSON(map[string]any{"message": string(ue)})
 	case errors.As(err, &le):
-		code, msg, hint := pgproxy.ErrorFields(le.err)
+		code, msg, hint := wire.ErrorFields(le.err)
 		status := http.StatusBadRequest // the front door's own refusals too
 		if code == "XX000" {
 			status = http.StatusInternalServerError

@@ -2,17 +2,18 @@
 // the wire protocol, in front of every database's private instance.
 //
 // For each client connection it answers SSLRequest (TLS) and GSSENCRequest
-// (declined), reads the startup message (database "postgres"), finds the
-// database and role (route.go: user "<database id or name>.<role>", or the
-// plain role with options "endpoint=<database>" or the TLS server name
-// "<database>.<public host>"), asks for a cleartext password, and hands
-// database, role and password to an Authenticator (package control) that classifies the
-// password (connect key, connect token, or the role's own password), checks
-// it, and returns the instance leased (woken when it was stopped). The proxy
-// then opens the backend session over the instance's Unix socket as that
-// role, passing the client's startup parameters (options, application_name,
-// ...) and the platform's session settings (token claims), which the client
-// can neither forge nor override at startup. After the backend's
+// (declined), reads the startup message (database "postgres"), and logs
+// the client in with package wire: it finds the database and role (user
+// "<database id or name>.<role>", or the plain role with options
+// "endpoint=<database>" or the TLS server name "<database>.<public host>"),
+// asks for a cleartext password, and hands database, role and password to
+// an Authenticator (package control) that classifies the password (connect
+// key, connect token, or the role's own password), checks it, and returns
+// the instance leased (woken when it was stopped). The proxy then opens
+// the backend session over the instance's Unix socket as that role,
+// passing the client's startup parameters (options, application_name, ...)
+// and the platform's session settings (token claims), which the client can
+// neither forge nor override at startup. After the backend's
 // ReadyForQuery it copies bytes both ways until either side ends.
 //
 // Plaintext sessions are relayed by event loops (Linux epoll, one per 4
@@ -35,21 +36,12 @@
 // so the idle reaper never stops an instance under an open session.
 //
 // Every failure before the relay reaches the client as an ErrorResponse with
-// a SQLSTATE (one table, sqlstateByCode), never as a dropped socket.
+// a SQLSTATE (one table, wire.SQLSTATE), never as a dropped socket.
 //
-// With Config.PoolAddr it also serves the pooled endpoint (pool.go,
-// pooled.go; docs/POOLER.md): the same startup and login, then a backend
-// of a small pool per database, role and startup parameters for each
-// transaction, given back at a ReadyForQuery that leaves nothing open.
-// There the protocol is read message by message: prepared statements are
-// tracked per client and per backend and prepared again on whichever
-// backend runs them; statements that leave session state (sqlscan.go) pin
-// the client to its backend; SQL naming statements (DEALLOCATE, EXECUTE)
-// gets the client's statements on its backend first (dealloc.go), and
-// statements a client dropped are closed on the backends it left them on
-// (stmtgc.go); idle clients are parked without a goroutine, their sockets
-// in an epoll set (park.go); a pool leases its instance only while it has
-// backends, so idle databases still stop.
+// With Config.PoolAddr it also serves the pooled endpoint, transaction
+// pooling (package pooler, docs/POOLER.md), after the same negotiation and
+// login. The cancel keys and the connection registry (Config.MaxConnsPerDB
+// and Close) are the proxy's, shared by both endpoints (package wire).
 //
 // It does not route statements, and it does not know how credentials are
 // stored.

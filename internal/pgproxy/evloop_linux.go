@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"github.com/db9/db9/internal/pgproxy/wire"
 )
 
 // eventLoops relay the bytes of plaintext sessions after startup, the way
@@ -55,11 +57,11 @@ func (ls *eventLoops) close() {
 // so the Go netpoller stops watching them. On error nothing was moved
 // and both connections are as they were.
 func (ls *eventLoops) start(client, backend net.Conn) (*loopSession, error) {
-	cfd, err := dupFD(client)
+	cfd, err := wire.DupFD(client)
 	if err != nil {
 		return nil, err
 	}
-	bfd, err := dupFD(backend)
+	bfd, err := wire.DupFD(backend)
 	if err != nil {
 		syscall.Close(cfd)
 		return nil, err
@@ -73,36 +75,6 @@ func (ls *eventLoops) start(client, backend net.Conn) (*loopSession, error) {
 	backend.Close()
 	l.post(loopCmd{add: s})
 	return s, nil
-}
-
-// dupFD returns a close-on-exec duplicate of a connection's descriptor.
-// It shares the open socket, including O_NONBLOCK, which the net package
-// has set.
-func dupFD(c net.Conn) (int, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return -1, fmt.Errorf("%T has no descriptor", c)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	var derr error
-	if err := raw.Control(func(s uintptr) {
-		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
-		if e != 0 {
-			derr = e
-			return
-		}
-		fd = int(r)
-	}); err != nil {
-		return -1, err
-	}
-	if derr != nil {
-		return -1, fmt.Errorf("dup socket: %w", derr)
-	}
-	return fd, nil
 }
 
 // loopSession is one session's state on a loop. Its fields other than the

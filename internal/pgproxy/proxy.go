@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -15,22 +14,16 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/logkey"
-	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/pgproxy/pooler"
+	"github.com/db9/db9/internal/pgproxy/wire"
 )
-
-// Authenticator checks a login and returns the database's instance leased.
-// *control.WireAccess implements it.
-type Authenticator interface {
-	Login(ctx context.Context, dbRef, role, password string) (*control.PGSession, error)
-}
 
 // Config configures a Proxy.
 type Config struct {
 	Addr string      // listen address, e.g. 127.0.0.1:5433
 	TLS  *tls.Config // nil: SSLRequest is declined
-	Auth Authenticator
+	Auth wire.Authenticator
 	// PublicHost is the front door's host name in connection strings: a
 	// TLS server name "<database>.<PublicHost>" names the database (no
 	// such routing when it is empty or an IP address).
@@ -54,7 +47,7 @@ type Config struct {
 	// pooling, docs/POOLER.md); empty: none. Placement must be set with it.
 	PoolAddr string
 	// Placement wakes databases for the pooled endpoint's backends.
-	Placement Connector
+	Placement pooler.Connector
 	// PoolSize bounds the backends of one pool: one database, role and
 	// set of startup parameters (default 10).
 	PoolSize int
@@ -82,15 +75,16 @@ type Proxy struct {
 	log     *slog.Logger
 	ln      net.Listener
 	poolLn  net.Listener // nil: no pooled endpoint
-	pool    *pooler
-	cancels *cancelRegistry
+	pool    *pooler.Pooler
+	gate    *wire.Gate
+	cancels *wire.CancelRegistry
 	loops   *eventLoops // nil: goroutine relay only
 	noLoops atomic.Bool // setLoopRelay(false)
 
 	// stop ends at Close: logins in flight (waking an instance) end with it.
 	stop   context.Context
 	cancel context.CancelFunc
-	conns  *registry
+	conns  *wire.Registry
 	wg     sync.WaitGroup
 }
 
@@ -115,9 +109,12 @@ func New(cfg Config) *Proxy {
 		cfg.PoolIdleTimeout = time.Minute
 	}
 	stop, cancel := context.WithCancel(context.Background())
-	p := &Proxy{cfg: cfg, log: cfg.Logger.With(logkey.Component, "pgproxy"), cancels: newCancelRegistry(),
-		stop: stop, cancel: cancel, conns: newRegistry(cfg.MaxConnsPerDB)}
-	p.pool = newPooler(p)
+	p := &Proxy{cfg: cfg, log: cfg.Logger.With(logkey.Component, "pgproxy"), cancels: wire.NewCancelRegistry(),
+		stop: stop, cancel: cancel, conns: wire.NewRegistry(cfg.MaxConnsPerDB)}
+	p.gate = &wire.Gate{Auth: cfg.Auth, PublicHost: cfg.PublicHost, Log: p.log}
+	p.pool = pooler.New(pooler.Config{Placement: cfg.Placement, PoolSize: cfg.PoolSize, PoolIdleTimeout: cfg.PoolIdleTimeout,
+		StartupTimeout: cfg.StartupTimeout, MaxConnsPerDB: cfg.MaxConnsPerDB,
+		Conns: p.conns, Cancels: p.cancels, Group: &p.wg, Stop: stop, Logger: p.log})
 	return p
 }
 
@@ -164,7 +161,10 @@ func (p *Proxy) Open(ctx context.Context) error {
 		p.ln = ln
 		p.wg.Add(2)
 		go p.accept(p.poolLn, true)
-		go p.pool.reap()
+		go func() {
+			defer p.wg.Done()
+			p.pool.Reap()
+		}()
 	}
 	p.ln = ln
 	p.wg.Add(1)
@@ -188,7 +188,7 @@ func (p *Proxy) PoolAddr() string {
 // listeners that failed to close. It is idempotent. Sessions end at once,
 // so ctx does not bound the wait.
 func (p *Proxy) Close(ctx context.Context) error {
-	if !p.conns.close(p.cancel) {
+	if !p.conns.CloseAll(p.cancel) {
 		return nil
 	}
 	var errs []error
@@ -202,9 +202,9 @@ func (p *Proxy) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close pooled listener: %w", err))
 		}
 	}
-	close(p.pool.quit)
+	p.pool.Stop()
 	p.wg.Wait()
-	p.pool.closeIdle()
+	p.pool.CloseIdle()
 	if p.loops != nil {
 		p.loops.close()
 	}
@@ -217,7 +217,7 @@ func (p *Proxy) accept(ln net.Listener, pooled bool) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if p.conns.isClosed() || errors.Is(err, net.ErrClosed) {
+			if p.conns.IsClosed() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// Out of file descriptors and the like: back off, keep serving.
@@ -227,7 +227,7 @@ func (p *Proxy) accept(ln net.Listener, pooled bool) {
 			continue
 		}
 		delay = 0
-		if !p.conns.track(c) {
+		if !p.conns.Track(c) {
 			c.Close()
 			return
 		}
@@ -237,61 +237,39 @@ func (p *Proxy) accept(ln net.Listener, pooled bool) {
 }
 
 // Sessions returns the number of open client sessions of a database.
-func (p *Proxy) Sessions(id string) int { return p.conns.sessions(id) }
+func (p *Proxy) Sessions(id string) int { return p.conns.Sessions(id) }
 
 // serve runs one client connection; hostName is the host the client
 // addressed outside the protocol (ServeConn), "" for the listeners'.
 func (p *Proxy) serve(raw net.Conn, hostName string, pooled bool) {
 	defer p.wg.Done()
-	defer p.conns.untrack(raw)
+	defer p.conns.Untrack(raw)
 	defer raw.Close()
 	start := time.Now()
 	_ = raw.SetDeadline(start.Add(p.cfg.StartupTimeout))
 	conn, msg, err := p.negotiate(raw)
 	if err != nil {
-		p.fail(conn, err, "startup")
+		wire.Fail(p.log, conn, err, "startup")
 		return
 	}
 	switch m := msg.(type) {
 	case *pgproto3.CancelRequest:
-		p.cancels.forward(m)
+		p.cancels.Forward(m)
 		return
 	case *pgproto3.StartupMessage:
-		if pooled {
-			p.pooledSession(conn, m, start, hostName)
-		} else {
+		if !pooled {
 			p.session(conn, m, start, hostName)
+		} else if l := p.login(conn, m, start, hostName); l != nil {
+			p.pool.Serve(conn, l, start)
 		}
 	}
 }
 
-// fail reports err to the client when it is one the client should see
-// (not a read error on a vanished connection) and logs it.
-func (p *Proxy) fail(conn net.Conn, err error, stage string) {
-	var we *wireError
-	var pe *platform.Error
-	switch {
-	case errors.As(err, &we):
-		writeError(conn, err)
-		p.log.Debug("refused", logkey.Stage, stage, logkey.SQLState, we.code, logkey.Err, we.msg)
-	case errors.As(err, &pe):
-		writeError(conn, err)
-		if pe.Code == platform.CodeInternal || pe.Code == platform.CodeUnavailable {
-			p.log.Warn("refused", logkey.Stage, stage, logkey.Err, err)
-		} else {
-			p.log.Debug("refused", logkey.Stage, stage, logkey.Err, err)
-		}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		p.log.Debug("client went away", logkey.Stage, stage)
-	default:
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			writeError(conn, &wireError{code: stateCannotConnectNow, msg: "timeout during connection startup"})
-		} else if _, isTLS := conn.(*tls.Conn); !isTLS {
-			writeError(conn, platform.Wrap(platform.CodeInternal, err, "internal error"))
-		}
-		p.log.Debug("startup failed", logkey.Stage, stage, logkey.Err, err)
-	}
+// login runs wire.Gate.Login within the startup deadline.
+func (p *Proxy) login(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) *wire.Login {
+	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
+	defer cancel()
+	return p.gate.Login(ctx, conn, m, hostName)
 }
 
 // negotiate reads startup packets until a StartupMessage or CancelRequest,
@@ -300,14 +278,14 @@ func (p *Proxy) fail(conn net.Conn, err error, stage string) {
 func (p *Proxy) negotiate(conn net.Conn) (net.Conn, pgproto3.FrontendMessage, error) {
 	tlsDone, gssDone := false, false
 	for {
-		msg, err := readStartupPacket(conn)
+		msg, err := wire.ReadStartupPacket(conn)
 		if err != nil {
 			return conn, nil, err
 		}
 		switch msg.(type) {
 		case *pgproto3.SSLRequest:
 			if tlsDone {
-				return conn, nil, protoErr("SSLRequest after TLS was established")
+				return conn, nil, wire.ProtoErr("SSLRequest after TLS was established")
 			}
 			if p.cfg.TLS == nil {
 				if _, err := conn.Write([]byte{'N'}); err != nil {
@@ -325,7 +303,7 @@ func (p *Proxy) negotiate(conn net.Conn) (net.Conn, pgproto3.FrontendMessage, er
 			conn, tlsDone = tc, true
 		case *pgproto3.GSSEncRequest:
 			if gssDone || tlsDone {
-				return conn, nil, protoErr("GSSENCRequest after encryption was negotiated")
+				return conn, nil, wire.ProtoErr("GSSENCRequest after encryption was negotiated")
 			}
 			gssDone = true
 			if _, err := conn.Write([]byte{'N'}); err != nil {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/db9/db9/internal/pgproxy/wire"
 	"github.com/db9/db9/internal/placement"
 )
 
@@ -42,16 +43,16 @@ var relays = []struct {
 
 // startRelay starts a session's relay; cancel, when not nil, is where its
 // cancel requests go.
-func startRelay(t *testing.T, loops bool, cancel *cancelTarget) *relayRig {
+func startRelay(t *testing.T, loops bool, cancel *wire.CancelTarget) *relayRig {
 	t.Helper()
 	r := &relayRig{fds: openFDs(t), goroutines0: runtime.NumGoroutine(), ended: make(chan struct{})}
 	r.p = New(Config{Addr: "127.0.0.1:0", Auth: refuseAll{}})
 	if err := r.p.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var key cancelKey
+	var key wire.CancelKey
 	if cancel != nil {
-		key = r.p.cancels.add(*cancel)
+		key = r.p.cancels.Add(*cancel)
 	}
 	r.p.setLoopRelay(loops)
 	if loops && r.p.loops == nil {
@@ -67,11 +68,11 @@ func startRelay(t *testing.T, loops bool, cancel *cancelTarget) *relayRig {
 	go func() {
 		defer r.p.wg.Done()
 		defer close(r.ended)
-		r.p.conns.track(proxyClient)
-		defer r.p.conns.untrack(proxyClient)
+		r.p.conns.Track(proxyClient)
+		defer r.p.conns.Untrack(proxyClient)
 		defer proxyClient.Close()
-		r.p.conns.track(proxyBackend)
-		defer r.p.conns.untrack(proxyBackend)
+		r.p.conns.Track(proxyBackend)
+		defer r.p.conns.Untrack(proxyBackend)
 		defer proxyBackend.Close()
 		r.p.relay(proxyClient, proxyBackend, bufio.NewReader(proxyBackend), key)
 	}()
@@ -308,7 +309,7 @@ func TestRelay_ClientGoneBackendBusy(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pm.Close()
-			r := startRelay(t, rl.loops, &cancelTarget{ep: placement.Endpoint{Network: "unix", Address: pm.Addr().String()}, pid: 4242, secret: []byte{1, 2, 3, 4}})
+			r := startRelay(t, rl.loops, &wire.CancelTarget{EP: placement.Endpoint{Network: "unix", Address: pm.Addr().String()}, PID: 4242, Secret: []byte{1, 2, 3, 4}})
 
 			start := time.Now()
 			r.client.Close()

@@ -4,103 +4,18 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"maps"
 	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/db9/db9/internal/control"
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgproxy/wire"
 	"github.com/db9/db9/internal/placement"
-	"github.com/db9/db9/internal/platform"
 )
-
-// loginResult is a client startup that passed routing and authentication:
-// the database is leased (woken when it was stopped).
-type loginResult struct {
-	params map[string]string // the client's startup parameters, the route taken out
-	role   string
-	sess   *control.PGSession
-	log    *slog.Logger
-}
-
-// login runs a client's startup from its StartupMessage to a checked
-// login: protocol version, route (route.go), cleartext password,
-// Authenticator. On failure the client has been told why and nil is
-// returned. The caller releases the lease.
-func (p *Proxy) login(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) *loginResult {
-	params := m.Parameters
-	if exts := protocolExtensions(params); m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(exts) > 0 {
-		b, _ := (&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: exts}).Encode(nil)
-		if _, err := conn.Write(b); err != nil {
-			return nil
-		}
-	}
-	user := params["user"]
-	if user == "" {
-		p.fail(conn, &wireError{code: stateInvalidAuthSpec, msg: "no PostgreSQL user name specified in startup packet"}, "startup")
-		return nil
-	}
-	serverName := hostName
-	if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().ServerName != "" {
-		serverName = tc.ConnectionState().ServerName
-	}
-	dbRef, role, options, err := route(user, params["options"], serverName, p.cfg.PublicHost)
-	if err == nil {
-		err = checkDatabase(params["database"], user)
-	}
-	if err == nil {
-		err = checkOptions(params)
-	}
-	if err != nil {
-		p.fail(conn, err, "startup")
-		return nil
-	}
-	if options != params["options"] {
-		params = maps.Clone(params)
-		if options == "" {
-			delete(params, "options")
-		} else {
-			params["options"] = options
-		}
-	}
-	b, _ := (&pgproto3.AuthenticationCleartextPassword{}).Encode(nil)
-	if _, err := conn.Write(b); err != nil {
-		return nil
-	}
-	password, err := readPassword(conn)
-	if err != nil {
-		p.fail(conn, err, "password")
-		return nil
-	}
-	if dbRef == "" {
-		ep, pw, ok := passwordEndpoint(password)
-		if !ok {
-			_, _, err := parseUser(user)
-			p.fail(conn, err, "startup")
-			return nil
-		}
-		dbRef, password = ep, pw
-	}
-	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
-	defer cancel()
-	sess, err := p.cfg.Auth.Login(ctx, dbRef, role, password)
-	if err != nil {
-		if pe := (*platform.Error)(nil); errors.As(err, &pe) && pe.Code == platform.CodeNotFound {
-			err = &wireError{code: stateUnknownDatabase, msg: pe.Message, hint: routeHint}
-		}
-		p.fail(conn, err, "login")
-		return nil
-	}
-	return &loginResult{params: params, role: role, sess: sess,
-		log: p.log.With(logkey.DB, sess.DatabaseID, logkey.Role, role, logkey.Method, sess.Method)}
-}
 
 // session runs one client session from its StartupMessage to its end.
 func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) {
@@ -108,44 +23,44 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	if l == nil {
 		return
 	}
-	sess, role, params, log := l.sess, l.role, l.params, l.log
+	sess, role, params, log := l.Sess, l.Role, l.Params, l.Log
 	defer sess.Lease.Release()
 	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
 	defer cancel()
-	if !p.conns.takeSlot(sess.DatabaseID) {
-		p.fail(conn, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", sess.DatabaseID, p.cfg.MaxConnsPerDB)}, "login")
+	if !p.conns.TakeSlot(sess.DatabaseID) {
+		wire.Fail(p.log, conn, &wire.Error{Code: wire.StateTooManyConns, Msg: fmt.Sprintf("too many connections to database %s (limit %d)", sess.DatabaseID, p.cfg.MaxConnsPerDB)}, "login")
 		return
 	}
-	defer p.conns.freeSlot(sess.DatabaseID)
+	defer p.conns.FreeSlot(sess.DatabaseID)
 
 	ep := sess.Lease.Endpoint()
 	backend, err := ep.Dial(ctx)
 	if err != nil {
-		p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}, "backend")
+		wire.Fail(p.log, conn, &wire.Error{Code: wire.StateCannotConnectNow, Msg: "the database is not accepting connections; try again"}, "backend")
 		log.Warn("dial backend", logkey.Err, err)
 		return
 	}
-	if !p.conns.track(backend) {
+	if !p.conns.Track(backend) {
 		backend.Close()
 		return
 	}
-	defer p.conns.untrack(backend)
+	defer p.conns.Untrack(backend)
 	defer backend.Close()
 	_ = backend.SetDeadline(start.Add(p.cfg.StartupTimeout))
-	sm := &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: backendParams(params, role, sess.Settings)}
+	sm := &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: wire.BackendParams(params, role, sess.Settings)}
 	b, err := sm.Encode(nil)
 	if err == nil {
 		_, err = backend.Write(b)
 	}
 	if err != nil {
-		p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}, "backend")
+		wire.Fail(p.log, conn, &wire.Error{Code: wire.StateCannotConnectNow, Msg: "the database is not accepting connections; try again"}, "backend")
 		return
 	}
 	br := bufio.NewReaderSize(backend, 8192)
 	key, ok, err := p.relayStartup(br, conn, ep)
 	if err != nil {
 		if !errors.Is(err, errClientGone) {
-			p.fail(conn, &wireError{code: stateCannotConnectNow, msg: "the database closed the connection during startup; try again"}, "backend")
+			wire.Fail(p.log, conn, &wire.Error{Code: wire.StateCannotConnectNow, Msg: "the database closed the connection during startup; try again"}, "backend")
 			log.Warn("backend startup", logkey.Err, err)
 		}
 		return
@@ -153,7 +68,7 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 	if !ok { // the backend refused (its ErrorResponse was relayed)
 		return
 	}
-	defer p.cancels.remove(key)
+	defer p.cancels.Remove(key)
 	_ = backend.SetDeadline(time.Time{})
 	_ = conn.SetDeadline(time.Time{})
 	log.Debug("session started", logkey.StartupMs, time.Since(start).Milliseconds())
@@ -170,85 +85,34 @@ func (p *Proxy) session(conn net.Conn, m *pgproto3.StartupMessage, start time.Ti
 
 var errClientGone = errors.New("client went away")
 
-// startupAnswer is a backend's answer to a startup message.
-type startupAnswer struct {
-	msgs    []byte // as sent, BackendKeyData left out, through ReadyForQuery
-	key     *pgproto3.BackendKeyData
-	refusal []byte // the backend's ErrorResponse instead, when it refused
-}
-
-// readStartupAnswer reads the backend's answer to a startup message
-// (AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery,
-// or an ErrorResponse). The backend is trusted to ask for no password.
-func readStartupAnswer(br *bufio.Reader) (a startupAnswer, err error) {
-	a.msgs = make([]byte, 0, 1024)
-	var hdr [5]byte
-	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return a, err
-		}
-		n := int(binary.BigEndian.Uint32(hdr[1:]))
-		if n < 4 || n > 1<<20 {
-			return a, fmt.Errorf("backend message %q of length %d", hdr[0], n)
-		}
-		body := make([]byte, n-4)
-		if _, err := io.ReadFull(br, body); err != nil {
-			return a, err
-		}
-		switch hdr[0] {
-		case 'R':
-			if len(body) < 4 || binary.BigEndian.Uint32(body) != 0 {
-				return a, fmt.Errorf("backend asked for authentication (trust expected)")
-			}
-		case 'K':
-			if a.key != nil {
-				return a, fmt.Errorf("backend sent BackendKeyData twice")
-			}
-			a.key = &pgproto3.BackendKeyData{}
-			if err := a.key.Decode(body); err != nil {
-				return a, err
-			}
-			continue
-		case 'E':
-			a.refusal = append(hdr[:], body...)
-			return a, nil
-		}
-		a.msgs = append(a.msgs, hdr[:]...)
-		a.msgs = append(a.msgs, body...)
-		if hdr[0] == 'Z' {
-			return a, nil
-		}
-	}
-}
-
 // relayStartup forwards the backend's answer to the startup message to
 // the client, replacing the secret in BackendKeyData with one of the
 // proxy's own (the process id stays the backend's). ok is false when the
 // backend answered with an ErrorResponse instead (relayed as it is).
-func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.Endpoint) (key cancelKey, ok bool, err error) {
-	a, err := readStartupAnswer(br)
+func (p *Proxy) relayStartup(br *bufio.Reader, client net.Conn, ep placement.Endpoint) (key wire.CancelKey, ok bool, err error) {
+	a, err := wire.ReadStartupAnswer(br)
 	if err != nil {
-		return cancelKey{}, false, err
+		return wire.CancelKey{}, false, err
 	}
-	if a.refusal != nil {
-		if _, err := client.Write(a.refusal); err != nil {
-			return cancelKey{}, false, errClientGone
+	if a.Refusal != nil {
+		if _, err := client.Write(a.Refusal); err != nil {
+			return wire.CancelKey{}, false, errClientGone
 		}
-		return cancelKey{}, false, nil
+		return wire.CancelKey{}, false, nil
 	}
-	out := a.msgs[: len(a.msgs)-6 : len(a.msgs)-6] // ReadyForQuery is 6 bytes
-	rfq := a.msgs[len(a.msgs)-6:]
-	if a.key != nil {
-		key = p.cancels.add(cancelTarget{ep: ep, pid: a.key.ProcessID, secret: a.key.SecretKey})
-		if out, err = (&pgproto3.BackendKeyData{ProcessID: key.pid, SecretKey: key.secretBytes()}).Encode(out); err != nil {
-			p.cancels.remove(key)
-			return cancelKey{}, false, err
+	out := a.Msgs[: len(a.Msgs)-6 : len(a.Msgs)-6] // ReadyForQuery is 6 bytes
+	rfq := a.Msgs[len(a.Msgs)-6:]
+	if a.Key != nil {
+		key = p.cancels.Add(wire.CancelTarget{EP: ep, PID: a.Key.ProcessID, Secret: a.Key.SecretKey})
+		if out, err = (&pgproto3.BackendKeyData{ProcessID: key.PID, SecretKey: key.SecretBytes()}).Encode(out); err != nil {
+			p.cancels.Remove(key)
+			return wire.CancelKey{}, false, err
 		}
 	}
 	out = append(out, rfq...)
 	if _, err := client.Write(out); err != nil {
-		p.cancels.remove(key)
-		return cancelKey{}, false, errClientGone
+		p.cancels.Remove(key)
+		return wire.CancelKey{}, false, errClientGone
 	}
 	return key, true, nil
 }
@@ -261,7 +125,7 @@ const clientGoneGrace = 100 * time.Millisecond
 // relay copies bytes both ways until one side ends: on an event loop when
 // it can (a plaintext client, nothing read ahead from the backend), else
 // with two goroutines.
-func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey) (fromClient, fromBackend int64) {
+func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key wire.CancelKey) (fromClient, fromBackend int64) {
 	if p.loops != nil && !p.noLoops.Load() && br.Buffered() == 0 {
 		if _, isTLS := client.(*tls.Conn); !isTLS {
 			s, err := p.loops.start(client, backend)
@@ -294,15 +158,15 @@ func (p *Proxy) relay(client, backend net.Conn, br *bufio.Reader, key cancelKey)
 }
 
 // waitLoopSession waits for the end of a session relayed on an event loop.
-func (p *Proxy) waitLoopSession(s *loopSession, key cancelKey) {
+func (p *Proxy) waitLoopSession(s *loopSession, key wire.CancelKey) {
 	defer func() {
 		s.Close()
 		<-s.done
 	}()
-	if !p.conns.track(s) {
+	if !p.conns.Track(s) {
 		return
 	}
-	defer p.conns.untrack(s)
+	defer p.conns.Untrack(s)
 	select {
 	case <-s.done:
 	case <-s.clientGone: // the loop has shut the backend's write side
@@ -314,11 +178,11 @@ func (p *Proxy) waitLoopSession(s *loopSession, key cancelKey) {
 // away to end by itself, and cancels its query when it does not within
 // clientGoneGrace; the caller closes the backend after at most 5 more
 // seconds.
-func (p *Proxy) cancelLingering(backendDone <-chan struct{}, key cancelKey) {
+func (p *Proxy) cancelLingering(backendDone <-chan struct{}, key wire.CancelKey) {
 	select {
 	case <-backendDone:
 	case <-time.After(clientGoneGrace):
-		p.cancels.cancel(key)
+		p.cancels.Cancel(key)
 		select {
 		case <-backendDone:
 		case <-time.After(5 * time.Second):

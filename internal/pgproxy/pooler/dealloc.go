@@ -1,4 +1,4 @@
-package pgproxy
+package pooler
 
 // SQL that names protocol-level prepared statements: DEALLOCATE name,
 // DEALLOCATE ALL, DISCARD ALL and EXECUTE name, in a simple query or in a
@@ -15,27 +15,28 @@ package pgproxy
 // forgotten, as PgBouncer 1.21+ and PostgreSQL itself do.
 
 // def returns the client's statement of that name (the unnamed one for
-// ""), nil when it has none. c.mu is held.
-func (c *pooledClient) def(name string) *stmtDef {
+// ""), nil when it has none. The client's mu is held.
+func (s *stmtBook) def(name string) *stmtDef {
 	if name == "" {
-		return c.unnamed
+		return s.unnamed
 	}
-	return c.stmts[name]
+	return s.named[name]
 }
 
 // namedBySQL makes the backend's statements of the names e uses the
 // client's, adding Close and Parse messages to pre, and forgets the
-// statements e deallocates, for the client and the backend. c.mu is held.
-func (c *pooledClient) namedBySQL(att *attachment, e *sqlEffect, pre []byte) []byte {
+// statements e deallocates, for the client and the backend. The client's
+// mu is held.
+func (s *stmtBook) namedBySQL(att *attachment, e *sqlEffect, pre []byte) []byte {
 	b := att.b
 	for _, name := range e.executed {
-		pre = c.matchBackend(att, name, pre)
+		pre = s.matchBackend(att, name, pre)
 	}
 	switch {
 	case e.deallocAll:
 		// The unnamed statement is not among them, in PostgreSQL either.
-		c.dropAll(b)
-		clear(c.stmts)
+		s.dropAll(b)
+		clear(s.named)
 		clear(b.stmts)
 	case e.dealloc && len(e.deallocated) == 0:
 		// A name the scan could not read: whichever it was, it is gone
@@ -43,11 +44,11 @@ func (c *pooledClient) namedBySQL(att *attachment, e *sqlEffect, pre []byte) []b
 		clear(b.stmts)
 	case e.dealloc:
 		for _, name := range e.deallocated {
-			pre = c.matchBackend(att, name, pre)
-			if def := c.stmts[name]; def != nil {
+			pre = s.matchBackend(att, name, pre)
+			if def := s.named[name]; def != nil {
 				dropStmt(name, def, b)
 			}
-			delete(c.stmts, name)
+			delete(s.named, name)
 			delete(b.stmts, name)
 		}
 	}
@@ -56,15 +57,15 @@ func (c *pooledClient) namedBySQL(att *attachment, e *sqlEffect, pre []byte) []b
 
 // matchBackend makes the backend's statement name the client's: prepared
 // as the client defined it, or closed (closing a missing statement is no
-// error) when the client has none of that name. c.mu is held.
-func (c *pooledClient) matchBackend(att *attachment, name string, pre []byte) []byte {
+// error) when the client has none of that name. The client's mu is held.
+func (s *stmtBook) matchBackend(att *attachment, name string, pre []byte) []byte {
 	if name == "" {
 		return pre
 	}
-	if c.stmts[name] == nil {
+	if s.named[name] == nil {
 		// Even when the backend is not known to have one: what it has is
 		// known only as far as the pooler saw it made.
-		return c.inject(att, 'C', name, nil, pre)
+		return att.inject('C', name, nil, pre)
 	}
-	return c.prepare(att, name, pre)
+	return s.prepare(att, name, pre)
 }

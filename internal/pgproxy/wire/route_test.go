@@ -1,4 +1,4 @@
-package pgproxy
+package wire
 
 import (
 	"errors"
@@ -58,8 +58,8 @@ func TestRoute(t *testing.T) {
 		{"endpoint and sni differ", "admin", "endpoint=abc", "def.db9.example.com", "db9.example.com"},
 	} {
 		_, _, _, err := route(tc.user, tc.options, tc.sni, tc.host)
-		var we *wireError
-		if !errors.As(err, &we) || we.code != stateInvalidAuthSpec || !strings.Contains(we.hint, "endpoint=") {
+		var we *Error
+		if !errors.As(err, &we) || we.Code != stateInvalidAuthSpec || !strings.Contains(we.Hint, "endpoint=") {
 			t.Errorf("%s: error %v, want 28000 with the routing hint", tc.name, err)
 		}
 	}

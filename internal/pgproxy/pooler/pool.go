@@ -1,10 +1,11 @@
-package pgproxy
+package pooler
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgproxy/wire"
 	"github.com/db9/db9/internal/placement"
 )
 
@@ -48,15 +50,46 @@ func newPoolKey(db, role string, params map[string]string) poolKey {
 	return poolKey{db: db, role: role, params: b.String()}
 }
 
-// pooler holds the backend pools of the pooled endpoint.
-type pooler struct {
-	p     *Proxy
+// Config configures a Pooler; the proxy's Config documents the settings
+// of the same names.
+type Config struct {
+	Placement       Connector
+	PoolSize        int
+	PoolIdleTimeout time.Duration
+	StartupTimeout  time.Duration
+	MaxConnsPerDB   int
+	// Conns is the proxy's registry: the pooler's backends count against
+	// the database's limit together with the session endpoint's sessions,
+	// and the proxy's Close ends them.
+	Conns *wire.Registry
+	// Cancels is the proxy's cancel registry: a CancelRequest may come in
+	// on either endpoint.
+	Cancels *wire.CancelRegistry
+	// Group is the proxy's wait group: Close waits for the pooler's
+	// goroutines (relays, resumed parked clients) with its own.
+	Group *sync.WaitGroup
+	// Stop ends at the proxy's Close: a client waiting for a backend
+	// stops waiting.
+	Stop   context.Context
+	Logger *slog.Logger
+}
+
+// Pooler holds the backend pools of the pooled endpoint and serves its
+// clients.
+type Pooler struct {
+	cfg     Config
+	log     *slog.Logger
+	conns   *wire.Registry
+	cancels *wire.CancelRegistry
+	wg      *sync.WaitGroup
+	stop    context.Context
+
 	mu    sync.Mutex
 	pools map[poolKey]*pool
 	byDB  map[string]map[*pool]struct{}
 	quit  chan struct{}
 	// pk parks idle clients (park.go), started on first use; none after
-	// pkStopped. pkMu guards both; it is taken under Proxy.mu.
+	// pkStopped. pkMu guards both.
 	pkMu      sync.Mutex
 	pk        *parker
 	pkStopped bool
@@ -68,7 +101,7 @@ type pooler struct {
 // it has a backend, and none otherwise, so an instance whose clients are
 // all idle can still be stopped; the next transaction wakes it.
 type pool struct {
-	pr      *pooler
+	pr      *Pooler
 	key     poolKey
 	startup map[string]string // the backends' startup parameters
 
@@ -102,12 +135,14 @@ type backend struct {
 	gone  atomic.Bool // closed
 }
 
-func newPooler(p *Proxy) *pooler {
-	return &pooler{p: p, pools: map[poolKey]*pool{}, byDB: map[string]map[*pool]struct{}{}, quit: make(chan struct{})}
+// New returns a Pooler; clients come to it through Serve.
+func New(cfg Config) *Pooler {
+	return &Pooler{cfg: cfg, log: cfg.Logger, conns: cfg.Conns, cancels: cfg.Cancels, wg: cfg.Group, stop: cfg.Stop,
+		pools: map[poolKey]*pool{}, byDB: map[string]map[*pool]struct{}{}, quit: make(chan struct{})}
 }
 
 // join returns the pool of key (made when missing) with one more client.
-func (pr *pooler) join(key poolKey, startup map[string]string) *pool {
+func (pr *Pooler) join(key poolKey, startup map[string]string) *pool {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	pl := pr.pools[key]
@@ -127,7 +162,7 @@ func (pr *pooler) join(key poolKey, startup map[string]string) *pool {
 
 // leave ends a client's use of pl; a pool without clients and backends
 // is forgotten.
-func (pr *pooler) leave(pl *pool) {
+func (pr *Pooler) leave(pl *pool) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	pl.mu.Lock()
@@ -138,7 +173,7 @@ func (pr *pooler) leave(pl *pool) {
 
 // forgetLocked drops pl from the maps when nothing uses it; pr.mu and
 // pl.mu are held.
-func (pr *pooler) forgetLocked(pl *pool) {
+func (pr *Pooler) forgetLocked(pl *pool) {
 	if pl.clients > 0 || pl.n > 0 || len(pl.waiters) > 0 || pr.pools[pl.key] != pl {
 		return
 	}
@@ -154,7 +189,7 @@ func (pr *pooler) forgetLocked(pl *pool) {
 // evictIdle closes one idle backend of another pool of the same database,
 // to free a slot of the database's limit for pl. It reports whether it
 // did.
-func (pr *pooler) evictIdle(pl *pool) bool {
+func (pr *Pooler) evictIdle(pl *pool) bool {
 	pr.mu.Lock()
 	others := make([]*pool, 0, len(pr.byDB[pl.key.db]))
 	for o := range pr.byDB[pl.key.db] {
@@ -178,12 +213,11 @@ func (pr *pooler) evictIdle(pl *pool) bool {
 	return false
 }
 
-// reap closes backends idle for longer than the idle timeout, every
-// quarter of it, until the pooler is closed.
-func (pr *pooler) reap() {
-	defer pr.p.wg.Done()
+// Reap closes backends idle for longer than the idle timeout, every
+// quarter of it, until Stop.
+func (pr *Pooler) Reap() {
 	defer pr.stopParker()
-	timeout := pr.p.cfg.PoolIdleTimeout
+	timeout := pr.cfg.PoolIdleTimeout
 	t := time.NewTicker(max(timeout/4, 50*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -217,9 +251,12 @@ func (pr *pooler) reap() {
 	}
 }
 
-// closeIdle closes every idle backend (the proxy has ended every client,
+// Stop ends Reap.
+func (pr *Pooler) Stop() { close(pr.quit) }
+
+// CloseIdle closes every idle backend (the proxy has ended every client,
 // so no backend is in use any more, and stopped the reaper).
-func (pr *pooler) closeIdle() {
+func (pr *Pooler) CloseIdle() {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	for _, pl := range pr.pools {
@@ -234,12 +271,12 @@ func (pr *pooler) closeIdle() {
 
 // errPoolBusy is a refusal to a client when the pool is at its bound and
 // no backend came free in time.
-var errPoolBusy = &wireError{code: stateTooManyConns, msg: "no pooled connection to the database came free in time (every backend is busy); try again"}
+var errPoolBusy = &wire.Error{Code: wire.StateTooManyConns, Msg: "no pooled connection to the database came free in time (every backend is busy); try again"}
 
 // get returns a backend of the pool: an idle one, a new one (waking the
 // database when needed), or one another client releases.
 func (pl *pool) get(ctx context.Context) (*backend, error) {
-	p := pl.pr.p
+	p := pl.pr
 	for {
 		pl.mu.Lock()
 		if k := len(pl.idle); k > 0 {
@@ -255,7 +292,7 @@ func (pl *pool) get(ctx context.Context) (*backend, error) {
 			return b, nil
 		}
 		if pl.n < p.cfg.PoolSize {
-			if p.conns.takeSlot(pl.key.db) {
+			if p.conns.TakeSlot(pl.key.db) {
 				pl.n++
 				pl.mu.Unlock()
 				b, err := pl.open(ctx)
@@ -277,7 +314,7 @@ func (pl *pool) get(ctx context.Context) (*backend, error) {
 				// little for one to end, as for a busy backend.
 				select {
 				case <-ctx.Done():
-					return nil, &wireError{code: stateTooManyConns, msg: fmt.Sprintf("too many connections to database %s (limit %d)", pl.key.db, p.cfg.MaxConnsPerDB)}
+					return nil, &wire.Error{Code: wire.StateTooManyConns, Msg: fmt.Sprintf("too many connections to database %s (limit %d)", pl.key.db, p.cfg.MaxConnsPerDB)}
 				case <-time.After(20 * time.Millisecond):
 				}
 				continue
@@ -343,7 +380,7 @@ func (pl *pool) closeLocked(b *backend) {
 	_, _ = b.conn.Write([]byte{'X', 0, 0, 0, 4})
 	b.conn.Close()
 	b.gone.Store(true)
-	pl.pr.p.conns.untrack(b.conn)
+	pl.pr.conns.Untrack(b.conn)
 	pl.dropLocked()
 }
 
@@ -352,7 +389,7 @@ func (pl *pool) closeLocked(b *backend) {
 // open one now.
 func (pl *pool) dropLocked() {
 	pl.n--
-	pl.pr.p.conns.freeSlot(pl.key.db)
+	pl.pr.conns.FreeSlot(pl.key.db)
 	if pl.n == 0 && pl.lease != nil {
 		pl.lease.Release()
 		pl.lease = nil
@@ -371,18 +408,18 @@ func (pl *pool) wakeLocked() {
 // open opens a new backend (counted in n by the caller), leasing the
 // instance first when the pool holds no lease.
 func (pl *pool) open(ctx context.Context) (*backend, error) {
-	p := pl.pr.p
+	p := pl.pr
 	pl.mu.Lock()
 	lease := pl.lease
 	pl.mu.Unlock()
 	if lease == nil {
 		l, err := p.cfg.Placement.Acquire(ctx, pl.key.db)
 		if errors.Is(err, placement.ErrNotFound) {
-			return nil, &wireError{code: stateUnknownDatabase, msg: fmt.Sprintf("database %q does not exist", pl.key.db)}
+			return nil, &wire.Error{Code: wire.StateUnknownDatabase, Msg: fmt.Sprintf("database %q does not exist", pl.key.db)}
 		}
 		if err != nil {
 			p.log.Warn("wake database for the pool", logkey.DB, pl.key.db, logkey.Err, err)
-			return nil, &wireError{code: stateCannotConnectNow, msg: "the database could not be started; try again"}
+			return nil, &wire.Error{Code: wire.StateCannotConnectNow, Msg: "the database could not be started; try again"}
 		}
 		pl.mu.Lock()
 		if pl.lease == nil {
@@ -397,15 +434,15 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 	conn, err := ep.Dial(ctx)
 	if err != nil {
 		p.log.Warn("dial backend", logkey.DB, pl.key.db, logkey.Err, err)
-		return nil, &wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"}
+		return nil, &wire.Error{Code: wire.StateCannotConnectNow, Msg: "the database is not accepting connections; try again"}
 	}
-	if !p.conns.track(conn) {
+	if !p.conns.Track(conn) {
 		conn.Close()
-		return nil, &wireError{code: stateCannotConnectNow, msg: "the server is shutting down"}
+		return nil, &wire.Error{Code: wire.StateCannotConnectNow, Msg: "the server is shutting down"}
 	}
 	fail := func(err error) (*backend, error) {
 		conn.Close()
-		p.conns.untrack(conn)
+		p.conns.Untrack(conn)
 		return nil, err
 	}
 	if d, ok := ctx.Deadline(); ok {
@@ -413,26 +450,26 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 	}
 	b, _ := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: pl.startup}).Encode(nil)
 	if _, err := conn.Write(b); err != nil {
-		return fail(&wireError{code: stateCannotConnectNow, msg: "the database is not accepting connections; try again"})
+		return fail(&wire.Error{Code: wire.StateCannotConnectNow, Msg: "the database is not accepting connections; try again"})
 	}
 	r := bufio.NewReaderSize(conn, 16<<10)
-	a, err := readStartupAnswer(r)
+	a, err := wire.ReadStartupAnswer(r)
 	if err != nil {
 		p.log.Warn("backend startup", logkey.DB, pl.key.db, logkey.Err, err)
-		return fail(&wireError{code: stateCannotConnectNow, msg: "the database closed the connection during startup; try again"})
+		return fail(&wire.Error{Code: wire.StateCannotConnectNow, Msg: "the database closed the connection during startup; try again"})
 	}
-	if a.refusal != nil {
-		return fail(backendRefusal(a.refusal))
+	if a.Refusal != nil {
+		return fail(backendRefusal(a.Refusal))
 	}
 	_ = conn.SetDeadline(time.Time{})
 	be := &backend{pool: pl, conn: conn, r: r, cw: bufio.NewWriterSize(nil, 16<<10),
 		ep: ep, stmts: map[string]*stmtDef{}}
-	if a.key != nil {
-		be.pid, be.secret = a.key.ProcessID, a.key.SecretKey
+	if a.Key != nil {
+		be.pid, be.secret = a.Key.ProcessID, a.Key.SecretKey
 	}
 	pl.mu.Lock()
 	if pl.status == nil {
-		pl.status = parameterStatuses(a.msgs)
+		pl.status = parameterStatuses(a.Msgs)
 	}
 	pl.mu.Unlock()
 	return be, nil

@@ -1,7 +1,7 @@
-package pgproxy
+package pooler
 
 // A client's statements are prepared on each backend that runs them
-// (pooled.go). When the client closes one (Close, DEALLOCATE) the backend
+// (stmts.go). When the client closes one (Close, DEALLOCATE) the backend
 // it is on closes it too, but the other backends it was prepared on keep
 // it; when the client leaves, every backend keeps its statements. On
 // PostgreSQL they would be gone with the session: pg_prepared_statements
@@ -20,7 +20,7 @@ type deadStmt struct {
 }
 
 // preparedOn records that the client's def is prepared on b. The owning
-// client's c.mu is held.
+// client's mu is held.
 func (d *stmtDef) preparedOn(b *backend) {
 	n := 0
 	for _, o := range d.on {
@@ -37,7 +37,7 @@ func (d *stmtDef) preparedOn(b *backend) {
 
 // dropStmt marks the client's statement name (def) dead on the backends
 // it was prepared on, except on cur, where the client's own Close or
-// DEALLOCATE runs. The owning client's c.mu is held.
+// DEALLOCATE runs. The owning client's mu is held.
 func dropStmt(name string, def *stmtDef, cur *backend) {
 	for _, b := range def.on {
 		if b == cur || b.gone.Load() {
@@ -52,16 +52,16 @@ func dropStmt(name string, def *stmtDef, cur *backend) {
 }
 
 // dropAll marks every named statement of the client dead (DEALLOCATE ALL,
-// or the client left). c.mu is held.
-func (c *pooledClient) dropAll(cur *backend) {
-	for name, def := range c.stmts {
+// or the client left). The client's mu is held.
+func (s *stmtBook) dropAll(cur *backend) {
+	for name, def := range s.named {
 		dropStmt(name, def, cur)
 	}
 }
 
 // closeDead adds a Close to pre for each dead statement of the client's
-// backend that is still the one that died there. c.mu is held.
-func (c *pooledClient) closeDead(att *attachment, pre []byte) []byte {
+// backend that is still the one that died there. The client's mu is held.
+func (att *attachment) closeDead(pre []byte) []byte {
 	b := att.b
 	b.pool.mu.Lock()
 	dead := b.dead
@@ -70,7 +70,7 @@ func (c *pooledClient) closeDead(att *attachment, pre []byte) []byte {
 	b.pool.mu.Unlock()
 	for _, d := range dead {
 		if b.stmts[d.name] == d.def {
-			pre = c.inject(att, 'C', d.name, nil, pre)
+			pre = att.inject('C', d.name, nil, pre)
 		}
 	}
 	return pre

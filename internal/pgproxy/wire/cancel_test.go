@@ -1,4 +1,4 @@
-package pgproxy
+package wire
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func cancelSink(t *testing.T) (sock string, got <-chan *pgproto3.CancelRequest) 
 			if err != nil {
 				return
 			}
-			m, err := readStartupPacket(c)
+			m, err := ReadStartupPacket(c)
 			if cr, ok := m.(*pgproto3.CancelRequest); err == nil && ok {
 				ch <- cr
 			}
@@ -68,38 +68,38 @@ func expectNoCancel(t *testing.T, got <-chan *pgproto3.CancelRequest, what strin
 func TestCancelRegistry_SamePID(t *testing.T) {
 	sockA, gotA := cancelSink(t)
 	sockB, gotB := cancelSink(t)
-	r := newCancelRegistry()
+	r := NewCancelRegistry()
 	secretA, secretB := []byte{1, 1, 1, 1}, []byte{2, 2, 2, 2}
-	ka := r.add(cancelTarget{ep: placement.Endpoint{Network: "unix", Address: sockA}, pid: 4242, secret: secretA})
-	kb := r.add(cancelTarget{ep: placement.Endpoint{Network: "unix", Address: sockB}, pid: 4242, secret: secretB})
-	if ka.pid != 4242 || kb.pid != 4242 {
-		t.Fatalf("keys carry pids %d and %d, want the backend's 4242", ka.pid, kb.pid)
+	ka := r.Add(CancelTarget{EP: placement.Endpoint{Network: "unix", Address: sockA}, PID: 4242, Secret: secretA})
+	kb := r.Add(CancelTarget{EP: placement.Endpoint{Network: "unix", Address: sockB}, PID: 4242, Secret: secretB})
+	if ka.PID != 4242 || kb.PID != 4242 {
+		t.Fatalf("keys carry pids %d and %d, want the backend's 4242", ka.PID, kb.PID)
 	}
 	if ka == kb {
 		t.Fatalf("two sessions got the same key %+v", ka)
 	}
 
-	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: kb.secretBytes()})
+	r.Forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: kb.SecretBytes()})
 	expectCancel(t, gotB, 4242, secretB)
 	expectNoCancel(t, gotA, "B's cancel")
 
-	wrong := cancelKey{pid: 4242, secret: ka.secret ^ 1}
+	wrong := CancelKey{PID: 4242, Secret: ka.Secret ^ 1}
 	if wrong == kb {
-		wrong.secret ^= 2
+		wrong.Secret ^= 2
 	}
 	// forward returns once the sink has the request (it waits for the
 	// backend to close), so the channels are up to date after each call.
-	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: wrong.secretBytes()})
-	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: secretA}) // the backend's own secret
-	r.forward(&pgproto3.CancelRequest{ProcessID: 4243, SecretKey: ka.secretBytes()})
-	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.secretBytes()[:3]})
+	r.Forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: wrong.SecretBytes()})
+	r.Forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: secretA}) // the backend's own secret
+	r.Forward(&pgproto3.CancelRequest{ProcessID: 4243, SecretKey: ka.SecretBytes()})
+	r.Forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.SecretBytes()[:3]})
 	expectNoCancel(t, gotA, "a cancel with a wrong key")
 	expectNoCancel(t, gotB, "a cancel with a wrong key")
 
-	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.secretBytes()})
+	r.Forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.SecretBytes()})
 	expectCancel(t, gotA, 4242, secretA)
 
-	r.remove(ka)
-	r.forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.secretBytes()})
+	r.Remove(ka)
+	r.Forward(&pgproto3.CancelRequest{ProcessID: 4242, SecretKey: ka.SecretBytes()})
 	expectNoCancel(t, gotA, "a cancel after the session ended")
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package pgproxy
+package pooler
 
 import (
 	"errors"
@@ -21,5 +21,3 @@ func newParker() (*parker, error) { return nil, errNoParking }
 
 func (*parker) park(*pooledClient, int) (net.Conn, error) { return nil, errNoParking }
 func (*parker) stop()                                     {}
-
-func dupFD(net.Conn) (int, error) { return -1, errNoParking }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package pgproxy
+package pooler
 
 import (
 	"errors"
@@ -103,7 +103,7 @@ func (pk *parker) run() {
 }
 
 // stop ends the wait and closes the set. Clients still parked were closed
-// by Proxy.Close before (Close finishes them).
+// by the proxy's Close before (Close finishes them).
 func (pk *parker) stop() {
 	_, _ = syscall.Write(pk.wakeW, []byte{0})
 	<-pk.done

@@ -1,4 +1,4 @@
-package pgproxy
+package pooler
 
 import (
 	"bufio"
@@ -16,81 +16,55 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgproxy/wire"
 )
 
 // maxMessageLen bounds a client message on the pooled endpoint
 // (PostgreSQL's own limit for most messages is 1 GB).
 const maxMessageLen = 1 << 30
 
-// pooledSession runs a client of the pooled endpoint: the same startup and
-// login as a session, then a backend of the pool for each transaction.
-func (p *Proxy) pooledSession(conn net.Conn, m *pgproto3.StartupMessage, start time.Time, hostName string) {
-	l := p.login(conn, m, start, hostName)
-	if l == nil {
-		return
-	}
-	startup := backendParams(l.params, l.role, l.sess.Settings)
-	pl := p.pool.join(newPoolKey(l.sess.DatabaseID, l.role, startup), startup)
-	ctx, cancel := context.WithDeadline(p.stop, start.Add(p.cfg.StartupTimeout))
+// Serve runs a client of the pooled endpoint after its login (the same
+// startup and login as a session of the session endpoint): a backend of
+// the pool for each transaction. It releases the login's lease.
+func (pr *Pooler) Serve(conn net.Conn, l *wire.Login, start time.Time) {
+	startup := wire.BackendParams(l.Params, l.Role, l.Sess.Settings)
+	pl := pr.join(newPoolKey(l.Sess.DatabaseID, l.Role, startup), startup)
+	ctx, cancel := context.WithDeadline(pr.stop, start.Add(pr.cfg.StartupTimeout))
 	status, err := pl.startupStatus(ctx)
 	cancel()
 	// The login's lease woke the database; from now on only the pool's
 	// backends hold it.
-	l.sess.Lease.Release()
+	l.Sess.Lease.Release()
 	if err != nil {
-		p.pool.leave(pl)
-		p.failPooled(conn, err, l.log)
+		pr.leave(pl)
+		pr.failPooled(conn, err)
 		return
 	}
-	c := &pooledClient{p: p, conn: conn, br: getReader(conn), pool: pl, method: l.sess.Method, start: start,
-		key: p.cancels.addPooled(), stmts: map[string]*stmtDef{}}
+	c := &pooledClient{p: pr, conn: conn, br: getReader(conn), pool: pl, method: l.Sess.Method, start: start,
+		key: pr.cancels.AddPooled(), stmts: stmtBook{named: map[string]*stmtDef{}}}
 	out, _ := (&pgproto3.AuthenticationOk{}).Encode(nil)
 	out = append(out, status...)
-	out, _ = (&pgproto3.BackendKeyData{ProcessID: c.key.pid, SecretKey: c.key.secretBytes()}).Encode(out)
+	out, _ = (&pgproto3.BackendKeyData{ProcessID: c.key.PID, SecretKey: c.key.SecretBytes()}).Encode(out)
 	out = append(out, 'Z', 0, 0, 0, 5, 'I')
 	if _, err := conn.Write(out); err != nil {
 		c.finish()
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	l.log.Debug("pooled session started", logkey.StartupMs, time.Since(start).Milliseconds())
+	l.Log.Debug("pooled session started", logkey.StartupMs, time.Since(start).Milliseconds())
 	// Ends the session, or parks the client (park.go): its connection is
 	// then its own, and this goroutine ends.
 	c.run()
 }
 
 // failPooled reports an error of the pool to the client, FATAL.
-func (p *Proxy) failPooled(conn net.Conn, err error, log *slog.Logger) {
+func (pr *Pooler) failPooled(conn net.Conn, err error) {
 	var re *refusalError
 	if errors.As(err, &re) {
 		_, _ = conn.Write(re.raw)
 		return
 	}
-	p.fail(conn, err, "backend")
-}
-
-// stmtDef is a prepared statement as a Parse message defines it.
-type stmtDef struct {
-	query  string
-	params []byte     // the parameter type count and OIDs, as in Parse
-	names  *sqlEffect // the query's DEALLOCATE or EXECUTE (dealloc.go); nil: none
-	on     []*backend // backends it was prepared on (stmtgc.go; named statements)
-}
-
-func (d *stmtDef) same(o *stmtDef) bool {
-	return d == o || d != nil && o != nil && d.query == o.query && bytes.Equal(d.params, o.params)
-}
-
-// pending is a Parse or Close forwarded to the backend and not answered
-// yet. Injected ones are the pooler's own (a statement the client
-// prepared elsewhere, prepared again here): their answers are not
-// relayed.
-type pending struct {
-	batch    int // the Sync it comes before (attachment.sent then)
-	injected bool
-	name     string
-	def      *stmtDef // Parse only
-	dup      bool     // a Parse of a name the client already had (fails as on PostgreSQL)
+	wire.Fail(pr.log, conn, err, "backend")
 }
 
 // attachment is a client's hold on a backend: from the first message
@@ -108,11 +82,11 @@ type attachment struct {
 
 // pooledClient is one client of the pooled endpoint.
 type pooledClient struct {
-	p    *Proxy
+	p    *Pooler
 	conn net.Conn
 	br   *bufio.Reader
 	pool *pool
-	key  cancelKey
+	key  wire.CancelKey
 	// method is how the client logged in, for its log lines (logAt): a
 	// logger of its own would cost each idle client hundreds of bytes.
 	method string
@@ -123,12 +97,11 @@ type pooledClient struct {
 	start time.Time
 	park  parkState // client goroutine only, except where park.go says
 
-	mu      sync.Mutex // guards the fields below (the relay goroutine reads and writes them)
-	att     *attachment
-	pinned  string // the command that pinned the client to its backend
-	ended   bool
-	stmts   map[string]*stmtDef // named statements the client prepared
-	unnamed *stmtDef
+	mu     sync.Mutex // guards the fields below (the relay goroutine reads and writes them)
+	att    *attachment
+	pinned string // the command that pinned the client to its backend
+	ended  bool
+	stmts  stmtBook
 }
 
 // run reads the client's messages and forwards them, each to the
@@ -154,7 +127,7 @@ func (c *pooledClient) run() (parked bool) {
 		}
 		n := int(binary.BigEndian.Uint32(hdr[1:]))
 		if n < 4 || n > maxMessageLen {
-			writeError(c.conn, protoErr(fmt.Sprintf("invalid message length %d", n)))
+			wire.WriteError(c.conn, wire.ProtoErr(fmt.Sprintf("invalid message length %d", n)))
 			return
 		}
 		body := make([]byte, n-4)
@@ -175,9 +148,6 @@ func (c *pooledClient) run() (parked bool) {
 			continue
 		}
 		if err := c.forward(typ, hdr[:], body); err != nil {
-			if errors.Is(err, errClientGone) {
-				return
-			}
 			if !c.refuse(typ, err) {
 				return
 			}
@@ -195,8 +165,8 @@ func (c *pooledClient) refuse(typ byte, err error) bool {
 		_, _ = c.conn.Write(re.raw)
 		return false
 	}
-	e := errorResponse(err)
-	fatal := e.Code == stateUnknownDatabase || e.Code == stateInternal || e.Code == stateProtocolViolation
+	e := wire.ErrorResponse(err)
+	fatal := e.Code == wire.StateUnknownDatabase || e.Code == wire.StateInternal || e.Code == wire.StateProtocolViolation
 	if !fatal {
 		e.Severity, e.SeverityUnlocalized = "ERROR", "ERROR"
 	}
@@ -219,9 +189,9 @@ func (c *pooledClient) refuse(typ byte, err error) bool {
 // errPinLimit refuses a command that would pin a client to a backend when
 // the pool's pins are all taken.
 func errPinLimit(what string, limit int) error {
-	return &wireError{code: stateFeatureNotSupp,
-		msg:  fmt.Sprintf("%s outside a transaction is not available on the pooled endpoint now: it would keep a backend for this session, and %d sessions already do", what, limit),
-		hint: "use SET LOCAL, pg_advisory_xact_lock and ON COMMIT DROP inside a transaction, or connect to the session endpoint (the port of connection_string) for session state"}
+	return &wire.Error{Code: wire.StateFeatureNotSupp,
+		Msg:  fmt.Sprintf("%s outside a transaction is not available on the pooled endpoint now: it would keep a backend for this session, and %d sessions already do", what, limit),
+		Hint: "use SET LOCAL, pg_advisory_xact_lock and ON COMMIT DROP inside a transaction, or connect to the session endpoint (the port of connection_string) for session state"}
 }
 
 // forward sends one client message to the client's backend, with
@@ -308,7 +278,7 @@ func (c *pooledClient) attach(pin string) (*attachment, error) {
 		c.pinned = pin
 	}
 	c.mu.Unlock()
-	c.p.cancels.set(c.key, cancelTarget{ep: b.ep, pid: b.pid, secret: b.secret})
+	c.p.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
 	c.p.wg.Add(1)
 	go c.relay(att)
 	return att, nil
@@ -321,7 +291,7 @@ func (c *pooledClient) attach(pin string) (*attachment, error) {
 func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect sqlEffect) (pre []byte) {
 	b := att.b
 	if b.ndead.Load() > 0 {
-		pre = c.closeDead(att, pre)
+		pre = att.closeDead(pre)
 	}
 	switch typ {
 	case 'Q', 'F':
@@ -329,9 +299,9 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 		att.sent++
 		if typ == 'Q' {
 			// A simple query drops the unnamed statement.
-			c.unnamed, b.unnamed = nil, nil
+			c.stmts.unnamed, b.unnamed = nil, nil
 			if effect.namesStatements() {
-				pre = c.namedBySQL(att, &effect, pre)
+				pre = c.stmts.namedBySQL(att, &effect, pre)
 			}
 		}
 		return pre
@@ -354,103 +324,46 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 		e := pending{batch: att.sent, name: name, def: def}
 		switch {
 		case name == "":
-			c.unnamed, b.unnamed = def, def
-		case c.stmts[name] != nil:
+			c.stmts.unnamed, b.unnamed = def, def
+		case c.stmts.named[name] != nil:
 			// PostgreSQL refuses to prepare a name twice: make sure the
 			// backend has the client's statement so it does here too.
-			pre = c.prepare(att, name, pre)
+			pre = c.stmts.prepare(att, name, pre)
 			e.dup = true
 		default:
 			// Another client's statement of that name may be there.
-			pre = c.inject(att, 'C', name, nil, pre)
-			c.stmts[name], b.stmts[name] = def, def
+			pre = att.inject('C', name, nil, pre)
+			c.stmts.named[name], b.stmts[name] = def, def
 			def.preparedOn(b)
 		}
 		att.parses = append(att.parses, e)
 	case 'B':
 		_, rest := cut(body) // portal
 		stmt, _ := cut(rest)
-		pre = c.prepare(att, stmt, pre)
-		if def := c.def(stmt); def != nil && def.names != nil {
-			pre = c.namedBySQL(att, def.names, pre)
+		pre = c.stmts.prepare(att, stmt, pre)
+		if def := c.stmts.def(stmt); def != nil && def.names != nil {
+			pre = c.stmts.namedBySQL(att, def.names, pre)
 		}
 	case 'D':
 		if len(body) > 0 && body[0] == 'S' {
 			name, _ := cut(body[1:])
-			pre = c.prepare(att, name, pre)
+			pre = c.stmts.prepare(att, name, pre)
 		}
 	case 'C':
 		if len(body) > 0 && body[0] == 'S' {
 			name, _ := cut(body[1:])
 			if name == "" {
-				c.unnamed, b.unnamed = nil, nil
+				c.stmts.unnamed, b.unnamed = nil, nil
 			} else {
-				if def := c.stmts[name]; def != nil {
+				if def := c.stmts.named[name]; def != nil {
 					dropStmt(name, def, b)
 				}
-				delete(c.stmts, name)
+				delete(c.stmts.named, name)
 				delete(b.stmts, name)
 			}
 		}
 		att.closes = append(att.closes, pending{batch: att.sent})
 	}
-	return pre
-}
-
-// prepare makes sure the backend has the client's statement name as the
-// client defined it, adding a Close and a Parse to pre when not, or none
-// of that name when the client has none.
-func (c *pooledClient) prepare(att *attachment, name string, pre []byte) []byte {
-	def := c.unnamed
-	have := att.b.unnamed
-	if name != "" {
-		def, have = c.stmts[name], att.b.stmts[name]
-	}
-	if def == nil {
-		if have != nil {
-			// Another client's, or one the client closed on another
-			// backend: the client has no statement of that name, so the
-			// backend must report it unknown, as PostgreSQL would.
-			pre = c.inject(att, 'C', name, nil, pre)
-		}
-		return pre
-	}
-	if def.same(have) {
-		return pre
-	}
-	if name != "" {
-		pre = c.inject(att, 'C', name, nil, pre)
-	}
-	return c.inject(att, 'P', name, def, pre)
-}
-
-// inject appends a Close (statement) or Parse of the pooler's own to pre.
-func (c *pooledClient) inject(att *attachment, typ byte, name string, def *stmtDef, pre []byte) []byte {
-	e := pending{batch: att.sent, injected: true, name: name, def: def}
-	start := len(pre)
-	pre = append(pre, typ, 0, 0, 0, 0)
-	if typ == 'C' {
-		pre = append(pre, 'S')
-		pre = append(append(pre, name...), 0)
-		att.closes = append(att.closes, e)
-		if name == "" {
-			att.b.unnamed = nil
-		} else {
-			delete(att.b.stmts, name)
-		}
-	} else {
-		pre = append(append(pre, name...), 0)
-		pre = append(append(pre, def.query...), 0)
-		pre = append(pre, def.params...)
-		att.parses = append(att.parses, e)
-		if name == "" {
-			att.b.unnamed = def
-		} else {
-			att.b.stmts[name] = def
-			def.preparedOn(att.b)
-		}
-	}
-	binary.BigEndian.PutUint32(pre[start+1:], uint32(len(pre)-start-1))
 	return pre
 }
 
@@ -503,7 +416,7 @@ func (c *pooledClient) relay(att *attachment) {
 		}
 		pinned := c.pinned != ""
 		c.mu.Unlock()
-		c.p.cancels.set(c.key, cancelTarget{})
+		c.p.cancels.Set(c.key, wire.CancelTarget{})
 		if pinned && !reusable {
 			c.pool.mu.Lock()
 			c.pool.pinned--
@@ -586,7 +499,7 @@ func (c *pooledClient) answered(att *attachment, typ byte, body []byte) (drop, d
 		// The backend skips the rest of the batch: its Parses and Closes
 		// get no answer; statements they would have made do not exist.
 		for len(att.parses) > 0 && att.parses[0].batch <= att.recv {
-			c.undoParse(att, att.parses[0])
+			c.stmts.undoParse(att, att.parses[0])
 			att.parses = att.parses[1:]
 		}
 		for len(att.closes) > 0 && att.closes[0].batch <= att.recv {
@@ -609,26 +522,6 @@ func (c *pooledClient) answered(att *attachment, typ byte, body []byte) (drop, d
 	return drop, detach
 }
 
-// undoParse forgets a statement whose Parse failed.
-func (c *pooledClient) undoParse(att *attachment, e pending) {
-	b := att.b
-	if e.name == "" {
-		if b.unnamed == e.def {
-			b.unnamed = nil
-		}
-		if !e.injected && c.unnamed == e.def {
-			c.unnamed = nil
-		}
-		return
-	}
-	if b.stmts[e.name] == e.def {
-		delete(b.stmts, e.name)
-	}
-	if !e.injected && !e.dup && c.stmts[e.name] == e.def {
-		delete(c.stmts, e.name)
-	}
-}
-
 // backendGone tells the client that its backend ended under it, as
 // PostgreSQL's client sees a server that went away, and ends the client.
 func (c *pooledClient) backendGone(err error) {
@@ -639,7 +532,7 @@ func (c *pooledClient) backendGone(err error) {
 		return
 	}
 	c.logAt(slog.LevelDebug, "pooled backend ended", logkey.Err, err)
-	writeError(c.conn, &wireError{code: "57P01", msg: "the database ended the connection (restart, deletion or terminated backend)"})
+	wire.WriteError(c.conn, &wire.Error{Code: "57P01", Msg: "the database ended the connection (restart, deletion or terminated backend)"})
 	c.conn.Close()
 }
 
@@ -656,7 +549,7 @@ func (c *pooledClient) end() {
 		return
 	}
 	if busy {
-		c.p.cancels.cancel(c.key)
+		c.p.cancels.Cancel(c.key)
 	}
 	att.b.conn.Close()
 	<-att.done

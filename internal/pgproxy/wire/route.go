@@ -1,4 +1,4 @@
-package pgproxy
+package wire
 
 import (
 	"fmt"
@@ -39,9 +39,9 @@ func route(user, options, serverName, publicHost string) (dbRef, role, backendOp
 	}
 	sni := sniDatabase(serverName, publicHost)
 	if ep != "" && sni != "" && !strings.EqualFold(ep, sni) {
-		return "", "", "", &wireError{code: stateInvalidAuthSpec,
-			msg:  fmt.Sprintf("options endpoint=%s and the TLS server name %s name different databases", ep, serverName),
-			hint: routeHint}
+		return "", "", "", &Error{Code: stateInvalidAuthSpec,
+			Msg:  fmt.Sprintf("options endpoint=%s and the TLS server name %s name different databases", ep, serverName),
+			Hint: routeHint}
 	}
 	named := ep
 	if named == "" {
@@ -91,10 +91,10 @@ func splitEndpointOption(options string) (endpoint, rest string, err error) {
 		}
 		switch {
 		case value == "":
-			return "", "", &wireError{code: stateInvalidAuthSpec, msg: fmt.Sprintf("options %q names no database", w.text), hint: routeHint}
+			return "", "", &Error{Code: stateInvalidAuthSpec, Msg: fmt.Sprintf("options %q names no database", w.text), Hint: routeHint}
 		case endpoint != "" && !strings.EqualFold(endpoint, value):
-			return "", "", &wireError{code: stateInvalidAuthSpec,
-				msg: fmt.Sprintf("options name two databases, %s and %s", endpoint, value), hint: routeHint}
+			return "", "", &Error{Code: stateInvalidAuthSpec,
+				Msg: fmt.Sprintf("options name two databases, %s and %s", endpoint, value), Hint: routeHint}
 		}
 		endpoint = value
 	}
@@ -163,4 +163,26 @@ func passwordEndpoint(password string) (endpoint, rest string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// Route applies the front door's routing to a login that does not come
+// through it (Neon's SQL over HTTP): the database and role named by the
+// user, the options string, the host the client addressed and, when none
+// of those names the database, the password ("endpoint=<db>$<password>"),
+// and the password proper. Errors carry the SQLSTATE the front door would
+// send (ErrorFields).
+func Route(user, options, hostName, publicHost, password string) (dbRef, role, pw string, err error) {
+	dbRef, role, _, err = route(user, options, hostName, publicHost)
+	if err != nil {
+		return "", "", "", err
+	}
+	if dbRef != "" {
+		return dbRef, role, password, nil
+	}
+	ep, rest, ok := passwordEndpoint(password)
+	if !ok {
+		_, _, err = parseUser(user)
+		return "", "", "", err
+	}
+	return ep, role, rest, nil
 }

@@ -1,4 +1,4 @@
-package pgproxy
+package wire
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func passwordBytes(pw string) []byte {
 }
 
 func TestReadStartupPacket_Kinds(t *testing.T) {
-	m, err := readStartupPacket(bytes.NewReader(startupBytes(pgproto3.ProtocolVersion30, "user", "db.admin", "database", "postgres")))
+	m, err := ReadStartupPacket(bytes.NewReader(startupBytes(pgproto3.ProtocolVersion30, "user", "db.admin", "database", "postgres")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,17 +51,17 @@ func TestReadStartupPacket_Kinds(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"user": "db.admin", "database": "postgres"}, sm.Parameters); diff != "" {
 		t.Error(diff)
 	}
-	if m, err := readStartupPacket(bytes.NewReader(special(codeSSLRequest))); err != nil || m.(*pgproto3.SSLRequest) == nil {
+	if m, err := ReadStartupPacket(bytes.NewReader(special(codeSSLRequest))); err != nil || m.(*pgproto3.SSLRequest) == nil {
 		t.Errorf("SSLRequest: %v", err)
 	}
-	if m, err := readStartupPacket(bytes.NewReader(special(codeGSSENCRequest))); err != nil || m.(*pgproto3.GSSEncRequest) == nil {
+	if m, err := ReadStartupPacket(bytes.NewReader(special(codeGSSENCRequest))); err != nil || m.(*pgproto3.GSSEncRequest) == nil {
 		t.Errorf("GSSENCRequest: %v", err)
 	}
-	m, err = readStartupPacket(bytes.NewReader(special(codeCancelRequest, 0, 0, 0, 7, 1, 2, 3, 4)))
+	m, err = ReadStartupPacket(bytes.NewReader(special(codeCancelRequest, 0, 0, 0, 7, 1, 2, 3, 4)))
 	if cr, ok := m.(*pgproto3.CancelRequest); err != nil || !ok || cr.ProcessID != 7 || !bytes.Equal(cr.SecretKey, []byte{1, 2, 3, 4}) {
 		t.Errorf("CancelRequest: %+v %v", m, err)
 	}
-	m, err = readStartupPacket(bytes.NewReader(startupBytes(pgproto3.ProtocolVersion32, "user", "a.b")))
+	m, err = ReadStartupPacket(bytes.NewReader(startupBytes(pgproto3.ProtocolVersion32, "user", "a.b")))
 	if sm, ok := m.(*pgproto3.StartupMessage); err != nil || !ok || sm.ProtocolVersion != pgproto3.ProtocolVersion32 {
 		t.Errorf("3.2 startup: %+v %v", m, err)
 	}
@@ -81,7 +81,7 @@ func TestReadStartupPacket_Bad(t *testing.T) {
 		"odd parameter list": startupBytes(pgproto3.ProtocolVersion30, "user"),
 	}
 	for name, b := range cases {
-		if _, err := readStartupPacket(bytes.NewReader(b)); err == nil {
+		if _, err := ReadStartupPacket(bytes.NewReader(b)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -129,7 +129,7 @@ func TestBackendParams_ProxyDecides(t *testing.T) {
 	client := map[string]string{"user": "db.admin", "database": "postgres", "application_name": "app",
 		"options": "-c work_mem=8MB", "replication": "database", "_pq_.x": "1",
 		"request.jwt.claims": "forged", "Request.JWT.claim.sub": "forged", "client_encoding": "UTF8"}
-	got := backendParams(client, "admin", map[string]string{"request.jwt.claims": `{"usr":"admin"}`})
+	got := BackendParams(client, "admin", map[string]string{"request.jwt.claims": `{"usr":"admin"}`})
 	want := map[string]string{"user": "admin", "database": "postgres", "application_name": "app",
 		"options": "-c work_mem=8MB", "client_encoding": "UTF8", "request.jwt.claims": `{"usr":"admin"}`}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -159,11 +159,11 @@ func TestSQLSTATE_EveryCode(t *testing.T) {
 			t.Errorf("%s -> %s, want %s", c, SQLSTATE(c), s)
 		}
 	}
-	r := errorResponse(platform.Wrap(platform.CodeInternal, errors.New("secret cause"), "boom"))
+	r := ErrorResponse(platform.Wrap(platform.CodeInternal, errors.New("secret cause"), "boom"))
 	if r.Code != "XX000" || strings.Contains(r.Message, "secret") {
 		t.Errorf("internal error shown as %+v", r)
 	}
-	r = errorResponse(io.EOF)
+	r = ErrorResponse(io.EOF)
 	if r.Message != "internal error" {
 		t.Errorf("plain error shown as %+v", r)
 	}

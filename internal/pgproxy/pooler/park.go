@@ -1,4 +1,4 @@
-package pgproxy
+package pooler
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgproxy/wire"
 )
 
 // Idle clients of the pooled endpoint are parked, PgBouncer's way: a
@@ -23,7 +24,7 @@ import (
 // becomes readable (or hangs up), a new goroutine wraps it in a net.Conn
 // again and resumes the client where it was.
 //
-// From its first park on, a client is tracked by the Proxy itself (for
+// From its first park on, a client is tracked by the proxy itself (for
 // Close) and counted in its wait group: the goroutine that accepted it
 // ends with that park, closing its own descriptor of the socket. TLS
 // clients (and connections that are no TCP socket) are not parked: their
@@ -40,7 +41,7 @@ const parkAfter = time.Second
 // by the parker's lock.
 type parkState struct {
 	never   bool    // the client cannot be parked (TLS, no parker)
-	own     bool    // tracked by the Proxy and in its wait group (parked once)
+	own     bool    // tracked by the proxy and in its wait group (parked once)
 	pk      *parker // the parker, once own
 	fd      int     // the socket while parked (conn is nil then); -1 otherwise
 	closing bool    // Close was called
@@ -48,14 +49,14 @@ type parkState struct {
 
 // parker returns the pooler's parker, started on first use; nil when
 // there is none (not Linux, or the pooler stopped).
-func (pr *pooler) parker() *parker {
+func (pr *Pooler) parker() *parker {
 	pr.pkMu.Lock()
 	defer pr.pkMu.Unlock()
 	if pr.pk == nil && !pr.pkStopped {
 		pk, err := newParker()
 		if err != nil {
 			pr.pkStopped = true
-			pr.p.log.Warn("idle pooled clients are not parked", logkey.Err, err)
+			pr.log.Warn("idle pooled clients are not parked", logkey.Err, err)
 			return nil
 		}
 		pr.pk = pk
@@ -63,9 +64,9 @@ func (pr *pooler) parker() *parker {
 	return pr.pk
 }
 
-// stopParker stops the parker for good (the Proxy is closing: its
+// stopParker stops the parker for good (the proxy is closing: its
 // clients were closed, parked ones resumed to end).
-func (pr *pooler) stopParker() {
+func (pr *Pooler) stopParker() {
 	pr.pkMu.Lock()
 	pk := pr.pk
 	pr.pk, pr.pkStopped = nil, true
@@ -135,13 +136,13 @@ func (c *pooledClient) detached() bool {
 func (c *pooledClient) parkIdle() bool {
 	pk := c.park.pk
 	if pk == nil {
-		pk = c.p.pool.parker()
+		pk = c.p.parker()
 	}
 	if pk == nil {
 		c.park.never = true
 		return false
 	}
-	fd, err := dupFD(c.conn)
+	fd, err := wire.DupFD(c.conn)
 	if err != nil {
 		c.park.never = true
 		return false
@@ -171,13 +172,13 @@ func (c *pooledClient) parkIdle() bool {
 // errParkClosing: the client is being closed, it is not parked.
 var errParkClosing = errors.New("client closing")
 
-// own makes the client a tracked connection of the Proxy and a member of
+// own makes the client a tracked connection of the proxy and a member of
 // its wait group, so that the goroutine that accepted it can end. False
-// when the Proxy is closing.
+// when the proxy is closing.
 func (c *pooledClient) own(pk *parker) bool {
 	// trackServing adds to the wait group under the lock that Close takes
 	// before it waits: no Add after Wait.
-	if !c.p.conns.trackServing(c, &c.p.wg) {
+	if !c.p.conns.TrackServing(c, c.p.wg) {
 		return false
 	}
 	c.park.own, c.park.pk = true, pk
@@ -210,9 +211,9 @@ func (c *pooledClient) resume(fd int) {
 	c.run()
 }
 
-// Close ends a client the Proxy tracks (own; an io.Closer for
-// Proxy.Close): a running one by closing its connection, a parked one
-// (finish on a goroutine of its own: Proxy.Close holds its lock).
+// Close ends a client the proxy tracks (own; an io.Closer for
+// the proxy's Close): a running one by closing its connection, a parked one
+// (finish on a goroutine of its own: the proxy's Close holds its lock).
 func (c *pooledClient) Close() error {
 	pk := c.park.pk
 	pk.mu.Lock()
@@ -236,22 +237,22 @@ func (c *pooledClient) Close() error {
 }
 
 // finish ends the session: the backend it holds (end), its statements,
-// its cancel key, its place in the pool, and the Proxy's tracking once it
+// its cancel key, its place in the pool, and the proxy's tracking once it
 // was parked.
 func (c *pooledClient) finish() {
 	c.end()
 	c.mu.Lock()
-	c.dropAll(nil) // its statements die with the session, as on PostgreSQL
+	c.stmts.dropAll(nil) // its statements die with the session, as on PostgreSQL
 	c.mu.Unlock()
-	c.p.cancels.remove(c.key)
-	c.p.pool.leave(c.pool)
+	c.p.cancels.Remove(c.key)
+	c.p.leave(c.pool)
 	if c.br != nil {
 		putReader(c.br)
 		c.br = nil
 	}
 	c.logAt(slog.LevelDebug, "pooled session ended", logkey.Seconds, int(time.Since(c.start).Seconds()))
 	if c.park.own {
-		c.p.conns.untrack(c)
+		c.p.conns.Untrack(c)
 		if c.conn != nil {
 			c.conn.Close()
 		}

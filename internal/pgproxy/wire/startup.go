@@ -1,6 +1,7 @@
-package pgproxy
+package wire
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -24,18 +25,18 @@ const (
 	codeCancelRequest = 80877102
 )
 
-// readStartupPacket reads exactly one startup packet (no read-ahead, so
+// ReadStartupPacket reads exactly one startup packet (no read-ahead, so
 // the bytes that follow — a TLS handshake — stay in the connection) and
 // decodes it into a *pgproto3.StartupMessage, *SSLRequest, *GSSEncRequest
 // or *CancelRequest.
-func readStartupPacket(r io.Reader) (pgproto3.FrontendMessage, error) {
+func ReadStartupPacket(r io.Reader) (pgproto3.FrontendMessage, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
 	}
 	n := int(int32(binary.BigEndian.Uint32(hdr[:])))
 	if n < 8 || n > maxStartupLen {
-		return nil, protoErr(fmt.Sprintf("invalid length of startup packet: %d", n))
+		return nil, ProtoErr(fmt.Sprintf("invalid length of startup packet: %d", n))
 	}
 	body := make([]byte, n-4)
 	if _, err := io.ReadFull(r, body); err != nil {
@@ -44,30 +45,30 @@ func readStartupPacket(r io.Reader) (pgproto3.FrontendMessage, error) {
 	switch code := binary.BigEndian.Uint32(body); code {
 	case codeSSLRequest:
 		if n != 8 {
-			return nil, protoErr("invalid length of SSLRequest")
+			return nil, ProtoErr("invalid length of SSLRequest")
 		}
 		return &pgproto3.SSLRequest{}, nil
 	case codeGSSENCRequest:
 		if n != 8 {
-			return nil, protoErr("invalid length of GSSENCRequest")
+			return nil, ProtoErr("invalid length of GSSENCRequest")
 		}
 		return &pgproto3.GSSEncRequest{}, nil
 	case codeCancelRequest:
 		m := &pgproto3.CancelRequest{}
 		if err := m.Decode(body); err != nil {
-			return nil, protoErr("invalid CancelRequest")
+			return nil, ProtoErr("invalid CancelRequest")
 		}
 		return m, nil
 	default:
 		if code>>16 != 3 {
-			return nil, &wireError{code: stateFeatureNotSupp, msg: fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0", code>>16, code&0xffff)}
+			return nil, &Error{Code: StateFeatureNotSupp, Msg: fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0", code>>16, code&0xffff)}
 		}
 		// Any 3.x: decode as 3.0; a newer minor is answered with
 		// NegotiateProtocolVersion by the caller.
 		binary.BigEndian.PutUint32(body, pgproto3.ProtocolVersion30)
 		m := &pgproto3.StartupMessage{}
 		if err := m.Decode(body); err != nil {
-			return nil, protoErr("invalid startup packet layout")
+			return nil, ProtoErr("invalid startup packet layout")
 		}
 		m.ProtocolVersion = code
 		return m, nil
@@ -81,22 +82,22 @@ func readPassword(r io.Reader) (string, error) {
 		return "", err
 	}
 	if hdr[0] != 'p' {
-		return "", protoErr(fmt.Sprintf("expected password response, got message type %d", hdr[0]))
+		return "", ProtoErr(fmt.Sprintf("expected password response, got message type %d", hdr[0]))
 	}
 	n := int(int32(binary.BigEndian.Uint32(hdr[1:])))
 	if n < 5 || n-4 > maxPasswordLen {
-		return "", protoErr(fmt.Sprintf("invalid password packet size %d", n))
+		return "", ProtoErr(fmt.Sprintf("invalid password packet size %d", n))
 	}
 	body := make([]byte, n-4)
 	if _, err := io.ReadFull(r, body); err != nil {
 		return "", err
 	}
 	if body[len(body)-1] != 0 || strings.IndexByte(string(body[:len(body)-1]), 0) >= 0 {
-		return "", protoErr("invalid password packet: not one NUL-terminated string")
+		return "", ProtoErr("invalid password packet: not one NUL-terminated string")
 	}
 	pw := string(body[:len(body)-1])
 	if pw == "" {
-		return "", &wireError{code: stateInvalidPassword, msg: "empty password returned by client"}
+		return "", &Error{Code: stateInvalidPassword, Msg: "empty password returned by client"}
 	}
 	return pw, nil
 }
@@ -106,8 +107,8 @@ func readPassword(r io.Reader) (string, error) {
 func parseUser(user string) (db, role string, err error) {
 	db, role, ok := strings.Cut(user, ".")
 	if !ok || db == "" || role == "" {
-		return "", "", &wireError{code: stateInvalidAuthSpec, msg: fmt.Sprintf("user %q names no database: it is not of the form <database>.<role>, and neither the options, the TLS server name nor the password name one", user),
-			hint: routeHint}
+		return "", "", &Error{Code: stateInvalidAuthSpec, Msg: fmt.Sprintf("user %q names no database: it is not of the form <database>.<role>, and neither the options, the TLS server name nor the password name one", user),
+			Hint: routeHint}
 	}
 	return db, role, nil
 }
@@ -118,17 +119,17 @@ func checkDatabase(database, user string) error {
 	if database == "" || database == "postgres" || database == user {
 		return nil
 	}
-	return &wireError{code: stateUnknownDatabase, msg: fmt.Sprintf("database %q does not exist", database),
-		hint: "every db9 database is reached as PostgreSQL database postgres; " + routeHint}
+	return &Error{Code: StateUnknownDatabase, Msg: fmt.Sprintf("database %q does not exist", database),
+		Hint: "every db9 database is reached as PostgreSQL database postgres; " + routeHint}
 }
 
-// backendParams builds the startup parameters of the backend session: the
+// BackendParams builds the startup parameters of the backend session: the
 // client's own (options, application_name, client_encoding, any setting)
 // minus what the proxy decides — user, database, replication, protocol
 // extensions, and anything under request.jwt. — plus settings, which
 // PostgreSQL applies after the options string, so they win over any -c the
 // client put there too.
-func backendParams(client map[string]string, role string, settings map[string]string) map[string]string {
+func BackendParams(client map[string]string, role string, settings map[string]string) map[string]string {
 	out := make(map[string]string, len(client)+len(settings)+2)
 	for k, v := range client {
 		lk := strings.ToLower(k)
@@ -169,8 +170,59 @@ func checkOptions(params map[string]string) error {
 			continue
 		}
 		if strings.Contains(strings.ToLower(strings.ReplaceAll(v, `\`, "")), "request.jwt") {
-			return &wireError{code: stateInvalidAuthSpec, msg: "startup options may not set request.jwt.* (they are set from the connect token)"}
+			return &Error{Code: stateInvalidAuthSpec, Msg: "startup options may not set request.jwt.* (they are set from the connect token)"}
 		}
 	}
 	return nil
+}
+
+// StartupAnswer is a backend's answer to a startup message.
+type StartupAnswer struct {
+	Msgs    []byte // as sent, BackendKeyData left out, through ReadyForQuery
+	Key     *pgproto3.BackendKeyData
+	Refusal []byte // the backend's ErrorResponse instead, when it refused
+}
+
+// ReadStartupAnswer reads the backend's answer to a startup message
+// (AuthenticationOk, ParameterStatus..., BackendKeyData, ReadyForQuery,
+// or an ErrorResponse). The backend is trusted to ask for no password.
+func ReadStartupAnswer(br *bufio.Reader) (a StartupAnswer, err error) {
+	a.Msgs = make([]byte, 0, 1024)
+	var hdr [5]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return a, err
+		}
+		n := int(binary.BigEndian.Uint32(hdr[1:]))
+		if n < 4 || n > 1<<20 {
+			return a, fmt.Errorf("backend message %q of length %d", hdr[0], n)
+		}
+		body := make([]byte, n-4)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return a, err
+		}
+		switch hdr[0] {
+		case 'R':
+			if len(body) < 4 || binary.BigEndian.Uint32(body) != 0 {
+				return a, fmt.Errorf("backend asked for authentication (trust expected)")
+			}
+		case 'K':
+			if a.Key != nil {
+				return a, fmt.Errorf("backend sent BackendKeyData twice")
+			}
+			a.Key = &pgproto3.BackendKeyData{}
+			if err := a.Key.Decode(body); err != nil {
+				return a, err
+			}
+			continue
+		case 'E':
+			a.Refusal = append(hdr[:], body...)
+			return a, nil
+		}
+		a.Msgs = append(a.Msgs, hdr[:]...)
+		a.Msgs = append(a.Msgs, body...)
+		if hdr[0] == 'Z' {
+			return a, nil
+		}
+	}
 }
