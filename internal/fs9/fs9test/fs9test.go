@@ -58,8 +58,8 @@ func Start(tb testing.TB) *Cluster {
 			tb.Fatalf("%s: %v", s, err)
 		}
 	}
-	if err := schema.Install(ctx, conn); err != nil {
-		tb.Fatal(err)
+	if _, err := conn.Exec(ctx, schema.InstallSQL()).ReadAll(); err != nil {
+		tb.Fatalf("install fs9: %v", err)
 	}
 	return &Cluster{Cluster: c}
 }
