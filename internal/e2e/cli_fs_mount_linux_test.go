@@ -114,7 +114,7 @@ func mountedAt(t *testing.T, dir string) bool {
 }
 
 // startMount runs db9 fs mount and waits for the mount; it skips when
-// this machine has no usable FUSE (issue 12: skipped with a message,
+// this machine has no usable FUSE (skipped with a message,
 // also under CI).
 func startMount(t *testing.T, u *cliUser, args ...string) (*bgCommand, string) {
 	t.Helper()

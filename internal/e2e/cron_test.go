@@ -59,7 +59,7 @@ func checkRuns(t *testing.T, c *Client, db string, ticks []time.Time) {
 	}
 }
 
-// TestCron_SQLJob (issue 14 must show 4, the SQL part): a `* * * * *` job
+// TestCron_SQLJob: a `* * * * *` job
 // fires once per tick while its database is stopped for idleness between
 // runs; a server restart across a tick neither loses nor doubles it; a
 // branch has the parent's jobs and runs them.
@@ -137,7 +137,7 @@ func TestCron_SQLJob(t *testing.T) {
 	})
 }
 
-// TestCron_FunctionSchedule (issue 14 must show 4, the function part): a
+// TestCron_FunctionSchedule: a
 // `*/1 * * * *` function fires once per tick (trigger_type cron) while its
 // database is stopped for idleness between runs; each run wakes it.
 func TestCron_FunctionSchedule(t *testing.T) {

@@ -58,7 +58,7 @@ const rlsPage = `<!doctype html>
 })();
 </script></body></html>`
 
-// TestDataAPI_BrowserRLS is "Must show 2" of issue 13: headless Chromium
+// TestDataAPI_BrowserRLS: headless Chromium
 // opens a page served from another origin than the API, signs two end
 // users in with JWTs of the test's identity provider, and RLS policies on
 // auth.uid() let each see and add only their own rows; the same page from

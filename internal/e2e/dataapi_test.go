@@ -199,7 +199,7 @@ func TestDataAPI_EndToEnd(t *testing.T) {
 	})
 
 	t.Run("embedded read is one statement", func(t *testing.T) {
-		// Must-show 5: a post with its author and ten comments is one
+		// A post with its author and ten comments is one
 		// statement in PostgreSQL (pg_stat_statements of the instance).
 		c.MustSQL(db.ID, `create table authors (id int primary key, name text);
 			create table posts (id int primary key, author_id int references authors, title text);

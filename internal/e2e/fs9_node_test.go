@@ -37,8 +37,8 @@ func fs9sdkDir(t *testing.T) string {
 	return dir
 }
 
-// TestFS9_NodeSDKContract is DB9's published client contract (issue 12,
-// must show 5): a Node client built on ws, as DB9's TypeScript SDK is,
+// TestFS9_NodeSDKContract is DB9's published client contract: a Node
+// client built on ws, as DB9's TypeScript SDK is,
 // dials the fs9 listener at path / with the admin password from
 // /credentials and does write, read, readdir, stat, exists (stat and
 // ENOENT), mkdir and rm, and a 3 MiB file streamed up and down with

@@ -11,9 +11,9 @@ import (
 	"github.com/db9/db9/internal/fs9"
 )
 
-// Every op of FS9.md once through a db9 server process (issue 12, must
-// show 1; the protocol package's tests cover each op and error code in
-// depth against PostgreSQL), with the error codes a request alone can
+// Every op of FS9.md once through a db9 server process (the protocol
+// package's tests cover each op and error code in depth against
+// PostgreSQL), with the error codes a request alone can
 // provoke, and the files checked through SQL.
 func TestFS9_EveryOpThroughTheServer(t *testing.T) {
 	s := StartServer(t)

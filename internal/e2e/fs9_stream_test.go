@@ -16,7 +16,7 @@ import (
 	"github.com/db9/db9/internal/fs9/wsclient"
 )
 
-// fs9's streams through a real server process (issue 12, must show 2): a
+// fs9's streams through a real server process: a
 // 100 MiB file up and down with matching SHA-256; a client cut off in the
 // middle of a stream leaves the old content and nothing else; kill -9 of
 // the server in the middle of one leaves the old or the new content, whole.

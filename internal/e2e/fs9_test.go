@@ -13,7 +13,7 @@ import (
 	"github.com/db9/db9/internal/fs9/wsclient"
 )
 
-// fs9 through a real server process (FS9.md, issue 12): who may connect,
+// fs9 through a real server process (FS9.md): who may connect,
 // SQL and WebSocket seeing the same files, waking, branches, crashes.
 
 type fsConnect struct {

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// TestFunctions_Containment (issue 14, must show 2) through the real
+// TestFunctions_Containment through the real
 // server: each case fails if its limit is removed — a timeout, a memory
 // limit, the address guard of fetch, the missing Node APIs, fs9_scope,
 // the database a run is bound to, the per-database share of workers.

@@ -21,8 +21,8 @@ import (
 	"github.com/db9/db9/internal/platform"
 )
 
-// Functions end to end through a real server (issue 14, must show 1 and 3,
-// ro tokens, bad bundles, runs across a restart and a crash).
+// Functions end to end through a real server (also ro tokens, bad
+// bundles, runs across a restart and a crash).
 
 type fnRun struct {
 	ID          string  `json:"id"`

@@ -65,7 +65,7 @@ next:
 	return -1
 }
 
-// TestMetrics_Server is issue 15's must-show 2 against a real server: the
+// TestMetrics_Server against a real server: the
 // exposition parses, and each family moves when its event happens in the
 // running server (the same per family as observe's unit test, here
 // through the real wiring: front door, HTTP routes, instances, branches,

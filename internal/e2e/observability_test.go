@@ -62,7 +62,7 @@ func (r obsReport) sampledStatements() int64 {
 	return int64(math.Round(n))
 }
 
-// TestObservability_EndToEnd is issue 15's must-show 1: load through the
+// TestObservability_EndToEnd: load through the
 // front door, /sql and the data API; the database stops for idleness; the
 // server restarts; observability still shows the load's minutes with the
 // statement count the test sent (within 2 %), p99 at or above the

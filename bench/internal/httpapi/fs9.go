@@ -24,7 +24,7 @@ import (
 	"github.com/db9/db9/internal/fs9/wsclient"
 )
 
-// FS9: fs9 (issue 12, must show 6) through the product's public
+// FS9 measures fs9 through the product's public
 // surfaces only — REST to create the database and fetch its admin
 // password, the WebSocket listener (--fs9-addr) as DB9's SDK dials it, and
 // psql/pgx through the PostgreSQL front door — against what the same

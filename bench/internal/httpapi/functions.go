@@ -26,7 +26,7 @@ const (
 	fnHold = `module.exports = { handler: async (input) => { if (input && input.hold) await new Promise(r => setTimeout(r, input.hold)); return "held"; } };`
 )
 
-// Functions (issue 14, must show 5): invokes of deployed functions
+// Functions measures invokes of deployed functions
 // over the REST API, end to end over HTTP — a trivial handler warm and
 // right after its deploy, one `ctx.db.query` warm, a run that needs a new
 // worker — and invocations per second at -clients concurrent clients

@@ -18,7 +18,7 @@ import (
 	"github.com/db9/db9/internal/config"
 )
 
-// Observe measures what observability costs (issue 15, must show 4):
+// Observe measures what observability costs:
 //
 //   - pgbench -S and TPC-B through the front door of two servers started
 //     in the same run, one collecting (every -interval; the default 1s is

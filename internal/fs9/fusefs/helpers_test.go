@@ -21,7 +21,7 @@ import (
 )
 
 // requireFUSE skips when this machine cannot mount, also under CI: FUSE
-// is an optional capability of the host (issue 12), not a dependency.
+// is an optional capability of the host, not a dependency.
 func requireFUSE(t *testing.T) {
 	t.Helper()
 	if err := fusefs.Check(); err != nil {
