@@ -1,6 +1,7 @@
 package dataapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,8 @@ type Handler struct {
 	backend Backend
 	log     *slog.Logger
 	cache   *schemaCache
+	shapes  *shapeCache
+	claims  *claimCache
 }
 
 // NewHandler returns a Handler; it does no I/O.
@@ -31,7 +34,8 @@ func NewHandler(backend Backend, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{backend: backend, log: log.With(logkey.Component, "dataapi"), cache: newSchemaCache()}
+	return &Handler{backend: backend, log: log.With(logkey.Component, "dataapi"), cache: newSchemaCache(),
+		shapes: newShapeCache(), claims: newClaimCache()}
 }
 
 // Serve answers one request for database db. path is what follows
@@ -82,7 +86,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			return err
 		}
 		s := &scope{sc: sc, p: p, profile: profile}
-		bt, err := s.build(req)
+		bt, err := h.shapes.build(s, req)
 		if err != nil {
 			// An answer that depends on what the cache lacks (unknown table,
 			// column, relationship, function) is only given from a fresh one.
@@ -176,7 +180,7 @@ type result struct {
 // transaction, and fails with DB9SC when the schema cache is stale. Its
 // text depends only on the number of per-claim settings and readOnly
 // (setupSQL), so it is one prepared statement per shape.
-func setupStmt(req *request, s *scope, readOnly bool) stmt {
+func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache) stmt {
 	claims := req.p.Claims
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
@@ -185,18 +189,12 @@ func setupStmt(req *request, s *scope, readOnly bool) stmt {
 	if s.sc.Version != schema.Unversioned {
 		version = strconv.AppendInt(nil, s.sc.Version, 10)
 	}
-	args := make([][]byte, 0, 8+4)
+	per := cc.settings(claims)
+	args := make([][]byte, 0, 7+len(per))
 	args = append(args, version, []byte(req.p.Role), claims, []byte(req.method), []byte(req.path),
-		[]byte(headersJSON(req.headers)), []byte(sqlgen.Ident(s.profile)))
-	var m map[string]json.RawMessage
-	if json.Unmarshal(claims, &m) == nil {
-		for k, v := range m {
-			if claimKey(k) {
-				args = append(args, []byte("request.jwt.claim."+k), []byte(scalarText(v)))
-			}
-		}
-	}
-	return stmt{sql: setupSQL((len(args)-7)/2, readOnly), args: args}
+		headersJSON(req.headers), []byte(sqlgen.Ident(s.profile)))
+	args = append(args, per...)
+	return stmt{sql: setupSQL(len(per)/2, readOnly), args: args}
 }
 
 // claimKey reports whether a claim gets its own request.jwt.claim.<name>
@@ -225,6 +223,31 @@ const SetupMarker = "/* db9 data API setup */"
 // The sequence is read with the authenticator's privilege: the executor
 // checks it before set_config('role') runs.
 func setupSQL(n int, readOnly bool) string {
+	if n < len(setupTexts[0]) {
+		return setupTexts[b2i(readOnly)][n]
+	}
+	return renderSetupSQL(n, readOnly)
+}
+
+// setupTexts holds the setup statements of up to 15 per-claim settings,
+// rendered once: they are sent with every request.
+var setupTexts = func() (t [2][16]string) {
+	for ro := range 2 {
+		for n := range t[ro] {
+			t[ro][n] = renderSetupSQL(n, ro == 1)
+		}
+	}
+	return t
+}()
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func renderSetupSQL(n int, readOnly bool) string {
 	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
 	var sb strings.Builder
 	sb.WriteString(SetupMarker + " SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
@@ -275,7 +298,7 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		}
 		return nil
 	}
-	if err := send(setupStmt(req, s, bt.readOnly), true); err != nil {
+	if err := send(setupStmt(req, s, bt.readOnly, h.claims), true); err != nil {
 		return nil, err
 	}
 	n++
@@ -407,8 +430,9 @@ func (h *Handler) stale(ctx context.Context, pc *pgconn.PgConn, sc *schema.Schem
 // one JSON object, names lower-cased, repeated headers joined by commas.
 // (Written out rather than through a map and encoding/json: it runs on
 // every request.)
-func headersJSON(h http.Header) string {
-	var sb strings.Builder
+func headersJSON(h http.Header) []byte {
+	var sb bytes.Buffer
+	sb.Grow(64 * len(h))
 	sb.WriteByte('{')
 	first := true
 	for k, v := range h {
@@ -425,12 +449,12 @@ func headersJSON(h http.Header) string {
 		}
 	}
 	sb.WriteByte('}')
-	return sb.String()
+	return sb.Bytes()
 }
 
 // appendJSONString writes s as a JSON string; invalid UTF-8 becomes
 // U+FFFD, as encoding/json does.
-func appendJSONString(sb *strings.Builder, s string) {
+func appendJSONString(sb *bytes.Buffer, s string) {
 	const hex = "0123456789abcdef"
 	s = strings.ToValidUTF8(s, "\ufffd")
 	sb.WriteByte('"')

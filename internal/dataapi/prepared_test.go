@@ -116,7 +116,7 @@ func TestHeadersJSON(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("headers (-want +got):\n%s", d)
 	}
-	if s := headersJSON(http.Header{}); s != "{}" {
+	if s := string(headersJSON(http.Header{})); s != "{}" {
 		t.Fatalf("no headers: %s", s)
 	}
 }
