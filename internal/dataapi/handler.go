@@ -1,11 +1,9 @@
 package dataapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
-	"github.com/db9/db9/internal/dataapi/sqlgen"
 	"github.com/db9/db9/internal/logkey"
 )
 
@@ -176,98 +173,6 @@ type result struct {
 	planned   *int64
 }
 
-// setupStmt sets the role, claims and request settings for the
-// transaction, and fails with DB9SC when the schema cache is stale. Its
-// text depends only on the number of per-claim settings and readOnly
-// (setupSQL), so it is one prepared statement per shape.
-func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache) stmt {
-	claims := req.p.Claims
-	if len(claims) == 0 {
-		claims = json.RawMessage("{}")
-	}
-	var version []byte
-	if s.sc.Version != schema.Unversioned {
-		version = strconv.AppendInt(nil, s.sc.Version, 10)
-	}
-	per := cc.settings(claims)
-	args := make([][]byte, 0, 7+len(per))
-	args = append(args, version, []byte(req.p.Role), claims, []byte(req.method), []byte(req.path),
-		headersJSON(req.headers), []byte(sqlgen.Ident(s.profile)))
-	args = append(args, per...)
-	return stmt{sql: setupSQL(len(per)/2, readOnly), args: args}
-}
-
-// claimKey reports whether a claim gets its own request.jwt.claim.<name>
-// setting (a plain name of at most 39 characters).
-func claimKey(k string) bool {
-	if k == "" || len(k) >= 40 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// SetupMarker opens the text of the data API's per-request setup
-// statement, so that statistics (pg_stat_statements keeps the text as
-// sent) can tell the platform's plumbing from the tenant's statements.
-const SetupMarker = "/* db9 data API setup */"
-
-// setupSQL is the setup statement for n per-claim settings. The schema
-// version is compared inline; the checking function (which raises DB9SC)
-// runs only when it differs, so a current cache costs no function call.
-// The sequence is read with the authenticator's privilege: the executor
-// checks it before set_config('role') runs.
-func setupSQL(n int, readOnly bool) string {
-	if n < len(setupTexts[0]) {
-		return setupTexts[b2i(readOnly)][n]
-	}
-	return renderSetupSQL(n, readOnly)
-}
-
-// setupTexts holds the setup statements of up to 15 per-claim settings,
-// rendered once: they are sent with every request.
-var setupTexts = func() (t [2][16]string) {
-	for ro := range 2 {
-		for n := range t[ro] {
-			t[ro][n] = renderSetupSQL(n, ro == 1)
-		}
-	}
-	return t
-}()
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func renderSetupSQL(n int, readOnly bool) string {
-	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
-	var sb strings.Builder
-	sb.WriteString(SetupMarker + " SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
-		"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + ")" +
-		" THEN true ELSE " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END" +
-		", pg_catalog.set_config('role', $2, true)" +
-		", pg_catalog.set_config('request.jwt.claims', $3, true)" +
-		", pg_catalog.set_config('request.method', $4, true)" +
-		", pg_catalog.set_config('request.path', $5, true)" +
-		", pg_catalog.set_config('request.headers', $6, true)" +
-		", pg_catalog.set_config('search_path', $7, true)")
-	if readOnly {
-		sb.WriteString(", pg_catalog.set_config('transaction_read_only', 'on', true)")
-	}
-	for i := range n {
-		fmt.Fprintf(&sb, ", pg_catalog.set_config($%d, $%d, true)", 8+2*i, 9+2*i)
-	}
-	return sb.String()
-}
-
 // execute runs the request as one pipelined round trip: [BEGIN;] setup;
 // [EXPLAIN;] main [; COMMIT|ROLLBACK]. Without BEGIN the pipeline is one
 // implicit transaction that commits at Sync, or rolls back on any error.
@@ -315,26 +220,18 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		return nil, err
 	}
 	mainAt := n
-	results, err := pc.ExecBatch(ctx, batch).ReadAll()
-	if err == nil {
-		for _, r := range results {
-			if r.Err != nil {
-				err = r.Err
-				break
-			}
-		}
-	}
+	mainRows, preRows, err := readBatch(pc.ExecBatch(ctx, batch), mainAt, preAt)
 	if err != nil {
 		if pc.TxStatus() != 'I' && !pc.IsClosed() {
 			_ = pc.Exec(ctx, "ROLLBACK").Close()
 		}
 		return nil, err
 	}
-	if len(results) <= mainAt {
+	if mainRows == nil {
 		return nil, errors.New("run statement: missing result")
 	}
 	res := &result{}
-	rows := results[mainAt].Rows
+	rows := *mainRows
 	if req.out == outPlanJSON || req.out == outPlanText {
 		var sb strings.Builder
 		for _, r := range rows {
@@ -353,8 +250,8 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 	} else {
 		return nil, errors.New("run statement: unexpected result shape")
 	}
-	if preAt >= 0 && len(results[preAt].Rows) == 1 {
-		res.planned = plannedRows(results[preAt].Rows[0][0])
+	if preRows != nil && len(*preRows) == 1 {
+		res.planned = plannedRows((*preRows)[0][0])
 	}
 	if bt.explicitTx {
 		end := "COMMIT"
@@ -370,6 +267,56 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		}
 	}
 	return res, nil
+}
+
+// readBatch reads the results of a batch, keeping the rows of the main
+// statement (and of the EXPLAIN before it) only: the setup's are dropped
+// without copying. A nil result was not reached.
+func readBatch(mrr *pgconn.MultiResultReader, mainAt, preAt int) (mainRows, preRows *[][][]byte, err error) {
+	for i := 0; err == nil && mrr.NextResult(); i++ {
+		rr := mrr.ResultReader()
+		switch i {
+		case mainAt, preAt:
+			var rows [][][]byte
+			rows, err = copyRows(rr)
+			if i == mainAt {
+				mainRows = &rows
+			} else {
+				preRows = &rows
+			}
+		default:
+			_, err = rr.Close()
+		}
+	}
+	if cerr := mrr.Close(); err == nil {
+		err = cerr
+	}
+	return mainRows, preRows, err
+}
+
+// copyRows reads a result's rows, each copied into one allocation (pgconn
+// reuses its buffer for the next row).
+func copyRows(rr *pgconn.ResultReader) ([][][]byte, error) {
+	var rows [][][]byte
+	for rr.NextRow() {
+		vals := rr.Values()
+		n := 0
+		for _, v := range vals {
+			n += len(v)
+		}
+		buf := make([]byte, 0, n)
+		row := make([][]byte, len(vals))
+		for i, v := range vals {
+			if v != nil {
+				start := len(buf)
+				buf = append(buf, v...)
+				row[i] = buf[start:len(buf):len(buf)]
+			}
+		}
+		rows = append(rows, row)
+	}
+	_, err := rr.Close()
+	return rows, err
 }
 
 // postCheck decides, before COMMIT, whether the result may stand.
@@ -424,53 +371,4 @@ func (h *Handler) stale(ctx context.Context, pc *pgconn.PgConn, sc *schema.Schem
 		return true
 	}
 	return string(rows[0].Rows[0][0]) != strconv.FormatInt(sc.Version, 10)
-}
-
-// headersJSON renders the request headers as PostgREST's request.headers:
-// one JSON object, names lower-cased, repeated headers joined by commas.
-// (Written out rather than through a map and encoding/json: it runs on
-// every request.)
-func headersJSON(h http.Header) []byte {
-	var sb bytes.Buffer
-	sb.Grow(64 * len(h))
-	sb.WriteByte('{')
-	first := true
-	for k, v := range h {
-		if !first {
-			sb.WriteByte(',')
-		}
-		first = false
-		appendJSONString(&sb, strings.ToLower(k))
-		sb.WriteByte(':')
-		if len(v) == 1 {
-			appendJSONString(&sb, v[0])
-		} else {
-			appendJSONString(&sb, strings.Join(v, ","))
-		}
-	}
-	sb.WriteByte('}')
-	return sb.Bytes()
-}
-
-// appendJSONString writes s as a JSON string; invalid UTF-8 becomes
-// U+FFFD, as encoding/json does.
-func appendJSONString(sb *bytes.Buffer, s string) {
-	const hex = "0123456789abcdef"
-	s = strings.ToValidUTF8(s, "\ufffd")
-	sb.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
-		case c < 0x20:
-			sb.WriteString("\\u00")
-			sb.WriteByte(hex[c>>4])
-			sb.WriteByte(hex[c&0xf])
-		default:
-			sb.WriteByte(c)
-		}
-	}
-	sb.WriteByte('"')
 }
