@@ -30,6 +30,11 @@ import (
 // maxShapes bounds the kept shapes (memory): past it they are all dropped.
 const maxShapes = 1024
 
+// maxShapeKey bounds a kept shape's key (and so the fixed values its
+// template holds): a longer request is built per request, so that
+// maxShapes long URLs cannot pin much memory.
+const maxShapeKey = 4096
+
 // shapeOps are the operators whose value becomes a placeholder.
 var shapeOps = [...]string{"eq.", "neq.", "gt.", "gte.", "lt.", "lte."}
 
@@ -200,6 +205,9 @@ func shapeKey(s *scope, req *request) (string, []string, bool) {
 			vals = append(vals, kv.Value[len(op):])
 		} else {
 			sb.WriteString(kv.Value)
+		}
+		if sb.Len() > maxShapeKey {
+			return "", nil, false
 		}
 	}
 	return sb.String(), vals, true

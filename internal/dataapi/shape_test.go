@@ -3,6 +3,7 @@ package dataapi
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +47,18 @@ func TestHandler_ReadShapes(t *testing.T) {
 	if reads != 3 {
 		t.Errorf("%d shapes with one value kept, want 3", reads)
 	}
+
+	// A long request is built per request, not kept (a long value of a
+	// placeholder is not part of the key; one of another operator is).
+	e.h.shapes.mu.Lock()
+	n := len(e.h.shapes.m)
+	e.h.shapes.mu.Unlock()
+	get(anonP, "/comments?select=id&body=like."+strings.Repeat("x", maxShapeKey), 200, `[]`)
+	e.h.shapes.mu.Lock()
+	if len(e.h.shapes.m) != n {
+		t.Errorf("a request of a key over maxShapeKey was kept")
+	}
+	e.h.shapes.mu.Unlock()
 
 	// Exposure is part of the shape: a key limited to posts does not see
 	// comments through the shape another key made.
