@@ -59,6 +59,10 @@ func sentinel(i int) string { return "\uFDD0db9:" + strconv.Itoa(i) + "\uFDD1" }
 // build returns what s.build(req) returns, from the shape's template when
 // the request is a table read of a known shape.
 func (c *shapeCache) build(s *scope, req *request) (*built, error) {
+	// A schema read while DDL was in flight serves one request only.
+	if s.sc.Version == schema.Unversioned {
+		return s.build(req)
+	}
 	key, vals, ok := shapeKey(s, req)
 	if !ok {
 		return s.build(req)
