@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/db9/db9/internal/dataapi/payload"
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
 	"github.com/db9/db9/internal/dataapi/sqlgen"
@@ -168,15 +169,15 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 	switch req.method {
 	case http.MethodPost, http.MethodPut:
 		bt.status = 201
-		rows, err := decodeRows(req.body, req.method == http.MethodPut)
+		rows, err := payload.DecodeRows(req.body, req.method == http.MethodPut)
 		if err != nil {
 			return nil, err
 		}
 		cols := q.Columns
 		if cols == nil {
-			cols = rows.keys
+			cols = rows.Keys
 			if req.prefer.Missing == "default" {
-				cols = rows.allKeys()
+				cols = rows.AllKeys()
 			}
 		}
 		for _, c := range cols {
@@ -185,7 +186,7 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 					Message: fmt.Sprintf("Could not find the '%s' column of '%s' in the schema cache", c, t.Name)}
 			}
 		}
-		if q.Columns == nil && !rows.sameKeys && req.prefer.Missing != "default" {
+		if q.Columns == nil && !rows.SameKeys && req.prefer.Missing != "default" {
 			return nil, &pgrst.Error{Status: 400, Code: "PGRST102", Message: "All object keys must match"}
 		}
 		conflict := q.OnConflict
@@ -210,9 +211,9 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 		groups := [][]string{cols}
 		var payloads []string
 		if req.prefer.Missing == "default" {
-			groups, payloads = rows.groupByKeys(cols)
+			groups, payloads = rows.GroupByKeys(cols)
 		} else {
-			payloads = []string{rows.raw}
+			payloads = []string{rows.Raw}
 		}
 		var inserts []string
 		for i, g := range groups {
@@ -261,16 +262,16 @@ func (s *scope) buildMutation(req *request, t *schema.Table) (*built, error) {
 		body := req.body
 		if req.csvBody {
 			// A CSV payload of one record is the object to set.
-			rows, err := decodeRows(body, false)
+			rows, err := payload.DecodeRows(body, false)
 			if err != nil {
 				return nil, err
 			}
-			if rows.n != 1 {
-				return nil, invalidBody("a CSV body of PATCH must hold exactly one record")
+			if rows.N != 1 {
+				return nil, payload.InvalidBody("a CSV body of PATCH must hold exactly one record")
 			}
-			body, _ = json.Marshal(rows.rows[0])
+			body, _ = json.Marshal(rows.Rows[0])
 		}
-		obj, keys, err := decodeObject(body)
+		obj, keys, err := payload.DecodeObject(body)
 		if err != nil {
 			return nil, err
 		}
@@ -350,7 +351,7 @@ func quoteAll(cols []string) []string {
 
 // checkPut enforces PostgREST's PUT rules: filters are exactly `eq` on every
 // primary key column, the body is one row and agrees with them.
-func checkPut(t *schema.Table, n *pgrst.Node, rows *bodyRows) error {
+func checkPut(t *schema.Table, n *pgrst.Node, rows *payload.Rows) error {
 	bad := &pgrst.Error{Status: 405, Code: "PGRST105", Message: "Filters must include all and only primary key columns with 'eq' operators"}
 	if len(t.PK) == 0 || len(n.Filters) != len(t.PK) || len(n.Logic) > 0 {
 		return bad
@@ -365,11 +366,11 @@ func checkPut(t *schema.Table, n *pgrst.Node, rows *bodyRows) error {
 	if len(vals) != len(t.PK) {
 		return bad
 	}
-	if rows.n != 1 {
+	if rows.N != 1 {
 		return &pgrst.Error{Status: 400, Code: "PGRST114", Message: "PUT payload must contain a single row"}
 	}
 	for _, c := range t.PK {
-		if v, ok := rows.first[c]; !ok || v != vals[c] {
+		if v, ok := rows.First[c]; !ok || v != vals[c] {
 			return &pgrst.Error{Status: 400, Code: "PGRST115", Message: "Payload values do not match URL in primary key column(s)"}
 		}
 	}

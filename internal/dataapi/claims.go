@@ -3,6 +3,8 @@ package dataapi
 import (
 	"encoding/json"
 	"sync"
+
+	"github.com/db9/db9/internal/dataapi/payload"
 )
 
 // maxClaimSets bounds the kept claim settings (memory): past it they are
@@ -36,7 +38,7 @@ func (c *claimCache) settings(claims json.RawMessage) [][]byte {
 	if json.Unmarshal(claims, &m) == nil {
 		for k, v := range m {
 			if claimKey(k) {
-				s = append(s, []byte("request.jwt.claim."+k), []byte(scalarText(v)))
+				s = append(s, []byte("request.jwt.claim."+k), []byte(payload.ScalarText(v)))
 			}
 		}
 	}

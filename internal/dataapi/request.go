@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/db9/db9/internal/dataapi/payload"
 	"github.com/db9/db9/internal/dataapi/pgrst"
 )
 
@@ -77,7 +78,7 @@ func parseRequest(r *http.Request, path string, p *Principal) (*request, error) 
 			switch ct = strings.ToLower(strings.TrimSpace(ct)); ct {
 			case "", "application/json", "application/vnd.pgrst.object+json", "text/plain":
 			case "text/csv":
-				if req.body, err = csvToJSON(b); err != nil {
+				if req.body, err = payload.CSVToJSON(b); err != nil {
 					return nil, err
 				}
 				req.csvBody = true

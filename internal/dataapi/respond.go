@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/db9/db9/internal/dataapi/payload"
 	"github.com/db9/db9/internal/dataapi/pgrst"
 )
 
@@ -152,11 +153,11 @@ func location(table string, pk []byte) string {
 	if json.Unmarshal(pk, &m) != nil {
 		return "/" + table
 	}
-	keys := sortedKeys(m)
+	keys := payload.SortedKeys(m)
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, url.QueryEscape(k)+"=eq."+url.QueryEscape(scalarText(m[k])))
+		parts = append(parts, url.QueryEscape(k)+"=eq."+url.QueryEscape(payload.ScalarText(m[k])))
 	}
 	return "/" + url.PathEscape(table) + "?" + strings.Join(parts, "&")
 }

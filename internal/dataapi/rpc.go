@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/db9/db9/internal/dataapi/payload"
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
 	"github.com/db9/db9/internal/dataapi/sqlgen"
@@ -97,10 +98,10 @@ func (s *scope) buildRPC(req *request, name string) (*built, error) {
 			trimmed = []byte("{}")
 		}
 		if !json.Valid(trimmed) {
-			return nil, invalidBody("")
+			return nil, payload.InvalidBody("")
 		}
 		if trimmed[0] == '{' && json.Unmarshal(trimmed, &bodyObj) == nil {
-			given = sortedKeys(bodyObj)
+			given = payload.SortedKeys(bodyObj)
 		}
 		rawBody = true
 		req.body = trimmed

@@ -1,4 +1,6 @@
-package dataapi
+// Package payload decodes the bodies of data API requests: JSON rows
+// (one object or an array) and CSV, with PostgREST's errors for bad ones.
+package payload
 
 import (
 	"bytes"
@@ -12,67 +14,72 @@ import (
 	"github.com/db9/db9/internal/dataapi/pgrst"
 )
 
-// bodyRows is a JSON payload of rows: one object or an array of objects.
-type bodyRows struct {
-	raw      string // always a JSON array
-	keys     []string
-	sameKeys bool
-	n        int
-	first    map[string]string // scalar text of the first row's values
-	rows     []map[string]json.RawMessage
+// Rows is a JSON payload of rows: one object or an array of objects.
+type Rows struct {
+	Raw      string // always a JSON array
+	Keys     []string
+	SameKeys bool
+	N        int
+	First    map[string]string // scalar text of the first row's values
+	Rows     []map[string]json.RawMessage
 }
 
-func invalidBody(details string) error {
+// InvalidBody is PostgREST's PGRST102 answer to a body that is not the
+// JSON it should be.
+func InvalidBody(details string) error {
 	return &pgrst.Error{Status: 400, Code: "PGRST102", Message: "Empty or invalid json", Details: details}
 }
 
-func decodeRows(body []byte, single bool) (*bodyRows, error) {
+// DecodeRows decodes a body of rows: one object, or an array of objects
+// (single: a PUT, whose body must be one row).
+func DecodeRows(body []byte, single bool) (*Rows, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || !json.Valid(trimmed) {
-		return nil, invalidBody("")
+		return nil, InvalidBody("")
 	}
 	var rows []map[string]json.RawMessage
 	switch trimmed[0] {
 	case '{':
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(trimmed, &m); err != nil {
-			return nil, invalidBody(err.Error())
+			return nil, InvalidBody(err.Error())
 		}
 		rows = []map[string]json.RawMessage{m}
 		trimmed = append(append([]byte{'['}, trimmed...), ']')
 	case '[':
 		if err := json.Unmarshal(trimmed, &rows); err != nil {
-			return nil, invalidBody("all elements of the array must be objects")
+			return nil, InvalidBody("all elements of the array must be objects")
 		}
 		for _, r := range rows {
 			if r == nil {
-				return nil, invalidBody("all elements of the array must be objects")
+				return nil, InvalidBody("all elements of the array must be objects")
 			}
 		}
 	default:
-		return nil, invalidBody("expecting an object or an array of objects")
+		return nil, InvalidBody("expecting an object or an array of objects")
 	}
-	br := &bodyRows{raw: string(trimmed), sameKeys: true, n: len(rows), rows: rows}
+	br := &Rows{Raw: string(trimmed), SameKeys: true, N: len(rows), Rows: rows}
 	if len(rows) > 0 {
-		br.keys = sortedKeys(rows[0])
-		br.first = map[string]string{}
+		br.Keys = SortedKeys(rows[0])
+		br.First = map[string]string{}
 		for k, v := range rows[0] {
-			br.first[k] = scalarText(v)
+			br.First[k] = ScalarText(v)
 		}
-		want := strings.Join(br.keys, "\x00")
+		want := strings.Join(br.Keys, "\x00")
 		for _, r := range rows[1:] {
-			if strings.Join(sortedKeys(r), "\x00") != want {
-				br.sameKeys = false
+			if strings.Join(SortedKeys(r), "\x00") != want {
+				br.SameKeys = false
 				break
 			}
 		}
 	} else {
-		br.keys = []string{}
+		br.Keys = []string{}
 	}
 	return br, nil
 }
 
-func sortedKeys(m map[string]json.RawMessage) []string {
+// SortedKeys returns the keys of m in order.
+func SortedKeys(m map[string]json.RawMessage) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -81,7 +88,9 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	return keys
 }
 
-func scalarText(v json.RawMessage) string {
+// ScalarText is the text of a JSON scalar as PostgreSQL would read it
+// (a string unquoted, other values as written).
+func ScalarText(v json.RawMessage) string {
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return s
@@ -89,14 +98,14 @@ func scalarText(v json.RawMessage) string {
 	return string(bytes.TrimSpace(v))
 }
 
-// groupByKeys splits the rows by which of cols they carry, for
+// GroupByKeys splits the rows by which of cols they carry, for
 // missing=default: every group is inserted naming only its own columns.
-func (br *bodyRows) groupByKeys(cols []string) ([][]string, []string) {
+func (br *Rows) GroupByKeys(cols []string) ([][]string, []string) {
 	var groups [][]string
 	var payloads []string
 	index := map[string]int{}
 	var members [][]json.RawMessage
-	for _, r := range br.rows {
+	for _, r := range br.Rows {
 		var g []string
 		for _, c := range cols {
 			if _, ok := r[c]; ok {
@@ -124,32 +133,32 @@ func (br *bodyRows) groupByKeys(cols []string) ([][]string, []string) {
 	return groups, payloads
 }
 
-// decodeObject decodes a PATCH body: one object.
-func decodeObject(body []byte) (string, []string, error) {
+// DecodeObject decodes a PATCH body: one object.
+func DecodeObject(body []byte) (string, []string, error) {
 	trimmed := bytes.TrimSpace(body)
 	var m map[string]json.RawMessage
 	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &m) != nil {
-		return "", nil, invalidBody("expecting a JSON object")
+		return "", nil, InvalidBody("expecting a JSON object")
 	}
-	return string(trimmed), sortedKeys(m), nil
+	return string(trimmed), SortedKeys(m), nil
 }
 
-// allKeys is the sorted union of every row's keys.
-func (br *bodyRows) allKeys() []string {
+// AllKeys is the sorted union of every row's keys.
+func (br *Rows) AllKeys() []string {
 	seen := map[string]json.RawMessage{}
-	for _, r := range br.rows {
+	for _, r := range br.Rows {
 		for k := range r {
 			seen[k] = nil
 		}
 	}
-	return sortedKeys(seen)
+	return SortedKeys(seen)
 }
 
-// csvToJSON turns a text/csv payload into the JSON array of objects
+// CSVToJSON turns a text/csv payload into the JSON array of objects
 // PostgREST makes of one: the first record names the columns, every value
 // is a string for the column's input function to read, an empty field is
 // the empty string and the bare word NULL is null.
-func csvToJSON(body []byte) ([]byte, error) {
+func CSVToJSON(body []byte) ([]byte, error) {
 	r := csv.NewReader(bytes.NewReader(body))
 	header, err := r.Read()
 	if err != nil {
