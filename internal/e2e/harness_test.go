@@ -79,13 +79,32 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 }
 
 func freePort(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	// The kernel may give a port it just gave to another caller of this
+	// function whose server has not bound it yet (seen: --http-addr and
+	// --fs9-addr of one server on the same port): never hand one out twice.
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port not handed out before")
+	return ""
 }
+
+// handedOut are the addresses freePort returned in this test binary.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
 
 // StartServer runs `db9 server` on a fresh data directory with extra flags.
 func StartServer(t testing.TB, extra ...string) *Server {
