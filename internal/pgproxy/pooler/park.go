@@ -176,12 +176,15 @@ var errParkClosing = errors.New("client closing")
 // its wait group, so that the goroutine that accepted it can end. False
 // when the proxy is closing.
 func (c *pooledClient) own(pk *parker) bool {
-	// trackServing adds to the wait group under the lock that Close takes
-	// before it waits: no Add after Wait.
+	// Set before the registry holds c: its close (under the lock that
+	// TrackServing takes) may call c.Close at once, which reads them.
+	// TrackServing adds to the wait group under that lock too: no Add
+	// after Wait.
+	c.park.own, c.park.pk = true, pk
 	if !c.p.conns.TrackServing(c, c.p.wg) {
+		c.park.own, c.park.pk = false, nil
 		return false
 	}
-	c.park.own, c.park.pk = true, pk
 	return true
 }
 
