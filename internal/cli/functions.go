@@ -226,22 +226,10 @@ func (a functionsCommands) newFnListCmd() *cobra.Command {
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "functions", err)
 			}
-			if a.jsonOut() {
-				if fs == nil {
-					fs = []client.Function{}
-				}
-				return a.printJSON(fs)
-			}
-			if len(fs) == 0 {
-				a.note("No functions. Deploy one with `db9 functions create <name> --file <dir>`.")
-				return nil
-			}
-			rows := make([][]string, len(fs))
-			for i, f := range fs {
-				rows[i] = []string{f.Name, strconv.Itoa(f.Version), f.Entrypoint, deref(f.CronSchedule), fmtTime(f.UpdatedAt), f.ID}
-			}
-			writeList(a.stdout(), []string{"name", "version", "entrypoint", "cron", "updated", "id"}, rows)
-			return nil
+			return printList(a.app, fs, "No functions. Deploy one with `db9 functions create <name> --file <dir>`.",
+				[]string{"name", "version", "entrypoint", "cron", "updated", "id"}, func(f client.Function) []string {
+					return []string{f.Name, strconv.Itoa(f.Version), f.Entrypoint, deref(f.CronSchedule), fmtTime(f.UpdatedAt), f.ID}
+				})
 		}),
 	}
 }

@@ -144,26 +144,13 @@ func (a functionsCommands) newFnHistoryCmd() *cobra.Command {
 			if err != nil {
 				return a.fnNotFound(ctx, s, db, args[0], err)
 			}
-			if a.jsonOut() {
-				if runs == nil {
-					runs = []client.Run{}
-				}
-				return a.printJSON(runs)
-			}
-			if len(runs) == 0 {
-				a.note("No runs.")
-				return nil
-			}
-			rows := make([][]string, len(runs))
-			for i, r := range runs {
+			return printList(a.app, runs, "No runs.", []string{"run", "status", "trigger", "ms", "started", "error"}, func(r client.Run) []string {
 				d := ""
 				if r.DurationMS != nil {
 					d = strconv.FormatInt(*r.DurationMS, 10)
 				}
-				rows[i] = []string{r.ID, r.Status, r.TriggerType, d, fmtTimePtr(r.StartedAt), deref(r.Error)}
-			}
-			writeList(a.stdout(), []string{"run", "status", "trigger", "ms", "started", "error"}, rows)
-			return nil
+				return []string{r.ID, r.Status, r.TriggerType, d, fmtTimePtr(r.StartedAt), deref(r.Error)}
+			})
 		}),
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "runs to show (1-1000)")

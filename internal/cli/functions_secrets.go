@@ -44,22 +44,9 @@ func (a secretsCommands) newSecretsListCmd() *cobra.Command {
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "secrets", err)
 			}
-			if a.jsonOut() {
-				if ss == nil {
-					ss = []client.Secret{}
-				}
-				return a.printJSON(ss)
-			}
-			if len(ss) == 0 {
-				a.note("No secrets.")
-				return nil
-			}
-			rows := make([][]string, len(ss))
-			for i, sec := range ss {
-				rows[i] = []string{sec.Name, fmtTime(sec.CreatedAt), fmtTime(sec.UpdatedAt)}
-			}
-			writeList(a.stdout(), []string{"name", "created", "updated"}, rows)
-			return nil
+			return printList(a.app, ss, "No secrets.", []string{"name", "created", "updated"}, func(sec client.Secret) []string {
+				return []string{sec.Name, fmtTime(sec.CreatedAt), fmtTime(sec.UpdatedAt)}
+			})
 		}),
 	}
 }

@@ -176,22 +176,9 @@ func (a migrationCommands) newMigrationListCmd() *cobra.Command {
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "migrations", err)
 			}
-			if a.jsonOut() {
-				if ms == nil {
-					ms = []client.Migration{}
-				}
-				return a.printJSON(ms)
-			}
-			if len(ms) == 0 {
-				a.note("No migrations applied to %s.", db)
-				return nil
-			}
-			rows := make([][]string, len(ms))
-			for i, m := range ms {
-				rows[i] = []string{m.Name, short(m.Checksum), fmtTimePtr(m.AppliedAt)}
-			}
-			writeList(a.stdout(), []string{"name", "checksum", "applied"}, rows)
-			return nil
+			return printList(a.app, ms, "No migrations applied to "+db+".", []string{"name", "checksum", "applied"}, func(m client.Migration) []string {
+				return []string{m.Name, short(m.Checksum), fmtTimePtr(m.AppliedAt)}
+			})
 		}),
 	}
 }

@@ -39,6 +39,28 @@ func cell(s string) string {
 	return strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
 }
 
+// printList is the output of a listing command: with --json the items
+// (an empty array, never null), else a note when there are none (empty
+// "": the bare table) or a table of row(item) under headers.
+func printList[T any](a *app, items []T, empty string, headers []string, row func(T) []string) error {
+	if a.jsonOut() {
+		if items == nil {
+			items = []T{}
+		}
+		return a.printJSON(items)
+	}
+	if len(items) == 0 && empty != "" {
+		a.note("%s", empty)
+		return nil
+	}
+	rows := make([][]string, len(items))
+	for i, it := range items {
+		rows[i] = row(it)
+	}
+	writeList(a.stdout(), headers, rows)
+	return nil
+}
+
 // writeList prints rows under upper-case headers, columns aligned by two
 // spaces (the kubectl/neonctl look for resource lists).
 func writeList(w io.Writer, headers []string, rows [][]string) {

@@ -149,22 +149,9 @@ func (a tokenCommands) newTokenListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.jsonOut() {
-				if ts == nil {
-					ts = []client.Token{}
-				}
-				return a.printJSON(ts)
-			}
-			if len(ts) == 0 {
-				a.note("No tokens.")
-				return nil
-			}
-			rows := make([][]string, len(ts))
-			for i, t := range ts {
-				rows[i] = []string{t.ID, t.Name, scopeText(t.Scope), fmtTime(t.CreatedAt), fmtTimePtr(t.ExpiresAt), fmtTimePtr(t.LastUsedAt)}
-			}
-			writeList(a.stdout(), []string{"id", "name", "scope", "created", "expires", "last used"}, rows)
-			return nil
+			return printList(a.app, ts, "No tokens.", []string{"id", "name", "scope", "created", "expires", "last used"}, func(t client.Token) []string {
+				return []string{t.ID, t.Name, scopeText(t.Scope), fmtTime(t.CreatedAt), fmtTimePtr(t.ExpiresAt), fmtTimePtr(t.LastUsedAt)}
+			})
 		}),
 	}
 }

@@ -38,18 +38,9 @@ func (a userCommands) newUsersListCmd() *cobra.Command {
 			if err != nil {
 				return a.notFoundDB(ctx, s, db, "database users", err)
 			}
-			if a.jsonOut() {
-				if us == nil {
-					us = []client.User{}
-				}
-				return a.printJSON(us)
-			}
-			rows := make([][]string, len(us))
-			for i, u := range us {
-				rows[i] = []string{u.Username, fmt.Sprint(u.CanLogin), fmtTimePtr(u.CreatedAt)}
-			}
-			writeList(a.stdout(), []string{"username", "can login", "created"}, rows)
-			return nil
+			return printList(a.app, us, "", []string{"username", "can login", "created"}, func(u client.User) []string {
+				return []string{u.Username, fmt.Sprint(u.CanLogin), fmtTimePtr(u.CreatedAt)}
+			})
 		}),
 	}
 }
