@@ -9,8 +9,6 @@ import (
 	"net"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -147,39 +145,11 @@ func DataAPI(args []string) error {
 	rate := func(s side) (run, error) {
 		pm := srv.Postmaster(id)
 		go0, pg0 := harness.SelfCPU(), harness.PostmasterCPU(pm)
-		var stop atomic.Bool
-		var count atomic.Int64
-		var wg sync.WaitGroup
-		var firstErr error
-		var mu sync.Mutex
-		start := time.Now()
-		for c := 0; c < *clients; c++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				do, done, err := s.open()
-				if err == nil {
-					defer done()
-					for !stop.Load() && err == nil {
-						if err = do(); err == nil {
-							count.Add(1)
-						}
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-				}
-			}()
-		}
-		time.Sleep(*dur)
-		stop.Store(true)
-		wg.Wait()
-		n := float64(max(1, count.Load()))
-		return run{rps: float64(count.Load()) / time.Since(start).Seconds(),
+		all, took, err := harness.Clients(*clients, *dur, s.open)
+		n := float64(max(1, len(all)))
+		return run{rps: float64(len(all)) / took.Seconds(),
 			goCPU: float64((harness.SelfCPU() - go0).Microseconds()) / n,
-			pgCPU: float64((harness.PostmasterCPU(pm) - pg0).Microseconds()) / n}, firstErr
+			pgCPU: float64((harness.PostmasterCPU(pm) - pg0).Microseconds()) / n}, err
 	}
 	rates := make([][]float64, len(sides))
 	goCPU := make([][]float64, len(sides))

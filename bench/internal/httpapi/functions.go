@@ -9,8 +9,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/db9/db9/bench/internal/harness"
@@ -145,42 +143,16 @@ func Functions(args []string) error {
 	instPM := srv.Postmaster(id)
 	throughput := func(open func() (*rawHTTP, error), check func([]byte, error) error) (float64, harness.Stats, fnCPU, error) {
 		cpu0 := fnCPU{self: harness.SelfCPU(), catalog: harness.PostmasterCPU(catPM), instance: harness.PostmasterCPU(instPM), workers: harness.WorkersCPU()}
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var all []time.Duration
-		var firstErr error
-		start := time.Now()
-		for c := 0; c < *clients; c++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var lat []time.Duration
-				h, err := open()
-				if err == nil {
-					for !stop.Load() {
-						s := time.Now()
-						if err = check(h.do()); err != nil {
-							break
-						}
-						lat = append(lat, time.Since(s))
-					}
-					h.close()
-				}
-				mu.Lock()
-				all = append(all, lat...)
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}()
-		}
-		time.Sleep(*dur)
-		stop.Store(true)
-		wg.Wait()
+		all, took, err := harness.Clients(*clients, *dur, func() (func() error, func(), error) {
+			h, err := open()
+			if err != nil {
+				return nil, nil, err
+			}
+			return func() error { return check(h.do()) }, h.close, nil
+		})
 		cpu := fnCPU{n: len(all), self: harness.SelfCPU() - cpu0.self, catalog: harness.PostmasterCPU(catPM) - cpu0.catalog,
 			instance: harness.PostmasterCPU(instPM) - cpu0.instance, workers: harness.WorkersCPU() - cpu0.workers}
-		return float64(len(all)) / time.Since(start).Seconds(), harness.Summarize(all), cpu, firstErr
+		return float64(len(all)) / took.Seconds(), harness.Summarize(all), cpu, err
 	}
 	harness.WaitPools(srv, api, e.WarmPool, e.SparePool)
 	var invTPS, sqlTPS float64

@@ -8,8 +8,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,63 +85,25 @@ func SQLHTTP(args []string) error {
 
 	// Throughput with concurrent clients.
 	pm := srv.Postmaster(id)
-	throughput := func(worker func(stop *atomic.Bool, lat *[]time.Duration) error) (float64, harness.Stats, cpuUse, error) {
+	throughput := func(open func() (func() error, func(), error)) (float64, harness.Stats, cpuUse, error) {
 		cpu0, pg0, allocs0 := harness.SelfCPU(), harness.PostmasterCPU(pm), harness.Mallocs()
-		var stop atomic.Bool
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var all []time.Duration
-		var firstErr error
-		start := time.Now()
-		for c := 0; c < *clients; c++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var lat []time.Duration
-				err := worker(&stop, &lat)
-				mu.Lock()
-				all = append(all, lat...)
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}()
-		}
-		time.Sleep(*dur)
-		stop.Store(true)
-		wg.Wait()
+		all, took, err := harness.Clients(*clients, *dur, open)
 		use := cpuUse{n: len(all), self: harness.SelfCPU() - cpu0, pg: harness.PostmasterCPU(pm) - pg0, allocs: harness.Mallocs() - allocs0}
-		return float64(len(all)) / time.Since(start).Seconds(), harness.Summarize(all), use, firstErr
+		return float64(len(all)) / took.Seconds(), harness.Summarize(all), use, err
 	}
-	httpWorker := func(stop *atomic.Bool, lat *[]time.Duration) error {
+	httpWorker := func() (func() error, func(), error) {
 		h, err := raw()
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer h.close()
-		for !stop.Load() {
-			s := time.Now()
-			if err := check(h.do()); err != nil {
-				return err
-			}
-			*lat = append(*lat, time.Since(s))
-		}
-		return nil
+		return func() error { return check(h.do()) }, h.close, nil
 	}
-	directWorker := func(stop *atomic.Bool, lat *[]time.Duration) error {
+	directWorker := func() (func() error, func(), error) {
 		c, err := direct()
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer c.Close(ctx)
-		for !stop.Load() {
-			s := time.Now()
-			if _, err := c.Exec(ctx, "select 1"); err != nil {
-				return err
-			}
-			*lat = append(*lat, time.Since(s))
-		}
-		return nil
+		return func() error { _, err := c.Exec(ctx, "select 1"); return err }, func() { c.Close(ctx) }, nil
 	}
 	// Rounds alternate the two sides so that load from elsewhere on the
 	// machine hits both; each round's ratio is printed, the table keeps the
