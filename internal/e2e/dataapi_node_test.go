@@ -12,32 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// supabaseDir holds the npm project of the supabase-js tests
-// (package-lock.json pins @supabase/supabase-js and postgrest-js;
-// scripts/setup runs npm ci there). It returns "" when node is missing
-// outside CI.
+// supabaseDir is the npm project of the supabase-js and postgrest-js tests.
 func supabaseDir(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is required under CI=true")
-		}
-		t.Skip("node not installed: supabase-js not tested")
-	}
-	dir, err := filepath.Abs(filepath.Join("testdata", "supabase"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@supabase", "supabase-js")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	return dir
+	return npmProject(t, "supabase", filepath.Join("@supabase", "supabase-js"), "supabase-js")
 }
 
 // nodeCase is a case of testdata/supabase/cases.js as `run.js list` prints it.

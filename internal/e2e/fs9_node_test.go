@@ -4,37 +4,15 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// fs9sdkDir holds the npm project of the fs9 client-contract test
-// (package-lock.json pins ws; scripts/setup runs npm ci there). Node is
-// required under CI=true.
+// fs9sdkDir is the npm project of the fs9 client-contract test (ws).
 func fs9sdkDir(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is required under CI=true")
-		}
-		t.Skip("node not installed: fs9's published client contract is not tested")
-	}
-	dir, err := filepath.Abs(filepath.Join("testdata", "fs9sdk"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ws")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	return dir
+	return npmProject(t, "fs9sdk", "ws", "fs9's published client contract")
 }
 
 // TestFS9_NodeSDKContract is DB9's published client contract: a Node

@@ -16,31 +16,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// neonDir holds the npm project of the Neon driver tests
-// (package-lock.json pins @neondatabase/serverless, drizzle-orm and ws;
-// scripts/setup runs npm ci there).
+// neonDir is the npm project of the Neon serverless driver tests.
 func neonDir(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node is required under CI=true")
-		}
-		t.Skip("node not installed: the Neon driver is not tested")
-	}
-	dir, err := filepath.Abs(filepath.Join("testdata", "neon"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@neondatabase", "serverless")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	return dir
+	return npmProject(t, "neon", filepath.Join("@neondatabase", "serverless"), "the Neon driver")
 }
 
 // TestNeon_ServerlessDriver runs @neondatabase/serverless in Node against
