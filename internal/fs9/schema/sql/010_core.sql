@@ -232,6 +232,27 @@ BEGIN
   RETURN coalesce(res, ''::bytea);
 END $$;
 
+-- whole_pages tells whether file ino of size sz has every page, each
+-- whole (only sparse files have gaps); octet_length of an out-of-line
+-- value reads its TOAST pointer only.
+CREATE OR REPLACE FUNCTION _db9_fs.whole_pages(ino bigint, sz bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT count(*) = (sz + 262143) / 262144
+    AND coalesce(bool_and(pg_catalog.octet_length(pg.data) = least(262144, sz - pg.pageno * 262144)), false)
+  FROM _db9_fs.pages pg WHERE pg.inode = ino
+$$;
+
+-- utf8_cont counts the UTF-8 continuation bytes (0 to 3) that h, the first
+-- bytes of a page, starts with. Inlined into read_text's query (like every
+-- helper here it runs under an entry point's pinned search_path).
+CREATE OR REPLACE FUNCTION _db9_fs.utf8_cont(h bytea) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN pg_catalog.octet_length(h) < 1 OR pg_catalog.get_byte(h, 0) & 192 <> 128 THEN 0
+              WHEN pg_catalog.octet_length(h) < 2 OR pg_catalog.get_byte(h, 1) & 192 <> 128 THEN 1
+              WHEN pg_catalog.octet_length(h) < 3 OR pg_catalog.get_byte(h, 2) & 192 <> 128 THEN 2
+              ELSE 3 END
+$$;
+
 -- truncate_pages cuts the content of ino to sz bytes.
 CREATE OR REPLACE FUNCTION _db9_fs.truncate_pages(ino bigint, sz bigint) RETURNS void
 LANGUAGE plpgsql AS $$

@@ -134,13 +134,52 @@ BEGIN
   END IF;
   -- A whole file of whole pages (the common case) is their concatenation,
   -- returned from here: each PL/pgSQL layer a 10 MiB value passes through
-  -- copies it once more.
-  IF off = 0 AND len = r.size AND r.size > 0 AND (SELECT count(*) = (r.size + 262143) / 262144
-      AND coalesce(bool_and(pg_catalog.octet_length(pg.data) = least(262144, r.size - pg.pageno * 262144)), false)
-      FROM _db9_fs.pages pg WHERE pg.inode = r.id) THEN
-    RETURN (SELECT pg_catalog.string_agg(pg.data, ''::bytea ORDER BY pg.pageno) FROM _db9_fs.pages pg WHERE pg.inode = r.id);
+  -- copies it once more. RETURN <aggregate> FROM, not RETURN (SELECT ..):
+  -- a sub-select is an init plan, which copies its result once more.
+  IF off = 0 AND len = r.size AND r.size > 0 AND _db9_fs.whole_pages(r.id, r.size) THEN
+    RETURN pg_catalog.string_agg(pg.data, ''::bytea ORDER BY pg.pageno) FROM _db9_fs.pages pg WHERE pg.inode = r.id;
   END IF;
   RETURN _db9_fs.get_range(r.id, r.size, off, len);
+END $$;
+
+-- read_text returns a whole file as text (fs9_read): valid UTF-8 as it is,
+-- invalid sequences and NUL replaced with U+FFFD (to_text). A file of whole
+-- pages (see read) is decoded page by page and the pieces joined as text:
+-- one 10 MiB buffer fewer than decoding the joined bytes (convert_from
+-- checks and copies them whole), and 10 MiB buffers are what a large read
+-- costs (each one is fresh memory, page faults included). A character cut
+-- by a page boundary moves whole into the piece of the page it starts in:
+-- a piece starts after the up to 3 continuation bytes its page starts with
+-- (kept on page 0, where they are invalid) and ends with those of the next
+-- page. The pieces come in page order from the window's sort (of TOAST
+-- pointers); an ORDER BY in the aggregate would sort the decoded pieces
+-- themselves, 10 MiB spilled to a temporary file.
+CREATE OR REPLACE FUNCTION _db9_fs.read_text(p text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE segs text[] := _db9_fs.split(p); r _db9_fs.inodes;
+BEGIN
+  p := _db9_fs.join(segs);
+  r := _db9_fs.must_get(segs);
+  IF r.kind = 'd' THEN PERFORM _db9_fs.fail('EISDIR', p); END IF;
+  IF r.kind = 'l' THEN PERFORM _db9_fs.fail('EINVAL', p || ' is a symlink; use readlink'); END IF;
+  IF r.size > 10485760 THEN
+    PERFORM _db9_fs.fail('EFBIG', p || ': more than 10 MiB in one call; read a range or stream it');
+  END IF;
+  IF r.size = 0 THEN RETURN ''; END IF;
+  IF _db9_fs.whole_pages(r.id, r.size) THEN
+    BEGIN
+      RETURN pg_catalog.string_agg(pg_catalog.convert_from(CASE WHEN s.k = 0 AND s.kn = 0 THEN s.data
+          ELSE pg_catalog.substring(s.data, s.k + 1) || pg_catalog.substring(coalesce(s.nh, ''::bytea), 1, s.kn) END, 'UTF8'), '')
+        FROM (SELECT t.data, CASE WHEN t.pageno = 0 THEN 0 ELSE _db9_fs.utf8_cont(t.h) END AS k,
+                     pg_catalog.lead(t.h) OVER (ORDER BY t.pageno) AS nh,
+                     coalesce(_db9_fs.utf8_cont(pg_catalog.lead(t.h) OVER (ORDER BY t.pageno)), 0) AS kn
+                FROM (SELECT pg.pageno, pg.data, pg_catalog.substring(pg.data, 1, 4) AS h
+                        FROM _db9_fs.pages pg WHERE pg.inode = r.id OFFSET 0) t) s;
+    EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+      NULL; -- invalid UTF-8 or NUL: repaired below
+    END;
+  END IF;
+  RETURN _db9_fs.to_text(_db9_fs.get_range(r.id, r.size, 0, r.size));
 END $$;
 
 -- write replaces a file's content whole (creating it and its parents);

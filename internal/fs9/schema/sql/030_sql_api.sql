@@ -19,18 +19,15 @@ CREATE OR REPLACE FUNCTION extensions.fs9_read_bytea(path text) RETURNS bytea
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
 BEGIN PERFORM _db9_fs.require(false, path); RETURN _db9_fs.read(path, NULL, NULL); END $$;
 
+-- fs9_read is one layer over read_text, which decodes as it reads (each
+-- layer a 10 MiB value passes through copies it once more). It stays
+-- PL/pgSQL: an inlined SQL function would have PostgreSQL check EXECUTE on
+-- read_text before require() could answer EACCES, and a SQL function that
+-- is not inlined keeps its result in a tuple store (spilled to disk past
+-- work_mem) and copies it again.
 CREATE OR REPLACE FUNCTION extensions.fs9_read(path text) RETURNS text
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  PERFORM _db9_fs.require(false, path);
-  -- Valid UTF-8 (the common case) without to_text's extra layer; the
-  -- rest read again and repaired there.
-  BEGIN
-    RETURN pg_catalog.convert_from(_db9_fs.read(path, NULL, NULL), 'UTF8');
-  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
-    RETURN _db9_fs.to_text(_db9_fs.read(path, NULL, NULL));
-  END;
-END $$;
+BEGIN PERFORM _db9_fs.require(false, path); RETURN _db9_fs.read_text(path); END $$;
 
 CREATE OR REPLACE FUNCTION extensions.fs9_read_at_bytea(path text, "offset" bigint, length bigint) RETURNS bytea
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
