@@ -14,7 +14,7 @@ import (
 	"github.com/db9/db9/internal/pgtest"
 )
 
-// fs9_read decodes a file of whole pages page by page (read_text); a
+// fs9_read decodes a file of whole pages page by page (text_pages); a
 // character cut by a page boundary must come out whole, invalid UTF-8 and
 // NUL anywhere must come out as the byte-wise repair of to_text, as before.
 func TestSQL_ReadTextAcrossPages(t *testing.T) {
@@ -107,7 +107,7 @@ func TestSQL_ReadTextAcrossPages(t *testing.T) {
 	if got := one[*string](t, a, `SELECT fs9_read('/empty.txt')`); got == nil || *got != "" {
 		t.Errorf("empty file: %v", got)
 	}
-	// The same text through the table function (it reads with read_text).
+	// The same text through the table function (it reads with fs9_read).
 	if got := one[string](t, a, `SELECT string_agg(line, E'\n' ORDER BY _line_number) FROM fs9('/valid-3-2.txt')`); got != strings.TrimSuffix(one[string](t, a, `SELECT fs9_read('/valid-3-2.txt')`), "\n") {
 		t.Errorf("fs9() text: %d bytes", len(got))
 	}
@@ -126,6 +126,12 @@ func TestSQL_ReadNotHijacked(t *testing.T) {
 	const ps = 262144
 	s := "x" + strings.Repeat("€", (2*ps+10)/3)
 	one[int64](t, a, `SELECT fs9_write('/h.txt', $1::bytea)`, []byte(s))
+	const cuts = `SELECT pg_catalog.array_to_string(pg_catalog.array_agg(cont::text || '/' || next_cont::text), ' ')
+		FROM _db9_fs.text_pages('/h.txt')`
+	wantCuts := one[string](t, a, cuts)
+	if wantCuts != "0/0 0/2 2/0" {
+		t.Fatalf("cuts of /h.txt: %q", wantCuts)
+	}
 	for _, sql := range []string{
 		`CREATE FUNCTION public.convert_from(bytea, name) RETURNS text LANGUAGE sql AS $$ SELECT 'hijacked' $$`,
 		`CREATE FUNCTION public.substring(bytea, integer) RETURNS bytea LANGUAGE sql AS $$ SELECT '\x41'::bytea $$`,
@@ -149,10 +155,14 @@ func TestSQL_ReadNotHijacked(t *testing.T) {
 	if got := one[string](t, a, `SELECT public.convert_from('\x41'::bytea, 'UTF8')`); got != "hijacked" {
 		t.Fatalf("the tenant's function is not in effect: %q", got)
 	}
+	if got := one[string](t, a, `SELECT pg_catalog.array_to_string(pg_catalog.array_agg(pg_catalog.textcat(pg_catalog.textcat(cont::text, '/'),
+		next_cont::text)), ' ') FROM _db9_fs.text_pages('/h.txt')`); got != wantCuts {
+		t.Errorf("text_pages under a hostile search_path: cuts %q, want %q", got, wantCuts)
+	}
 	// Also the SECURITY DEFINER entry points called directly: a tenant's
 	// operator run by them would run as the platform superuser.
 	for _, sql := range []string{`SELECT fs9_read('/h.txt')`, `SELECT fs9_read_bytea('/h.txt')`,
-		`SELECT _db9_fs.read_text('/h.txt')`, `SELECT _db9_fs.read('/h.txt', NULL, NULL)`,
+		`SELECT pg_catalog.string_agg(page, ''::bytea) FROM _db9_fs.text_pages('/h.txt')`, `SELECT _db9_fs.read('/h.txt', NULL, NULL)`,
 		`SELECT pg_catalog.string_agg(line, E'\n') FROM fs9('/h.txt')`} {
 		if got := one[[]byte](t, a, sql); string(got) != s {
 			t.Errorf("%s under a hostile search_path: %d bytes, want %d", sql, len(got), len(s))

@@ -243,11 +243,12 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- utf8_cont counts the UTF-8 continuation bytes (0 to 3) that h, the first
--- bytes of a page, starts with. Inlined into read_text's query (like every
--- helper here it runs under an entry point's pinned search_path).
+-- bytes of a page, starts with (0 for NULL: no next page). Inlined into
+-- text_pages's query (like every helper here it runs under an entry
+-- point's pinned search_path).
 CREATE OR REPLACE FUNCTION _db9_fs.utf8_cont(h bytea) RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN pg_catalog.octet_length(h) < 1 OR pg_catalog.get_byte(h, 0) & 192 <> 128 THEN 0
+  SELECT CASE WHEN h IS NULL OR pg_catalog.octet_length(h) < 1 OR pg_catalog.get_byte(h, 0) & 192 <> 128 THEN 0
               WHEN pg_catalog.octet_length(h) < 2 OR pg_catalog.get_byte(h, 1) & 192 <> 128 THEN 1
               WHEN pg_catalog.octet_length(h) < 3 OR pg_catalog.get_byte(h, 2) & 192 <> 128 THEN 2
               ELSE 3 END

@@ -142,19 +142,21 @@ BEGIN
   RETURN _db9_fs.get_range(r.id, r.size, off, len);
 END $$;
 
--- read_text returns a whole file as text (fs9_read): valid UTF-8 as it is,
--- invalid sequences and NUL replaced with U+FFFD (to_text). A file of whole
--- pages (see read) is decoded page by page and the pieces joined as text:
--- one 10 MiB buffer fewer than decoding the joined bytes (convert_from
--- checks and copies them whole), and 10 MiB buffers are what a large read
--- costs (each one is fresh memory, page faults included). A character cut
--- by a page boundary moves whole into the piece of the page it starts in:
--- a piece starts after the up to 3 continuation bytes its page starts with
--- (kept on page 0, where they are invalid) and ends with those of the next
--- page. The pieces come in page order from the window's sort (of TOAST
--- pointers); an ORDER BY in the aggregate would sort the decoded pieces
--- themselves, 10 MiB spilled to a temporary file.
-CREATE OR REPLACE FUNCTION _db9_fs.read_text(p text) RETURNS text
+-- text_pages serves fs9_read, which decodes a file of whole pages (see
+-- read) page by page and joins the pieces as text: one 10 MiB buffer fewer
+-- than decoding the joined bytes (convert_from checks and copies them
+-- whole), and 10 MiB buffers are what a large read costs (each is fresh
+-- memory, page faults included). It returns the pages in order, each with
+-- what cuts it into whole characters: a character cut by a page boundary
+-- goes whole into the piece of the page it starts in, so a piece starts
+-- after the up to 3 continuation bytes its page starts with (cont; kept on
+-- page 0, where they are invalid) and ends with those of the next page
+-- (next_head, next_cont). The data are TOAST pointers here, read by the
+-- caller's aggregate: returned concatenated from here, the 10 MiB value
+-- would be copied once more on the way out of this function. No rows when
+-- the file is empty or not of whole pages; the errors of read.
+CREATE OR REPLACE FUNCTION _db9_fs.text_pages(p text)
+RETURNS TABLE (page bytea, cont integer, next_head bytea, next_cont integer)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE segs text[] := _db9_fs.split(p); r _db9_fs.inodes;
 BEGIN
@@ -165,21 +167,14 @@ BEGIN
   IF r.size > 10485760 THEN
     PERFORM _db9_fs.fail('EFBIG', p || ': more than 10 MiB in one call; read a range or stream it');
   END IF;
-  IF r.size = 0 THEN RETURN ''; END IF;
-  IF _db9_fs.whole_pages(r.id, r.size) THEN
-    BEGIN
-      RETURN pg_catalog.string_agg(pg_catalog.convert_from(CASE WHEN s.k = 0 AND s.kn = 0 THEN s.data
-          ELSE pg_catalog.substring(s.data, s.k + 1) || pg_catalog.substring(coalesce(s.nh, ''::bytea), 1, s.kn) END, 'UTF8'), '')
-        FROM (SELECT t.data, CASE WHEN t.pageno = 0 THEN 0 ELSE _db9_fs.utf8_cont(t.h) END AS k,
-                     pg_catalog.lead(t.h) OVER (ORDER BY t.pageno) AS nh,
-                     coalesce(_db9_fs.utf8_cont(pg_catalog.lead(t.h) OVER (ORDER BY t.pageno)), 0) AS kn
-                FROM (SELECT pg.pageno, pg.data, pg_catalog.substring(pg.data, 1, 4) AS h
-                        FROM _db9_fs.pages pg WHERE pg.inode = r.id OFFSET 0) t) s;
-    EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
-      NULL; -- invalid UTF-8 or NUL: repaired below
-    END;
-  END IF;
-  RETURN _db9_fs.to_text(_db9_fs.get_range(r.id, r.size, 0, r.size));
+  IF r.size = 0 OR NOT _db9_fs.whole_pages(r.id, r.size) THEN RETURN; END IF;
+  RETURN QUERY
+    SELECT t.data, CASE WHEN t.pageno = 0 THEN 0 ELSE _db9_fs.utf8_cont(t.h) END,
+           pg_catalog.lead(t.h) OVER (ORDER BY t.pageno),
+           _db9_fs.utf8_cont(pg_catalog.lead(t.h) OVER (ORDER BY t.pageno))
+      FROM (SELECT pg.pageno, pg.data, pg_catalog.substring(pg.data, 1, 4) AS h
+              FROM _db9_fs.pages pg WHERE pg.inode = r.id OFFSET 0) t
+      ORDER BY t.pageno;
 END $$;
 
 -- write replaces a file's content whole (creating it and its parents);

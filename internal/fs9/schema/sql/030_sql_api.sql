@@ -19,15 +19,31 @@ CREATE OR REPLACE FUNCTION extensions.fs9_read_bytea(path text) RETURNS bytea
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
 BEGIN PERFORM _db9_fs.require(false, path); RETURN _db9_fs.read(path, NULL, NULL); END $$;
 
--- fs9_read is one layer over read_text, which decodes as it reads (each
--- layer a 10 MiB value passes through copies it once more). It stays
--- PL/pgSQL: an inlined SQL function would have PostgreSQL check EXECUTE on
--- read_text before require() could answer EACCES, and a SQL function that
--- is not inlined keeps its result in a tuple store (spilled to disk past
--- work_mem) and copies it again.
+-- fs9_read joins the pieces text_pages cuts (a 10 MiB value is copied
+-- once more by each PL/pgSQL layer it passes through: this is the only
+-- one). Invalid UTF-8 and NUL go to to_text's repair, files not of whole
+-- pages too (no rows: string_agg gives NULL, and coalesce evaluates its
+-- second argument only then). It stays PL/pgSQL: an inlined SQL function
+-- would have PostgreSQL check EXECUTE on the _db9_fs functions before
+-- require() could answer EACCES, and a SQL function that is not inlined
+-- keeps its result in a tuple store (spilled to disk past work_mem) and
+-- copies it again. The pieces come in page order from text_pages; an
+-- ORDER BY in the aggregate would sort the decoded pieces themselves,
+-- 10 MiB spilled to a temporary file.
 CREATE OR REPLACE FUNCTION extensions.fs9_read(path text) RETURNS text
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
-BEGIN PERFORM _db9_fs.require(false, path); RETURN _db9_fs.read_text(path); END $$;
+BEGIN
+  PERFORM _db9_fs.require(false, path);
+  BEGIN
+    RETURN coalesce(pg_catalog.string_agg(pg_catalog.convert_from(
+        CASE WHEN s.cont = 0 AND s.next_cont = 0 THEN s.page
+          ELSE pg_catalog.substring(s.page, s.cont + 1) || pg_catalog.substring(coalesce(s.next_head, ''::bytea), 1, s.next_cont) END,
+        'UTF8'), ''), _db9_fs.to_text(_db9_fs.read(path, NULL, NULL)))
+      FROM _db9_fs.text_pages(path) s;
+  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    RETURN _db9_fs.to_text(_db9_fs.read(path, NULL, NULL));
+  END;
+END $$;
 
 CREATE OR REPLACE FUNCTION extensions.fs9_read_at_bytea(path text, "offset" bigint, length bigint) RETURNS bytea
 LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$

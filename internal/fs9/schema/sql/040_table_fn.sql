@@ -75,7 +75,7 @@ BEGIN
   IF fmt NOT IN ('text', 'jsonl', 'csv', 'tsv') THEN
     PERFORM _db9_fs.fail('EINVAL', 'format must be text, jsonl, csv or tsv: ' || fmt);
   END IF;
-  content := _db9_fs.read_text(p);
+  content := extensions.fs9_read(p);
   IF fmt IN ('text', 'jsonl') THEN
     FOR r IN SELECT t.l, t.n FROM regexp_split_to_table(content, E'\r?\n') WITH ORDINALITY AS t(l, n) LOOP
       IF fmt = 'text' THEN

@@ -4,7 +4,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA _db9_fs FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION _db9_fs.require(boolean, text), _db9_fs.fail(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
   _db9_fs.stat(text), _db9_fs.exists(text), _db9_fs.readdir(text), _db9_fs.walk(text, integer, integer),
-  _db9_fs.read(text, bigint, bigint), _db9_fs.read_text(text), _db9_fs.stats(), _db9_fs.open_read(text),
+  _db9_fs.read(text, bigint, bigint), _db9_fs.text_pages(text), _db9_fs.stats(), _db9_fs.open_read(text),
   _db9_fs.read_pages(bigint, integer, integer), _db9_fs.readlink(text), _db9_fs.page_size(),
   _db9_fs.to_text(bytea), _db9_fs.read_rows(text, text, text, boolean),
   _db9_fs.split(text), _db9_fs.join(text[]), _db9_fs.rfc3339(timestamptz), _db9_fs.glob_re(text),
