@@ -1,7 +1,6 @@
 package dataapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,14 +20,26 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache) stmt {
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
+	per := cc.settings(claims)
+	profile := sqlgen.Ident(s.profile)
+	// The per-request values share one buffer (one allocation, not one
+	// per value: this runs on every request); each is a full slice of it.
+	buf := make([]byte, 0, 20+len(req.p.Role)+len(req.method)+len(req.path)+64*len(req.headers)+len(profile))
 	var version []byte
 	if s.sc.Version != schema.Unversioned {
-		version = strconv.AppendInt(nil, s.sc.Version, 10)
+		buf = strconv.AppendInt(buf, s.sc.Version, 10)
+		version = buf[0:len(buf):len(buf)]
 	}
-	per := cc.settings(claims)
+	piece := func(v string) []byte {
+		start := len(buf)
+		buf = append(buf, v...)
+		return buf[start:len(buf):len(buf)]
+	}
 	args := make([][]byte, 0, 7+len(per))
-	args = append(args, version, []byte(req.p.Role), claims, []byte(req.method), []byte(req.path),
-		headersJSON(req.headers), []byte(sqlgen.Ident(s.profile)))
+	args = append(args, version, piece(req.p.Role), claims, piece(req.method), piece(req.path))
+	start := len(buf)
+	buf = appendHeadersJSON(buf, req.headers)
+	args = append(args, buf[start:len(buf):len(buf)], piece(profile))
 	args = append(args, per...)
 	return stmt{sql: setupSQL(len(per)/2, readOnly), args: args}
 }
@@ -126,51 +137,45 @@ func renderSetupSQL(n int, readOnly bool) string {
 	return sb.String()
 }
 
-// headersJSON renders the request headers as PostgREST's request.headers:
-// one JSON object, names lower-cased, repeated headers joined by commas.
-// (Written out rather than through a map and encoding/json: it runs on
-// every request.)
-func headersJSON(h http.Header) []byte {
-	var sb bytes.Buffer
-	sb.Grow(64 * len(h))
-	sb.WriteByte('{')
+// appendHeadersJSON appends the request headers as PostgREST's
+// request.headers: one JSON object, names lower-cased, repeated headers
+// joined by commas. (Written out rather than through a map and
+// encoding/json: it runs on every request.)
+func appendHeadersJSON(dst []byte, h http.Header) []byte {
+	dst = append(dst, '{')
 	first := true
 	for k, v := range h {
 		if !first {
-			sb.WriteByte(',')
+			dst = append(dst, ',')
 		}
 		first = false
-		appendJSONString(&sb, strings.ToLower(k))
-		sb.WriteByte(':')
+		dst = appendJSONString(dst, strings.ToLower(k))
+		dst = append(dst, ':')
 		if len(v) == 1 {
-			appendJSONString(&sb, v[0])
+			dst = appendJSONString(dst, v[0])
 		} else {
-			appendJSONString(&sb, strings.Join(v, ","))
+			dst = appendJSONString(dst, strings.Join(v, ","))
 		}
 	}
-	sb.WriteByte('}')
-	return sb.Bytes()
+	return append(dst, '}')
 }
 
-// appendJSONString writes s as a JSON string; invalid UTF-8 becomes
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
 // U+FFFD, as encoding/json does.
-func appendJSONString(sb *bytes.Buffer, s string) {
+func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	s = strings.ToValidUTF8(s, "\ufffd")
-	sb.WriteByte('"')
+	dst = append(dst, '"')
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
+			dst = append(dst, '\\', c)
 		case c < 0x20:
-			sb.WriteString("\\u00")
-			sb.WriteByte(hex[c>>4])
-			sb.WriteByte(hex[c&0xf])
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		default:
-			sb.WriteByte(c)
+			dst = append(dst, c)
 		}
 	}
-	sb.WriteByte('"')
+	return append(dst, '"')
 }
