@@ -80,3 +80,30 @@ func TestHandler_RequestSettings(t *testing.T) {
 		t.Fatalf("after the requests (-want +got):\n%s", d)
 	}
 }
+
+// TestHandler_ManyClaims: claims with more per-claim settings than one
+// function call takes arguments (the setup splits them over several
+// num_nulls calls) all reach SQL.
+func TestHandler_ManyClaims(t *testing.T) {
+	e := mustOpenEnv(t)
+	if _, err := e.su.Exec(context.Background(), `CREATE FUNCTION claim_n(n text) RETURNS text LANGUAGE sql STABLE AS
+	  $$ SELECT current_setting('request.jwt.claim.' || n, true) $$`); err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]any{"role": "authenticated", "sub": "00000000-0000-0000-0000-000000000001"}
+	for i := range 150 {
+		claims[fmt.Sprintf("c%d", i)] = fmt.Sprintf("v%d", i)
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Principal{Role: "authenticated", Schemas: []string{"public"}, Claims: b}
+	for _, n := range []string{"c0", "c89", "c90", "c149", "sub"} {
+		r := e.do(t, p, "GET", "/rpc/claim_n?n="+n, nil, "")
+		want := `"` + fmt.Sprint(claims[n]) + `"`
+		if r.status != 200 || r.body != want {
+			t.Fatalf("claim %s: %d %s, want %s", n, r.status, r.body, want)
+		}
+	}
+}
