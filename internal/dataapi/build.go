@@ -54,6 +54,9 @@ func bodyExpr(out outKind, scalar bool) string {
 	return "coalesce(json_agg(" + t + "), '[]')::text"
 }
 
+// finalSQL counts rows with count(*): the rows of a sub-select in FROM are
+// never a null whole-row value, so it is PostgREST's count(_postgrest_t)
+// without building a row datum for the count.
 func finalSQL(with, inner, total, body, extra string) string {
 	if total == "" {
 		total = "NULL"
@@ -61,7 +64,7 @@ func finalSQL(with, inner, total, body, extra string) string {
 	if extra == "" {
 		extra = "NULL"
 	}
-	s := "SELECT (" + total + ")::int8 AS total, pg_catalog.count(" + sqlgen.Ident(finalAlias) + ") AS page_total, " +
+	s := "SELECT (" + total + ")::int8 AS total, pg_catalog.count(*) AS page_total, " +
 		body + " AS body, " + extra + " AS extra FROM (" + inner + ") AS " + sqlgen.Ident(finalAlias)
 	if with != "" {
 		s = "WITH " + with + " " + s

@@ -19,7 +19,7 @@ const maxClaimText = 4096
 // object by its text: a token is sent many times, and decoding its claims
 // on every request costs more than the rest of the setup statement.
 type claimCache struct {
-	mu sync.Mutex
+	mu sync.RWMutex // read by every request, written once per claims text
 	m  map[string][][]byte
 }
 
@@ -28,9 +28,9 @@ func newClaimCache() *claimCache { return &claimCache{m: map[string][][]byte{}} 
 // settings returns name, value, name, value... for the claims that get a
 // setting of their own (claimKey). The slices are shared: read only.
 func (c *claimCache) settings(claims json.RawMessage) [][]byte {
-	c.mu.Lock()
+	c.mu.RLock()
 	s, ok := c.m[string(claims)]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok {
 		return s
 	}

@@ -106,7 +106,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			return nil
 		}
 		res, err := h.execute(ctx, pc, req, s, bt)
-		var pg *pgconn.PgError
+		if err == nil {
+			return respond(w, req, bt, res)
+		}
+		var pg *pgconn.PgError // declared here: errors.As makes it escape
 		if errors.As(err, &pg) && pg.Code == staleSQLState && attempt == 0 {
 			h.cache.invalidate(db, sc)
 			continue
@@ -120,10 +123,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			}
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		return respond(w, req, bt, res)
+		return err
 	}
 }
 

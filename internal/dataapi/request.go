@@ -59,7 +59,8 @@ func parseRequest(r *http.Request, path string, p *Principal) (*request, error) 
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		req.profile = r.Header.Get("Accept-Profile")
 		if rg, ok := pgrst.ParseRange(r.Header.Get("Range")); ok && (r.Header.Get("Range-Unit") == "" || r.Header.Get("Range-Unit") == "items") {
-			req.rng = &rg
+			req.rng = new(pgrst.Range) // allocated only with a Range header
+			*req.rng = rg
 		}
 	} else {
 		req.profile = r.Header.Get("Content-Profile")

@@ -1,7 +1,6 @@
 package dataapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,14 +20,26 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache) stmt {
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
+	per := cc.settings(claims)
+	profile := sqlgen.Ident(s.profile)
+	// The per-request values share one buffer (one allocation, not one
+	// per value: this runs on every request); each is a full slice of it.
+	buf := make([]byte, 0, 20+len(req.p.Role)+len(req.method)+len(req.path)+64*len(req.headers)+len(profile))
 	var version []byte
 	if s.sc.Version != schema.Unversioned {
-		version = strconv.AppendInt(nil, s.sc.Version, 10)
+		buf = strconv.AppendInt(buf, s.sc.Version, 10)
+		version = buf[0:len(buf):len(buf)]
 	}
-	per := cc.settings(claims)
+	piece := func(v string) []byte {
+		start := len(buf)
+		buf = append(buf, v...)
+		return buf[start:len(buf):len(buf)]
+	}
 	args := make([][]byte, 0, 7+len(per))
-	args = append(args, version, []byte(req.p.Role), claims, []byte(req.method), []byte(req.path),
-		headersJSON(req.headers), []byte(sqlgen.Ident(s.profile)))
+	args = append(args, version, piece(req.p.Role), claims, piece(req.method), piece(req.path))
+	start := len(buf)
+	buf = appendHeadersJSON(buf, req.headers)
+	args = append(args, buf[start:len(buf):len(buf)], piece(profile))
 	args = append(args, per...)
 	return stmt{sql: setupSQL(len(per)/2, readOnly), args: args}
 }
@@ -56,8 +67,18 @@ const SetupMarker = "/* db9 data API setup */"
 // setupSQL is the setup statement for n per-claim settings. The schema
 // version is compared inline; the checking function (which raises DB9SC)
 // runs only when it differs, so a current cache costs no function call.
-// The sequence is read with the authenticator's privilege: the executor
-// checks it before set_config('role') runs.
+//
+// What each part costs PostgreSQL was measured (callgrind, instructions
+// per request, docs/BENCHMARKS.md 2026-12-02): the sequence is read with
+// pg_sequence_last_value rather than a sub-select (no sub-plan and scan
+// node to start per execution), and the settings go through num_nulls,
+// which evaluates every argument (it is not strict; all arguments of a
+// call are evaluated before it) and answers one integer, rather than ten
+// result columns echoing every value back. Both read the same values and
+// set the same settings in the same order as one column each did.
+//
+// The sequence is read with the authenticator's privilege: the first
+// result column is evaluated before the second, which sets the role.
 func setupSQL(n int, readOnly bool) string {
 	if n < len(setupTexts[0]) {
 		return setupTexts[b2i(readOnly)][n]
@@ -83,72 +104,78 @@ func b2i(b bool) int {
 	return 0
 }
 
+// maxSetupArgs bounds the arguments of one num_nulls call (PostgreSQL
+// allows 100 per function call).
+const maxSetupArgs = 90
+
 func renderSetupSQL(n int, readOnly bool) string {
 	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
+	seq := "'" + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + "'"
 	var sb strings.Builder
 	sb.WriteString(SetupMarker + " SELECT CASE WHEN CAST($1 AS " + i8 + ") IS NULL OR CAST($1 AS " + i8 + ") OPERATOR(pg_catalog.=) " +
-		"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + ")" +
-		" THEN true ELSE " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END" +
-		", pg_catalog.set_config('role', $2, true)" +
-		", pg_catalog.set_config('request.jwt.claims', $3, true)" +
-		", pg_catalog.set_config('request.method', $4, true)" +
-		", pg_catalog.set_config('request.path', $5, true)" +
-		", pg_catalog.set_config('request.headers', $6, true)" +
-		", pg_catalog.set_config('search_path', $7, true)")
+		"COALESCE(pg_catalog.pg_sequence_last_value(CAST(" + seq + " AS pg_catalog.regclass)), 0)" +
+		" THEN true ELSE " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END")
+	calls := []string{
+		"pg_catalog.set_config('role', $2, true)",
+		"pg_catalog.set_config('request.jwt.claims', $3, true)",
+		"pg_catalog.set_config('request.method', $4, true)",
+		"pg_catalog.set_config('request.path', $5, true)",
+		"pg_catalog.set_config('request.headers', $6, true)",
+		"pg_catalog.set_config('search_path', $7, true)",
+	}
 	if readOnly {
-		sb.WriteString(", pg_catalog.set_config('transaction_read_only', 'on', true)")
+		calls = append(calls, "pg_catalog.set_config('transaction_read_only', 'on', true)")
 	}
 	for i := range n {
-		fmt.Fprintf(&sb, ", pg_catalog.set_config($%d, $%d, true)", 8+2*i, 9+2*i)
+		calls = append(calls, fmt.Sprintf("pg_catalog.set_config($%d, $%d, true)", 8+2*i, 9+2*i))
+	}
+	for len(calls) > 0 {
+		k := min(len(calls), maxSetupArgs)
+		sb.WriteString(", pg_catalog.num_nulls(" + strings.Join(calls[:k], ", ") + ")")
+		calls = calls[k:]
 	}
 	return sb.String()
 }
 
-// headersJSON renders the request headers as PostgREST's request.headers:
-// one JSON object, names lower-cased, repeated headers joined by commas.
-// (Written out rather than through a map and encoding/json: it runs on
-// every request.)
-func headersJSON(h http.Header) []byte {
-	var sb bytes.Buffer
-	sb.Grow(64 * len(h))
-	sb.WriteByte('{')
+// appendHeadersJSON appends the request headers as PostgREST's
+// request.headers: one JSON object, names lower-cased, repeated headers
+// joined by commas. (Written out rather than through a map and
+// encoding/json: it runs on every request.)
+func appendHeadersJSON(dst []byte, h http.Header) []byte {
+	dst = append(dst, '{')
 	first := true
 	for k, v := range h {
 		if !first {
-			sb.WriteByte(',')
+			dst = append(dst, ',')
 		}
 		first = false
-		appendJSONString(&sb, strings.ToLower(k))
-		sb.WriteByte(':')
+		dst = appendJSONString(dst, strings.ToLower(k))
+		dst = append(dst, ':')
 		if len(v) == 1 {
-			appendJSONString(&sb, v[0])
+			dst = appendJSONString(dst, v[0])
 		} else {
-			appendJSONString(&sb, strings.Join(v, ","))
+			dst = appendJSONString(dst, strings.Join(v, ","))
 		}
 	}
-	sb.WriteByte('}')
-	return sb.Bytes()
+	return append(dst, '}')
 }
 
-// appendJSONString writes s as a JSON string; invalid UTF-8 becomes
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
 // U+FFFD, as encoding/json does.
-func appendJSONString(sb *bytes.Buffer, s string) {
+func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	s = strings.ToValidUTF8(s, "\ufffd")
-	sb.WriteByte('"')
+	dst = append(dst, '"')
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
+			dst = append(dst, '\\', c)
 		case c < 0x20:
-			sb.WriteString("\\u00")
-			sb.WriteByte(hex[c>>4])
-			sb.WriteByte(hex[c&0xf])
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		default:
-			sb.WriteByte(c)
+			dst = append(dst, c)
 		}
 	}
-	sb.WriteByte('"')
+	return append(dst, '"')
 }

@@ -38,8 +38,10 @@ const maxShapeKey = 4096
 // shapeOps are the operators whose value becomes a placeholder.
 var shapeOps = [...]string{"eq.", "neq.", "gt.", "gte.", "lt.", "lte."}
 
+// shapeCache is read by every request and written once per shape: a
+// read lock keeps concurrent requests from queueing on it.
 type shapeCache struct {
-	mu sync.Mutex
+	mu sync.RWMutex
 	m  map[string]*shape
 }
 
@@ -67,9 +69,9 @@ func (c *shapeCache) build(s *scope, req *request) (*built, error) {
 	if !ok {
 		return s.build(req)
 	}
-	c.mu.Lock()
+	c.mu.RLock()
 	sh := c.m[key]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if sh == nil || sh.sc != s.sc {
 		sh = c.learn(s, req)
 		c.mu.Lock()
