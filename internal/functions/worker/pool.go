@@ -57,7 +57,11 @@ type Invocation struct {
 	FunctionID string
 	VersionID  string
 	RunID      string
-	Script     string // bundle.Bundle.Script of the version
+	Script     string // bundle.Bundle.Script of the version; "": LoadScript
+	// LoadScript reads the script when a worker of the version must be
+	// started and Script is "": a warm worker has it already, so invokes
+	// need not carry a bundle that can be megabytes.
+	LoadScript func(context.Context) (string, error)
 	Export     string // bundle.Bundle.Export
 	Input      json.RawMessage
 	Limits     Limits
@@ -358,11 +362,18 @@ func (p *Pool) release(w *proc, reuse bool) {
 
 // start spawns a worker and loads the script into it.
 func (p *Pool) start(ctx context.Context, inv *Invocation, key string) (*proc, error) {
+	script := inv.Script
+	if script == "" && inv.LoadScript != nil {
+		var err error
+		if script, err = inv.LoadScript(ctx); err != nil {
+			return nil, fmt.Errorf("read the function's script: %w", err)
+		}
+	}
 	w, err := p.spawn(key, inv.DatabaseID)
 	if err != nil {
 		return nil, err
 	}
-	load := &message{Type: msgLoad, Script: inv.Script, Export: inv.Export, MemoryMB: inv.Limits.MemoryMB,
+	load := &message{Type: msgLoad, Script: script, Export: inv.Export, MemoryMB: inv.Limits.MemoryMB,
 		CPUSeconds: p.cfg.WorkerCPUSeconds, TimeoutMS: inv.Limits.TimeoutMS}
 	if err := w.c.send(load); err != nil {
 		w.kill()
