@@ -216,10 +216,13 @@ func (w *RunWriter) one(ctx context.Context, op *runOp) {
 }
 
 // writeMany inserts the batch's starts and records its ends, with their
-// logs, in one statement, and returns the runs written by id. An end
-// whose run is not there is absent from the result.
+// logs, in one round trip and one transaction (a pipeline of at most two
+// statements, each only as complex as the batch needs), and returns the
+// runs written by id. An end whose run is not there is absent from the
+// result.
 func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]FunctionRun, error) {
 	var (
+		starts                     []*FunctionRun
 		sID, sFn, sDB, sVer, sTrig []string
 		sInput                     []*string
 		eID, eStatus               []string
@@ -231,6 +234,7 @@ func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]Functi
 	)
 	for _, op := range batch {
 		if r := op.start; r != nil {
+			starts = append(starts, r)
 			sID, sFn, sDB, sVer, sTrig = append(sID, r.ID), append(sFn, r.FunctionID), append(sDB, r.DatabaseID), append(sVer, r.VersionID),
 				append(sTrig, r.TriggerType)
 			sInput = append(sInput, r.InputJSON)
@@ -244,36 +248,77 @@ func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]Functi
 				append(lMsg, l.Message)
 		}
 	}
-	// The logs are inserted only for runs the update found, as Finish
-	// does; ORDINALITY there numbers from 1 too.
-	rows, err := c.pool.Query(ctx, `WITH started AS (
-			INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type, input_json, started_at)
+	b := &pgx.Batch{}
+	if len(sID) > 0 {
+		// Only what the insert decides comes back; the rest is the caller's.
+		b.Queue(`INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type, input_json, started_at)
 			SELECT s.id, s.fn, s.db, s.ver, 'running', s.trig, s.input, now()
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS s (id, fn, db, ver, trig, input)
-			RETURNING `+runColumns+`
-		), ended AS (
-			UPDATE function_runs SET status = e.e_status, result_json = e.e_result, error = e.e_err, duration_ms = e.e_dur, finished_at = now()
-			FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[]) AS e (e_id, e_status, e_result, e_err, e_dur)
-			WHERE function_runs.id = e.e_id
-			RETURNING `+runColumns+`
-		), logged AS (
-			INSERT INTO function_run_logs (run_id, seq, ts, level, message)
-			SELECT l.run_id, l.seq, l.ts, l.level, l.message
-			FROM unnest($12::text[], $13::int[], $14::timestamptz[], $15::text[], $16::text[]) AS l (run_id, seq, ts, level, message)
-			WHERE l.run_id IN (SELECT id FROM ended)
-		)
-		SELECT * FROM started UNION ALL SELECT * FROM ended`,
-		sID, sFn, sDB, sVer, sTrig, sInput, eID, eStatus, eResult, eErr, eDur, lRun, lSeq, lTS, lLevel, lMsg)
+			RETURNING id, created_at, started_at`, sID, sFn, sDB, sVer, sTrig, sInput)
+	}
+	const update = `UPDATE function_runs SET status = e.e_status, result_json = e.e_result, error = e.e_err, duration_ms = e.e_dur,
+			finished_at = now()
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS e (e_id, e_status, e_result, e_err, e_dur)
+		WHERE function_runs.id = e.e_id
+		RETURNING ` + runColumns
+	switch {
+	case len(eID) > 0 && len(lRun) == 0:
+		b.Queue(update, eID, eStatus, eResult, eErr, eDur)
+	case len(eID) > 0:
+		// The logs are inserted only for runs the update found, as Finish
+		// does; seq numbers from 1 there too.
+		b.Queue(`WITH ended AS (`+update+`), logged AS (
+				INSERT INTO function_run_logs (run_id, seq, ts, level, message)
+				SELECT l.run_id, l.seq, l.ts, l.level, l.message
+				FROM unnest($6::text[], $7::int[], $8::timestamptz[], $9::text[], $10::text[]) AS l (run_id, seq, ts, level, message)
+				WHERE l.run_id IN (SELECT id FROM ended)
+			)
+			SELECT * FROM ended`, eID, eStatus, eResult, eErr, eDur, lRun, lSeq, lTS, lLevel, lMsg)
+	}
+	out := make(map[string]FunctionRun, len(batch))
+	br := c.pool.SendBatch(ctx, b)
+	err := func() error {
+		if len(sID) > 0 {
+			byID := make(map[string]*FunctionRun, len(starts))
+			for _, r := range starts {
+				byID[r.ID] = r
+			}
+			rows, _ := br.Query()
+			for rows.Next() {
+				var id string
+				var created time.Time
+				var started *time.Time
+				if err := rows.Scan(&id, &created, &started); err != nil {
+					rows.Close()
+					return err
+				}
+				if r := byID[id]; r != nil {
+					run := *r
+					run.Status, run.CreatedAt, run.StartedAt = "running", created, started
+					out[id] = run
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if len(eID) > 0 {
+			rows, _ := br.Query()
+			runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FunctionRun, error) { return scanRun(r) })
+			if err != nil {
+				return err
+			}
+			for _, r := range runs {
+				out[r.ID] = r
+			}
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record runs: %w", err)
-	}
-	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FunctionRun, error) { return scanRun(r) })
-	if err != nil {
-		return nil, fmt.Errorf("record runs: %w", err)
-	}
-	out := make(map[string]FunctionRun, len(runs))
-	for _, r := range runs {
-		out[r.ID] = r
 	}
 	return out, nil
 }
