@@ -83,6 +83,7 @@ type Module struct {
 	loop    *loop
 	handler goja.Callable
 	native  *goja.Object // the prelude's API: makeCtx, ...
+	ctxObj  goja.Value   // the handler's ctx, made at the first run
 	// JSON.parse and JSON.stringify as they were before the customer's
 	// code ran: each input is parsed, not compiled as a program.
 	parse, stringify goja.Callable

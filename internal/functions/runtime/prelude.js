@@ -128,11 +128,16 @@
     async remove(path, opts) { return (await call('fs9.remove', { path, recursive: !!(opts && opts.recursive) })).removed; },
   });
 
-  function makeCtx(self, secrets) {
-    const sec = Object.freeze({
-      get(name) { return Object.prototype.hasOwnProperty.call(secrets, name) ? secrets[name] : undefined; },
+  // One ctx per worker: self and secrets read the run in progress.
+  function makeCtx() {
+    const self = Object.freeze({
+      get functionId() { return native.self(0); },
+      get versionId() { return native.self(1); },
+      get runId() { return native.self(2); },
+      get triggerType() { return native.self(3); },
     });
-    return Object.freeze({ db, fs9, secrets: sec, self: Object.freeze(self) });
+    const secrets = Object.freeze({ get(name) { return native.secret(String(name)); } });
+    return Object.freeze({ db, fs9, secrets, self });
   }
 
   global.TextEncoder = TextEncoder;
