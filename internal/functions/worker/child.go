@@ -34,6 +34,11 @@ const addressSpaceOverhead = 2 << 30
 // owns the process: EOF on stdin ends it.
 func Main() int {
 	debug.SetTraceback("none") // a crash must not print the VM's data
+	// One VM runs one run at a time: one P hands a message from the
+	// reading goroutine to the run without waking another thread. The
+	// heap watcher and the timers still run, by preemption, while the
+	// customer's code loops.
+	rt.GOMAXPROCS(1)
 	// Non-blocking, the pipes go through the runtime's poller: a read
 	// waiting for the next message parks a goroutine, not a thread, and
 	// the message's arrival wakes the worker once.
