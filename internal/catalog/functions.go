@@ -56,7 +56,7 @@ const functionColumns = `f.id, f.database_id, f.name, coalesce(f.cron_schedule, 
 	v.id, v.function_id, v.version, v.entrypoint, v.bundle_ref, v.bundle_digest, v.script, v.export, v.run_as, v.bypass_rls,
 	v.timeout_ms, v.memory_mb, v.network_allowlist, v.fs9_read, v.fs9_write, v.secret_bindings, v.created_at`
 
-// functionHeaderColumns are functionColumns with '' for the script.
+// functionHeaderColumns are functionColumns with ” for the script.
 var functionHeaderColumns = strings.Replace(functionColumns, "v.script", "''", 1)
 
 const functionFrom = ` FROM functions f JOIN function_versions v ON v.id = f.active_version_id`

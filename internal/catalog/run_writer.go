@@ -60,9 +60,6 @@ const (
 	flushTimeout     = 30 * time.Second
 )
 
-// ErrWriterClosed is returned by a RunWriter after Close.
-var ErrWriterClosed = errors.New("the run writer is closed")
-
 // NewRunWriter starts the writer of c's runs; Close ends it.
 func (c *Runs) NewRunWriter() *RunWriter {
 	w := &RunWriter{runs: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
@@ -93,21 +90,24 @@ func (w *RunWriter) submit(op *runOp) {
 	op.done = make(chan struct{})
 	w.mu.Lock()
 	if w.closed {
+		// A run that ends while the server shuts down is still recorded.
 		w.mu.Unlock()
-		op.err = ErrWriterClosed
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		defer cancel()
+		w.one(ctx, op)
 		return
 	}
 	w.pending = append(w.pending, op)
-	w.mu.Unlock()
-	select {
+	select { // under mu: Close cannot have closed kick meanwhile
 	case w.kick <- struct{}{}:
 	default:
 	}
+	w.mu.Unlock()
 	<-op.done
 }
 
-// Close writes what is pending and ends the writer; later calls fail
-// with ErrWriterClosed. It is idempotent.
+// Close writes what is pending and ends the flushes; later records are
+// written one at a time, each with its own statement. It is idempotent.
 func (w *RunWriter) Close() {
 	w.mu.Lock()
 	if !w.closed {

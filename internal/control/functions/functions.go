@@ -60,9 +60,9 @@ type Functions struct {
 	log      *slog.Logger
 	host     *fnHost
 	disp     *hostcall.Dispatcher
-	s3       *s3store.Store // nil: no S3-compatible storage
+	s3       *s3store.Store                           // nil: no S3-compatible storage
 	fns      *ttlcache.Cache[fnKey, catalog.Function] // fncache.go
-	records  *catalog.RunWriter                        // run records, group commit
+	records  *catalog.RunWriter                       // run records, group commit
 
 	// waiting is closed when the run of that id, started by this process,
 	// has been recorded as ended (idempotent callers wait on it).

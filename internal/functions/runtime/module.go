@@ -87,8 +87,8 @@ type Module struct {
 	// JSON.parse and JSON.stringify as they were before the customer's
 	// code ran: each input is parsed, not compiled as a program.
 	parse, stringify goja.Callable
-	console *console
-	cur     *invocation // the run in progress; loop goroutine only
+	console          *console
+	cur              *invocation // the run in progress; loop goroutine only
 
 	mu          sync.Mutex
 	interrupted error         // first Interrupt reason; the VM is then unusable
