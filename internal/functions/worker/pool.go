@@ -118,7 +118,7 @@ type Pool struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	idle    map[string][]*proc // by key, most recently used last
+	idle    map[procKey][]*proc // most recently used last
 	live    int
 	busy    map[*proc]struct{}
 	waiters []chan struct{}
@@ -160,7 +160,7 @@ func NewPool(cfg Config) *Pool {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pool{cfg: cfg, log: log.With(logkey.Component, "functions"), idle: map[string][]*proc{},
+	return &Pool{cfg: cfg, log: log.With(logkey.Component, "functions"), idle: map[procKey][]*proc{},
 		busy: map[*proc]struct{}{}, dbSlots: map[string]chan struct{}{}}
 }
 
@@ -188,7 +188,7 @@ func (p *Pool) Close(context.Context) error {
 	for w := range p.busy {
 		all = append(all, w)
 	}
-	p.idle = map[string][]*proc{}
+	p.idle = map[procKey][]*proc{}
 	for _, ch := range p.waiters {
 		close(ch)
 	}
@@ -245,8 +245,15 @@ func (p *Pool) reap() {
 
 var errClosed = errors.New("the function pool is closed")
 
-func workerKey(inv *Invocation) string {
-	return fmt.Sprintf("%s/%s/%d", inv.DatabaseID, inv.VersionID, inv.Limits.MemoryMB)
+// procKey is what makes warm workers interchangeable: one database's one
+// version under one memory limit.
+type procKey struct {
+	db, version string
+	memoryMB    int
+}
+
+func workerKey(inv *Invocation) procKey {
+	return procKey{inv.DatabaseID, inv.VersionID, inv.Limits.MemoryMB}
 }
 
 // dbSlot takes one of the database's run slots.
@@ -319,7 +326,7 @@ func (p *Pool) acquire(ctx context.Context, inv *Invocation) (*proc, error) {
 
 func (p *Pool) oldestIdleLocked() *proc {
 	var oldest *proc
-	var oldestKey string
+	var oldestKey procKey
 	for key, ws := range p.idle {
 		if len(ws) > 0 && (oldest == nil || ws[0].idleAt.Before(oldest.idleAt)) {
 			oldest, oldestKey = ws[0], key
@@ -361,7 +368,7 @@ func (p *Pool) release(w *proc, reuse bool) {
 }
 
 // start spawns a worker and loads the script into it.
-func (p *Pool) start(ctx context.Context, inv *Invocation, key string) (*proc, error) {
+func (p *Pool) start(ctx context.Context, inv *Invocation, key procKey) (*proc, error) {
 	script := inv.Script
 	if script == "" && inv.LoadScript != nil {
 		var err error
