@@ -35,6 +35,7 @@ func (f *Functions) activeFunction(ctx context.Context, dbID, fnRef string) (cat
 	if fn, ok := f.fns.Get(k); ok {
 		return fn, nil
 	}
+	gen := f.fnGen.Load()
 	fn, err := f.cat.Functions.GetHeader(ctx, dbID, fnRef)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return fn, platform.NotFound("function")
@@ -42,18 +43,24 @@ func (f *Functions) activeFunction(ctx context.Context, dbID, fnRef string) (cat
 	if err != nil {
 		return fn, err
 	}
-	f.fns.Put(k, fn, time.Time{})
+	// A change through this server while the row was read may have been
+	// dropped from the cache already: what was read is not cached then.
+	if f.fnGen.Load() == gen {
+		f.fns.Put(k, fn, time.Time{})
+	}
 	return fn, nil
 }
 
 // forgetFunction drops the cached entries of function id (by id and by
 // name) after this server changed or deleted it.
 func (f *Functions) forgetFunction(id string) {
+	f.fnGen.Add(1)
 	f.fns.RemoveIf(func(_ fnKey, fn catalog.Function) bool { return fn.ID == id })
 }
 
 // forgetFunctionsOf drops the cached functions of database dbID.
 func (f *Functions) forgetFunctionsOf(dbID string) {
+	f.fnGen.Add(1)
 	f.fns.RemoveIf(func(k fnKey, _ catalog.Function) bool { return k.db == dbID })
 }
 

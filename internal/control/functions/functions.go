@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/db9/db9/internal/auth"
@@ -62,6 +63,7 @@ type Functions struct {
 	disp     *hostcall.Dispatcher
 	s3       *s3store.Store                           // nil: no S3-compatible storage
 	fns      *ttlcache.Cache[fnKey, catalog.Function] // fncache.go
+	fnGen    atomic.Uint64                            // fncache.go: forgets so far
 	records  *catalog.RunWriter                       // run records, group commit
 
 	// waiting is closed when the run of that id, started by this process,
