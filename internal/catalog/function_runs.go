@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrRunInProgress is returned by Runs.StartScheduled when a run of the
@@ -62,16 +63,8 @@ const IdempotencyWindow = 24 * time.Hour
 // that run with created false.
 func (c *Runs) Start(ctx context.Context, r FunctionRun) (FunctionRun, bool, error) {
 	if r.IdempotencyKey == "" {
-		// One statement, one round trip: an invoke pays for this and
-		// Finish on top of the run itself.
-		out, err := scanRun(c.pool.QueryRow(ctx, `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type,
-				input_json, started_at)
-			VALUES ($1, $2, $3, $4, 'running', $5, $6, now())
-			RETURNING `+runColumns, r.ID, r.FunctionID, r.DatabaseID, r.VersionID, r.TriggerType, r.InputJSON))
-		if err != nil {
-			return FunctionRun{}, false, fmt.Errorf("record run: %w", err)
-		}
-		return out, true, nil
+		out, err := c.startOne(ctx, r)
+		return out, err == nil, err
 	}
 	var out FunctionRun
 	created := false
@@ -104,9 +97,32 @@ func (c *Runs) Start(ctx context.Context, r FunctionRun) (FunctionRun, bool, err
 		return err
 	})
 	if err != nil {
-		return FunctionRun{}, false, fmt.Errorf("record run: %w", err)
+		return FunctionRun{}, false, fmt.Errorf("record run: %w", functionGone(err))
 	}
 	return out, created, nil
+}
+
+// startOne records r, without an idempotency key, as running: one
+// statement, one round trip. ErrNotFound when its function is gone.
+func (c *Runs) startOne(ctx context.Context, r FunctionRun) (FunctionRun, error) {
+	out, err := scanRun(c.pool.QueryRow(ctx, `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type,
+			input_json, started_at)
+		VALUES ($1, $2, $3, $4, 'running', $5, $6, now())
+		RETURNING `+runColumns, r.ID, r.FunctionID, r.DatabaseID, r.VersionID, r.TriggerType, r.InputJSON))
+	if err != nil {
+		return FunctionRun{}, fmt.Errorf("record run: %w", functionGone(err))
+	}
+	return out, nil
+}
+
+// functionGone is ErrNotFound when err is the insert of a run of a
+// function that is not (any more) there, else err.
+func functionGone(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" && pe.ConstraintName == "function_runs_function_id_fkey" {
+		return ErrNotFound
+	}
+	return err
 }
 
 // StartScheduled records r (a cron run) as running and moves the

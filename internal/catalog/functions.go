@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,9 @@ type Function struct {
 const functionColumns = `f.id, f.database_id, f.name, coalesce(f.cron_schedule, ''), f.next_run_at, f.created_at, f.updated_at,
 	v.id, v.function_id, v.version, v.entrypoint, v.bundle_ref, v.bundle_digest, v.script, v.export, v.run_as, v.bypass_rls,
 	v.timeout_ms, v.memory_mb, v.network_allowlist, v.fs9_read, v.fs9_write, v.secret_bindings, v.created_at`
+
+// functionHeaderColumns are functionColumns with ” for the script.
+var functionHeaderColumns = strings.Replace(functionColumns, "v.script", "''", 1)
 
 const functionFrom = ` FROM functions f JOIN function_versions v ON v.id = f.active_version_id`
 
@@ -132,6 +136,23 @@ func (c *Functions) Update(ctx context.Context, databaseID, id string, v Functio
 func (c *Functions) Get(ctx context.Context, databaseID, idOrName string) (Function, error) {
 	return scanFunction(c.pool.QueryRow(ctx, `SELECT `+functionColumns+functionFrom+`
 		WHERE f.database_id = $1 AND (f.id = $2 OR f.name = $2) ORDER BY f.id = $2 DESC LIMIT 1`, databaseID, idOrName))
+}
+
+// GetHeader is Get without the version's script (Active.Script is ""):
+// what an invoke needs, whose script is in a warm worker already.
+func (c *Functions) GetHeader(ctx context.Context, databaseID, idOrName string) (Function, error) {
+	return scanFunction(c.pool.QueryRow(ctx, `SELECT `+functionHeaderColumns+functionFrom+`
+		WHERE f.database_id = $1 AND (f.id = $2 OR f.name = $2) ORDER BY f.id = $2 DESC LIMIT 1`, databaseID, idOrName))
+}
+
+// Script reads the script of version id; ErrNotFound.
+func (c *Functions) Script(ctx context.Context, versionID string) (string, error) {
+	var s string
+	err := c.pool.QueryRow(ctx, `SELECT script FROM function_versions WHERE id = $1`, versionID).Scan(&s)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return s, err
 }
 
 // List lists a database's functions by name.

@@ -407,5 +407,15 @@ func TestFunctions_EndToEnd(t *testing.T) {
 		if code, _ := c.Do("GET", f.path("/functions/slow/runs/"+running[0].ID), nil); code != 404 {
 			t.Fatalf("runs of a deleted function: %d", code)
 		}
+		// Invokes resolve functions through the server's cache: a delete
+		// and a new function of the same name apply to the next invoke.
+		f.deploy("slow", []byte(`module.exports.handler = () => "fast now";`), nil)
+		f.succeeded("slow", nil, `"fast now"`)
+		c.MustDo("DELETE", f.path("/functions/slow"), nil, 200, nil)
+		if code, b := c.Do("POST", f.path("/functions/slow/invoke"), map[string]any{}); code != 404 {
+			t.Fatalf("invoke of a deleted function: %d %s", code, b)
+		}
+		f.deploy("slow", []byte(`module.exports.handler = () => "again";`), nil)
+		f.succeeded("slow", nil, `"again"`)
 	})
 }

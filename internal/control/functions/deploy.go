@@ -117,6 +117,7 @@ func (f *Functions) UpdateFunction(ctx context.Context, p tenancy.Principal, dbR
 		return FunctionInfo{}, err
 	}
 	fn, err := f.cat.Functions.Update(ctx, db.ID, cur.ID, v, schedule, next)
+	f.forgetFunction(cur.ID) // the next invoke here runs the new version
 	if errors.Is(err, catalog.ErrNotFound) {
 		return FunctionInfo{}, platform.NotFound("function")
 	}

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/control/tenancy"
+	"github.com/db9/db9/internal/control/ttlcache"
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
@@ -59,7 +61,10 @@ type Functions struct {
 	log      *slog.Logger
 	host     *fnHost
 	disp     *hostcall.Dispatcher
-	s3       *s3store.Store // nil: no S3-compatible storage
+	s3       *s3store.Store                           // nil: no S3-compatible storage
+	fns      *ttlcache.Cache[fnKey, catalog.Function] // fncache.go
+	fnGen    atomic.Uint64                            // fncache.go: forgets so far
+	records  *catalog.RunWriter                       // run records, group commit
 
 	// waiting is closed when the run of that id, started by this process,
 	// has been recorded as ended (idempotent callers wait on it).
@@ -96,7 +101,7 @@ func New(d Deps) *Functions {
 	host := newFnHost(d.Instances, d.SQLLimits, log)
 	base, cancel := context.WithCancel(context.Background())
 	return &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
-		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher},
+		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(), records: d.Catalog.Runs.NewRunWriter(),
 		waiting: map[string]chan struct{}{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
 }
 
@@ -141,6 +146,7 @@ func (f *Functions) Close(ctx context.Context) {
 		<-done
 	}
 	f.cancel()
+	f.records.Close()
 	f.host.close()
 }
 
@@ -174,6 +180,7 @@ func (f *Functions) ForgetDatabase(id string) {
 	if err := f.cat.Functions.DeleteForDatabase(ctx, id); err != nil {
 		f.log.Error("delete functions of a deleted database", logkey.DB, id, logkey.Err, err)
 	}
+	f.forgetFunctionsOf(id)
 	f.host.forget(id)
 }
 
@@ -249,7 +256,9 @@ func (f *Functions) DeleteFunction(ctx context.Context, p tenancy.Principal, dbR
 	if err != nil {
 		return err
 	}
-	if err := f.cat.Functions.Delete(ctx, db.ID, fn.ID); errors.Is(err, catalog.ErrNotFound) {
+	err = f.cat.Functions.Delete(ctx, db.ID, fn.ID)
+	f.forgetFunction(fn.ID)
+	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("function")
 	} else if err != nil {
 		return fmt.Errorf("delete function: %w", err)

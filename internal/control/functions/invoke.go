@@ -51,23 +51,42 @@ func (f *Functions) Invoke(ctx context.Context, p tenancy.Principal, dbRef, fnRe
 	if len(req.Input) > maxInputBytes {
 		return Run{}, platform.Errorf(platform.CodeTooLarge, "input: at most %d bytes of JSON", maxInputBytes)
 	}
-	fn, err := f.function(ctx, db.ID, fnRef)
-	if err != nil {
-		return Run{}, err
-	}
 	input := "null"
 	if len(req.Input) > 0 {
 		input = string(req.Input)
 	}
-	run, created, err := f.cat.Runs.Start(ctx, catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: db.ID,
-		VersionID: fn.Active.ID, TriggerType: "invoke", InputJSON: &input, IdempotencyKey: req.IdempotencyKey})
-	if err != nil {
-		return Run{}, err
+	for attempt := 0; ; attempt++ {
+		fn, err := f.activeFunction(ctx, db.ID, fnRef)
+		if err != nil {
+			return Run{}, err
+		}
+		r := catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: db.ID, VersionID: fn.Active.ID,
+			TriggerType: "invoke", InputJSON: &input, IdempotencyKey: req.IdempotencyKey}
+		var run Run
+		created := true
+		if r.IdempotencyKey == "" {
+			// Concurrent invokes share one insert (group commit).
+			run, err = f.records.Start(r)
+		} else {
+			run, created, err = f.cat.Runs.Start(ctx, r)
+		}
+		if errors.Is(err, catalog.ErrNotFound) {
+			// The cached function was deleted (through another server):
+			// resolve it once more, from the catalog.
+			f.forgetFunction(fn.ID)
+			if attempt == 0 {
+				continue
+			}
+			return Run{}, platform.NotFound("function")
+		}
+		if err != nil {
+			return Run{}, err
+		}
+		if !created {
+			return f.awaitRun(ctx, fn.ID, run)
+		}
+		return f.execute(ctx, fn, run)
 	}
-	if !created {
-		return f.awaitRun(ctx, fn.ID, run)
-	}
-	return f.execute(ctx, fn, run)
 }
 
 // InvokeScheduled runs a function for the scheduler's tick: trigger_type
@@ -125,7 +144,7 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run) (
 	}()
 
 	v := fn.Active
-	inv := worker.Invocation{DatabaseID: fn.DatabaseID, FunctionID: fn.ID, VersionID: v.ID, RunID: run.ID, Script: v.Script,
+	inv := worker.Invocation{DatabaseID: fn.DatabaseID, FunctionID: fn.ID, VersionID: v.ID, RunID: run.ID, Script: v.Script, LoadScript: f.scriptLoader(v.ID),
 		Export: v.Export, Limits: worker.Limits{TimeoutMS: v.TimeoutMS, MemoryMB: v.MemoryMB}, RunAs: v.RunAs, BypassRLS: v.BypassRLS,
 		Scope: hostcall.Scope{Read: v.FS9Read, Write: v.FS9Write}, Trigger: run.TriggerType}
 	if run.InputJSON != nil {
@@ -152,8 +171,6 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run) (
 
 // finish records a run's outcome; it outlives the request's context.
 func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	var result, errText *string
 	if res.Status == "succeeded" {
 		result = &res.ResultJSON
@@ -165,7 +182,9 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run
 	for i, l := range res.Logs {
 		logs[i] = catalog.RunLog{TS: l.TS, Level: l.Level, Message: l.Message}
 	}
-	out, err := f.cat.Runs.Finish(ctx, run.ID, string(res.Status), result, errText, res.Duration, logs)
+	// The writer's flush outlives the request's context, as it must.
+	out, err := f.records.Finish(catalog.RunEnd{ID: run.ID, Status: string(res.Status), Result: result, Error: errText,
+		Duration: res.Duration, Logs: logs})
 	if err != nil {
 		f.log.Error("record function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		return Run{}, platform.Wrap(platform.CodeUnavailable, err, "the run ended but could not be recorded")

@@ -33,9 +33,11 @@ var builtinModules = map[string]string{
 
 // invocation is what natives need of the run in progress.
 type invocation struct {
-	ctx  context.Context
-	gen  uint64
-	host Host
+	ctx     context.Context
+	gen     uint64
+	host    Host
+	self    Self
+	secrets map[string]string
 }
 
 func (m *Module) installGlobals() error {
@@ -126,6 +128,21 @@ func (m *Module) installGlobals() error {
 		return vm.ToValue(vm.NewArrayBuffer(b))
 	})
 	nset("call", m.nativeCall)
+	nset("self", func(i int) string {
+		if m.cur == nil {
+			return ""
+		}
+		s := m.cur.self
+		return [...]string{s.FunctionID, s.VersionID, s.RunID, s.TriggerType}[i&3]
+	})
+	nset("secret", func(name string) goja.Value {
+		if m.cur != nil {
+			if v, ok := m.cur.secrets[name]; ok {
+				return vm.ToValue(v)
+			}
+		}
+		return goja.Undefined()
+	})
 
 	v, err := vm.RunString(preludeJS)
 	if err != nil {
@@ -178,23 +195,23 @@ func (m *Module) nativeCall(op string, args string) goja.Value {
 	return vm.ToValue(p)
 }
 
-// makeCtx builds the handler's ctx for one run.
+// makeCtx makes the run the one ctx reads and returns the handler's ctx:
+// one frozen object per worker (made at the first run), whose self and
+// secrets read the run in progress, not a new object graph per run.
 func (m *Module) makeCtx(ctx context.Context, gen uint64, c Call) (goja.Value, error) {
-	m.cur = &invocation{ctx: ctx, gen: gen, host: c.Host}
+	m.cur = &invocation{ctx: ctx, gen: gen, host: c.Host, self: c.Self, secrets: c.Secrets}
 	if c.Host == nil {
 		m.cur.host = noHost{}
 	}
-	self := m.vm.NewObject()
-	_ = self.Set("functionId", c.Self.FunctionID)
-	_ = self.Set("versionId", c.Self.VersionID)
-	_ = self.Set("runId", c.Self.RunID)
-	_ = self.Set("triggerType", c.Self.TriggerType)
-	secrets := m.vm.NewObject()
-	for k, v := range c.Secrets {
-		_ = secrets.Set(k, v)
+	if m.ctxObj == nil {
+		mk, _ := goja.AssertFunction(m.native.Get("makeCtx"))
+		v, err := mk(goja.Undefined())
+		if err != nil {
+			return nil, err
+		}
+		m.ctxObj = v
 	}
-	mk, _ := goja.AssertFunction(m.native.Get("makeCtx"))
-	return mk(goja.Undefined(), self, secrets)
+	return m.ctxObj, nil
 }
 
 type noHost struct{}

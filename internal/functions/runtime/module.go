@@ -83,8 +83,12 @@ type Module struct {
 	loop    *loop
 	handler goja.Callable
 	native  *goja.Object // the prelude's API: makeCtx, ...
-	console *console
-	cur     *invocation // the run in progress; loop goroutine only
+	ctxObj  goja.Value   // the handler's ctx, made at the first run
+	// JSON.parse and JSON.stringify as they were before the customer's
+	// code ran: each input is parsed, not compiled as a program.
+	parse, stringify goja.Callable
+	console          *console
+	cur              *invocation // the run in progress; loop goroutine only
 
 	mu          sync.Mutex
 	interrupted error         // first Interrupt reason; the VM is then unusable
@@ -106,6 +110,9 @@ func Load(ctx context.Context, script, export string) (*Module, error) {
 	if err := m.installGlobals(); err != nil {
 		return nil, err
 	}
+	jsonObj := m.vm.Get("JSON").ToObject(m.vm)
+	m.parse, _ = goja.AssertFunction(jsonObj.Get("parse"))
+	m.stringify, _ = goja.AssertFunction(jsonObj.Get("stringify"))
 	done := m.watch(ctx)
 	defer done()
 	mod := m.vm.NewObject()
@@ -216,7 +223,7 @@ func (m *Module) invoke(ctx context.Context, c Call) Outcome {
 		return Outcome{Status: StatusFailed, Error: "the input is not JSON"}
 	}
 	result, err := func() (goja.Value, error) {
-		in, err := m.vm.RunString("(" + input + ")")
+		in, err := m.parse(goja.Undefined(), m.vm.ToValue(input))
 		if err != nil {
 			return nil, err
 		}
@@ -288,8 +295,7 @@ func (m *Module) encodeResult(v goja.Value) Outcome {
 	if v == nil || goja.IsUndefined(v) {
 		return Outcome{Status: StatusSucceeded, ResultJSON: "null"}
 	}
-	stringify, _ := goja.AssertFunction(m.vm.Get("JSON").ToObject(m.vm).Get("stringify"))
-	r, err := stringify(goja.Undefined(), v)
+	r, err := m.stringify(goja.Undefined(), v)
 	if out, stopped := m.stopped(); stopped {
 		return out
 	}

@@ -108,28 +108,36 @@
     });
   }
 
-  function makeCtx(self, secrets) {
-    const sec = Object.freeze({
-      get(name) { return Object.prototype.hasOwnProperty.call(secrets, name) ? secrets[name] : undefined; },
+  // db and fs9 hold no state of a run (call goes to the current one):
+  // made once per worker, not per invoke.
+  const db = Object.freeze({
+    async query(sql, params) {
+      if (typeof sql !== 'string') throw new TypeError('ctx.db.query: sql must be a string');
+      if (params !== undefined && params !== null && !Array.isArray(params)) throw new TypeError('ctx.db.query: params must be an array');
+      return call('db.query', { sql, params: params || undefined });
+    },
+  });
+  const fs9 = Object.freeze({
+    async read(path) { return native.utf8Decode(native.base64Decode((await call('fs9.read', { path })).content_base64), false); },
+    async readBase64(path) { return (await call('fs9.read', { path })).content_base64; },
+    async write(path, data) {
+      return (await call('fs9.write', { path, content_base64: native.base64Encode(toBuffer(data)) })).written;
+    },
+    async list(path) { return (await call('fs9.list', { path })).entries; },
+    async exists(path) { return (await call('fs9.exists', { path })).exists; },
+    async remove(path, opts) { return (await call('fs9.remove', { path, recursive: !!(opts && opts.recursive) })).removed; },
+  });
+
+  // One ctx per worker: self and secrets read the run in progress.
+  function makeCtx() {
+    const self = Object.freeze({
+      get functionId() { return native.self(0); },
+      get versionId() { return native.self(1); },
+      get runId() { return native.self(2); },
+      get triggerType() { return native.self(3); },
     });
-    const db = Object.freeze({
-      async query(sql, params) {
-        if (typeof sql !== 'string') throw new TypeError('ctx.db.query: sql must be a string');
-        if (params !== undefined && params !== null && !Array.isArray(params)) throw new TypeError('ctx.db.query: params must be an array');
-        return call('db.query', { sql, params: params || undefined });
-      },
-    });
-    const fs9 = Object.freeze({
-      async read(path) { return native.utf8Decode(native.base64Decode((await call('fs9.read', { path })).content_base64), false); },
-      async readBase64(path) { return (await call('fs9.read', { path })).content_base64; },
-      async write(path, data) {
-        return (await call('fs9.write', { path, content_base64: native.base64Encode(toBuffer(data)) })).written;
-      },
-      async list(path) { return (await call('fs9.list', { path })).entries; },
-      async exists(path) { return (await call('fs9.exists', { path })).exists; },
-      async remove(path, opts) { return (await call('fs9.remove', { path, recursive: !!(opts && opts.recursive) })).removed; },
-    });
-    return Object.freeze({ db, fs9, secrets: sec, self: Object.freeze(self) });
+    const secrets = Object.freeze({ get(name) { return native.secret(String(name)); } });
+    return Object.freeze({ db, fs9, secrets, self });
   }
 
   global.TextEncoder = TextEncoder;

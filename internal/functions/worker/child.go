@@ -34,7 +34,19 @@ const addressSpaceOverhead = 2 << 30
 // owns the process: EOF on stdin ends it.
 func Main() int {
 	debug.SetTraceback("none") // a crash must not print the VM's data
-	c := newConn(os.Stdin, os.Stdout)
+	// One VM runs one run at a time: one P hands a message from the
+	// reading goroutine to the run without waking another thread. The
+	// heap watcher and the timers still run, by preemption, while the
+	// customer's code loops.
+	rt.GOMAXPROCS(1)
+	// Non-blocking, the pipes go through the runtime's poller: a read
+	// waiting for the next message parks a goroutine, not a thread, and
+	// the message's arrival wakes the worker once.
+	in, out := os.Stdin, os.Stdout
+	if syscall.SetNonblock(0, true) == nil && syscall.SetNonblock(1, true) == nil {
+		in, out = os.NewFile(0, "stdin"), os.NewFile(1, "stdout")
+	}
+	c := newConn(in, out)
 	if err := serve(c); err != nil && !errors.Is(err, io.EOF) {
 		fmt.Fprintf(os.Stderr, "function worker: %v\n", err)
 		return 1
@@ -209,6 +221,8 @@ func cpuMS() int64 {
 }
 
 // watcher interrupts the VM when the heap's objects exceed the limit.
+// Its first poll of a run is a timer armed by watch(true) and stopped by
+// watch(false): a run shorter than watchEvery wakes no other goroutine.
 // Polling is what a Go program can do without cgroups; the GC, held to the
 // same limit by SetMemoryLimit, keeps garbage from counting for long, and
 // RLIMIT_AS stops what grows faster than the poll. It polls only while
@@ -222,13 +236,14 @@ type watcher struct {
 	trip   atomic.Bool
 	done   chan struct{}
 	on     atomic.Bool
-	wake   chan struct{} // a watch(true) while the poll sleeps
+	t      *time.Timer // the next poll, while on
 }
 
 const watchEvery = 2 * time.Millisecond
 
 func startWatcher(limit int64) *watcher {
-	w := &watcher{limit: limit, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	w := &watcher{limit: limit, done: make(chan struct{}), t: time.NewTimer(time.Hour)}
+	w.t.Stop()
 	go w.run()
 	return w
 }
@@ -237,10 +252,9 @@ func startWatcher(limit int64) *watcher {
 func (w *watcher) watch(on bool) {
 	w.on.Store(on)
 	if on {
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+		w.t.Reset(watchEvery)
+	} else {
+		w.t.Stop()
 	}
 }
 
@@ -256,24 +270,18 @@ func (w *watcher) stop() { close(w.done) }
 
 func (w *watcher) run() {
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	t := time.NewTimer(watchEvery)
-	defer t.Stop()
+	defer w.t.Stop()
 	for {
-		if !w.on.Load() {
-			select {
-			case <-w.done:
-				return
-			case <-w.wake:
-			}
-			t.Reset(watchEvery)
-			continue
-		}
 		select {
 		case <-w.done:
 			return
-		case <-t.C:
-			t.Reset(watchEvery)
+		case <-w.t.C:
 		}
+		if !w.on.Load() {
+			continue // a poll armed just before watch(false)
+		}
+		// Re-armed before the poll; a watch(false) meanwhile stops it.
+		w.t.Reset(watchEvery)
 		metrics.Read(sample)
 		if int64(sample[0].Value.Uint64()) <= w.limit {
 			continue

@@ -106,9 +106,13 @@ func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, tim
 	}
 	hard := time.NewTimer(timeout + p.cfg.KillGrace)
 	defer hard.Stop()
-	callCtx, cancelCalls := context.WithCancel(ctx)
-	defer cancelCalls()
-	inflight := make(chan struct{}, p.cfg.MaxCallsInFlight)
+	// What host calls need is made at the first call: most runs make none.
+	var calls *hostCalls
+	defer func() {
+		if calls != nil {
+			calls.cancel() // the calls' context ends with the run
+		}
+	}()
 	for {
 		select {
 		case m, ok := <-w.msgs:
@@ -117,9 +121,13 @@ func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, tim
 			}
 			switch m.Type {
 			case msgCall:
+				if calls == nil {
+					cctx, cancel := context.WithCancel(ctx)
+					calls = &hostCalls{ctx: cctx, cancel: cancel, inflight: make(chan struct{}, p.cfg.MaxCallsInFlight)}
+				}
 				select {
-				case inflight <- struct{}{}:
-					go p.serveCall(callCtx, w, grant, host, m, inflight)
+				case calls.inflight <- struct{}{}:
+					go p.serveCall(calls.ctx, w, grant, host, m, calls.inflight)
 				default:
 					_ = w.c.send(&message{Type: msgReply, ID: m.ID, Error: &runtime.CallError{Code: "EAGAIN",
 						Message: "too many ctx calls in flight at once"}})
@@ -140,6 +148,14 @@ func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, tim
 			return Result{}, false
 		}
 	}
+}
+
+// hostCalls is what the host calls of one run share: their context and
+// the bound on how many are in flight.
+type hostCalls struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	inflight chan struct{}
 }
 
 func (p *Pool) serveCall(ctx context.Context, w *proc, g *hostcall.Grant, host Host, m *message, inflight chan struct{}) {

@@ -57,7 +57,11 @@ type Invocation struct {
 	FunctionID string
 	VersionID  string
 	RunID      string
-	Script     string // bundle.Bundle.Script of the version
+	Script     string // bundle.Bundle.Script of the version; "": LoadScript
+	// LoadScript reads the script when a worker of the version must be
+	// started and Script is "": a warm worker has it already, so invokes
+	// need not carry a bundle that can be megabytes.
+	LoadScript func(context.Context) (string, error)
 	Export     string // bundle.Bundle.Export
 	Input      json.RawMessage
 	Limits     Limits
@@ -114,7 +118,7 @@ type Pool struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	idle    map[string][]*proc // by key, most recently used last
+	idle    map[procKey][]*proc // most recently used last
 	live    int
 	busy    map[*proc]struct{}
 	waiters []chan struct{}
@@ -156,7 +160,7 @@ func NewPool(cfg Config) *Pool {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pool{cfg: cfg, log: log.With(logkey.Component, "functions"), idle: map[string][]*proc{},
+	return &Pool{cfg: cfg, log: log.With(logkey.Component, "functions"), idle: map[procKey][]*proc{},
 		busy: map[*proc]struct{}{}, dbSlots: map[string]chan struct{}{}}
 }
 
@@ -184,7 +188,7 @@ func (p *Pool) Close(context.Context) error {
 	for w := range p.busy {
 		all = append(all, w)
 	}
-	p.idle = map[string][]*proc{}
+	p.idle = map[procKey][]*proc{}
 	for _, ch := range p.waiters {
 		close(ch)
 	}
@@ -241,8 +245,15 @@ func (p *Pool) reap() {
 
 var errClosed = errors.New("the function pool is closed")
 
-func workerKey(inv *Invocation) string {
-	return fmt.Sprintf("%s/%s/%d", inv.DatabaseID, inv.VersionID, inv.Limits.MemoryMB)
+// procKey is what makes warm workers interchangeable: one database's one
+// version under one memory limit.
+type procKey struct {
+	db, version string
+	memoryMB    int
+}
+
+func workerKey(inv *Invocation) procKey {
+	return procKey{inv.DatabaseID, inv.VersionID, inv.Limits.MemoryMB}
 }
 
 // dbSlot takes one of the database's run slots.
@@ -315,7 +326,7 @@ func (p *Pool) acquire(ctx context.Context, inv *Invocation) (*proc, error) {
 
 func (p *Pool) oldestIdleLocked() *proc {
 	var oldest *proc
-	var oldestKey string
+	var oldestKey procKey
 	for key, ws := range p.idle {
 		if len(ws) > 0 && (oldest == nil || ws[0].idleAt.Before(oldest.idleAt)) {
 			oldest, oldestKey = ws[0], key
@@ -357,12 +368,19 @@ func (p *Pool) release(w *proc, reuse bool) {
 }
 
 // start spawns a worker and loads the script into it.
-func (p *Pool) start(ctx context.Context, inv *Invocation, key string) (*proc, error) {
+func (p *Pool) start(ctx context.Context, inv *Invocation, key procKey) (*proc, error) {
+	script := inv.Script
+	if script == "" && inv.LoadScript != nil {
+		var err error
+		if script, err = inv.LoadScript(ctx); err != nil {
+			return nil, fmt.Errorf("read the function's script: %w", err)
+		}
+	}
 	w, err := p.spawn(key, inv.DatabaseID)
 	if err != nil {
 		return nil, err
 	}
-	load := &message{Type: msgLoad, Script: inv.Script, Export: inv.Export, MemoryMB: inv.Limits.MemoryMB,
+	load := &message{Type: msgLoad, Script: script, Export: inv.Export, MemoryMB: inv.Limits.MemoryMB,
 		CPUSeconds: p.cfg.WorkerCPUSeconds, TimeoutMS: inv.Limits.TimeoutMS}
 	if err := w.c.send(load); err != nil {
 		w.kill()

@@ -18,7 +18,7 @@ import (
 
 // proc is one worker process as the parent sees it.
 type proc struct {
-	key     string
+	key     procKey
 	db      string
 	cmd     *exec.Cmd
 	c       *conn
@@ -36,7 +36,7 @@ type proc struct {
 
 const stderrKeep = 20
 
-func (p *Pool) spawn(key, db string) (*proc, error) {
+func (p *Pool) spawn(key procKey, db string) (*proc, error) {
 	cmd := exec.Command(p.cfg.Command, p.cfg.Args...)
 	cmd.Env = []string{} // empty, not inherited: no secrets, no DB9_* configuration
 	cmd.Dir = "/"
