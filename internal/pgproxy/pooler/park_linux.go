@@ -8,22 +8,55 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // parker is an epoll set of parked clients' sockets and the goroutine
-// that waits on it (park.go). Each socket is registered one-shot: its
-// first readiness (data, hang-up or error) takes the client out of the
-// set and resumes it on a new goroutine.
+// (its loop) that waits on it (park.go), and runs their simple queries
+// (loop_linux.go). A socket stays in the set, edge-triggered, while its
+// client is parked; a client that needs more than the loop does goes back
+// to a goroutine of its own, its socket out of the set.
+//
+// Events carry the descriptor and a kind: clients' sockets (the parker's
+// own duplicates) and the backends of the loop's transactions (their
+// connections' own descriptors, in the set from their first loop
+// transaction until they close).
 type parker struct {
+	pr           *Pooler
 	epfd         int
-	wakeR, wakeW int // a pipe that ends the wait at stop
+	wakeR, wakeW int // a pipe that wakes the loop: backends handed over, stop
 	done         chan struct{}
+
+	// The loop's own.
+	buf     []byte
+	txs     map[int32]*loopTx // by backend descriptor
+	waiting []*loopTx         // queued for a backend, oldest first
+	free    []*loopTx
 
 	mu     sync.Mutex
 	parked map[int32]*pooledClient // by descriptor
+	ready  []handed                // backends handed to queued clients, for the loop
+	awake  bool                    // the loop looks at ready before it waits again
+	woken  bool                    // a byte is in the pipe
+	halt   bool                    // stop was called
 }
 
-func newParker() (*parker, error) {
+// handed is a backend handed to a client queued on the loop; nil: the
+// pool may open one.
+type handed struct {
+	c *pooledClient
+	b *backend
+}
+
+const (
+	evClient  = 0 // EpollEvent.Pad of a client's socket
+	evBackend = 1 // of a backend's
+	// loopBuf is the loop's read size: a whole answer of a short query
+	// in one read.
+	loopBuf = 64 << 10
+)
+
+func newParker(pr *Pooler) (*parker, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -33,8 +66,9 @@ func newParker() (*parker, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("pipe2: %w", err)
 	}
-	pk := &parker{epfd: epfd, wakeR: p[0], wakeW: p[1], done: make(chan struct{}), parked: map[int32]*pooledClient{}}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pk.wakeR, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pk.wakeR)}); err != nil {
+	pk := &parker{pr: pr, epfd: epfd, wakeR: p[0], wakeW: p[1], done: make(chan struct{}), parked: map[int32]*pooledClient{},
+		buf: make([]byte, loopBuf), txs: map[int32]*loopTx{}}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pk.wakeR, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pk.wakeR), Pad: -1}); err != nil {
 		pk.closeFDs()
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
@@ -48,6 +82,14 @@ func (pk *parker) closeFDs() {
 	syscall.Close(pk.wakeW)
 }
 
+// clientEvents: readable, writable (an answer the client could not take
+// at once), hang-up; edge-triggered, so the socket stays in the set.
+const clientEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET
+
+// epollET is EPOLLET as the uint32 of EpollEvent.Events (package syscall
+// has it as a negative int).
+const epollET = 1 << 31
+
 // park moves c's socket into the set as fd (a duplicate of its
 // connection's descriptor) and takes its connection away, returning it
 // for the caller to close. The client may be resumed before park returns.
@@ -58,7 +100,7 @@ func (pk *parker) park(c *pooledClient, fd int) (net.Conn, error) {
 		return nil, errParkClosing
 	}
 	pk.parked[int32(fd)] = c
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+	ev := syscall.EpollEvent{Events: uint32(clientEvents), Fd: int32(fd), Pad: evClient}
 	if err := syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		delete(pk.parked, int32(fd))
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
@@ -68,44 +110,126 @@ func (pk *parker) park(c *pooledClient, fd int) (net.Conn, error) {
 	return conn, nil
 }
 
-// run waits for parked sockets to become ready and resumes their clients,
-// until stop.
+// handoff gives b to c, queued on the loop (pool.give; the pool's lock
+// is held).
+func (pk *parker) handoff(c *pooledClient, b *backend) {
+	pk.mu.Lock()
+	pk.ready = append(pk.ready, handed{c, b})
+	wake := !pk.awake && !pk.woken
+	if wake {
+		pk.woken = true
+	}
+	pk.mu.Unlock()
+	if wake {
+		_, _ = syscall.Write(pk.wakeW, []byte{0})
+	}
+}
+
+// run waits for events and serves them, until stop.
 func (pk *parker) run() {
 	defer close(pk.done)
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(pk.epfd, events, -1)
+		pk.mu.Lock()
+		for len(pk.ready) > 0 {
+			ready := pk.ready
+			pk.ready = nil
+			pk.mu.Unlock()
+			for _, h := range ready {
+				pk.handed(h.c, h.b)
+			}
+			pk.mu.Lock()
+		}
+		pk.awake = false
+		pk.mu.Unlock()
+		timeout := -1
+		if len(pk.waiting) > 0 {
+			timeout = 1000 // to time out clients queued too long (sweep)
+		}
+		n, err := syscall.EpollWait(pk.epfd, events, timeout)
+		pk.mu.Lock()
+		pk.awake = true
+		pk.mu.Unlock()
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
+			pk.shutdown()
 			return
 		}
 		for _, ev := range events[:n] {
-			if int(ev.Fd) == pk.wakeR {
-				return
+			switch ev.Pad {
+			case evBackend:
+				if t := pk.txs[ev.Fd]; t != nil {
+					pk.backendEvent(t)
+				}
+			case evClient:
+				pk.clientEvent(int(ev.Fd), ev.Events)
+			default: // the wake pipe
+				var b [64]byte
+				for {
+					if n, _ := syscall.Read(pk.wakeR, b[:]); n < len(b) {
+						break
+					}
+				}
+				pk.mu.Lock()
+				pk.woken = false
+				halt := pk.halt
+				pk.mu.Unlock()
+				if halt {
+					pk.shutdown()
+					return
+				}
 			}
-			pk.mu.Lock()
-			c := pk.parked[ev.Fd]
-			if c != nil {
-				delete(pk.parked, ev.Fd)
-				// Out of the set before the descriptor is closed (resume
-				// wraps a duplicate of it): a registration outlives its
-				// descriptor while another refers to the same socket.
-				_ = syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_DEL, int(ev.Fd), nil)
-			}
-			pk.mu.Unlock()
-			if c != nil {
-				go c.resume(int(ev.Fd))
-			}
+		}
+		if len(pk.waiting) > 0 {
+			pk.sweep(time.Now())
 		}
 	}
 }
 
-// stop ends the wait and closes the set. Clients still parked were closed
-// by the proxy's Close before (Close finishes them).
+// stop ends the loop and closes the set. Clients still parked were closed
+// by the proxy's Close before (Close finishes them; those the loop was
+// serving end with it).
 func (pk *parker) stop() {
+	pk.mu.Lock()
+	pk.halt = true
+	pk.mu.Unlock()
 	_, _ = syscall.Write(pk.wakeW, []byte{0})
 	<-pk.done
 	pk.closeFDs()
+}
+
+// shutdown ends the clients the loop still has: their backends (their
+// connections closed already by the proxy's Close) are given up.
+func (pk *parker) shutdown() {
+	pk.mu.Lock()
+	pk.halt = true
+	ready := pk.ready
+	pk.ready = nil
+	var cs []*pooledClient
+	for fd, c := range pk.parked {
+		delete(pk.parked, fd)
+		c.park.fd = -1
+		syscall.Close(int(fd))
+		cs = append(cs, c)
+	}
+	pk.mu.Unlock()
+	for _, h := range ready {
+		if h.b != nil {
+			h.c.pool.put(h.b, false)
+		}
+	}
+	for _, t := range pk.txs {
+		t.c.pool.put(t.b, false)
+	}
+	pk.txs = map[int32]*loopTx{}
+	for _, t := range pk.waiting {
+		t.c.pool.dequeue(t.c)
+	}
+	pk.waiting = nil
+	for _, c := range cs {
+		c.park.tx = nil
+		go c.finish()
+	}
 }

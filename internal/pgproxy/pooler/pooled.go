@@ -52,8 +52,14 @@ func (pr *Pooler) Serve(conn net.Conn, l *wire.Login, start time.Time) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	l.Log.Debug("pooled session started", logkey.StartupMs, time.Since(start).Milliseconds())
-	// Ends the session, or parks the client (park.go): its connection is
-	// then its own, and this goroutine ends.
+	pr.noteLogin()
+	// Parked at once (park.go): an idle client costs no goroutine, and the
+	// parker's loop runs its simple queries (loop_linux.go). Else, or when
+	// it cannot be parked, run ends the session or parks the client later;
+	// either way this goroutine ends with the client's connection its own.
+	if _, tcp := conn.(*net.TCPConn); tcp && c.br.Buffered() == 0 && c.parkIdle() {
+		return
+	}
 	c.run()
 }
 
