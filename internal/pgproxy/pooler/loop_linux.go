@@ -364,12 +364,20 @@ func (pk *parker) readBackend(t *loopTx) {
 			pk.backendGone(t)
 			return
 		}
+		if done {
+			t.done, t.leftover = true, end < n
+			if !t.keeps() {
+				// Back to the pool before the client has its answer (the
+				// bytes are the loop's): the client, answered, may start
+				// its next transaction at once and find it idle.
+				pk.giveBack(t)
+			}
+		}
 		if !pk.toClient(t, pk.buf[:end]) {
 			pk.abort(t)
 			return
 		}
 		if done {
-			t.done, t.leftover = true, end < n
 			if len(t.out) == 0 {
 				pk.finishTx(t)
 			}
@@ -477,13 +485,25 @@ func (pk *parker) writeAll(t *loopTx, p []byte) bool {
 	return true
 }
 
-// finishTx ends a transaction whose answer is written: the backend goes
-// back to the pool, or, when the answer left it the client's (a
-// transaction open, a COPY, a pin), stays the client's on its goroutine.
-func (pk *parker) finishTx(t *loopTx) {
+// keeps reports whether the answer leaves the backend the client's: a
+// transaction open, a COPY from the client, a setting changed.
+func (t *loopTx) keeps() bool { return t.typ != 'Z' || t.status != 'I' || t.setting }
+
+// giveBack gives the transaction's backend back to the pool.
+func (pk *parker) giveBack(t *loopTx) {
 	b := t.b
 	delete(pk.txs, int32(b.fd))
-	if t.typ != 'Z' || t.status != 'I' || t.setting {
+	pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
+	t.b = nil
+	t.c.pool.put(b, !t.leftover)
+}
+
+// finishTx ends a transaction whose answer is written: the backend went
+// back to the pool (giveBack), or, when the answer left it the client's,
+// stays the client's on its goroutine.
+func (pk *parker) finishTx(t *loopTx) {
+	if b := t.b; b != nil {
+		delete(pk.txs, int32(b.fd))
 		if t.leftover {
 			// More than the answer: the backend is ending (FATAL). The
 			// relay reads its end and tells the client.
@@ -492,9 +512,6 @@ func (pk *parker) finishTx(t *loopTx) {
 		pk.toGoroutine(t, nil, pk.attach(t, b, true))
 		return
 	}
-	pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
-	t.b = nil
-	t.c.pool.put(b, !t.leftover)
 	pk.release(t)
 }
 
@@ -563,10 +580,12 @@ func (pk *parker) drop(t *loopTx) {
 // abort ends a transaction whose client is gone in the middle of its
 // answer: the backend, with the rest of the answer unread, is closed.
 func (pk *parker) abort(t *loopTx) {
-	delete(pk.txs, int32(t.b.fd))
-	pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
-	t.c.pool.put(t.b, false)
-	t.b = nil
+	if t.b != nil {
+		delete(pk.txs, int32(t.b.fd))
+		pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
+		t.c.pool.put(t.b, false)
+		t.b = nil
+	}
 	pk.drop(t)
 }
 

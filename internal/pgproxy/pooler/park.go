@@ -221,7 +221,7 @@ func (c *pooledClient) resume(fd int, prefix []byte, att *attachment) {
 		return
 	}
 	if att != nil {
-		att.b.cw.Reset(conn)
+		att.cw = getWriter(conn)
 		c.p.wg.Add(1) // the client holds one: no Add after the proxy's Wait
 		go c.relay(att)
 	}

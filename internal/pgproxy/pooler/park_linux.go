@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/db9/db9/internal/logkey"
 )
 
 // parker is an epoll set of parked clients' sockets and the goroutine
@@ -22,9 +25,16 @@ import (
 // connections' own descriptors, in the set from their first loop
 // transaction until they close).
 type parker struct {
-	pr           *Pooler
-	epfd         int
-	wakeR, wakeW int // a pipe that wakes the loop: backends handed over, stop
+	pr   *Pooler
+	epfd int
+	// epf is the set as a file of the runtime's poller: the loop waits
+	// there, with the backends' own connections, rather than in a
+	// blocking epoll_wait of its own, which would wake a second thread
+	// for each backend's answer.
+	epf          *os.File
+	eprc         syscall.RawConn
+	nextSweep    time.Time // the wait's deadline, while clients are queued
+	wakeR, wakeW int       // a pipe that wakes the loop: backends handed over, stop
 	done         chan struct{}
 
 	// The loop's own.
@@ -72,14 +82,59 @@ func newParker(pr *Pooler) (*parker, error) {
 		pk.closeFDs()
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
+	// Non-blocking, so that os makes it a file of the runtime's poller.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		pk.closeFDs()
+		return nil, fmt.Errorf("epoll set: %w", err)
+	}
+	pk.epf = os.NewFile(uintptr(epfd), "epoll")
+	if pk.eprc, err = pk.epf.SyscallConn(); err != nil {
+		pk.closeFDs()
+		return nil, fmt.Errorf("epoll set: %w", err)
+	}
 	go pk.run()
 	return pk, nil
 }
 
 func (pk *parker) closeFDs() {
-	syscall.Close(pk.epfd)
+	if pk.epf != nil {
+		pk.epf.Close()
+	} else {
+		syscall.Close(pk.epfd)
+	}
 	syscall.Close(pk.wakeR)
 	syscall.Close(pk.wakeW)
+}
+
+// wait returns the events of the set, waiting in the runtime's poller
+// for the first; none when clients are queued and a second passed (for
+// sweep).
+func (pk *parker) wait(events []syscall.EpollEvent) (int, error) {
+	if len(pk.waiting) > 0 && pk.nextSweep.IsZero() {
+		pk.nextSweep = time.Now().Add(time.Second)
+		_ = pk.epf.SetReadDeadline(pk.nextSweep)
+	}
+	var n int
+	var werr error
+	err := pk.eprc.Read(func(fd uintptr) bool {
+		n, werr = syscall.EpollWait(int(fd), events, 0)
+		if werr == syscall.EINTR {
+			n, werr = 0, nil
+		}
+		return n > 0 || werr != nil
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		pk.nextSweep = time.Time{}
+		_ = pk.epf.SetReadDeadline(time.Time{})
+		if len(pk.waiting) > 0 {
+			pk.sweep(time.Now())
+		}
+		return 0, nil
+	}
+	if err == nil {
+		err = werr
+	}
+	return n, err
 }
 
 // clientEvents: readable, writable (an answer the client could not take
@@ -142,11 +197,7 @@ func (pk *parker) run() {
 		}
 		pk.awake = false
 		pk.mu.Unlock()
-		timeout := -1
-		if len(pk.waiting) > 0 {
-			timeout = 1000 // to time out clients queued too long (sweep)
-		}
-		n, err := syscall.EpollWait(pk.epfd, events, timeout)
+		n, err := pk.wait(events)
 		pk.mu.Lock()
 		pk.awake = true
 		pk.mu.Unlock()
@@ -154,6 +205,9 @@ func (pk *parker) run() {
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
+			// Only a broken epoll set fails here: end its clients rather
+			// than spin.
+			pk.pr.log.Error("wait for parked pooled clients", logkey.Err, err)
 			pk.shutdown()
 			return
 		}
@@ -181,9 +235,6 @@ func (pk *parker) run() {
 					return
 				}
 			}
-		}
-		if len(pk.waiting) > 0 {
-			pk.sweep(time.Now())
 		}
 	}
 }

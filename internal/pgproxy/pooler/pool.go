@@ -144,7 +144,6 @@ type backend struct {
 	fd        int             // its number: what the loop's epoll set reports
 	loopReg   bool            // in the loop's epoll set; the loop's
 	r         *bufio.Reader
-	cw        *bufio.Writer // to the client it serves, reset at each attach
 	ep        placement.Endpoint
 	pid       uint32
 	secret    []byte
@@ -530,7 +529,7 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 		return fail(backendRefusal(a.Refusal))
 	}
 	_ = conn.SetDeadline(time.Time{})
-	be := &backend{pool: pl, conn: conn, r: r, cw: bufio.NewWriterSize(nil, 16<<10),
+	be := &backend{pool: pl, conn: conn, r: r,
 		ep: ep, stmts: map[string]*stmtDef{}, fd: -1}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
