@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/db9/db9/internal/pgproxy/wire"
 )
@@ -191,7 +192,8 @@ func (c *pooledClient) loopable(msg []byte) bool {
 	if c.skipToSync || c.out != nil {
 		return false
 	}
-	effect := scanSQL(cstring(msg[5:]))
+	// The SQL read in place, without a copy: the effect is not kept.
+	effect := scanSQL(unsafe.String(&msg[5], len(msg)-6))
 	return effect.session == "" && !effect.namesStatements()
 }
 

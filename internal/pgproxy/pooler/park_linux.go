@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/db9/db9/internal/logkey"
 )
@@ -117,9 +118,15 @@ func (pk *parker) wait(events []syscall.EpollEvent) (int, error) {
 	var n int
 	var werr error
 	err := pk.eprc.Read(func(fd uintptr) bool {
-		n, werr = syscall.EpollWait(int(fd), events, 0)
-		if werr == syscall.EINTR {
-			n, werr = 0, nil
+		// A timeout of 0 never blocks: no need of the runtime's
+		// bookkeeping of a blocking syscall.
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+		n, werr = int(r), nil
+		if e != 0 {
+			n = 0
+			if e != syscall.EINTR {
+				werr = e
+			}
 		}
 		return n > 0 || werr != nil
 	})
