@@ -371,8 +371,12 @@ func (pk *parker) readBackend(t *loopTx) {
 			if !t.keeps() {
 				// Back to the pool before the client has its answer (the
 				// bytes are the loop's): the client, answered, may start
-				// its next transaction at once and find it idle.
+				// its next transaction at once and find it idle. A client
+				// queued for it has its query sent first, so the backend
+				// works while the answer is written (nothing there reads
+				// into the loop's buffer).
 				pk.giveBack(t)
+				pk.drainReady()
 			}
 		}
 		if !pk.toClient(t, pk.buf[:end]) {

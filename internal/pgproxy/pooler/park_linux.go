@@ -47,6 +47,7 @@ type parker struct {
 	mu     sync.Mutex
 	parked map[int32]*pooledClient // by descriptor
 	ready  []handed                // backends handed to queued clients, for the loop
+	spare  []handed                // ready's other buffer
 	awake  bool                    // the loop looks at ready before it waits again
 	woken  bool                    // a byte is in the pipe
 	halt   bool                    // stop was called
@@ -187,6 +188,24 @@ func (pk *parker) handoff(c *pooledClient, b *backend) {
 	}
 }
 
+// drainReady runs the queries of the queued clients that were handed a
+// backend.
+func (pk *parker) drainReady() {
+	pk.mu.Lock()
+	ready := pk.ready
+	pk.ready, pk.spare = pk.spare[:0], nil
+	pk.mu.Unlock()
+	for i, h := range ready {
+		pk.handed(h.c, h.b)
+		ready[i] = handed{}
+	}
+	pk.mu.Lock()
+	if pk.spare == nil {
+		pk.spare = ready[:0]
+	}
+	pk.mu.Unlock()
+}
+
 // run waits for events and serves them, until stop.
 func (pk *parker) run() {
 	defer close(pk.done)
@@ -194,12 +213,8 @@ func (pk *parker) run() {
 	for {
 		pk.mu.Lock()
 		for len(pk.ready) > 0 {
-			ready := pk.ready
-			pk.ready = nil
 			pk.mu.Unlock()
-			for _, h := range ready {
-				pk.handed(h.c, h.b)
-			}
+			pk.drainReady()
 			pk.mu.Lock()
 		}
 		pk.awake = false
