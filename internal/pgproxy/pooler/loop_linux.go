@@ -35,6 +35,7 @@ import (
 // or running on one. The client's tx points to it while the loop has the
 // client (claimed: a read, a query, a queue).
 type loopTx struct {
+	pk    *parker
 	c     *pooledClient
 	fd    int      // the client's socket
 	b     *backend // nil while queued
@@ -71,7 +72,7 @@ func (pk *parker) newTx(c *pooledClient, fd int) *loopTx {
 	} else {
 		t = &loopTx{}
 	}
-	*t = loopTx{c: c, fd: fd, query: t.query[:0], outSpare: t.outSpare}
+	*t = loopTx{pk: pk, c: c, fd: fd, query: t.query[:0], outSpare: t.outSpare}
 	return t
 }
 
@@ -82,7 +83,7 @@ func (pk *parker) freeTx(t *loopTx) {
 	if cap(t.outSpare) > loopBuf {
 		t.outSpare = nil
 	}
-	t.c, t.b, t.out = nil, nil, nil
+	t.pk, t.c, t.b, t.out = nil, nil, nil, nil
 	if len(pk.free) < 256 {
 		pk.free = append(pk.free, t)
 	}
@@ -104,7 +105,7 @@ func (pk *parker) clientEvent(fd int, ev uint32) {
 	}
 	pk.mu.Unlock()
 	if claimed {
-		pk.clientReadable(t, ev)
+		t.clientReadable(ev)
 		return
 	}
 	// The client is the loop's already.
@@ -115,18 +116,18 @@ func (pk *parker) clientEvent(fd int, ev uint32) {
 		t.hangup = true
 	}
 	if len(t.out) > 0 && ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		if !pk.flush(t) {
-			pk.abort(t)
+		if !t.flush() {
+			t.abort()
 			return
 		}
 		if len(t.out) == 0 {
 			if t.done {
-				pk.finishTx(t)
+				t.finishTx()
 				return
 			}
 			if t.stalled {
 				t.stalled = false
-				pk.readBackend(t)
+				t.readBackend()
 				return
 			}
 		}
@@ -138,7 +139,7 @@ func (pk *parker) clientEvent(fd int, ev uint32) {
 	case t.queued:
 		if t.c.pool.dequeue(t.c) {
 			pk.unqueue(t)
-			pk.drop(t)
+			t.drop()
 		}
 	case t.b != nil && !t.done && !t.cancelled:
 		// As on the goroutine path: a client gone in the middle of its
@@ -151,23 +152,23 @@ func (pk *parker) clientEvent(fd int, ev uint32) {
 
 // clientReadable reads what a claimed client sent and runs it: here, or
 // on its goroutine.
-func (pk *parker) clientReadable(t *loopTx, ev uint32) {
-	n, err := wire.ReadFD(t.fd, pk.buf)
+func (t *loopTx) clientReadable(ev uint32) {
+	n, err := wire.ReadFD(t.fd, t.pk.buf)
 	if n <= 0 {
 		if (err == syscall.EAGAIN || err == syscall.EINTR) && ev&(syscall.EPOLLHUP|syscall.EPOLLERR) == 0 {
-			pk.unclaim(t) // edge-triggered: the next bytes report again
+			t.unclaim() // edge-triggered: the next bytes report again
 			return
 		}
-		pk.drop(t) // gone
+		t.drop() // gone
 		return
 	}
-	msg := pk.buf[:n]
+	msg := t.pk.buf[:n]
 	if n == 5 && msg[0] == 'X' {
-		pk.drop(t)
+		t.drop()
 		return
 	}
-	if n == len(pk.buf) || !t.c.loopable(msg) {
-		pk.toGoroutine(t, bytes.Clone(msg), nil)
+	if n == len(t.pk.buf) || !t.c.loopable(msg) {
+		t.toGoroutine(bytes.Clone(msg), nil)
 		return
 	}
 	b, queued := t.c.pool.getOrQueue(t.c)
@@ -175,11 +176,11 @@ func (pk *parker) clientReadable(t *loopTx, ev uint32) {
 	case queued:
 		t.query = append(t.query[:0], msg...)
 		t.queued, t.since = true, time.Now()
-		pk.waiting = append(pk.waiting, t)
+		t.pk.waiting = append(t.pk.waiting, t)
 	case b == nil: // the pool may open one: the goroutine does
-		pk.toGoroutine(t, bytes.Clone(msg), nil)
+		t.toGoroutine(bytes.Clone(msg), nil)
 	default:
-		pk.send(t, b, msg)
+		t.send(b, msg)
 	}
 }
 
@@ -208,10 +209,10 @@ func (pk *parker) handed(c *pooledClient, b *backend) {
 	}
 	pk.unqueue(t)
 	if b == nil {
-		pk.toGoroutine(t, bytes.Clone(t.query), nil)
+		t.toGoroutine(bytes.Clone(t.query), nil)
 		return
 	}
-	pk.send(t, b, t.query)
+	t.send(b, t.query)
 }
 
 // unqueue takes t off the loop's queue.
@@ -245,33 +246,33 @@ func (pk *parker) sweep(now time.Time) {
 		e.Severity, e.SeverityUnlocalized = "ERROR", "ERROR"
 		out, _ := e.Encode(nil)
 		out = append(out, 'Z', 0, 0, 0, 5, 'I')
-		if !pk.writeAll(t, out) {
-			pk.drop(t)
+		if !t.writeAll(out) {
+			t.drop()
 			continue
 		}
-		pk.release(t)
+		t.release()
 	}
 }
 
 // send runs msg, a client's Query, on b.
-func (pk *parker) send(t *loopTx, b *backend, msg []byte) {
+func (t *loopTx) send(b *backend, msg []byte) {
 	c := t.c
 	if b.ndead.Load() > 0 || b.rc == nil {
 		// Statements of departed clients to close first: the goroutine
 		// path does that (bookkeep), with b attached.
-		pk.toGoroutine(t, bytes.Clone(msg), pk.attach(t, b, false))
+		t.toGoroutine(bytes.Clone(msg), t.attach(b, false))
 		return
 	}
 	if !b.loopReg {
 		var err error
 		if cerr := b.rc.Control(func(fd uintptr) {
-			err = syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_ADD, int(fd),
+			err = syscall.EpollCtl(t.pk.epfd, syscall.EPOLL_CTL_ADD, int(fd),
 				&syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: int32(fd), Pad: evBackend})
 		}); cerr != nil {
 			err = cerr
 		}
 		if err != nil {
-			pk.toGoroutine(t, bytes.Clone(msg), pk.attach(t, b, false))
+			t.toGoroutine(bytes.Clone(msg), t.attach(b, false))
 			return
 		}
 		b.loopReg = true
@@ -280,8 +281,8 @@ func (pk *parker) send(t *loopTx, b *backend, msg []byte) {
 	c.mu.Lock()
 	c.stmts.unnamed, b.unnamed = nil, nil // a simple query drops the unnamed statement
 	c.mu.Unlock()
-	pk.pr.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
-	pk.txs[int32(b.fd)] = t
+	t.pk.pr.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
+	t.pk.txs[int32(b.fd)] = t
 	var werr error
 	if err := b.rc.Write(func(fd uintptr) bool {
 		for len(msg) > 0 {
@@ -302,14 +303,14 @@ func (pk *parker) send(t *loopTx, b *backend, msg []byte) {
 		werr = err
 	}
 	if werr != nil {
-		pk.backendGone(t)
+		t.backendGone()
 	}
 }
 
 // attach makes b the client's backend on its goroutine path: the
 // attachment the relay serves (started when the client resumes). answered:
 // the loop ran a query on it, whose answer ended in t's last message.
-func (pk *parker) attach(t *loopTx, b *backend, answered bool) *attachment {
+func (t *loopTx) attach(b *backend, answered bool) *attachment {
 	c := t.c
 	att := &attachment{b: b, done: make(chan struct{})}
 	if answered {
@@ -329,7 +330,7 @@ func (pk *parker) attach(t *loopTx, b *backend, answered bool) *attachment {
 		c.pool.mu.Unlock()
 	}
 	c.mu.Unlock()
-	pk.pr.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
+	t.pk.pr.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
 	return att
 }
 
@@ -339,17 +340,17 @@ func (pk *parker) backendEvent(t *loopTx) {
 		t.stalled = true // read once the client took what it has
 		return
 	}
-	pk.readBackend(t)
+	t.readBackend()
 }
 
 // readBackend relays the backend's answer to the client until the
 // socket has no more, the client cannot take more, or the answer ended.
-func (pk *parker) readBackend(t *loopTx) {
+func (t *loopTx) readBackend() {
 	for {
 		var n int
 		var rerr error
 		if err := t.b.rc.Read(func(fd uintptr) bool {
-			n, rerr = wire.ReadFD(int(fd), pk.buf)
+			n, rerr = wire.ReadFD(int(fd), t.pk.buf)
 			return true
 		}); err != nil {
 			rerr = err
@@ -358,12 +359,12 @@ func (pk *parker) readBackend(t *loopTx) {
 			if rerr == syscall.EAGAIN || rerr == syscall.EINTR {
 				return // edge-triggered: more bytes report again
 			}
-			pk.backendGone(t)
+			t.backendGone()
 			return
 		}
-		end, done := t.scan(pk.buf[:n])
+		end, done := t.scan(t.pk.buf[:n])
 		if t.bad {
-			pk.backendGone(t)
+			t.backendGone()
 			return
 		}
 		if done {
@@ -375,17 +376,17 @@ func (pk *parker) readBackend(t *loopTx) {
 				// queued for it has its query sent first, so the backend
 				// works while the answer is written (nothing there reads
 				// into the loop's buffer).
-				pk.giveBack(t)
-				pk.drainReady()
+				t.giveBack()
+				t.pk.drainReady()
 			}
 		}
-		if !pk.toClient(t, pk.buf[:end]) {
-			pk.abort(t)
+		if !t.toClient(t.pk.buf[:end]) {
+			t.abort()
 			return
 		}
 		if done {
 			if len(t.out) == 0 {
-				pk.finishTx(t)
+				t.finishTx()
 			}
 			return
 		}
@@ -393,7 +394,7 @@ func (pk *parker) readBackend(t *loopTx) {
 			t.stalled = true
 			return
 		}
-		if n < len(pk.buf) {
+		if n < len(t.pk.buf) {
 			return
 		}
 	}
@@ -450,7 +451,7 @@ func (t *loopTx) ends() bool { return t.typ == 'Z' || t.typ == 'G' || t.typ == '
 // toClient writes p to the client, keeping what it cannot take now in
 // out (the loop reads no more of the backend until it is written). false
 // when the client is gone.
-func (pk *parker) toClient(t *loopTx, p []byte) bool {
+func (t *loopTx) toClient(p []byte) bool {
 	if len(t.out) > 0 {
 		t.out = append(t.out, p...)
 		return true
@@ -473,16 +474,16 @@ func (pk *parker) toClient(t *loopTx, p []byte) bool {
 }
 
 // flush writes out; false when the client is gone.
-func (pk *parker) flush(t *loopTx) bool {
+func (t *loopTx) flush() bool {
 	p := t.out
 	t.out = nil
-	return pk.toClient(t, p)
+	return t.toClient(p)
 }
 
 // writeAll writes the loop's own message to a claimed client with no
 // transaction running.
-func (pk *parker) writeAll(t *loopTx, p []byte) bool {
-	if !pk.toClient(t, p) {
+func (t *loopTx) writeAll(p []byte) bool {
+	if !t.toClient(p) {
 		return false
 	}
 	if len(t.out) > 0 { // a client that does not read: too much for the loop to wait on
@@ -496,10 +497,10 @@ func (pk *parker) writeAll(t *loopTx, p []byte) bool {
 func (t *loopTx) keeps() bool { return t.typ != 'Z' || t.status != 'I' || t.setting }
 
 // giveBack gives the transaction's backend back to the pool.
-func (pk *parker) giveBack(t *loopTx) {
+func (t *loopTx) giveBack() {
 	b := t.b
-	delete(pk.txs, int32(b.fd))
-	pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
+	delete(t.pk.txs, int32(b.fd))
+	t.pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
 	t.b = nil
 	t.c.pool.put(b, !t.leftover)
 }
@@ -507,43 +508,43 @@ func (pk *parker) giveBack(t *loopTx) {
 // finishTx ends a transaction whose answer is written: the backend went
 // back to the pool (giveBack), or, when the answer left it the client's,
 // stays the client's on its goroutine.
-func (pk *parker) finishTx(t *loopTx) {
+func (t *loopTx) finishTx() {
 	if b := t.b; b != nil {
-		delete(pk.txs, int32(b.fd))
+		delete(t.pk.txs, int32(b.fd))
 		if t.leftover {
 			// More than the answer: the backend is ending (FATAL). The
 			// relay reads its end and tells the client.
 			b.conn.Close()
 		}
-		pk.toGoroutine(t, nil, pk.attach(t, b, true))
+		t.toGoroutine(nil, t.attach(b, true))
 		return
 	}
-	pk.release(t)
+	t.release()
 }
 
 // release ends the loop's hold on a client that stays parked; what it
 // sent meanwhile is read now.
-func (pk *parker) release(t *loopTx) {
-	fd, again := t.fd, t.pendingIn || t.hangup
-	if pk.unclaim(t) && again {
+func (t *loopTx) release() {
+	pk, fd, again := t.pk, t.fd, t.pendingIn || t.hangup
+	if t.unclaim() && again { // t is free from here on
 		pk.clientEvent(fd, syscall.EPOLLIN)
 	}
 }
 
 // unclaim gives a client back to its parked state, or ends it when the
 // proxy closed it meanwhile. It reports whether the client is parked.
-func (pk *parker) unclaim(t *loopTx) bool {
+func (t *loopTx) unclaim() bool {
 	c := t.c
-	pk.mu.Lock()
+	t.pk.mu.Lock()
 	c.park.tx = nil
 	closing := c.park.closing
 	if closing {
-		delete(pk.parked, int32(t.fd))
+		delete(t.pk.parked, int32(t.fd))
 		c.park.fd = -1
 	}
-	pk.mu.Unlock()
+	t.pk.mu.Unlock()
 	fd := t.fd
-	pk.freeTx(t)
+	t.pk.freeTx(t)
 	if closing {
 		syscall.Close(fd)
 		c.finish()
@@ -554,55 +555,55 @@ func (pk *parker) unclaim(t *loopTx) bool {
 // toGoroutine resumes a claimed client on a goroutine of its own, its
 // socket out of the set: prefix is what the loop read of it, att the
 // backend it holds.
-func (pk *parker) toGoroutine(t *loopTx, prefix []byte, att *attachment) {
+func (t *loopTx) toGoroutine(prefix []byte, att *attachment) {
 	c, fd := t.c, t.fd
-	pk.mu.Lock()
-	delete(pk.parked, int32(fd))
+	t.pk.mu.Lock()
+	delete(t.pk.parked, int32(fd))
 	c.park.fd = -1
 	c.park.tx = nil
-	pk.mu.Unlock()
+	t.pk.mu.Unlock()
 	// Out of the set before resume closes fd (it wraps a duplicate): a
 	// registration outlives its descriptor while another refers to the
 	// same socket.
-	_ = syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
-	pk.freeTx(t)
+	_ = syscall.EpollCtl(t.pk.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	t.pk.freeTx(t)
 	go c.resume(fd, prefix, att)
 }
 
 // drop ends a client the loop holds that is gone (hung up, Terminate, a
 // write that failed).
-func (pk *parker) drop(t *loopTx) {
+func (t *loopTx) drop() {
 	c, fd := t.c, t.fd
-	pk.mu.Lock()
-	delete(pk.parked, int32(fd))
+	t.pk.mu.Lock()
+	delete(t.pk.parked, int32(fd))
 	c.park.fd = -1
 	c.park.tx = nil
-	pk.mu.Unlock()
+	t.pk.mu.Unlock()
 	syscall.Close(fd)
-	pk.freeTx(t)
+	t.pk.freeTx(t)
 	c.finish()
 }
 
 // abort ends a transaction whose client is gone in the middle of its
 // answer: the backend, with the rest of the answer unread, is closed.
-func (pk *parker) abort(t *loopTx) {
+func (t *loopTx) abort() {
 	if t.b != nil {
-		delete(pk.txs, int32(t.b.fd))
-		pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
+		delete(t.pk.txs, int32(t.b.fd))
+		t.pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
 		t.c.pool.put(t.b, false)
 		t.b = nil
 	}
-	pk.drop(t)
+	t.drop()
 }
 
 // backendGone tells the client that its backend ended under it, as the
 // goroutine path does, and ends the client.
-func (pk *parker) backendGone(t *loopTx) {
+func (t *loopTx) backendGone() {
 	if len(t.out) == 0 {
 		e := wire.ErrorResponse(&wire.Error{Code: "57P01", Msg: "the database ended the connection (restart, deletion or terminated backend)"})
 		if out, err := e.Encode(nil); err == nil {
 			_, _ = wire.WriteFD(t.fd, out)
 		}
 	}
-	pk.abort(t)
+	t.abort()
 }
