@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 
 	"github.com/db9/db9/internal/pgproxy/wire"
 )
@@ -275,7 +274,7 @@ func (l *eventLoop) handle(f *loopFD, ev uint32) {
 		}
 	}
 	if f.reading && len(f.peer.out) == 0 && ev&(syscall.EPOLLIN|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-		n, err := readFD(f.fd, l.buf)
+		n, err := wire.ReadFD(f.fd, l.buf)
 		switch {
 		case n > 0:
 			f.read += int64(n)
@@ -300,7 +299,7 @@ func (l *eventLoop) handle(f *loopFD, ev uint32) {
 // session ended.
 func (l *eventLoop) flush(f *loopFD) bool {
 	for len(f.out) > 0 {
-		n, err := writeFD(f.fd, f.out)
+		n, err := wire.WriteFD(f.fd, f.out)
 		if n > 0 {
 			f.out = f.out[n:]
 			continue
@@ -398,23 +397,4 @@ func (s *loopSession) release() {
 		f.out, f.outBuf = nil, nil
 	}
 	close(s.done)
-}
-
-// readFD and writeFD are read(2) and write(2) on non-blocking sockets,
-// which never block: without the runtime's syscall bookkeeping. b is not
-// empty.
-func readFD(fd int, b []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-func writeFD(fd int, b []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
 }

@@ -12,9 +12,11 @@
 // client to its backend; SQL naming statements (DEALLOCATE, EXECUTE) gets
 // the client's statements on its backend first (dealloc.go), and
 // statements a client dropped are closed on the backends it left them on
-// (stmtgc.go); idle clients are parked without a goroutine, their sockets
-// in an epoll set (park.go). A pool leases its instance only while it has
-// backends, so idle databases still stop.
+// (stmtgc.go); clients without TLS are parked without a goroutine, their
+// sockets in an epoll set (park.go), whose loop runs their simple queries
+// itself (loop_linux.go); after a burst of logins freed memory goes back
+// to the OS at once (trim.go). A pool leases its instance only while it
+// has backends, so idle databases still stop.
 //
 // The pools' backends count against the proxy's per-database limit
 // together with the session endpoint's sessions, and the proxy's Close

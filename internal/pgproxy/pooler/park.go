@@ -2,6 +2,7 @@ package pooler
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -45,6 +46,9 @@ type parkState struct {
 	pk      *parker // the parker, once own
 	fd      int     // the socket while parked (conn is nil then); -1 otherwise
 	closing bool    // Close was called
+	// tx is the parker loop's hold on the parked client (loop_linux.go):
+	// while set, the loop has it, and Close leaves its ending to the loop.
+	tx *loopTx
 }
 
 // parker returns the pooler's parker, started on first use; nil when
@@ -53,7 +57,7 @@ func (pr *Pooler) parker() *parker {
 	pr.pkMu.Lock()
 	defer pr.pkMu.Unlock()
 	if pr.pk == nil && !pr.pkStopped {
-		pk, err := newParker()
+		pk, err := newParker(pr)
 		if err != nil {
 			pr.pkStopped = true
 			pr.log.Warn("idle pooled clients are not parked", logkey.Err, err)
@@ -80,7 +84,7 @@ func (pr *Pooler) stopParker() {
 // none.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1024) }}
 
-func getReader(c net.Conn) *bufio.Reader {
+func getReader(c io.Reader) *bufio.Reader {
 	r := readers.Get().(*bufio.Reader)
 	r.Reset(c)
 	return r
@@ -189,8 +193,10 @@ func (c *pooledClient) own(pk *parker) bool {
 }
 
 // resume runs a parked client again, on a goroutine of its own: fd, taken
-// out of the parker's set, becomes a net.Conn again.
-func (c *pooledClient) resume(fd int) {
+// out of the parker's set, becomes a net.Conn again. prefix is what the
+// parker's loop read of the client (it is read first), att a backend the
+// loop attached to the client (its relay starts here).
+func (c *pooledClient) resume(fd int, prefix []byte, att *attachment) {
 	f := os.NewFile(uintptr(fd), "pooled client")
 	conn, err := net.FileConn(f)
 	f.Close()
@@ -204,15 +210,35 @@ func (c *pooledClient) resume(fd int) {
 	pk.mu.Unlock()
 	if err != nil {
 		c.logAt(slog.LevelWarn, "resume parked pooled client", logkey.Err, err)
+		if att != nil {
+			c.mu.Lock()
+			c.att = nil
+			c.mu.Unlock()
+			c.p.cancels.Set(c.key, wire.CancelTarget{})
+			c.pool.put(att.b, false)
+		}
 		c.finish()
 		return
+	}
+	if att != nil {
+		att.cw = getWriter(conn)
+		c.p.wg.Add(1) // the client holds one: no Add after the proxy's Wait
+		go c.relay(att)
 	}
 	if closing { // Close came while this started: it found the client neither parked nor with a conn
 		conn.Close()
 	}
-	c.br = getReader(conn)
+	if len(prefix) > 0 {
+		c.br = getReader(io.MultiReader(bytes.NewReader(prefix), conn))
+	} else {
+		c.br = getReader(conn)
+	}
 	c.run()
 }
+
+// handoff gives b (nil: the pool may open one) to c, queued for a
+// backend on the parker's loop.
+func (pr *Pooler) handoff(c *pooledClient, b *backend) { c.park.pk.handoff(c, b) }
 
 // Close ends a client the proxy tracks (own; an io.Closer for
 // the proxy's Close): a running one by closing its connection, a parked one
@@ -222,7 +248,8 @@ func (c *pooledClient) Close() error {
 	pk.mu.Lock()
 	c.park.closing = true
 	conn, fd := c.conn, c.park.fd
-	parked := fd >= 0 && pk.parked[int32(fd)] == c
+	// A client the loop has is the loop's to end (unclaim).
+	parked := fd >= 0 && pk.parked[int32(fd)] == c && c.park.tx == nil
 	if parked {
 		delete(pk.parked, int32(fd))
 		c.park.fd = -1

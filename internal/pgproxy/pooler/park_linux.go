@@ -6,24 +6,69 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/db9/db9/internal/logkey"
 )
 
 // parker is an epoll set of parked clients' sockets and the goroutine
-// that waits on it (park.go). Each socket is registered one-shot: its
-// first readiness (data, hang-up or error) takes the client out of the
-// set and resumes it on a new goroutine.
+// (its loop) that waits on it (park.go), and runs their simple queries
+// (loop_linux.go). A socket stays in the set, edge-triggered, while its
+// client is parked; a client that needs more than the loop does goes back
+// to a goroutine of its own, its socket out of the set.
+//
+// Events carry the descriptor and a kind: clients' sockets (the parker's
+// own duplicates) and the backends of the loop's transactions (their
+// connections' own descriptors, in the set from their first loop
+// transaction until they close).
 type parker struct {
-	epfd         int
-	wakeR, wakeW int // a pipe that ends the wait at stop
+	pr   *Pooler
+	epfd int
+	// epf is the set as a file of the runtime's poller: the loop waits
+	// there, with the backends' own connections, rather than in a
+	// blocking epoll_wait of its own, which would wake a second thread
+	// for each backend's answer.
+	epf          *os.File
+	eprc         syscall.RawConn
+	nextSweep    time.Time // the wait's deadline, while clients are queued
+	wakeR, wakeW int       // a pipe that wakes the loop: backends handed over, stop
 	done         chan struct{}
+
+	// The loop's own.
+	buf     []byte
+	txs     map[int32]*loopTx // by backend descriptor
+	waiting []*loopTx         // queued for a backend, oldest first
+	free    []*loopTx
 
 	mu     sync.Mutex
 	parked map[int32]*pooledClient // by descriptor
+	ready  []handed                // backends handed to queued clients, for the loop
+	spare  []handed                // ready's other buffer
+	awake  bool                    // the loop looks at ready before it waits again
+	woken  bool                    // a byte is in the pipe
+	halt   bool                    // stop was called
 }
 
-func newParker() (*parker, error) {
+// handed is a backend handed to a client queued on the loop; nil: the
+// pool may open one.
+type handed struct {
+	c *pooledClient
+	b *backend
+}
+
+const (
+	evClient  = 0 // EpollEvent.Pad of a client's socket
+	evBackend = 1 // of a backend's
+	// loopBuf is the loop's read size: a whole answer of a short query
+	// in one read.
+	loopBuf = 64 << 10
+)
+
+func newParker(pr *Pooler) (*parker, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -33,20 +78,80 @@ func newParker() (*parker, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("pipe2: %w", err)
 	}
-	pk := &parker{epfd: epfd, wakeR: p[0], wakeW: p[1], done: make(chan struct{}), parked: map[int32]*pooledClient{}}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pk.wakeR, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pk.wakeR)}); err != nil {
+	pk := &parker{pr: pr, epfd: epfd, wakeR: p[0], wakeW: p[1], done: make(chan struct{}), parked: map[int32]*pooledClient{},
+		buf: make([]byte, loopBuf), txs: map[int32]*loopTx{}}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pk.wakeR, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pk.wakeR), Pad: -1}); err != nil {
 		pk.closeFDs()
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	// Non-blocking, so that os makes it a file of the runtime's poller.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		pk.closeFDs()
+		return nil, fmt.Errorf("epoll set: %w", err)
+	}
+	pk.epf = os.NewFile(uintptr(epfd), "epoll")
+	if pk.eprc, err = pk.epf.SyscallConn(); err != nil {
+		pk.closeFDs()
+		return nil, fmt.Errorf("epoll set: %w", err)
 	}
 	go pk.run()
 	return pk, nil
 }
 
 func (pk *parker) closeFDs() {
-	syscall.Close(pk.epfd)
+	if pk.epf != nil {
+		pk.epf.Close()
+	} else {
+		syscall.Close(pk.epfd)
+	}
 	syscall.Close(pk.wakeR)
 	syscall.Close(pk.wakeW)
 }
+
+// wait returns the events of the set, waiting in the runtime's poller
+// for the first; none when clients are queued and a second passed (for
+// sweep).
+func (pk *parker) wait(events []syscall.EpollEvent) (int, error) {
+	if len(pk.waiting) > 0 && pk.nextSweep.IsZero() {
+		pk.nextSweep = time.Now().Add(time.Second)
+		_ = pk.epf.SetReadDeadline(pk.nextSweep)
+	}
+	var n int
+	var werr error
+	err := pk.eprc.Read(func(fd uintptr) bool {
+		// A timeout of 0 never blocks: no need of the runtime's
+		// bookkeeping of a blocking syscall.
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+		n, werr = int(r), nil
+		if e != 0 {
+			n = 0
+			if e != syscall.EINTR {
+				werr = e
+			}
+		}
+		return n > 0 || werr != nil
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		pk.nextSweep = time.Time{}
+		_ = pk.epf.SetReadDeadline(time.Time{})
+		if len(pk.waiting) > 0 {
+			pk.sweep(time.Now())
+		}
+		return 0, nil
+	}
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// clientEvents: readable, writable (an answer the client could not take
+// at once), hang-up; edge-triggered, so the socket stays in the set.
+const clientEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET
+
+// epollET is EPOLLET as the uint32 of EpollEvent.Events (package syscall
+// has it as a negative int).
+const epollET = 1 << 31
 
 // park moves c's socket into the set as fd (a duplicate of its
 // connection's descriptor) and takes its connection away, returning it
@@ -58,7 +163,7 @@ func (pk *parker) park(c *pooledClient, fd int) (net.Conn, error) {
 		return nil, errParkClosing
 	}
 	pk.parked[int32(fd)] = c
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+	ev := syscall.EpollEvent{Events: uint32(clientEvents), Fd: int32(fd), Pad: evClient}
 	if err := syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		delete(pk.parked, int32(fd))
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
@@ -68,44 +173,136 @@ func (pk *parker) park(c *pooledClient, fd int) (net.Conn, error) {
 	return conn, nil
 }
 
-// run waits for parked sockets to become ready and resumes their clients,
-// until stop.
+// handoff gives b to c, queued on the loop (pool.give; the pool's lock
+// is held).
+func (pk *parker) handoff(c *pooledClient, b *backend) {
+	pk.mu.Lock()
+	pk.ready = append(pk.ready, handed{c, b})
+	wake := !pk.awake && !pk.woken
+	if wake {
+		pk.woken = true
+	}
+	pk.mu.Unlock()
+	if wake {
+		_, _ = syscall.Write(pk.wakeW, []byte{0})
+	}
+}
+
+// drainReady runs the queries of the queued clients that were handed a
+// backend.
+func (pk *parker) drainReady() {
+	pk.mu.Lock()
+	ready := pk.ready
+	pk.ready, pk.spare = pk.spare[:0], nil
+	pk.mu.Unlock()
+	for i, h := range ready {
+		pk.handed(h.c, h.b)
+		ready[i] = handed{}
+	}
+	pk.mu.Lock()
+	if pk.spare == nil {
+		pk.spare = ready[:0]
+	}
+	pk.mu.Unlock()
+}
+
+// run waits for events and serves them, until stop.
 func (pk *parker) run() {
 	defer close(pk.done)
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(pk.epfd, events, -1)
+		pk.mu.Lock()
+		for len(pk.ready) > 0 {
+			pk.mu.Unlock()
+			pk.drainReady()
+			pk.mu.Lock()
+		}
+		pk.awake = false
+		pk.mu.Unlock()
+		n, err := pk.wait(events)
+		pk.mu.Lock()
+		pk.awake = true
+		pk.mu.Unlock()
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
+			// Only a broken epoll set fails here: end its clients rather
+			// than spin.
+			pk.pr.log.Error("wait for parked pooled clients", logkey.Err, err)
+			pk.shutdown()
 			return
 		}
 		for _, ev := range events[:n] {
-			if int(ev.Fd) == pk.wakeR {
-				return
-			}
-			pk.mu.Lock()
-			c := pk.parked[ev.Fd]
-			if c != nil {
-				delete(pk.parked, ev.Fd)
-				// Out of the set before the descriptor is closed (resume
-				// wraps a duplicate of it): a registration outlives its
-				// descriptor while another refers to the same socket.
-				_ = syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_DEL, int(ev.Fd), nil)
-			}
-			pk.mu.Unlock()
-			if c != nil {
-				go c.resume(int(ev.Fd))
+			switch ev.Pad {
+			case evBackend:
+				if t := pk.txs[ev.Fd]; t != nil {
+					pk.backendEvent(t)
+				}
+			case evClient:
+				pk.clientEvent(int(ev.Fd), ev.Events)
+			default: // the wake pipe
+				var b [64]byte
+				for {
+					if n, _ := syscall.Read(pk.wakeR, b[:]); n < len(b) {
+						break
+					}
+				}
+				pk.mu.Lock()
+				pk.woken = false
+				halt := pk.halt
+				pk.mu.Unlock()
+				if halt {
+					pk.shutdown()
+					return
+				}
 			}
 		}
 	}
 }
 
-// stop ends the wait and closes the set. Clients still parked were closed
-// by the proxy's Close before (Close finishes them).
+// stop ends the loop and closes the set. Clients still parked were closed
+// by the proxy's Close before (Close finishes them; those the loop was
+// serving end with it).
 func (pk *parker) stop() {
+	pk.mu.Lock()
+	pk.halt = true
+	pk.mu.Unlock()
 	_, _ = syscall.Write(pk.wakeW, []byte{0})
 	<-pk.done
 	pk.closeFDs()
+}
+
+// shutdown ends the clients the loop still has: their backends (their
+// connections closed already by the proxy's Close) are given up.
+func (pk *parker) shutdown() {
+	pk.mu.Lock()
+	pk.halt = true
+	ready := pk.ready
+	pk.ready = nil
+	var cs []*pooledClient
+	for fd, c := range pk.parked {
+		delete(pk.parked, fd)
+		c.park.fd = -1
+		syscall.Close(int(fd))
+		cs = append(cs, c)
+	}
+	pk.mu.Unlock()
+	for _, h := range ready {
+		if h.b != nil {
+			h.c.pool.put(h.b, false)
+		}
+	}
+	for _, t := range pk.txs {
+		t.c.pool.put(t.b, false)
+	}
+	pk.txs = map[int32]*loopTx{}
+	for _, t := range pk.waiting {
+		t.c.pool.dequeue(t.c)
+	}
+	pk.waiting = nil
+	for _, c := range cs {
+		c.park.tx = nil
+		go c.finish()
+	}
 }

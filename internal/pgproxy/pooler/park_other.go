@@ -15,9 +15,13 @@ type parker struct {
 	parked map[int32]*pooledClient
 }
 
+// loopTx is the Linux parker loop's hold on a client (loop_linux.go).
+type loopTx struct{}
+
 var errNoParking = errors.New("parking needs Linux")
 
-func newParker() (*parker, error) { return nil, errNoParking }
+func newParker(*Pooler) (*parker, error) { return nil, errNoParking }
 
 func (*parker) park(*pooledClient, int) (net.Conn, error) { return nil, errNoParking }
+func (*parker) handoff(*pooledClient, *backend)           {}
 func (*parker) stop()                                     {}

@@ -93,6 +93,10 @@ type Pooler struct {
 	pkMu      sync.Mutex
 	pk        *parker
 	pkStopped bool
+	// A burst of logins, for trim.go.
+	logins    atomic.Int64
+	lastLogin atomic.Int64 // unix nanoseconds
+	trimArmed atomic.Bool
 }
 
 // pool is the backends of one poolKey: at most Config.PoolSize, idle
@@ -108,19 +112,38 @@ type pool struct {
 	mu      sync.Mutex
 	n       int // backends open or being opened
 	idle    []*backend
-	waiters []chan *backend // a nil sent: a backend may be opened
+	waiters []waiter
 	lease   placement.Lease
 	status  []byte // ParameterStatus messages of a backend's startup, for clients
 	pinned  int
 	clients int
 }
 
+// waiter is a client waiting for a backend of a full pool: a goroutine
+// (ch; a nil sent: a backend may be opened), or a parked client whose
+// query waits on the parker's loop (lc; loop_linux.go).
+type waiter struct {
+	ch chan *backend
+	lc *pooledClient
+}
+
+// give hands b (nil: a backend may be opened) to w. pl.mu is held.
+func (pl *pool) give(w waiter, b *backend) {
+	if w.ch != nil {
+		w.ch <- b
+		return
+	}
+	pl.pr.handoff(w.lc, b)
+}
+
 // backend is one PostgreSQL session of a pool.
 type backend struct {
 	pool      *pool
 	conn      net.Conn
+	rc        syscall.RawConn // conn's descriptor, for the parker's loop (loop_linux.go)
+	fd        int             // its number: what the loop's epoll set reports
+	loopReg   bool            // in the loop's epoll set; the loop's
 	r         *bufio.Reader
-	cw        *bufio.Writer // to the client it serves, reset at each attach
 	ep        placement.Endpoint
 	pid       uint32
 	secret    []byte
@@ -322,7 +345,7 @@ func (pl *pool) get(ctx context.Context) (*backend, error) {
 			pl.mu.Lock()
 		}
 		ch := make(chan *backend, 1)
-		pl.waiters = append(pl.waiters, ch)
+		pl.waiters = append(pl.waiters, waiter{ch: ch})
 		pl.mu.Unlock()
 		select {
 		case b := <-ch:
@@ -332,7 +355,7 @@ func (pl *pool) get(ctx context.Context) (*backend, error) {
 		case <-ctx.Done():
 			pl.mu.Lock()
 			for i, w := range pl.waiters {
-				if w == ch {
+				if w.ch == ch {
 					pl.waiters = append(pl.waiters[:i], pl.waiters[i+1:]...)
 					break
 				}
@@ -354,6 +377,50 @@ func (pl *pool) get(ctx context.Context) (*backend, error) {
 	}
 }
 
+// getOrQueue is get for a parked client's query on the parker's loop,
+// which must not block: an idle backend, or none and queued (the backend
+// a client gives back comes through handoff, in turn with the goroutines
+// waiting), or none and not queued when the pool may open another (the
+// client's goroutine does that: it may take a while, or wake the
+// database).
+func (pl *pool) getOrQueue(c *pooledClient) (b *backend, queued bool) {
+	for {
+		pl.mu.Lock()
+		if k := len(pl.idle); k > 0 {
+			b := pl.idle[k-1]
+			pl.idle = pl.idle[:k-1]
+			if (time.Since(b.idleSince) > time.Second && !alive(b.conn)) || b.r.Buffered() > 0 {
+				pl.closeLocked(b)
+				pl.mu.Unlock()
+				continue
+			}
+			pl.mu.Unlock()
+			return b, false
+		}
+		if pl.n < pl.pr.cfg.PoolSize {
+			pl.mu.Unlock()
+			return nil, false
+		}
+		pl.waiters = append(pl.waiters, waiter{lc: c})
+		pl.mu.Unlock()
+		return nil, true
+	}
+}
+
+// dequeue takes a parked client out of the waiters; false when it is not
+// there (a backend, or nil, was handed to it).
+func (pl *pool) dequeue(c *pooledClient) bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for i, w := range pl.waiters {
+		if w.lc == c {
+			pl.waiters = append(pl.waiters[:i], pl.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // put gives a backend back: to a waiting client, to the idle list, or
 // closed when it may not serve another client (reusable false).
 func (pl *pool) put(b *backend, reusable bool) {
@@ -364,9 +431,9 @@ func (pl *pool) put(b *backend, reusable bool) {
 		return
 	}
 	if len(pl.waiters) > 0 {
-		ch := pl.waiters[0]
+		w := pl.waiters[0]
 		pl.waiters = pl.waiters[1:]
-		ch <- b
+		pl.give(w, b)
 		return
 	}
 	b.idleSince = time.Now()
@@ -399,9 +466,9 @@ func (pl *pool) dropLocked() {
 
 func (pl *pool) wakeLocked() {
 	if len(pl.waiters) > 0 {
-		ch := pl.waiters[0]
+		w := pl.waiters[0]
 		pl.waiters = pl.waiters[1:]
-		ch <- nil
+		pl.give(w, nil)
 	}
 }
 
@@ -462,8 +529,14 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 		return fail(backendRefusal(a.Refusal))
 	}
 	_ = conn.SetDeadline(time.Time{})
-	be := &backend{pool: pl, conn: conn, r: r, cw: bufio.NewWriterSize(nil, 16<<10),
-		ep: ep, stmts: map[string]*stmtDef{}}
+	be := &backend{pool: pl, conn: conn, r: r,
+		ep: ep, stmts: map[string]*stmtDef{}, fd: -1}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			be.rc = rc
+			_ = rc.Control(func(fd uintptr) { be.fd = int(fd) })
+		}
+	}
 	if a.Key != nil {
 		be.pid, be.secret = a.Key.ProcessID, a.Key.SecretKey
 	}

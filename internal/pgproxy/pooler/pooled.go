@@ -52,8 +52,14 @@ func (pr *Pooler) Serve(conn net.Conn, l *wire.Login, start time.Time) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	l.Log.Debug("pooled session started", logkey.StartupMs, time.Since(start).Milliseconds())
-	// Ends the session, or parks the client (park.go): its connection is
-	// then its own, and this goroutine ends.
+	pr.noteLogin()
+	// Parked at once (park.go): an idle client costs no goroutine, and the
+	// parker's loop runs its simple queries (loop_linux.go). Else, or when
+	// it cannot be parked, run ends the session or parks the client later;
+	// either way this goroutine ends with the client's connection its own.
+	if _, tcp := conn.(*net.TCPConn); tcp && c.br.Buffered() == 0 && c.parkIdle() {
+		return
+	}
 	c.run()
 }
 
@@ -78,6 +84,20 @@ type attachment struct {
 	parses   []pending
 	closes   []pending
 	done     chan struct{} // the relay from the backend ended
+	// cw is the relay's writer to the client: the client's, not the
+	// backend's, so that the backend goes back to the pool before the
+	// last of its answer is written (the client, answered, may at once
+	// start another transaction and find it idle).
+	cw *bufio.Writer
+}
+
+// writers recycles the relays' writers.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
+
+func getWriter(c net.Conn) *bufio.Writer {
+	w := writers.Get().(*bufio.Writer)
+	w.Reset(c)
+	return w
 }
 
 // pooledClient is one client of the pooled endpoint.
@@ -96,6 +116,8 @@ type pooledClient struct {
 
 	start time.Time
 	park  parkState // client goroutine only, except where park.go says
+
+	wmu sync.Mutex // orders the relays' writes to the client
 
 	mu     sync.Mutex // guards the fields below (the relay goroutine reads and writes them)
 	att    *attachment
@@ -270,8 +292,7 @@ func (c *pooledClient) attach(pin string) (*attachment, error) {
 		}
 		return nil, err
 	}
-	att = &attachment{b: b, done: make(chan struct{})}
-	b.cw.Reset(c.conn)
+	att = &attachment{b: b, done: make(chan struct{}), cw: getWriter(c.conn)}
 	c.mu.Lock()
 	c.att = att
 	if pin != "" {
@@ -406,10 +427,13 @@ func (c *pooledClient) write(b *backend, hdr, body, pre []byte) error {
 func (c *pooledClient) relay(att *attachment) {
 	defer c.p.wg.Done()
 	defer close(att.done)
-	b := att.b
+	b, cw := att.b, att.cw
 	var hdr [5]byte
-	reusable := false
-	defer func() {
+	released := false
+	// release gives the backend back (reusable: to the pool) and ends
+	// the client's hold on it.
+	release := func(reusable bool) {
+		released = true
 		c.mu.Lock()
 		if c.att == att {
 			c.att = nil
@@ -423,6 +447,13 @@ func (c *pooledClient) relay(att *attachment) {
 			c.pool.mu.Unlock()
 		}
 		c.pool.put(b, reusable)
+	}
+	defer func() {
+		if !released {
+			release(false)
+		}
+		cw.Reset(nil)
+		writers.Put(cw)
 	}()
 	for {
 		if _, err := io.ReadFull(b.r, hdr[:]); err != nil {
@@ -446,19 +477,13 @@ func (c *pooledClient) relay(att *attachment) {
 			drop, detach = c.answered(att, hdr[0], body)
 			c.mu.Unlock()
 			if !drop {
-				_, _ = b.cw.Write(hdr[:])
-				_, _ = b.cw.Write(body)
+				_, _ = cw.Write(hdr[:])
+				_, _ = cw.Write(body)
 			}
 		default:
-			_, _ = b.cw.Write(hdr[:])
-			if _, err := io.CopyN(b.cw, b.r, int64(n-4)); err != nil {
+			_, _ = cw.Write(hdr[:])
+			if _, err := io.CopyN(cw, b.r, int64(n-4)); err != nil {
 				c.backendGone(err)
-				return
-			}
-		}
-		if detach || b.r.Buffered() == 0 || hdr[0] == 'Z' {
-			if err := b.cw.Flush(); err != nil {
-				c.conn.Close() // the client is gone: its forwarder ends the session
 				return
 			}
 		}
@@ -472,7 +497,24 @@ func (c *pooledClient) relay(att *attachment) {
 			}
 			c.mu.Unlock()
 			if ok {
-				reusable = true
+				// Under wmu: a next transaction's relay, which the client
+				// may start as soon as the backend is back, writes after.
+				c.wmu.Lock()
+				release(true)
+				err := cw.Flush()
+				c.wmu.Unlock()
+				if err != nil {
+					c.conn.Close() // the client is gone: its forwarder ends the session
+				}
+				return
+			}
+		}
+		if detach || b.r.Buffered() == 0 || hdr[0] == 'Z' {
+			c.wmu.Lock()
+			err := cw.Flush()
+			c.wmu.Unlock()
+			if err != nil {
+				c.conn.Close() // the client is gone: its forwarder ends the session
 				return
 			}
 		}

@@ -40,8 +40,9 @@ var sessionFuncs = []string{"pg_advisory_lock", "pg_advisory_lock_shared", "pg_t
 // a branch that never runs still pins.
 func scanSQL(sql string) sqlEffect {
 	var e sqlEffect
-	var words []string // the first words of the current command, lowercased
-	hold := false      // the word HOLD in the current command (DECLARE ... WITH HOLD)
+	var wbuf [4]string
+	words := wbuf[:0] // the first words of the current command, lowercased
+	hold := false     // the word HOLD in the current command (DECLARE ... WITH HOLD)
 	endCommand := func() {
 		if len(words) > 0 {
 			e.command(words, hold)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // DupFD returns a close-on-exec duplicate of a connection's descriptor.
@@ -36,4 +37,24 @@ func DupFD(c net.Conn) (int, error) {
 		return -1, fmt.Errorf("dup socket: %w", derr)
 	}
 	return fd, nil
+}
+
+// ReadFD and WriteFD are read(2) and write(2) on non-blocking sockets,
+// which never block: without the runtime's syscall bookkeeping, for the
+// event loops that serve many sockets from one goroutine. b is not empty.
+func ReadFD(fd int, b []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// WriteFD: see ReadFD.
+func WriteFD(fd int, b []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
