@@ -174,8 +174,9 @@ type result struct {
 }
 
 // execute runs the request as one pipelined round trip: [BEGIN;] setup;
-// [EXPLAIN;] main [; COMMIT|ROLLBACK]. Without BEGIN the pipeline is one
-// implicit transaction that commits at Sync, or rolls back on any error.
+// [EXPLAIN;] main; RESET ALL [; COMMIT|ROLLBACK]. Without BEGIN the
+// pipeline is one implicit transaction that commits at Sync, or rolls
+// back on any error.
 func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built) (*result, error) {
 	batch := &pgconn.Batch{}
 	n := 0
@@ -220,6 +221,16 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		return nil, err
 	}
 	mainAt := n
+	// A tenant's function may have set settings for the session
+	// (set_config(..., false), SET without LOCAL): a request.jwt.claim.sub
+	// planted so would be the next request's auth.uid() on this pooled
+	// connection. RESET ALL, in the request's own transaction, takes the
+	// session back to the authenticator's settings when it commits (and a
+	// rollback undoes the function's changes anyway). Measured at ~2 % of
+	// PostgreSQL's time per request (docs/BENCHMARKS.md, 2026-12-03). It
+	// carries the setup's marker: statistics file it under the tenant's
+	// role, and it is not the tenant's statement.
+	batch.ExecParams(SetupMarker+" RESET ALL", nil, nil, nil, nil)
 	mainRows, preRows, err := readBatch(pc.ExecBatch(ctx, batch), mainAt, preAt)
 	if err != nil {
 		if pc.TxStatus() != 'I' && !pc.IsClosed() {

@@ -107,3 +107,79 @@ func TestHandler_ManyClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestHandler_SessionSettingsDoNotLeak: a tenant's function that sets a
+// setting for the whole session (set_config(..., false), SET without
+// LOCAL) changes only its own request. The next request on the pooled
+// connection — another end user, or anon — sees neither the claim it
+// planted nor the time zone it chose, and the connection is back to the
+// authenticator's own settings.
+func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
+	e := mustOpenEnv(t)
+	ctx := context.Background()
+	if _, err := e.su.Exec(ctx, `CREATE FUNCTION plant() RETURNS text LANGUAGE sql VOLATILE AS $$
+	    SELECT pg_catalog.set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-0000000000ff', false)
+	      || pg_catalog.set_config('request.jwt.claim.planted', 'yes', false)
+	      || pg_catalog.set_config('timezone', 'Pacific/Chatham', false) $$;
+	  CREATE FUNCTION seen() RETURNS json LANGUAGE sql STABLE AS $$
+	    SELECT json_build_object('sub', coalesce(current_setting('request.jwt.claim.sub', true), ''),
+	      'planted', coalesce(current_setting('request.jwt.claim.planted', true), ''),
+	      'tz', current_setting('timezone')) $$`); err != nil {
+		t.Fatal(err)
+	}
+	var tz string
+	if err := e.su.QueryRow(ctx, "SELECT current_setting('timezone')").Scan(&tz); err != nil {
+		t.Fatal(err)
+	}
+	sub := "00000000-0000-0000-0000-000000000001"
+	for range 3 {
+		if r := e.do(t, userP(sub), "POST", "/rpc/plant", nil, "{}"); r.status != 200 {
+			t.Fatalf("plant: %d %s", r.status, r.body)
+		}
+		// The planted values are gone for anon and for a user whose claims
+		// lack them, whichever connection of the pool answers.
+		for _, p := range []Principal{anonP, userP(sub)} {
+			r := e.do(t, p, "GET", "/rpc/seen", nil, "")
+			if r.status != 200 {
+				t.Fatalf("seen: %d %s", r.status, r.body)
+			}
+			var got map[string]string
+			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"sub": "", "planted": "", "tz": tz}
+			if p.Role != "anon" {
+				want["sub"] = sub
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Fatalf("as %s after a function set session settings (-want +got):\n%s", p.Role, d)
+			}
+		}
+	}
+	// Every connection of the pool is clean, held all at once.
+	var held []Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for range 4 {
+		c, err := e.h.backend.Acquire(ctx, "db1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		rows, err := c.PgConn().Exec(ctx, `SELECT current_user, coalesce(current_setting('request.jwt.claim.sub', true), ''),
+		  coalesce(current_setting('request.jwt.claim.planted', true), ''), current_setting('timezone')`).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range rows[0].Rows[0] {
+			got = append(got, string(v))
+		}
+		if d := cmp.Diff([]string{AuthenticatorRole, "", "", tz}, got); d != "" {
+			t.Fatalf("a pooled connection after the requests (-want +got):\n%s", d)
+		}
+	}
+}

@@ -57,9 +57,9 @@ func (c *conn) PgConn() *pgconn.PgConn { return c.c.Conn().PgConn() }
 // Release gives the connection back to the pool, which discards it
 // rather than lend it again when it is closed, busy or was left inside a
 // transaction (a request cut short, a failed ROLLBACK); then the lease.
-// Session settings a tenant's function may have changed are not reset:
-// every request sets role, claims and search_path for its own transaction
-// first (dataapi's setup statement).
+// Session settings a tenant's function may have changed are reset by the
+// request itself (dataapi's RESET ALL before it commits); every request
+// sets role, claims and search_path for its own transaction first.
 func (c *conn) Release() {
 	c.c.Release()
 	c.lease.Release()

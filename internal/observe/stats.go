@@ -61,8 +61,8 @@ const fsSQL = `SELECT total_logical_bytes::bigint FROM extensions.fs9_storage_st
 // and the session reset db9 sends before each SQL-over-HTTP call): they
 // are not counted as statements, and their commits count in tps.
 //
-// Also left out: the data API's per-request setup statement (it starts
-// with dataapi.SetupMarker; pg_stat_statements files it under the role
+// Also left out: the data API's per-request setup statement and its
+// RESET ALL (they start with dataapi.SetupMarker; pg_stat_statements files it under the role
 // it switched to, so the role filter of statementsSQL misses it).
 var framing = regexp.MustCompile(`(?i)^\s*(begin|start\s+transaction|commit|end|rollback|abort|discard\s+all)\b|^\s*select\s+_db9\.|^\s*` + regexp.QuoteMeta(dataapi.SetupMarker))
 

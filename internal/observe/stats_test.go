@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/db9/db9/internal/dataapi"
 )
 
 func stat(calls int64, mean, sd float64) queryStat {
@@ -66,7 +68,8 @@ func TestFraming(t *testing.T) {
 	for q, want := range map[string]bool{
 		"BEGIN": true, "begin read only": true, "COMMIT": true, "ROLLBACK": true, "DISCARD ALL": true, "start transaction": true,
 		"SELECT _db9.dataapi_check_schema($1), set_config('role', $2, true)": true,
-		"select v from t where id = $1":                                      false, "endless_table_scan()": false, "beginning": false, "update t set v = 1": false,
+		dataapi.SetupMarker + " SELECT CASE WHEN":                            true, dataapi.SetupMarker + " RESET ALL": true, "RESET ALL": false,
+		"select v from t where id = $1": false, "endless_table_scan()": false, "beginning": false, "update t set v = 1": false,
 	} {
 		if got := framing.MatchString(q); got != want {
 			t.Errorf("framing(%q) = %v, want %v", q, got, want)
