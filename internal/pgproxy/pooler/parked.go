@@ -10,11 +10,16 @@ import (
 )
 
 // The pooler's side of package park's seam: a pooled client is a
-// park.Client, a backend a park.Backend. The parker's loop calls these
-// on its own goroutine (Cancel excepted), and none blocks.
+// park.Client as a parkClient (the same struct, with the methods the
+// parker calls, kept apart from the client's own), a backend a
+// park.Backend. The parker's loop calls these on its own goroutine
+// (Cancel excepted), and none blocks.
+
+// parkClient is a pooled client as package park sees it.
+type parkClient pooledClient
 
 var (
-	_ park.Client  = (*pooledClient)(nil)
+	_ park.Client  = (*parkClient)(nil)
 	_ park.Backend = (*backend)(nil)
 )
 
@@ -28,7 +33,7 @@ func (b *backend) Loop() *park.Conn {
 }
 
 // Loopable implements park.Client.
-func (c *pooledClient) Loopable(msg []byte) bool {
+func (c *parkClient) Loopable(msg []byte) bool {
 	if len(msg) < 6 || msg[0] != 'Q' || int(binary.BigEndian.Uint32(msg[1:]))+1 != len(msg) || msg[len(msg)-1] != 0 {
 		return false
 	}
@@ -41,8 +46,8 @@ func (c *pooledClient) Loopable(msg []byte) bool {
 }
 
 // Acquire implements park.Client (pool.getOrQueue).
-func (c *pooledClient) Acquire() (park.Backend, bool) {
-	b, queued := c.pool.getOrQueue(c)
+func (c *parkClient) Acquire() (park.Backend, bool) {
+	b, queued := c.pool.getOrQueue((*pooledClient)(c))
 	if b == nil { // a typed nil would be no nil Backend
 		return nil, queued
 	}
@@ -50,10 +55,10 @@ func (c *pooledClient) Acquire() (park.Backend, bool) {
 }
 
 // Dequeue implements park.Client.
-func (c *pooledClient) Dequeue() bool { return c.pool.dequeue(c) }
+func (c *parkClient) Dequeue() bool { return c.pool.dequeue((*pooledClient)(c)) }
 
 // Begin implements park.Client.
-func (c *pooledClient) Begin(pb park.Backend) {
+func (c *parkClient) Begin(pb park.Backend) {
 	b := pb.(*backend)
 	c.mu.Lock()
 	c.stmts.unnamed, b.unnamed = nil, nil // a simple query drops the unnamed statement
@@ -62,23 +67,23 @@ func (c *pooledClient) Begin(pb park.Backend) {
 }
 
 // Done implements park.Client.
-func (c *pooledClient) Done(b park.Backend, reusable bool) {
+func (c *parkClient) Done(b park.Backend, reusable bool) {
 	c.p.cancels.Set(c.key, wire.CancelTarget{})
 	c.pool.put(b.(*backend), reusable)
 }
 
 // Release implements park.Client.
-func (c *pooledClient) Release(b park.Backend, reusable bool) { c.pool.put(b.(*backend), reusable) }
+func (c *parkClient) Release(b park.Backend, reusable bool) { c.pool.put(b.(*backend), reusable) }
 
 // Cancel implements park.Client.
-func (c *pooledClient) Cancel() { c.p.cancels.Cancel(c.key) }
+func (c *parkClient) Cancel() { c.p.cancels.Cancel(c.key) }
 
 // Finish implements park.Client.
-func (c *pooledClient) Finish() { c.finish() }
+func (c *parkClient) Finish() { (*pooledClient)(c).finish() }
 
 // Resume implements park.Client: the backend the loop hands over becomes
 // the client's attachment, whose relay starts once the client runs.
-func (c *pooledClient) Resume(fd int, prefix []byte, pb park.Backend, a park.Answer) {
+func (c *parkClient) Resume(fd int, prefix []byte, pb park.Backend, a park.Answer) {
 	var att *attachment
 	if pb != nil {
 		b := pb.(*backend)
@@ -105,5 +110,5 @@ func (c *pooledClient) Resume(fd int, prefix []byte, pb park.Backend, a park.Ans
 		c.mu.Unlock()
 		c.p.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
 	}
-	go c.resume(fd, prefix, att)
+	go (*pooledClient)(c).resume(fd, prefix, att)
 }

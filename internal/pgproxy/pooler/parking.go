@@ -187,7 +187,7 @@ func (c *pooledClient) own(pk *park.Parker) bool {
 	// TrackServing adds to the wait group under that lock too: no Add
 	// after Wait.
 	c.park.own, c.park.pk = true, pk
-	c.park.spot.Bind(c, &c.conn)
+	c.park.spot.Bind((*parkClient)(c), &c.conn)
 	if !c.p.conns.TrackServing(c, c.p.wg) {
 		c.park.own, c.park.pk = false, nil
 		return false
