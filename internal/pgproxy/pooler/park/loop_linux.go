@@ -264,24 +264,13 @@ func (t *loopTx) send(b Backend, msg []byte) {
 	}
 	t.b, t.bc = b, bc
 	t.s.client.Begin(b)
-	t.pk.txs[int32(bc.fd)] = t
-	var werr error
-	if err := bc.rc.Write(func(fd uintptr) bool {
-		for len(msg) > 0 {
-			n, err := wire.WriteFD(int(fd), msg)
-			switch {
-			case n > 0:
-				msg = msg[n:]
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return false // the runtime waits until it can write
-			default:
-				werr = err
-				return true
-			}
-		}
-		return true
-	}); err != nil {
+	t.pk.setTx(bc.fd, t)
+	io := &t.pk.io
+	io.p, io.err = msg, nil
+	err := bc.rc.Write(io.writeFn)
+	werr := io.err
+	io.p = nil
+	if err != nil {
 		werr = err
 	}
 	if werr != nil {
@@ -302,12 +291,12 @@ func (pk *Parker) backendEvent(t *loopTx) {
 // socket has no more, the client cannot take more, or the answer ended.
 func (t *loopTx) readBackend() {
 	for {
-		var n int
-		var rerr error
-		if err := t.bc.rc.Read(func(fd uintptr) bool {
-			n, rerr = wire.ReadFD(int(fd), t.pk.buf)
-			return true
-		}); err != nil {
+		io := &t.pk.io
+		io.p = t.pk.buf
+		err := t.bc.rc.Read(io.readFn)
+		n, rerr := io.n, io.err
+		io.p = nil
+		if err != nil {
 			rerr = err
 		}
 		if n <= 0 {
@@ -454,7 +443,7 @@ func (t *loopTx) keeps() bool { return t.typ != 'Z' || t.status != 'I' || t.sett
 // giveBack gives the transaction's backend back to the pool.
 func (t *loopTx) giveBack() {
 	b := t.b
-	delete(t.pk.txs, int32(t.bc.fd))
+	t.pk.setTx(t.bc.fd, nil)
 	t.b, t.bc = nil, nil
 	t.s.client.Done(b, !t.leftover)
 }
@@ -464,7 +453,7 @@ func (t *loopTx) giveBack() {
 // stays the client's on its goroutine.
 func (t *loopTx) finishTx() {
 	if b := t.b; b != nil {
-		delete(t.pk.txs, int32(t.bc.fd))
+		t.pk.setTx(t.bc.fd, nil)
 		// With more than the answer (leftover) the backend is ending
 		// (FATAL): the relay reads its end and tells the client.
 		t.toGoroutine(nil, b, Answer{Answered: true, Ready: t.typ == 'Z', Setting: t.setting, Ending: t.leftover})
@@ -539,7 +528,7 @@ func (t *loopTx) drop() {
 // answer: the backend, with the rest of the answer unread, is closed.
 func (t *loopTx) abort() {
 	if b := t.b; b != nil {
-		delete(t.pk.txs, int32(t.bc.fd))
+		t.pk.setTx(t.bc.fd, nil)
 		t.b, t.bc = nil, nil
 		t.s.client.Done(b, false)
 	}

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/db9/db9/internal/logkey"
 )
@@ -37,11 +36,12 @@ type Parker struct {
 	nextSweep    time.Time // the wait's deadline, while clients are queued
 	wakeR, wakeW int       // a pipe that wakes the loop: backends handed over, stop
 	done         chan struct{}
+	io           rawIO // the loop's system calls on descriptors
 
 	// The loop's own.
 	buf     []byte
-	txs     map[int32]*loopTx // by backend descriptor
-	waiting []*loopTx         // queued for a backend, oldest first
+	txs     []*loopTx // by backend descriptor (a small number: a slice, no hashing)
+	waiting []*loopTx // queued for a backend, oldest first
 	free    []*loopTx
 
 	mu     sync.Mutex
@@ -80,7 +80,8 @@ func New(cfg Config) (*Parker, error) {
 		return nil, fmt.Errorf("pipe2: %w", err)
 	}
 	pk := &Parker{cfg: cfg, epfd: epfd, wakeR: p[0], wakeW: p[1], done: make(chan struct{}), parked: map[int32]*Spot{},
-		buf: make([]byte, loopBuf), txs: map[int32]*loopTx{}}
+		buf: make([]byte, loopBuf)}
+	pk.io.init()
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pk.wakeR, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pk.wakeR), Pad: -1}); err != nil {
 		pk.closeFDs()
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
@@ -97,6 +98,26 @@ func New(cfg Config) (*Parker, error) {
 	}
 	go pk.run()
 	return pk, nil
+}
+
+// tx returns the transaction running on the backend of descriptor fd.
+func (pk *Parker) tx(fd int32) *loopTx {
+	if fd < 0 || int(fd) >= len(pk.txs) {
+		return nil
+	}
+	return pk.txs[fd]
+}
+
+// setTx records (t nil: forgets) the transaction running on the backend
+// of descriptor fd.
+func (pk *Parker) setTx(fd int, t *loopTx) {
+	if fd >= len(pk.txs) {
+		if t == nil {
+			return
+		}
+		pk.txs = append(pk.txs, make([]*loopTx, fd+1-len(pk.txs)+16)...)
+	}
+	pk.txs[fd] = t
 }
 
 func (pk *Parker) closeFDs() {
@@ -117,21 +138,10 @@ func (pk *Parker) wait(events []syscall.EpollEvent) (int, error) {
 		pk.nextSweep = time.Now().Add(time.Second)
 		_ = pk.epf.SetReadDeadline(pk.nextSweep)
 	}
-	var n int
-	var werr error
-	err := pk.eprc.Read(func(fd uintptr) bool {
-		// A timeout of 0 never blocks: no need of the runtime's
-		// bookkeeping of a blocking syscall.
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-		n, werr = int(r), nil
-		if e != 0 {
-			n = 0
-			if e != syscall.EINTR {
-				werr = e
-			}
-		}
-		return n > 0 || werr != nil
-	})
+	pk.io.events = events
+	err := pk.eprc.Read(pk.io.epollFn)
+	n, werr := pk.io.n, pk.io.err
+	pk.io.events = nil
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		pk.nextSweep = time.Time{}
 		_ = pk.epf.SetReadDeadline(time.Time{})
@@ -276,7 +286,7 @@ func (pk *Parker) run() {
 		for _, ev := range events[:n] {
 			switch ev.Pad {
 			case evBackend:
-				if t := pk.txs[ev.Fd]; t != nil {
+				if t := pk.tx(ev.Fd); t != nil {
 					pk.backendEvent(t)
 				}
 			case evClient:
@@ -334,9 +344,11 @@ func (pk *Parker) shutdown() {
 		}
 	}
 	for _, t := range pk.txs {
-		t.s.client.Release(t.b, false)
+		if t != nil {
+			t.s.client.Release(t.b, false)
+		}
 	}
-	pk.txs = map[int32]*loopTx{}
+	pk.txs = nil
 	for _, t := range pk.waiting {
 		t.s.client.Dequeue()
 	}

@@ -41,7 +41,7 @@ var sessionFuncs = []string{"pg_advisory_lock", "pg_advisory_lock_shared", "pg_t
 func Scan(sql string) Effect {
 	var e Effect
 	var wbuf [4]string
-	words := wbuf[:0] // the first words of the current command, lowercased
+	words := wbuf[:0] // the first words of the current command (keywords lowercased: keyword)
 	hold := false     // the word HOLD in the current command (DECLARE ... WITH HOLD)
 	endCommand := func() {
 		if len(words) > 0 {
@@ -140,14 +140,14 @@ func Scan(sql string) Effect {
 			}
 			w := sql[i:j]
 			if len(words) < 4 {
-				words = append(words, strings.ToLower(w))
+				words = append(words, keyword(w))
 			}
 			if strings.EqualFold(w, "hold") {
 				hold = true
 			}
 			if e.Session == "" {
 				for _, f := range sessionFuncs {
-					if strings.EqualFold(w, f) {
+					if len(w) == len(f) && strings.EqualFold(w, f) {
 						e.Session = strings.ToLower(f) + "()"
 					}
 				}
@@ -226,6 +226,22 @@ func (e *Effect) command(w []string, hold bool) {
 	}
 }
 
+// keywords are the words command looks for.
+var keywords = [...]string{"set", "local", "transaction", "constraints", "reset", "listen", "load", "prepare",
+	"declare", "create", "global", "temp", "temporary", "discard", "all", "deallocate", "execute"}
+
+// keyword returns w as command compares it: the keyword it is, in lower
+// case, or else w as it is. So a query of upper-case words costs no
+// allocation (the scan runs on every simple query of a parked client).
+func keyword(w string) string {
+	for _, k := range keywords {
+		if len(k) == len(w) && strings.EqualFold(k, w) {
+			return k
+		}
+	}
+	return w
+}
+
 // stmtName is a statement's name as a word of the scan gives it: an
 // unquoted name folded to lower case (as PostgreSQL folds it), a quoted
 // one as it is.
@@ -233,7 +249,7 @@ func stmtName(w string) string {
 	if strings.HasPrefix(w, `"`) {
 		return w[1:]
 	}
-	return w
+	return strings.ToLower(w)
 }
 
 func isIdentStart(c byte) bool {

@@ -83,3 +83,12 @@ func FuzzScanSQL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { _ = Scan(s) })
 }
+
+// The scan of a plain query allocates nothing: it runs on every simple
+// query of a parked client.
+func TestScan_NoAllocs(t *testing.T) {
+	q := "SELECT abalance FROM pgbench_accounts WHERE aid = 42;"
+	if n := testing.AllocsPerRun(100, func() { _ = Scan(q) }); n != 0 {
+		t.Errorf("Scan(%q): %v allocations, want 0", q, n)
+	}
+}
