@@ -1,5 +1,7 @@
 package pooler
 
+import "github.com/db9/db9/internal/pgproxy/pooler/sqlscan"
+
 // SQL that names protocol-level prepared statements: DEALLOCATE name,
 // DEALLOCATE ALL, DISCARD ALL and EXECUTE name, in a simple query or in a
 // statement the client prepared and binds (pgx runs conn.Exec(ctx,
@@ -27,23 +29,23 @@ func (s *stmtBook) def(name string) *stmtDef {
 // client's, adding Close and Parse messages to pre, and forgets the
 // statements e deallocates, for the client and the backend. The client's
 // mu is held.
-func (s *stmtBook) namedBySQL(att *attachment, e *sqlEffect, pre []byte) []byte {
+func (s *stmtBook) namedBySQL(att *attachment, e *sqlscan.Effect, pre []byte) []byte {
 	b := att.b
-	for _, name := range e.executed {
+	for _, name := range e.Executed {
 		pre = s.matchBackend(att, name, pre)
 	}
 	switch {
-	case e.deallocAll:
+	case e.DeallocAll:
 		// The unnamed statement is not among them, in PostgreSQL either.
 		s.dropAll(b)
 		clear(s.named)
 		clear(b.stmts)
-	case e.dealloc && len(e.deallocated) == 0:
+	case e.Dealloc && len(e.Deallocated) == 0:
 		// A name the scan could not read: whichever it was, it is gone
 		// from the backend; each statement is prepared again when used.
 		clear(b.stmts)
-	case e.dealloc:
-		for _, name := range e.deallocated {
+	case e.Dealloc:
+		for _, name := range e.Deallocated {
 			pre = s.matchBackend(att, name, pre)
 			if def := s.named[name]; def != nil {
 				dropStmt(name, def, b)

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgproxy/pooler/park"
 	"github.com/db9/db9/internal/pgproxy/wire"
 	"github.com/db9/db9/internal/placement"
 )
@@ -88,15 +89,12 @@ type Pooler struct {
 	pools map[poolKey]*pool
 	byDB  map[string]map[*pool]struct{}
 	quit  chan struct{}
-	// pk parks idle clients (park.go), started on first use; none after
+	// pk parks idle clients (parking.go), started on first use; none after
 	// pkStopped. pkMu guards both.
 	pkMu      sync.Mutex
-	pk        *parker
+	pk        *park.Parker
 	pkStopped bool
-	// A burst of logins, for trim.go.
-	logins    atomic.Int64
-	lastLogin atomic.Int64 // unix nanoseconds
-	trimArmed atomic.Bool
+	trim      *park.Trimmer
 }
 
 // pool is the backends of one poolKey: at most Config.PoolSize, idle
@@ -121,7 +119,7 @@ type pool struct {
 
 // waiter is a client waiting for a backend of a full pool: a goroutine
 // (ch; a nil sent: a backend may be opened), or a parked client whose
-// query waits on the parker's loop (lc; loop_linux.go).
+// query waits on the parker's loop (lc; package park).
 type waiter struct {
 	ch chan *backend
 	lc *pooledClient
@@ -133,16 +131,19 @@ func (pl *pool) give(w waiter, b *backend) {
 		w.ch <- b
 		return
 	}
-	pl.pr.handoff(w.lc, b)
+	// A typed nil would be no nil Backend.
+	var pb park.Backend
+	if b != nil {
+		pb = b
+	}
+	w.lc.park.pk.Handoff(&w.lc.park.spot, pb)
 }
 
 // backend is one PostgreSQL session of a pool.
 type backend struct {
 	pool      *pool
 	conn      net.Conn
-	rc        syscall.RawConn // conn's descriptor, for the parker's loop (loop_linux.go)
-	fd        int             // its number: what the loop's epoll set reports
-	loopReg   bool            // in the loop's epoll set; the loop's
+	lc        park.Conn // conn as the parker's loop uses it (Loop)
 	r         *bufio.Reader
 	ep        placement.Endpoint
 	pid       uint32
@@ -160,8 +161,9 @@ type backend struct {
 
 // New returns a Pooler; clients come to it through Serve.
 func New(cfg Config) *Pooler {
+	quit := make(chan struct{})
 	return &Pooler{cfg: cfg, log: cfg.Logger, conns: cfg.Conns, cancels: cfg.Cancels, wg: cfg.Group, stop: cfg.Stop,
-		pools: map[poolKey]*pool{}, byDB: map[string]map[*pool]struct{}{}, quit: make(chan struct{})}
+		pools: map[poolKey]*pool{}, byDB: map[string]map[*pool]struct{}{}, quit: quit, trim: park.NewTrimmer(quit)}
 }
 
 // join returns the pool of key (made when missing) with one more client.
@@ -530,13 +532,8 @@ func (pl *pool) open(ctx context.Context) (*backend, error) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	be := &backend{pool: pl, conn: conn, r: r,
-		ep: ep, stmts: map[string]*stmtDef{}, fd: -1}
-	if sc, ok := conn.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			be.rc = rc
-			_ = rc.Control(func(fd uintptr) { be.fd = int(fd) })
-		}
-	}
+		ep: ep, stmts: map[string]*stmtDef{}}
+	be.lc = park.NewConn(conn)
 	if a.Key != nil {
 		be.pid, be.secret = a.Key.ProcessID, a.Key.SecretKey
 	}

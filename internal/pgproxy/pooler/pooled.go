@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgproxy/pooler/sqlscan"
 	"github.com/db9/db9/internal/pgproxy/wire"
 )
 
@@ -52,9 +53,9 @@ func (pr *Pooler) Serve(conn net.Conn, l *wire.Login, start time.Time) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	l.Log.Debug("pooled session started", logkey.StartupMs, time.Since(start).Milliseconds())
-	pr.noteLogin()
-	// Parked at once (park.go): an idle client costs no goroutine, and the
-	// parker's loop runs its simple queries (loop_linux.go). Else, or when
+	pr.trim.NoteLogin()
+	// Parked at once (parking.go): an idle client costs no goroutine, and the
+	// parker's loop runs its simple queries (package park). Else, or when
 	// it cannot be parked, run ends the session or parks the client later;
 	// either way this goroutine ends with the client's connection its own.
 	if _, tcp := conn.(*net.TCPConn); tcp && c.br.Buffered() == 0 && c.parkIdle() {
@@ -115,7 +116,7 @@ type pooledClient struct {
 	out        *[]byte // messages for the backend not written yet (from outBufs)
 
 	start time.Time
-	park  parkState // client goroutine only, except where park.go says
+	park  parkState // client goroutine only, except where parking.go says
 
 	wmu sync.Mutex // orders the relays' writes to the client
 
@@ -128,7 +129,7 @@ type pooledClient struct {
 
 // run reads the client's messages and forwards them, each to the
 // backend the client holds, getting one first when it holds none, until
-// the session ends (finish) or the client, idle, is parked (park.go).
+// the session ends (finish) or the client, idle, is parked (parking.go).
 func (c *pooledClient) run() (parked bool) {
 	defer func() {
 		if !parked {
@@ -229,16 +230,16 @@ func (c *pooledClient) forward(typ byte, hdr, body []byte) error {
 		}
 		return c.write(att.b, hdr, body, nil)
 	}
-	var effect sqlEffect
+	var effect sqlscan.Effect
 	switch typ {
 	case 'Q':
-		effect = scanSQL(cstring(body))
+		effect = sqlscan.Scan(cstring(body))
 	case 'P':
 		_, rest := cut(body)
-		effect = scanSQL(cstring(rest))
+		effect = sqlscan.Scan(cstring(rest))
 	}
 	for {
-		att, err := c.attach(effect.session)
+		att, err := c.attach(effect.Session)
 		if err != nil {
 			return err
 		}
@@ -309,7 +310,7 @@ func (c *pooledClient) attach(pin string) (*attachment, error) {
 // prepared statements and to the attachment, and returns the messages to
 // send before it (statements the client prepared on another backend).
 // c.mu is held.
-func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect sqlEffect) (pre []byte) {
+func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect sqlscan.Effect) (pre []byte) {
 	b := att.b
 	if b.ndead.Load() > 0 {
 		pre = att.closeDead(pre)
@@ -321,7 +322,7 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 		if typ == 'Q' {
 			// A simple query drops the unnamed statement.
 			c.stmts.unnamed, b.unnamed = nil, nil
-			if effect.namesStatements() {
+			if effect.NamesStatements() {
 				pre = c.stmts.namedBySQL(att, &effect, pre)
 			}
 		}
@@ -338,7 +339,7 @@ func (c *pooledClient) bookkeep(att *attachment, typ byte, body []byte, effect s
 		name, rest := cut(body)
 		query, rest2 := cut(rest)
 		def := &stmtDef{query: query, params: bytes.Clone(rest2)}
-		if effect.namesStatements() {
+		if effect.NamesStatements() {
 			names := effect // a copy of its own: effect stays on the stack
 			def.names = &names
 		}

@@ -3,6 +3,8 @@ package pooler
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/db9/db9/internal/pgproxy/pooler/sqlscan"
 )
 
 // A client's prepared statements live in the pooler (stmtBook) and, as
@@ -13,9 +15,9 @@ import (
 // stmtDef is a prepared statement as a Parse message defines it.
 type stmtDef struct {
 	query  string
-	params []byte     // the parameter type count and OIDs, as in Parse
-	names  *sqlEffect // the query's DEALLOCATE or EXECUTE (dealloc.go); nil: none
-	on     []*backend // backends it was prepared on (stmtgc.go; named statements)
+	params []byte          // the parameter type count and OIDs, as in Parse
+	names  *sqlscan.Effect // the query's DEALLOCATE or EXECUTE (dealloc.go); nil: none
+	on     []*backend      // backends it was prepared on (stmtgc.go; named statements)
 }
 
 func (d *stmtDef) same(o *stmtDef) bool {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package pooler
+package park
 
 import (
 	"errors"
@@ -10,13 +10,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/db9/db9/internal/logkey"
 )
 
-// parker is an epoll set of parked clients' sockets and the goroutine
-// (its loop) that waits on it (park.go), and runs their simple queries
+// Parker is an epoll set of parked clients' sockets and the goroutine
+// (its loop) that waits on it, and runs their simple queries
 // (loop_linux.go). A socket stays in the set, edge-triggered, while its
 // client is parked; a client that needs more than the loop does goes back
 // to a goroutine of its own, its socket out of the set.
@@ -25,8 +24,8 @@ import (
 // own duplicates) and the backends of the loop's transactions (their
 // connections' own descriptors, in the set from their first loop
 // transaction until they close).
-type parker struct {
-	pr   *Pooler
+type Parker struct {
+	cfg  Config
 	epfd int
 	// epf is the set as a file of the runtime's poller: the loop waits
 	// there, with the backends' own connections, rather than in a
@@ -37,27 +36,28 @@ type parker struct {
 	nextSweep    time.Time // the wait's deadline, while clients are queued
 	wakeR, wakeW int       // a pipe that wakes the loop: backends handed over, stop
 	done         chan struct{}
+	io           rawIO // the loop's system calls on descriptors
 
 	// The loop's own.
 	buf     []byte
-	txs     map[int32]*loopTx // by backend descriptor
-	waiting []*loopTx         // queued for a backend, oldest first
+	txs     []*loopTx // by backend descriptor (a small number: a slice, no hashing)
+	waiting []*loopTx // queued for a backend, oldest first
 	free    []*loopTx
 
 	mu     sync.Mutex
-	parked map[int32]*pooledClient // by descriptor
-	ready  []handed                // backends handed to queued clients, for the loop
-	spare  []handed                // ready's other buffer
-	awake  bool                    // the loop looks at ready before it waits again
-	woken  bool                    // a byte is in the pipe
-	halt   bool                    // stop was called
+	parked map[int32]*Spot // by descriptor
+	ready  []handed        // backends handed to queued clients, for the loop
+	spare  []handed        // ready's other buffer
+	awake  bool            // the loop looks at ready before it waits again
+	woken  bool            // a byte is in the pipe
+	halt   bool            // stop was called
 }
 
 // handed is a backend handed to a client queued on the loop; nil: the
 // pool may open one.
 type handed struct {
-	c *pooledClient
-	b *backend
+	s *Spot
+	b Backend
 }
 
 const (
@@ -68,7 +68,8 @@ const (
 	loopBuf = 64 << 10
 )
 
-func newParker(pr *Pooler) (*parker, error) {
+// New starts a Parker: its epoll set and its loop. Stop ends them.
+func New(cfg Config) (*Parker, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -78,8 +79,9 @@ func newParker(pr *Pooler) (*parker, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("pipe2: %w", err)
 	}
-	pk := &parker{pr: pr, epfd: epfd, wakeR: p[0], wakeW: p[1], done: make(chan struct{}), parked: map[int32]*pooledClient{},
-		buf: make([]byte, loopBuf), txs: map[int32]*loopTx{}}
+	pk := &Parker{cfg: cfg, epfd: epfd, wakeR: p[0], wakeW: p[1], done: make(chan struct{}), parked: map[int32]*Spot{},
+		buf: make([]byte, loopBuf)}
+	pk.io.init()
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pk.wakeR, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pk.wakeR), Pad: -1}); err != nil {
 		pk.closeFDs()
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
@@ -98,7 +100,27 @@ func newParker(pr *Pooler) (*parker, error) {
 	return pk, nil
 }
 
-func (pk *parker) closeFDs() {
+// tx returns the transaction running on the backend of descriptor fd.
+func (pk *Parker) tx(fd int32) *loopTx {
+	if fd < 0 || int(fd) >= len(pk.txs) {
+		return nil
+	}
+	return pk.txs[fd]
+}
+
+// setTx records (t nil: forgets) the transaction running on the backend
+// of descriptor fd.
+func (pk *Parker) setTx(fd int, t *loopTx) {
+	if fd >= len(pk.txs) {
+		if t == nil {
+			return
+		}
+		pk.txs = append(pk.txs, make([]*loopTx, fd+1-len(pk.txs)+16)...)
+	}
+	pk.txs[fd] = t
+}
+
+func (pk *Parker) closeFDs() {
 	if pk.epf != nil {
 		pk.epf.Close()
 	} else {
@@ -111,26 +133,15 @@ func (pk *parker) closeFDs() {
 // wait returns the events of the set, waiting in the runtime's poller
 // for the first; none when clients are queued and a second passed (for
 // sweep).
-func (pk *parker) wait(events []syscall.EpollEvent) (int, error) {
+func (pk *Parker) wait(events []syscall.EpollEvent) (int, error) {
 	if len(pk.waiting) > 0 && pk.nextSweep.IsZero() {
 		pk.nextSweep = time.Now().Add(time.Second)
 		_ = pk.epf.SetReadDeadline(pk.nextSweep)
 	}
-	var n int
-	var werr error
-	err := pk.eprc.Read(func(fd uintptr) bool {
-		// A timeout of 0 never blocks: no need of the runtime's
-		// bookkeeping of a blocking syscall.
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-		n, werr = int(r), nil
-		if e != 0 {
-			n = 0
-			if e != syscall.EINTR {
-				werr = e
-			}
-		}
-		return n > 0 || werr != nil
-	})
+	pk.io.events = events
+	err := pk.eprc.Read(pk.io.epollFn)
+	n, werr := pk.io.n, pk.io.err
+	pk.io.events = nil
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		pk.nextSweep = time.Time{}
 		_ = pk.epf.SetReadDeadline(time.Time{})
@@ -153,31 +164,70 @@ const clientEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | e
 // has it as a negative int).
 const epollET = 1 << 31
 
-// park moves c's socket into the set as fd (a duplicate of its
-// connection's descriptor) and takes its connection away, returning it
-// for the caller to close. The client may be resumed before park returns.
-func (pk *parker) park(c *pooledClient, fd int) (net.Conn, error) {
+// Park moves the socket of s's client into the set as fd (a duplicate of
+// its connection's descriptor) and takes its connection away, returning
+// it for the caller to close; ErrClosing when Close came first. The
+// client may be resumed before Park returns: the caller must not touch
+// it after a Park without error.
+func (pk *Parker) Park(s *Spot, fd int) (net.Conn, error) {
 	pk.mu.Lock()
 	defer pk.mu.Unlock()
-	if c.park.closing {
-		return nil, errParkClosing
+	if s.closing {
+		return nil, ErrClosing
 	}
-	pk.parked[int32(fd)] = c
+	pk.parked[int32(fd)] = s
 	ev := syscall.EpollEvent{Events: uint32(clientEvents), Fd: int32(fd), Pad: evClient}
 	if err := syscall.EpollCtl(pk.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		delete(pk.parked, int32(fd))
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	conn := c.conn
-	c.conn, c.br, c.park.fd = nil, nil, fd
+	conn := *s.conn
+	*s.conn, s.fd = nil, fd
 	return conn, nil
 }
 
-// handoff gives b to c, queued on the loop (pool.give; the pool's lock
-// is held).
-func (pk *parker) handoff(c *pooledClient, b *backend) {
+// Resumed gives the client of s its connection again (Client.Resume;
+// nil when the socket could not be made one) and reports whether Close
+// came meanwhile: it found the client neither parked nor with a
+// connection, so the caller closes conn.
+func (pk *Parker) Resumed(s *Spot, conn net.Conn) (closing bool) {
 	pk.mu.Lock()
-	pk.ready = append(pk.ready, handed{c, b})
+	defer pk.mu.Unlock()
+	s.fd = -1
+	if conn != nil {
+		*s.conn = conn
+	}
+	return s.closing
+}
+
+// Close ends the parking of s for the proxy's Close. A parked client's
+// socket is closed (it leaves the set with it) and Close reports parked:
+// the caller finishes the client, on a goroutine of its own. Otherwise
+// it returns the client's connection, for the caller to close; a client
+// the loop holds is the loop's to end (unclaim).
+func (pk *Parker) Close(s *Spot) (parked bool, conn net.Conn) {
+	pk.mu.Lock()
+	s.closing = true
+	conn, fd := *s.conn, s.fd
+	parked = fd >= 0 && pk.parked[int32(fd)] == s && s.tx == nil
+	if parked {
+		delete(pk.parked, int32(fd))
+		s.fd = -1
+	}
+	pk.mu.Unlock()
+	if parked {
+		syscall.Close(fd)
+		return true, nil
+	}
+	return false, conn
+}
+
+// Handoff gives b (nil: the pool may open one) to the client of s,
+// queued on the loop (Client.Acquire). The pool's lock may be held: it
+// does not block.
+func (pk *Parker) Handoff(s *Spot, b Backend) {
+	pk.mu.Lock()
+	pk.ready = append(pk.ready, handed{s, b})
 	wake := !pk.awake && !pk.woken
 	if wake {
 		pk.woken = true
@@ -190,13 +240,13 @@ func (pk *parker) handoff(c *pooledClient, b *backend) {
 
 // drainReady runs the queries of the queued clients that were handed a
 // backend.
-func (pk *parker) drainReady() {
+func (pk *Parker) drainReady() {
 	pk.mu.Lock()
 	ready := pk.ready
 	pk.ready, pk.spare = pk.spare[:0], nil
 	pk.mu.Unlock()
 	for i, h := range ready {
-		pk.handed(h.c, h.b)
+		pk.handed(h.s, h.b)
 		ready[i] = handed{}
 	}
 	pk.mu.Lock()
@@ -207,7 +257,7 @@ func (pk *parker) drainReady() {
 }
 
 // run waits for events and serves them, until stop.
-func (pk *parker) run() {
+func (pk *Parker) run() {
 	defer close(pk.done)
 	events := make([]syscall.EpollEvent, 128)
 	for {
@@ -229,14 +279,14 @@ func (pk *parker) run() {
 			}
 			// Only a broken epoll set fails here: end its clients rather
 			// than spin.
-			pk.pr.log.Error("wait for parked pooled clients", logkey.Err, err)
+			pk.cfg.Logger.Error("wait for parked pooled clients", logkey.Err, err)
 			pk.shutdown()
 			return
 		}
 		for _, ev := range events[:n] {
 			switch ev.Pad {
 			case evBackend:
-				if t := pk.txs[ev.Fd]; t != nil {
+				if t := pk.tx(ev.Fd); t != nil {
 					pk.backendEvent(t)
 				}
 			case evClient:
@@ -261,10 +311,10 @@ func (pk *parker) run() {
 	}
 }
 
-// stop ends the loop and closes the set. Clients still parked were closed
+// Stop ends the loop and closes the set. Clients still parked were closed
 // by the proxy's Close before (Close finishes them; those the loop was
 // serving end with it).
-func (pk *parker) stop() {
+func (pk *Parker) Stop() {
 	pk.mu.Lock()
 	pk.halt = true
 	pk.mu.Unlock()
@@ -275,34 +325,36 @@ func (pk *parker) stop() {
 
 // shutdown ends the clients the loop still has: their backends (their
 // connections closed already by the proxy's Close) are given up.
-func (pk *parker) shutdown() {
+func (pk *Parker) shutdown() {
 	pk.mu.Lock()
 	pk.halt = true
 	ready := pk.ready
 	pk.ready = nil
-	var cs []*pooledClient
-	for fd, c := range pk.parked {
+	var ss []*Spot
+	for fd, s := range pk.parked {
 		delete(pk.parked, fd)
-		c.park.fd = -1
+		s.fd = -1
 		syscall.Close(int(fd))
-		cs = append(cs, c)
+		ss = append(ss, s)
 	}
 	pk.mu.Unlock()
 	for _, h := range ready {
 		if h.b != nil {
-			h.c.pool.put(h.b, false)
+			h.s.client.Release(h.b, false)
 		}
 	}
 	for _, t := range pk.txs {
-		t.c.pool.put(t.b, false)
+		if t != nil {
+			t.s.client.Release(t.b, false)
+		}
 	}
-	pk.txs = map[int32]*loopTx{}
+	pk.txs = nil
 	for _, t := range pk.waiting {
-		t.c.pool.dequeue(t.c)
+		t.s.client.Dequeue()
 	}
 	pk.waiting = nil
-	for _, c := range cs {
-		c.park.tx = nil
-		go c.finish()
+	for _, s := range ss {
+		s.tx = nil
+		go s.client.Finish()
 	}
 }

@@ -1,30 +1,30 @@
-package pooler
+package sqlscan
 
 import "strings"
 
-// sqlEffect is what a statement leaves on its backend beyond its
+// Effect is what a statement leaves on its backend beyond its
 // transaction, as far as the pooled endpoint must know (docs/POOLER.md).
-type sqlEffect struct {
-	// session names the first command that leaves session state (a SET,
+type Effect struct {
+	// Session names the first command that leaves session state (a SET,
 	// LISTEN, session advisory lock, temporary table, ...): the client is
 	// pinned to its backend from then on. Empty: none.
-	session string
-	// deallocAll: DEALLOCATE ALL or DISCARD ALL drops every prepared
+	Session string
+	// DeallocAll: DEALLOCATE ALL or DISCARD ALL drops every prepared
 	// statement of the session.
-	deallocAll bool
-	// dealloc: some prepared statements may be gone (DEALLOCATE name),
-	// named in deallocated.
-	dealloc     bool
-	deallocated []string
-	// executed names the prepared statements run by SQL EXECUTE.
-	executed []string
+	DeallocAll bool
+	// Dealloc: some prepared statements may be gone (DEALLOCATE name),
+	// named in Deallocated (none there: a name the scan could not read).
+	Dealloc     bool
+	Deallocated []string
+	// Executed names the prepared statements run by SQL EXECUTE.
+	Executed []string
 }
 
-// namesStatements reports whether the SQL uses prepared statements by
+// NamesStatements reports whether the SQL uses prepared statements by
 // name (DEALLOCATE, DISCARD ALL, EXECUTE): the pooler must have the
-// client's statements on the backend that runs it (dealloc.go).
-func (e *sqlEffect) namesStatements() bool {
-	return e.deallocAll || e.dealloc || len(e.executed) > 0
+// client's statements on the backend that runs it.
+func (e *Effect) NamesStatements() bool {
+	return e.DeallocAll || e.Dealloc || len(e.Executed) > 0
 }
 
 // sessionFuncs are functions whose effect outlives the transaction. The
@@ -33,15 +33,15 @@ func (e *sqlEffect) namesStatements() bool {
 var sessionFuncs = []string{"pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
 	"pg_try_advisory_lock_shared", "set_config", "dblink_connect"}
 
-// scanSQL reads the commands of a query string lexically (no parse): the
+// Scan reads the commands of a query string lexically (no parse): the
 // first words of each command, and the session-level functions named
 // anywhere. It errs on the safe side: a word in a string literal, a
 // quoted identifier or a comment is not a word, but a function named in
 // a branch that never runs still pins.
-func scanSQL(sql string) sqlEffect {
-	var e sqlEffect
+func Scan(sql string) Effect {
+	var e Effect
 	var wbuf [4]string
-	words := wbuf[:0] // the first words of the current command, lowercased
+	words := wbuf[:0] // the first words of the current command (keywords lowercased: keyword)
 	hold := false     // the word HOLD in the current command (DECLARE ... WITH HOLD)
 	endCommand := func() {
 		if len(words) > 0 {
@@ -140,15 +140,15 @@ func scanSQL(sql string) sqlEffect {
 			}
 			w := sql[i:j]
 			if len(words) < 4 {
-				words = append(words, strings.ToLower(w))
+				words = append(words, keyword(w))
 			}
 			if strings.EqualFold(w, "hold") {
 				hold = true
 			}
-			if e.session == "" {
+			if e.Session == "" {
 				for _, f := range sessionFuncs {
-					if strings.EqualFold(w, f) {
-						e.session = strings.ToLower(f) + "()"
+					if len(w) == len(f) && strings.EqualFold(w, f) {
+						e.Session = strings.ToLower(f) + "()"
 					}
 				}
 			}
@@ -162,7 +162,7 @@ func scanSQL(sql string) sqlEffect {
 }
 
 // command looks at the first words of one command.
-func (e *sqlEffect) command(w []string, hold bool) {
+func (e *Effect) command(w []string, hold bool) {
 	at := func(i int) string {
 		if i < len(w) {
 			return w[i]
@@ -201,7 +201,7 @@ func (e *sqlEffect) command(w []string, hold bool) {
 		}
 	case "discard":
 		if at(1) == "all" {
-			e.deallocAll = true
+			e.DeallocAll = true
 		}
 	case "deallocate":
 		name := at(1)
@@ -209,21 +209,37 @@ func (e *sqlEffect) command(w []string, hold bool) {
 			name = at(2)
 		}
 		if name == "all" {
-			e.deallocAll = true
+			e.DeallocAll = true
 		} else {
-			e.dealloc = true
+			e.Dealloc = true
 			if name != "" {
-				e.deallocated = append(e.deallocated, stmtName(name))
+				e.Deallocated = append(e.Deallocated, stmtName(name))
 			}
 		}
 	case "execute":
 		if name := at(1); name != "" {
-			e.executed = append(e.executed, stmtName(name))
+			e.Executed = append(e.Executed, stmtName(name))
 		}
 	}
-	if e.session == "" {
-		e.session = pin
+	if e.Session == "" {
+		e.Session = pin
 	}
+}
+
+// keywords are the words command looks for.
+var keywords = [...]string{"set", "local", "transaction", "constraints", "reset", "listen", "load", "prepare",
+	"declare", "create", "global", "temp", "temporary", "discard", "all", "deallocate", "execute"}
+
+// keyword returns w as command compares it: the keyword it is, in lower
+// case, or else w as it is. So a query of upper-case words costs no
+// allocation (the scan runs on every simple query of a parked client).
+func keyword(w string) string {
+	for _, k := range keywords {
+		if len(k) == len(w) && strings.EqualFold(k, w) {
+			return k
+		}
+	}
+	return w
 }
 
 // stmtName is a statement's name as a word of the scan gives it: an
@@ -233,7 +249,7 @@ func stmtName(w string) string {
 	if strings.HasPrefix(w, `"`) {
 		return w[1:]
 	}
-	return w
+	return strings.ToLower(w)
 }
 
 func isIdentStart(c byte) bool {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/db9/db9/internal/logkey"
+	"github.com/db9/db9/internal/pgproxy/pooler/park"
 	"github.com/db9/db9/internal/pgproxy/wire"
 )
 
@@ -21,7 +22,7 @@ import (
 // client that sends nothing for parkAfter between transactions (no
 // backend held) gives up its goroutine, its read buffer and its net.Conn:
 // what remains is a descriptor of its socket, waiting in the parker's
-// epoll set (park_linux.go), and the client's bookkeeping. When the socket
+// epoll set (package park), and the client's bookkeeping. When the socket
 // becomes readable (or hangs up), a new goroutine wraps it in a net.Conn
 // again and resumes the client where it was.
 //
@@ -37,27 +38,27 @@ import (
 // soon cost little.
 const parkAfter = time.Second
 
-// parkState is a client's parking. never and own are the client
-// goroutine's; fd, closing and the client's conn while parked are guarded
-// by the parker's lock.
+// parkState is a client's parking. never, own and pk are the client
+// goroutine's; spot is the parker's (its lock guards it, and the
+// client's conn while it parks and resumes).
 type parkState struct {
-	never   bool    // the client cannot be parked (TLS, no parker)
-	own     bool    // tracked by the proxy and in its wait group (parked once)
-	pk      *parker // the parker, once own
-	fd      int     // the socket while parked (conn is nil then); -1 otherwise
-	closing bool    // Close was called
-	// tx is the parker loop's hold on the parked client (loop_linux.go):
-	// while set, the loop has it, and Close leaves its ending to the loop.
-	tx *loopTx
+	never bool         // the client cannot be parked (TLS, no parker)
+	own   bool         // tracked by the proxy and in its wait group (parked once)
+	pk    *park.Parker // the parker, once own
+	spot  park.Spot
 }
 
 // parker returns the pooler's parker, started on first use; nil when
 // there is none (not Linux, or the pooler stopped).
-func (pr *Pooler) parker() *parker {
+func (pr *Pooler) parker() *park.Parker {
 	pr.pkMu.Lock()
 	defer pr.pkMu.Unlock()
 	if pr.pk == nil && !pr.pkStopped {
-		pk, err := newParker(pr)
+		e := wire.ErrorResponse(errPoolBusy)
+		e.Severity, e.SeverityUnlocalized = "ERROR", "ERROR"
+		busy, _ := e.Encode(nil)
+		busy = append(busy, 'Z', 0, 0, 0, 5, 'I')
+		pk, err := park.New(park.Config{QueueTimeout: pr.cfg.StartupTimeout, Busy: busy, Logger: pr.log})
 		if err != nil {
 			pr.pkStopped = true
 			pr.log.Warn("idle pooled clients are not parked", logkey.Err, err)
@@ -76,7 +77,7 @@ func (pr *Pooler) stopParker() {
 	pr.pk, pr.pkStopped = nil, true
 	pr.pkMu.Unlock()
 	if pk != nil {
-		pk.stop()
+		pk.Stop()
 	}
 }
 
@@ -156,12 +157,16 @@ func (c *pooledClient) parkIdle() bool {
 		c.park.never = true
 		return false
 	}
+	// The reader goes with the connection: set before Park, after which
+	// the client may be resumed at once.
 	br := c.br
-	conn, err := pk.park(c, fd)
+	c.br = nil
+	conn, err := pk.Park(&c.park.spot, fd)
 	if err != nil {
+		c.br = br
 		syscall.Close(fd)
 		c.park.never = true
-		if !errors.Is(err, errParkClosing) {
+		if !errors.Is(err, park.ErrClosing) {
 			c.logAt(slog.LevelWarn, "park pooled client", logkey.Err, err)
 		}
 		return false
@@ -173,18 +178,16 @@ func (c *pooledClient) parkIdle() bool {
 	return true
 }
 
-// errParkClosing: the client is being closed, it is not parked.
-var errParkClosing = errors.New("client closing")
-
 // own makes the client a tracked connection of the proxy and a member of
 // its wait group, so that the goroutine that accepted it can end. False
 // when the proxy is closing.
-func (c *pooledClient) own(pk *parker) bool {
+func (c *pooledClient) own(pk *park.Parker) bool {
 	// Set before the registry holds c: its close (under the lock that
 	// TrackServing takes) may call c.Close at once, which reads them.
 	// TrackServing adds to the wait group under that lock too: no Add
 	// after Wait.
 	c.park.own, c.park.pk = true, pk
+	c.park.spot.Bind((*parkClient)(c), &c.conn)
 	if !c.p.conns.TrackServing(c, c.p.wg) {
 		c.park.own, c.park.pk = false, nil
 		return false
@@ -200,14 +203,7 @@ func (c *pooledClient) resume(fd int, prefix []byte, att *attachment) {
 	f := os.NewFile(uintptr(fd), "pooled client")
 	conn, err := net.FileConn(f)
 	f.Close()
-	pk := c.park.pk
-	pk.mu.Lock()
-	c.park.fd = -1
-	closing := c.park.closing
-	if err == nil {
-		c.conn = conn
-	}
-	pk.mu.Unlock()
+	closing := c.park.pk.Resumed(&c.park.spot, conn)
 	if err != nil {
 		c.logAt(slog.LevelWarn, "resume parked pooled client", logkey.Err, err)
 		if att != nil {
@@ -236,27 +232,12 @@ func (c *pooledClient) resume(fd int, prefix []byte, att *attachment) {
 	c.run()
 }
 
-// handoff gives b (nil: the pool may open one) to c, queued for a
-// backend on the parker's loop.
-func (pr *Pooler) handoff(c *pooledClient, b *backend) { c.park.pk.handoff(c, b) }
-
 // Close ends a client the proxy tracks (own; an io.Closer for
 // the proxy's Close): a running one by closing its connection, a parked one
 // (finish on a goroutine of its own: the proxy's Close holds its lock).
 func (c *pooledClient) Close() error {
-	pk := c.park.pk
-	pk.mu.Lock()
-	c.park.closing = true
-	conn, fd := c.conn, c.park.fd
-	// A client the loop has is the loop's to end (unclaim).
-	parked := fd >= 0 && pk.parked[int32(fd)] == c && c.park.tx == nil
+	parked, conn := c.park.pk.Close(&c.park.spot)
 	if parked {
-		delete(pk.parked, int32(fd))
-		c.park.fd = -1
-	}
-	pk.mu.Unlock()
-	if parked {
-		syscall.Close(fd) // leaves the epoll set with it
 		go c.finish()
 		return nil
 	}

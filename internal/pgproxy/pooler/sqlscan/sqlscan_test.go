@@ -1,4 +1,4 @@
-package pooler
+package sqlscan
 
 import "testing"
 
@@ -40,38 +40,38 @@ func TestScanSQL_Session(t *testing.T) {
 		{"select $1; set x = 1", "SET"},
 	}
 	for _, tt := range tests {
-		if got := scanSQL(tt.sql).session; got != tt.want {
-			t.Errorf("scanSQL(%q).session = %q, want %q", tt.sql, got, tt.want)
+		if got := Scan(tt.sql).Session; got != tt.want {
+			t.Errorf("Scan(%q).Session = %q, want %q", tt.sql, got, tt.want)
 		}
 	}
 }
 
 func TestScanSQL_Dealloc(t *testing.T) {
-	if e := scanSQL("DEALLOCATE ALL"); !e.deallocAll {
+	if e := Scan("DEALLOCATE ALL"); !e.DeallocAll {
 		t.Error("DEALLOCATE ALL")
 	}
-	if e := scanSQL("discard all"); !e.deallocAll {
+	if e := Scan("discard all"); !e.DeallocAll {
 		t.Error("DISCARD ALL")
 	}
-	if e := scanSQL("deallocate prepare s1"); !e.dealloc || len(e.deallocated) != 1 || e.deallocated[0] != "s1" {
+	if e := Scan("deallocate prepare s1"); !e.Dealloc || len(e.Deallocated) != 1 || e.Deallocated[0] != "s1" {
 		t.Errorf("deallocate prepare s1: %+v", e)
 	}
-	if e := scanSQL(`deallocate "S1"`); !e.dealloc || len(e.deallocated) != 1 || e.deallocated[0] != "S1" {
+	if e := Scan(`deallocate "S1"`); !e.Dealloc || len(e.Deallocated) != 1 || e.Deallocated[0] != "S1" {
 		t.Errorf(`deallocate "S1": %+v`, e)
 	}
-	if e := scanSQL(`DEALLOCATE Stmtcache_1; deallocate "a""b"`); len(e.deallocated) != 2 || e.deallocated[0] != "stmtcache_1" || e.deallocated[1] != `a"b` {
+	if e := Scan(`DEALLOCATE Stmtcache_1; deallocate "a""b"`); len(e.Deallocated) != 2 || e.Deallocated[0] != "stmtcache_1" || e.Deallocated[1] != `a"b` {
 		t.Errorf("two names: %+v", e)
 	}
-	if e := scanSQL(`deallocate "all"`); e.deallocAll || len(e.deallocated) != 1 || e.deallocated[0] != "all" {
+	if e := Scan(`deallocate "all"`); e.DeallocAll || len(e.Deallocated) != 1 || e.Deallocated[0] != "all" {
 		t.Errorf(`deallocate "all" (a statement named all): %+v`, e)
 	}
-	if e := scanSQL("execute ps(1, 'x')"); len(e.executed) != 1 || e.executed[0] != "ps" || !e.namesStatements() {
+	if e := Scan("execute ps(1, 'x')"); len(e.Executed) != 1 || e.Executed[0] != "ps" || !e.NamesStatements() {
 		t.Errorf("execute ps: %+v", e)
 	}
-	if e := scanSQL(`select "execute" from t; set "x" = 1`); len(e.executed) != 0 || e.namesStatements() || e.session != "SET" {
+	if e := Scan(`select "execute" from t; set "x" = 1`); len(e.Executed) != 0 || e.NamesStatements() || e.Session != "SET" {
 		t.Errorf("quoted words are no keywords: %+v", e)
 	}
-	if e := scanSQL(`deallocate "unterminated`); len(e.deallocated) != 1 || e.deallocated[0] != "unterminated" {
+	if e := Scan(`deallocate "unterminated`); len(e.Deallocated) != 1 || e.Deallocated[0] != "unterminated" {
 		t.Errorf("unterminated quote: %+v", e)
 	}
 }
@@ -81,5 +81,14 @@ func FuzzScanSQL(f *testing.F) {
 	for _, s := range []string{"set x=1", "select $a$ x $a$", "/* /* */", "'", `"`, "$", "e'\\", "--", "select $1$"} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) { _ = scanSQL(s) })
+	f.Fuzz(func(t *testing.T, s string) { _ = Scan(s) })
+}
+
+// The scan of a plain query allocates nothing: it runs on every simple
+// query of a parked client.
+func TestScan_NoAllocs(t *testing.T) {
+	q := "SELECT abalance FROM pgbench_accounts WHERE aid = 42;"
+	if n := testing.AllocsPerRun(100, func() { _ = Scan(q) }); n != 0 {
+		t.Errorf("Scan(%q): %v allocations, want 0", q, n)
+	}
 }

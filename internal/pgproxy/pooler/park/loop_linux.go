@@ -1,13 +1,12 @@
 //go:build linux
 
-package pooler
+package park
 
 import (
 	"bytes"
 	"encoding/binary"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/db9/db9/internal/pgproxy/wire"
 )
@@ -35,11 +34,12 @@ import (
 // or running on one. The client's tx points to it while the loop has the
 // client (claimed: a read, a query, a queue).
 type loopTx struct {
-	pk    *parker
-	c     *pooledClient
-	fd    int      // the client's socket
-	b     *backend // nil while queued
-	query []byte   // the Query while queued
+	pk    *Parker
+	s     *Spot
+	fd    int     // the client's socket
+	b     Backend // nil while queued
+	bc    *Conn   // b's connection
+	query []byte  // the Query while queued
 	since time.Time
 
 	queued    bool
@@ -64,7 +64,11 @@ type loopTx struct {
 	outSpare []byte // out's buffer, kept for the next transaction
 }
 
-func (pk *parker) newTx(c *pooledClient, fd int) *loopTx {
+// maxMessageLen bounds a backend message the loop relays, as the
+// pooler's relay does.
+const maxMessageLen = 1 << 30
+
+func (pk *Parker) newTx(s *Spot, fd int) *loopTx {
 	var t *loopTx
 	if k := len(pk.free); k > 0 {
 		t = pk.free[k-1]
@@ -72,36 +76,36 @@ func (pk *parker) newTx(c *pooledClient, fd int) *loopTx {
 	} else {
 		t = &loopTx{}
 	}
-	*t = loopTx{pk: pk, c: c, fd: fd, query: t.query[:0], outSpare: t.outSpare}
+	*t = loopTx{pk: pk, s: s, fd: fd, query: t.query[:0], outSpare: t.outSpare}
 	return t
 }
 
-func (pk *parker) freeTx(t *loopTx) {
+func (pk *Parker) freeTx(t *loopTx) {
 	if cap(t.query) > 8<<10 {
 		t.query = nil
 	}
 	if cap(t.outSpare) > loopBuf {
 		t.outSpare = nil
 	}
-	t.pk, t.c, t.b, t.out = nil, nil, nil, nil
+	t.pk, t.s, t.b, t.bc, t.out = nil, nil, nil, nil, nil
 	if len(pk.free) < 256 {
 		pk.free = append(pk.free, t)
 	}
 }
 
 // clientEvent serves an event of a parked client's socket.
-func (pk *parker) clientEvent(fd int, ev uint32) {
+func (pk *Parker) clientEvent(fd int, ev uint32) {
 	pk.mu.Lock()
-	c := pk.parked[int32(fd)]
-	if c == nil {
+	s := pk.parked[int32(fd)]
+	if s == nil {
 		pk.mu.Unlock()
 		return
 	}
-	t := c.park.tx
+	t := s.tx
 	claimed := t == nil
 	if claimed {
-		t = pk.newTx(c, fd)
-		c.park.tx = t
+		t = pk.newTx(s, fd)
+		s.tx = t
 	}
 	pk.mu.Unlock()
 	if claimed {
@@ -137,7 +141,7 @@ func (pk *parker) clientEvent(fd int, ev uint32) {
 	}
 	switch {
 	case t.queued:
-		if t.c.pool.dequeue(t.c) {
+		if t.s.client.Dequeue() {
 			pk.unqueue(t)
 			t.drop()
 		}
@@ -145,8 +149,7 @@ func (pk *parker) clientEvent(fd int, ev uint32) {
 		// As on the goroutine path: a client gone in the middle of its
 		// query does not leave it running.
 		t.cancelled = true
-		cancels, key := pk.pr.cancels, t.c.key
-		go cancels.Cancel(key)
+		go t.s.client.Cancel()
 	}
 }
 
@@ -167,56 +170,42 @@ func (t *loopTx) clientReadable(ev uint32) {
 		t.drop()
 		return
 	}
-	if n == len(t.pk.buf) || !t.c.loopable(msg) {
-		t.toGoroutine(bytes.Clone(msg), nil)
+	if n == len(t.pk.buf) || !t.s.client.Loopable(msg) {
+		t.toGoroutine(bytes.Clone(msg), nil, Answer{})
 		return
 	}
-	b, queued := t.c.pool.getOrQueue(t.c)
+	b, queued := t.s.client.Acquire()
 	switch {
 	case queued:
 		t.query = append(t.query[:0], msg...)
 		t.queued, t.since = true, time.Now()
 		t.pk.waiting = append(t.pk.waiting, t)
 	case b == nil: // the pool may open one: the goroutine does
-		t.toGoroutine(bytes.Clone(msg), nil)
+		t.toGoroutine(bytes.Clone(msg), nil, Answer{})
 	default:
 		t.send(b, msg)
 	}
 }
 
-// loopable reports whether msg, all a parked client sent, is a simple
-// query the loop runs.
-func (c *pooledClient) loopable(msg []byte) bool {
-	if len(msg) < 6 || msg[0] != 'Q' || int(binary.BigEndian.Uint32(msg[1:]))+1 != len(msg) || msg[len(msg)-1] != 0 {
-		return false
-	}
-	if c.skipToSync || c.out != nil {
-		return false
-	}
-	// The SQL read in place, without a copy: the effect is not kept.
-	effect := scanSQL(unsafe.String(&msg[5], len(msg)-6))
-	return effect.session == "" && !effect.namesStatements()
-}
-
 // handed runs the query of a queued client on the backend given to it.
-func (pk *parker) handed(c *pooledClient, b *backend) {
-	t := c.park.tx
+func (pk *Parker) handed(s *Spot, b Backend) {
+	t := s.tx
 	if t == nil || !t.queued {
 		if b != nil {
-			c.pool.put(b, true)
+			s.client.Release(b, true)
 		}
 		return
 	}
 	pk.unqueue(t)
 	if b == nil {
-		t.toGoroutine(bytes.Clone(t.query), nil)
+		t.toGoroutine(bytes.Clone(t.query), nil, Answer{})
 		return
 	}
 	t.send(b, t.query)
 }
 
 // unqueue takes t off the loop's queue.
-func (pk *parker) unqueue(t *loopTx) {
+func (pk *Parker) unqueue(t *loopTx) {
 	t.queued = false
 	for i, w := range pk.waiting {
 		if w == t {
@@ -228,25 +217,21 @@ func (pk *parker) unqueue(t *loopTx) {
 
 // sweep refuses the queries queued longer than the startup timeout, as
 // the goroutine path refuses a client that gets no backend in time.
-func (pk *parker) sweep(now time.Time) {
-	limit := pk.pr.cfg.StartupTimeout
+func (pk *Parker) sweep(now time.Time) {
+	limit := pk.cfg.QueueTimeout
 	for len(pk.waiting) > 0 {
 		t := pk.waiting[0]
 		if now.Sub(t.since) < limit {
 			return
 		}
 		pk.unqueue(t)
-		if !t.c.pool.dequeue(t.c) {
+		if !t.s.client.Dequeue() {
 			// Handed a backend just now: it is on the ready list.
 			t.queued = true
 			pk.waiting = append(pk.waiting, t)
 			return
 		}
-		e := wire.ErrorResponse(errPoolBusy)
-		e.Severity, e.SeverityUnlocalized = "ERROR", "ERROR"
-		out, _ := e.Encode(nil)
-		out = append(out, 'Z', 0, 0, 0, 5, 'I')
-		if !t.writeAll(out) {
+		if !t.writeAll(pk.cfg.Busy) {
 			t.drop()
 			continue
 		}
@@ -255,51 +240,37 @@ func (pk *parker) sweep(now time.Time) {
 }
 
 // send runs msg, a client's Query, on b.
-func (t *loopTx) send(b *backend, msg []byte) {
-	c := t.c
-	if b.ndead.Load() > 0 || b.rc == nil {
-		// Statements of departed clients to close first: the goroutine
-		// path does that (bookkeep), with b attached.
-		t.toGoroutine(bytes.Clone(msg), t.attach(b, false))
+func (t *loopTx) send(b Backend, msg []byte) {
+	bc := b.Loop()
+	if bc == nil || bc.rc == nil {
+		// Statements of departed clients to close first (the goroutine
+		// path does that, with b attached), or no descriptor to wait on.
+		t.toGoroutine(bytes.Clone(msg), b, Answer{})
 		return
 	}
-	if !b.loopReg {
+	if !bc.reg {
 		var err error
-		if cerr := b.rc.Control(func(fd uintptr) {
+		if cerr := bc.rc.Control(func(fd uintptr) {
 			err = syscall.EpollCtl(t.pk.epfd, syscall.EPOLL_CTL_ADD, int(fd),
 				&syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: int32(fd), Pad: evBackend})
 		}); cerr != nil {
 			err = cerr
 		}
 		if err != nil {
-			t.toGoroutine(bytes.Clone(msg), t.attach(b, false))
+			t.toGoroutine(bytes.Clone(msg), b, Answer{})
 			return
 		}
-		b.loopReg = true
+		bc.reg = true
 	}
-	t.b = b
-	c.mu.Lock()
-	c.stmts.unnamed, b.unnamed = nil, nil // a simple query drops the unnamed statement
-	c.mu.Unlock()
-	t.pk.pr.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
-	t.pk.txs[int32(b.fd)] = t
-	var werr error
-	if err := b.rc.Write(func(fd uintptr) bool {
-		for len(msg) > 0 {
-			n, err := wire.WriteFD(int(fd), msg)
-			switch {
-			case n > 0:
-				msg = msg[n:]
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return false // the runtime waits until it can write
-			default:
-				werr = err
-				return true
-			}
-		}
-		return true
-	}); err != nil {
+	t.b, t.bc = b, bc
+	t.s.client.Begin(b)
+	t.pk.setTx(bc.fd, t)
+	io := &t.pk.io
+	io.p, io.err = msg, nil
+	err := bc.rc.Write(io.writeFn)
+	werr := io.err
+	io.p = nil
+	if err != nil {
 		werr = err
 	}
 	if werr != nil {
@@ -307,35 +278,8 @@ func (t *loopTx) send(b *backend, msg []byte) {
 	}
 }
 
-// attach makes b the client's backend on its goroutine path: the
-// attachment the relay serves (started when the client resumes). answered:
-// the loop ran a query on it, whose answer ended in t's last message.
-func (t *loopTx) attach(b *backend, answered bool) *attachment {
-	c := t.c
-	att := &attachment{b: b, done: make(chan struct{})}
-	if answered {
-		att.sent = 1
-		if t.typ == 'Z' {
-			att.recv = 1
-		} else {
-			att.inflight = 1 // a COPY: its ReadyForQuery is to come
-		}
-	}
-	c.mu.Lock()
-	c.att = att
-	if t.setting && c.pinned == "" {
-		c.pinned = "a change of a reported setting"
-		c.pool.mu.Lock()
-		c.pool.pinned++
-		c.pool.mu.Unlock()
-	}
-	c.mu.Unlock()
-	t.pk.pr.cancels.Set(c.key, wire.CancelTarget{EP: b.ep, PID: b.pid, Secret: b.secret})
-	return att
-}
-
 // backendEvent serves an event of the backend of a transaction.
-func (pk *parker) backendEvent(t *loopTx) {
+func (pk *Parker) backendEvent(t *loopTx) {
 	if len(t.out) > 0 {
 		t.stalled = true // read once the client took what it has
 		return
@@ -347,12 +291,12 @@ func (pk *parker) backendEvent(t *loopTx) {
 // socket has no more, the client cannot take more, or the answer ended.
 func (t *loopTx) readBackend() {
 	for {
-		var n int
-		var rerr error
-		if err := t.b.rc.Read(func(fd uintptr) bool {
-			n, rerr = wire.ReadFD(int(fd), t.pk.buf)
-			return true
-		}); err != nil {
+		io := &t.pk.io
+		io.p = t.pk.buf
+		err := t.bc.rc.Read(io.readFn)
+		n, rerr := io.n, io.err
+		io.p = nil
+		if err != nil {
 			rerr = err
 		}
 		if n <= 0 {
@@ -499,10 +443,9 @@ func (t *loopTx) keeps() bool { return t.typ != 'Z' || t.status != 'I' || t.sett
 // giveBack gives the transaction's backend back to the pool.
 func (t *loopTx) giveBack() {
 	b := t.b
-	delete(t.pk.txs, int32(b.fd))
-	t.pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
-	t.b = nil
-	t.c.pool.put(b, !t.leftover)
+	t.pk.setTx(t.bc.fd, nil)
+	t.b, t.bc = nil, nil
+	t.s.client.Done(b, !t.leftover)
 }
 
 // finishTx ends a transaction whose answer is written: the backend went
@@ -510,13 +453,10 @@ func (t *loopTx) giveBack() {
 // stays the client's on its goroutine.
 func (t *loopTx) finishTx() {
 	if b := t.b; b != nil {
-		delete(t.pk.txs, int32(b.fd))
-		if t.leftover {
-			// More than the answer: the backend is ending (FATAL). The
-			// relay reads its end and tells the client.
-			b.conn.Close()
-		}
-		t.toGoroutine(nil, t.attach(b, true))
+		t.pk.setTx(t.bc.fd, nil)
+		// With more than the answer (leftover) the backend is ending
+		// (FATAL): the relay reads its end and tells the client.
+		t.toGoroutine(nil, b, Answer{Answered: true, Ready: t.typ == 'Z', Setting: t.setting, Ending: t.leftover})
 		return
 	}
 	t.release()
@@ -534,64 +474,63 @@ func (t *loopTx) release() {
 // unclaim gives a client back to its parked state, or ends it when the
 // proxy closed it meanwhile. It reports whether the client is parked.
 func (t *loopTx) unclaim() bool {
-	c := t.c
+	s := t.s
 	t.pk.mu.Lock()
-	c.park.tx = nil
-	closing := c.park.closing
+	s.tx = nil
+	closing := s.closing
 	if closing {
 		delete(t.pk.parked, int32(t.fd))
-		c.park.fd = -1
+		s.fd = -1
 	}
 	t.pk.mu.Unlock()
 	fd := t.fd
 	t.pk.freeTx(t)
 	if closing {
 		syscall.Close(fd)
-		c.finish()
+		s.client.Finish()
 	}
 	return !closing
 }
 
 // toGoroutine resumes a claimed client on a goroutine of its own, its
-// socket out of the set: prefix is what the loop read of it, att the
-// backend it holds.
-func (t *loopTx) toGoroutine(prefix []byte, att *attachment) {
-	c, fd := t.c, t.fd
+// socket out of the set: prefix is what the loop read of it, b (not
+// nil) the backend it holds from now on, a how far the loop got on it.
+func (t *loopTx) toGoroutine(prefix []byte, b Backend, a Answer) {
+	s, fd := t.s, t.fd
 	t.pk.mu.Lock()
 	delete(t.pk.parked, int32(fd))
-	c.park.fd = -1
-	c.park.tx = nil
+	s.fd = -1
+	s.tx = nil
 	t.pk.mu.Unlock()
 	// Out of the set before resume closes fd (it wraps a duplicate): a
 	// registration outlives its descriptor while another refers to the
 	// same socket.
 	_ = syscall.EpollCtl(t.pk.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	t.pk.freeTx(t)
-	go c.resume(fd, prefix, att)
+	s.client.Resume(fd, prefix, b, a)
 }
 
 // drop ends a client the loop holds that is gone (hung up, Terminate, a
 // write that failed).
 func (t *loopTx) drop() {
-	c, fd := t.c, t.fd
+	s, fd := t.s, t.fd
 	t.pk.mu.Lock()
 	delete(t.pk.parked, int32(fd))
-	c.park.fd = -1
-	c.park.tx = nil
+	s.fd = -1
+	s.tx = nil
 	t.pk.mu.Unlock()
 	syscall.Close(fd)
 	t.pk.freeTx(t)
-	c.finish()
+	s.client.Finish()
 }
 
 // abort ends a transaction whose client is gone in the middle of its
 // answer: the backend, with the rest of the answer unread, is closed.
 func (t *loopTx) abort() {
-	if t.b != nil {
-		delete(t.pk.txs, int32(t.b.fd))
-		t.pk.pr.cancels.Set(t.c.key, wire.CancelTarget{})
-		t.c.pool.put(t.b, false)
-		t.b = nil
+	if b := t.b; b != nil {
+		t.pk.setTx(t.bc.fd, nil)
+		t.b, t.bc = nil, nil
+		t.s.client.Done(b, false)
 	}
 	t.drop()
 }
