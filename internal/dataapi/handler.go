@@ -77,6 +77,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 	}
 	defer conn.Release()
 	pc := conn.PgConn()
+	lost := false // the session lost its prepared statements once
 	for attempt := 0; ; attempt++ {
 		sc, err := h.cache.get(ctx, db, pc)
 		if err != nil {
@@ -105,7 +106,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			}
 			return nil
 		}
-		res, err := h.execute(ctx, pc, req, s, bt)
+		res, err := h.execute(ctx, pc, req, s, bt, lost)
 		if err == nil {
 			return respond(w, req, bt, res)
 		}
@@ -114,13 +115,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			h.cache.invalidate(db, sc)
 			continue
 		}
-		if errors.As(err, &pg) && lostStatement(pg) && attempt == 0 {
+		if errors.As(err, &pg) && lostStatement(pg) && !lost {
 			// The session lost its prepared statements (a tenant's
 			// function ran DEALLOCATE ALL): the transaction rolled back
 			// at the Bind that failed, prepare again.
 			if err := forgetPrepared(ctx, pc); err != nil {
 				return err
 			}
+			lost = true
 			continue
 		}
 		return err
@@ -176,8 +178,9 @@ type result struct {
 // execute runs the request as one pipelined round trip: [BEGIN;] setup;
 // [EXPLAIN;] main; RESET ALL [; COMMIT|ROLLBACK]. Without BEGIN the
 // pipeline is one implicit transaction that commits at Sync, or rolls
-// back on any error.
-func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built) (*result, error) {
+// back on any error. lost is set when the request runs again because its
+// session lost its prepared statements.
+func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built, lost bool) (*result, error) {
 	batch := &pgconn.Batch{}
 	n := 0
 	if bt.explicitTx {
@@ -226,11 +229,21 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 	// planted so would be the next request's auth.uid() on this pooled
 	// connection. RESET ALL, in the request's own transaction, takes the
 	// session back to the authenticator's settings when it commits (and a
-	// rollback undoes the function's changes anyway). Measured at ~2 % of
-	// PostgreSQL's time per request (docs/BENCHMARKS.md, 2026-12-03). It
-	// carries the setup's marker: statistics file it under the tenant's
-	// role, and it is not the tenant's statement.
-	batch.ExecParams(SetupMarker+" RESET ALL", nil, nil, nil, nil)
+	// rollback undoes the function's changes anyway). It carries the
+	// setup's marker: statistics file it under the tenant's role, and it is
+	// not the tenant's statement.
+	//
+	// It is prepared like the other statements: parsed and sent with
+	// Parse/Describe every time it cost PostgreSQL ~21 k instructions a
+	// request, prepared ~13 k (docs/BENCHMARKS.md, 2026-12-03). Being bound
+	// after the tenant's SQL ran, it is the one statement a function that
+	// ran DEALLOCATE ALL takes from under its own request: the retry then
+	// sends it unprepared, so such a request runs at most twice (in a
+	// transaction rolled back the first time), as a lost setup statement
+	// makes the next request do.
+	if err := send(stmt{sql: resetSQL}, !lost); err != nil {
+		return nil, err
+	}
 	mainRows, preRows, err := readBatch(pc.ExecBatch(ctx, batch), mainAt, preAt)
 	if err != nil {
 		if pc.TxStatus() != 'I' && !pc.IsClosed() {
@@ -279,6 +292,9 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 	}
 	return res, nil
 }
+
+// resetSQL ends every request (see execute).
+const resetSQL = SetupMarker + " RESET ALL"
 
 // readBatch reads the results of a batch, keeping the rows of the main
 // statement (and of the EXPLAIN before it) only: the setup's are dropped
