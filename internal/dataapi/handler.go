@@ -181,49 +181,45 @@ type result struct {
 // back on any error. lost is set when the request runs again because its
 // session lost its prepared statements.
 func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built, lost bool) (*result, error) {
-	batch := &pgconn.Batch{}
-	n := 0
+	var buf [5]pipeStmt // BEGIN, setup, EXPLAIN, main, RESET ALL
+	stmts := buf[:0]
 	if bt.explicitTx {
 		if bt.readOnly {
-			batch.ExecParams("BEGIN READ ONLY", nil, nil, nil, nil)
+			stmts = append(stmts, pipeStmt{sql: "BEGIN READ ONLY"})
 		} else {
-			batch.ExecParams("BEGIN", nil, nil, nil, nil)
+			stmts = append(stmts, pipeStmt{sql: "BEGIN"})
 		}
-		n++
 	}
-	ps := preparedOf(pc)
+	prepared := preparedOf(pc)
 	send := func(st stmt, prepare bool) error {
-		var sd *pgconn.StatementDescription
+		ps := pipeStmt{sql: st.sql, args: st.args}
 		if prepare {
-			var err error
-			if sd, err = ps.statement(ctx, pc, s.sc.Version, st.sql); err != nil {
+			sd, err := prepared.statement(ctx, pc, s.sc.Version, st.sql)
+			if err != nil {
 				return err
 			}
+			if sd != nil {
+				ps.name = sd.Name
+			}
 		}
-		if sd != nil {
-			batch.ExecStatement(sd, st.args, nil, nil)
-		} else {
-			batch.ExecParams(st.sql, st.args, nil, nil, nil)
-		}
+		stmts = append(stmts, ps)
 		return nil
 	}
 	if err := send(setupStmt(req, s, bt.readOnly, h.claims), true); err != nil {
 		return nil, err
 	}
-	n++
 	preAt := -1
 	if bt.pre != nil {
+		preAt = len(stmts)
 		if err := send(*bt.pre, false); err != nil {
 			return nil, err
 		}
-		preAt = n
-		n++
 	}
 	// EXPLAIN output is rare and of another shape: sent as is.
+	mainAt := len(stmts)
 	if err := send(bt.main, req.out != outPlanJSON && req.out != outPlanText); err != nil {
 		return nil, err
 	}
-	mainAt := n
 	// A tenant's function may have set settings for the session
 	// (set_config(..., false), SET without LOCAL): a request.jwt.claim.sub
 	// planted so would be the next request's auth.uid() on this pooled
@@ -244,7 +240,7 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 	if err := send(stmt{sql: resetSQL}, !lost); err != nil {
 		return nil, err
 	}
-	mainRows, preRows, err := readBatch(pc.ExecBatch(ctx, batch), mainAt, preAt)
+	mainRows, preRows, err := exchange(ctx, pc, stmts, mainAt, preAt)
 	if err != nil {
 		if pc.TxStatus() != 'I' && !pc.IsClosed() {
 			_ = pc.Exec(ctx, "ROLLBACK").Close()
@@ -295,56 +291,6 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 
 // resetSQL ends every request (see execute).
 const resetSQL = SetupMarker + " RESET ALL"
-
-// readBatch reads the results of a batch, keeping the rows of the main
-// statement (and of the EXPLAIN before it) only: the setup's are dropped
-// without copying. A nil result was not reached.
-func readBatch(mrr *pgconn.MultiResultReader, mainAt, preAt int) (mainRows, preRows *[][][]byte, err error) {
-	for i := 0; err == nil && mrr.NextResult(); i++ {
-		rr := mrr.ResultReader()
-		switch i {
-		case mainAt, preAt:
-			var rows [][][]byte
-			rows, err = copyRows(rr)
-			if i == mainAt {
-				mainRows = &rows
-			} else {
-				preRows = &rows
-			}
-		default:
-			_, err = rr.Close()
-		}
-	}
-	if cerr := mrr.Close(); err == nil {
-		err = cerr
-	}
-	return mainRows, preRows, err
-}
-
-// copyRows reads a result's rows, each copied into one allocation (pgconn
-// reuses its buffer for the next row).
-func copyRows(rr *pgconn.ResultReader) ([][][]byte, error) {
-	var rows [][][]byte
-	for rr.NextRow() {
-		vals := rr.Values()
-		n := 0
-		for _, v := range vals {
-			n += len(v)
-		}
-		buf := make([]byte, 0, n)
-		row := make([][]byte, len(vals))
-		for i, v := range vals {
-			if v != nil {
-				start := len(buf)
-				buf = append(buf, v...)
-				row[i] = buf[start:len(buf):len(buf)]
-			}
-		}
-		rows = append(rows, row)
-	}
-	_, err := rr.Close()
-	return rows, err
-}
 
 // postCheck decides, before COMMIT, whether the result may stand.
 func postCheck(req *request, bt *built, res *result) error {
