@@ -128,11 +128,12 @@ func TestHeadersJSON(t *testing.T) {
 	h.Add("Accept", "a/b")
 	h.Add("Accept", "c/d")
 	h.Set("X-Empty", "")
+	h["X-\"Odd"] = []string{"v"} // not a token: lowered the long way
 	var got map[string]string
 	if err := json.Unmarshal(appendHeadersJSON(nil, h), &got); err != nil {
 		t.Fatalf("not JSON: %v: %s", err, appendHeadersJSON(nil, h))
 	}
-	want := map[string]string{"x-quote": `a"b\c`, "x-ctl": "tab\there\x01", "x-bad": "ok\ufffdok", "accept": "a/b,c/d", "x-empty": ""}
+	want := map[string]string{"x-quote": `a"b\c`, "x-ctl": "tab\there\x01", "x-bad": "ok\ufffdok", "accept": "a/b,c/d", "x-empty": "", `x-"odd`: "v"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("headers (-want +got):\n%s", d)
 	}
