@@ -79,9 +79,11 @@ func exchange(ctx context.Context, pc *pgconn.PgConn, stmts []pipeStmt, mainAt, 
 	}
 	mainRows, preRows, err = roundTrip(pc, wireOf(pc), stmts, mainAt, preAt)
 	if stop != nil && !stop() {
+		// The deadline is set or about to be: the connection is not lent
+		// again. An answer read in full before it still stands.
 		closeConn(pc)
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, nil, fmt.Errorf("run statement: %w", cerr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("run statement: %w", ctx.Err())
 		}
 	}
 	var pg *pgconn.PgError
