@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/internal/dataapi/pgpipe"
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
 	"github.com/db9/db9/internal/logkey"
@@ -181,25 +182,25 @@ type result struct {
 // back on any error. lost is set when the request runs again because its
 // session lost its prepared statements.
 func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built, lost bool) (*result, error) {
-	var buf [5]pipeStmt // BEGIN, setup, EXPLAIN, main, RESET ALL
+	var buf [5]pgpipe.Stmt // BEGIN, setup, EXPLAIN, main, RESET ALL
 	stmts := buf[:0]
 	if bt.explicitTx {
 		if bt.readOnly {
-			stmts = append(stmts, pipeStmt{sql: "BEGIN READ ONLY"})
+			stmts = append(stmts, pgpipe.Stmt{SQL: "BEGIN READ ONLY"})
 		} else {
-			stmts = append(stmts, pipeStmt{sql: "BEGIN"})
+			stmts = append(stmts, pgpipe.Stmt{SQL: "BEGIN"})
 		}
 	}
 	prepared := preparedOf(pc)
 	send := func(st stmt, prepare bool) error {
-		ps := pipeStmt{sql: st.sql, args: st.args}
+		ps := pgpipe.Stmt{SQL: st.sql, Args: st.args}
 		if prepare {
 			sd, err := prepared.statement(ctx, pc, s.sc.Version, st.sql)
 			if err != nil {
 				return err
 			}
 			if sd != nil {
-				ps.name = sd.Name
+				ps.Name = sd.Name
 			}
 		}
 		stmts = append(stmts, ps)
@@ -240,7 +241,7 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 	if err := send(stmt{sql: resetSQL}, !lost); err != nil {
 		return nil, err
 	}
-	mainRows, preRows, err := exchange(ctx, pc, stmts, mainAt, preAt)
+	mainRows, preRows, err := pgpipe.Exchange(ctx, pc, stmts, mainAt, preAt)
 	if err != nil {
 		if pc.TxStatus() != 'I' && !pc.IsClosed() {
 			_ = pc.Exec(ctx, "ROLLBACK").Close()

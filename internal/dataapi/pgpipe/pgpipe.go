@@ -1,4 +1,4 @@
-package dataapi
+package pgpipe
 
 import (
 	"context"
@@ -10,30 +10,17 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// The request's statements go to PostgreSQL as protocol messages written
-// here rather than through pgconn.Batch: Batch grows a fresh buffer and two
-// queues per request, asks for a RowDescription of every statement not
-// prepared (Describe), and its readers allocate a command tag per
-// statement — 14 of a cached read's 45 allocations, and the server's
-// Describe of RESET ALL. The handler needs none of that: every value is
-// read as text and only the main statement's rows are kept. What Batch gave and
-// is kept: one write and one Sync (one implicit transaction, one round
-// trip), the first error of the pipeline as *pgconn.PgError, a connection
-// closed rather than reused after a failed read or write or a cancelled
-// request, and no deadlock when a large request is written while the
-// server answers (roundTrip).
-
-// pipeStmt is one statement of a pipeline: a prepared statement's name, or
-// "" for sql sent with Parse (the unnamed statement).
-type pipeStmt struct {
-	name string
-	sql  string
-	args [][]byte
+// Stmt is one statement of a pipeline: a prepared statement's Name, or ""
+// for SQL sent with Parse (the unnamed statement); Args are text values.
+type Stmt struct {
+	Name string
+	SQL  string
+	Args [][]byte
 }
 
 // wireKey is where a connection's reusable messages live in
 // pgconn.PgConn.CustomData.
-const wireKey = "db9.dataapi.wire"
+const wireKey = "db9.dataapi.pgpipe"
 
 // wire holds the messages a pipeline is encoded from, reused by every
 // request on the connection (one at a time).
@@ -55,15 +42,15 @@ func wireOf(pc *pgconn.PgConn) *wire {
 }
 
 // largePipeline is the size past which the pipeline is written while its
-// answers are read (flush).
+// answers are read (roundTrip).
 const largePipeline = 64 << 10
 
-// exchange sends stmts as one pipeline and reads the answers, keeping the
+// Exchange sends stmts as one pipeline and reads the answers, keeping the
 // rows of the statements at mainAt and preAt (-1: none). A nil result was
 // not reached (an earlier statement failed). An error from the server is
 // the first *pgconn.PgError of the pipeline, the connection still usable;
 // after any other error the connection is closed.
-func exchange(ctx context.Context, pc *pgconn.PgConn, stmts []pipeStmt, mainAt, preAt int) (mainRows, preRows *[][][]byte, err error) {
+func Exchange(ctx context.Context, pc *pgconn.PgConn, stmts []Stmt, mainAt, preAt int) (mainRows, preRows *[][][]byte, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -93,20 +80,20 @@ func exchange(ctx context.Context, pc *pgconn.PgConn, stmts []pipeStmt, mainAt, 
 	return mainRows, preRows, err
 }
 
-func roundTrip(pc *pgconn.PgConn, w *wire, stmts []pipeStmt, mainAt, preAt int) (mainRows, preRows *[][][]byte, err error) {
+func roundTrip(pc *pgconn.PgConn, w *wire, stmts []Stmt, mainAt, preAt int) (mainRows, preRows *[][][]byte, err error) {
 	fe := pc.Frontend()
 	size := 0
 	for i := range stmts {
 		st := &stmts[i]
-		if st.name == "" {
-			w.parse = pgproto3.Parse{Query: st.sql}
+		if st.Name == "" {
+			w.parse = pgproto3.Parse{Query: st.SQL}
 			fe.SendParse(&w.parse)
-			size += len(st.sql)
+			size += len(st.SQL)
 		}
-		w.bind = pgproto3.Bind{PreparedStatement: st.name, Parameters: st.args}
+		w.bind = pgproto3.Bind{PreparedStatement: st.Name, Parameters: st.Args}
 		fe.SendBind(&w.bind)
 		fe.SendExecute(&w.exec)
-		for _, a := range st.args {
+		for _, a := range st.Args {
 			size += len(a)
 		}
 	}
