@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/internal/dataapi/pgpipe"
 	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
 	"github.com/db9/db9/internal/logkey"
@@ -77,6 +78,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 	}
 	defer conn.Release()
 	pc := conn.PgConn()
+	lost := false // the session lost its prepared statements once
 	for attempt := 0; ; attempt++ {
 		sc, err := h.cache.get(ctx, db, pc)
 		if err != nil {
@@ -105,7 +107,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			}
 			return nil
 		}
-		res, err := h.execute(ctx, pc, req, s, bt)
+		res, err := h.execute(ctx, pc, req, s, bt, lost)
 		if err == nil {
 			return respond(w, req, bt, res)
 		}
@@ -114,13 +116,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, db, path string,
 			h.cache.invalidate(db, sc)
 			continue
 		}
-		if errors.As(err, &pg) && lostStatement(pg) && attempt == 0 {
+		if errors.As(err, &pg) && lostStatement(pg) && !lost {
 			// The session lost its prepared statements (a tenant's
 			// function ran DEALLOCATE ALL): the transaction rolled back
 			// at the Bind that failed, prepare again.
 			if err := forgetPrepared(ctx, pc); err != nil {
 				return err
 			}
+			lost = true
 			continue
 		}
 		return err
@@ -176,62 +179,69 @@ type result struct {
 // execute runs the request as one pipelined round trip: [BEGIN;] setup;
 // [EXPLAIN;] main; RESET ALL [; COMMIT|ROLLBACK]. Without BEGIN the
 // pipeline is one implicit transaction that commits at Sync, or rolls
-// back on any error.
-func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built) (*result, error) {
-	batch := &pgconn.Batch{}
-	n := 0
+// back on any error. lost is set when the request runs again because its
+// session lost its prepared statements.
+func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built, lost bool) (*result, error) {
+	var buf [5]pgpipe.Stmt // BEGIN, setup, EXPLAIN, main, RESET ALL
+	stmts := buf[:0]
 	if bt.explicitTx {
 		if bt.readOnly {
-			batch.ExecParams("BEGIN READ ONLY", nil, nil, nil, nil)
+			stmts = append(stmts, pgpipe.Stmt{SQL: "BEGIN READ ONLY"})
 		} else {
-			batch.ExecParams("BEGIN", nil, nil, nil, nil)
+			stmts = append(stmts, pgpipe.Stmt{SQL: "BEGIN"})
 		}
-		n++
 	}
-	ps := preparedOf(pc)
+	prepared := preparedOf(pc)
 	send := func(st stmt, prepare bool) error {
-		var sd *pgconn.StatementDescription
+		ps := pgpipe.Stmt{SQL: st.sql, Args: st.args}
 		if prepare {
-			var err error
-			if sd, err = ps.statement(ctx, pc, s.sc.Version, st.sql); err != nil {
+			sd, err := prepared.statement(ctx, pc, s.sc.Version, st.sql)
+			if err != nil {
 				return err
 			}
+			if sd != nil {
+				ps.Name = sd.Name
+			}
 		}
-		if sd != nil {
-			batch.ExecStatement(sd, st.args, nil, nil)
-		} else {
-			batch.ExecParams(st.sql, st.args, nil, nil, nil)
-		}
+		stmts = append(stmts, ps)
 		return nil
 	}
 	if err := send(setupStmt(req, s, bt.readOnly, h.claims), true); err != nil {
 		return nil, err
 	}
-	n++
 	preAt := -1
 	if bt.pre != nil {
+		preAt = len(stmts)
 		if err := send(*bt.pre, false); err != nil {
 			return nil, err
 		}
-		preAt = n
-		n++
 	}
 	// EXPLAIN output is rare and of another shape: sent as is.
+	mainAt := len(stmts)
 	if err := send(bt.main, req.out != outPlanJSON && req.out != outPlanText); err != nil {
 		return nil, err
 	}
-	mainAt := n
 	// A tenant's function may have set settings for the session
 	// (set_config(..., false), SET without LOCAL): a request.jwt.claim.sub
 	// planted so would be the next request's auth.uid() on this pooled
 	// connection. RESET ALL, in the request's own transaction, takes the
 	// session back to the authenticator's settings when it commits (and a
-	// rollback undoes the function's changes anyway). Measured at ~2 % of
-	// PostgreSQL's time per request (docs/BENCHMARKS.md, 2026-12-03). It
-	// carries the setup's marker: statistics file it under the tenant's
-	// role, and it is not the tenant's statement.
-	batch.ExecParams(SetupMarker+" RESET ALL", nil, nil, nil, nil)
-	mainRows, preRows, err := readBatch(pc.ExecBatch(ctx, batch), mainAt, preAt)
+	// rollback undoes the function's changes anyway). It carries the
+	// setup's marker: statistics file it under the tenant's role, and it is
+	// not the tenant's statement.
+	//
+	// It is prepared like the other statements: parsed and sent with
+	// Parse/Describe every time it cost PostgreSQL ~21 k instructions a
+	// request, prepared ~13 k (docs/BENCHMARKS.md, 2026-12-03). Being bound
+	// after the tenant's SQL ran, it is the one statement a function that
+	// ran DEALLOCATE ALL takes from under its own request: the retry then
+	// sends it unprepared, so such a request runs at most twice (in a
+	// transaction rolled back the first time), as a lost setup statement
+	// makes the next request do.
+	if err := send(stmt{sql: resetSQL}, !lost); err != nil {
+		return nil, err
+	}
+	mainRows, preRows, err := pgpipe.Exchange(ctx, pc, stmts, mainAt, preAt)
 	if err != nil {
 		if pc.TxStatus() != 'I' && !pc.IsClosed() {
 			_ = pc.Exec(ctx, "ROLLBACK").Close()
@@ -280,55 +290,8 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 	return res, nil
 }
 
-// readBatch reads the results of a batch, keeping the rows of the main
-// statement (and of the EXPLAIN before it) only: the setup's are dropped
-// without copying. A nil result was not reached.
-func readBatch(mrr *pgconn.MultiResultReader, mainAt, preAt int) (mainRows, preRows *[][][]byte, err error) {
-	for i := 0; err == nil && mrr.NextResult(); i++ {
-		rr := mrr.ResultReader()
-		switch i {
-		case mainAt, preAt:
-			var rows [][][]byte
-			rows, err = copyRows(rr)
-			if i == mainAt {
-				mainRows = &rows
-			} else {
-				preRows = &rows
-			}
-		default:
-			_, err = rr.Close()
-		}
-	}
-	if cerr := mrr.Close(); err == nil {
-		err = cerr
-	}
-	return mainRows, preRows, err
-}
-
-// copyRows reads a result's rows, each copied into one allocation (pgconn
-// reuses its buffer for the next row).
-func copyRows(rr *pgconn.ResultReader) ([][][]byte, error) {
-	var rows [][][]byte
-	for rr.NextRow() {
-		vals := rr.Values()
-		n := 0
-		for _, v := range vals {
-			n += len(v)
-		}
-		buf := make([]byte, 0, n)
-		row := make([][]byte, len(vals))
-		for i, v := range vals {
-			if v != nil {
-				start := len(buf)
-				buf = append(buf, v...)
-				row[i] = buf[start:len(buf):len(buf)]
-			}
-		}
-		rows = append(rows, row)
-	}
-	_, err := rr.Close()
-	return rows, err
-}
+// resetSQL ends every request (see execute).
+const resetSQL = SetupMarker + " RESET ALL"
 
 // postCheck decides, before COMMIT, whether the result may stand.
 func postCheck(req *request, bt *built, res *result) error {

@@ -57,8 +57,9 @@ func TestHandler_PreparedStatements(t *testing.T) {
 
 	get("/comments?select=id&likes=eq.3", `[{"id":1}]`, nil)
 	first := prepared()
-	if len(first) != 2 || !strings.Contains(first[0], "set_config") || !strings.Contains(first[1], `"comments"`) {
-		t.Fatalf("after one request the session has prepared %q; want the setup and the main statement", first)
+	if len(first) != 3 || !strings.Contains(first[0], "set_config") || !strings.Contains(first[1], `"comments"`) ||
+		!strings.HasSuffix(first[2], "RESET ALL") {
+		t.Fatalf("after one request the session has prepared %q; want the setup, the main statement and RESET ALL", first)
 	}
 	get("/comments?select=id&likes=eq.5", `[{"id":3}]`, nil)
 	if again := prepared(); strings.Join(again, "\n") != strings.Join(first, "\n") {
@@ -72,15 +73,34 @@ func TestHandler_PreparedStatements(t *testing.T) {
 	}
 	get("/comments?select=id&likes=eq.3", `[{"id":1}]`, nil)
 	after := prepared()
-	if len(after) != 2 || after[0] == first[0] || after[1] == first[1] {
-		t.Fatalf("after DDL the session has %q; want two statements other than %q", after, first)
+	if len(after) != 3 || after[0] == first[0] || after[1] == first[1] || after[2] == first[2] {
+		t.Fatalf("after DDL the session has %q; want three statements other than %q", after, first)
 	}
 
-	// A session that lost its statements (DEALLOCATE ALL) prepares again.
+	// A session that lost its statements (DEALLOCATE ALL) prepares again
+	// (RESET ALL on the next request: the retry sends it unprepared).
 	onConn("DEALLOCATE ALL")
 	get("/comments?select=id&likes=eq.5", `[{"id":3}]`, nil)
 	if n := len(prepared()); n != 2 {
 		t.Fatalf("after DEALLOCATE ALL and a request the session has %d statements, want 2", n)
+	}
+	get("/comments?select=id&likes=eq.5", `[{"id":3}]`, nil)
+	if n := len(prepared()); n != 3 {
+		t.Fatalf("after DEALLOCATE ALL and two requests the session has %d statements, want 3", n)
+	}
+
+	// A function that deallocates them while its own request runs takes
+	// the RESET ALL bound after it: the request runs again with RESET ALL
+	// unprepared, and answers.
+	if _, err := e.su.Exec(ctx, `CREATE FUNCTION dealloc_all() RETURNS int LANGUAGE plpgsql VOLATILE AS
+	  $$ BEGIN EXECUTE 'DEALLOCATE ALL'; RETURN 7; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := e.do(t, anonP, "POST", "/rpc/dealloc_all", nil, "{}"); r.status != 200 || r.body != "7" {
+			t.Fatalf("POST /rpc/dealloc_all: %d %s, want 200 7", r.status, r.body)
+		}
+		get("/comments?select=id&likes=eq.5", `[{"id":3}]`, nil)
 	}
 
 	// A name only the request's profile resolves: preparing it under the
@@ -108,11 +128,12 @@ func TestHeadersJSON(t *testing.T) {
 	h.Add("Accept", "a/b")
 	h.Add("Accept", "c/d")
 	h.Set("X-Empty", "")
+	h["X-\"Odd"] = []string{"v"} // not a token: lowered the long way
 	var got map[string]string
 	if err := json.Unmarshal(appendHeadersJSON(nil, h), &got); err != nil {
 		t.Fatalf("not JSON: %v: %s", err, appendHeadersJSON(nil, h))
 	}
-	want := map[string]string{"x-quote": `a"b\c`, "x-ctl": "tab\there\x01", "x-bad": "ok\ufffdok", "accept": "a/b,c/d", "x-empty": ""}
+	want := map[string]string{"x-quote": `a"b\c`, "x-ctl": "tab\there\x01", "x-bad": "ok\ufffdok", "accept": "a/b,c/d", "x-empty": "", `x-"odd`: "v"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("headers (-want +got):\n%s", d)
 	}

@@ -100,11 +100,16 @@ func negotiate(accept, path string) (outKind, []string, error) {
 		}
 		return outJSON, nil, nil
 	}
-	for _, part := range strings.Split(accept, ",") {
-		fields := strings.Split(part, ";")
-		mt := strings.ToLower(strings.TrimSpace(fields[0]))
+	// Cut rather than Split: no slices for the common single media type.
+	for rest, more := accept, true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, ",")
+		mt, params, _ := strings.Cut(part, ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
 		var opts []string
-		for _, f := range fields[1:] {
+		for params != "" {
+			var f string
+			f, params, _ = strings.Cut(params, ";")
 			k, v, _ := strings.Cut(strings.TrimSpace(f), "=")
 			if k == "options" {
 				opts = strings.Split(strings.Trim(v, `"`), "|")

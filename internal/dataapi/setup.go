@@ -149,7 +149,7 @@ func appendHeadersJSON(dst []byte, h http.Header) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, strings.ToLower(k))
+		dst = appendJSONLower(dst, k)
 		dst = append(dst, ':')
 		if len(v) == 1 {
 			dst = appendJSONString(dst, v[0])
@@ -158,6 +158,26 @@ func appendHeadersJSON(dst []byte, h http.Header) []byte {
 		}
 	}
 	return append(dst, '}')
+}
+
+// appendJSONLower is appendJSONString(dst, strings.ToLower(k)) without
+// the lower-cased copy: header names are ASCII tokens (net/http refuses
+// others), lowered here byte by byte; any other name takes the long way.
+func appendJSONLower(dst []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return appendJSONString(dst, strings.ToLower(k))
+		}
+	}
+	dst = append(dst, '"')
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes

@@ -1,0 +1,33 @@
+package dataapi
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestNegotiate: the first media type of Accept that the path can answer
+// wins; parameters other than options are ignored.
+func TestNegotiate(t *testing.T) {
+	for _, tc := range []struct {
+		accept, path string
+		want         outKind
+		opts         []string
+		fails        bool
+	}{
+		{"", "/t", outJSON, nil, false},
+		{"", "/", outOpenAPI, nil, false},
+		{"*/*", "/t", outJSON, nil, false},
+		{"image/png, Application/JSON;q=0.9", "/t", outJSON, nil, false},
+		{"text/html;level=1 , text/csv", "/t", outCSV, nil, false},
+		{`application/vnd.pgrst.plan+json; for="application/json"; options=analyze|verbose`, "/t", outPlanJSON, []string{"analyze", "verbose"}, false},
+		{"application/openapi+json,application/vnd.pgrst.object+json", "/t", outObject, nil, false},
+		{"image/png", "/t", 0, nil, true},
+		{"image/png,", "/t", 0, nil, true},
+	} {
+		got, opts, err := negotiate(tc.accept, tc.path)
+		if (err != nil) != tc.fails || got != tc.want || !cmp.Equal(opts, tc.opts) {
+			t.Errorf("negotiate(%q, %q) = %v %q %v; want %v %q, error %v", tc.accept, tc.path, got, opts, err, tc.want, tc.opts, tc.fails)
+		}
+	}
+}
