@@ -24,7 +24,8 @@ func (a fsCommands) newFSTailfCmd() *cobra.Command {
 		Short: "Print a file's last lines, then what is added to it (until interrupted)",
 		Long: "Prints the last N lines of a file, then follows it through watch: when it grows, the new " +
 			"bytes are printed. fs9 replaces files whole, so a file that got shorter (or was removed and " +
-			"written again) is noted on stderr and printed again from its start.",
+			"written again) is noted on stderr and printed again from its start. A file that does not " +
+			"exist yet is waited for.",
 		Example: "  db9 fs tailf myapp:/logs/app.log\n  db9 fs tailf -n 0 myapp:/logs/app.log",
 		Args:    cobra.ExactArgs(1),
 		RunE: a.withFS(func(ctx context.Context, c *wsclient.Client, p fsPath, _ []string) error {
@@ -36,17 +37,21 @@ func (a fsCommands) newFSTailfCmd() *cobra.Command {
 			if _, err := c.Watch(ctx, p.path); err != nil {
 				return err
 			}
-			st, err := c.Stat(ctx, p.path)
-			if err != nil {
-				return err
-			}
-			if st.Type != "file" {
-				return hint(fs9.Errorf(fs9.EISDIR, "%s is a %s", p.path, st.Type), "tailf follows one file; `db9 fs watch` follows a directory")
-			}
 			t := &tailer{a: a.app, c: c, path: p.path}
-			off, err := t.last(ctx, st.Size, lines)
-			if err != nil {
+			var off int64
+			st, err := c.Stat(ctx, p.path)
+			switch {
+			case wsclient.IsCode(err, fs9.ENOENT):
+				// As `tail -F`: a log file that is not written yet is waited for.
+				a.note("%s: no such file yet; waiting for it to be written", p.path)
+			case err != nil:
 				return err
+			case st.Type != "file":
+				return hint(fs9.Errorf(fs9.EISDIR, "%s is a %s", p.path, st.Type), "tailf follows one file; `db9 fs watch` follows a directory")
+			default:
+				if off, err = t.last(ctx, st.Size, lines); err != nil {
+					return err
+				}
 			}
 			for {
 				select {

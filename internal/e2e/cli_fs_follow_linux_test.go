@@ -104,4 +104,14 @@ func TestCLI_FSGlobAndTailf(t *testing.T) {
 	if line := u.fails("", "fs", "tailf", "logs:/logs"); !strings.Contains(line, "EISDIR") {
 		t.Errorf("tailf of a directory: %s", line)
 	}
+
+	// A file not written yet is waited for, then printed whole.
+	p = u.start("fs", "tailf", "logs:/logs/later.log")
+	p.waitFor("the waiting note", func() bool { _, e := p.output(); return strings.Contains(e, "no such file yet") })
+	put("/logs/later.log", "first\n")
+	want = "first\n"
+	stdoutIs("the file written after tailf started", want)
+	if code := p.stop(os.Interrupt); code != 0 {
+		t.Errorf("tailf of a later file after Ctrl-C: exit %d", code)
+	}
 }
