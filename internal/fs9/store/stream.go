@@ -3,12 +3,16 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/db9/db9/internal/fs9"
 )
@@ -91,14 +95,31 @@ func (s *Store) Create(ctx context.Context, p string, mode int) (*Writer, error)
 
 // send stores the queued pages, in order, until pages closes. After an
 // error (or Abort) it only drains the queue: the transaction is lost.
+//
+// It pipelines: the next page is on its way while PostgreSQL stores the
+// previous one (at most pipelined unanswered), so the backend does not wait
+// a round trip and a copy for each page.
 func (w *Writer) send(ctx context.Context) {
 	defer close(w.sent)
+	pl := w.tx.Conn().PgConn().StartPipeline(ctx)
+	var ino [8]byte
+	binary.BigEndian.PutUint64(ino[:], uint64(w.ino))
+	unanswered := 0
 	for p := range w.pages {
 		if w.failed() == nil && !w.stop.Load() {
-			if _, err := w.tx.Exec(ctx, `SELECT _db9_fs.stream_page($1, $2, $3)`, inBinary, w.ino, p.no, p.b); err != nil {
-				w.mu.Lock()
-				w.sendErr = fs9.FromPG(err)
-				w.mu.Unlock()
+			var no [4]byte
+			binary.BigEndian.PutUint32(no[:], uint32(p.no))
+			// The page is copied into the connection's buffer here.
+			pl.SendQueryParams(`SELECT _db9_fs.stream_page($1, $2, $3)`, [][]byte{ino[:], no[:], p.b}, pageOIDs, binaryParams, nil)
+			pl.SendPipelineSync()
+			if err := pl.Flush(); err != nil {
+				w.fail(err)
+			} else {
+				unanswered++
+			}
+			for unanswered > pipelined && w.failed() == nil {
+				w.fail(pageResult(pl))
+				unanswered--
 			}
 		}
 		if p.own {
@@ -108,6 +129,52 @@ func (w *Writer) send(ctx context.Context) {
 			}
 		}
 	}
+	for ; unanswered > 0 && w.failed() == nil; unanswered-- {
+		w.fail(pageResult(pl))
+	}
+	w.fail(pl.Close())
+}
+
+// pipelined is how many pages may be sent and not yet answered.
+const pipelined = 1
+
+var (
+	pageOIDs     = []uint32{20, 23, 17} // bigint, integer, bytea
+	binaryParams = []int16{1, 1, 1}
+)
+
+// pageResult reads one page's answer: the call's result, then its sync.
+func pageResult(pl *pgconn.Pipeline) error {
+	res, err := pl.GetResults()
+	if rr, ok := res.(*pgconn.ResultReader); ok {
+		if _, cerr := rr.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			_, _ = pl.GetResults() // the sync that follows the error
+		}
+		return err
+	}
+	res, err = pl.GetResults()
+	if _, ok := res.(*pgconn.PipelineSync); !ok && err == nil {
+		err = fmt.Errorf("unexpected %T after a page", res)
+	}
+	return err
+}
+
+// fail records the sender's first error.
+func (w *Writer) fail(err error) {
+	if err == nil {
+		return
+	}
+	w.mu.Lock()
+	if w.sendErr == nil {
+		w.sendErr = fs9.FromPG(err)
+	}
+	w.mu.Unlock()
 }
 
 func (w *Writer) failed() error {
