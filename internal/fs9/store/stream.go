@@ -339,47 +339,58 @@ func (r *Reader) Generation() int64 { return r.gen }
 // Read implements io.Reader.
 func (r *Reader) Read(b []byte) (int, error) {
 	if len(r.pending) == 0 {
-		if r.off >= r.size {
-			return 0, io.EOF
-		}
-		if err := r.fetch(); err != nil {
+		block, err := r.Next()
+		if err != nil {
 			return 0, err
 		}
+		r.pending = block
 	}
 	n := copy(b, r.pending)
 	r.pending = r.pending[n:]
 	return n, nil
 }
 
+// Next returns the next block of the file (a few pages, the caller's to
+// keep), io.EOF at the end. Do not mix it with Read.
+func (r *Reader) Next() ([]byte, error) {
+	if r.off >= r.size {
+		return nil, io.EOF
+	}
+	return r.fetch()
+}
+
 // fetch loads the next pages; missing pages and the missing tail of a
-// short page are NUL bytes (gaps, grown truncations).
-func (r *Reader) fetch() error {
+// short page are NUL bytes (gaps, grown truncations). The pages' bytes go
+// from the connection's buffer straight into the block.
+func (r *Reader) fetch() ([]byte, error) {
 	first := r.off / PageSize
 	end := min(r.size, (first+readAhead)*PageSize)
 	out := make([]byte, end-r.off)
 	rows, err := r.tx.Query(r.ctx, `SELECT pageno, data FROM _db9_fs.read_pages($1, $2, $3)`, inBinary, r.ino, int32(first), int32(readAhead))
 	if err != nil {
-		return fs9.FromPG(err)
+		return nil, fs9.FromPG(err)
 	}
 	for rows.Next() {
-		var pn int32
-		var data []byte
-		if err := rows.Scan(&pn, &data); err != nil {
+		raw := rows.RawValues()
+		if len(raw) != 2 || len(raw[0]) != 4 {
 			rows.Close()
-			return fs9.FromPG(err)
+			return nil, fs9.Errorf(fs9.EIO, "read_pages: unexpected row")
 		}
-		start := int64(pn) * PageSize
+		start := int64(int32(binary.BigEndian.Uint32(raw[0]))) * PageSize
+		data := raw[1]
+		if start < r.off || start >= end {
+			continue
+		}
 		if start+int64(len(data)) > end {
-			data = data[:max(0, end-start)]
+			data = data[:end-start]
 		}
 		copy(out[start-r.off:], data)
 	}
 	if err := rows.Err(); err != nil {
-		return fs9.FromPG(err)
+		return nil, fs9.FromPG(err)
 	}
 	r.off = end
-	r.pending = out
-	return nil
+	return out, nil
 }
 
 // Close ends the read's transaction.
