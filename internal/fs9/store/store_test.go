@@ -334,3 +334,46 @@ func readStats(ctx context.Context, pool *pgxpool.Pool) (fsStats, error) {
 	err := pool.QueryRow(ctx, `SELECT * FROM _db9_fs.stats()`).Scan(&st.Files, &st.Directories, &st.LogicalBytes)
 	return st, err
 }
+
+// The session of a streamed write is lost mid-stream (the pages go through
+// a pipeline of their own): the writer reports it, never hangs, and the
+// file keeps its old content.
+func TestStore_StreamSessionLost(t *testing.T) {
+	c := fs9test.Start(t)
+	pool := c.Pool(t, fs9test.Admin)
+	s := store.New(pool)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.Write(ctx, "/f", []byte("old content"), -1); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create(ctx, "/f", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := make([]byte, store.PageSize)
+	rand.Read(page)
+	if err := w.Write(ctx, page); err != nil {
+		t.Fatal(err)
+	}
+	super := c.Conn(t, "postgres")
+	var killed bool
+	if err := super.QueryRow(ctx, `SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE usename = 'admin' AND xact_start IS NOT NULL AND backend_xid IS NOT NULL`).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate the writer's session: %v %v", killed, err)
+	}
+	var werr error
+	for i := 0; i < 40 && werr == nil; i++ { // the loss shows on a later page or at the end
+		werr = w.Write(ctx, page)
+	}
+	if werr == nil {
+		_, werr = w.Commit(ctx)
+	}
+	if werr == nil {
+		t.Fatal("a stream whose session was lost committed")
+	}
+	w.Abort()
+	if b, err := s.Read(ctx, "/f"); err != nil || string(b) != "old content" {
+		t.Fatalf("after the lost stream: %q %v", b, err)
+	}
+}

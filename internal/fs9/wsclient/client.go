@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -108,11 +109,48 @@ func (c *Client) Close() error {
 // buffer are dropped rather than stall answers.
 func (c *Client) Pushes() <-chan json.RawMessage { return c.pushes }
 
+// binaryFrameSize is what a binary frame is read into first: a streamed
+// read's chunk (65536 bytes, FS9.md) with its stream id. websocket's own
+// Read grows its buffer from 512 bytes, copying each chunk several times.
+const binaryFrameSize = 8 + 65536
+
+// readMessage reads one whole message.
+func (c *Client) readMessage() (websocket.MessageType, []byte, error) {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, err
+	}
+	if typ != websocket.MessageBinary {
+		b, err := io.ReadAll(r)
+		return typ, b, err
+	}
+	b := make([]byte, binaryFrameSize)
+	n := 0
+	for {
+		k, err := io.ReadFull(r, b[n:])
+		n += k
+		if err == nil {
+			// Full: a byte more tells whether the frame goes on.
+			var one [1]byte
+			if k, err = io.ReadFull(r, one[:]); k == 1 {
+				b = append(b, one[0])
+				n++
+				b = b[:cap(b)]
+				continue
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return typ, b[:n], nil
+		}
+		return 0, nil, err
+	}
+}
+
 // loop reads every frame and hands it to its waiter.
 func (c *Client) loop() {
 	defer close(c.done)
 	for {
-		typ, b, err := c.ws.Read(context.Background())
+		typ, b, err := c.readMessage()
 		if err != nil {
 			c.mu.Lock()
 			c.err = err

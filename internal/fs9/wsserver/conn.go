@@ -255,9 +255,19 @@ func (c *conn) binaryFrame(ctx context.Context, r io.Reader) error {
 	c.mu.Lock()
 	up := c.uploads[sid]
 	c.mu.Unlock()
+	var ahead [1]byte
+	k := 0 // bytes in ahead
 	for {
-		buf := make([]byte, 256<<10)
-		n, err := io.ReadFull(r, buf)
+		// Buffers of a page each: the store takes whole pages as they are.
+		buf := make([]byte, store.PageSize)
+		copy(buf, ahead[:k])
+		n, err := io.ReadFull(r, buf[k:])
+		n += k
+		if err == nil {
+			// Full: a byte more tells whether the frame goes on, so a frame
+			// of whole pages costs no last, empty buffer.
+			k, err = io.ReadFull(r, ahead[:])
+		}
 		if n > 0 && up != nil {
 			select {
 			case up.data <- buf[:n]:

@@ -88,28 +88,30 @@ type prefetched struct {
 	done   chan struct{}
 }
 
+// blockReader hands out a file a block at a time (store.Reader).
+type blockReader interface {
+	Next() ([]byte, error)
+}
+
 // prefetch starts draining r until its end or ctx's.
-func prefetch(ctx context.Context, r io.Reader) *prefetched {
+func prefetch(ctx context.Context, r blockReader) *prefetched {
 	p := &prefetched{blocks: make(chan []byte, 2), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		defer close(p.blocks)
 		for {
-			buf := make([]byte, 1<<20)
-			n, err := io.ReadFull(r, buf)
-			if n > 0 {
-				select {
-				case p.blocks <- buf[:n]:
-				case <-ctx.Done():
-					p.err = ctx.Err()
-					return
-				}
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
+			b, err := r.Next()
+			if err == io.EOF {
 				return
 			}
 			if err != nil {
 				p.err = err
+				return
+			}
+			select {
+			case p.blocks <- b:
+			case <-ctx.Done():
+				p.err = ctx.Err()
 				return
 			}
 		}

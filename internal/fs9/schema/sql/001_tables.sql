@@ -46,6 +46,15 @@ CREATE TABLE IF NOT EXISTS _db9_fs.pages (
 );
 ALTER TABLE _db9_fs.pages ALTER COLUMN data SET STORAGE EXTERNAL;
 
+-- Streamed writes open in this transaction (ADR 0004). stream_page adds
+-- pages without touching the inode or the totals; stream_close sets both
+-- from the pages and deletes the row. A deferred trigger refuses to commit
+-- while the row is there, so no transaction can keep pages its file's size
+-- and fs_logical_bytes do not count.
+CREATE TABLE IF NOT EXISTS _db9_fs.streams (
+  inode bigint PRIMARY KEY REFERENCES _db9_fs.inodes (id) ON DELETE CASCADE
+);
+
 -- Totals kept up to date by every change as delta rows: an insert takes
 -- no lock another writer could wait on (a streamed write keeps its
 -- transaction open for seconds; a counter row it updated would stall every

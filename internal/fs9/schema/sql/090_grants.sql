@@ -14,7 +14,8 @@ GRANT EXECUTE ON FUNCTION
   _db9_fs.mkdir(text, boolean, integer), _db9_fs.remove(text, boolean, boolean),
   _db9_fs.write(text, bytea, integer), _db9_fs.pwrite(text, bigint, bytea), _db9_fs.truncate(text, bigint),
   _db9_fs.rename(text, text), _db9_fs.symlink(text, text), _db9_fs.chmod(text, integer),
-  _db9_fs.stream_open(text, integer), _db9_fs.stream_append(bigint, bytea), _db9_fs.stream_close(text, bigint, boolean)
+  _db9_fs.stream_open(text, integer), _db9_fs.stream_append(bigint, bytea),
+  _db9_fs.stream_page(bigint, integer, bytea), _db9_fs.stream_close(text, bigint, boolean)
   TO admin;
 
 -- CREATE EXTENSION IF NOT EXISTS fs9 must succeed for clients that issue
