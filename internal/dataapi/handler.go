@@ -206,7 +206,11 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		stmts = append(stmts, ps)
 		return nil
 	}
-	if err := send(setupStmt(req, s, bt.readOnly, h.claims), true); err != nil {
+	path, err := sessionSearchPath(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	if err := send(setupStmt(req, s, bt.readOnly, h.claims, path), true); err != nil {
 		return nil, err
 	}
 	preAt := -1

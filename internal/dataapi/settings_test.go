@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,13 +35,13 @@ func TestHandler_RequestSettings(t *testing.T) {
 		want       map[string]string
 	}{
 		{"GET", "req_settings", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
-			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": `"public"`, "read_only": "on"}},
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
 		{"POST", "req_settings", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
-			"method": "POST", "path": "/rpc/req_settings", "probe": "p-POST", "search_path": `"public"`, "read_only": "on"}},
+			"method": "POST", "path": "/rpc/req_settings", "probe": "p-POST", "search_path": "public", "read_only": "on"}},
 		{"POST", "req_settings_rw", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
-			"method": "POST", "path": "/rpc/req_settings_rw", "probe": "p-POST", "search_path": `"public"`, "read_only": "off"}},
+			"method": "POST", "path": "/rpc/req_settings_rw", "probe": "p-POST", "search_path": "public", "read_only": "off"}},
 		{"GET", "req_settings", anonP, map[string]string{"role": "anon", "claims": `{}`, "sub": "",
-			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": `"public"`, "read_only": "on"}},
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
 	} {
 		body := ""
 		if tc.method == "POST" {
@@ -60,6 +61,20 @@ func TestHandler_RequestSettings(t *testing.T) {
 			}
 		}
 	}
+	// Another profile's search_path is set for its request only; the
+	// default profile's is the session's own (PlatformSQL), not set.
+	if _, err := e.su.Exec(ctx, `CREATE FUNCTION api.path_now() RETURNS text LANGUAGE sql STABLE AS
+	  $$ SELECT current_setting('search_path') $$`); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := e.do(t, anonP, "GET", "/rpc/path_now", map[string]string{"Accept-Profile": "api"}, ""); r.status != 200 || r.body != `"\"api\""` {
+			t.Fatalf("api profile: %d %s", r.status, r.body)
+		}
+		if r := e.do(t, anonP, "GET", "/rpc/req_settings", nil, ""); r.status != 200 || !strings.Contains(r.body, `"search_path" : "public"`) {
+			t.Fatalf("default profile after api: %d %s", r.status, r.body)
+		}
+	}
 	// The settings were the transaction's: a connection of the pool is
 	// back to the authenticator with none of them.
 	c, err := e.h.backend.Acquire(ctx, "db1")
@@ -68,7 +83,8 @@ func TestHandler_RequestSettings(t *testing.T) {
 	}
 	defer c.Release()
 	rows, err := c.PgConn().Exec(ctx, `SELECT current_user, coalesce(current_setting('request.method', true), ''),
-	  coalesce(current_setting('request.jwt.claims', true), ''), current_setting('transaction_read_only')`).ReadAll()
+	  coalesce(current_setting('request.jwt.claims', true), ''), current_setting('transaction_read_only'),
+	  current_setting('search_path')`).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +92,7 @@ func TestHandler_RequestSettings(t *testing.T) {
 	for _, v := range rows[0].Rows[0] {
 		got = append(got, string(v))
 	}
-	if d := cmp.Diff([]string{AuthenticatorRole, "", "", "off"}, got); d != "" {
+	if d := cmp.Diff([]string{AuthenticatorRole, "", "", "off", "public"}, got); d != "" {
 		t.Fatalf("after the requests (-want +got):\n%s", d)
 	}
 }
@@ -112,19 +128,21 @@ func TestHandler_ManyClaims(t *testing.T) {
 // setting for the whole session (set_config(..., false), SET without
 // LOCAL) changes only its own request. The next request on the pooled
 // connection — another end user, or anon — sees neither the claim it
-// planted nor the time zone it chose, and the connection is back to the
-// authenticator's own settings.
+// planted nor the time zone or search_path it chose (the default profile's
+// search_path is the session's own, not set per request), and the
+// connection is back to the authenticator's own settings.
 func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 	e := mustOpenEnv(t)
 	ctx := context.Background()
 	if _, err := e.su.Exec(ctx, `CREATE FUNCTION plant() RETURNS text LANGUAGE sql VOLATILE AS $$
 	    SELECT pg_catalog.set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-0000000000ff', false)
 	      || pg_catalog.set_config('request.jwt.claim.planted', 'yes', false)
-	      || pg_catalog.set_config('timezone', 'Pacific/Chatham', false) $$;
+	      || pg_catalog.set_config('timezone', 'Pacific/Chatham', false)
+	      || pg_catalog.set_config('search_path', 'pg_temp, api', false) $$;
 	  CREATE FUNCTION seen() RETURNS json LANGUAGE sql STABLE AS $$
 	    SELECT json_build_object('sub', coalesce(current_setting('request.jwt.claim.sub', true), ''),
 	      'planted', coalesce(current_setting('request.jwt.claim.planted', true), ''),
-	      'tz', current_setting('timezone')) $$`); err != nil {
+	      'tz', current_setting('timezone'), 'path', current_setting('search_path')) $$`); err != nil {
 		t.Fatal(err)
 	}
 	var tz string
@@ -147,7 +165,7 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"sub": "", "planted": "", "tz": tz}
+			want := map[string]string{"sub": "", "planted": "", "tz": tz, "path": "public"}
 			if p.Role != "anon" {
 				want["sub"] = sub
 			}
@@ -180,6 +198,38 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 		}
 		if d := cmp.Diff([]string{AuthenticatorRole, "", "", tz}, got); d != "" {
 			t.Fatalf("a pooled connection after the requests (-want +got):\n%s", d)
+		}
+	}
+}
+
+// TestHandler_SearchPathWithoutRoleSetting: on a database whose
+// authenticator has no search_path of its own (PlatformSQL not yet
+// applied), the setup sets the profile's as before.
+func TestHandler_SearchPathWithoutRoleSetting(t *testing.T) {
+	e := mustOpenEnv(t)
+	ctx := context.Background()
+	if _, err := e.su.Exec(ctx, `ALTER ROLE `+AuthenticatorRole+` RESET search_path;
+	  CREATE FUNCTION path_now() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('search_path') $$`); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := e.do(t, anonP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\""` {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+}
+
+func TestSamePath(t *testing.T) {
+	for _, c := range []struct {
+		path, name string
+		want       bool
+	}{
+		{`"public"`, "public", true}, {"public", "public", true}, {`"user"`, "user", true}, {"user", "user", true},
+		{"Public", "Public", false}, {`"Public"`, "Public", true}, {"public, extensions", "public", false},
+		{`"$user", public, extensions`, "public", false}, {"1a", "1a", false}, {"", "", false}, {`"a b"`, "a b", true},
+	} {
+		if got := samePath(c.path, c.name); got != c.want {
+			t.Errorf("samePath(%q, %q) = %v", c.path, c.name, got)
 		}
 	}
 }

@@ -1,11 +1,15 @@
 package dataapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/db9/db9/internal/dataapi/schema"
 	"github.com/db9/db9/internal/dataapi/sqlgen"
@@ -13,15 +17,20 @@ import (
 
 // setupStmt sets the role, claims and request settings for the
 // transaction, and fails with DB9SC when the schema cache is stale. Its
-// text depends only on the number of per-claim settings and readOnly
-// (setupSQL), so it is one prepared statement per shape.
-func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache) stmt {
+// text depends only on the number of per-claim settings, readOnly and
+// whether search_path is set (setupSQL), so it is one prepared statement
+// per shape. sessionPath is the connection's own search_path
+// (sessionSearchPath): when it is already the profile's, setting it again
+// would only cost PostgreSQL a setting, its reset and two recomputations
+// of the namespace path, so it is not set.
+func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sessionPath string) stmt {
 	claims := req.p.Claims
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
 	per := cc.settings(claims)
 	profile := sqlgen.Ident(s.profile)
+	setPath := !samePath(sessionPath, s.profile)
 	// The per-request values share one buffer (one allocation, not one
 	// per value: this runs on every request); each is a full slice of it.
 	buf := make([]byte, 0, 20+len(req.p.Role)+len(req.method)+len(req.path)+64*len(req.headers)+len(profile))
@@ -39,9 +48,61 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache) stmt {
 	args = append(args, version, piece(req.p.Role), claims, piece(req.method), piece(req.path))
 	start := len(buf)
 	buf = appendHeadersJSON(buf, req.headers)
-	args = append(args, buf[start:len(buf):len(buf)], piece(profile))
+	args = append(args, buf[start:len(buf):len(buf)])
+	if setPath {
+		args = append(args, piece(profile))
+	}
 	args = append(args, per...)
-	return stmt{sql: setupSQL(len(per)/2, readOnly), args: args}
+	return stmt{sql: setupSQL(len(per)/2, readOnly, setPath), args: args}
+}
+
+// samePath reports whether the search_path text path names the one
+// schema name: as quoted by sqlgen.Ident, or as PostgreSQL stores a role's
+// setting (quote_identifier, which leaves a lower-case name bare unless it
+// is a keyword; a bare name in a search_path is never taken for one).
+func samePath(path, name string) bool {
+	if path == sqlgen.Ident(name) {
+		return true
+	}
+	if path != name || name == "" || name[0] >= '0' && name[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// sessionPathKey is where a connection's own search_path lives in
+// pgconn.PgConn.CustomData.
+const sessionPathKey = "db9.dataapi.search_path"
+
+// sessionSearchPath returns the search_path the connection's session
+// starts every request with, asked once per connection: the request
+// before it ended with RESET ALL (or rolled back), so the session is at
+// its reset value, which its login role's setting decides
+// (PlatformSQL's ALTER ROLE) and nothing a tenant can change. A server
+// error answers "" (the setup then sets search_path as always); only a
+// connection failure is an error.
+func sessionSearchPath(ctx context.Context, pc *pgconn.PgConn) (string, error) {
+	m := pc.CustomData()
+	if p, ok := m[sessionPathKey].(string); ok {
+		return p, nil
+	}
+	p := ""
+	rows, err := pc.Exec(ctx, "SELECT pg_catalog.current_setting('search_path')").ReadAll()
+	var pg *pgconn.PgError
+	switch {
+	case errors.As(err, &pg) && !pc.IsClosed():
+	case err != nil:
+		return "", fmt.Errorf("read search_path: %w", err)
+	case len(rows) == 1 && len(rows[0].Rows) == 1:
+		p = string(rows[0].Rows[0][0])
+	}
+	m[sessionPathKey] = p
+	return p, nil
 }
 
 // claimKey reports whether a claim gets its own request.jwt.claim.<name>
@@ -79,19 +140,21 @@ const SetupMarker = "/* db9 data API setup */"
 //
 // The sequence is read with the authenticator's privilege: the first
 // result column is evaluated before the second, which sets the role.
-func setupSQL(n int, readOnly bool) string {
-	if n < len(setupTexts[0]) {
-		return setupTexts[b2i(readOnly)][n]
+func setupSQL(n int, readOnly, setPath bool) string {
+	if n < len(setupTexts[0][0]) {
+		return setupTexts[b2i(readOnly)][b2i(setPath)][n]
 	}
-	return renderSetupSQL(n, readOnly)
+	return renderSetupSQL(n, readOnly, setPath)
 }
 
 // setupTexts holds the setup statements of up to 15 per-claim settings,
 // rendered once: they are sent with every request.
-var setupTexts = func() (t [2][16]string) {
+var setupTexts = func() (t [2][2][16]string) {
 	for ro := range 2 {
-		for n := range t[ro] {
-			t[ro][n] = renderSetupSQL(n, ro == 1)
+		for sp := range 2 {
+			for n := range t[ro][sp] {
+				t[ro][sp][n] = renderSetupSQL(n, ro == 1, sp == 1)
+			}
 		}
 	}
 	return t
@@ -108,7 +171,7 @@ func b2i(b bool) int {
 // allows 100 per function call).
 const maxSetupArgs = 90
 
-func renderSetupSQL(n int, readOnly bool) string {
+func renderSetupSQL(n int, readOnly, setPath bool) string {
 	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
 	seq := "'" + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + "'"
 	var sb strings.Builder
@@ -121,13 +184,17 @@ func renderSetupSQL(n int, readOnly bool) string {
 		"pg_catalog.set_config('request.method', $4, true)",
 		"pg_catalog.set_config('request.path', $5, true)",
 		"pg_catalog.set_config('request.headers', $6, true)",
-		"pg_catalog.set_config('search_path', $7, true)",
+	}
+	next := 7
+	if setPath {
+		calls = append(calls, "pg_catalog.set_config('search_path', $7, true)")
+		next++
 	}
 	if readOnly {
 		calls = append(calls, "pg_catalog.set_config('transaction_read_only', 'on', true)")
 	}
 	for i := range n {
-		calls = append(calls, fmt.Sprintf("pg_catalog.set_config($%d, $%d, true)", 8+2*i, 9+2*i))
+		calls = append(calls, fmt.Sprintf("pg_catalog.set_config($%d, $%d, true)", next+2*i, next+1+2*i))
 	}
 	for len(calls) > 0 {
 		k := min(len(calls), maxSetupArgs)
