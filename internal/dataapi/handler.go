@@ -272,6 +272,9 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		res.pageTotal, _ = strconv.ParseInt(string(rows[0][1]), 10, 64)
 		res.body = rows[0][2]
 		res.extra = rows[0][3]
+		if bt.countBody {
+			res.pageTotal = jsonArrayLen(res.body)
+		}
 	} else {
 		return nil, errors.New("run statement: unexpected result shape")
 	}
@@ -292,6 +295,42 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		}
 	}
 	return res, nil
+}
+
+// jsonArrayLen counts the elements of a JSON array as json_agg writes it
+// (valid JSON: json values are checked on input): the commas at depth one
+// outside strings, plus one unless it is empty.
+func jsonArrayLen(b []byte) int64 {
+	commas, depth, inString, empty := int64(0), 0, false, true
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			if c == '\\' {
+				i++
+			}
+			inString = c != '"'
+			continue
+		}
+		if depth == 1 && c > ' ' && c != ']' {
+			empty = false
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				commas++
+			}
+		}
+	}
+	if empty {
+		return 0
+	}
+	return commas + 1
 }
 
 // resetSQL ends every request (see execute).

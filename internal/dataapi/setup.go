@@ -18,11 +18,8 @@ import (
 // setupStmt sets the role, claims and request settings for the
 // transaction, and fails with DB9SC when the schema cache is stale. Its
 // text depends only on the number of per-claim settings, readOnly and
-// whether search_path is set (setupSQL), so it is one prepared statement
-// per shape. sessionPath is the connection's own search_path
-// (sessionSearchPath): when it is already the profile's, setting it again
-// would only cost PostgreSQL a setting, its reset and two recomputations
-// of the namespace path, so it is not set.
+// whether search_path is set (setupSQL): it is not when the connection's
+// own (sessionSearchPath) is already the profile's.
 func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sessionPath string) stmt {
 	claims := req.p.Claims
 	if len(claims) == 0 {
@@ -79,13 +76,12 @@ func samePath(path, name string) bool {
 // pgconn.PgConn.CustomData.
 const sessionPathKey = "db9.dataapi.search_path"
 
-// sessionSearchPath returns the search_path the connection's session
-// starts every request with, asked once per connection: the request
-// before it ended with RESET ALL (or rolled back), so the session is at
-// its reset value, which its login role's setting decides
-// (PlatformSQL's ALTER ROLE) and nothing a tenant can change. A server
-// error answers "" (the setup then sets search_path as always); only a
-// connection failure is an error.
+// sessionSearchPath returns the search_path every request on the
+// connection starts with, asked once: the request before ended with RESET
+// ALL (or rolled back), so the session is at its reset value, which the
+// login role's setting decides (PlatformSQL) and no tenant can change. A
+// server error answers "" (search_path is then set); only a connection
+// failure is an error.
 func sessionSearchPath(ctx context.Context, pc *pgconn.PgConn) (string, error) {
 	m := pc.CustomData()
 	if p, ok := m[sessionPathKey].(string); ok {
