@@ -76,7 +76,8 @@ func TestHandler_RequestSettings(t *testing.T) {
 		}
 	}
 	// The settings were the transaction's: a connection of the pool is
-	// back to the authenticator with none of them.
+	// back to the authenticator with none of them (read-only and search_path
+	// public are the authenticator's own, PlatformSQL).
 	c, err := e.h.backend.Acquire(ctx, "db1")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +93,7 @@ func TestHandler_RequestSettings(t *testing.T) {
 	for _, v := range rows[0].Rows[0] {
 		got = append(got, string(v))
 	}
-	if d := cmp.Diff([]string{AuthenticatorRole, "", "", "off", "public"}, got); d != "" {
+	if d := cmp.Diff([]string{AuthenticatorRole, "", "", "on", "public"}, got); d != "" {
 		t.Fatalf("after the requests (-want +got):\n%s", d)
 	}
 }
@@ -202,19 +203,27 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 	}
 }
 
-// TestHandler_SearchPathWithoutRoleSetting: on a database whose
-// authenticator has no search_path of its own (PlatformSQL not yet
-// applied), the setup sets the profile's as before.
-func TestHandler_SearchPathWithoutRoleSetting(t *testing.T) {
+// TestHandler_SessionWithoutRoleSettings: on a database whose
+// authenticator has no settings of its own (PlatformSQL not yet applied),
+// the setup sets search_path and read-only mode as before, and writes
+// need no SET TRANSACTION.
+func TestHandler_SessionWithoutRoleSettings(t *testing.T) {
 	e := mustOpenEnv(t)
 	ctx := context.Background()
 	if _, err := e.su.Exec(ctx, `ALTER ROLE `+AuthenticatorRole+` RESET search_path;
-	  CREATE FUNCTION path_now() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('search_path') $$`); err != nil {
+	  ALTER ROLE `+AuthenticatorRole+` RESET default_transaction_read_only;
+	  CREATE FUNCTION path_now() RETURNS text LANGUAGE sql STABLE AS
+	    $$ SELECT current_setting('search_path') || ' ' || current_setting('transaction_read_only') $$;
+	  CREATE FUNCTION path_now_rw() RETURNS text LANGUAGE sql VOLATILE AS
+	    $$ SELECT current_setting('search_path') || ' ' || current_setting('transaction_read_only') $$`); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if r := e.do(t, anonP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\""` {
-			t.Fatalf("%d %s", r.status, r.body)
+		if r := e.do(t, anonP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\" on"` {
+			t.Fatalf("GET: %d %s", r.status, r.body)
+		}
+		if r := e.do(t, userP("00000000-0000-0000-0000-000000000001"), "POST", "/rpc/path_now_rw", nil, "{}"); r.status != 200 || r.body != `"\"public\" off"` {
+			t.Fatalf("POST: %d %s", r.status, r.body)
 		}
 	}
 }
@@ -231,5 +240,27 @@ func TestSamePath(t *testing.T) {
 		if got := samePath(c.path, c.name); got != c.want {
 			t.Errorf("samePath(%q, %q) = %v", c.path, c.name, got)
 		}
+	}
+}
+
+// TestHandler_GetCannotWrite: a GET runs read-only even through a
+// volatile function that writes, before and after writes on the same
+// pooled connections (the authenticator's sessions are read-only by
+// default and a write sets read-write for its own transaction only).
+func TestHandler_GetCannotWrite(t *testing.T) {
+	e := mustOpenEnv(t)
+	p := userP("00000000-0000-0000-0000-000000000001")
+	for i := range 6 {
+		r := e.do(t, p, "GET", fmt.Sprintf("/rpc/new_tag?name=get%d", i), nil, "")
+		if r.status < 400 || !strings.Contains(r.body, "25006") {
+			t.Fatalf("GET new_tag: %d %s", r.status, r.body)
+		}
+		if r := e.do(t, p, "POST", "/rpc/new_tag", nil, fmt.Sprintf(`{"name": "post%d"}`, i)); r.status != 200 {
+			t.Fatalf("POST new_tag: %d %s", r.status, r.body)
+		}
+	}
+	var n int
+	if err := e.cluster.QueryRowInt(t, "SELECT count(*)::int FROM tags WHERE name LIKE 'get%'", &n); err != nil || n != 0 {
+		t.Fatalf("rows written by GET: %d (%v)", n, err)
 	}
 }

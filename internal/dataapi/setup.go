@@ -5,21 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/db9/db9/internal/dataapi/pgrst"
 	"github.com/db9/db9/internal/dataapi/schema"
 	"github.com/db9/db9/internal/dataapi/sqlgen"
 )
 
 // setupStmt sets the role, claims and request settings for the
 // transaction, and fails with DB9SC when the schema cache is stale. Its
-// text depends only on the number of per-claim settings, readOnly and
-// whether search_path is set (setupSQL): it is not when the connection's
-// own (sessionSearchPath) is already the profile's.
+// text depends only on the number of per-claim settings, readOnly (set
+// transaction_read_only) and whether search_path is set (setupSQL): it is
+// not when the connection's own (session.path) is already the profile's.
 func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sessionPath string) stmt {
 	claims := req.p.Claims
 	if len(claims) == 0 {
@@ -44,7 +44,7 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sessionPat
 	args := make([][]byte, 0, 7+len(per))
 	args = append(args, version, piece(req.p.Role), claims, piece(req.method), piece(req.path))
 	start := len(buf)
-	buf = appendHeadersJSON(buf, req.headers)
+	buf = pgrst.AppendHeadersJSON(buf, req.headers)
 	args = append(args, buf[start:len(buf):len(buf)])
 	if setPath {
 		args = append(args, piece(profile))
@@ -72,33 +72,40 @@ func samePath(path, name string) bool {
 	return true
 }
 
-// sessionPathKey is where a connection's own search_path lives in
-// pgconn.PgConn.CustomData.
-const sessionPathKey = "db9.dataapi.search_path"
+// session is what every request on a connection starts with: the request
+// before it ended with RESET ALL (or rolled back), so the session is at
+// its reset values, which the login role's settings decide (PlatformSQL)
+// and no tenant can change. Asked once per connection (sessionOf).
+type session struct {
+	path     string // search_path
+	readOnly bool   // default_transaction_read_only
+}
 
-// sessionSearchPath returns the search_path every request on the
-// connection starts with, asked once: the request before ended with RESET
-// ALL (or rolled back), so the session is at its reset value, which the
-// login role's setting decides (PlatformSQL) and no tenant can change. A
-// server error answers "" (search_path is then set); only a connection
-// failure is an error.
-func sessionSearchPath(ctx context.Context, pc *pgconn.PgConn) (string, error) {
+// sessionKey is where a connection's session lives in
+// pgconn.PgConn.CustomData.
+const sessionKey = "db9.dataapi.session"
+
+// sessionOf returns the connection's session. A server error answers the
+// zero session (search_path and read-only mode are then set per request
+// as before); only a connection failure is an error.
+func sessionOf(ctx context.Context, pc *pgconn.PgConn) (session, error) {
 	m := pc.CustomData()
-	if p, ok := m[sessionPathKey].(string); ok {
-		return p, nil
+	if s, ok := m[sessionKey].(session); ok {
+		return s, nil
 	}
-	p := ""
-	rows, err := pc.Exec(ctx, "SELECT pg_catalog.current_setting('search_path')").ReadAll()
+	var s session
+	rows, err := pc.Exec(ctx, "SELECT pg_catalog.current_setting('search_path'), "+
+		"pg_catalog.current_setting('default_transaction_read_only')").ReadAll()
 	var pg *pgconn.PgError
 	switch {
 	case errors.As(err, &pg) && !pc.IsClosed():
 	case err != nil:
-		return "", fmt.Errorf("read search_path: %w", err)
-	case len(rows) == 1 && len(rows[0].Rows) == 1:
-		p = string(rows[0].Rows[0][0])
+		return s, fmt.Errorf("read session settings: %w", err)
+	case len(rows) == 1 && len(rows[0].Rows) == 1 && len(rows[0].Rows[0]) == 2:
+		s = session{path: string(rows[0].Rows[0][0]), readOnly: string(rows[0].Rows[0][1]) == "on"}
 	}
-	m[sessionPathKey] = p
-	return p, nil
+	m[sessionKey] = s
+	return s, nil
 }
 
 // claimKey reports whether a claim gets its own request.jwt.claim.<name>
@@ -198,67 +205,4 @@ func renderSetupSQL(n int, readOnly, setPath bool) string {
 		calls = calls[k:]
 	}
 	return sb.String()
-}
-
-// appendHeadersJSON appends the request headers as PostgREST's
-// request.headers: one JSON object, names lower-cased, repeated headers
-// joined by commas. (Written out rather than through a map and
-// encoding/json: it runs on every request.)
-func appendHeadersJSON(dst []byte, h http.Header) []byte {
-	dst = append(dst, '{')
-	first := true
-	for k, v := range h {
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = appendJSONLower(dst, k)
-		dst = append(dst, ':')
-		if len(v) == 1 {
-			dst = appendJSONString(dst, v[0])
-		} else {
-			dst = appendJSONString(dst, strings.Join(v, ","))
-		}
-	}
-	return append(dst, '}')
-}
-
-// appendJSONLower is appendJSONString(dst, strings.ToLower(k)) without
-// the lower-cased copy: header names are ASCII tokens (net/http refuses
-// others), lowered here byte by byte; any other name takes the long way.
-func appendJSONLower(dst []byte, k string) []byte {
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			return appendJSONString(dst, strings.ToLower(k))
-		}
-	}
-	dst = append(dst, '"')
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return append(dst, '"')
-}
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
-// U+FFFD, as encoding/json does.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	s = strings.ToValidUTF8(s, "\ufffd")
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
