@@ -221,7 +221,7 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 			return nil, err
 		}
 	}
-	if err := send(setupStmt(req, s, bt.readOnly && !sess.readOnly, h.claims, sess.path), true); err != nil {
+	if err := send(setupStmt(req, s, bt.readOnly && !sess.readOnly, h.claims, sess), true); err != nil {
 		return nil, err
 	}
 	preAt := -1

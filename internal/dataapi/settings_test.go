@@ -76,8 +76,9 @@ func TestHandler_RequestSettings(t *testing.T) {
 		}
 	}
 	// The settings were the transaction's: a connection of the pool is
-	// back to the authenticator with none of them (read-only and search_path
-	// public are the authenticator's own, PlatformSQL).
+	// back to the authenticator with none of them (read-only, search_path
+	// public and request.method GET are the authenticator's own,
+	// PlatformSQL).
 	c, err := e.h.backend.Acquire(ctx, "db1")
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +94,7 @@ func TestHandler_RequestSettings(t *testing.T) {
 	for _, v := range rows[0].Rows[0] {
 		got = append(got, string(v))
 	}
-	if d := cmp.Diff([]string{AuthenticatorRole, "", "", "on", "public"}, got); d != "" {
+	if d := cmp.Diff([]string{AuthenticatorRole, "GET", "", "on", "public"}, got); d != "" {
 		t.Fatalf("after the requests (-want +got):\n%s", d)
 	}
 }
@@ -139,11 +140,13 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 	    SELECT pg_catalog.set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-0000000000ff', false)
 	      || pg_catalog.set_config('request.jwt.claim.planted', 'yes', false)
 	      || pg_catalog.set_config('timezone', 'Pacific/Chatham', false)
-	      || pg_catalog.set_config('search_path', 'pg_temp, api', false) $$;
+	      || pg_catalog.set_config('search_path', 'pg_temp, api', false)
+	      || pg_catalog.set_config('request.method', 'PLANTED', false) $$;
 	  CREATE FUNCTION seen() RETURNS json LANGUAGE sql STABLE AS $$
 	    SELECT json_build_object('sub', coalesce(current_setting('request.jwt.claim.sub', true), ''),
 	      'planted', coalesce(current_setting('request.jwt.claim.planted', true), ''),
-	      'tz', current_setting('timezone'), 'path', current_setting('search_path')) $$`); err != nil {
+	      'tz', current_setting('timezone'), 'path', current_setting('search_path'),
+	      'method', current_setting('request.method')) $$`); err != nil {
 		t.Fatal(err)
 	}
 	var tz string
@@ -166,7 +169,7 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"sub": "", "planted": "", "tz": tz, "path": "public"}
+			want := map[string]string{"sub": "", "planted": "", "tz": tz, "path": "public", "method": "GET"}
 			if p.Role != "anon" {
 				want["sub"] = sub
 			}
@@ -205,24 +208,25 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 
 // TestHandler_SessionWithoutRoleSettings: on a database whose
 // authenticator has no settings of its own (PlatformSQL not yet applied),
-// the setup sets search_path and read-only mode as before, and writes
-// need no SET TRANSACTION.
+// the setup sets search_path, request.method and read-only mode as
+// before, and writes need no SET TRANSACTION.
 func TestHandler_SessionWithoutRoleSettings(t *testing.T) {
 	e := mustOpenEnv(t)
 	ctx := context.Background()
 	if _, err := e.su.Exec(ctx, `ALTER ROLE `+AuthenticatorRole+` RESET search_path;
 	  ALTER ROLE `+AuthenticatorRole+` RESET default_transaction_read_only;
-	  CREATE FUNCTION path_now() RETURNS text LANGUAGE sql STABLE AS
-	    $$ SELECT current_setting('search_path') || ' ' || current_setting('transaction_read_only') $$;
-	  CREATE FUNCTION path_now_rw() RETURNS text LANGUAGE sql VOLATILE AS
-	    $$ SELECT current_setting('search_path') || ' ' || current_setting('transaction_read_only') $$`); err != nil {
+	  ALTER ROLE `+AuthenticatorRole+` RESET request.method;
+	  CREATE FUNCTION path_now() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('search_path') || ' ' ||
+	    current_setting('transaction_read_only') || ' ' || current_setting('request.method') $$;
+	  CREATE FUNCTION path_now_rw() RETURNS text LANGUAGE sql VOLATILE AS $$ SELECT current_setting('search_path') || ' ' ||
+	    current_setting('transaction_read_only') || ' ' || current_setting('request.method') $$`); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if r := e.do(t, anonP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\" on"` {
+		if r := e.do(t, anonP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\" on GET"` {
 			t.Fatalf("GET: %d %s", r.status, r.body)
 		}
-		if r := e.do(t, userP("00000000-0000-0000-0000-000000000001"), "POST", "/rpc/path_now_rw", nil, "{}"); r.status != 200 || r.body != `"\"public\" off"` {
+		if r := e.do(t, userP("00000000-0000-0000-0000-000000000001"), "POST", "/rpc/path_now_rw", nil, "{}"); r.status != 200 || r.body != `"\"public\" off POST"` {
 			t.Fatalf("POST: %d %s", r.status, r.body)
 		}
 	}

@@ -18,16 +18,18 @@ import (
 // setupStmt sets the role, claims and request settings for the
 // transaction, and fails with DB9SC when the schema cache is stale. Its
 // text depends only on the number of per-claim settings, readOnly (set
-// transaction_read_only) and whether search_path is set (setupSQL): it is
-// not when the connection's own (session.path) is already the profile's.
-func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sessionPath string) stmt {
+// transaction_read_only) and whether request.method and search_path are
+// set (setupSQL): they are not when the connection's session
+// (sessionOf) already has the request's values.
+func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sess session) stmt {
 	claims := req.p.Claims
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
 	per := cc.settings(claims)
 	profile := sqlgen.Ident(s.profile)
-	setPath := !samePath(sessionPath, s.profile)
+	setPath := !samePath(sess.path, s.profile)
+	setMethod := req.method != sess.method
 	// The per-request values share one buffer (one allocation, not one
 	// per value: this runs on every request); each is a full slice of it.
 	buf := make([]byte, 0, 20+len(req.p.Role)+len(req.method)+len(req.path)+64*len(req.headers)+len(profile))
@@ -42,15 +44,18 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sessionPat
 		return buf[start:len(buf):len(buf)]
 	}
 	args := make([][]byte, 0, 7+len(per))
-	args = append(args, version, piece(req.p.Role), claims, piece(req.method), piece(req.path))
+	args = append(args, version, piece(req.p.Role), claims, piece(req.path))
 	start := len(buf)
 	buf = pgrst.AppendHeadersJSON(buf, req.headers)
 	args = append(args, buf[start:len(buf):len(buf)])
+	if setMethod {
+		args = append(args, piece(req.method))
+	}
 	if setPath {
 		args = append(args, piece(profile))
 	}
 	args = append(args, per...)
-	return stmt{sql: setupSQL(len(per)/2, readOnly, setPath), args: args}
+	return stmt{sql: setupSQL(len(per)/2, readOnly, setMethod, setPath), args: args}
 }
 
 // samePath reports whether the search_path text path names the one
@@ -78,6 +83,7 @@ func samePath(path, name string) bool {
 // and no tenant can change. Asked once per connection (sessionOf).
 type session struct {
 	path     string // search_path
+	method   string // request.method
 	readOnly bool   // default_transaction_read_only
 }
 
@@ -95,14 +101,15 @@ func sessionOf(ctx context.Context, pc *pgconn.PgConn) (session, error) {
 	}
 	var s session
 	rows, err := pc.Exec(ctx, "SELECT pg_catalog.current_setting('search_path'), "+
-		"pg_catalog.current_setting('default_transaction_read_only')").ReadAll()
+		"pg_catalog.current_setting('default_transaction_read_only'), pg_catalog.current_setting('request.method', true)").ReadAll()
 	var pg *pgconn.PgError
 	switch {
 	case errors.As(err, &pg) && !pc.IsClosed():
 	case err != nil:
 		return s, fmt.Errorf("read session settings: %w", err)
-	case len(rows) == 1 && len(rows[0].Rows) == 1 && len(rows[0].Rows[0]) == 2:
-		s = session{path: string(rows[0].Rows[0][0]), readOnly: string(rows[0].Rows[0][1]) == "on"}
+	case len(rows) == 1 && len(rows[0].Rows) == 1 && len(rows[0].Rows[0]) == 3:
+		r := rows[0].Rows[0]
+		s = session{path: string(r[0]), readOnly: string(r[1]) == "on", method: string(r[2])}
 	}
 	m[sessionKey] = s
 	return s, nil
@@ -143,20 +150,22 @@ const SetupMarker = "/* db9 data API setup */"
 //
 // The sequence is read with the authenticator's privilege: the first
 // result column is evaluated before the second, which sets the role.
-func setupSQL(n int, readOnly, setPath bool) string {
-	if n < len(setupTexts[0][0]) {
-		return setupTexts[b2i(readOnly)][b2i(setPath)][n]
+func setupSQL(n int, readOnly, setMethod, setPath bool) string {
+	if n < len(setupTexts[0][0][0]) {
+		return setupTexts[b2i(readOnly)][b2i(setMethod)][b2i(setPath)][n]
 	}
-	return renderSetupSQL(n, readOnly, setPath)
+	return renderSetupSQL(n, readOnly, setMethod, setPath)
 }
 
 // setupTexts holds the setup statements of up to 15 per-claim settings,
 // rendered once: they are sent with every request.
-var setupTexts = func() (t [2][2][16]string) {
+var setupTexts = func() (t [2][2][2][16]string) {
 	for ro := range 2 {
-		for sp := range 2 {
-			for n := range t[ro][sp] {
-				t[ro][sp][n] = renderSetupSQL(n, ro == 1, sp == 1)
+		for sm := range 2 {
+			for sp := range 2 {
+				for n := range t[ro][sm][sp] {
+					t[ro][sm][sp][n] = renderSetupSQL(n, ro == 1, sm == 1, sp == 1)
+				}
 			}
 		}
 	}
@@ -174,7 +183,7 @@ func b2i(b bool) int {
 // allows 100 per function call).
 const maxSetupArgs = 90
 
-func renderSetupSQL(n int, readOnly, setPath bool) string {
+func renderSetupSQL(n int, readOnly, setMethod, setPath bool) string {
 	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
 	seq := "'" + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + "'"
 	var sb strings.Builder
@@ -184,13 +193,16 @@ func renderSetupSQL(n int, readOnly, setPath bool) string {
 	calls := []string{
 		"pg_catalog.set_config('role', $2, true)",
 		"pg_catalog.set_config('request.jwt.claims', $3, true)",
-		"pg_catalog.set_config('request.method', $4, true)",
-		"pg_catalog.set_config('request.path', $5, true)",
-		"pg_catalog.set_config('request.headers', $6, true)",
+		"pg_catalog.set_config('request.path', $4, true)",
+		"pg_catalog.set_config('request.headers', $5, true)",
 	}
-	next := 7
+	next := 6
+	if setMethod {
+		calls = append(calls, fmt.Sprintf("pg_catalog.set_config('request.method', $%d, true)", next))
+		next++
+	}
 	if setPath {
-		calls = append(calls, "pg_catalog.set_config('search_path', $7, true)")
+		calls = append(calls, fmt.Sprintf("pg_catalog.set_config('search_path', $%d, true)", next))
 		next++
 	}
 	if readOnly {
