@@ -42,6 +42,13 @@ func TestHandler_RequestSettings(t *testing.T) {
 			"method": "POST", "path": "/rpc/req_settings_rw", "probe": "p-POST", "search_path": "public", "read_only": "off"}},
 		{"GET", "req_settings", anonP, map[string]string{"role": "anon", "claims": `{}`, "sub": "",
 			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
+		// The dataplane's anon claims are the session's own: not set, the same.
+		{"GET", "req_settings", anonClaimsP, map[string]string{"role": "anon", "claims": `{"role":"anon"}`, "sub": "",
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
+		{"POST", "req_settings_rw", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
+			"method": "POST", "path": "/rpc/req_settings_rw", "probe": "p-POST", "search_path": "public", "read_only": "off"}},
+		{"GET", "req_settings", anonClaimsP, map[string]string{"role": "anon", "claims": `{"role":"anon"}`, "sub": "",
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
 	} {
 		body := ""
 		if tc.method == "POST" {
@@ -77,8 +84,8 @@ func TestHandler_RequestSettings(t *testing.T) {
 	}
 	// The settings were the transaction's: a connection of the pool is
 	// back to the authenticator with none of them (read-only, search_path
-	// public and request.method GET are the authenticator's own,
-	// PlatformSQL).
+	// public, request.method GET and anon's claims are the authenticator's
+	// own, PlatformSQL).
 	c, err := e.h.backend.Acquire(ctx, "db1")
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +101,7 @@ func TestHandler_RequestSettings(t *testing.T) {
 	for _, v := range rows[0].Rows[0] {
 		got = append(got, string(v))
 	}
-	if d := cmp.Diff([]string{AuthenticatorRole, "GET", "", "on", "public"}, got); d != "" {
+	if d := cmp.Diff([]string{AuthenticatorRole, "GET", `{"role":"anon"}`, "on", "public"}, got); d != "" {
 		t.Fatalf("after the requests (-want +got):\n%s", d)
 	}
 }
@@ -141,12 +148,13 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 	      || pg_catalog.set_config('request.jwt.claim.planted', 'yes', false)
 	      || pg_catalog.set_config('timezone', 'Pacific/Chatham', false)
 	      || pg_catalog.set_config('search_path', 'pg_temp, api', false)
-	      || pg_catalog.set_config('request.method', 'PLANTED', false) $$;
+	      || pg_catalog.set_config('request.method', 'PLANTED', false)
+	      || pg_catalog.set_config('request.jwt.claims', '{"role":"planted"}', false) $$;
 	  CREATE FUNCTION seen() RETURNS json LANGUAGE sql STABLE AS $$
 	    SELECT json_build_object('sub', coalesce(current_setting('request.jwt.claim.sub', true), ''),
 	      'planted', coalesce(current_setting('request.jwt.claim.planted', true), ''),
 	      'tz', current_setting('timezone'), 'path', current_setting('search_path'),
-	      'method', current_setting('request.method')) $$`); err != nil {
+	      'method', current_setting('request.method'), 'claims', current_setting('request.jwt.claims')) $$`); err != nil {
 		t.Fatal(err)
 	}
 	var tz string
@@ -160,7 +168,7 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 		}
 		// The planted values are gone for anon and for a user whose claims
 		// lack them, whichever connection of the pool answers.
-		for _, p := range []Principal{anonP, userP(sub)} {
+		for _, p := range []Principal{anonP, anonClaimsP, userP(sub)} {
 			r := e.do(t, p, "GET", "/rpc/seen", nil, "")
 			if r.status != 200 {
 				t.Fatalf("seen: %d %s", r.status, r.body)
@@ -169,9 +177,12 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"sub": "", "planted": "", "tz": tz, "path": "public", "method": "GET"}
+			want := map[string]string{"sub": "", "planted": "", "tz": tz, "path": "public", "method": "GET", "claims": string(p.Claims)}
 			if p.Role != "anon" {
 				want["sub"] = sub
+			}
+			if len(p.Claims) == 0 {
+				want["claims"] = "{}"
 			}
 			if d := cmp.Diff(want, got); d != "" {
 				t.Fatalf("as %s after a function set session settings (-want +got):\n%s", p.Role, d)
@@ -216,14 +227,16 @@ func TestHandler_SessionWithoutRoleSettings(t *testing.T) {
 	if _, err := e.su.Exec(ctx, `ALTER ROLE `+AuthenticatorRole+` RESET search_path;
 	  ALTER ROLE `+AuthenticatorRole+` RESET default_transaction_read_only;
 	  ALTER ROLE `+AuthenticatorRole+` RESET request.method;
+	  ALTER ROLE `+AuthenticatorRole+` RESET request.jwt.claims;
 	  CREATE FUNCTION path_now() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('search_path') || ' ' ||
-	    current_setting('transaction_read_only') || ' ' || current_setting('request.method') $$;
+	    current_setting('transaction_read_only') || ' ' || current_setting('request.method') || ' ' ||
+	    current_setting('request.jwt.claims') $$;
 	  CREATE FUNCTION path_now_rw() RETURNS text LANGUAGE sql VOLATILE AS $$ SELECT current_setting('search_path') || ' ' ||
 	    current_setting('transaction_read_only') || ' ' || current_setting('request.method') $$`); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if r := e.do(t, anonP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\" on GET"` {
+		if r := e.do(t, anonClaimsP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\" on GET {\"role\":\"anon\"}"` {
 			t.Fatalf("GET: %d %s", r.status, r.body)
 		}
 		if r := e.do(t, userP("00000000-0000-0000-0000-000000000001"), "POST", "/rpc/path_now_rw", nil, "{}"); r.status != 200 || r.body != `"\"public\" off POST"` {
@@ -231,6 +244,9 @@ func TestHandler_SessionWithoutRoleSettings(t *testing.T) {
 		}
 	}
 }
+
+// anonClaimsP is anon with the claims the dataplane gives it.
+var anonClaimsP = Principal{Role: "anon", Schemas: []string{"public", "api"}, Anonymous: true, Claims: []byte(`{"role":"anon"}`)}
 
 func TestSamePath(t *testing.T) {
 	for _, c := range []struct {

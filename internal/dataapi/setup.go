@@ -18,9 +18,9 @@ import (
 // setupStmt sets the role, claims and request settings for the
 // transaction, and fails with DB9SC when the schema cache is stale. Its
 // text depends only on the number of per-claim settings, readOnly (set
-// transaction_read_only) and whether request.method and search_path are
-// set (setupSQL): they are not when the connection's session
-// (sessionOf) already has the request's values.
+// transaction_read_only) and which of request.jwt.claims, request.method
+// and search_path are set (setupSQL): not those the connection's session
+// (sessionOf) already has the request's values of.
 func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sess session) stmt {
 	claims := req.p.Claims
 	if len(claims) == 0 {
@@ -30,6 +30,7 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sess sessi
 	profile := sqlgen.Ident(s.profile)
 	setPath := !samePath(sess.path, s.profile)
 	setMethod := req.method != sess.method
+	setClaims := string(claims) != sess.claims
 	// The per-request values share one buffer (one allocation, not one
 	// per value: this runs on every request); each is a full slice of it.
 	buf := make([]byte, 0, 20+len(req.p.Role)+len(req.method)+len(req.path)+64*len(req.headers)+len(profile))
@@ -44,10 +45,13 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sess sessi
 		return buf[start:len(buf):len(buf)]
 	}
 	args := make([][]byte, 0, 7+len(per))
-	args = append(args, version, piece(req.p.Role), claims, piece(req.path))
+	args = append(args, version, piece(req.p.Role), piece(req.path))
 	start := len(buf)
 	buf = pgrst.AppendHeadersJSON(buf, req.headers)
 	args = append(args, buf[start:len(buf):len(buf)])
+	if setClaims {
+		args = append(args, claims)
+	}
 	if setMethod {
 		args = append(args, piece(req.method))
 	}
@@ -55,7 +59,7 @@ func setupStmt(req *request, s *scope, readOnly bool, cc *claimCache, sess sessi
 		args = append(args, piece(profile))
 	}
 	args = append(args, per...)
-	return stmt{sql: setupSQL(len(per)/2, readOnly, setMethod, setPath), args: args}
+	return stmt{sql: setupSQL(len(per)/2, setupFlags(readOnly, setClaims, setMethod, setPath)), args: args}
 }
 
 // samePath reports whether the search_path text path names the one
@@ -84,6 +88,7 @@ func samePath(path, name string) bool {
 type session struct {
 	path     string // search_path
 	method   string // request.method
+	claims   string // request.jwt.claims
 	readOnly bool   // default_transaction_read_only
 }
 
@@ -101,15 +106,16 @@ func sessionOf(ctx context.Context, pc *pgconn.PgConn) (session, error) {
 	}
 	var s session
 	rows, err := pc.Exec(ctx, "SELECT pg_catalog.current_setting('search_path'), "+
-		"pg_catalog.current_setting('default_transaction_read_only'), pg_catalog.current_setting('request.method', true)").ReadAll()
+		"pg_catalog.current_setting('default_transaction_read_only'), pg_catalog.current_setting('request.method', true), "+
+		"pg_catalog.current_setting('request.jwt.claims', true)").ReadAll()
 	var pg *pgconn.PgError
 	switch {
 	case errors.As(err, &pg) && !pc.IsClosed():
 	case err != nil:
 		return s, fmt.Errorf("read session settings: %w", err)
-	case len(rows) == 1 && len(rows[0].Rows) == 1 && len(rows[0].Rows[0]) == 3:
+	case len(rows) == 1 && len(rows[0].Rows) == 1 && len(rows[0].Rows[0]) == 4:
 		r := rows[0].Rows[0]
-		s = session{path: string(r[0]), readOnly: string(r[1]) == "on", method: string(r[2])}
+		s = session{path: string(r[0]), readOnly: string(r[1]) == "on", method: string(r[2]), claims: string(r[3])}
 	}
 	m[sessionKey] = s
 	return s, nil
@@ -150,23 +156,33 @@ const SetupMarker = "/* db9 data API setup */"
 //
 // The sequence is read with the authenticator's privilege: the first
 // result column is evaluated before the second, which sets the role.
-func setupSQL(n int, readOnly, setMethod, setPath bool) string {
-	if n < len(setupTexts[0][0][0]) {
-		return setupTexts[b2i(readOnly)][b2i(setMethod)][b2i(setPath)][n]
+func setupSQL(n int, flags int) string {
+	if n < len(setupTexts[0]) {
+		return setupTexts[flags][n]
 	}
-	return renderSetupSQL(n, readOnly, setMethod, setPath)
+	return renderSetupSQL(n, flags)
+}
+
+// Setup flags: which settings the statement sets besides role, path and
+// headers.
+const (
+	setReadOnly = 1 << iota
+	setClaimsText
+	setMethodText
+	setSearchPath
+	setFlagCount = 1 << iota
+)
+
+func setupFlags(readOnly, claims, method, path bool) int {
+	return b2i(readOnly)*setReadOnly | b2i(claims)*setClaimsText | b2i(method)*setMethodText | b2i(path)*setSearchPath
 }
 
 // setupTexts holds the setup statements of up to 15 per-claim settings,
 // rendered once: they are sent with every request.
-var setupTexts = func() (t [2][2][2][16]string) {
-	for ro := range 2 {
-		for sm := range 2 {
-			for sp := range 2 {
-				for n := range t[ro][sm][sp] {
-					t[ro][sm][sp][n] = renderSetupSQL(n, ro == 1, sm == 1, sp == 1)
-				}
-			}
+var setupTexts = func() (t [setFlagCount][16]string) {
+	for f := range t {
+		for n := range t[f] {
+			t[f][n] = renderSetupSQL(n, f)
 		}
 	}
 	return t
@@ -183,7 +199,7 @@ func b2i(b bool) int {
 // allows 100 per function call).
 const maxSetupArgs = 90
 
-func renderSetupSQL(n int, readOnly, setMethod, setPath bool) string {
+func renderSetupSQL(n int, flags int) string {
 	i8 := sqlgen.Ident("pg_catalog") + "." + sqlgen.Ident("int8")
 	seq := "'" + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_schema_seq") + "'"
 	var sb strings.Builder
@@ -192,20 +208,20 @@ func renderSetupSQL(n int, readOnly, setMethod, setPath bool) string {
 		" THEN true ELSE " + sqlgen.Ident("_db9") + "." + sqlgen.Ident("dataapi_check_schema") + "(CAST($1 AS " + i8 + ")) END")
 	calls := []string{
 		"pg_catalog.set_config('role', $2, true)",
-		"pg_catalog.set_config('request.jwt.claims', $3, true)",
-		"pg_catalog.set_config('request.path', $4, true)",
-		"pg_catalog.set_config('request.headers', $5, true)",
+		"pg_catalog.set_config('request.path', $3, true)",
+		"pg_catalog.set_config('request.headers', $4, true)",
 	}
-	next := 6
-	if setMethod {
-		calls = append(calls, fmt.Sprintf("pg_catalog.set_config('request.method', $%d, true)", next))
-		next++
+	next := 5
+	for _, o := range []struct {
+		flag int
+		name string
+	}{{setClaimsText, "request.jwt.claims"}, {setMethodText, "request.method"}, {setSearchPath, "search_path"}} {
+		if flags&o.flag != 0 {
+			calls = append(calls, fmt.Sprintf("pg_catalog.set_config('%s', $%d, true)", o.name, next))
+			next++
+		}
 	}
-	if setPath {
-		calls = append(calls, fmt.Sprintf("pg_catalog.set_config('search_path', $%d, true)", next))
-		next++
-	}
-	if readOnly {
+	if flags&setReadOnly != 0 {
 		calls = append(calls, "pg_catalog.set_config('transaction_read_only', 'on', true)")
 	}
 	for i := range n {
