@@ -33,6 +33,9 @@ type built struct {
 	void       bool
 	estimateAt int64  // count=estimated: exact up to this many rows
 	static     []byte // answered without SQL (OpenAPI)
+	// countBody: page_total is not counted by PostgreSQL but from the
+	// body, a JSON array json_agg made (jsonArrayLen).
+	countBody bool
 }
 
 // The final SELECT every statement ends with: total, page_total, body, extra.
@@ -58,13 +61,18 @@ func bodyExpr(out outKind, scalar bool) string {
 // never a null whole-row value, so it is PostgREST's count(_postgrest_t)
 // without building a row datum for the count.
 func finalSQL(with, inner, total, body, extra string) string {
+	return finalSQLCounted(with, inner, total, "pg_catalog.count(*)", body, extra)
+}
+
+// finalSQLCounted is finalSQL with page_total's expression.
+func finalSQLCounted(with, inner, total, count, body, extra string) string {
 	if total == "" {
 		total = "NULL"
 	}
 	if extra == "" {
 		extra = "NULL"
 	}
-	s := "SELECT (" + total + ")::int8 AS total, pg_catalog.count(*) AS page_total, " +
+	s := "SELECT (" + total + ")::int8 AS total, " + count + " AS page_total, " +
 		body + " AS body, " + extra + " AS extra FROM (" + inner + ") AS " + sqlgen.Ident(finalAlias)
 	if with != "" {
 		s = "WITH " + with + " " + s
@@ -142,7 +150,13 @@ func (s *scope) buildRead(req *request, t *schema.Table) (*built, error) {
 			total = sp.CappedCountSQL(from, b.P("1001"))
 		}
 	}
-	main := finalSQL("", sp.SQL(from, true), total, bodyExpr(req.out, false), "")
+	// A JSON array's rows are counted from the array (a read's body is
+	// small next to the cost of another aggregate in PostgreSQL).
+	count := "pg_catalog.count(*)"
+	if req.out == outJSON {
+		count, bt.countBody = "NULL::int8", true
+	}
+	main := finalSQLCounted("", sp.SQL(from, true), total, count, bodyExpr(req.out, false), "")
 	if req.out == outPlanJSON || req.out == outPlanText {
 		if main, err = explain(req.out, req.planOpts, sp.SQL(from, true)); err != nil {
 			return nil, err

@@ -176,18 +176,28 @@ type result struct {
 	planned   *int64
 }
 
-// execute runs the request as one pipelined round trip: [BEGIN;] setup;
-// [EXPLAIN;] main; RESET ALL [; COMMIT|ROLLBACK]. Without BEGIN the
+// execute runs the request as one pipelined round trip: [BEGIN; or SET
+// TRANSACTION READ WRITE;] setup; [EXPLAIN;] main; RESET ALL [;
+// COMMIT|ROLLBACK]. Without BEGIN the
 // pipeline is one implicit transaction that commits at Sync, or rolls
 // back on any error. lost is set when the request runs again because its
 // session lost its prepared statements.
 func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, s *scope, bt *built, lost bool) (*result, error) {
-	var buf [5]pgpipe.Stmt // BEGIN, setup, EXPLAIN, main, RESET ALL
+	var buf [5]pgpipe.Stmt // BEGIN or SET TRANSACTION, setup, EXPLAIN, main, RESET ALL
 	stmts := buf[:0]
+	sess, err := sessionOf(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	// On a session that is read-only by default (PlatformSQL), a read
+	// needs no setting to be read-only, and a write says so first.
 	if bt.explicitTx {
-		if bt.readOnly {
+		switch {
+		case bt.readOnly:
 			stmts = append(stmts, pgpipe.Stmt{SQL: "BEGIN READ ONLY"})
-		} else {
+		case sess.readOnly:
+			stmts = append(stmts, pgpipe.Stmt{SQL: "BEGIN READ WRITE"})
+		default:
 			stmts = append(stmts, pgpipe.Stmt{SQL: "BEGIN"})
 		}
 	}
@@ -206,7 +216,12 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		stmts = append(stmts, ps)
 		return nil
 	}
-	if err := send(setupStmt(req, s, bt.readOnly, h.claims), true); err != nil {
+	if !bt.explicitTx && !bt.readOnly && sess.readOnly {
+		if err := send(stmt{sql: readWriteSQL}, true); err != nil {
+			return nil, err
+		}
+	}
+	if err := send(setupStmt(req, s, bt.readOnly && !sess.readOnly, h.claims, sess), true); err != nil {
 		return nil, err
 	}
 	preAt := -1
@@ -268,6 +283,9 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 		res.pageTotal, _ = strconv.ParseInt(string(rows[0][1]), 10, 64)
 		res.body = rows[0][2]
 		res.extra = rows[0][3]
+		if bt.countBody {
+			res.pageTotal = jsonArrayLen(res.body)
+		}
 	} else {
 		return nil, errors.New("run statement: unexpected result shape")
 	}
@@ -289,6 +307,46 @@ func (h *Handler) execute(ctx context.Context, pc *pgconn.PgConn, req *request, 
 	}
 	return res, nil
 }
+
+// jsonArrayLen counts the elements of a JSON array as json_agg writes it
+// (valid JSON: json values are checked on input): the commas at depth one
+// outside strings, plus one unless it is empty.
+func jsonArrayLen(b []byte) int64 {
+	commas, depth, inString, empty := int64(0), 0, false, true
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			if c == '\\' {
+				i++
+			}
+			inString = c != '"'
+			continue
+		}
+		if depth == 1 && c > ' ' && c != ']' {
+			empty = false
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				commas++
+			}
+		}
+	}
+	if empty {
+		return 0
+	}
+	return commas + 1
+}
+
+// readWriteSQL starts a writing request on a session that is read-only
+// by default; a utility statement takes no snapshot, so it may.
+const readWriteSQL = SetupMarker + " SET TRANSACTION READ WRITE"
 
 // resetSQL ends every request (see execute).
 const resetSQL = SetupMarker + " RESET ALL"

@@ -9,7 +9,10 @@ const AuthenticatorRole = "_db9_authenticator"
 // data API needs inside a database:
 //   - role service_role (BYPASSRLS, not superuser) beside anon and
 //     authenticated, and the authenticator login role that may switch to
-//     the three;
+//     the three, whose sessions start with search_path "public" (the
+//     default profile's), read-only, request.method GET and anon's
+//     request.jwt.claims (dataplane's), so that an anonymous GET of that
+//     profile need set none of them (see execute);
 //   - the schema version: a sequence bumped by an event trigger on every
 //     DDL command. The trigger also holds a shared advisory lock until its
 //     transaction ends, so a schema load that gets the lock exclusively
@@ -39,6 +42,10 @@ BEGIN
 END
 $do$;
 GRANT anon, authenticated, service_role TO _db9_authenticator;
+ALTER ROLE _db9_authenticator SET search_path = public;
+ALTER ROLE _db9_authenticator SET default_transaction_read_only = on;
+ALTER ROLE _db9_authenticator SET request.method = 'GET';
+ALTER ROLE _db9_authenticator SET request.jwt.claims = '{"role":"anon"}';
 CREATE SCHEMA IF NOT EXISTS _db9;
 REVOKE ALL ON SCHEMA _db9 FROM PUBLIC;
 GRANT USAGE ON SCHEMA _db9 TO _db9_authenticator;

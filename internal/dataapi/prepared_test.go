@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/db9/db9/internal/dataapi/pgrst"
 )
 
 // TestHandler_PreparedStatements runs requests on a one-connection pool
@@ -130,14 +132,14 @@ func TestHeadersJSON(t *testing.T) {
 	h.Set("X-Empty", "")
 	h["X-\"Odd"] = []string{"v"} // not a token: lowered the long way
 	var got map[string]string
-	if err := json.Unmarshal(appendHeadersJSON(nil, h), &got); err != nil {
-		t.Fatalf("not JSON: %v: %s", err, appendHeadersJSON(nil, h))
+	if err := json.Unmarshal(pgrst.AppendHeadersJSON(nil, h), &got); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, pgrst.AppendHeadersJSON(nil, h))
 	}
 	want := map[string]string{"x-quote": `a"b\c`, "x-ctl": "tab\there\x01", "x-bad": "ok\ufffdok", "accept": "a/b,c/d", "x-empty": "", `x-"odd`: "v"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("headers (-want +got):\n%s", d)
 	}
-	if s := string(appendHeadersJSON(nil, http.Header{})); s != "{}" {
+	if s := string(pgrst.AppendHeadersJSON(nil, http.Header{})); s != "{}" {
 		t.Fatalf("no headers: %s", s)
 	}
 }

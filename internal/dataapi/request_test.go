@@ -31,3 +31,18 @@ func TestNegotiate(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONArrayLen(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{
+		{"[]", 0}, {`[{"a":1}]`, 1}, {"[{\"a\":1}, \n {\"a\":2}]", 2},
+		{`[{"a":"x,y]}[{"}, {"b":[1,2,{"c":"\"],"}]}, {}]`, 3},
+		{"[{\"j\":{\"a\": [1,\n 2]}}, \n {\"j\":null}]", 2}, {`[1,2,3]`, 3}, {`["a,b", "\\", "c"]`, 3}, {`[null]`, 1},
+	} {
+		if got := jsonArrayLen([]byte(c.in)); got != c.want {
+			t.Errorf("jsonArrayLen(%s) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}

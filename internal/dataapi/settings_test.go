@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,13 +35,20 @@ func TestHandler_RequestSettings(t *testing.T) {
 		want       map[string]string
 	}{
 		{"GET", "req_settings", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
-			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": `"public"`, "read_only": "on"}},
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
 		{"POST", "req_settings", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
-			"method": "POST", "path": "/rpc/req_settings", "probe": "p-POST", "search_path": `"public"`, "read_only": "on"}},
+			"method": "POST", "path": "/rpc/req_settings", "probe": "p-POST", "search_path": "public", "read_only": "on"}},
 		{"POST", "req_settings_rw", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
-			"method": "POST", "path": "/rpc/req_settings_rw", "probe": "p-POST", "search_path": `"public"`, "read_only": "off"}},
+			"method": "POST", "path": "/rpc/req_settings_rw", "probe": "p-POST", "search_path": "public", "read_only": "off"}},
 		{"GET", "req_settings", anonP, map[string]string{"role": "anon", "claims": `{}`, "sub": "",
-			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": `"public"`, "read_only": "on"}},
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
+		// The dataplane's anon claims are the session's own: not set, the same.
+		{"GET", "req_settings", anonClaimsP, map[string]string{"role": "anon", "claims": `{"role":"anon"}`, "sub": "",
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
+		{"POST", "req_settings_rw", userP(sub), map[string]string{"role": "authenticated", "claims": `{"sub":"` + sub + `","role":"authenticated"}`, "sub": sub,
+			"method": "POST", "path": "/rpc/req_settings_rw", "probe": "p-POST", "search_path": "public", "read_only": "off"}},
+		{"GET", "req_settings", anonClaimsP, map[string]string{"role": "anon", "claims": `{"role":"anon"}`, "sub": "",
+			"method": "GET", "path": "/rpc/req_settings", "probe": "p-GET", "search_path": "public", "read_only": "on"}},
 	} {
 		body := ""
 		if tc.method == "POST" {
@@ -60,15 +68,32 @@ func TestHandler_RequestSettings(t *testing.T) {
 			}
 		}
 	}
+	// Another profile's search_path is set for its request only; the
+	// default profile's is the session's own (PlatformSQL), not set.
+	if _, err := e.su.Exec(ctx, `CREATE FUNCTION api.path_now() RETURNS text LANGUAGE sql STABLE AS
+	  $$ SELECT current_setting('search_path') $$`); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := e.do(t, anonP, "GET", "/rpc/path_now", map[string]string{"Accept-Profile": "api"}, ""); r.status != 200 || r.body != `"\"api\""` {
+			t.Fatalf("api profile: %d %s", r.status, r.body)
+		}
+		if r := e.do(t, anonP, "GET", "/rpc/req_settings", nil, ""); r.status != 200 || !strings.Contains(r.body, `"search_path" : "public"`) {
+			t.Fatalf("default profile after api: %d %s", r.status, r.body)
+		}
+	}
 	// The settings were the transaction's: a connection of the pool is
-	// back to the authenticator with none of them.
+	// back to the authenticator with none of them (read-only, search_path
+	// public, request.method GET and anon's claims are the authenticator's
+	// own, PlatformSQL).
 	c, err := e.h.backend.Acquire(ctx, "db1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Release()
 	rows, err := c.PgConn().Exec(ctx, `SELECT current_user, coalesce(current_setting('request.method', true), ''),
-	  coalesce(current_setting('request.jwt.claims', true), ''), current_setting('transaction_read_only')`).ReadAll()
+	  coalesce(current_setting('request.jwt.claims', true), ''), current_setting('transaction_read_only'),
+	  current_setting('search_path')`).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +101,7 @@ func TestHandler_RequestSettings(t *testing.T) {
 	for _, v := range rows[0].Rows[0] {
 		got = append(got, string(v))
 	}
-	if d := cmp.Diff([]string{AuthenticatorRole, "", "", "off"}, got); d != "" {
+	if d := cmp.Diff([]string{AuthenticatorRole, "GET", `{"role":"anon"}`, "on", "public"}, got); d != "" {
 		t.Fatalf("after the requests (-want +got):\n%s", d)
 	}
 }
@@ -112,19 +137,24 @@ func TestHandler_ManyClaims(t *testing.T) {
 // setting for the whole session (set_config(..., false), SET without
 // LOCAL) changes only its own request. The next request on the pooled
 // connection — another end user, or anon — sees neither the claim it
-// planted nor the time zone it chose, and the connection is back to the
-// authenticator's own settings.
+// planted nor the time zone or search_path it chose (the default profile's
+// search_path is the session's own, not set per request), and the
+// connection is back to the authenticator's own settings.
 func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 	e := mustOpenEnv(t)
 	ctx := context.Background()
 	if _, err := e.su.Exec(ctx, `CREATE FUNCTION plant() RETURNS text LANGUAGE sql VOLATILE AS $$
 	    SELECT pg_catalog.set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-0000000000ff', false)
 	      || pg_catalog.set_config('request.jwt.claim.planted', 'yes', false)
-	      || pg_catalog.set_config('timezone', 'Pacific/Chatham', false) $$;
+	      || pg_catalog.set_config('timezone', 'Pacific/Chatham', false)
+	      || pg_catalog.set_config('search_path', 'pg_temp, api', false)
+	      || pg_catalog.set_config('request.method', 'PLANTED', false)
+	      || pg_catalog.set_config('request.jwt.claims', '{"role":"planted"}', false) $$;
 	  CREATE FUNCTION seen() RETURNS json LANGUAGE sql STABLE AS $$
 	    SELECT json_build_object('sub', coalesce(current_setting('request.jwt.claim.sub', true), ''),
 	      'planted', coalesce(current_setting('request.jwt.claim.planted', true), ''),
-	      'tz', current_setting('timezone')) $$`); err != nil {
+	      'tz', current_setting('timezone'), 'path', current_setting('search_path'),
+	      'method', current_setting('request.method'), 'claims', current_setting('request.jwt.claims')) $$`); err != nil {
 		t.Fatal(err)
 	}
 	var tz string
@@ -138,7 +168,7 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 		}
 		// The planted values are gone for anon and for a user whose claims
 		// lack them, whichever connection of the pool answers.
-		for _, p := range []Principal{anonP, userP(sub)} {
+		for _, p := range []Principal{anonP, anonClaimsP, userP(sub)} {
 			r := e.do(t, p, "GET", "/rpc/seen", nil, "")
 			if r.status != 200 {
 				t.Fatalf("seen: %d %s", r.status, r.body)
@@ -147,9 +177,12 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"sub": "", "planted": "", "tz": tz}
+			want := map[string]string{"sub": "", "planted": "", "tz": tz, "path": "public", "method": "GET", "claims": string(p.Claims)}
 			if p.Role != "anon" {
 				want["sub"] = sub
+			}
+			if len(p.Claims) == 0 {
+				want["claims"] = "{}"
 			}
 			if d := cmp.Diff(want, got); d != "" {
 				t.Fatalf("as %s after a function set session settings (-want +got):\n%s", p.Role, d)
@@ -181,5 +214,73 @@ func TestHandler_SessionSettingsDoNotLeak(t *testing.T) {
 		if d := cmp.Diff([]string{AuthenticatorRole, "", "", tz}, got); d != "" {
 			t.Fatalf("a pooled connection after the requests (-want +got):\n%s", d)
 		}
+	}
+}
+
+// TestHandler_SessionWithoutRoleSettings: on a database whose
+// authenticator has no settings of its own (PlatformSQL not yet applied),
+// the setup sets search_path, request.method and read-only mode as
+// before, and writes need no SET TRANSACTION.
+func TestHandler_SessionWithoutRoleSettings(t *testing.T) {
+	e := mustOpenEnv(t)
+	ctx := context.Background()
+	if _, err := e.su.Exec(ctx, `ALTER ROLE `+AuthenticatorRole+` RESET search_path;
+	  ALTER ROLE `+AuthenticatorRole+` RESET default_transaction_read_only;
+	  ALTER ROLE `+AuthenticatorRole+` RESET request.method;
+	  ALTER ROLE `+AuthenticatorRole+` RESET request.jwt.claims;
+	  CREATE FUNCTION path_now() RETURNS text LANGUAGE sql STABLE AS $$ SELECT current_setting('search_path') || ' ' ||
+	    current_setting('transaction_read_only') || ' ' || current_setting('request.method') || ' ' ||
+	    current_setting('request.jwt.claims') $$;
+	  CREATE FUNCTION path_now_rw() RETURNS text LANGUAGE sql VOLATILE AS $$ SELECT current_setting('search_path') || ' ' ||
+	    current_setting('transaction_read_only') || ' ' || current_setting('request.method') $$`); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := e.do(t, anonClaimsP, "GET", "/rpc/path_now", nil, ""); r.status != 200 || r.body != `"\"public\" on GET {\"role\":\"anon\"}"` {
+			t.Fatalf("GET: %d %s", r.status, r.body)
+		}
+		if r := e.do(t, userP("00000000-0000-0000-0000-000000000001"), "POST", "/rpc/path_now_rw", nil, "{}"); r.status != 200 || r.body != `"\"public\" off POST"` {
+			t.Fatalf("POST: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// anonClaimsP is anon with the claims the dataplane gives it.
+var anonClaimsP = Principal{Role: "anon", Schemas: []string{"public", "api"}, Anonymous: true, Claims: []byte(`{"role":"anon"}`)}
+
+func TestSamePath(t *testing.T) {
+	for _, c := range []struct {
+		path, name string
+		want       bool
+	}{
+		{`"public"`, "public", true}, {"public", "public", true}, {`"user"`, "user", true}, {"user", "user", true},
+		{"Public", "Public", false}, {`"Public"`, "Public", true}, {"public, extensions", "public", false},
+		{`"$user", public, extensions`, "public", false}, {"1a", "1a", false}, {"", "", false}, {`"a b"`, "a b", true},
+	} {
+		if got := samePath(c.path, c.name); got != c.want {
+			t.Errorf("samePath(%q, %q) = %v", c.path, c.name, got)
+		}
+	}
+}
+
+// TestHandler_GetCannotWrite: a GET runs read-only even through a
+// volatile function that writes, before and after writes on the same
+// pooled connections (the authenticator's sessions are read-only by
+// default and a write sets read-write for its own transaction only).
+func TestHandler_GetCannotWrite(t *testing.T) {
+	e := mustOpenEnv(t)
+	p := userP("00000000-0000-0000-0000-000000000001")
+	for i := range 6 {
+		r := e.do(t, p, "GET", fmt.Sprintf("/rpc/new_tag?name=get%d", i), nil, "")
+		if r.status < 400 || !strings.Contains(r.body, "25006") {
+			t.Fatalf("GET new_tag: %d %s", r.status, r.body)
+		}
+		if r := e.do(t, p, "POST", "/rpc/new_tag", nil, fmt.Sprintf(`{"name": "post%d"}`, i)); r.status != 200 {
+			t.Fatalf("POST new_tag: %d %s", r.status, r.body)
+		}
+	}
+	var n int
+	if err := e.cluster.QueryRowInt(t, "SELECT count(*)::int FROM tags WHERE name LIKE 'get%'", &n); err != nil || n != 0 {
+		t.Fatalf("rows written by GET: %d (%v)", n, err)
 	}
 }

@@ -59,7 +59,8 @@ func (c *conn) PgConn() *pgconn.PgConn { return c.c.Conn().PgConn() }
 // transaction (a request cut short, a failed ROLLBACK); then the lease.
 // Session settings a tenant's function may have changed are reset by the
 // request itself (dataapi's RESET ALL before it commits); every request
-// sets role, claims and search_path for its own transaction first.
+// sets role, claims and search_path for its own transaction first, or
+// finds them at the authenticator's own values (dataapi.PlatformSQL).
 func (c *conn) Release() {
 	c.c.Release()
 	c.lease.Release()
