@@ -497,11 +497,7 @@ func (t *loopTx) unclaim() bool {
 // nil) the backend it holds from now on, a how far the loop got on it.
 func (t *loopTx) toGoroutine(prefix []byte, b Backend, a Answer) {
 	s, fd := t.s, t.fd
-	t.pk.mu.Lock()
-	delete(t.pk.parked, int32(fd))
-	s.fd = -1
-	s.tx = nil
-	t.pk.mu.Unlock()
+	t.unpark()
 	// Out of the set before resume closes fd (it wraps a duplicate): a
 	// registration outlives its descriptor while another refers to the
 	// same socket.
@@ -510,15 +506,21 @@ func (t *loopTx) toGoroutine(prefix []byte, b Backend, a Answer) {
 	s.client.Resume(fd, prefix, b, a)
 }
 
+// unpark takes the client off the parked set: from here on the loop no
+// longer owns it.
+func (t *loopTx) unpark() {
+	t.pk.mu.Lock()
+	delete(t.pk.parked, int32(t.fd))
+	t.s.fd = -1
+	t.s.tx = nil
+	t.pk.mu.Unlock()
+}
+
 // drop ends a client the loop holds that is gone (hung up, Terminate, a
 // write that failed).
 func (t *loopTx) drop() {
 	s, fd := t.s, t.fd
-	t.pk.mu.Lock()
-	delete(t.pk.parked, int32(fd))
-	s.fd = -1
-	s.tx = nil
-	t.pk.mu.Unlock()
+	t.unpark()
 	syscall.Close(fd)
 	t.pk.freeTx(t)
 	s.client.Finish()
