@@ -57,7 +57,8 @@ type message struct {
 	Broken  bool             `json:"broken,omitempty"` // the worker exits after this
 }
 
-// conn frames messages as a 4-byte big-endian length and JSON.
+// conn frames messages as a 4-byte big-endian length and the message:
+// binary for invoke and done (binframe.go), JSON for the rest.
 type conn struct {
 	r  *bufio.Reader
 	mu sync.Mutex // serializes writes
@@ -69,22 +70,34 @@ func newConn(r io.Reader, w io.Writer) *conn {
 }
 
 func (c *conn) send(m *message) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("encode %s message: %w", m.Type, err)
+	// The frame is built in one buffer, its length filled in last: one
+	// write, no copy.
+	frame, ok := appendBinary(make([]byte, 4, 256), m)
+	if !ok {
+		var err error
+		if frame, err = appendJSON(frame, m); err != nil {
+			return fmt.Errorf("encode %s message: %w", m.Type, err)
+		}
 	}
-	if len(b) > maxFrame {
-		return fmt.Errorf("encode %s message: %d bytes, more than %d", m.Type, len(b), maxFrame)
+	n := len(frame) - 4
+	if n > maxFrame {
+		return fmt.Errorf("encode %s message: %d bytes, more than %d", m.Type, n, maxFrame)
 	}
-	frame := make([]byte, 4+len(b))
-	binary.BigEndian.PutUint32(frame, uint32(len(b)))
-	copy(frame[4:], b)
+	binary.BigEndian.PutUint32(frame, uint32(n))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := c.w.Write(frame); err != nil {
 		return fmt.Errorf("send %s message: %w", m.Type, err)
 	}
 	return nil
+}
+
+func appendJSON(b []byte, m *message) ([]byte, error) {
+	j, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, j...), nil
 }
 
 func (c *conn) recv() (*message, error) {
@@ -96,9 +109,19 @@ func (c *conn) recv() (*message, error) {
 	if n > maxFrame {
 		return nil, fmt.Errorf("receive message: %d bytes, more than %d", n, maxFrame)
 	}
+	if n == 0 {
+		return nil, fmt.Errorf("receive message: %w", errBadFrame)
+	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(c.r, b); err != nil {
 		return nil, fmt.Errorf("receive message: %w", err)
+	}
+	if b[0] != '{' {
+		m, err := decodeBinary(b)
+		if err != nil {
+			return nil, fmt.Errorf("decode message: %w", err)
+		}
+		return m, nil
 	}
 	m := &message{}
 	if err := json.Unmarshal(b, m); err != nil {
