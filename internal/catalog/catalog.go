@@ -54,8 +54,12 @@ type Catalog struct {
 
 // poolRef is what a Catalog and its domain stores hold in common: the
 // pool, set by Open and cleared by Close, so a store taken from the
-// Catalog before Open works once it is open.
-type poolRef struct{ pool *pgxpool.Pool }
+// Catalog before Open works once it is open. writerPool is the run
+// writer's (RunWriter): two connections on which PostgreSQL plans each
+// prepared statement once (plan_cache_mode = force_generic_plan). Its
+// unnest statements otherwise got a custom plan at every flush, a quarter
+// of the catalog's CPU per invoke (docs/BENCHMARKS.md, issue 14).
+type poolRef struct{ pool, writerPool *pgxpool.Pool }
 
 // superuser of the managed catalog cluster.
 const superuser = "db9"
@@ -99,6 +103,13 @@ func (c *Catalog) Open(ctx context.Context) error {
 		return fmt.Errorf("connect catalog: %w", err)
 	}
 	c.pool = pool
+	wcfg := cfg.Copy()
+	wcfg.MaxConns = 2
+	wcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	if c.writerPool, err = pgxpool.NewWithConfig(ctx, wcfg); err != nil {
+		c.Close(ctx)
+		return fmt.Errorf("connect catalog: %w", err)
+	}
 	if err := migrate(ctx, pool); err != nil {
 		c.Close(ctx)
 		return err
@@ -172,6 +183,10 @@ func (c *Catalog) Close(ctx context.Context) error {
 	if c.pool != nil {
 		c.pool.Close()
 		c.pool = nil
+	}
+	if c.writerPool != nil {
+		c.writerPool.Close()
+		c.writerPool = nil
 	}
 	c.closeManaged()
 	return nil

@@ -170,7 +170,7 @@ func (w *RunWriter) flush(batch []*runOp) {
 		w.one(ctx, batch[0])
 		return
 	}
-	rows, err := w.runs.writeMany(ctx, batch)
+	rows, err := w.writer().writeMany(ctx, batch)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		// One record's fault fails the statement: each on its own tells
@@ -205,14 +205,24 @@ func (op *runOp) id() string {
 	return op.end.ID
 }
 
+// writer is the Runs whose statements run on the writer's own pool
+// (poolRef), the shared pool when the catalog has none.
+func (w *RunWriter) writer() *Runs {
+	if p := w.runs.writerPool; p != nil {
+		return &Runs{&poolRef{pool: p}}
+	}
+	return w.runs
+}
+
 // one writes a single record with the statements of Runs.
 func (w *RunWriter) one(ctx context.Context, op *runOp) {
+	r := w.writer()
 	if op.start != nil {
-		op.out, op.err = w.runs.startOne(ctx, *op.start)
+		op.out, op.err = r.startOne(ctx, *op.start)
 		return
 	}
 	e := op.end
-	op.out, op.err = w.runs.Finish(ctx, e.ID, e.Status, e.Result, e.Error, e.Duration, e.Logs)
+	op.out, op.err = r.Finish(ctx, e.ID, e.Status, e.Result, e.Error, e.Duration, e.Logs)
 }
 
 // writeMany inserts the batch's starts and records its ends, with their
