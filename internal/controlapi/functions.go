@@ -1,7 +1,6 @@
 package controlapi
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -203,18 +202,18 @@ func (h functionsHandlers) invokeFunction(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Input          json.RawMessage `json:"input"`
-		IdempotencyKey string          `json:"idempotency_key"`
-	}
-	if err := web.DecodeJSON(r, &body, true); err != nil {
-		return err
-	}
-	run, err := fn.Invoke(r.Context(), p, r.PathValue("database_id"), r.PathValue("function_id"),
-		functions.InvokeRequest{Input: body.Input, IdempotencyKey: body.IdempotencyKey})
+	body, err := web.ReadBody(r)
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, runObject(run))
+	req, err := decodeInvokeRequest(body)
+	if err != nil {
+		return err
+	}
+	run, err := fn.Invoke(r.Context(), p, r.PathValue("database_id"), r.PathValue("function_id"), req)
+	if err != nil {
+		return err
+	}
+	writeRun(w, run)
 	return nil
 }

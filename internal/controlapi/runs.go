@@ -38,8 +38,7 @@ func (h runsHandlers) listRuns(w http.ResponseWriter, r *http.Request, p tenancy
 	if err != nil {
 		return err
 	}
-	out := mapAll(list, runObject)
-	web.WriteJSON(w, http.StatusOK, out)
+	writeRuns(w, list)
 	return nil
 }
 
@@ -52,7 +51,7 @@ func (h runsHandlers) getRun(w http.ResponseWriter, r *http.Request, p tenancy.P
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, runObject(run))
+	writeRun(w, run)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ func Functions(args []string) error {
 	clients := fs.Int("clients", 16, "concurrent clients of the throughput runs")
 	rounds := fs.Int("rounds", 3, "throughput runs per side, alternating invoke and /sql; the table keeps the best of each")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the bench process (client and server) during the first invoke throughput run")
+	sqlprofile := fs.String("sqlprofile", "", "write a CPU profile of the bench process during the first /sql throughput run")
+	memprofile := fs.String("memprofile", "", "write allocation profiles of the bench process before (FILE.base) and after (FILE) the first invoke throughput run; compare with pprof -base")
 	fs.Parse(args)
 	srv, api, id, closeServer, err := harness.ServerWithDB(e, "fnbench")
 	if err != nil {
@@ -160,23 +163,30 @@ func Functions(args []string) error {
 	var invCPU, sqlCPU fnCPU
 	var roundRatios []string
 	for r := 0; r < max(1, *rounds); r++ {
-		if r == 0 && *cpuprofile != "" {
-			f, err := os.Create(*cpuprofile)
-			if err != nil {
-				return err
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
+		if r == 0 && *memprofile != "" {
+			if err := writeAllocs(*memprofile + ".base"); err != nil {
 				return err
 			}
 		}
-		it, is, ic, err := throughput(func() (*rawHTTP, error) { return invoke("trivial", `{"input":null}`) }, checkRun)
-		if r == 0 && *cpuprofile != "" {
-			pprof.StopCPUProfile()
-		}
+		stop, err := startCPUProfile(r == 0, *cpuprofile)
 		if err != nil {
 			return err
 		}
+		it, is, ic, err := throughput(func() (*rawHTTP, error) { return invoke("trivial", `{"input":null}`) }, checkRun)
+		stop()
+		if err != nil {
+			return err
+		}
+		if r == 0 && *memprofile != "" {
+			if err := writeAllocs(*memprofile); err != nil {
+				return err
+			}
+		}
+		if stop, err = startCPUProfile(r == 0, *sqlprofile); err != nil {
+			return err
+		}
 		st, ss, sc, err := throughput(sql, checkSQL)
+		stop()
 		if err != nil {
 			return err
 		}
@@ -205,6 +215,35 @@ func Functions(args []string) error {
 	fmt.Println(invCPU.row("invoke (trivial handler)"))
 	fmt.Println(sqlCPU.row("`POST /sql` select 1"))
 	return nil
+}
+
+// startCPUProfile starts a CPU profile into file when on and file is
+// set; stop ends it (a no-op otherwise).
+func startCPUProfile(on bool, file string) (stop func(), err error) {
+	if !on || file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// writeAllocs writes the allocation profile so far (cumulative: two of
+// them, one the -base of the other, give what was allocated in between).
+func writeAllocs(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC() // the profile is as of the last collection
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // fnCPU is the CPU a throughput run used, by process, for n requests.
