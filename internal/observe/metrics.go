@@ -113,17 +113,21 @@ func (m *Metrics) Handler() http.Handler {
 // matches it (never the raw path, which would carry database names and
 // unbounded values; "unmatched" for 404s and 405s), and its status code.
 // It wraps the outermost handler, so that errors written by the shared
-// middleware (a recovered panic, an unknown route) count too; matching
-// the route once more costs a few hundred nanoseconds.
+// middleware (a recovered panic, an unknown route) count too. The route is
+// the one web.Middleware matched when next is (or wraps) it, told through
+// web.RouteSetter; otherwise it is matched here once more.
 func (m *Metrics) HTTP(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		_, route := mux.Handler(r)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		route := sw.route
+		if !sw.routed {
+			_, route = mux.Handler(r)
+		}
 		if route == "" {
 			route = "unmatched"
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
 		code := sw.code
 		if code == 0 {
 			code = http.StatusOK
@@ -200,8 +204,13 @@ func result(err error) string {
 // http.Flusher and the rest reachable through Unwrap (ResponseController).
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code   int
+	route  string // routed: the pattern web.Middleware matched
+	routed bool
 }
+
+// SetRoute implements web.RouteSetter.
+func (w *statusWriter) SetRoute(pattern string) { w.route, w.routed = pattern, true }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 {

@@ -3,6 +3,7 @@ package observe_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/db9/db9/internal/observe"
 	"github.com/db9/db9/internal/pgtest"
+	"github.com/db9/db9/internal/web"
 )
 
 // scrape serves /metrics of m and parses it with Prometheus' text parser.
@@ -71,6 +73,8 @@ func TestMetrics_Families_Move(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /customer/databases/{database_id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) })
 	h := m.HTTP(mux, mux)
+	// As the server wraps it: the route comes from web.Middleware's match.
+	hw := m.HTTP(mux, web.Middleware(mux, slog.New(slog.DiscardHandler)))
 
 	cases := []struct {
 		name   string
@@ -87,6 +91,19 @@ func TestMetrics_Families_Move(t *testing.T) {
 			func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/customer/databases/a", nil)) }, 1},
 		{"unmatched route", "db9_http_requests_total", []string{"route", "unmatched"},
 			func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/nope/with/a/token-abc", nil)) }, 1},
+		{"http request by pattern, through web.Middleware", "db9_http_requests_total",
+			[]string{"route", "GET /customer/databases/{database_id}", "code", "404"},
+			func() {
+				hw.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/customer/databases/secret-name-xyz", nil))
+			}, 1},
+		{"unmatched route, through web.Middleware", "db9_http_requests_total", []string{"route", "unmatched", "code", "404"},
+			func() {
+				hw.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/nope/with/a/token-abc", nil))
+			}, 1},
+		{"wrong method, through web.Middleware", "db9_http_requests_total", []string{"route", "unmatched", "code", "405"},
+			func() {
+				hw.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/customer/databases/x", nil))
+			}, 1},
 		{"sessions open", "db9_proxy_sessions", nil, func() { m.SessionStarted("db1") }, 1},
 		{"sessions total", "db9_proxy_sessions_total", nil, func() { m.SessionStarted("db1") }, 1},
 		{"sessions end", "db9_proxy_sessions", nil, func() { m.SessionEnded("db1", 10, 20) }, -1},

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"crypto/rand"
-	"regexp"
 	"time"
 )
 
@@ -70,16 +69,36 @@ func RandomString(n int, alphabet string) string {
 // DatabaseIDLen is the length of database ids.
 const DatabaseIDLen = 12
 
-var (
-	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	idRE   = regexp.MustCompile(`^[a-z0-9]{12}$`)
-)
+// ValidDatabaseName reports whether s follows the name rules of API.md:
+// 1 to 63 of a-z, 0-9 and '-', not starting with '-'. It is on the path of
+// every database call, so it is a loop rather than a regular expression.
+func ValidDatabaseName(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !lowerAlnum(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
-// ValidDatabaseName reports whether s follows the name rules of API.md.
-func ValidDatabaseName(s string) bool { return nameRE.MatchString(s) }
+// looksLikeDatabaseID reports whether s has the shape of a database id:
+// DatabaseIDLen of a-z and 0-9.
+func looksLikeDatabaseID(s string) bool {
+	if len(s) != DatabaseIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !lowerAlnum(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
-// looksLikeDatabaseID reports whether s has the shape of a database id.
-func looksLikeDatabaseID(s string) bool { return idRE.MatchString(s) }
+func lowerAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 
 // NewUUID returns a random (version 4) UUID string, used for customer ids.
 func NewUUID() string {

@@ -168,3 +168,21 @@ func TestAllCodes_Unique(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDatabaseNameRules: the loops accept exactly what the rules of API.md,
+// as regular expressions, accept.
+func FuzzDatabaseNameRules(f *testing.F) {
+	nameRE := regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	idRE := regexp.MustCompile(`^[a-z0-9]{12}$`)
+	for _, s := range []string{"", "a", "-a", "a-", "abcdefghij12", "abcdefghij1-", strings.Repeat("a", 63), strings.Repeat("a", 64), "dé", "a\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidDatabaseName(s), nameRE.MatchString(s); got != want {
+			t.Fatalf("ValidDatabaseName(%q) = %v, want %v", s, got, want)
+		}
+		if got, want := looksLikeDatabaseID(s), idRE.MatchString(s); got != want {
+			t.Fatalf("looksLikeDatabaseID(%q) = %v, want %v", s, got, want)
+		}
+	})
+}

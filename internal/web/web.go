@@ -257,7 +257,11 @@ func Middleware(mux *http.ServeMux, log *slog.Logger) http.Handler {
 					logkey.Ms, time.Since(start).Milliseconds())
 			}
 		}()
-		if _, pattern := mux.Handler(r); pattern == "" {
+		_, pattern := mux.Handler(r)
+		if rs, ok := w.(RouteSetter); ok {
+			rs.SetRoute(pattern)
+		}
+		if pattern == "" {
 			if allowed := allowedMethods(mux, r); allowed != "" {
 				sw.Header().Set("Allow", allowed)
 				a.WriteError(sw, r, platform.Errorf(platform.CodeMethod, "method %s not allowed on %s", r.Method, r.URL.Path))
@@ -268,6 +272,14 @@ func Middleware(mux *http.ServeMux, log *slog.Logger) http.Handler {
 		}
 		mux.ServeHTTP(sw, r)
 	})
+}
+
+// RouteSetter is a ResponseWriter, of a layer around Middleware, that
+// wants the route pattern Middleware matched ("" for none) and so need not
+// match the request once more (observe.Metrics.HTTP). Middleware calls
+// SetRoute before it serves the request.
+type RouteSetter interface {
+	SetRoute(pattern string)
 }
 
 func allowedMethods(mux *http.ServeMux, r *http.Request) string {

@@ -373,3 +373,39 @@ func TestWriteJSON_Headers(t *testing.T) {
 		t.Errorf("Content-Type = %q", got)
 	}
 }
+
+// routeRecorder is a layer around Middleware that wants the route.
+type routeRecorder struct {
+	*httptest.ResponseRecorder
+	routes []string
+}
+
+func (r *routeRecorder) SetRoute(pattern string) { r.routes = append(r.routes, pattern) }
+
+// TestMiddleware_SetRoute: the layer around Middleware is told the
+// pattern Middleware matched, once, before the handler runs; "" when none
+// matches.
+func TestMiddleware_SetRoute(t *testing.T) {
+	mux := http.NewServeMux()
+	var atHandler int
+	var rec *routeRecorder
+	mux.HandleFunc("POST /customer/databases/{database_id}/functions/{function_id}/invoke", func(w http.ResponseWriter, r *http.Request) {
+		atHandler = len(rec.routes)
+	})
+	h := Middleware(mux, slog.New(slog.DiscardHandler))
+	for _, tc := range []struct{ method, path, want string }{
+		{"POST", "/customer/databases/db1/functions/f/invoke", "POST /customer/databases/{database_id}/functions/{function_id}/invoke"},
+		{"GET", "/customer/databases/db1/functions/f/invoke", ""},
+		{"POST", "/nope", ""},
+	} {
+		rec = &routeRecorder{ResponseRecorder: httptest.NewRecorder()}
+		atHandler = -1
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if diff := cmp.Diff([]string{tc.want}, rec.routes); diff != "" {
+			t.Errorf("%s %s: routes (-want +got):\n%s", tc.method, tc.path, diff)
+		}
+		if tc.want != "" && atHandler != 1 {
+			t.Errorf("%s %s: route told %d times before the handler ran, want 1", tc.method, tc.path, atHandler)
+		}
+	}
+}

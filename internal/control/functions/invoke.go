@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/db9/db9/internal/catalog"
@@ -160,11 +161,10 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run) (
 		f.log.Error("prepare function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		res = worker.Result{Status: "failed", Error: "the run could not be prepared"}
 	} else {
-		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		stop := context.AfterFunc(f.base, cancel)
-		res = f.pool.Invoke(runCtx, inv, f.disp)
-		stop()
-		cancel()
+		// f.base is the run's context as it is: ended by Close, not by
+		// the request; nothing below reads the request's values (deriving
+		// a context that would keep them cost ten allocations a run).
+		res = f.pool.Invoke(f.base, inv, f.disp)
 	}
 	return f.finish(fn, run, res)
 }
@@ -189,7 +189,9 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run
 		f.log.Error("record function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		return Run{}, platform.Wrap(platform.CodeUnavailable, err, "the run ended but could not be recorded")
 	}
-	f.log.Debug("function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Status, out.Status, logkey.Ms, res.Duration.Milliseconds())
+	if f.log.Enabled(f.base, slog.LevelDebug) { // its arguments alone cost allocations
+		f.log.Debug("function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Status, out.Status, logkey.Ms, res.Duration.Milliseconds())
+	}
 	if f.ended != nil {
 		f.ended(out.Status)
 	}
