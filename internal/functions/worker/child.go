@@ -41,10 +41,16 @@ func Main() int {
 	rt.GOMAXPROCS(1)
 	// Non-blocking, the pipes go through the runtime's poller: a read
 	// waiting for the next message parks a goroutine, not a thread, and
-	// the message's arrival wakes the worker once.
-	in, out := os.Stdin, os.Stdout
+	// the message's arrival wakes the worker once. rawPipe reads and
+	// writes them without the scheduler's system-call bookkeeping.
+	var in io.Reader = os.Stdin
+	var out io.Writer = os.Stdout
 	if syscall.SetNonblock(0, true) == nil && syscall.SetNonblock(1, true) == nil {
-		in, out = os.NewFile(0, "stdin"), os.NewFile(1, "stdout")
+		r, rerr := newRawPipe(os.NewFile(0, "stdin"))
+		w, werr := newRawPipe(os.NewFile(1, "stdout"))
+		if rerr == nil && werr == nil {
+			in, out = r, w
+		}
 	}
 	c := newConn(in, out)
 	if err := serve(c); err != nil && !errors.Is(err, io.EOF) {
