@@ -106,7 +106,8 @@ func serve(c *conn) error {
 	}
 	ch.mod = mod
 	w.setTarget(mod.Interrupt)
-	if err := c.send(&message{Type: msgLoaded, CPUMS: cpuMS()}); err != nil {
+	var cpu cpuClock
+	if err := c.send(&message{Type: msgLoaded, CPUMS: cpu.read()}); err != nil {
 		return err
 	}
 	go ch.readLoop()
@@ -124,7 +125,7 @@ func serve(c *conn) error {
 			out = runtime.Outcome{Status: runtime.StatusFailed, Error: fmt.Sprintf("%v (%d MB)", runtime.ErrMemory, limit>>20), Logs: out.Logs}
 		}
 		broken := mod.Broken()
-		if err := c.send(&message{Type: msgDone, Outcome: &out, CPUMS: cpuMS(), Broken: broken}); err != nil {
+		if err := c.send(&message{Type: msgDone, Outcome: &out, CPUMS: cpu.read(), Broken: broken}); err != nil {
 			return err
 		}
 		if broken {
@@ -163,14 +164,13 @@ func (ch *child) readLoop() {
 }
 
 func (ch *child) invoke(m *message) runtime.Outcome {
-	timeout := time.Duration(m.TimeoutMS) * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	self := runtime.Self{}
 	if m.Self != nil {
 		self = *m.Self
 	}
-	return ch.mod.Invoke(ctx, runtime.Call{Input: m.Input, Secrets: m.Secrets, Self: self, Host: ch, LogLimit: m.LogLimit})
+	// Call.Timeout, not a context deadline: the Module re-arms one timer.
+	return ch.mod.Invoke(context.Background(), runtime.Call{Input: m.Input, Secrets: m.Secrets, Self: self, Host: ch,
+		LogLimit: m.LogLimit, Timeout: time.Duration(max(m.TimeoutMS, 1)) * time.Millisecond})
 }
 
 // Call sends a host call to the parent and waits for its reply.
@@ -216,6 +216,27 @@ func applyLimits(memoryMB, cpuSeconds int) error {
 	// No core files of customer data.
 	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
 	return nil
+}
+
+// cpuClock is the worker's CPU time as the done messages report it, for
+// the pool's retiring of a worker before RLIMIT_CPU (with a 2 s margin).
+// getrusage at every run was ~8% of a trivial run's CPU, so it is read at
+// most every cpuSampleEvery of wall time; in between, the last reading
+// plus twice the wall time since is reported: an upper bound, as one P runs
+// the worker's Go code, so the pool errs on retiring a worker early.
+type cpuClock struct {
+	ms int64
+	at time.Time
+}
+
+const cpuSampleEvery = 10 * time.Millisecond
+
+func (c *cpuClock) read() int64 {
+	if since := time.Since(c.at); !c.at.IsZero() && since < cpuSampleEvery {
+		return c.ms + int64(2*since+time.Millisecond-1)/int64(time.Millisecond)
+	}
+	c.ms, c.at = cpuMS(), time.Now()
+	return c.ms
 }
 
 func cpuMS() int64 {
