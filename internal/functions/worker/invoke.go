@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/db9/db9/internal/functions/hostcall"
@@ -92,20 +93,27 @@ func (p *Pool) ctxResult(ctx context.Context, during string) Result {
 
 // run executes one invocation on w; reuse says whether w is fit for the
 // next run. A zero Status means ctx ended.
-func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, timeout time.Duration) (Result, bool) {
-	grant := &hostcall.Grant{DatabaseID: inv.DatabaseID, RunAs: inv.RunAs, BypassRLS: inv.BypassRLS,
-		Scope: inv.Scope, Allowlist: inv.Allowlist}
+func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, timeout time.Duration) (res Result, reuse bool) {
 	msg := &message{Type: msgInvoke, Input: inv.Input, Secrets: inv.Secrets, TimeoutMS: int(timeout.Milliseconds()),
 		LogLimit: runtime.DefaultLogLimit, Self: &runtime.Self{FunctionID: inv.FunctionID, VersionID: inv.VersionID,
 			RunID: inv.RunID, TriggerType: inv.Trigger}}
 	if msg.TimeoutMS < 1 {
 		msg.TimeoutMS = 1
 	}
-	if err := w.c.send(msg); err != nil {
-		return fail(w.crashReason(inv.Limits.MemoryMB)), false
+	// The kill at timeout + KillGrace is the read deadline of the worker's
+	// answer; an end of ctx kills the worker, which ends the read.
+	w.readDeadline(time.Now().Add(timeout + p.cfg.KillGrace))
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, w.kill)
+		defer func() {
+			if !stop() {
+				reuse = false // killed, or about to be
+			}
+		}()
 	}
-	hard := time.NewTimer(timeout + p.cfg.KillGrace)
-	defer hard.Stop()
+	if err := w.c.send(msg); err != nil {
+		return p.readFailed(ctx, w, inv, err)
+	}
 	// What host calls need is made at the first call: most runs make none.
 	var calls *hostCalls
 	defer func() {
@@ -114,40 +122,49 @@ func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, tim
 		}
 	}()
 	for {
-		select {
-		case m, ok := <-w.msgs:
-			if !ok {
-				return fail(w.crashReason(inv.Limits.MemoryMB)), false
+		m, err := w.c.recv()
+		if err != nil {
+			return p.readFailed(ctx, w, inv, err)
+		}
+		switch m.Type {
+		case msgCall:
+			if calls == nil {
+				cctx, cancel := context.WithCancel(ctx)
+				calls = &hostCalls{ctx: cctx, cancel: cancel, inflight: make(chan struct{}, p.cfg.MaxCallsInFlight),
+					grant: &hostcall.Grant{DatabaseID: inv.DatabaseID, RunAs: inv.RunAs, BypassRLS: inv.BypassRLS,
+						Scope: inv.Scope, Allowlist: inv.Allowlist}}
 			}
-			switch m.Type {
-			case msgCall:
-				if calls == nil {
-					cctx, cancel := context.WithCancel(ctx)
-					calls = &hostCalls{ctx: cctx, cancel: cancel, inflight: make(chan struct{}, p.cfg.MaxCallsInFlight)}
-				}
-				select {
-				case calls.inflight <- struct{}{}:
-					go p.serveCall(calls.ctx, w, grant, host, m, calls.inflight)
-				default:
-					_ = w.c.send(&message{Type: msgReply, ID: m.ID, Error: &runtime.CallError{Code: "EAGAIN",
-						Message: "too many ctx calls in flight at once"}})
-				}
-			case msgDone:
-				if m.Outcome == nil {
-					return fail("the worker answered without an outcome"), false
-				}
-				w.cpuMS = m.CPUMS
-				o := m.Outcome
-				return Result{Status: o.Status, ResultJSON: o.ResultJSON, Error: o.Error, Logs: o.Logs}, !m.Broken
+			select {
+			case calls.inflight <- struct{}{}:
+				go p.serveCall(calls.ctx, w, calls.grant, host, m, calls.inflight)
+			default:
+				_ = w.c.send(&message{Type: msgReply, ID: m.ID, Error: &runtime.CallError{Code: "EAGAIN",
+					Message: "too many ctx calls in flight at once"}})
 			}
-		case <-hard.C:
-			w.kill()
-			return Result{Status: runtime.StatusTimedOut, Error: "the run exceeded its timeout"}, false
-		case <-ctx.Done():
-			w.kill()
-			return Result{}, false
+		case msgDone:
+			if m.Outcome == nil {
+				return fail("the worker answered without an outcome"), false
+			}
+			w.cpuMS = m.CPUMS
+			o := m.Outcome
+			return Result{Status: o.Status, ResultJSON: o.ResultJSON, Error: o.Error, Logs: o.Logs}, !m.Broken
 		}
 	}
+}
+
+// readFailed is the outcome of a run whose worker could not be written
+// to or read from: the deadline passed (timed out), ctx ended (the worker
+// was killed for it), or the worker went away.
+func (p *Pool) readFailed(ctx context.Context, w *proc, inv *Invocation, err error) (Result, bool) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.kill()
+		return Result{Status: runtime.StatusTimedOut, Error: "the run exceeded its timeout"}, false
+	case ctx.Err() != nil:
+		w.kill()
+		return Result{}, false
+	}
+	return fail(w.crashReason(inv.Limits.MemoryMB)), false
 }
 
 // hostCalls is what the host calls of one run share: their context and
@@ -156,6 +173,7 @@ type hostCalls struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	inflight chan struct{}
+	grant    *hostcall.Grant
 }
 
 func (p *Pool) serveCall(ctx context.Context, w *proc, g *hostcall.Grant, host Host, m *message, inflight chan struct{}) {

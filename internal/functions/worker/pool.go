@@ -386,32 +386,29 @@ func (p *Pool) start(ctx context.Context, inv *Invocation, key procKey) (*proc, 
 		w.kill()
 		return nil, fmt.Errorf("load function: %w", err)
 	}
-	hard := time.NewTimer(time.Duration(inv.Limits.TimeoutMS)*time.Millisecond + p.cfg.KillGrace)
-	defer hard.Stop()
-	select {
-	case m, ok := <-w.msgs:
-		if !ok {
-			reason := w.crashReason(inv.Limits.MemoryMB)
-			w.kill()
-			return nil, &LoadError{Message: "load bundle: " + reason}
-		}
-		if m.Type != msgLoaded {
-			w.kill()
-			return nil, fmt.Errorf("load function: worker answered %q", m.Type)
-		}
-		if m.Err != "" {
-			w.kill()
-			return nil, &LoadError{Message: m.Err}
-		}
-		w.cpuMS = m.CPUMS
-		return w, nil
-	case <-hard.C:
+	w.readDeadline(time.Now().Add(time.Duration(inv.Limits.TimeoutMS)*time.Millisecond + p.cfg.KillGrace))
+	stop := context.AfterFunc(ctx, w.kill)
+	m, err := w.c.recv()
+	if !stop() {
+		return nil, ctx.Err() // killed
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		w.kill()
 		return nil, &LoadError{Message: "load bundle: the module's top level did not finish within timeout_ms"}
-	case <-ctx.Done():
+	case err != nil:
+		reason := w.crashReason(inv.Limits.MemoryMB)
 		w.kill()
-		return nil, ctx.Err()
+		return nil, &LoadError{Message: "load bundle: " + reason}
+	case m.Type != msgLoaded:
+		w.kill()
+		return nil, fmt.Errorf("load function: worker answered %q", m.Type)
+	case m.Err != "":
+		w.kill()
+		return nil, &LoadError{Message: m.Err}
 	}
+	w.cpuMS = m.CPUMS
+	return w, nil
 }
 
 // Validate loads a version's script in a fresh worker, as deploy does to
