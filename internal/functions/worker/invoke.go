@@ -39,15 +39,21 @@ func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
 	// The deadline covers waiting for a slot and a cold start too: a run
 	// is never longer than its timeout plus the kill grace.
 	deadline := time.Now().Add(timeout)
-	runCtx, cancel := context.WithDeadline(ctx, deadline.Add(p.cfg.KillGrace))
-	defer cancel()
+	waitCtx := &deadlineCtx{parent: ctx, deadline: deadline.Add(p.cfg.KillGrace)}
+	defer waitCtx.stop()
 
-	release, err := p.dbSlot(runCtx, inv.DatabaseID)
-	if err != nil {
-		return p.ctxResult(ctx, "waiting for a worker")
+	release, ok := p.tryDBSlot(inv.DatabaseID)
+	if !ok {
+		var err error
+		if release, err = p.dbSlot(waitCtx.get(), inv.DatabaseID); err != nil {
+			return p.ctxResult(ctx, "waiting for a worker")
+		}
 	}
 	defer release()
-	w, err := p.acquire(runCtx, inv)
+	w, err := p.takeIdle(workerKey(inv))
+	if w == nil && err == nil {
+		w, err = p.acquire(waitCtx.get(), inv)
+	}
 	if err != nil {
 		var le *LoadError
 		switch {
@@ -55,7 +61,7 @@ func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
 			return fail(le.Message)
 		case errors.Is(err, errClosed):
 			return fail("the server is shutting down")
-		case runCtx.Err() != nil:
+		case waitCtx.err() != nil:
 			return p.ctxResult(ctx, "starting a worker")
 		}
 		p.log.Error("start function worker", logkey.DB, inv.DatabaseID, logkey.Err, err)
@@ -70,16 +76,46 @@ func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
 	// first, so RLIMIT_CPU never ends a run that is within its own limits.
 	if w.cpuMS+remaining.Milliseconds() > int64(p.cfg.WorkerCPUSeconds-2)*1000 {
 		p.release(w, false)
-		if w, err = p.acquire(runCtx, inv); err != nil {
+		if w, err = p.acquire(waitCtx.get(), inv); err != nil {
 			return fail("the function could not be started")
 		}
 	}
-	res, reuse := p.run(runCtx, w, inv, host, remaining)
+	res, reuse := p.run(ctx, w, inv, host, remaining)
 	p.release(w, reuse)
 	if res.Status == "" {
 		return p.ctxResult(ctx, "running")
 	}
 	return res
+}
+
+// deadlineCtx is the caller's ctx bounded by the run's deadline, made only
+// when the run has to wait for a slot or a worker, or start one: a warm
+// run finds both free, and its own end is the read deadline of run.
+type deadlineCtx struct {
+	parent   context.Context
+	deadline time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+func (d *deadlineCtx) get() context.Context {
+	if d.ctx == nil {
+		d.ctx, d.cancel = context.WithDeadline(d.parent, d.deadline)
+	}
+	return d.ctx
+}
+
+func (d *deadlineCtx) err() error {
+	if d.ctx == nil {
+		return d.parent.Err()
+	}
+	return d.ctx.Err()
+}
+
+func (d *deadlineCtx) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
 }
 
 // ctxResult is the Result when the caller's ctx (or the run deadline)

@@ -256,21 +256,54 @@ func workerKey(inv *Invocation) procKey {
 	return procKey{inv.DatabaseID, inv.VersionID, inv.Limits.MemoryMB}
 }
 
-// dbSlot takes one of the database's run slots.
-func (p *Pool) dbSlot(ctx context.Context, db string) (func(), error) {
+func (p *Pool) slots(db string) chan struct{} {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	ch, ok := p.dbSlots[db]
 	if !ok {
 		ch = make(chan struct{}, p.cfg.MaxWorkersPerDatabase)
 		p.dbSlots[db] = ch
 	}
-	p.mu.Unlock()
+	return ch
+}
+
+// tryDBSlot takes one of the database's run slots if one is free.
+func (p *Pool) tryDBSlot(db string) (func(), bool) {
+	ch := p.slots(db)
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	default:
+		return nil, false
+	}
+}
+
+// dbSlot takes one of the database's run slots, waiting for one.
+func (p *Pool) dbSlot(ctx context.Context, db string) (func(), error) {
+	ch := p.slots(db)
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// takeIdle returns a warm worker of key, or nil when there is none.
+func (p *Pool) takeIdle(key procKey) (*proc, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed
+	}
+	ws := p.idle[key]
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	w := ws[len(ws)-1]
+	p.idle[key] = ws[:len(ws)-1]
+	p.busy[w] = struct{}{}
+	return w, nil
 }
 
 // acquire returns a warm worker of key, or a fresh one (loaded).
