@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -262,7 +263,7 @@ func (m *Module) invoke(ctx context.Context, c Call) Outcome {
 	if err != nil {
 		return failed(thrown(err))
 	}
-	p, isPromise := result.Export().(*goja.Promise)
+	p, isPromise := asPromise(result)
 	for isPromise && p.State() == goja.PromiseStatePending {
 		if m.loop.pending == 0 {
 			return Outcome{Status: StatusFailed, Error: "the handler's promise never settles: nothing it awaits is still pending"}
@@ -295,6 +296,19 @@ func (m *Module) invoke(ctx context.Context, c Call) Outcome {
 		result = p.Result()
 	}
 	return m.encodeResult(result)
+}
+
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
+
+// asPromise is v's promise, if it is one. ExportType first: Export of a
+// plain object copies all of it into Go maps.
+func asPromise(v goja.Value) (*goja.Promise, bool) {
+	o, ok := v.(*goja.Object)
+	if !ok || o.ExportType() != promiseType {
+		return nil, false
+	}
+	p, ok := o.Export().(*goja.Promise)
+	return p, ok
 }
 
 // stopped turns an Interrupt into the run's outcome.
