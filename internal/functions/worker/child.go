@@ -175,6 +175,11 @@ func (ch *child) invoke(m *message) runtime.Outcome {
 
 // Call sends a host call to the parent and waits for its reply.
 func (ch *child) Call(ctx context.Context, op string, args json.RawMessage) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		// A call whose goroutine first ran after its run ended: the pool
+		// would serve it during the next run.
+		return nil, err
+	}
 	id := ch.nextID.Add(1)
 	reply := make(chan *message, 1)
 	ch.mu.Lock()
