@@ -38,6 +38,10 @@ type invocation struct {
 	host    Host
 	self    Self
 	secrets map[string]string
+	// callCtx is what host calls run under, made at the first call (most
+	// runs make none); Invoke cancels it when the run ends.
+	callCtx context.Context
+	cancel  context.CancelFunc
 }
 
 func (m *Module) installGlobals() error {
@@ -173,10 +177,14 @@ func (m *Module) nativeCall(op string, args string) goja.Value {
 	if inv == nil {
 		panic(vm.NewGoError(errors.New("ctx is only usable while the handler runs")))
 	}
+	if inv.cancel == nil {
+		inv.callCtx, inv.cancel = context.WithCancel(inv.ctx)
+	}
+	callCtx := inv.callCtx
 	p, resolve, reject := vm.NewPromise()
 	m.loop.pending++
 	go func() {
-		res, err := inv.host.Call(inv.ctx, op, json.RawMessage(args))
+		res, err := inv.host.Call(callCtx, op, json.RawMessage(args))
 		m.loop.post(inv.gen, func() {
 			m.loop.pending--
 			if err != nil {

@@ -1,12 +1,14 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"reflect"
 	"sync"
+	"time"
 
 	"github.com/dop251/goja"
 
@@ -66,6 +68,10 @@ type Call struct {
 	Self     Self
 	Host     Host
 	LogLimit int // bytes of log messages; 0 means DefaultLogLimit
+	// Timeout, when positive, ends the run as timed_out after it, as a
+	// deadline of ctx would: the Module's one timer, re-armed per run, is
+	// cheaper than a context with a deadline per run.
+	Timeout time.Duration
 }
 
 // Outcome is how one invocation ended.
@@ -89,6 +95,8 @@ type Module struct {
 	parse, stringify goja.Callable
 	console          *console
 	cur              *invocation // the run in progress; loop goroutine only
+
+	deadline *time.Timer // Call.Timeout; made at the first run that has one
 
 	mu          sync.Mutex
 	interrupted error         // first Interrupt reason; the VM is then unusable
@@ -204,28 +212,44 @@ func (m *Module) Invoke(ctx context.Context, c Call) Outcome {
 	if limit <= 0 {
 		limit = DefaultLogLimit
 	}
+	if c.Timeout > 0 {
+		if m.deadline == nil {
+			m.deadline = time.AfterFunc(time.Hour, func() { m.Interrupt(context.DeadlineExceeded) })
+		}
+		m.deadline.Reset(c.Timeout)
+	}
 	m.console.begin(limit)
 	out := m.invoke(ctx, c)
+	if c.Timeout > 0 {
+		m.deadline.Stop()
+	}
+	if m.cur != nil && m.cur.cancel != nil {
+		m.cur.cancel() // the run's host calls end with it
+	}
+	m.cur = nil
 	out.Logs = m.console.end()
 	m.loop.reset()
 	return out
 }
 
 func (m *Module) invoke(ctx context.Context, c Call) Outcome {
-	done := m.watch(ctx)
-	defer done()
-	gen := m.loop.currentGen()
-	input := string(c.Input)
-	if strings.TrimSpace(input) == "" {
-		input = "null"
+	if ctx.Done() != nil {
+		done := m.watch(ctx)
+		defer done()
 	}
-	if !json.Valid([]byte(input)) {
+	gen := m.loop.currentGen()
+	input := bytes.TrimSpace(c.Input)
+	isNull := len(input) == 0 || string(input) == "null"
+	if !isNull && !json.Valid(input) {
 		return Outcome{Status: StatusFailed, Error: "the input is not JSON"}
 	}
 	result, err := func() (goja.Value, error) {
-		in, err := m.parse(goja.Undefined(), m.vm.ToValue(input))
-		if err != nil {
-			return nil, err
+		in := goja.Null()
+		if !isNull {
+			var err error
+			if in, err = m.parse(goja.Undefined(), m.vm.ToValue(string(input))); err != nil {
+				return nil, err
+			}
 		}
 		cx, err := m.makeCtx(ctx, gen, c)
 		if err != nil {
@@ -239,7 +263,7 @@ func (m *Module) invoke(ctx context.Context, c Call) Outcome {
 	if err != nil {
 		return failed(thrown(err))
 	}
-	p, isPromise := result.Export().(*goja.Promise)
+	p, isPromise := asPromise(result)
 	for isPromise && p.State() == goja.PromiseStatePending {
 		if m.loop.pending == 0 {
 			return Outcome{Status: StatusFailed, Error: "the handler's promise never settles: nothing it awaits is still pending"}
@@ -274,6 +298,19 @@ func (m *Module) invoke(ctx context.Context, c Call) Outcome {
 	return m.encodeResult(result)
 }
 
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
+
+// asPromise is v's promise, if it is one. ExportType first: Export of a
+// plain object copies all of it into Go maps.
+func asPromise(v goja.Value) (*goja.Promise, bool) {
+	o, ok := v.(*goja.Object)
+	if !ok || o.ExportType() != promiseType {
+		return nil, false
+	}
+	p, ok := o.Export().(*goja.Promise)
+	return p, ok
+}
+
 // stopped turns an Interrupt into the run's outcome.
 func (m *Module) stopped() (Outcome, bool) {
 	m.mu.Lock()
@@ -294,6 +331,9 @@ func (m *Module) stopped() (Outcome, bool) {
 func (m *Module) encodeResult(v goja.Value) Outcome {
 	if v == nil || goja.IsUndefined(v) {
 		return Outcome{Status: StatusSucceeded, ResultJSON: "null"}
+	}
+	if s, ok := primitiveJSON(v); ok {
+		return Outcome{Status: StatusSucceeded, ResultJSON: s}
 	}
 	r, err := m.stringify(goja.Undefined(), v)
 	if out, stopped := m.stopped(); stopped {

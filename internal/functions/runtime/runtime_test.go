@@ -176,6 +176,26 @@ func TestModule_Invoke_Timeout(t *testing.T) {
 	}
 }
 
+// Call.Timeout ends a run as a context deadline does, by the Module's own
+// timer, which a run that ends in time leaves disarmed for the next.
+func TestModule_Invoke_CallTimeout(t *testing.T) {
+	m := load(t, `exports.handler = async (i) => { if (i && i.hold) await new Promise(r => setTimeout(r, i.hold)); return "done" }`)
+	for i := 0; i < 3; i++ {
+		out := m.Invoke(context.Background(), runtime.Call{Input: json.RawMessage(`{"hold":10}`), Timeout: 100 * time.Millisecond})
+		if out.ResultJSON != `"done"` {
+			t.Fatalf("run %d: %+v", i, out)
+		}
+	}
+	time.Sleep(150 * time.Millisecond) // past every earlier run's timeout
+	if m.Broken() {
+		t.Fatal("a finished run's timeout interrupted the Module")
+	}
+	out := m.Invoke(context.Background(), runtime.Call{Input: json.RawMessage(`{"hold":10000}`), Timeout: 100 * time.Millisecond})
+	if out.Status != runtime.StatusTimedOut || !m.Broken() {
+		t.Fatalf("outcome %+v broken %v", out, m.Broken())
+	}
+}
+
 func TestModule_Interrupt_Memory(t *testing.T) {
 	m := load(t, `exports.handler = async () => { await new Promise(r => setTimeout(r, 10000)) }`)
 	go func() { time.Sleep(20 * time.Millisecond); m.Interrupt(runtime.ErrMemory) }()

@@ -41,10 +41,16 @@ func Main() int {
 	rt.GOMAXPROCS(1)
 	// Non-blocking, the pipes go through the runtime's poller: a read
 	// waiting for the next message parks a goroutine, not a thread, and
-	// the message's arrival wakes the worker once.
-	in, out := os.Stdin, os.Stdout
+	// the message's arrival wakes the worker once. rawPipe reads and
+	// writes them without the scheduler's system-call bookkeeping.
+	var in io.Reader = os.Stdin
+	var out io.Writer = os.Stdout
 	if syscall.SetNonblock(0, true) == nil && syscall.SetNonblock(1, true) == nil {
-		in, out = os.NewFile(0, "stdin"), os.NewFile(1, "stdout")
+		r, rerr := newRawPipe(os.NewFile(0, "stdin"))
+		w, werr := newRawPipe(os.NewFile(1, "stdout"))
+		if rerr == nil && werr == nil {
+			in, out = r, w
+		}
 	}
 	c := newConn(in, out)
 	if err := serve(c); err != nil && !errors.Is(err, io.EOF) {
@@ -100,7 +106,8 @@ func serve(c *conn) error {
 	}
 	ch.mod = mod
 	w.setTarget(mod.Interrupt)
-	if err := c.send(&message{Type: msgLoaded, CPUMS: cpuMS()}); err != nil {
+	var cpu cpuClock
+	if err := c.send(&message{Type: msgLoaded, CPUMS: cpu.read()}); err != nil {
 		return err
 	}
 	go ch.readLoop()
@@ -118,7 +125,7 @@ func serve(c *conn) error {
 			out = runtime.Outcome{Status: runtime.StatusFailed, Error: fmt.Sprintf("%v (%d MB)", runtime.ErrMemory, limit>>20), Logs: out.Logs}
 		}
 		broken := mod.Broken()
-		if err := c.send(&message{Type: msgDone, Outcome: &out, CPUMS: cpuMS(), Broken: broken}); err != nil {
+		if err := c.send(&message{Type: msgDone, Outcome: &out, CPUMS: cpu.read(), Broken: broken}); err != nil {
 			return err
 		}
 		if broken {
@@ -157,18 +164,22 @@ func (ch *child) readLoop() {
 }
 
 func (ch *child) invoke(m *message) runtime.Outcome {
-	timeout := time.Duration(m.TimeoutMS) * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	self := runtime.Self{}
 	if m.Self != nil {
 		self = *m.Self
 	}
-	return ch.mod.Invoke(ctx, runtime.Call{Input: m.Input, Secrets: m.Secrets, Self: self, Host: ch, LogLimit: m.LogLimit})
+	// Call.Timeout, not a context deadline: the Module re-arms one timer.
+	return ch.mod.Invoke(context.Background(), runtime.Call{Input: m.Input, Secrets: m.Secrets, Self: self, Host: ch,
+		LogLimit: m.LogLimit, Timeout: time.Duration(max(m.TimeoutMS, 1)) * time.Millisecond})
 }
 
 // Call sends a host call to the parent and waits for its reply.
 func (ch *child) Call(ctx context.Context, op string, args json.RawMessage) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		// A call whose goroutine first ran after its run ended: the pool
+		// would serve it during the next run.
+		return nil, err
+	}
 	id := ch.nextID.Add(1)
 	reply := make(chan *message, 1)
 	ch.mu.Lock()
@@ -210,6 +221,27 @@ func applyLimits(memoryMB, cpuSeconds int) error {
 	// No core files of customer data.
 	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
 	return nil
+}
+
+// cpuClock is the worker's CPU time as the done messages report it, for
+// the pool's retiring of a worker before RLIMIT_CPU (with a 2 s margin).
+// getrusage at every run was ~8% of a trivial run's CPU, so it is read at
+// most every cpuSampleEvery of wall time; in between, the last reading
+// plus twice the wall time since is reported: an upper bound, as one P runs
+// the worker's Go code, so the pool errs on retiring a worker early.
+type cpuClock struct {
+	ms int64
+	at time.Time
+}
+
+const cpuSampleEvery = 10 * time.Millisecond
+
+func (c *cpuClock) read() int64 {
+	if since := time.Since(c.at); !c.at.IsZero() && since < cpuSampleEvery {
+		return c.ms + int64(2*since+time.Millisecond-1)/int64(time.Millisecond)
+	}
+	c.ms, c.at = cpuMS(), time.Now()
+	return c.ms
 }
 
 func cpuMS() int64 {

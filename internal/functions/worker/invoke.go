@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/db9/db9/internal/functions/hostcall"
@@ -38,15 +39,21 @@ func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
 	// The deadline covers waiting for a slot and a cold start too: a run
 	// is never longer than its timeout plus the kill grace.
 	deadline := time.Now().Add(timeout)
-	runCtx, cancel := context.WithDeadline(ctx, deadline.Add(p.cfg.KillGrace))
-	defer cancel()
+	waitCtx := &deadlineCtx{parent: ctx, deadline: deadline.Add(p.cfg.KillGrace)}
+	defer waitCtx.stop()
 
-	release, err := p.dbSlot(runCtx, inv.DatabaseID)
-	if err != nil {
-		return p.ctxResult(ctx, "waiting for a worker")
+	release, ok := p.tryDBSlot(inv.DatabaseID)
+	if !ok {
+		var err error
+		if release, err = p.dbSlot(waitCtx.get(), inv.DatabaseID); err != nil {
+			return p.ctxResult(ctx, "waiting for a worker")
+		}
 	}
 	defer release()
-	w, err := p.acquire(runCtx, inv)
+	w, err := p.takeIdle(workerKey(inv))
+	if w == nil && err == nil {
+		w, err = p.acquire(waitCtx.get(), inv)
+	}
 	if err != nil {
 		var le *LoadError
 		switch {
@@ -54,7 +61,7 @@ func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
 			return fail(le.Message)
 		case errors.Is(err, errClosed):
 			return fail("the server is shutting down")
-		case runCtx.Err() != nil:
+		case waitCtx.err() != nil:
 			return p.ctxResult(ctx, "starting a worker")
 		}
 		p.log.Error("start function worker", logkey.DB, inv.DatabaseID, logkey.Err, err)
@@ -69,16 +76,46 @@ func (p *Pool) invoke(ctx context.Context, inv *Invocation, host Host) Result {
 	// first, so RLIMIT_CPU never ends a run that is within its own limits.
 	if w.cpuMS+remaining.Milliseconds() > int64(p.cfg.WorkerCPUSeconds-2)*1000 {
 		p.release(w, false)
-		if w, err = p.acquire(runCtx, inv); err != nil {
+		if w, err = p.acquire(waitCtx.get(), inv); err != nil {
 			return fail("the function could not be started")
 		}
 	}
-	res, reuse := p.run(runCtx, w, inv, host, remaining)
+	res, reuse := p.run(ctx, w, inv, host, remaining)
 	p.release(w, reuse)
 	if res.Status == "" {
 		return p.ctxResult(ctx, "running")
 	}
 	return res
+}
+
+// deadlineCtx is the caller's ctx bounded by the run's deadline, made only
+// when the run has to wait for a slot or a worker, or start one: a warm
+// run finds both free, and its own end is the read deadline of run.
+type deadlineCtx struct {
+	parent   context.Context
+	deadline time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+func (d *deadlineCtx) get() context.Context {
+	if d.ctx == nil {
+		d.ctx, d.cancel = context.WithDeadline(d.parent, d.deadline)
+	}
+	return d.ctx
+}
+
+func (d *deadlineCtx) err() error {
+	if d.ctx == nil {
+		return d.parent.Err()
+	}
+	return d.ctx.Err()
+}
+
+func (d *deadlineCtx) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
 }
 
 // ctxResult is the Result when the caller's ctx (or the run deadline)
@@ -92,20 +129,27 @@ func (p *Pool) ctxResult(ctx context.Context, during string) Result {
 
 // run executes one invocation on w; reuse says whether w is fit for the
 // next run. A zero Status means ctx ended.
-func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, timeout time.Duration) (Result, bool) {
-	grant := &hostcall.Grant{DatabaseID: inv.DatabaseID, RunAs: inv.RunAs, BypassRLS: inv.BypassRLS,
-		Scope: inv.Scope, Allowlist: inv.Allowlist}
+func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, timeout time.Duration) (res Result, reuse bool) {
 	msg := &message{Type: msgInvoke, Input: inv.Input, Secrets: inv.Secrets, TimeoutMS: int(timeout.Milliseconds()),
 		LogLimit: runtime.DefaultLogLimit, Self: &runtime.Self{FunctionID: inv.FunctionID, VersionID: inv.VersionID,
 			RunID: inv.RunID, TriggerType: inv.Trigger}}
 	if msg.TimeoutMS < 1 {
 		msg.TimeoutMS = 1
 	}
-	if err := w.c.send(msg); err != nil {
-		return fail(w.crashReason(inv.Limits.MemoryMB)), false
+	// The kill at timeout + KillGrace is the read deadline of the worker's
+	// answer; an end of ctx kills the worker, which ends the read.
+	w.readDeadline(time.Now().Add(timeout + p.cfg.KillGrace))
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, w.kill)
+		defer func() {
+			if !stop() {
+				reuse = false // killed, or about to be
+			}
+		}()
 	}
-	hard := time.NewTimer(timeout + p.cfg.KillGrace)
-	defer hard.Stop()
+	if err := w.c.send(msg); err != nil {
+		return p.readFailed(ctx, w, inv, err)
+	}
 	// What host calls need is made at the first call: most runs make none.
 	var calls *hostCalls
 	defer func() {
@@ -114,40 +158,49 @@ func (p *Pool) run(ctx context.Context, w *proc, inv *Invocation, host Host, tim
 		}
 	}()
 	for {
-		select {
-		case m, ok := <-w.msgs:
-			if !ok {
-				return fail(w.crashReason(inv.Limits.MemoryMB)), false
+		m, err := w.c.recv()
+		if err != nil {
+			return p.readFailed(ctx, w, inv, err)
+		}
+		switch m.Type {
+		case msgCall:
+			if calls == nil {
+				cctx, cancel := context.WithCancel(ctx)
+				calls = &hostCalls{ctx: cctx, cancel: cancel, inflight: make(chan struct{}, p.cfg.MaxCallsInFlight),
+					grant: &hostcall.Grant{DatabaseID: inv.DatabaseID, RunAs: inv.RunAs, BypassRLS: inv.BypassRLS,
+						Scope: inv.Scope, Allowlist: inv.Allowlist}}
 			}
-			switch m.Type {
-			case msgCall:
-				if calls == nil {
-					cctx, cancel := context.WithCancel(ctx)
-					calls = &hostCalls{ctx: cctx, cancel: cancel, inflight: make(chan struct{}, p.cfg.MaxCallsInFlight)}
-				}
-				select {
-				case calls.inflight <- struct{}{}:
-					go p.serveCall(calls.ctx, w, grant, host, m, calls.inflight)
-				default:
-					_ = w.c.send(&message{Type: msgReply, ID: m.ID, Error: &runtime.CallError{Code: "EAGAIN",
-						Message: "too many ctx calls in flight at once"}})
-				}
-			case msgDone:
-				if m.Outcome == nil {
-					return fail("the worker answered without an outcome"), false
-				}
-				w.cpuMS = m.CPUMS
-				o := m.Outcome
-				return Result{Status: o.Status, ResultJSON: o.ResultJSON, Error: o.Error, Logs: o.Logs}, !m.Broken
+			select {
+			case calls.inflight <- struct{}{}:
+				go p.serveCall(calls.ctx, w, calls.grant, host, m, calls.inflight)
+			default:
+				_ = w.c.send(&message{Type: msgReply, ID: m.ID, Error: &runtime.CallError{Code: "EAGAIN",
+					Message: "too many ctx calls in flight at once"}})
 			}
-		case <-hard.C:
-			w.kill()
-			return Result{Status: runtime.StatusTimedOut, Error: "the run exceeded its timeout"}, false
-		case <-ctx.Done():
-			w.kill()
-			return Result{}, false
+		case msgDone:
+			if m.Outcome == nil {
+				return fail("the worker answered without an outcome"), false
+			}
+			w.cpuMS = m.CPUMS
+			o := m.Outcome
+			return Result{Status: o.Status, ResultJSON: o.ResultJSON, Error: o.Error, Logs: o.Logs}, !m.Broken
 		}
 	}
+}
+
+// readFailed is the outcome of a run whose worker could not be written
+// to or read from: the deadline passed (timed out), ctx ended (the worker
+// was killed for it), or the worker went away.
+func (p *Pool) readFailed(ctx context.Context, w *proc, inv *Invocation, err error) (Result, bool) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.kill()
+		return Result{Status: runtime.StatusTimedOut, Error: "the run exceeded its timeout"}, false
+	case ctx.Err() != nil:
+		w.kill()
+		return Result{}, false
+	}
+	return fail(w.crashReason(inv.Limits.MemoryMB)), false
 }
 
 // hostCalls is what the host calls of one run share: their context and
@@ -156,6 +209,7 @@ type hostCalls struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	inflight chan struct{}
+	grant    *hostcall.Grant
 }
 
 func (p *Pool) serveCall(ctx context.Context, w *proc, g *hostcall.Grant, host Host, m *message, inflight chan struct{}) {

@@ -256,21 +256,54 @@ func workerKey(inv *Invocation) procKey {
 	return procKey{inv.DatabaseID, inv.VersionID, inv.Limits.MemoryMB}
 }
 
-// dbSlot takes one of the database's run slots.
-func (p *Pool) dbSlot(ctx context.Context, db string) (func(), error) {
+func (p *Pool) slots(db string) chan struct{} {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	ch, ok := p.dbSlots[db]
 	if !ok {
 		ch = make(chan struct{}, p.cfg.MaxWorkersPerDatabase)
 		p.dbSlots[db] = ch
 	}
-	p.mu.Unlock()
+	return ch
+}
+
+// tryDBSlot takes one of the database's run slots if one is free.
+func (p *Pool) tryDBSlot(db string) (func(), bool) {
+	ch := p.slots(db)
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	default:
+		return nil, false
+	}
+}
+
+// dbSlot takes one of the database's run slots, waiting for one.
+func (p *Pool) dbSlot(ctx context.Context, db string) (func(), error) {
+	ch := p.slots(db)
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// takeIdle returns a warm worker of key, or nil when there is none.
+func (p *Pool) takeIdle(key procKey) (*proc, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed
+	}
+	ws := p.idle[key]
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	w := ws[len(ws)-1]
+	p.idle[key] = ws[:len(ws)-1]
+	p.busy[w] = struct{}{}
+	return w, nil
 }
 
 // acquire returns a warm worker of key, or a fresh one (loaded).
@@ -386,32 +419,29 @@ func (p *Pool) start(ctx context.Context, inv *Invocation, key procKey) (*proc, 
 		w.kill()
 		return nil, fmt.Errorf("load function: %w", err)
 	}
-	hard := time.NewTimer(time.Duration(inv.Limits.TimeoutMS)*time.Millisecond + p.cfg.KillGrace)
-	defer hard.Stop()
-	select {
-	case m, ok := <-w.msgs:
-		if !ok {
-			reason := w.crashReason(inv.Limits.MemoryMB)
-			w.kill()
-			return nil, &LoadError{Message: "load bundle: " + reason}
-		}
-		if m.Type != msgLoaded {
-			w.kill()
-			return nil, fmt.Errorf("load function: worker answered %q", m.Type)
-		}
-		if m.Err != "" {
-			w.kill()
-			return nil, &LoadError{Message: m.Err}
-		}
-		w.cpuMS = m.CPUMS
-		return w, nil
-	case <-hard.C:
+	w.readDeadline(time.Now().Add(time.Duration(inv.Limits.TimeoutMS)*time.Millisecond + p.cfg.KillGrace))
+	stop := context.AfterFunc(ctx, w.kill)
+	m, err := w.c.recv()
+	if !stop() {
+		return nil, ctx.Err() // killed
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		w.kill()
 		return nil, &LoadError{Message: "load bundle: the module's top level did not finish within timeout_ms"}
-	case <-ctx.Done():
+	case err != nil:
+		reason := w.crashReason(inv.Limits.MemoryMB)
 		w.kill()
-		return nil, ctx.Err()
+		return nil, &LoadError{Message: "load bundle: " + reason}
+	case m.Type != msgLoaded:
+		w.kill()
+		return nil, fmt.Errorf("load function: worker answered %q", m.Type)
+	case m.Err != "":
+		w.kill()
+		return nil, &LoadError{Message: m.Err}
 	}
+	w.cpuMS = m.CPUMS
+	return w, nil
 }
 
 // Validate loads a version's script in a fresh worker, as deploy does to

@@ -17,13 +17,21 @@ import (
 )
 
 // proc is one worker process as the parent sees it.
+//
+// No goroutine reads the worker's stdout: the run (or the start) that
+// waits for the worker's messages reads them itself, with a read deadline
+// for the kill at timeout_ms + KillGrace, so a run costs no hand-off
+// between goroutines and no timer of its own. Between runs the worker
+// writes nothing. stdout is a pipe of the pool's own making, not exec's,
+// so reaping the process (cmd.Wait) never closes it under a run that is
+// still to read the worker's last message.
 type proc struct {
 	key     procKey
 	db      string
 	cmd     *exec.Cmd
 	c       *conn
 	stdin   io.Closer
-	msgs    chan *message // from the reader goroutine; closed at EOF
+	out     *os.File      // the read end of the worker's stdout
 	exited  chan struct{} // closed when the process has been waited for
 	exitErr error
 
@@ -49,43 +57,42 @@ func (p *Pool) spawn(key procKey, db string) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start function worker: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("start function worker: %w", err)
-	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		_ = stdin.Close()
 		return nil, fmt.Errorf("start function worker: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	// Both ends close-on-exec: only the worker's fd 1 is the write end.
+	out, outW, err := os.Pipe()
+	if err != nil {
+		_ = stdin.Close()
 		return nil, fmt.Errorf("start function worker: %w", err)
 	}
-	w := &proc{key: key, db: db, cmd: cmd, c: newConn(stdout, stdin), stdin: stdin,
-		msgs: make(chan *message, 16), exited: make(chan struct{})}
-	stderrDone := make(chan struct{})
-	go func() { w.relayStderr(stderr, p.log); close(stderrDone) }()
-	readDone := make(chan struct{})
-	go func() { w.readLoop(); close(readDone) }()
+	cmd.Stdout = outW
+	err = cmd.Start()
+	_ = outW.Close() // the worker has it: its exit is our EOF
+	if err != nil {
+		_ = out.Close()
+		return nil, fmt.Errorf("start function worker: %w", err)
+	}
+	w := &proc{key: key, db: db, cmd: cmd, c: newConn(out, stdin), stdin: stdin, out: out,
+		exited: make(chan struct{})}
 	go func() {
-		// Wait closes the pipes: only once both reached EOF, or a done
-		// message just before the exit would be lost.
-		<-readDone
-		<-stderrDone
+		// Wait closes the stderr pipe: only once it reached EOF, which is
+		// the worker's exit (it has no children), or lines would be lost.
+		w.relayStderr(stderr, p.log)
 		w.exitErr = cmd.Wait()
 		close(w.exited)
 	}()
 	return w, nil
 }
 
-func (w *proc) readLoop() {
-	defer close(w.msgs)
-	for {
-		m, err := w.c.recv()
-		if err != nil {
-			return
-		}
-		w.msgs <- m
-	}
+// readDeadline sets when a read of the worker's messages gives up; a zero
+// t reads without one.
+func (w *proc) readDeadline(t time.Time) {
+	// The pipe is in the poller (os.Pipe), so this cannot fail but for a
+	// closed file, whose reads fail anyway.
+	_ = w.out.SetReadDeadline(t)
 }
 
 func (w *proc) relayStderr(r io.Reader, log *slog.Logger) {
@@ -103,13 +110,15 @@ func (w *proc) relayStderr(r io.Reader, log *slog.Logger) {
 	}
 }
 
-// kill ends the worker's whole process group.
+// kill ends the worker's whole process group and closes the pool's ends
+// of its pipes; a read of its messages in progress returns an error.
 func (w *proc) kill() {
 	w.mu.Lock()
 	w.killed = true
 	w.mu.Unlock()
 	_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
 	_ = w.stdin.Close()
+	_ = w.out.Close()
 }
 
 // wait waits for the process to be reaped, at most d.
