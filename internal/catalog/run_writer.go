@@ -26,7 +26,8 @@ import (
 // meanwhile, say) is redone one record at a time, so that one bad record
 // fails only its own caller.
 type RunWriter struct {
-	runs *Runs
+	runs   *Runs
+	gather Gather
 
 	mu      sync.Mutex
 	pending []*runOp
@@ -66,9 +67,19 @@ const (
 	flushTimeout     = 30 * time.Second
 )
 
+// Gather lets a flush wait up to Wait for the records of other runs
+// before it starts, while Coming says that some will come soon (the
+// number of runs whose handlers are running, not counting those that run
+// long). A caller alone is never held: its own run no longer counts. The
+// zero Gather waits for nothing.
+type Gather struct {
+	Wait   time.Duration
+	Coming func() int
+}
+
 // NewRunWriter starts the writer of c's runs; Close ends it.
-func (c *Runs) NewRunWriter() *RunWriter {
-	w := &RunWriter{runs: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func (c *Runs) NewRunWriter(g Gather) *RunWriter {
+	w := &RunWriter{runs: c, gather: g, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -130,24 +141,47 @@ func (w *RunWriter) loop() {
 	defer close(w.done)
 	for range w.kick {
 		for {
-			batch := w.take()
+			batch := w.take(maxFlushRecords)
 			if len(batch) == 0 {
 				break
 			}
-			w.flush(batch)
+			w.flush(w.gathered(batch))
 		}
 	}
-	for batch := w.take(); len(batch) > 0; batch = w.take() {
+	for batch := w.take(maxFlushRecords); len(batch) > 0; batch = w.take(maxFlushRecords) {
 		w.flush(batch)
 	}
 }
 
-// take removes the next flush's records from pending.
-func (w *RunWriter) take() []*runOp {
+// gathered is batch with the records that arrive while Gather lets the
+// flush wait.
+func (w *RunWriter) gathered(batch []*runOp) []*runOp {
+	g := w.gather
+	if g.Wait <= 0 || g.Coming == nil || g.Coming() == 0 {
+		return batch
+	}
+	t := time.NewTimer(g.Wait)
+	defer t.Stop()
+	for len(batch) < maxFlushRecords && g.Coming() > 0 {
+		select {
+		case _, ok := <-w.kick:
+			if !ok {
+				return batch // closed: the loop flushes what is left
+			}
+			batch = append(batch, w.take(maxFlushRecords-len(batch))...)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// take removes the next flush's records from pending, at most max.
+func (w *RunWriter) take(max int) []*runOp {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, bytes := 0, 0
-	for n < len(w.pending) && n < maxFlushRecords {
+	for n < len(w.pending) && n < max {
 		if e := w.pending[n].end; e != nil {
 			for _, l := range e.Logs {
 				bytes += len(l.Message)

@@ -76,6 +76,7 @@ type Functions struct {
 	// live are the runs in progress of this process (live.go).
 	mu      sync.Mutex
 	live    map[string]*liveRun
+	ending  atomic.Int64 // handlers running for less than showRunningAfter (catalog.Gather)
 	closed  bool
 	runs    sync.WaitGroup // runs in progress, recorded before Close returns
 	stop    chan struct{}  // closed by Close: the prune loop ends
@@ -106,9 +107,11 @@ func New(d Deps) *Functions {
 	}
 	host := newFnHost(d.Instances, d.SQLLimits, log)
 	base, cancel := context.WithCancel(context.Background())
-	return &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
-		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(), records: d.Catalog.Runs.NewRunWriter(),
+	f := &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
+		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(),
 		jdir: d.RunJournal, live: map[string]*liveRun{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
+	f.records = d.Catalog.Runs.NewRunWriter(catalog.Gather{Wait: gatherWait, Coming: f.coming})
+	return f
 }
 
 // runLostReason is the error of runs a previous process left unfinished.

@@ -170,18 +170,26 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, f
 		f.log.Error("prepare function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		res = worker.Result{Status: "failed", Error: "the run could not be prepared"}
 	} else {
-		var shown chan struct{}
-		var long *time.Timer
-		if fresh {
-			shown = make(chan struct{})
-			long = time.AfterFunc(showRunningAfter, func() { defer close(shown); f.showRunning(run) })
-		}
+		// A run still going after showRunningAfter is a long one: the run
+		// writer no longer waits for its end, and without a catalog row
+		// it gets one, so that other servers list it.
+		f.ending.Add(1)
+		shown := make(chan struct{})
+		long := time.AfterFunc(showRunningAfter, func() {
+			defer close(shown)
+			f.ending.Add(-1)
+			if fresh {
+				f.showRunning(run)
+			}
+		})
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		stop := context.AfterFunc(f.base, cancel)
 		res = f.pool.Invoke(runCtx, inv, f.disp)
 		stop()
 		cancel()
-		if long != nil && !long.Stop() {
+		if long.Stop() {
+			f.ending.Add(-1)
+		} else {
 			<-shown // the running row is written before the end
 		}
 	}

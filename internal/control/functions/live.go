@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/logkey"
@@ -18,6 +19,17 @@ type liveRun struct {
 	run  Run           // as it started: status running
 	done chan struct{} // closed once its end is recorded (or could not be)
 }
+
+// gatherWait is how long the run writer's flush may wait for the ends of
+// other runs whose handlers are running (catalog.Gather). At 16 clients it
+// doubles the runs per commit (about 4.5 to 9) and takes a fifth off the
+// catalog's CPU per run (docs/BENCHMARKS.md, issue 14); an invoke alone
+// never waits.
+const gatherWait = 250 * time.Microsecond
+
+// coming is the number of runs whose ends the run writer will be given
+// soon: their handlers are running, for less than showRunningAfter.
+func (f *Functions) coming() int { return int(f.ending.Load()) }
 
 // runningOf returns the runs of function fnID in progress here.
 func (f *Functions) runningOf(fnID string) []Run {
