@@ -243,12 +243,27 @@ func settle(batch []*runOp, rows map[string]FunctionRun, err error) {
 			continue
 		}
 		id := op.id()
-		if r, ok := rows[id]; ok {
-			op.out = r
+		if t, ok := rows[id]; ok {
+			op.out = op.written(t)
 		} else {
 			op.err = fmt.Errorf("record run: run %s was not inserted", id)
 		}
 	}
+}
+
+// written is the run op wrote, given the times the catalog returned.
+func (op *runOp) written(t FunctionRun) FunctionRun {
+	if op.start != nil {
+		r := *op.start
+		r.Status, r.CreatedAt, r.StartedAt = "running", t.CreatedAt, t.StartedAt
+		return r
+	}
+	e := op.end
+	r := e.Run
+	d := e.Duration.Milliseconds()
+	r.Status, r.ResultJSON, r.Error, r.DurationMS = e.Status, e.Result, e.Error, &d
+	r.CreatedAt, r.StartedAt, r.FinishedAt = t.CreatedAt, t.StartedAt, t.FinishedAt
+	return r
 }
 
 func (op *runOp) id() string {
@@ -269,9 +284,9 @@ func (w *RunWriter) writer() *Runs {
 
 // writeMany inserts the batch's starts and records its ends, with their
 // logs, in one round trip and one transaction (a pipeline of at most two
-// statements, each only as complex as the batch needs), and returns the
-// runs written by id. A start whose run has a row already is absent from
-// the result.
+// statements, each only as complex as the batch needs), and returns by id
+// the times of the runs written (settle makes the runs). A start whose run
+// has a row already is absent from the result.
 //
 // The writer's pool plans each statement once, generically
 // (force_generic_plan): none of them may join function_runs, whose
@@ -280,7 +295,6 @@ func (w *RunWriter) writer() *Runs {
 // primary key (docs/BENCHMARKS.md, issue 14).
 func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]FunctionRun, error) {
 	var (
-		starts                     []*FunctionRun
 		sID, sFn, sDB, sVer, sTrig []string
 		sInput                     []*string
 		sAt                        []*time.Time
@@ -295,7 +309,6 @@ func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]Functi
 	)
 	for _, op := range batch {
 		if r := op.start; r != nil {
-			starts = append(starts, r)
 			sID, sFn, sDB, sVer, sTrig = append(sID, r.ID), append(sFn, r.FunctionID), append(sDB, r.DatabaseID), append(sVer, r.VersionID),
 				append(sTrig, r.TriggerType)
 			sInput, sAt = append(sInput, r.InputJSON), append(sAt, r.StartedAt)
@@ -329,7 +342,7 @@ func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]Functi
 			$11::timestamptz[]) AS e (id, fn, db, ver, status, trig, input, result, err, dur, at)
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, result_json = excluded.result_json, error = excluded.error,
 			duration_ms = excluded.duration_ms, finished_at = excluded.finished_at
-		RETURNING ` + runColumns
+		RETURNING id, created_at, started_at, finished_at`
 	switch {
 	case len(eID) > 0 && len(lRun) == 0:
 		b.Queue(upsert, eID, eFn, eDB, eVer, eStatus, eTrig, eInput, eResult, eErr, eDur, eAt)
@@ -342,42 +355,22 @@ func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]Functi
 			)
 			SELECT * FROM ended`, eID, eFn, eDB, eVer, eStatus, eTrig, eInput, eResult, eErr, eDur, eAt, lRun, lSeq, lTS, lLevel, lMsg)
 	}
+	// Only the times come back (the catalog's clock, or the row's for a
+	// run that had one); the rest is the caller's, as written.
 	out := make(map[string]FunctionRun, len(batch))
 	br := c.pool.SendBatch(ctx, b)
 	err := func() error {
 		if len(sID) > 0 {
-			byID := make(map[string]*FunctionRun, len(starts))
-			for _, r := range starts {
-				byID[r.ID] = r
-			}
-			rows, _ := br.Query()
-			for rows.Next() {
-				var id string
-				var created time.Time
-				var started *time.Time
-				if err := rows.Scan(&id, &created, &started); err != nil {
-					rows.Close()
-					return err
-				}
-				if r := byID[id]; r != nil {
-					run := *r
-					run.Status, run.CreatedAt, run.StartedAt = "running", created, started
-					out[id] = run
-				}
-			}
-			if err := rows.Err(); err != nil {
+			if err := readTimes(br, func(id string, created time.Time, started, _ *time.Time) {
+				out[id] = FunctionRun{ID: id, Status: "running", CreatedAt: created, StartedAt: started}
+			}); err != nil {
 				return err
 			}
 		}
 		if len(eID) > 0 {
-			rows, _ := br.Query()
-			runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FunctionRun, error) { return scanRun(r) })
-			if err != nil {
-				return err
-			}
-			for _, r := range runs {
-				out[r.ID] = r
-			}
+			return readTimes(br, func(id string, created time.Time, started, finished *time.Time) {
+				out[id] = FunctionRun{ID: id, Status: "ended", CreatedAt: created, StartedAt: started, FinishedAt: finished}
+			})
 		}
 		return nil
 	}()
@@ -388,4 +381,22 @@ func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]Functi
 		return nil, fmt.Errorf("record runs: %w", err)
 	}
 	return out, nil
+}
+
+// readTimes reads the next result of br: rows of id, created_at,
+// started_at and, when the statement returns it, finished_at.
+func readTimes(br pgx.BatchResults, each func(id string, created time.Time, started, finished *time.Time)) error {
+	rows, _ := br.Query()
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var created time.Time
+		var started, finished *time.Time
+		dst := []any{&id, &created, &started, &finished}
+		if err := rows.Scan(dst[:len(rows.FieldDescriptions())]...); err != nil {
+			return err
+		}
+		each(id, created, started, finished)
+	}
+	return rows.Err()
 }

@@ -67,6 +67,12 @@ func TestRunWriter_ConcurrentStartsAndEnds(t *testing.T) {
 				errs <- fmt.Errorf("finish %d: %+v %v", i, r, err)
 				return
 			}
+			// What Finish returned is what the catalog holds.
+			if row, err := c.Runs.Get(ctx, fn.ID, id); err != nil ||
+				!cmp.Equal(row, r, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })) {
+				errs <- fmt.Errorf("run %d in the catalog (-row +returned):\n%s %v", i, cmp.Diff(row, r), err)
+				return
+			}
 			got, err := c.Runs.Logs(ctx, id)
 			if err != nil {
 				errs <- err

@@ -164,7 +164,10 @@ func (j *Journal) flush() {
 	j.open = &batch{}
 	j.writing = true
 	var err error
-	if j.f == nil || j.size >= j.maxSize {
+	switch {
+	case j.closed:
+		err = ErrClosed
+	case j.f == nil || j.size >= j.maxSize:
 		err = j.rotate()
 	}
 	if err == nil {
@@ -184,7 +187,7 @@ func (j *Journal) flush() {
 		for _, l := range b.ents {
 			j.live[l] = struct{}{}
 		}
-	} else {
+	} else if !errors.Is(err, ErrClosed) {
 		err = fmt.Errorf("write run journal: %w", err)
 	}
 	b.done, b.err = true, err
