@@ -72,11 +72,9 @@ type Functions struct {
 	records  *catalog.RunWriter                       // run records, group commit
 	jdir     string                                   // Deps.RunJournal
 	journal  *runjournal.Journal                      // set by Open; nil without jdir
+	live     *liveRuns                                // runs in progress here (live.go)
 
-	// live are the runs in progress of this process (live.go).
 	mu      sync.Mutex
-	live    map[string]*liveRun
-	ending  atomic.Int64 // handlers running for less than showRunningAfter (catalog.Gather)
 	closed  bool
 	runs    sync.WaitGroup // runs in progress, recorded before Close returns
 	stop    chan struct{}  // closed by Close: the prune loop ends
@@ -109,8 +107,8 @@ func New(d Deps) *Functions {
 	base, cancel := context.WithCancel(context.Background())
 	f := &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
 		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(),
-		jdir: d.RunJournal, live: map[string]*liveRun{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
-	f.records = d.Catalog.Runs.NewRunWriter(catalog.Gather{Wait: gatherWait, Coming: f.coming})
+		jdir: d.RunJournal, live: newLiveRuns(), stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
+	f.records = d.Catalog.Runs.NewRunWriter(catalog.Gather{Wait: gatherWait, Coming: f.live.coming})
 	return f
 }
 

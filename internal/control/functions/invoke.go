@@ -134,15 +134,11 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, f
 		f.mu.Unlock()
 		return f.finish(fn, run, worker.Result{Status: "failed", Error: "the server is shutting down"}, runjournal.Ticket{})
 	}
-	l := &liveRun{run: run, done: make(chan struct{})}
-	f.live[run.ID] = l
 	f.runs.Add(1)
 	f.mu.Unlock()
+	l := f.live.add(run)
 	defer func() {
-		f.mu.Lock()
-		delete(f.live, run.ID)
-		f.mu.Unlock()
-		close(l.done)
+		f.live.remove(l)
 		f.runs.Done()
 	}()
 	var ticket runjournal.Ticket
@@ -173,11 +169,11 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, f
 		// A run still going after showRunningAfter is a long one: the run
 		// writer no longer waits for its end, and without a catalog row
 		// it gets one, so that other servers list it.
-		f.ending.Add(1)
+		f.live.ending.Add(1)
 		shown := make(chan struct{})
 		long := time.AfterFunc(showRunningAfter, func() {
 			defer close(shown)
-			f.ending.Add(-1)
+			f.live.ending.Add(-1)
 			if fresh {
 				f.showRunning(run)
 			}
@@ -188,7 +184,7 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, f
 		stop()
 		cancel()
 		if long.Stop() {
-			f.ending.Add(-1)
+			f.live.ending.Add(-1)
 		} else {
 			<-shown // the running row is written before the end
 		}
@@ -242,12 +238,7 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result, t ru
 // runs in another server process).
 func (f *Functions) awaitRun(ctx context.Context, fnID string, run Run) (Run, error) {
 	for run.Status == "queued" || run.Status == "running" {
-		var done chan struct{}
-		f.mu.Lock()
-		if l := f.live[run.ID]; l != nil {
-			done = l.done
-		}
-		f.mu.Unlock()
+		done := f.live.done(run.ID)
 		wait := (<-chan time.Time)(nil)
 		if done == nil {
 			wait = time.After(100 * time.Millisecond)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/db9/db9/internal/catalog"
@@ -12,31 +14,59 @@ import (
 	"github.com/db9/db9/internal/runjournal"
 )
 
-// liveRun is a run in progress in this process. A run without an
+// liveRuns are the runs in progress in this process. A run without an
 // idempotency key has no catalog row until it ends (ADR 0007): this is
 // where the reads of Runs find it meanwhile.
+type liveRuns struct {
+	mu   sync.Mutex
+	runs map[string]*liveRun
+	// ending counts the handlers running for less than showRunningAfter:
+	// the runs whose ends the run writer will be given soon
+	// (catalog.Gather).
+	ending atomic.Int64
+}
+
+// liveRun is a run in progress in this process.
 type liveRun struct {
 	run  Run           // as it started: status running
 	done chan struct{} // closed once its end is recorded (or could not be)
 }
 
-// gatherWait is how long the run writer's flush may wait for the ends of
-// other runs whose handlers are running (catalog.Gather). At 16 clients it
-// doubles the runs per commit (about 4.5 to 9) and takes a fifth off the
-// catalog's CPU per run (docs/BENCHMARKS.md, issue 14); an invoke alone
-// never waits.
-const gatherWait = 250 * time.Microsecond
+func newLiveRuns() *liveRuns { return &liveRuns{runs: map[string]*liveRun{}} }
 
-// coming is the number of runs whose ends the run writer will be given
-// soon: their handlers are running, for less than showRunningAfter.
-func (f *Functions) coming() int { return int(f.ending.Load()) }
+// add registers run as in progress; remove (when it is recorded) undoes it.
+func (lr *liveRuns) add(run Run) *liveRun {
+	l := &liveRun{run: run, done: make(chan struct{})}
+	lr.mu.Lock()
+	lr.runs[run.ID] = l
+	lr.mu.Unlock()
+	return l
+}
 
-// runningOf returns the runs of function fnID in progress here.
-func (f *Functions) runningOf(fnID string) []Run {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (lr *liveRuns) remove(l *liveRun) {
+	lr.mu.Lock()
+	delete(lr.runs, l.run.ID)
+	lr.mu.Unlock()
+	close(l.done)
+}
+
+// done is closed when run id, in progress here, has ended; nil when it
+// is not in progress here.
+func (lr *liveRuns) done(id string) chan struct{} {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if l := lr.runs[id]; l != nil {
+		return l.done
+	}
+	return nil
+}
+
+// of returns the runs of function fnID in progress here.
+func (lr *liveRuns) of(fnID string) []Run {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
 	var out []Run
-	for _, l := range f.live {
+	for _, l := range lr.runs {
 		if l.run.FunctionID == fnID {
 			out = append(out, l.run)
 		}
@@ -44,16 +74,25 @@ func (f *Functions) runningOf(fnID string) []Run {
 	return out
 }
 
-// runningRun returns run id of function fnID when it is in progress here.
-func (f *Functions) runningRun(fnID, id string) (Run, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l := f.live[id]
+// get returns run id of function fnID when it is in progress here.
+func (lr *liveRuns) get(fnID, id string) (Run, bool) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	l := lr.runs[id]
 	if l == nil || l.run.FunctionID != fnID {
 		return Run{}, false
 	}
 	return l.run, true
 }
+
+func (lr *liveRuns) coming() int { return int(lr.ending.Load()) }
+
+// gatherWait is how long the run writer's flush may wait for the ends of
+// other runs whose handlers are running (catalog.Gather). At 16 clients it
+// doubles the runs per commit (about 4.5 to 9) and takes a fifth off the
+// catalog's CPU per run (docs/BENCHMARKS.md, issue 14); an invoke alone
+// never waits.
+const gatherWait = 250 * time.Microsecond
 
 // recordStart records the start of a run without a catalog row: in the
 // run journal, or, without one (or when writing it fails), as a running

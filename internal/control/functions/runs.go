@@ -15,14 +15,18 @@ import (
 // read from it.
 type Runs struct {
 	resolver
-	live *Functions // nil: none
+	live *liveRuns // nil: none
 }
 
 // NewRuns returns the runs use cases; lookup is the database lookup of the
 // /customer API, live the Functions that runs functions in this process
 // (nil: none).
 func NewRuns(cat *catalog.Catalog, lookup tenancy.DatabaseLookup, live *Functions) *Runs {
-	return &Runs{resolver: resolver{cat: cat, lookup: lookup}, live: live}
+	rs := &Runs{resolver: resolver{cat: cat, lookup: lookup}}
+	if live != nil {
+		rs.live = live.live
+	}
+	return rs
 }
 
 // ListRuns lists a function's runs newest first (limit 1-1000, default 50;
@@ -49,7 +53,7 @@ func (rs *Runs) ListRuns(ctx context.Context, p tenancy.Principal, dbRef, fnRef,
 	}
 	var live []Run
 	if rs.live != nil && (status == "" || status == "running") {
-		live = rs.live.runningOf(fn.ID) // before the catalog: see withRunning
+		live = rs.live.of(fn.ID) // before the catalog: see withRunning
 	}
 	rows, err := rs.cat.Runs.List(ctx, fn.ID, status, limit)
 	if err != nil {
@@ -69,7 +73,7 @@ func (rs *Runs) GetRun(ctx context.Context, p tenancy.Principal, dbRef, fnRef, r
 		return Run{}, err
 	}
 	if rs.live != nil {
-		if r, ok := rs.live.runningRun(fn.ID, runID); ok {
+		if r, ok := rs.live.get(fn.ID, runID); ok {
 			return r, nil
 		}
 	}

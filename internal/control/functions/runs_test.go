@@ -126,6 +126,22 @@ func TestFunctions_JournalRecovery(t *testing.T) {
 		t.Fatalf("journal after Open: %v %v", ents, err)
 	}
 	f.records.Close()
+
+	// Without a journal to write (here: closed), a run's start is a
+	// running row in the catalog, as before the journal.
+	if err := f2.journal.Close(); err != nil {
+		t.Fatal(err)
+	}
+	late := e.newRun(e.fn, time.Now())
+	if _, err := f2.recordStart(e.fn, late); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.cat.Runs.Get(ctx, e.fn.ID, late.ID); err != nil || got.Status != "running" {
+		t.Fatalf("start without a journal: %+v %v", got, err)
+	}
+	if _, err := f2.recordStart(e.fn2, e.newRun(catalog.Function{ID: "gone", Active: e.fn.Active}, time.Now())); platform.ErrorCode(err) != platform.CodeNotFound {
+		t.Fatalf("start of a run of a function that is gone: %v; want not found", err)
+	}
 }
 
 // TestRuns_ListsRunsInProgress: the runs in progress in this process,
@@ -142,11 +158,10 @@ func TestRuns_ListsRunsInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	running, other := e.newRun(e.fn, time.Now()), e.newRun(e.fn2, time.Now())
-	f.mu.Lock()
+	var ls []*liveRun
 	for _, r := range []Run{running, other} {
-		f.live[r.ID] = &liveRun{run: r, done: make(chan struct{})}
+		ls = append(ls, f.live.add(r))
 	}
-	f.mu.Unlock()
 
 	ids := func(status string, limit int) []string {
 		t.Helper()
@@ -194,9 +209,9 @@ func TestRuns_ListsRunsInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(ids("", 0), running.ID+":failed", old.ID+":succeeded")
-	f.mu.Lock()
-	f.live = map[string]*liveRun{}
-	f.mu.Unlock()
+	for _, l := range ls {
+		f.live.remove(l)
+	}
 	want(ids("running", 0))
 }
 
