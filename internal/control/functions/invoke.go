@@ -170,11 +170,12 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, f
 		// writer no longer waits for its end, and without a catalog row
 		// it gets one, so that other servers list it.
 		f.live.ending.Add(1)
+		rowless := fresh && ticket != runjournal.Ticket{} // not started in the catalog instead
 		shown := make(chan struct{})
 		long := time.AfterFunc(showRunningAfter, func() {
 			defer close(shown)
 			f.live.ending.Add(-1)
-			if fresh {
+			if rowless {
 				f.showRunning(run)
 			}
 		})
