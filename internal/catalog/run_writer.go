@@ -15,7 +15,7 @@ import (
 // a flush is in progress goes into the next one, one statement (one
 // commit) for all of it. A caller returns once its own record is
 // committed. Alone, a caller waits for no one: a flush starts as soon as
-// the writer is idle.
+// the writer is idle (Gather may hold it while other runs are coming).
 //
 // Finish writes a run once, when it ends: it inserts the run whole (a run
 // without an idempotency key has no row before, ADR 0007) or updates the
@@ -141,34 +141,39 @@ func (w *RunWriter) loop() {
 	defer close(w.done)
 	for range w.kick {
 		for {
-			batch := w.take(maxFlushRecords)
+			batch, bytes := w.take(maxFlushRecords, maxFlushLogBytes)
 			if len(batch) == 0 {
 				break
 			}
-			w.flush(w.gathered(batch))
+			w.flush(w.gathered(batch, bytes))
 		}
 	}
-	for batch := w.take(maxFlushRecords); len(batch) > 0; batch = w.take(maxFlushRecords) {
+	for {
+		batch, _ := w.take(maxFlushRecords, maxFlushLogBytes)
+		if len(batch) == 0 {
+			return
+		}
 		w.flush(batch)
 	}
 }
 
-// gathered is batch with the records that arrive while Gather lets the
-// flush wait.
-func (w *RunWriter) gathered(batch []*runOp) []*runOp {
+// gathered is batch (of bytes of logs) with the records that arrive while
+// Gather lets the flush wait, within the bounds of one flush.
+func (w *RunWriter) gathered(batch []*runOp, bytes int) []*runOp {
 	g := w.gather
 	if g.Wait <= 0 || g.Coming == nil || g.Coming() == 0 {
 		return batch
 	}
 	t := time.NewTimer(g.Wait)
 	defer t.Stop()
-	for len(batch) < maxFlushRecords && g.Coming() > 0 {
+	for len(batch) < maxFlushRecords && bytes <= maxFlushLogBytes && g.Coming() > 0 {
 		select {
 		case _, ok := <-w.kick:
 			if !ok {
 				return batch // closed: the loop flushes what is left
 			}
-			batch = append(batch, w.take(maxFlushRecords-len(batch))...)
+			more, n := w.take(maxFlushRecords-len(batch), maxFlushLogBytes-bytes)
+			batch, bytes = append(batch, more...), bytes+n
 		case <-t.C:
 			return batch
 		}
@@ -176,28 +181,27 @@ func (w *RunWriter) gathered(batch []*runOp) []*runOp {
 	return batch
 }
 
-// take removes the next flush's records from pending, at most max.
-func (w *RunWriter) take(max int) []*runOp {
+// take removes from pending the next records of a flush: at most max, and
+// no more once their logs passed budget bytes. It returns them and the
+// size of their logs.
+func (w *RunWriter) take(max, budget int) ([]*runOp, int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, bytes := 0, 0
-	for n < len(w.pending) && n < max {
+	for n < len(w.pending) && n < max && bytes <= budget {
 		if e := w.pending[n].end; e != nil {
 			for _, l := range e.Logs {
 				bytes += len(l.Message)
 			}
 		}
 		n++
-		if bytes > maxFlushLogBytes {
-			break
-		}
 	}
 	batch := w.pending[:n:n]
 	w.pending = w.pending[n:]
 	if len(w.pending) == 0 {
 		w.pending = nil // let the old array go
 	}
-	return batch
+	return batch, bytes
 }
 
 func (w *RunWriter) flush(batch []*runOp) {

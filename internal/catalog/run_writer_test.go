@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,5 +264,26 @@ func TestRunWriter_Gather(t *testing.T) {
 	// One statement, one transaction: the same commit time.
 	if r.Status != "succeeded" || r.FinishedAt == nil || second.FinishedAt == nil || !r.FinishedAt.Equal(*second.FinishedAt) {
 		t.Fatalf("gathered ends: %+v and %+v; want one flush", r, second)
+	}
+}
+
+// TestRunWriter_TakeBounds: a flush takes records until their logs pass
+// the byte budget (the one that passes it included), at most max.
+func TestRunWriter_TakeBounds(t *testing.T) {
+	big := strings.Repeat("x", 5<<20)
+	w := &RunWriter{}
+	for range 4 {
+		w.pending = append(w.pending, &runOp{end: &RunEnd{Logs: []RunLog{{Message: big}}}}, &runOp{start: &FunctionRun{}})
+	}
+	if b, n := w.take(maxFlushRecords, maxFlushLogBytes); len(b) != 3 || n != 10<<20 {
+		t.Fatalf("took %d records, %d bytes; want 3, 10 MiB", len(b), n)
+	}
+	// Left: start, end, start, end, start. A budget of 0 still takes up
+	// to the first record with logs (a run's logs are at most 1 MiB).
+	if b, n := w.take(maxFlushRecords, 0); len(b) != 2 || n != 5<<20 {
+		t.Fatalf("with no budget left: took %d records, %d bytes; want 2, 5 MiB", len(b), n)
+	}
+	if b, _ := w.take(2, maxFlushLogBytes); len(b) != 2 {
+		t.Fatalf("took %d records; want max 2", len(b))
 	}
 }
