@@ -167,29 +167,6 @@ func (c *Runs) StartScheduled(ctx context.Context, r FunctionRun, next *time.Tim
 	return out, nil
 }
 
-// Finish records how run id ended, with its logs.
-func (c *Runs) Finish(ctx context.Context, id, status string, result, errText *string, duration time.Duration, logs []RunLog) (FunctionRun, error) {
-	ts, levels, msgs := make([]time.Time, len(logs)), make([]string, len(logs)), make([]string, len(logs))
-	for i, l := range logs {
-		ts[i], levels[i], msgs[i] = l.TS, l.Level, l.Message
-	}
-	// One statement (atomic on its own, one round trip): the outcome and
-	// the logs, inserted only when the run was there to update.
-	out, err := scanRun(c.pool.QueryRow(ctx, `WITH run AS (
-			UPDATE function_runs SET status = $2, result_json = $3, error = $4, duration_ms = $5, finished_at = now()
-			WHERE id = $1 RETURNING `+runColumns+`
-		), logged AS (
-			INSERT INTO function_run_logs (run_id, seq, ts, level, message)
-			SELECT run.id, l.n, l.ts, l.level, l.message
-			FROM run, unnest($6::timestamptz[], $7::text[], $8::text[]) WITH ORDINALITY AS l (ts, level, message, n)
-		)
-		SELECT * FROM run`, id, status, result, errText, duration.Milliseconds(), ts, levels, msgs))
-	if err != nil {
-		return FunctionRun{}, fmt.Errorf("record run outcome: %w", err)
-	}
-	return out, nil
-}
-
 // Get reads a run of a function.
 func (c *Runs) Get(ctx context.Context, functionID, id string) (FunctionRun, error) {
 	return scanRun(c.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM function_runs WHERE function_id = $1 AND id = $2`, functionID, id))
@@ -226,6 +203,37 @@ func (c *Runs) FailUnfinished(ctx context.Context, reason string) (int64, error)
 			duration_ms = (extract(epoch FROM now() - coalesce(started_at, created_at)) * 1000)::bigint
 		WHERE status IN ('queued', 'running')`, reason)
 	return tag.RowsAffected(), err
+}
+
+// FailLost records as failed, with reason, the runs a stopped process
+// had started and not recorded (its run journal): each one that has no
+// row and whose function is still there. Runs with a row are left as they
+// are. It returns how many it recorded.
+func (c *Runs) FailLost(ctx context.Context, runs []FunctionRun, reason string) (int64, error) {
+	var total int64
+	for len(runs) > 0 {
+		chunk := runs[:min(len(runs), 1000)]
+		runs = runs[len(chunk):]
+		var id, fn, db, ver, trig []string
+		var input []*string
+		var at []*time.Time
+		for _, r := range chunk {
+			id, fn, db, ver, trig = append(id, r.ID), append(fn, r.FunctionID), append(db, r.DatabaseID), append(ver, r.VersionID), append(trig, r.TriggerType)
+			input, at = append(input, r.InputJSON), append(at, r.StartedAt)
+		}
+		tag, err := c.pool.Exec(ctx, `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type, input_json,
+				error, duration_ms, created_at, started_at, finished_at)
+			SELECT s.id, s.fn, s.db, s.ver, 'failed', s.trig, s.input, $8,
+				(extract(epoch FROM now() - coalesce(s.at, now())) * 1000)::bigint, coalesce(s.at, now()), s.at, now()
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) AS s (id, fn, db, ver, trig, input, at)
+			WHERE EXISTS (SELECT 1 FROM functions f WHERE f.id = s.fn)
+			ON CONFLICT (id) DO NOTHING`, id, fn, db, ver, trig, input, at, reason)
+		if err != nil {
+			return total, fmt.Errorf("record lost runs: %w", err)
+		}
+		total += tag.RowsAffected()
+	}
+	return total, nil
 }
 
 // Prune deletes the runs (and logs) older than age that are not

@@ -11,19 +11,23 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// RunWriter records the starts and ends of the runs of concurrent invokes
-// with group commit: what arrives while a flush is in progress goes into
-// the next one, one statement (one commit) for all of it. A caller returns
-// once its own record is committed, exactly as with Runs.Start and
-// Runs.Finish: a run is in the catalog as running before its handler
-// starts, and with its outcome and logs before the answer. Alone, a caller
-// waits for no one: a flush starts as soon as the writer is idle.
+// RunWriter records function runs with group commit: what arrives while
+// a flush is in progress goes into the next one, one statement (one
+// commit) for all of it. A caller returns once its own record is
+// committed. Alone, a caller waits for no one: a flush starts as soon as
+// the writer is idle (Gather may hold it while other runs are coming).
+//
+// Finish writes a run once, when it ends: it inserts the run whole (a run
+// without an idempotency key has no row before, ADR 0007) or updates the
+// row Runs.Start, Runs.StartScheduled or Start recorded. Start records a
+// run as running; it leaves alone a run that has a row already.
 //
 // A flush whose statement fails (a run whose function was deleted
 // meanwhile, say) is redone one record at a time, so that one bad record
 // fails only its own caller.
 type RunWriter struct {
-	runs *Runs
+	runs   *Runs
+	gather Gather
 
 	mu      sync.Mutex
 	pending []*runOp
@@ -41,9 +45,12 @@ type runOp struct {
 	done  chan struct{}
 }
 
-// RunEnd is how a run ended, as Runs.Finish records it.
+// RunEnd is how a run ended. Run is the run as it started (id, function,
+// database, version, trigger, input, StartedAt): it is inserted as such
+// when it has no row, with started_at and created_at = Run.StartedAt (now
+// when nil).
 type RunEnd struct {
-	ID       string
+	Run      FunctionRun
 	Status   string
 	Result   *string
 	Error    *string
@@ -60,23 +67,35 @@ const (
 	flushTimeout     = 30 * time.Second
 )
 
+// Gather lets a flush wait up to Wait for the records of other runs
+// before it starts, while Coming says that some will come soon (the
+// number of runs whose handlers are running, not counting those that run
+// long). A caller alone is never held: its own run no longer counts. The
+// zero Gather waits for nothing.
+type Gather struct {
+	Wait   time.Duration
+	Coming func() int
+}
+
 // NewRunWriter starts the writer of c's runs; Close ends it.
-func (c *Runs) NewRunWriter() *RunWriter {
-	w := &RunWriter{runs: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func (c *Runs) NewRunWriter(g Gather) *RunWriter {
+	w := &RunWriter{runs: c, gather: g, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
 
 // Start records r (no idempotency key: Runs.Start handles keys) as
-// running and returns it as stored.
+// running, started at r.StartedAt (now when nil), and returns it as
+// stored. When the run has a row already (it ended meanwhile) it records
+// nothing and returns an error.
 func (w *RunWriter) Start(r FunctionRun) (FunctionRun, error) {
 	op := &runOp{start: &r}
 	w.submit(op)
 	return op.out, op.err
 }
 
-// Finish records how a run ended, with its logs; ErrNotFound when the run
-// is not there (its function was deleted meanwhile).
+// Finish records how a run ended, with its logs; ErrNotFound when its
+// function is not there (deleted meanwhile).
 func (w *RunWriter) Finish(e RunEnd) (FunctionRun, error) {
 	op := &runOp{end: &e}
 	w.submit(op)
@@ -122,40 +141,67 @@ func (w *RunWriter) loop() {
 	defer close(w.done)
 	for range w.kick {
 		for {
-			batch := w.take()
+			batch, bytes := w.take(maxFlushRecords, maxFlushLogBytes)
 			if len(batch) == 0 {
 				break
 			}
-			w.flush(batch)
+			w.flush(w.gathered(batch, bytes))
 		}
 	}
-	for batch := w.take(); len(batch) > 0; batch = w.take() {
+	for {
+		batch, _ := w.take(maxFlushRecords, maxFlushLogBytes)
+		if len(batch) == 0 {
+			return
+		}
 		w.flush(batch)
 	}
 }
 
-// take removes the next flush's records from pending.
-func (w *RunWriter) take() []*runOp {
+// gathered is batch (of bytes of logs) with the records that arrive while
+// Gather lets the flush wait, within the bounds of one flush.
+func (w *RunWriter) gathered(batch []*runOp, bytes int) []*runOp {
+	g := w.gather
+	if g.Wait <= 0 || g.Coming == nil || g.Coming() == 0 {
+		return batch
+	}
+	t := time.NewTimer(g.Wait)
+	defer t.Stop()
+	for len(batch) < maxFlushRecords && bytes <= maxFlushLogBytes && g.Coming() > 0 {
+		select {
+		case _, ok := <-w.kick:
+			if !ok {
+				return batch // closed: the loop flushes what is left
+			}
+			more, n := w.take(maxFlushRecords-len(batch), maxFlushLogBytes-bytes)
+			batch, bytes = append(batch, more...), bytes+n
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// take removes from pending the next records of a flush: at most max, and
+// no more once their logs passed budget bytes. It returns them and the
+// size of their logs.
+func (w *RunWriter) take(max, budget int) ([]*runOp, int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, bytes := 0, 0
-	for n < len(w.pending) && n < maxFlushRecords {
+	for n < len(w.pending) && n < max && bytes <= budget {
 		if e := w.pending[n].end; e != nil {
 			for _, l := range e.Logs {
 				bytes += len(l.Message)
 			}
 		}
 		n++
-		if bytes > maxFlushLogBytes {
-			break
-		}
 	}
 	batch := w.pending[:n:n]
 	w.pending = w.pending[n:]
 	if len(w.pending) == 0 {
 		w.pending = nil // let the old array go
 	}
-	return batch
+	return batch, bytes
 }
 
 func (w *RunWriter) flush(batch []*runOp) {
@@ -180,29 +226,55 @@ func (w *RunWriter) flush(batch []*runOp) {
 		}
 		return
 	}
+	settle(batch, rows, err)
+}
+
+// one writes a single record.
+func (w *RunWriter) one(ctx context.Context, op *runOp) {
+	batch := []*runOp{op}
+	rows, err := w.writer().writeMany(ctx, batch)
+	settle(batch, rows, err)
+}
+
+// settle hands each record of a flush its run or its error.
+func settle(batch []*runOp, rows map[string]FunctionRun, err error) {
+	if errors.Is(functionGone(err), ErrNotFound) {
+		err = fmt.Errorf("record run: %w", ErrNotFound)
+	}
 	for _, op := range batch {
 		if err != nil {
 			op.err = err
 			continue
 		}
 		id := op.id()
-		r, ok := rows[id]
-		switch {
-		case ok:
-			op.out = r
-		case op.end != nil:
-			op.err = fmt.Errorf("record run outcome: %w", ErrNotFound)
-		default:
+		if t, ok := rows[id]; ok {
+			op.out = op.written(t)
+		} else {
 			op.err = fmt.Errorf("record run: run %s was not inserted", id)
 		}
 	}
+}
+
+// written is the run op wrote, given the times the catalog returned.
+func (op *runOp) written(t FunctionRun) FunctionRun {
+	if op.start != nil {
+		r := *op.start
+		r.Status, r.CreatedAt, r.StartedAt = "running", t.CreatedAt, t.StartedAt
+		return r
+	}
+	e := op.end
+	r := e.Run
+	d := e.Duration.Milliseconds()
+	r.Status, r.ResultJSON, r.Error, r.DurationMS = e.Status, e.Result, e.Error, &d
+	r.CreatedAt, r.StartedAt, r.FinishedAt = t.CreatedAt, t.StartedAt, t.FinishedAt
+	return r
 }
 
 func (op *runOp) id() string {
 	if op.start != nil {
 		return op.start.ID
 	}
-	return op.end.ID
+	return op.end.Run.ID
 }
 
 // writer is the Runs whose statements run on the writer's own pool
@@ -214,113 +286,95 @@ func (w *RunWriter) writer() *Runs {
 	return w.runs
 }
 
-// one writes a single record with the statements of Runs.
-func (w *RunWriter) one(ctx context.Context, op *runOp) {
-	r := w.writer()
-	if op.start != nil {
-		op.out, op.err = r.startOne(ctx, *op.start)
-		return
-	}
-	e := op.end
-	op.out, op.err = r.Finish(ctx, e.ID, e.Status, e.Result, e.Error, e.Duration, e.Logs)
-}
-
 // writeMany inserts the batch's starts and records its ends, with their
 // logs, in one round trip and one transaction (a pipeline of at most two
-// statements, each only as complex as the batch needs), and returns the
-// runs written by id. An end whose run is not there is absent from the
-// result.
+// statements, each only as complex as the batch needs), and returns by id
+// the times of the runs written (settle makes the runs). A start whose run
+// has a row already is absent from the result.
+//
+// The writer's pool plans each statement once, generically
+// (force_generic_plan): none of them may join function_runs, whose
+// generic plan would be made while the table is small and kept as it
+// grows. Both are inserts from unnest, their conflicts found through the
+// primary key (docs/BENCHMARKS.md, issue 14).
 func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]FunctionRun, error) {
 	var (
-		starts                     []*FunctionRun
 		sID, sFn, sDB, sVer, sTrig []string
 		sInput                     []*string
-		eID, eStatus               []string
-		eResult, eErr              []*string
+		sAt                        []*time.Time
+		eID, eFn, eDB, eVer, eTrig []string
+		eStatus                    []string
+		eInput, eResult, eErr      []*string
 		eDur                       []int64
+		eAt                        []*time.Time
 		lRun, lLevel, lMsg         []string
 		lSeq                       []int32
 		lTS                        []time.Time
 	)
 	for _, op := range batch {
 		if r := op.start; r != nil {
-			starts = append(starts, r)
 			sID, sFn, sDB, sVer, sTrig = append(sID, r.ID), append(sFn, r.FunctionID), append(sDB, r.DatabaseID), append(sVer, r.VersionID),
 				append(sTrig, r.TriggerType)
-			sInput = append(sInput, r.InputJSON)
+			sInput, sAt = append(sInput, r.InputJSON), append(sAt, r.StartedAt)
 			continue
 		}
-		e := op.end
-		eID, eStatus, eResult, eErr, eDur = append(eID, e.ID), append(eStatus, e.Status), append(eResult, e.Result), append(eErr, e.Error),
-			append(eDur, e.Duration.Milliseconds())
+		e, r := op.end, &op.end.Run
+		eID, eFn, eDB, eVer, eTrig = append(eID, r.ID), append(eFn, r.FunctionID), append(eDB, r.DatabaseID), append(eVer, r.VersionID),
+			append(eTrig, r.TriggerType)
+		eInput, eAt = append(eInput, r.InputJSON), append(eAt, r.StartedAt)
+		eStatus, eResult, eErr, eDur = append(eStatus, e.Status), append(eResult, e.Result), append(eErr, e.Error), append(eDur, e.Duration.Milliseconds())
 		for i, l := range e.Logs {
-			lRun, lSeq, lTS, lLevel, lMsg = append(lRun, e.ID), append(lSeq, int32(i+1)), append(lTS, l.TS), append(lLevel, l.Level),
+			lRun, lSeq, lTS, lLevel, lMsg = append(lRun, r.ID), append(lSeq, int32(i+1)), append(lTS, l.TS), append(lLevel, l.Level),
 				append(lMsg, l.Message)
 		}
 	}
 	b := &pgx.Batch{}
 	if len(sID) > 0 {
 		// Only what the insert decides comes back; the rest is the caller's.
-		b.Queue(`INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type, input_json, started_at)
-			SELECT s.id, s.fn, s.db, s.ver, 'running', s.trig, s.input, now()
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS s (id, fn, db, ver, trig, input)
-			RETURNING id, created_at, started_at`, sID, sFn, sDB, sVer, sTrig, sInput)
+		b.Queue(`INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type, input_json, created_at, started_at)
+			SELECT s.id, s.fn, s.db, s.ver, 'running', s.trig, s.input, coalesce(s.at, now()), coalesce(s.at, now())
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) AS s (id, fn, db, ver, trig, input, at)
+			ON CONFLICT (id) DO NOTHING
+			RETURNING id, created_at, started_at`, sID, sFn, sDB, sVer, sTrig, sInput, sAt)
 	}
-	const update = `UPDATE function_runs SET status = e.e_status, result_json = e.e_result, error = e.e_err, duration_ms = e.e_dur,
-			finished_at = now()
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS e (e_id, e_status, e_result, e_err, e_dur)
-		WHERE function_runs.id = e.e_id
-		RETURNING ` + runColumns
+	// A run without a row is inserted whole; one with a row (started with
+	// an idempotency key, by the scheduler, or by Start) gets its outcome.
+	const upsert = `INSERT INTO function_runs (id, function_id, database_id, version_id, status, trigger_type, input_json, result_json, error,
+			duration_ms, created_at, started_at, finished_at)
+		SELECT e.id, e.fn, e.db, e.ver, e.status, e.trig, e.input, e.result, e.err, e.dur, coalesce(e.at, now()), coalesce(e.at, now()), now()
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+			$11::timestamptz[]) AS e (id, fn, db, ver, status, trig, input, result, err, dur, at)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, result_json = excluded.result_json, error = excluded.error,
+			duration_ms = excluded.duration_ms, finished_at = excluded.finished_at
+		RETURNING id, created_at, started_at, finished_at`
 	switch {
 	case len(eID) > 0 && len(lRun) == 0:
-		b.Queue(update, eID, eStatus, eResult, eErr, eDur)
+		b.Queue(upsert, eID, eFn, eDB, eVer, eStatus, eTrig, eInput, eResult, eErr, eDur, eAt)
 	case len(eID) > 0:
-		// The logs are inserted only for runs the update found, as Finish
-		// does; seq numbers from 1 there too.
-		b.Queue(`WITH ended AS (`+update+`), logged AS (
+		// Seq numbers from 1 for each run's logs.
+		b.Queue(`WITH ended AS (`+upsert+`), logged AS (
 				INSERT INTO function_run_logs (run_id, seq, ts, level, message)
 				SELECT l.run_id, l.seq, l.ts, l.level, l.message
-				FROM unnest($6::text[], $7::int[], $8::timestamptz[], $9::text[], $10::text[]) AS l (run_id, seq, ts, level, message)
-				WHERE l.run_id IN (SELECT id FROM ended)
+				FROM unnest($12::text[], $13::int[], $14::timestamptz[], $15::text[], $16::text[]) AS l (run_id, seq, ts, level, message)
 			)
-			SELECT * FROM ended`, eID, eStatus, eResult, eErr, eDur, lRun, lSeq, lTS, lLevel, lMsg)
+			SELECT * FROM ended`, eID, eFn, eDB, eVer, eStatus, eTrig, eInput, eResult, eErr, eDur, eAt, lRun, lSeq, lTS, lLevel, lMsg)
 	}
+	// Only the times come back (the catalog's clock, or the row's for a
+	// run that had one); the rest is the caller's, as written.
 	out := make(map[string]FunctionRun, len(batch))
 	br := c.pool.SendBatch(ctx, b)
 	err := func() error {
 		if len(sID) > 0 {
-			byID := make(map[string]*FunctionRun, len(starts))
-			for _, r := range starts {
-				byID[r.ID] = r
-			}
-			rows, _ := br.Query()
-			for rows.Next() {
-				var id string
-				var created time.Time
-				var started *time.Time
-				if err := rows.Scan(&id, &created, &started); err != nil {
-					rows.Close()
-					return err
-				}
-				if r := byID[id]; r != nil {
-					run := *r
-					run.Status, run.CreatedAt, run.StartedAt = "running", created, started
-					out[id] = run
-				}
-			}
-			if err := rows.Err(); err != nil {
+			if err := readTimes(br, func(id string, created time.Time, started, _ *time.Time) {
+				out[id] = FunctionRun{ID: id, Status: "running", CreatedAt: created, StartedAt: started}
+			}); err != nil {
 				return err
 			}
 		}
 		if len(eID) > 0 {
-			rows, _ := br.Query()
-			runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FunctionRun, error) { return scanRun(r) })
-			if err != nil {
-				return err
-			}
-			for _, r := range runs {
-				out[r.ID] = r
-			}
+			return readTimes(br, func(id string, created time.Time, started, finished *time.Time) {
+				out[id] = FunctionRun{ID: id, Status: "ended", CreatedAt: created, StartedAt: started, FinishedAt: finished}
+			})
 		}
 		return nil
 	}()
@@ -331,4 +385,22 @@ func (c *Runs) writeMany(ctx context.Context, batch []*runOp) (map[string]Functi
 		return nil, fmt.Errorf("record runs: %w", err)
 	}
 	return out, nil
+}
+
+// readTimes reads the next result of br: rows of id, created_at,
+// started_at and, when the statement returns it, finished_at.
+func readTimes(br pgx.BatchResults, each func(id string, created time.Time, started, finished *time.Time)) error {
+	rows, _ := br.Query()
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var created time.Time
+		var started, finished *time.Time
+		dst := []any{&id, &created, &started, &finished}
+		if err := rows.Scan(dst[:len(rows.FieldDescriptions())]...); err != nil {
+			return err
+		}
+		each(id, created, started, finished)
+	}
+	return rows.Err()
 }

@@ -3,7 +3,9 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,12 +14,14 @@ import (
 
 // TestRunWriter_ConcurrentStartsAndEnds: what many invokes record at
 // once, through the group commit, is each run's own: running after
-// Start, then its outcome and its logs in order after Finish.
+// Start, then its outcome and its logs in order after Finish. Half the
+// runs are not started in the catalog (as a run without an idempotency
+// key): Finish inserts them whole, with their start time.
 func TestRunWriter_ConcurrentStartsAndEnds(t *testing.T) {
 	c := sharedCatalog(t)
 	ctx := testCtx(t)
 	fn := testFunction(t, c)
-	w := c.Runs.NewRunWriter()
+	w := c.Runs.NewRunWriter(Gather{})
 	defer w.Close()
 
 	const n = 40
@@ -29,16 +33,20 @@ func TestRunWriter_ConcurrentStartsAndEnds(t *testing.T) {
 			defer wg.Done()
 			id := fmt.Sprintf("%s-w%d", fn.ID, i)
 			input := fmt.Sprintf(`{"i":%d}`, i)
-			r, err := w.Start(FunctionRun{ID: id, FunctionID: fn.ID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID,
-				TriggerType: "invoke", InputJSON: &input})
-			if err != nil || r.ID != id || r.Status != "running" || deref(r.InputJSON) != input || r.StartedAt == nil {
-				errs <- fmt.Errorf("start %d: %+v %v", i, r, err)
-				return
-			}
-			// Committed before Start returned: another connection sees it.
-			if got, err := c.Runs.Get(ctx, fn.ID, id); err != nil || got.Status != "running" {
-				errs <- fmt.Errorf("run %d after Start: %+v %v", i, got, err)
-				return
+			at := time.Now().Add(-time.Duration(i) * time.Second).UTC().Truncate(time.Microsecond)
+			run := FunctionRun{ID: id, FunctionID: fn.ID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke",
+				InputJSON: &input, StartedAt: &at}
+			if i%2 == 0 {
+				r, err := w.Start(run)
+				if err != nil || r.ID != id || r.Status != "running" || deref(r.InputJSON) != input || r.StartedAt == nil || !r.StartedAt.Equal(at) {
+					errs <- fmt.Errorf("start %d: %+v %v", i, r, err)
+					return
+				}
+				// Committed before Start returned: another connection sees it.
+				if got, err := c.Runs.Get(ctx, fn.ID, id); err != nil || got.Status != "running" {
+					errs <- fmt.Errorf("run %d after Start: %+v %v", i, got, err)
+					return
+				}
 			}
 			result := fmt.Sprint(i)
 			var logs []RunLog
@@ -53,10 +61,17 @@ func TestRunWriter_ConcurrentStartsAndEnds(t *testing.T) {
 			if status == "succeeded" {
 				res = &result
 			}
-			r, err = w.Finish(RunEnd{ID: id, Status: status, Result: res, Error: errText, Duration: time.Duration(i) * time.Millisecond, Logs: logs})
+			r, err := w.Finish(RunEnd{Run: run, Status: status, Result: res, Error: errText, Duration: time.Duration(i) * time.Millisecond, Logs: logs})
 			if err != nil || r.Status != status || deref(r.ResultJSON) != deref(res) || deref(r.Error) != deref(errText) ||
-				r.DurationMS == nil || *r.DurationMS != int64(i) || r.FinishedAt == nil {
+				r.DurationMS == nil || *r.DurationMS != int64(i) || r.FinishedAt == nil || r.StartedAt == nil || !r.StartedAt.Equal(at) ||
+				!r.CreatedAt.Equal(at) || deref(r.InputJSON) != input || r.TriggerType != "invoke" || r.VersionID != fn.Active.ID {
 				errs <- fmt.Errorf("finish %d: %+v %v", i, r, err)
+				return
+			}
+			// What Finish returned is what the catalog holds.
+			if row, err := c.Runs.Get(ctx, fn.ID, id); err != nil ||
+				!cmp.Equal(row, r, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })) {
+				errs <- fmt.Errorf("run %d in the catalog (-row +returned):\n%s %v", i, cmp.Diff(row, r), err)
 				return
 			}
 			got, err := c.Runs.Logs(ctx, id)
@@ -82,30 +97,33 @@ func TestRunWriter_ConcurrentStartsAndEnds(t *testing.T) {
 	}
 }
 
-// TestRunWriter_FlushIsolatesBadRecords: a batch with a run of a function
-// that is gone and the end of a run that is not there fails those two
-// records alone (ErrNotFound); the others in the same flush are written.
+// TestRunWriter_FlushIsolatesBadRecords: a batch with the start and the
+// end of runs of a function that is gone fails those two records alone
+// (ErrNotFound); the others in the same flush are written, the end of a
+// run without a row inserted whole.
 func TestRunWriter_FlushIsolatesBadRecords(t *testing.T) {
 	c := sharedCatalog(t)
 	ctx := testCtx(t)
 	fn := testFunction(t, c)
-	w := c.Runs.NewRunWriter()
+	w := c.Runs.NewRunWriter(Gather{})
 	defer w.Close()
 
 	start := func(id, fnID string) *runOp {
 		return &runOp{start: &FunctionRun{ID: id, FunctionID: fnID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke"},
 			done: make(chan struct{})}
 	}
-	end := func(id string) *runOp {
-		return &runOp{end: &RunEnd{ID: id, Status: "succeeded", Result: ptr(`"ok"`), Logs: []RunLog{{TS: time.Now(), Level: "log", Message: id}}},
+	end := func(id, fnID string) *runOp {
+		return &runOp{end: &RunEnd{Run: FunctionRun{ID: id, FunctionID: fnID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke"},
+			Status: "succeeded", Result: ptr(`"ok"`), Logs: []RunLog{{TS: time.Now(), Level: "log", Message: id}}},
 			done: make(chan struct{})}
 	}
 	if _, err := w.Start(FunctionRun{ID: fn.ID + "-ended", FunctionID: fn.ID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID,
 		TriggerType: "invoke"}); err != nil {
 		t.Fatal(err)
 	}
-	good, gone, okEnd, noRun := start(fn.ID+"-good", fn.ID), start(fn.ID+"-gone", "no-such-function"), end(fn.ID+"-ended"), end(fn.ID+"-none")
-	batch := []*runOp{good, gone, okEnd, noRun}
+	good, gone, okEnd, noRun, goneEnd := start(fn.ID+"-good", fn.ID), start(fn.ID+"-gone", "no-such-function"), end(fn.ID+"-ended", fn.ID),
+		end(fn.ID+"-none", fn.ID), end(fn.ID+"-gone-end", "no-such-function")
+	batch := []*runOp{good, gone, okEnd, noRun, goneEnd}
 	if _, err := c.Runs.writeMany(ctx, batch); err == nil {
 		t.Fatal("one statement for a batch with a run of a missing function succeeded")
 	}
@@ -122,19 +140,28 @@ func TestRunWriter_FlushIsolatesBadRecords(t *testing.T) {
 	if logs, err := c.Runs.Logs(ctx, fn.ID+"-ended"); err != nil || len(logs) != 1 || logs[0].Message != fn.ID+"-ended" {
 		t.Errorf("logs of the ended run: %v %v", logs, err)
 	}
-	if !errors.Is(noRun.err, ErrNotFound) {
-		t.Errorf("end of a run that is not there: %v; want ErrNotFound", noRun.err)
+	if noRun.err != nil || noRun.out.Status != "succeeded" || noRun.out.StartedAt == nil {
+		t.Errorf("end of a run without a row: %+v %v", noRun.out, noRun.err)
+	}
+	if !errors.Is(goneEnd.err, ErrNotFound) {
+		t.Errorf("end of a run of a missing function: %v; want ErrNotFound", goneEnd.err)
 	}
 
-	// Without a bad record, one statement writes the batch, and an end
-	// whose run is not there is still ErrNotFound.
-	good2, noRun2 := start(fn.ID+"-good2", fn.ID), end(fn.ID+"-none2")
-	w.flush([]*runOp{good2, noRun2})
+	// Without a bad record, one statement writes the batch; a start of a
+	// run that has a row already records nothing.
+	good2, noRun2, again := start(fn.ID+"-good2", fn.ID), end(fn.ID+"-none2", fn.ID), start(fn.ID+"-none", fn.ID)
+	w.flush([]*runOp{good2, noRun2, again})
 	if good2.err != nil || good2.out.ID != fn.ID+"-good2" {
 		t.Errorf("start in a batch: %+v %v", good2.out, good2.err)
 	}
-	if !errors.Is(noRun2.err, ErrNotFound) {
-		t.Errorf("end of a run that is not there, in a batch: %v; want ErrNotFound", noRun2.err)
+	if noRun2.err != nil || noRun2.out.Status != "succeeded" {
+		t.Errorf("end of a run without a row, in a batch: %+v %v", noRun2.out, noRun2.err)
+	}
+	if again.err == nil {
+		t.Errorf("start of a run that ended: %+v; want an error", again.out)
+	}
+	if r, err := c.Runs.Get(ctx, fn.ID, fn.ID+"-none"); err != nil || r.Status != "succeeded" {
+		t.Errorf("ended run after a late start: %+v %v", r, err)
 	}
 }
 
@@ -143,16 +170,120 @@ func TestRunWriter_FlushIsolatesBadRecords(t *testing.T) {
 func TestRunWriter_AfterClose(t *testing.T) {
 	c := sharedCatalog(t)
 	fn := testFunction(t, c)
-	w := c.Runs.NewRunWriter()
+	w := c.Runs.NewRunWriter(Gather{})
 	r, err := w.Start(FunctionRun{ID: fn.ID + "-late", FunctionID: fn.ID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
 	w.Close()
-	if r, err = w.Finish(RunEnd{ID: r.ID, Status: "failed", Error: ptr("shutting down")}); err != nil || r.Status != "failed" {
+	if r, err = w.Finish(RunEnd{Run: r, Status: "failed", Error: ptr("shutting down")}); err != nil || r.Status != "failed" {
 		t.Fatalf("finish after Close: %+v %v", r, err)
 	}
 }
 
 func ptr(s string) *string { return &s }
+
+// TestRuns_FailLost: the runs of a stopped process's journal that have no
+// row are recorded failed with the reason and their start time; runs with
+// a row, and runs of a function that is gone, are left alone.
+func TestRuns_FailLost(t *testing.T) {
+	c := sharedCatalog(t)
+	ctx := testCtx(t)
+	fn := testFunction(t, c)
+	w := c.Runs.NewRunWriter(Gather{})
+	defer w.Close()
+	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
+	run := func(id, fnID string) FunctionRun {
+		return FunctionRun{ID: fn.ID + id, FunctionID: fnID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke",
+			InputJSON: ptr(`{"x":1}`), StartedAt: &at}
+	}
+	lost, ended, gone := run("-lost", fn.ID), run("-ended", fn.ID), run("-gone", "no-such-function")
+	if _, err := w.Finish(RunEnd{Run: ended, Status: "succeeded", Result: ptr("1")}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Runs.FailLost(ctx, []FunctionRun{lost, ended, gone}, "lost")
+	if err != nil || n != 1 {
+		t.Fatalf("FailLost: %d %v; want 1", n, err)
+	}
+	r, err := c.Runs.Get(ctx, fn.ID, lost.ID)
+	if err != nil || r.Status != "failed" || deref(r.Error) != "lost" || r.StartedAt == nil || !r.StartedAt.Equal(at) ||
+		deref(r.InputJSON) != `{"x":1}` || r.DurationMS == nil || *r.DurationMS < 59_000 || r.FinishedAt == nil {
+		t.Fatalf("lost run: %+v %v", r, err)
+	}
+	if r, err := c.Runs.Get(ctx, fn.ID, ended.ID); err != nil || r.Status != "succeeded" || r.Error != nil {
+		t.Fatalf("recorded run: %+v %v", r, err)
+	}
+	if n, err := c.Runs.FailLost(ctx, []FunctionRun{lost}, "again"); err != nil || n != 0 {
+		t.Fatalf("FailLost again: %d %v; want 0", n, err)
+	}
+}
+
+// TestRunWriter_Gather: while Coming says runs will end soon, a flush
+// waits for their records and writes them in the same statement; a
+// caller alone (nothing coming) is not held.
+func TestRunWriter_Gather(t *testing.T) {
+	c := sharedCatalog(t)
+	fn := testFunction(t, c)
+	var coming atomic.Int64
+	w := c.Runs.NewRunWriter(Gather{Wait: time.Minute, Coming: func() int { return int(coming.Load()) }})
+	defer w.Close()
+	end := func(id string) RunEnd {
+		return RunEnd{Run: FunctionRun{ID: fn.ID + id, FunctionID: fn.ID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke"},
+			Status: "succeeded"}
+	}
+
+	// Alone: recorded at once, not after the minute of Wait.
+	done := make(chan error, 1)
+	go func() { _, err := w.Finish(end("-alone")); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a caller alone was held by Gather")
+	}
+
+	// Another run coming: the first end waits for it.
+	coming.Store(1)
+	first := make(chan FunctionRun, 1)
+	go func() { r, _ := w.Finish(end("-first")); first <- r }()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case r := <-first:
+		t.Fatalf("the first end was flushed without waiting for the one coming: %+v", r)
+	default:
+	}
+	coming.Store(0)
+	second, err := w.Finish(end("-second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-first
+	// One statement, one transaction: the same commit time.
+	if r.Status != "succeeded" || r.FinishedAt == nil || second.FinishedAt == nil || !r.FinishedAt.Equal(*second.FinishedAt) {
+		t.Fatalf("gathered ends: %+v and %+v; want one flush", r, second)
+	}
+}
+
+// TestRunWriter_TakeBounds: a flush takes records until their logs pass
+// the byte budget (the one that passes it included), at most max.
+func TestRunWriter_TakeBounds(t *testing.T) {
+	big := strings.Repeat("x", 5<<20)
+	w := &RunWriter{}
+	for range 4 {
+		w.pending = append(w.pending, &runOp{end: &RunEnd{Logs: []RunLog{{Message: big}}}}, &runOp{start: &FunctionRun{}})
+	}
+	if b, n := w.take(maxFlushRecords, maxFlushLogBytes); len(b) != 3 || n != 10<<20 {
+		t.Fatalf("took %d records, %d bytes; want 3, 10 MiB", len(b), n)
+	}
+	// Left: start, end, start, end, start. A budget of 0 still takes up
+	// to the first record with logs (a run's logs are at most 1 MiB).
+	if b, n := w.take(maxFlushRecords, 0); len(b) != 2 || n != 5<<20 {
+		t.Fatalf("with no budget left: took %d records, %d bytes; want 2, 5 MiB", len(b), n)
+	}
+	if b, _ := w.take(2, maxFlushLogBytes); len(b) != 2 {
+		t.Fatalf("took %d records; want max 2", len(b))
+	}
+}

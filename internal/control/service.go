@@ -69,6 +69,9 @@ type Deps struct {
 	// FunctionRunEnded is told the status of every function run as it is
 	// recorded (metrics); nil: none.
 	FunctionRunEnded func(status string)
+	// RunJournal is the directory of the journal of function runs in
+	// progress (layout.Layout.RunJournal); "": none (functions.Deps).
+	RunJournal string
 }
 
 // Service is the control plane as one component: the use cases, grouped
@@ -127,8 +130,8 @@ func New(cfg Config, d Deps) *Service {
 		// Functions is a subsystem of its own in the log (component functions).
 		s.Functions = functions.New(functions.Deps{Catalog: d.Catalog, Instances: d.Placement, Sealer: d.Sealer, Pool: d.Workers,
 			Lookup: s.Databases.GetDatabase, Fetcher: d.Fetcher, S3: d.S3, SQLLimits: cfg.SQLLimits, Logger: d.Logger,
-			RunEnded: d.FunctionRunEnded})
-		s.FunctionRuns = functions.NewRuns(d.Catalog, s.Databases.GetDatabase)
+			RunEnded: d.FunctionRunEnded, RunJournal: d.RunJournal})
+		s.FunctionRuns = functions.NewRuns(d.Catalog, s.Databases.GetDatabase, s.Functions)
 		s.Secrets = functions.NewSecrets(d.Catalog, d.Sealer, s.Databases.GetDatabase)
 		s.Databases.OnDatabaseDeleted(s.Functions.ForgetDatabase)
 	}

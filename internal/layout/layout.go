@@ -69,3 +69,7 @@ func (l Layout) Catalog() Cluster { return ClusterAt(filepath.Join(l.DataDir, "c
 // Bin is where a copy of the db9 binary goes when the OS user of postgres
 // cannot reach the original (it runs it as archive_command).
 func (l Layout) Bin() string { return filepath.Join(l.DataDir, "bin") }
+
+// RunJournal is the directory of the server's journal of function runs in
+// progress (package runjournal).
+func (l Layout) RunJournal() string { return filepath.Join(l.DataDir, "run-journal") }

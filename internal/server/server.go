@@ -24,6 +24,7 @@ import (
 	"github.com/db9/db9/internal/fs9/wsserver"
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/jwtverify"
+	"github.com/db9/db9/internal/layout"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/neon"
 	"github.com/db9/db9/internal/observe"
@@ -138,7 +139,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		FrontDoorTLS: tlsCfg != nil,
 	}, control.Deps{Catalog: s.cat, Placement: place, Sealer: sealer, Signer: signer, Bin: bin, Logger: s.base,
 		KeyCache: jwtverify.NewKeyCache(jwtverify.KeyCacheConfig{AllowPrivate: s.cfg.AllowPrivateJWKS}),
-		Workers:  s.fnp, Fetcher: fetcher, S3: bundles, FunctionRunEnded: func(status string) { s.metrics.FunctionRuns.WithLabelValues(status).Inc() }})
+		Workers:  s.fnp, Fetcher: fetcher, S3: bundles, FunctionRunEnded: func(status string) { s.metrics.FunctionRuns.WithLabelValues(status).Inc() },
+		RunJournal: layout.Layout{DataDir: s.cfg.DataDir}.RunJournal()})
 	if err := s.svc.Open(ctx); err != nil {
 		return fmt.Errorf("open control: %w", err)
 	}

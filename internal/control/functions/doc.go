@@ -6,7 +6,10 @@
 // with the master key).
 //
 // It decides what runs, as which role and with which grant, and records
-// it in the catalog; it does not run code. The runtime is
+// it in the catalog; it does not run code. A run without an idempotency
+// key is written to the catalog once, when it ends; until then its start
+// is in the server's run journal (package runjournal) and the run in
+// memory, where Runs reads it (ADR 0007). The runtime is
 // internal/functions (bundles, VMs, workers, host calls). control.Service
 // builds these use cases and runs Open and Close; the /customer handlers
 // and the scheduler call them.

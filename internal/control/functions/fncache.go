@@ -23,7 +23,9 @@ type fnKey struct{ db, ref string }
 // another server sharing the catalog runs the previous version for at
 // most CacheTTL after the change. A deleted function's stale entry fails
 // its run's insert (the function's row is gone): the entry is dropped and
-// the invoke resolves once more.
+// the invoke answers 404 — after the handler ran once for a run without
+// an idempotency key, whose run is inserted when it ends (ADR 0007); an
+// invoke with a key resolves once more before it runs.
 func newFnCache() *ttlcache.Cache[fnKey, catalog.Function] {
 	return ttlcache.New[fnKey, catalog.Function](tenancy.CacheTTL, 10_000)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/placement"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/runjournal"
 	"github.com/db9/db9/internal/s3store"
 	"github.com/db9/db9/internal/sqlexec"
 )
@@ -45,6 +46,10 @@ type Deps struct {
 	// RunEnded is told the status of every run as it is recorded
 	// (metrics: observe.Metrics.FunctionRuns); nil: none.
 	RunEnded func(status string)
+	// RunJournal is the directory of this server's journal of runs in
+	// progress (layout.Layout.RunJournal); "": none, every run is written
+	// to the catalog at its start as well.
+	RunJournal string
 }
 
 // Functions holds the use cases of db9 Functions (API.md "Functions,
@@ -65,11 +70,11 @@ type Functions struct {
 	fns      *ttlcache.Cache[fnKey, catalog.Function] // fncache.go
 	fnGen    atomic.Uint64                            // fncache.go: forgets so far
 	records  *catalog.RunWriter                       // run records, group commit
+	jdir     string                                   // Deps.RunJournal
+	journal  *runjournal.Journal                      // set by Open; nil without jdir
+	live     *liveRuns                                // runs in progress here (live.go)
 
-	// waiting is closed when the run of that id, started by this process,
-	// has been recorded as ended (idempotent callers wait on it).
 	mu      sync.Mutex
-	waiting map[string]chan struct{}
 	closed  bool
 	runs    sync.WaitGroup // runs in progress, recorded before Close returns
 	stop    chan struct{}  // closed by Close: the prune loop ends
@@ -100,18 +105,45 @@ func New(d Deps) *Functions {
 	}
 	host := newFnHost(d.Instances, d.SQLLimits, log)
 	base, cancel := context.WithCancel(context.Background())
-	return &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
-		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(), records: d.Catalog.Runs.NewRunWriter(),
-		waiting: map[string]chan struct{}{}, stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
+	f := &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
+		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(),
+		jdir: d.RunJournal, live: newLiveRuns(), stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
+	f.records = d.Catalog.Runs.NewRunWriter(catalog.Gather{Wait: gatherWait, Coming: f.live.coming})
+	return f
 }
 
 // runLostReason is the error of runs a previous process left unfinished.
 const runLostReason = "the server stopped while the run was in progress"
 
-// Open marks the runs a previous process left queued or running as
-// failed (no run survives its process), prunes old runs and starts the
-// periodic prune; control.Service.Open calls it.
+// Open marks the runs a previous process left unfinished as failed (no
+// run survives its process): those of its run journal that have no row,
+// and the rows still queued or running. Then it starts a new journal,
+// prunes old runs and starts the periodic prune; control.Service.Open
+// calls it.
 func (f *Functions) Open(ctx context.Context) error {
+	if f.jdir != "" {
+		ents, err := runjournal.Read(f.jdir)
+		if err != nil {
+			return err
+		}
+		lost := make([]catalog.FunctionRun, len(ents))
+		for i, e := range ents {
+			lost[i] = catalog.FunctionRun{ID: e.ID, FunctionID: e.FunctionID, DatabaseID: e.DatabaseID, VersionID: e.VersionID,
+				TriggerType: e.Trigger, InputJSON: e.Input, StartedAt: &e.StartedAt}
+		}
+		n, err := f.cat.Runs.FailLost(ctx, lost, runLostReason)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			f.log.Info("marked runs of a previous process failed", logkey.Count, n)
+		}
+		// Only now: until the lost runs are recorded, the old journal is
+		// what remembers them.
+		if f.journal, err = runjournal.Open(f.jdir); err != nil {
+			return err
+		}
+	}
 	n, err := f.cat.Runs.FailUnfinished(ctx, runLostReason)
 	if err != nil {
 		return fmt.Errorf("fail unfinished runs: %w", err)
@@ -147,6 +179,12 @@ func (f *Functions) Close(ctx context.Context) {
 	}
 	f.cancel()
 	f.records.Close()
+	if f.journal != nil {
+		// Its file stays when a run's outcome could not be recorded.
+		if err := f.journal.Close(); err != nil {
+			f.log.Warn("close run journal", logkey.Err, err)
+		}
+	}
 	f.host.close()
 }
 

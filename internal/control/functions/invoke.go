@@ -15,6 +15,7 @@ import (
 	"github.com/db9/db9/internal/functions/worker"
 	"github.com/db9/db9/internal/logkey"
 	"github.com/db9/db9/internal/platform"
+	"github.com/db9/db9/internal/runjournal"
 )
 
 // Run is a function run as the API shows it.
@@ -63,14 +64,14 @@ func (f *Functions) Invoke(ctx context.Context, p tenancy.Principal, dbRef, fnRe
 		}
 		r := catalog.FunctionRun{ID: platform.NewID(16), FunctionID: fn.ID, DatabaseID: db.ID, VersionID: fn.Active.ID,
 			TriggerType: "invoke", InputJSON: &input, IdempotencyKey: req.IdempotencyKey}
-		var run Run
-		created := true
 		if r.IdempotencyKey == "" {
-			// Concurrent invokes share one insert (group commit).
-			run, err = f.records.Start(r)
-		} else {
-			run, created, err = f.cat.Runs.Start(ctx, r)
+			// Its start goes to the run journal, the run to the catalog
+			// once it ended (ADR 0007).
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			r.Status, r.CreatedAt, r.StartedAt = "running", now, &now
+			return f.execute(ctx, fn, r, true)
 		}
+		run, created, err := f.cat.Runs.Start(ctx, r)
 		if errors.Is(err, catalog.ErrNotFound) {
 			// The cached function was deleted (through another server):
 			// resolve it once more, from the catalog.
@@ -86,7 +87,7 @@ func (f *Functions) Invoke(ctx context.Context, p tenancy.Principal, dbRef, fnRe
 		if !created {
 			return f.awaitRun(ctx, fn.ID, run)
 		}
-		return f.execute(ctx, fn, run)
+		return f.execute(ctx, fn, run, false)
 	}
 }
 
@@ -120,29 +121,34 @@ func (f *Functions) InvokeScheduled(ctx context.Context, databaseID, functionID 
 	if err != nil {
 		return Run{}, err
 	}
-	return f.execute(ctx, fn, run)
+	return f.execute(ctx, fn, run, false)
 }
 
-// execute runs a recorded run to its end and records how it ended. The run
-// is detached from ctx (a client that goes away does not cut the run of
-// those waiting on its idempotency key) but not from Close.
-func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run) (Run, error) {
+// execute runs a run to its end and records how it ended. A fresh run
+// has no catalog row: its start is recorded here (recordStart), its end
+// inserts it. The run is detached from ctx (a client that goes away does
+// not cut the run of those waiting on its idempotency key) but not from
+// Close.
+func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, fresh bool) (Run, error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		return f.finish(fn, run, worker.Result{Status: "failed", Error: "the server is shutting down"})
+		return f.finish(fn, run, worker.Result{Status: "failed", Error: "the server is shutting down"}, runjournal.Ticket{})
 	}
-	done := make(chan struct{})
-	f.waiting[run.ID] = done
 	f.runs.Add(1)
 	f.mu.Unlock()
+	l := f.live.add(run)
 	defer func() {
-		f.mu.Lock()
-		delete(f.waiting, run.ID)
-		f.mu.Unlock()
-		close(done)
+		f.live.remove(l)
 		f.runs.Done()
 	}()
+	var ticket runjournal.Ticket
+	if fresh {
+		var err error
+		if ticket, err = f.recordStart(fn, run); err != nil {
+			return Run{}, err
+		}
+	}
 
 	v := fn.Active
 	inv := worker.Invocation{DatabaseID: fn.DatabaseID, FunctionID: fn.ID, VersionID: v.ID, RunID: run.ID, Script: v.Script, LoadScript: f.scriptLoader(v.ID),
@@ -161,16 +167,39 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run) (
 		f.log.Error("prepare function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		res = worker.Result{Status: "failed", Error: "the run could not be prepared"}
 	} else {
+		// A run still going after showRunningAfter is a long one: the run
+		// writer no longer waits for its end, and without a catalog row
+		// it gets one, so that other servers list it.
+		f.live.ending.Add(1)
+		rowless := fresh && ticket != runjournal.Ticket{} // not started in the catalog instead
+		shown := make(chan struct{})
+		long := time.AfterFunc(showRunningAfter, func() {
+			defer close(shown)
+			f.live.ending.Add(-1)
+			if rowless {
+				f.showRunning(run)
+			}
+		})
 		// f.base is the run's context as it is: ended by Close, not by
 		// the request; nothing below reads the request's values (deriving
 		// a context that would keep them cost ten allocations a run).
 		res = f.pool.Invoke(f.base, inv, f.disp)
+		if long.Stop() {
+			f.live.ending.Add(-1)
+		} else {
+			<-shown // the running row is written before the end
+		}
 	}
-	return f.finish(fn, run, res)
+	return f.finish(fn, run, res, ticket)
 }
 
-// finish records a run's outcome; it outlives the request's context.
-func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run, error) {
+// showRunningAfter is how long a run without a catalog row runs before it
+// gets one (showRunning).
+const showRunningAfter = time.Second
+
+// finish records a run's outcome; it outlives the request's context. The
+// run's journal entry (t) is forgotten once the outcome is recorded.
+func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result, t runjournal.Ticket) (Run, error) {
 	var result, errText *string
 	if res.Status == "succeeded" {
 		result = &res.ResultJSON
@@ -183,12 +212,21 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run
 		logs[i] = catalog.RunLog{TS: l.TS, Level: l.Level, Message: l.Message}
 	}
 	// The writer's flush outlives the request's context, as it must.
-	out, err := f.records.Finish(catalog.RunEnd{ID: run.ID, Status: string(res.Status), Result: result, Error: errText,
+	out, err := f.records.Finish(catalog.RunEnd{Run: run, Status: string(res.Status), Result: result, Error: errText,
 		Duration: res.Duration, Logs: logs})
+	if errors.Is(err, catalog.ErrNotFound) {
+		// The function was deleted while it ran, or (through another
+		// server) before, while this server's cache still had it.
+		f.journal.End(t)
+		f.forgetFunction(fn.ID)
+		return Run{}, platform.NotFound("function")
+	}
 	if err != nil {
+		// The journal keeps the run: the next start records it failed.
 		f.log.Error("record function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		return Run{}, platform.Wrap(platform.CodeUnavailable, err, "the run ended but could not be recorded")
 	}
+	f.journal.End(t)
 	if f.log.Enabled(f.base, slog.LevelDebug) { // its arguments alone cost allocations
 		f.log.Debug("function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Status, out.Status, logkey.Ms, res.Duration.Milliseconds())
 	}
@@ -203,9 +241,7 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result) (Run
 // runs in another server process).
 func (f *Functions) awaitRun(ctx context.Context, fnID string, run Run) (Run, error) {
 	for run.Status == "queued" || run.Status == "running" {
-		f.mu.Lock()
-		done := f.waiting[run.ID]
-		f.mu.Unlock()
+		done := f.live.done(run.ID)
 		wait := (<-chan time.Time)(nil)
 		if done == nil {
 			wait = time.After(100 * time.Millisecond)

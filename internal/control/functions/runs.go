@@ -10,15 +10,23 @@ import (
 )
 
 // Runs holds the use cases that read what functions did: their runs and
-// the logs of a run. Runs are recorded and pruned by Functions.
+// the logs of a run. Runs are recorded and pruned by Functions; the runs
+// in progress in this process without a catalog row yet (ADR 0007) are
+// read from it.
 type Runs struct {
 	resolver
+	live *liveRuns // nil: none
 }
 
 // NewRuns returns the runs use cases; lookup is the database lookup of the
-// /customer API.
-func NewRuns(cat *catalog.Catalog, lookup tenancy.DatabaseLookup) *Runs {
-	return &Runs{resolver{cat: cat, lookup: lookup}}
+// /customer API, live the Functions that runs functions in this process
+// (nil: none).
+func NewRuns(cat *catalog.Catalog, lookup tenancy.DatabaseLookup, live *Functions) *Runs {
+	rs := &Runs{resolver: resolver{cat: cat, lookup: lookup}}
+	if live != nil {
+		rs.live = live.live
+	}
+	return rs
 }
 
 // ListRuns lists a function's runs newest first (limit 1-1000, default 50;
@@ -43,7 +51,15 @@ func (rs *Runs) ListRuns(ctx context.Context, p tenancy.Principal, dbRef, fnRef,
 	if err != nil {
 		return nil, err
 	}
-	return rs.cat.Runs.List(ctx, fn.ID, status, limit)
+	var live []Run
+	if rs.live != nil && (status == "" || status == "running") {
+		live = rs.live.of(fn.ID) // before the catalog: see withRunning
+	}
+	rows, err := rs.cat.Runs.List(ctx, fn.ID, status, limit)
+	if err != nil {
+		return nil, err
+	}
+	return withRunning(rows, live, limit), nil
 }
 
 // GetRun reads one run of a function.
@@ -56,6 +72,11 @@ func (rs *Runs) GetRun(ctx context.Context, p tenancy.Principal, dbRef, fnRef, r
 	if err != nil {
 		return Run{}, err
 	}
+	if rs.live != nil {
+		if r, ok := rs.live.get(fn.ID, runID); ok {
+			return r, nil
+		}
+	}
 	r, err := rs.cat.Runs.Get(ctx, fn.ID, runID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return r, platform.NotFound("run")
@@ -63,11 +84,14 @@ func (rs *Runs) GetRun(ctx context.Context, p tenancy.Principal, dbRef, fnRef, r
 	return r, err
 }
 
-// RunLogs reads a run's logs in order.
+// RunLogs reads a run's logs in order; a run in progress has none yet.
 func (rs *Runs) RunLogs(ctx context.Context, p tenancy.Principal, dbRef, fnRef, runID string) ([]RunLog, error) {
 	r, err := rs.GetRun(ctx, p, dbRef, fnRef, runID)
 	if err != nil {
 		return nil, err
+	}
+	if r.Status == "queued" || r.Status == "running" {
+		return []RunLog{}, nil
 	}
 	return rs.cat.Runs.Logs(ctx, r.ID)
 }
