@@ -15,7 +15,9 @@ import (
 // a flush is in progress goes into the next one, one statement (one
 // commit) for all of it. A caller returns once its own record is
 // committed. Alone, a caller waits for no one: a flush starts as soon as
-// the writer is idle (Gather may hold it while other runs are coming).
+// the writer is idle. (Holding a flush back for the ends of runs still
+// going was tried: fewer commits, but a lower invoke rate at 16 clients,
+// docs/BENCHMARKS.md.)
 //
 // Finish writes a run once, when it ends: it inserts the run whole (a run
 // without an idempotency key has no row before, ADR 0007) or updates the
@@ -26,8 +28,7 @@ import (
 // meanwhile, say) is redone one record at a time, so that one bad record
 // fails only its own caller.
 type RunWriter struct {
-	runs   *Runs
-	gather Gather
+	runs *Runs
 
 	mu      sync.Mutex
 	pending []*runOp
@@ -67,19 +68,9 @@ const (
 	flushTimeout     = 30 * time.Second
 )
 
-// Gather lets a flush wait up to Wait for the records of other runs
-// before it starts, while Coming says that some will come soon (the
-// number of runs whose handlers are running, not counting those that run
-// long). A caller alone is never held: its own run no longer counts. The
-// zero Gather waits for nothing.
-type Gather struct {
-	Wait   time.Duration
-	Coming func() int
-}
-
 // NewRunWriter starts the writer of c's runs; Close ends it.
-func (c *Runs) NewRunWriter(g Gather) *RunWriter {
-	w := &RunWriter{runs: c, gather: g, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func (c *Runs) NewRunWriter() *RunWriter {
+	w := &RunWriter{runs: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -141,11 +132,11 @@ func (w *RunWriter) loop() {
 	defer close(w.done)
 	for range w.kick {
 		for {
-			batch, bytes := w.take(maxFlushRecords, maxFlushLogBytes)
+			batch, _ := w.take(maxFlushRecords, maxFlushLogBytes)
 			if len(batch) == 0 {
 				break
 			}
-			w.flush(w.gathered(batch, bytes))
+			w.flush(batch)
 		}
 	}
 	for {
@@ -155,30 +146,6 @@ func (w *RunWriter) loop() {
 		}
 		w.flush(batch)
 	}
-}
-
-// gathered is batch (of bytes of logs) with the records that arrive while
-// Gather lets the flush wait, within the bounds of one flush.
-func (w *RunWriter) gathered(batch []*runOp, bytes int) []*runOp {
-	g := w.gather
-	if g.Wait <= 0 || g.Coming == nil || g.Coming() == 0 {
-		return batch
-	}
-	t := time.NewTimer(g.Wait)
-	defer t.Stop()
-	for len(batch) < maxFlushRecords && bytes <= maxFlushLogBytes && g.Coming() > 0 {
-		select {
-		case _, ok := <-w.kick:
-			if !ok {
-				return batch // closed: the loop flushes what is left
-			}
-			more, n := w.take(maxFlushRecords-len(batch), maxFlushLogBytes-bytes)
-			batch, bytes = append(batch, more...), bytes+n
-		case <-t.C:
-			return batch
-		}
-	}
-	return batch
 }
 
 // take removes from pending the next records of a flush: at most max, and

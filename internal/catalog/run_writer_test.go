@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +20,7 @@ func TestRunWriter_ConcurrentStartsAndEnds(t *testing.T) {
 	c := sharedCatalog(t)
 	ctx := testCtx(t)
 	fn := testFunction(t, c)
-	w := c.Runs.NewRunWriter(Gather{})
+	w := c.Runs.NewRunWriter()
 	defer w.Close()
 
 	const n = 40
@@ -105,7 +104,7 @@ func TestRunWriter_FlushIsolatesBadRecords(t *testing.T) {
 	c := sharedCatalog(t)
 	ctx := testCtx(t)
 	fn := testFunction(t, c)
-	w := c.Runs.NewRunWriter(Gather{})
+	w := c.Runs.NewRunWriter()
 	defer w.Close()
 
 	start := func(id, fnID string) *runOp {
@@ -170,7 +169,7 @@ func TestRunWriter_FlushIsolatesBadRecords(t *testing.T) {
 func TestRunWriter_AfterClose(t *testing.T) {
 	c := sharedCatalog(t)
 	fn := testFunction(t, c)
-	w := c.Runs.NewRunWriter(Gather{})
+	w := c.Runs.NewRunWriter()
 	r, err := w.Start(FunctionRun{ID: fn.ID + "-late", FunctionID: fn.ID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke"})
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +190,7 @@ func TestRuns_FailLost(t *testing.T) {
 	c := sharedCatalog(t)
 	ctx := testCtx(t)
 	fn := testFunction(t, c)
-	w := c.Runs.NewRunWriter(Gather{})
+	w := c.Runs.NewRunWriter()
 	defer w.Close()
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
 	run := func(id, fnID string) FunctionRun {
@@ -216,54 +215,6 @@ func TestRuns_FailLost(t *testing.T) {
 	}
 	if n, err := c.Runs.FailLost(ctx, []FunctionRun{lost}, "again"); err != nil || n != 0 {
 		t.Fatalf("FailLost again: %d %v; want 0", n, err)
-	}
-}
-
-// TestRunWriter_Gather: while Coming says runs will end soon, a flush
-// waits for their records and writes them in the same statement; a
-// caller alone (nothing coming) is not held.
-func TestRunWriter_Gather(t *testing.T) {
-	c := sharedCatalog(t)
-	fn := testFunction(t, c)
-	var coming atomic.Int64
-	w := c.Runs.NewRunWriter(Gather{Wait: time.Minute, Coming: func() int { return int(coming.Load()) }})
-	defer w.Close()
-	end := func(id string) RunEnd {
-		return RunEnd{Run: FunctionRun{ID: fn.ID + id, FunctionID: fn.ID, DatabaseID: fn.DatabaseID, VersionID: fn.Active.ID, TriggerType: "invoke"},
-			Status: "succeeded"}
-	}
-
-	// Alone: recorded at once, not after the minute of Wait.
-	done := make(chan error, 1)
-	go func() { _, err := w.Finish(end("-alone")); done <- err }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("a caller alone was held by Gather")
-	}
-
-	// Another run coming: the first end waits for it.
-	coming.Store(1)
-	first := make(chan FunctionRun, 1)
-	go func() { r, _ := w.Finish(end("-first")); first <- r }()
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case r := <-first:
-		t.Fatalf("the first end was flushed without waiting for the one coming: %+v", r)
-	default:
-	}
-	coming.Store(0)
-	second, err := w.Finish(end("-second"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-first
-	// One statement, one transaction: the same commit time.
-	if r.Status != "succeeded" || r.FinishedAt == nil || second.FinishedAt == nil || !r.FinishedAt.Equal(*second.FinishedAt) {
-		t.Fatalf("gathered ends: %+v and %+v; want one flush", r, second)
 	}
 }
 

@@ -108,7 +108,7 @@ func New(d Deps) *Functions {
 	f := &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
 		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(),
 		jdir: d.RunJournal, live: newLiveRuns(), stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
-	f.records = d.Catalog.Runs.NewRunWriter(catalog.Gather{Wait: gatherWait, Coming: f.live.coming})
+	f.records = d.Catalog.Runs.NewRunWriter()
 	return f
 }
 

@@ -167,26 +167,21 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, f
 		f.log.Error("prepare function run", logkey.DB, fn.DatabaseID, logkey.Function, fn.ID, logkey.Run, run.ID, logkey.Err, err)
 		res = worker.Result{Status: "failed", Error: "the run could not be prepared"}
 	} else {
-		// A run still going after showRunningAfter is a long one: the run
-		// writer no longer waits for its end, and without a catalog row
-		// it gets one, so that other servers list it.
-		f.live.ending.Add(1)
-		rowless := fresh && ticket != runjournal.Ticket{} // not started in the catalog instead
+		// A run without a catalog row still going after showRunningAfter
+		// is a long one: it gets its row, so that other servers list it.
+		var long *time.Timer
 		shown := make(chan struct{})
-		long := time.AfterFunc(showRunningAfter, func() {
-			defer close(shown)
-			f.live.ending.Add(-1)
-			if rowless {
+		if fresh && ticket != (runjournal.Ticket{}) { // not started in the catalog instead
+			long = time.AfterFunc(showRunningAfter, func() {
+				defer close(shown)
 				f.showRunning(run)
-			}
-		})
+			})
+		}
 		// f.base is the run's context as it is: ended by Close, not by
 		// the request; nothing below reads the request's values (deriving
 		// a context that would keep them cost ten allocations a run).
 		res = f.pool.Invoke(f.base, inv, f.disp)
-		if long.Stop() {
-			f.live.ending.Add(-1)
-		} else {
+		if long != nil && !long.Stop() {
 			<-shown // the running row is written before the end
 		}
 	}

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/logkey"
@@ -20,10 +18,6 @@ import (
 type liveRuns struct {
 	mu   sync.Mutex
 	runs map[string]*liveRun
-	// ending counts the handlers running for less than showRunningAfter:
-	// the runs whose ends the run writer will be given soon
-	// (catalog.Gather).
-	ending atomic.Int64
 }
 
 // liveRun is a run in progress in this process.
@@ -84,15 +78,6 @@ func (lr *liveRuns) get(fnID, id string) (Run, bool) {
 	}
 	return l.run, true
 }
-
-func (lr *liveRuns) coming() int { return int(lr.ending.Load()) }
-
-// gatherWait is how long the run writer's flush may wait for the ends of
-// other runs whose handlers are running (catalog.Gather). At 16 clients it
-// doubles the runs per commit (about 4.5 to 9) and takes a fifth off the
-// catalog's CPU per run (docs/BENCHMARKS.md, issue 14); an invoke alone
-// never waits.
-const gatherWait = 250 * time.Microsecond
 
 // recordStart records the start of a run without a catalog row: in the
 // run journal, or, without one (or when writing it fails), as a running
