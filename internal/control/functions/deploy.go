@@ -117,7 +117,7 @@ func (f *Functions) UpdateFunction(ctx context.Context, p tenancy.Principal, dbR
 		return FunctionInfo{}, err
 	}
 	fn, err := f.cat.Functions.Update(ctx, db.ID, cur.ID, v, schedule, next)
-	f.forgetFunction(cur.ID) // the next invoke here runs the new version
+	f.fns.forget(cur.ID) // the next invoke here runs the new version
 	if errors.Is(err, catalog.ErrNotFound) {
 		return FunctionInfo{}, platform.NotFound("function")
 	}
@@ -167,7 +167,7 @@ func (f *Functions) deploy(ctx context.Context, db platform.Database, fnID strin
 	}
 	v.NetworkAllowlist, v.FS9Read, v.FS9Write, v.SecretBindings = nonNil(v.NetworkAllowlist), nonNil(v.FS9Read), nonNil(v.FS9Write), nonNil(v.SecretBindings)
 
-	raw, err := f.bundleBytes(ctx, db, req.BundleRef)
+	raw, err := f.bundles.read(ctx, db, req.BundleRef)
 	if err != nil {
 		return v, "", nil, err
 	}
@@ -232,10 +232,18 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// bundleBytes reads what bundle_ref names.
-func (f *Functions) bundleBytes(ctx context.Context, db platform.Database, ref string) ([]byte, error) {
+// bundleReader reads the bundles deploys name: uploaded ones from the
+// catalog, fs9:// from the database, s3:// from the server's storage.
+type bundleReader struct {
+	cat  *catalog.Catalog
+	host *fnHost
+	s3   *s3store.Store // nil: no S3-compatible storage
+}
+
+// read reads what bundle_ref names.
+func (b bundleReader) read(ctx context.Context, db platform.Database, ref string) ([]byte, error) {
 	if m := uploadedRef.FindStringSubmatch(ref); m != nil {
-		raw, err := f.cat.Functions.GetBundle(ctx, db.CustomerID, m[1])
+		raw, err := b.cat.Functions.GetBundle(ctx, db.CustomerID, m[1])
 		if errors.Is(err, catalog.ErrNotFound) {
 			return nil, unprocessable("bundle_ref: no bundle %s was uploaded (POST .../functions/bundles)", m[1])
 		}
@@ -246,7 +254,7 @@ func (f *Functions) bundleBytes(ctx context.Context, db platform.Database, ref s
 		if err != nil {
 			return nil, unprocessable("bundle_ref: %v", err)
 		}
-		raw, err := f.host.Read(ctx, db.ID, clean)
+		raw, err := b.host.Read(ctx, db.ID, clean)
 		var fe *hostcall.FSError
 		if errors.As(err, &fe) {
 			return nil, unprocessable("bundle_ref: %s: %s", clean, fe.Message)
@@ -260,20 +268,20 @@ func (f *Functions) bundleBytes(ctx context.Context, db platform.Database, ref s
 		return raw, nil
 	}
 	if strings.HasPrefix(ref, "s3://") {
-		return f.s3Bundle(ctx, ref)
+		return b.s3Bundle(ctx, ref)
 	}
 	return nil, unprocessable(`bundle_ref: must be "db9://bundles/sha256:<hex>", "fs9:///<path>" or "s3://<bucket>/<key>"`)
 }
 
 // s3Bundle reads an s3:// bundle from the server's S3-compatible storage.
-func (f *Functions) s3Bundle(ctx context.Context, ref string) ([]byte, error) {
-	if f.s3 == nil {
+func (b bundleReader) s3Bundle(ctx context.Context, ref string) ([]byte, error) {
+	if b.s3 == nil {
 		return nil, unprocessable("bundle_ref: this server has no S3-compatible storage configured (db9 server --s3-endpoint)")
 	}
 	bucket, key, err := s3store.ParseRef(ref)
 	if err == nil {
 		var raw []byte
-		if raw, err = f.s3.Get(ctx, bucket, key, bundle.MaxRaw); err == nil {
+		if raw, err = b.s3.Get(ctx, bucket, key, bundle.MaxRaw); err == nil {
 			return raw, nil
 		}
 	}

@@ -7,13 +7,11 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/db9/db9/internal/auth"
 	"github.com/db9/db9/internal/catalog"
 	"github.com/db9/db9/internal/control/tenancy"
-	"github.com/db9/db9/internal/control/ttlcache"
 	"github.com/db9/db9/internal/functions/egress"
 	"github.com/db9/db9/internal/functions/hostcall"
 	"github.com/db9/db9/internal/functions/worker"
@@ -66,13 +64,12 @@ type Functions struct {
 	log      *slog.Logger
 	host     *fnHost
 	disp     *hostcall.Dispatcher
-	s3       *s3store.Store                           // nil: no S3-compatible storage
-	fns      *ttlcache.Cache[fnKey, catalog.Function] // fncache.go
-	fnGen    atomic.Uint64                            // fncache.go: forgets so far
-	records  *catalog.RunWriter                       // run records, group commit
-	jdir     string                                   // Deps.RunJournal
-	journal  *runjournal.Journal                      // set by Open; nil without jdir
-	live     *liveRuns                                // runs in progress here (live.go)
+	bundles  bundleReader        // deploy.go
+	fns      *fnCache            // fncache.go
+	records  *catalog.RunWriter  // run records, group commit
+	jdir     string              // Deps.RunJournal
+	journal  *runjournal.Journal // set by Open; nil without jdir
+	live     *liveRuns           // runs in progress here (live.go)
 
 	mu      sync.Mutex
 	closed  bool
@@ -105,9 +102,10 @@ func New(d Deps) *Functions {
 	}
 	host := newFnHost(d.Instances, d.SQLLimits, log)
 	base, cancel := context.WithCancel(context.Background())
-	f := &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log, s3: d.S3,
-		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(),
-		jdir: d.RunJournal, live: newLiveRuns(), stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
+	f := &Functions{resolver: resolver{cat: d.Catalog, lookup: d.Lookup}, inst: d.Instances, sealer: d.Sealer, pool: d.Pool, log: log,
+		host: host, disp: &hostcall.Dispatcher{DB: host, FS: host, Fetcher: fetcher}, fns: newFnCache(d.Catalog),
+		bundles: bundleReader{cat: d.Catalog, host: host, s3: d.S3},
+		jdir:    d.RunJournal, live: newLiveRuns(), stop: make(chan struct{}), base: base, cancel: cancel, ended: d.RunEnded}
 	f.records = d.Catalog.Runs.NewRunWriter()
 	return f
 }
@@ -218,7 +216,7 @@ func (f *Functions) ForgetDatabase(id string) {
 	if err := f.cat.Functions.DeleteForDatabase(ctx, id); err != nil {
 		f.log.Error("delete functions of a deleted database", logkey.DB, id, logkey.Err, err)
 	}
-	f.forgetFunctionsOf(id)
+	f.fns.forgetDatabase(id)
 	f.host.forget(id)
 }
 
@@ -295,7 +293,7 @@ func (f *Functions) DeleteFunction(ctx context.Context, p tenancy.Principal, dbR
 		return err
 	}
 	err = f.cat.Functions.Delete(ctx, db.ID, fn.ID)
-	f.forgetFunction(fn.ID)
+	f.fns.forget(fn.ID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return platform.NotFound("function")
 	} else if err != nil {

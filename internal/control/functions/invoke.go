@@ -58,7 +58,7 @@ func (f *Functions) Invoke(ctx context.Context, p tenancy.Principal, dbRef, fnRe
 		input = string(req.Input)
 	}
 	for attempt := 0; ; attempt++ {
-		fn, err := f.activeFunction(ctx, db.ID, fnRef)
+		fn, err := f.fns.active(ctx, db.ID, fnRef)
 		if err != nil {
 			return Run{}, err
 		}
@@ -75,7 +75,7 @@ func (f *Functions) Invoke(ctx context.Context, p tenancy.Principal, dbRef, fnRe
 		if errors.Is(err, catalog.ErrNotFound) {
 			// The cached function was deleted (through another server):
 			// resolve it once more, from the catalog.
-			f.forgetFunction(fn.ID)
+			f.fns.forget(fn.ID)
 			if attempt == 0 {
 				continue
 			}
@@ -151,7 +151,7 @@ func (f *Functions) execute(ctx context.Context, fn catalog.Function, run Run, f
 	}
 
 	v := fn.Active
-	inv := worker.Invocation{DatabaseID: fn.DatabaseID, FunctionID: fn.ID, VersionID: v.ID, RunID: run.ID, Script: v.Script, LoadScript: f.scriptLoader(v.ID),
+	inv := worker.Invocation{DatabaseID: fn.DatabaseID, FunctionID: fn.ID, VersionID: v.ID, RunID: run.ID, Script: v.Script, LoadScript: f.fns.scriptLoader(v.ID),
 		Export: v.Export, Limits: worker.Limits{TimeoutMS: v.TimeoutMS, MemoryMB: v.MemoryMB}, RunAs: v.RunAs, BypassRLS: v.BypassRLS,
 		Scope: hostcall.Scope{Read: v.FS9Read, Write: v.FS9Write}, Trigger: run.TriggerType}
 	if run.InputJSON != nil {
@@ -213,7 +213,7 @@ func (f *Functions) finish(fn catalog.Function, run Run, res worker.Result, t ru
 		// The function was deleted while it ran, or (through another
 		// server) before, while this server's cache still had it.
 		f.journal.End(t)
-		f.forgetFunction(fn.ID)
+		f.fns.forget(fn.ID)
 		return Run{}, platform.NotFound("function")
 	}
 	if err != nil {

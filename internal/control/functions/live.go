@@ -93,7 +93,7 @@ func (f *Functions) recordStart(fn catalog.Function, run Run) (runjournal.Ticket
 	}
 	_, err := f.records.Start(run)
 	if errors.Is(err, catalog.ErrNotFound) {
-		f.forgetFunction(fn.ID)
+		f.fns.forget(fn.ID)
 		return runjournal.Ticket{}, platform.NotFound("function")
 	}
 	return runjournal.Ticket{}, err

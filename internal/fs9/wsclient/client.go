@@ -107,6 +107,8 @@ func (c *Client) Close() error {
 
 // Pushes delivers watch pushes (the whole JSON frame); frames beyond its
 // buffer are dropped rather than stall answers.
+// Pushes delivers the server's push frames (watch events) as they come;
+// when nobody reads, frames beyond its buffer are dropped.
 func (c *Client) Pushes() <-chan json.RawMessage { return c.pushes }
 
 // binaryFrameSize is what a binary frame is read into first: a streamed
@@ -114,9 +116,9 @@ func (c *Client) Pushes() <-chan json.RawMessage { return c.pushes }
 // Read grows its buffer from 512 bytes, copying each chunk several times.
 const binaryFrameSize = 8 + 65536
 
-// readMessage reads one whole message.
-func (c *Client) readMessage() (websocket.MessageType, []byte, error) {
-	typ, r, err := c.ws.Reader(context.Background())
+// readMessage reads one whole message of ws.
+func readMessage(ws *websocket.Conn) (websocket.MessageType, []byte, error) {
+	typ, r, err := ws.Reader(context.Background())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -150,7 +152,7 @@ func (c *Client) readMessage() (websocket.MessageType, []byte, error) {
 func (c *Client) loop() {
 	defer close(c.done)
 	for {
-		typ, b, err := c.readMessage()
+		typ, b, err := readMessage(c.ws)
 		if err != nil {
 			c.mu.Lock()
 			c.err = err
