@@ -18,15 +18,15 @@ import (
 func appendRun(dst []byte, r functions.Run) (_ []byte, ok bool) {
 	n0 := len(dst)
 	dst = append(dst, `{"id":`...)
-	dst = web.AppendJSONString(dst, r.ID)
+	dst = web.AppendJSONString(dst, r.ID, true)
 	dst = append(dst, `,"function_id":`...)
-	dst = web.AppendJSONString(dst, r.FunctionID)
+	dst = web.AppendJSONString(dst, r.FunctionID, true)
 	dst = append(dst, `,"version_id":`...)
-	dst = web.AppendJSONString(dst, r.VersionID)
+	dst = web.AppendJSONString(dst, r.VersionID, true)
 	dst = append(dst, `,"status":`...)
-	dst = web.AppendJSONString(dst, r.Status)
+	dst = web.AppendJSONString(dst, r.Status, true)
 	dst = append(dst, `,"trigger_type":`...)
-	dst = web.AppendJSONString(dst, r.TriggerType)
+	dst = web.AppendJSONString(dst, r.TriggerType, true)
 	dst = append(dst, `,"input_json":`...)
 	dst = appendOptString(dst, r.InputJSON)
 	dst = append(dst, `,"result_json":`...)
@@ -54,7 +54,7 @@ func appendOptString(dst []byte, s *string) []byte {
 	if s == nil {
 		return append(dst, "null"...)
 	}
-	return web.AppendJSONString(dst, *s)
+	return web.AppendJSONString(dst, *s, true)
 }
 
 // appendOptTime writes t in UTC, as utcPtr does for the reflective objects.

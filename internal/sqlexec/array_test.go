@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/db9/db9/internal/web"
 )
 
 func s(v string) *string { return &v }
@@ -165,7 +167,7 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out := appendString(nil, []byte(in), false)
+		out := web.AppendJSONString(nil, []byte(in), false)
 		var back string
 		if err := json.Unmarshal(out, &back); err != nil {
 			t.Fatalf("invalid JSON %q from %q: %v", out, in, err)

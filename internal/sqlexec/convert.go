@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/db9/db9/internal/web"
 )
 
 // kind is how the text form of a value becomes JSON.
@@ -85,7 +87,7 @@ func appendValue(dst, v []byte, p *plan) []byte {
 			return appendJSONArray(dst, elems, p.elem)
 		}
 	}
-	return appendString(dst, v, false)
+	return web.AppendJSONString(dst, v, false)
 }
 
 func appendJSONArray(dst []byte, elems []any, elem *plan) []byte {

@@ -2,7 +2,8 @@ package sqlexec
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/db9/db9/internal/web"
 )
 
 // AppendJSON appends the response body of r to dst: the bytes that
@@ -17,13 +18,13 @@ func (r *Result) AppendJSON(dst []byte) []byte { return r.appendJSON(dst, true) 
 func (r *Result) appendJSON(dst []byte, html bool) []byte {
 	if e := r.Error; e != nil {
 		dst = append(dst, `{"error":{"message":`...)
-		dst = appendString(dst, e.Message, html)
+		dst = web.AppendJSONString(dst, e.Message, html)
 		dst = append(dst, `,"code":`...)
-		dst = appendString(dst, e.Code, html)
+		dst = web.AppendJSONString(dst, e.Code, html)
 		dst = append(dst, `,"detail":`...)
-		dst = appendString(dst, e.Detail, html)
+		dst = web.AppendJSONString(dst, e.Detail, html)
 		dst = append(dst, `,"hint":`...)
-		dst = appendString(dst, e.Hint, html)
+		dst = web.AppendJSONString(dst, e.Hint, html)
 		dst = append(dst, `,"position":`...)
 		dst = strconv.AppendInt(dst, int64(e.Position), 10)
 		return append(dst, "}}"...)
@@ -34,9 +35,9 @@ func (r *Result) appendJSON(dst []byte, html bool) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"name":`...)
-		dst = appendString(dst, c.Name, html)
+		dst = web.AppendJSONString(dst, c.Name, html)
 		dst = append(dst, `,"type":`...)
-		dst = appendString(dst, c.Type, html)
+		dst = web.AppendJSONString(dst, c.Type, html)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"rows":[`...)
@@ -60,67 +61,11 @@ func (r *Result) appendJSON(dst []byte, html bool) []byte {
 	dst = append(dst, `],"row_count":`...)
 	dst = strconv.AppendInt(dst, int64(r.RowCount), 10)
 	dst = append(dst, `,"command":`...)
-	dst = appendString(dst, r.Command, html)
+	dst = web.AppendJSONString(dst, r.Command, html)
 	if r.Truncated {
 		dst = append(dst, `,"truncated":true`...)
 	}
 	return append(dst, '}')
-}
-
-// appendString appends s as encoding/json encodes a string (escapeHTML as
-// the encoder's setting): short escapes for \b \f \n \r \t, \u00XX for other
-// control characters, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
-// Text values of results go through it without html (the response's
-// encoding applies that to the whole body).
-func appendString[S ~string | ~[]byte](dst []byte, s S, html bool) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && (!html || (b != '<' && b != '>' && b != '&')) {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // appendCompact appends the valid JSON text v without insignificant white

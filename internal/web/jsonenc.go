@@ -9,16 +9,18 @@ import (
 // what encoding/json.Marshal writes for the same value, without its
 // reflection and allocations.
 
-// AppendJSONString appends s as encoding/json.Marshal encodes a string:
-// HTML-safe ('<', '>', '&' as \u escapes), short escapes for \b \f \n \r \t,
-// \u00XX for other control characters, invalid UTF-8 as U+FFFD, U+2028 and
-// U+2029 escaped.
-func AppendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s as encoding/json encodes a string, with html
+// as the encoder's EscapeHTML ('<', '>', '&' as \u escapes; Marshal's
+// default is true): short escapes for \b \f \n \r \t, \u00XX for other
+// control characters, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
+// The /sql encoder (internal/sqlexec) writes text values of results
+// without html, as its response's encoding applies that to the whole body.
+func AppendJSONString[S ~string | ~[]byte](dst []byte, s S, html bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if b >= 0x20 && b != '"' && b != '\\' && (!html || (b != '<' && b != '>' && b != '&')) {
 				i++
 				continue
 			}
@@ -43,7 +45,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		c, size := utf8.DecodeRuneInString(s[i:])
+		c, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
 		if c == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)

@@ -17,7 +17,7 @@ func FuzzAppendJSONString(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := AppendJSONString([]byte("p"), s); string(got) != "p"+string(want) {
+		if got := AppendJSONString([]byte("p"), s, true); string(got) != "p"+string(want) {
 			t.Fatalf("AppendJSONString(%q) = %q, want %q", s, got[1:], want)
 		}
 	})
